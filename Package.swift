@@ -1,0 +1,66 @@
+// swift-tools-version:6.0
+// Loom: data-parallel training of fashion-attribute networks on CPU clusters.
+// The target list is the architecture (see docs/ARCHITECTURE.md); dependencies point down.
+import PackageDescription
+
+/// Release builds of the numeric modules drop bounds checks in the inner loops; the
+/// kernels index raw pointers and are covered by the fixture tests in debug builds.
+let numericSettings: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
+]
+
+let package = Package(
+    name: "Loom",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "loom", targets: ["loom"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config, installed by deploy/bootstrap.sh.
+        .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // What Swift cannot import from hdf5.h: the H5T_NATIVE_* and H5P_DEFAULT macros.
+        .target(name: "CHDF5Shim", dependencies: ["CHDF5"]),
+
+        .target(name: "LoomKernels", dependencies: ["CBLAS"], swiftSettings: numericSettings),
+        .target(name: "LoomHDF5", dependencies: ["CHDF5", "CHDF5Shim"]),
+        .target(name: "LoomConfig", dependencies: ["Yams"]),
+        .target(name: "LoomData", dependencies: ["LoomKernels", "LoomHDF5", "LoomConfig", "CZlib"],
+                swiftSettings: numericSettings),
+        .target(name: "LoomModel", dependencies: ["LoomKernels", "LoomConfig"], swiftSettings: numericSettings),
+        .target(name: "LoomTraining", dependencies: ["LoomKernels", "LoomModel", "LoomData", "LoomConfig"],
+                swiftSettings: numericSettings),
+        .target(name: "LoomCheckpoint", dependencies: ["LoomHDF5", "LoomConfig"]),
+        .target(name: "LoomWire", dependencies: ["CZeroMQ"]),
+        .target(name: "LoomCluster", dependencies: [
+            "LoomWire", "LoomTraining", "LoomCheckpoint", "LoomData", "LoomModel", "LoomConfig",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "loom", dependencies: [
+            "LoomCluster", "LoomCheckpoint", "LoomTraining", "LoomData", "LoomModel", "LoomConfig",
+            "LoomHDF5", "LoomWire", "LoomKernels", "CBLAS",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .target(name: "LoomTestSupport", dependencies: ["LoomHDF5", "LoomKernels"], path: "Tests/LoomTestSupport"),
+        .testTarget(name: "LoomKernelsTests", dependencies: ["LoomKernels", "LoomTestSupport"]),
+        .testTarget(name: "LoomHDF5Tests", dependencies: ["LoomHDF5", "LoomTestSupport"]),
+        .testTarget(name: "LoomConfigTests", dependencies: ["LoomConfig"]),
+        .testTarget(name: "LoomDataTests", dependencies: ["LoomData", "LoomTestSupport"]),
+        .testTarget(name: "LoomModelTests", dependencies: ["LoomModel", "LoomTraining", "LoomTestSupport"]),
+        .testTarget(name: "LoomTrainingTests", dependencies: ["LoomTraining", "LoomTestSupport"]),
+        .testTarget(name: "LoomCheckpointTests", dependencies: ["LoomCheckpoint", "LoomTestSupport"]),
+        .testTarget(name: "LoomWireTests", dependencies: ["LoomWire"]),
+        .testTarget(name: "LoomClusterTests", dependencies: ["LoomCluster", "LoomWire", "LoomTestSupport"]),
+        .testTarget(name: "LoomCLITests", dependencies: ["LoomHDF5", "LoomTestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,5 @@
+import CBLAS
+import CHDF5Shim
+import CZeroMQ
+import CZlib
+print("loom")

@@ -1,5 +1,0 @@
-import CBLAS
-import CHDF5Shim
-import CZeroMQ
-import CZlib
-print("loom")

@@ -1,0 +1,230 @@
+// SGD, Adam and AdamW over one flat parameter buffer, with PyTorch's exact update rules.
+//
+// All parameters live in one flat Float buffer (see LoomModel's parameter table), so the
+// optimizer sees one array of weights, one of gradients, and keeps its slots as arrays of
+// the same length. Updates are computed element by element in Float32, as PyTorch's
+// single-tensor CPU path does; scalars derived from hyper-parameters (bias corrections,
+// step sizes) are computed in Double first, like PyTorch's Python floats.
+//
+// Per element i (g = gradient, w = weight, lr_i = lr * lrScale of i's group, wd = weight
+// decay if i's group decays, else 0; t = step count after increment):
+//
+//   SGD:   d = g + wd w
+//          b = d                           on the first step (momentum buffer init)
+//          b = momentum b + (1 - dampening) d   afterwards
+//          d = nesterov ? d + momentum b : b   (when momentum != 0)
+//          w -= lr_i d
+//   Adam:  g += wd w                        (L2 penalty folded into the gradient)
+//   AdamW: w *= 1 - lr_i wd                 (decoupled decay, before the update)
+//   both:  m = m + (1 - beta1)(g - m);  v = beta2 v + (1 - beta2) g^2
+//          w -= (lr_i / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+
+import Foundation
+import LoomConfig
+
+/// A contiguous range of the flat parameter buffer sharing optimizer options
+/// (PyTorch's parameter groups).
+public struct ParameterGroup: Equatable, Sendable {
+    /// Element range in the flat buffer.
+    public var range: Range<Int>
+    /// Multiplier on the scheduled learning rate (e.g. `trunk_lr_scale` for the trunk).
+    public var lrScale: Double
+    /// Whether weight decay applies (off for biases and norm parameters if configured).
+    public var weightDecay: Bool
+
+    public init(range: Range<Int>, lrScale: Double = 1, weightDecay: Bool = true) {
+        self.range = range; self.lrScale = lrScale; self.weightDecay = weightDecay
+    }
+}
+
+/// Optimizer state for checkpoints: named slots (flat, parameter-layout order) and the
+/// number of steps taken. Slot names follow PyTorch: `momentum_buffer` (SGD with momentum),
+/// `exp_avg` and `exp_avg_sq` (Adam, AdamW).
+public struct OptimizerState: Equatable, Sendable {
+    public var slots: [String: [Float]]
+    public var step: Int
+    public init(slots: [String: [Float]] = [:], step: Int = 0) { self.slots = slots; self.step = step }
+}
+
+/// Bad optimizer configuration, groups, or state to restore.
+public struct OptimizerError: Error, CustomStringConvertible, Equatable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { "optimizer: \(message)" }
+}
+
+/// One optimizer over a flat buffer of `parameterCount` Floats. Deterministic and
+/// single-threaded: the same gradients give bitwise the same weights.
+public final class Optimizer {
+    public let config: OptimizerConfig
+    public let parameterCount: Int
+    public let groups: [ParameterGroup]
+    /// Steps taken so far (PyTorch's `step` in the state of each parameter).
+    public private(set) var stepCount: Int = 0
+    /// `momentum_buffer` (SGD) or `exp_avg` (Adam/AdamW), nil when the rule has none.
+    private var first: [Float]?
+    /// `exp_avg_sq` (Adam/AdamW).
+    private var second: [Float]?
+
+    /// - groups: disjoint ranges inside 0..<parameterCount; elements outside every group
+    ///   use lrScale 1 and weight decay on. Empty = one group over everything.
+    public init(config: OptimizerConfig, parameterCount: Int,
+                groups: [ParameterGroup] = []) throws(OptimizerError) {
+        guard parameterCount >= 0 else { throw OptimizerError("negative parameter count \(parameterCount)") }
+        guard config.lr.isFinite && config.lr >= 0 else { throw OptimizerError("lr must be finite and >= 0, got \(config.lr)") }
+        guard config.weightDecay >= 0 else { throw OptimizerError("weight_decay must be >= 0, got \(config.weightDecay)") }
+        switch config.kind {
+        case .sgd:
+            guard config.momentum >= 0 else { throw OptimizerError("momentum must be >= 0, got \(config.momentum)") }
+            if config.nesterov && (config.momentum <= 0 || config.dampening != 0) {
+                throw OptimizerError("nesterov needs momentum > 0 and dampening 0")
+            }
+        case .adam, .adamw:
+            guard (0..<1).contains(config.beta1), (0..<1).contains(config.beta2) else {
+                throw OptimizerError("betas must be in [0, 1), got (\(config.beta1), \(config.beta2))")
+            }
+            guard config.eps > 0 else { throw OptimizerError("eps must be > 0, got \(config.eps)") }
+        }
+        let sorted = groups.sorted { $0.range.lowerBound < $1.range.lowerBound }
+        var end = 0
+        for g in sorted {
+            guard g.range.lowerBound >= end, g.range.upperBound <= parameterCount else {
+                throw OptimizerError("parameter group \(g.range) overlaps another or leaves 0..<\(parameterCount)")
+            }
+            guard g.lrScale.isFinite && g.lrScale >= 0 else {
+                throw OptimizerError("parameter group \(g.range) has lr scale \(g.lrScale)")
+            }
+            end = g.range.upperBound
+        }
+        self.config = config
+        self.parameterCount = parameterCount
+        // Fill the gaps with default groups so that `step` walks one covering list.
+        var covering: [ParameterGroup] = []
+        var at = 0
+        for g in sorted {
+            if g.range.lowerBound > at { covering.append(ParameterGroup(range: at..<g.range.lowerBound)) }
+            covering.append(g)
+            at = g.range.upperBound
+        }
+        if at < parameterCount { covering.append(ParameterGroup(range: at..<parameterCount)) }
+        self.groups = covering
+        let zeros = [Float](repeating: 0, count: parameterCount)
+        switch config.kind {
+        case .sgd: first = config.momentum != 0 ? zeros : nil
+        case .adam, .adamw: first = zeros; second = zeros
+        }
+    }
+
+    /// Names of the slots this rule keeps, in a fixed order.
+    public var slotNames: [String] {
+        switch config.kind {
+        case .sgd: return config.momentum != 0 ? ["momentum_buffer"] : []
+        case .adam, .adamw: return ["exp_avg", "exp_avg_sq"]
+        }
+    }
+
+    /// The state to checkpoint.
+    public var state: OptimizerState {
+        var slots: [String: [Float]] = [:]
+        switch config.kind {
+        case .sgd: if let b = first { slots["momentum_buffer"] = b }
+        case .adam, .adamw: slots["exp_avg"] = first; slots["exp_avg_sq"] = second
+        }
+        return OptimizerState(slots: slots, step: stepCount)
+    }
+
+    /// Restores a checkpointed state; the slots must be exactly `slotNames`, each with
+    /// `parameterCount` finite values.
+    public func restore(_ state: OptimizerState) throws(OptimizerError) {
+        guard state.step >= 0 else { throw OptimizerError("restored step count \(state.step) is negative") }
+        let names = slotNames
+        guard Set(state.slots.keys) == Set(names) else {
+            throw OptimizerError("restored slots \(state.slots.keys.sorted()) but \(config.kind.rawValue) keeps \(names)")
+        }
+        for name in names {
+            let s = state.slots[name]!
+            guard s.count == parameterCount else {
+                throw OptimizerError("slot '\(name)' has \(s.count) values, expected \(parameterCount)")
+            }
+            if let bad = s.firstIndex(where: { !$0.isFinite }) {
+                throw OptimizerError("slot '\(name)' element \(bad) is \(s[bad])")
+            }
+        }
+        stepCount = state.step
+        switch config.kind {
+        case .sgd: if !names.isEmpty { first = state.slots["momentum_buffer"] }
+        case .adam, .adamw: first = state.slots["exp_avg"]; second = state.slots["exp_avg_sq"]
+        }
+    }
+
+    /// Applies one update to `weights` (parameterCount) from `gradients` (parameterCount,
+    /// already the MEAN gradient of the minibatch) with the scheduled learning rate `lr`.
+    public func step(weights: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, lr: Double) {
+        stepCount += 1
+        for g in groups where !g.range.isEmpty {
+            let groupLR = lr * g.lrScale
+            let wd = g.weightDecay ? config.weightDecay : 0
+            switch config.kind {
+            case .sgd: sgd(weights, gradients, g.range, groupLR, wd)
+            case .adam, .adamw: adam(weights, gradients, g.range, groupLR, wd, decoupled: config.kind == .adamw)
+            }
+        }
+    }
+
+    /// Array convenience for `step`; `weights` and `gradients` must hold `parameterCount` values.
+    public func step(weights: inout [Float], gradients: [Float], lr: Double) throws(OptimizerError) {
+        guard weights.count == parameterCount, gradients.count == parameterCount else {
+            throw OptimizerError("step over \(weights.count) weights and \(gradients.count) gradients, expected \(parameterCount)")
+        }
+        weights.withUnsafeMutableBufferPointer { w in
+            gradients.withUnsafeBufferPointer { g in
+                if let wp = w.baseAddress, let gp = g.baseAddress { step(weights: wp, gradients: gp, lr: lr) }
+                else { stepCount += 1 }
+            }
+        }
+    }
+
+    private func sgd(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ range: Range<Int>,
+                     _ lr: Double, _ wd: Double) {
+        let lrF = Float(lr), wdF = Float(wd)
+        let mu = Float(config.momentum), keep = Float(1 - config.dampening)
+        let firstStep = stepCount == 1
+        if first == nil {
+            for i in range { w[i] -= lrF * (g[i] + wdF * w[i]) }
+            return
+        }
+        first!.withUnsafeMutableBufferPointer { b in
+            for i in range {
+                var d = wd != 0 ? g[i] + wdF * w[i] : g[i]
+                b[i] = firstStep ? d : mu * b[i] + keep * d
+                d = config.nesterov ? d + mu * b[i] : b[i]
+                w[i] -= lrF * d
+            }
+        }
+    }
+
+    private func adam(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ range: Range<Int>,
+                      _ lr: Double, _ wd: Double, decoupled: Bool) {
+        let t = Double(stepCount)
+        let bias1 = 1 - pow(config.beta1, t)
+        let bias2Sqrt = (1 - pow(config.beta2, t)).squareRoot()
+        let stepSize = Float(lr / bias1)
+        let b2Sqrt = Float(bias2Sqrt), eps = Float(config.eps)
+        let oneMinusB1 = Float(1 - config.beta1), b2 = Float(config.beta2), oneMinusB2 = Float(1 - config.beta2)
+        let decay = Float(1 - lr * wd), wdF = Float(wd)
+        first!.withUnsafeMutableBufferPointer { m in
+            second!.withUnsafeMutableBufferPointer { v in
+                for i in range {
+                    var grad = g[i]
+                    if wd != 0 {
+                        if decoupled { w[i] *= decay } else { grad += wdF * w[i] }
+                    }
+                    m[i] += oneMinusB1 * (grad - m[i])
+                    v[i] = b2 * v[i] + oneMinusB2 * grad * grad
+                    let denom = v[i].squareRoot() / b2Sqrt + eps
+                    w[i] -= stepSize * (m[i] / denom)
+                }
+            }
+        }
+    }
+}

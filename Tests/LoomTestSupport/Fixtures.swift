@@ -1,0 +1,26 @@
+import Foundation
+import LoomHDF5
+
+/// The PyTorch reference outputs in `<repo>/../shared/fixtures` (see its README.md).
+public enum Fixtures {
+    /// The fixtures folder: `$LOOM_FIXTURES` if set, else `../shared/fixtures` next to
+    /// the repository this file was compiled from.
+    public static var directory: URL {
+        if let override = ProcessInfo.processInfo.environment["LOOM_FIXTURES"], !override.isEmpty {
+            return URL(fileURLWithPath: override, isDirectory: true)
+        }
+        return TestPaths.repositoryRoot
+            .deletingLastPathComponent()
+            .appendingPathComponent("shared/fixtures", isDirectory: true)
+    }
+
+    /// The path of fixture file `name` (e.g. `"layers.h5"`).
+    public static func url(_ name: String) -> URL {
+        directory.appendingPathComponent(name)
+    }
+
+    /// Opens fixture file `name` read-only.
+    public static func open(_ name: String) throws -> HDF5File {
+        try HDF5File.open(url(name).path, mode: .readOnly)
+    }
+}

@@ -1,0 +1,90 @@
+// Messages whose body is one small JSON frame: hello, welcome, refuse, shutdown.
+// Unknown JSON keys are ignored so that fields can be added without a version bump;
+// missing required fields are rejected (R13).
+
+/// Worker → coordinator, the first message on a connection: who the worker is and what it
+/// can do. Header: run id 0 (the worker does not know the run yet).
+public struct Hello: Equatable, Sendable, Codable {
+    /// The protocol version the worker speaks; must equal the header's (R13).
+    public var protocolVersion: UInt16
+    public var hostname: String
+    /// Process id on `hostname`, ≥ 1.
+    public var pid: Int
+    /// CPU cores the worker will use, ≥ 1.
+    public var cores: Int
+    /// Fingerprint of the worker's local dataset (the dataset file's `fingerprint` attribute);
+    /// empty when `hasLocalData` is false.
+    public var datasetFingerprint: String
+    /// Whether the worker reads samples from its own copy of the dataset. When false the
+    /// coordinator ships sample records inside each assignment.
+    public var hasLocalData: Bool
+
+    public init(protocolVersion: UInt16 = WireHeader.protocolVersion, hostname: String, pid: Int,
+                cores: Int, datasetFingerprint: String, hasLocalData: Bool) {
+        self.protocolVersion = protocolVersion
+        self.hostname = hostname
+        self.pid = pid
+        self.cores = cores
+        self.datasetFingerprint = datasetFingerprint
+        self.hasLocalData = hasLocalData
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case protocolVersion = "protocol_version", hostname, pid, cores
+        case datasetFingerprint = "dataset_fingerprint", hasLocalData = "has_local_data"
+    }
+
+    /// R13 range checks; the header's version was already checked equal to ours (R3).
+    func validate() throws(WireError) {
+        guard protocolVersion == WireHeader.protocolVersion else {
+            throw .json(type: .hello, rule: "protocol_version \(protocolVersion) differs from the header's \(WireHeader.protocolVersion)")
+        }
+        guard pid >= 1 else { throw .json(type: .hello, rule: "pid \(pid) is not ≥ 1") }
+        guard cores >= 1 else { throw .json(type: .hello, rule: "cores \(cores) is not ≥ 1") }
+    }
+}
+
+/// Coordinator → worker: the worker is accepted into run `runID` (non-zero) and must train
+/// with `configYAML`, the effective config of the run.
+public struct Welcome: Equatable, Sendable {
+    public var runID: UInt64
+    public var configYAML: String
+
+    public init(runID: UInt64, configYAML: String) {
+        self.runID = runID
+        self.configYAML = configYAML
+    }
+
+    struct Body: Codable {
+        var config_yaml: String
+    }
+}
+
+/// Coordinator → worker: the worker is not accepted (protocol version, dataset
+/// fingerprint, run id, ...). `reason` is for humans and logs.
+public struct Refusal: Equatable, Sendable {
+    /// The coordinator's run id, or 0 if it refuses before a run exists.
+    public var runID: UInt64
+    public var reason: String
+
+    public init(runID: UInt64, reason: String) {
+        self.runID = runID
+        self.reason = reason
+    }
+}
+
+/// Coordinator → worker: finish and exit (training done, or the coordinator is stopping).
+public struct Shutdown: Equatable, Sendable {
+    public var runID: UInt64
+    public var reason: String
+
+    public init(runID: UInt64, reason: String) {
+        self.runID = runID
+        self.reason = reason
+    }
+}
+
+/// The JSON body of refuse and shutdown.
+struct ReasonBody: Codable {
+    var reason: String
+}

@@ -1,0 +1,50 @@
+/// The kind of a Loom protocol message; byte 6 of the header frame.
+///
+/// Raw values start at 1 so that an all-zero header can never look like a valid message.
+/// Values are frozen: a new kind of message takes a new number and a protocol version bump.
+public enum MessageType: UInt8, CaseIterable, Sendable, CustomStringConvertible {
+    /// Worker → coordinator: capabilities, first message on a connection.
+    case hello = 1
+    /// Coordinator → worker: accepted; carries the run id and the config YAML.
+    case welcome = 2
+    /// Coordinator → worker: not accepted (wrong dataset, protocol, run...), with a reason.
+    case refuse = 3
+    /// Coordinator → worker: compute a range of micro-shards of one step.
+    case assignment = 4
+    /// Worker → coordinator: gradient sum and statistics for a range of micro-shards.
+    case result = 5
+    /// Coordinator → worker: a full versioned copy of the parameters and buffers.
+    case weights = 6
+    /// Either direction: "I am alive", with the sender's step and weights version.
+    case heartbeat = 7
+    /// Coordinator → worker: stop and exit, with a reason.
+    case shutdown = 8
+
+    public var description: String {
+        switch self {
+        case .hello: "hello"
+        case .welcome: "welcome"
+        case .refuse: "refuse"
+        case .assignment: "assignment"
+        case .result: "result"
+        case .weights: "weights"
+        case .heartbeat: "heartbeat"
+        case .shutdown: "shutdown"
+        }
+    }
+
+    /// Names of the payload frames that follow the header, in order (frame 1, 2, ...).
+    /// Their count is checked against the header and the received message.
+    public var payloadFrameNames: [String] {
+        switch self {
+        case .hello, .welcome, .refuse, .shutdown: ["json"]
+        case .assignment: ["shard_sample_counts", "sample_indices", "sample_records"]
+        case .result: ["gradient_sum", "batch_norm_statistics", "metric_sums", "sample_counts"]
+        case .weights: ["parameters", "buffers"]
+        case .heartbeat: []
+        }
+    }
+
+    /// Whether the header's micro-shard range must be non-empty (true) or zero (false).
+    var carriesShardRange: Bool { self == .assignment || self == .result }
+}

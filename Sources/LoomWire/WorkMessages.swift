@@ -1,0 +1,118 @@
+// Messages of the training loop: assignment, result, weights, heartbeat.
+// Their payload frames are raw little-endian arrays (see PayloadCoding.swift).
+
+/// Coordinator → worker: compute micro-shards `firstShard ..< firstShard + shardCount` of
+/// optimizer step `step`, with the weights of version `weightsVersion`.
+///
+/// Micro-shard `firstShard + i` holds the samples
+/// `sampleIndices[offset(i) ..< offset(i) + shardSampleCounts[i]]` (offsets are running sums).
+/// Every random choice is keyed by (seed, epoch/step, sample or micro-shard index), so the
+/// worker needs nothing else to reproduce the coordinator's plan.
+public struct Assignment: Equatable, Sendable {
+    public var runID: UInt64
+    public var step: UInt64
+    public var epoch: UInt32
+    public var weightsVersion: UInt64
+    /// Global index of the first micro-shard in this assignment.
+    public var firstShard: UInt32
+    /// Samples per micro-shard, u32 [shardCount]; each ≥ 1.
+    public var shardSampleCounts: [UInt32]
+    /// Dataset indices of the samples, u64 [Σ shardSampleCounts], in micro-shard order.
+    public var sampleIndices: [UInt64]
+    /// For workers without local data: one fixed-size record per sample, in the order of
+    /// `sampleIndices` (uint8 [N, recordSize]; the record layout belongs to LoomCluster).
+    /// Empty when the worker reads its own copy of the dataset.
+    public var sampleRecords: [UInt8]
+
+    public init(runID: UInt64, step: UInt64, epoch: UInt32, weightsVersion: UInt64, firstShard: UInt32,
+                shardSampleCounts: [UInt32], sampleIndices: [UInt64], sampleRecords: [UInt8] = []) {
+        self.runID = runID
+        self.step = step
+        self.epoch = epoch
+        self.weightsVersion = weightsVersion
+        self.firstShard = firstShard
+        self.shardSampleCounts = shardSampleCounts
+        self.sampleIndices = sampleIndices
+        self.sampleRecords = sampleRecords
+    }
+
+    public var shardCount: Int { shardSampleCounts.count }
+
+    /// Bytes per sample record, 0 when no records are shipped.
+    public var recordSize: Int { sampleIndices.isEmpty ? 0 : sampleRecords.count / sampleIndices.count }
+
+    /// Dataset indices of the samples of the `i`-th micro-shard of this assignment
+    /// (global micro-shard `firstShard + i`).
+    public func samples(ofShard i: Int) -> ArraySlice<UInt64> {
+        let start = shardSampleCounts[..<i].reduce(0) { $0 + Int($1) }
+        return sampleIndices[start ..< start + Int(shardSampleCounts[i])]
+    }
+}
+
+/// Worker → coordinator: the contribution of micro-shards `firstShard ..< firstShard +
+/// shardCount` of step `step`, already reduced by the worker along the fixed reduction tree
+/// (one result per aligned subtree; a worker may send several results per assignment).
+public struct ShardResult: Equatable, Sendable {
+    public var runID: UInt64
+    public var step: UInt64
+    public var epoch: UInt32
+    public var weightsVersion: UInt64
+    public var firstShard: UInt32
+    public var shardCount: UInt32
+    /// Sum over the samples of the loss gradient, float32 [P] in the flat parameter order.
+    public var gradientSum: [Float]
+    /// Batch-norm batch statistics (sums for mean and variance), float32 [S].
+    public var batchNormStatistics: [Float]
+    /// Loss and metric sums, float64 [K] (meaning fixed by LoomCluster).
+    public var metricSums: [Double]
+    /// Sample counts behind the sums (samples seen, labelled samples per head...), u64 [C].
+    public var sampleCounts: [UInt64]
+
+    public init(runID: UInt64, step: UInt64, epoch: UInt32, weightsVersion: UInt64, firstShard: UInt32,
+                shardCount: UInt32, gradientSum: [Float], batchNormStatistics: [Float],
+                metricSums: [Double], sampleCounts: [UInt64]) {
+        self.runID = runID
+        self.step = step
+        self.epoch = epoch
+        self.weightsVersion = weightsVersion
+        self.firstShard = firstShard
+        self.shardCount = shardCount
+        self.gradientSum = gradientSum
+        self.batchNormStatistics = batchNormStatistics
+        self.metricSums = metricSums
+        self.sampleCounts = sampleCounts
+    }
+}
+
+/// Coordinator → worker: the full model state of version `weightsVersion`, to be used by
+/// assignments that name this version.
+public struct WeightsUpdate: Equatable, Sendable {
+    public var runID: UInt64
+    public var step: UInt64
+    public var weightsVersion: UInt64
+    /// Trainable parameters, float32 [P] in the flat parameter order.
+    public var parameters: [Float]
+    /// Non-trainable buffers (batch-norm running mean/var), float32 [S].
+    public var buffers: [Float]
+
+    public init(runID: UInt64, step: UInt64, weightsVersion: UInt64, parameters: [Float], buffers: [Float]) {
+        self.runID = runID
+        self.step = step
+        self.weightsVersion = weightsVersion
+        self.parameters = parameters
+        self.buffers = buffers
+    }
+}
+
+/// Either direction: the sender is alive; it is at `step` with weights `weightsVersion`.
+public struct Heartbeat: Equatable, Sendable {
+    public var runID: UInt64
+    public var step: UInt64
+    public var weightsVersion: UInt64
+
+    public init(runID: UInt64, step: UInt64, weightsVersion: UInt64) {
+        self.runID = runID
+        self.step = step
+        self.weightsVersion = weightsVersion
+    }
+}

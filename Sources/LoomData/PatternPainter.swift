@@ -1,0 +1,171 @@
+// The six pattern classes of the attribute benchmark, painted onto a garment's colour
+// layer. Patterns come at random scale, phase, orientation and contrast, with 2x2
+// supersampling so thin stripes alias like a real low-resolution photo instead of
+// forming clean pixel grids. Coordinates are pixels; (0, 0) is the top-left corner.
+
+import LoomKernels
+
+/// Paints patterns into an `(H, W)` array of colours.
+struct PatternPainter {
+    let height: Int
+    let width: Int
+    /// Centroid and half-extent of the garment (from its mask), in pixels.
+    let centreX: Double, centreY: Double
+    let extent: Double
+
+    /// Mixes `ink` into `layer` with per-pixel coverage `coverage(x, y)` in [0, 1] at
+    /// `opacity`. Coverage is averaged over 4 subsamples per pixel.
+    func paint(_ layer: inout [RGB], ink: RGB, opacity: Float, coverage: (Double, Double) -> Float) {
+        for y in 0..<height {
+            for x in 0..<width {
+                var c: Float = 0
+                for (ox, oy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
+                    c += coverage(Double(x) + ox, Double(y) + oy)
+                }
+                c *= 0.25 * opacity
+                if c > 0 { layer[y * width + x] = RGB.mix(layer[y * width + x], ink, c) }
+            }
+        }
+    }
+
+    /// An ink that contrasts with `base`: another palette colour, or the base made
+    /// lighter/darker (a tone-on-tone print), half the time each.
+    func ink(for base: RGB, _ rng: inout KeyedRandom) -> RGB {
+        if rng.nextDouble() < 0.5 {
+            return ColourPalette.shade(ColourPalette.randomSingle(&rng), &rng)
+        }
+        let k = Float(rng.uniform(0.25, 0.6))
+        return base.luma > 0.5 ? base * k : RGB.mix(base, RGB(r: 1, g: 1, b: 1), k)
+    }
+
+    func paint(_ pattern: AttributeClasses.Pattern, on layer: inout [RGB], base: RGB, _ rng: inout KeyedRandom) {
+        switch pattern {
+        case .solid: break
+        case .striped: striped(&layer, base: base, &rng)
+        case .plaid: plaid(&layer, base: base, &rng)
+        case .spotted: spotted(&layer, base: base, &rng)
+        case .floral: floral(&layer, &rng)
+        case .graphic: graphic(&layer, base: base, &rng)
+        }
+    }
+
+    /// Parallel bands: period 2.8-6.5 px, duty 25-50 %, horizontal/vertical/diagonal +-8 deg.
+    private func striped(_ layer: inout [RGB], base: RGB, _ rng: inout KeyedRandom) {
+        let angle = ([0.0, 90, 45, 135][rng.nextInt(below: 4)] + rng.normal(0, 8)) * .pi / 180
+        let period = rng.uniform(2.8, 6.5), duty = rng.uniform(0.25, 0.5), phase = rng.nextDouble()
+        let ink = ink(for: base, &rng)
+        let (c, s) = (cos(angle), sin(angle))
+        paint(&layer, ink: ink, opacity: Float(rng.uniform(0.3, 0.95))) { x, y in
+            Self.band(x * c + y * s, period: period, phase: phase, duty: duty)
+        }
+    }
+
+    /// Two crossing band sets (intersections darker), sometimes with a thin accent line.
+    private func plaid(_ layer: inout [RGB], base: RGB, _ rng: inout KeyedRandom) {
+        let angle = (rng.nextDouble() < 0.7 ? rng.normal(0, 6) : 45 + rng.normal(0, 6)) * .pi / 180
+        let (c, s) = (cos(angle), sin(angle))
+        let p1 = rng.uniform(4, 8), p2 = rng.uniform(4, 8)
+        let d1 = rng.uniform(0.2, 0.45), d2 = rng.uniform(0.2, 0.45)
+        let f1 = rng.nextDouble(), f2 = rng.nextDouble()
+        let ink1 = ink(for: base, &rng)
+        paint(&layer, ink: ink1, opacity: Float(rng.uniform(0.35, 0.9))) { x, y in
+            let a = Self.band(x * c + y * s, period: p1, phase: f1, duty: d1)
+            let b = Self.band(-x * s + y * c, period: p2, phase: f2, duty: d2)
+            return min(1, 0.55 * (a + b))
+        }
+        if rng.nextDouble() < 0.5 {
+            let ink2 = ink(for: base, &rng)
+            let f3 = rng.nextDouble()
+            paint(&layer, ink: ink2, opacity: Float(rng.uniform(0.4, 0.9))) { x, y in
+                max(Self.band(x * c + y * s, period: p1, phase: f3, duty: 0.12),
+                    Self.band(-x * s + y * c, period: p2, phase: f3, duty: 0.12))
+            }
+        }
+    }
+
+    /// Dots on a rotated (sometimes staggered) lattice: spacing 3.5-6.5 px, radius 0.6-1.6 px.
+    private func spotted(_ layer: inout [RGB], base: RGB, _ rng: inout KeyedRandom) {
+        let spacing = rng.uniform(3.5, 6.5)
+        let radius = min(spacing / 2.6, rng.uniform(0.6, 1.6))
+        let angle = rng.uniform(0, .pi / 2)
+        let (c, s) = (cos(angle), sin(angle))
+        let (fx, fy) = (rng.nextDouble(), rng.nextDouble())
+        let staggered = rng.nextDouble() < 0.5
+        let ink = ink(for: base, &rng)
+        paint(&layer, ink: ink, opacity: Float(rng.uniform(0.4, 1))) { x, y in
+            var u = (x * c + y * s) / spacing + fx
+            let v = (-x * s + y * c) / spacing + fy
+            if staggered && Int(v.rounded(.down)) % 2 != 0 { u += 0.5 }
+            let du = (u - u.rounded(.down) - 0.5) * spacing, dv = (v - v.rounded(.down) - 0.5) * spacing
+            return du * du + dv * dv <= radius * radius ? 1 : 0
+        }
+    }
+
+    /// Scattered flowers of 4-6 petals around a contrasting centre, several colours.
+    private func floral(_ layer: inout [RGB], _ rng: inout KeyedRandom) {
+        let count = 3 + rng.nextInt(below: 8)
+        let opacity = Float(rng.uniform(0.5, 1))
+        for _ in 0..<count {
+            let cx = centreX + rng.uniform(-1, 1) * extent, cy = centreY + rng.uniform(-1, 1) * extent
+            let r = rng.uniform(1.1, 2.6)
+            let petals = 4 + rng.nextInt(below: 3)
+            let turn = rng.uniform(0, 2 * .pi)
+            let petalInk = ColourPalette.shade(ColourPalette.randomSingle(&rng), &rng)
+            let centreInk = ColourPalette.shade(ColourPalette.randomSingle(&rng), &rng)
+            let centres = (0..<petals).map { k -> (Double, Double) in
+                let a = turn + 2 * .pi * Double(k) / Double(petals)
+                return (cx + r * cos(a), cy + r * sin(a))
+            }
+            let pr2 = (0.55 * r) * (0.55 * r)
+            paint(&layer, ink: petalInk, opacity: opacity) { x, y in
+                centres.contains { ($0.0 - x) * ($0.0 - x) + ($0.1 - y) * ($0.1 - y) <= pr2 } ? 1 : 0
+            }
+            let cr2 = (0.45 * r) * (0.45 * r)
+            paint(&layer, ink: centreInk, opacity: opacity) { x, y in
+                (cx - x) * (cx - x) + (cy - y) * (cy - y) <= cr2 ? 1 : 0
+            }
+        }
+    }
+
+    /// One or two printed shapes near the chest: disc, ring, box, triangle or bars.
+    private func graphic(_ layer: inout [RGB], base: RGB, _ rng: inout KeyedRandom) {
+        let shapes = 1 + rng.nextInt(below: 2)
+        for _ in 0..<shapes {
+            let cx = centreX + rng.uniform(-0.4, 0.4) * extent
+            let cy = centreY + rng.uniform(-0.6, 0.2) * extent
+            let size = rng.uniform(2.5, 5.5)
+            let ink = ColourPalette.shade(ColourPalette.randomSingle(&rng), &rng)
+            let opacity = Float(rng.uniform(0.5, 1))
+            let kind = rng.nextInt(below: 5)
+            let tilt = rng.uniform(-0.5, 0.5)
+            let (c, s) = (cos(tilt), sin(tilt))
+            paint(&layer, ink: ink, opacity: opacity) { x, y in
+                let dx = x - cx, dy = y - cy
+                let u = dx * c + dy * s, v = -dx * s + dy * c
+                switch kind {
+                case 0: return u * u + v * v <= size * size ? 1 : 0
+                case 1:
+                    let d = (u * u + v * v).squareRoot()
+                    return d <= size && d >= size * 0.55 ? 1 : 0
+                case 2: return abs(u) <= size && abs(v) <= size * 0.7 ? 1 : 0
+                case 3: return v <= size * 0.8 && v >= -size && abs(u) <= (size * 0.8 - v) * 0.55 ? 1 : 0
+                default:
+                    let bar = ((u + size) / (size * 0.7)).rounded(.down)
+                    return abs(v) <= size && abs(u) <= size && Int(bar) % 2 == 0 ? 1 : 0
+                }
+            }
+        }
+    }
+
+    /// Square wave along `u`: 1 in the first `duty` fraction of each period, else 0.
+    static func band(_ u: Double, period: Double, phase: Double, duty: Double) -> Float {
+        let t = u / period + phase
+        return t - t.rounded(.down) < duty ? 1 : 0
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#else
+import Foundation
+#endif

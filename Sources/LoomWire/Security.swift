@@ -72,6 +72,8 @@ public enum SecurityError: Error, Equatable, Sendable, CustomStringConvertible {
     case fileExists(path: String)
     /// A coordinator key directory with no `authorized/*.pub`: nobody could connect.
     case noAuthorizedKeys(directory: String)
+    /// A server-side security given to a worker transport, or the reverse.
+    case wrongRole(String)
 
     public var description: String {
         switch self {
@@ -89,6 +91,8 @@ public enum SecurityError: Error, Equatable, Sendable, CustomStringConvertible {
             return "key file \(path) already exists; refusing to overwrite it"
         case .noAuthorizedKeys(let directory):
             return "no worker public keys (*.pub) in \(directory): no worker could connect"
+        case .wrongRole(let explanation):
+            return explanation
         }
     }
 }

@@ -1,0 +1,118 @@
+// Writing a whole dataset in the layout of DESIGN.md, atomically: everything goes to
+// `<output>.tmp-<pid>`, which is flushed, closed and renamed over `<output>` only when
+// complete. Any failure removes the temporary file, so a reader never sees a partial
+// dataset under the final name.
+
+import Foundation
+import LoomHDF5
+
+extension HDF5Error: HDF5ErrorLike {}
+
+/// Everything a dataset file holds, in memory.
+struct DatasetContents {
+    struct Split {
+        var name: String
+        var count: Int
+        /// `(count, H, W, C)` uint8.
+        var images: [UInt8]
+        /// Per attribute: int32 `(count)`, -1 = not labelled.
+        var labels: [String: [Int32]] = [:]
+        /// Per name: float32 `(count, k)`.
+        var targets: [String: (k: Int, values: [Float])] = [:]
+    }
+
+    var name: String
+    var source: String
+    var license: String
+    var imageShape: ImageShape
+    var attributes: [AttributeInfo]
+    var splits: [Split]
+
+    /// The content hash stored as the `fingerprint` root attr: FNV-1a over, for each split
+    /// by name, its name, count and image shape, image bytes, then each label array and
+    /// each target array by name (name, then little-endian values).
+    var fingerprint: String {
+        var f = Fingerprint()
+        for split in splits.sorted(by: { $0.name < $1.name }) {
+            f.add(name: "\(split.name) \(split.count)x\(imageShape)")
+            f.add(split.images)
+            for key in split.labels.keys.sorted() {
+                f.add(name: "labels/\(key)")
+                f.add(split.labels[key]!)
+            }
+            for key in split.targets.keys.sorted() {
+                f.add(name: "targets/\(key)")
+                let bits = split.targets[key]!.values.map { $0.bitPattern.littleEndian }
+                bits.withUnsafeBytes { f.add($0) }
+            }
+        }
+        return f.hex
+    }
+}
+
+enum DatasetWriter {
+    /// Image rows per HDF5 chunk: 28x28x3 images give ~300 KiB chunks, small enough that
+    /// reading a random minibatch touches little more than it needs.
+    static let chunkRows = 128
+
+    /// Writes `contents` to `output` atomically (creating its directory).
+    static func write(_ contents: DatasetContents, to output: String) throws(DatasetError) -> DatasetSummary {
+        let url = URL(fileURLWithPath: output)
+        do {
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        } catch {
+            throw .io(file: output, reason: "cannot create directory \(url.deletingLastPathComponent().path): \(error)")
+        }
+        let temporary = "\(output).tmp-\(ProcessInfo.processInfo.processIdentifier)"
+        let fingerprint = contents.fingerprint
+        do throws(DatasetError) {
+            try writeFile(contents, fingerprint: fingerprint, to: temporary)
+            guard rename(temporary, output) == 0 else {
+                throw .io(file: output, reason: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
+            }
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw error
+        }
+        var counts: [String: Int] = [:]
+        for s in contents.splits { counts[s.name] = s.count }
+        return DatasetSummary(path: output, name: contents.name, fingerprint: fingerprint,
+                              splits: counts, imageShape: contents.imageShape)
+    }
+
+    private static func writeFile(_ c: DatasetContents, fingerprint: String, to path: String) throws(DatasetError) {
+        do throws(HDF5Error) {
+            let file = try HDF5File.create(path)
+            defer { file.close() }
+            let root = file.root
+            let shape = c.imageShape
+            for split in c.splits {
+                guard split.images.count == split.count * shape.elementCount else {
+                    throw HDF5Error(file: path, object: "/\(split.name)/images",
+                                    message: "\(split.images.count) bytes for \(split.count) images of \(shape)")
+                }
+                try root.write(split.images, shape: [split.count, shape.height, shape.width, shape.channels],
+                               to: "\(split.name)/images", chunkRows: min(chunkRows, max(1, split.count)),
+                               compressionLevel: 4)
+                for (name, labels) in split.labels {
+                    try root.write(labels, shape: [split.count], to: "\(split.name)/labels/\(name)")
+                }
+                for (name, t) in split.targets {
+                    try root.write(t.values, shape: [split.count, t.k], to: "\(split.name)/targets/\(name)")
+                }
+            }
+            for a in c.attributes {
+                _ = try root.createGroup("attributes/\(a.name)")
+                try root.setAttribute("kind", a.kind.rawValue, on: "attributes/\(a.name)")
+                try root.setAttribute("class_names", a.classNames, on: "attributes/\(a.name)")
+            }
+            try root.setAttribute("name", c.name)
+            try root.setAttribute("source", c.source)
+            try root.setAttribute("license", c.license)
+            try root.setAttribute("fingerprint", fingerprint)
+            try file.flush()
+        } catch {
+            throw .hdf5(error)
+        }
+    }
+}

@@ -248,6 +248,23 @@ public struct CalibrationConfig: Equatable, Sendable {
     public init() {}
 }
 
+// Source lines are diagnostics, not meaning: a config re-read from a checkpoint's YAML (where
+// lines differ) must compare equal to the one the run started from.
+extension LayerConfig {
+    public static func == (a: LayerConfig, b: LayerConfig) -> Bool {
+        a.kind == b.kind && a.name == b.name && a.out == b.out && a.kernel == b.kernel
+            && a.stride == b.stride && a.padding == b.padding && a.bias == b.bias && a.p == b.p
+            && a.momentum == b.momentum && a.eps == b.eps && a.block == b.block
+    }
+}
+
+extension HeadConfig {
+    public static func == (a: HeadConfig, b: HeadConfig) -> Bool {
+        a.name == b.name && a.kind == b.kind && a.attribute == b.attribute && a.classes == b.classes
+            && a.layer == b.layer && a.hidden == b.hidden && a.lossWeight == b.lossWeight && a.loss == b.loss
+    }
+}
+
 extension RunConfig {
     /// The run directory: `checkpoint.dir`, or `runs/<name>` when unset.
     public var runDirectory: String { checkpoint.dir.isEmpty ? "runs/\(name)" : checkpoint.dir }

@@ -1,0 +1,63 @@
+// `--set key.path=value` overrides change the tree before validation.
+
+import LoomConfig
+import Testing
+
+@Test func overrideReplacesAnExistingValue() throws {
+    let config = try TestConfigs.parse(TestConfigs.minimal, overrides: ["optimizer.lr=0.2"])
+    #expect(config.optimizer.lr == 0.2)
+}
+
+@Test func overrideAddsAKeyAndSectionMissingFromTheFile() throws {
+    let config = try TestConfigs.parse(TestConfigs.minimal,
+                                       overrides: ["data.augment.hflip=true", "training.max_steps=20"])
+    #expect(config.data.augment.hflip)
+    #expect(config.training.maxSteps == 20)
+}
+
+@Test func overrideValueIsYAML() throws {
+    let config = try TestConfigs.parse(TestConfigs.minimal, overrides: ["optimizer.betas=[0.8, 0.99]",
+                                                                        "data.tta=[identity, hflip]"])
+    #expect(config.optimizer.beta1 == 0.8 && config.optimizer.beta2 == 0.99)
+    #expect(config.data.tta == ["identity", "hflip"])
+}
+
+@Test func laterOverrideWins() throws {
+    let config = try TestConfigs.parse(TestConfigs.minimal, overrides: ["optimizer.lr=0.2", "optimizer.lr=0.3"])
+    #expect(config.optimizer.lr == 0.3)
+}
+
+@Test func overrideIndexesIntoLists() throws {
+    let yaml = TestConfigs.minimal + "\nheads:\n  - {name: category, loss: {kind: focal}}"
+    let config = try TestConfigs.parse(yaml, overrides: ["heads.0.loss.gamma=1", "model.layers.1.out=32"])
+    #expect(config.heads[0].loss?.gamma == 1)
+    #expect(config.model.layers[1].out == 32)
+}
+
+@Test func overrideReachesIntoTheIncludedModelFile() throws {
+    let config = try ConfigLoader.load(path: TestConfigs.path("configs/smoke.yaml"),
+                                       overrides: ["model.layers.0.out=16"])
+    #expect(config.model.layers[0].name == "c1" && config.model.layers[0].out == 16)
+}
+
+@Test func overrideOfUnknownKeyFailsNamingTheKey() throws {
+    let error = try #require(TestConfigs.error(TestConfigs.minimal, overrides: ["optimizer.momentun=0.5"]))
+    #expect(error.description
+            == "--set optimizer.momentun=0.5: unknown key 'optimizer.momentun' (did you mean 'momentum'?)")
+}
+
+@Test func overrideWithBadValueNamesTheOverride() throws {
+    let error = try #require(TestConfigs.error(TestConfigs.minimal, overrides: ["training.batch_size=abc"]))
+    #expect(error.description == "--set training.batch_size=abc: 'training.batch_size' must be a positive integer, got 'abc'")
+}
+
+@Test func overrideIndexOutOfRangeIsAnError() throws {
+    let error = try #require(TestConfigs.error(TestConfigs.minimal, overrides: ["model.layers.5.out=3"]))
+    #expect(error.keyPath == "model.layers.5.out")
+    #expect(error.description.contains("is a list of 2 items"))
+}
+
+@Test func overrideWithoutEqualsSignIsAnError() throws {
+    let error = try #require(TestConfigs.error(TestConfigs.minimal, overrides: ["optimizer.lr"]))
+    #expect(error.description.contains("key.path=value"))
+}

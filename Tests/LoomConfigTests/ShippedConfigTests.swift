@@ -1,0 +1,45 @@
+// The configs in configs/ parse, and the reference model is PyTorch's reference CNN.
+
+import Foundation
+import LoomConfig
+import Testing
+
+@Test(arguments: TestConfigs.shipped)
+func shippedConfigParses(_ relative: String) throws {
+    let config = try ConfigLoader.load(path: TestConfigs.path(relative))
+    #expect(!config.model.layers.isEmpty)
+    #expect(config.training.batchSize % config.training.microBatch == 0)
+}
+
+@Test func fashionMNISTConfigHasTheAgreedTrainingSetup() throws {
+    let config = try ConfigLoader.load(path: TestConfigs.path("configs/fashion-mnist.yaml"))
+    #expect(config.name == "fashion-mnist")
+    #expect(config.data.path == "data/fashion-mnist.h5")
+    #expect(config.data.mean == [0.2860] && config.data.std == [0.3530])
+    #expect(config.data.validationFraction == 0)
+    #expect(config.optimizer.kind == .sgd && config.optimizer.momentum == 0.9)
+    #expect(config.optimizer.weightDecay == 5e-4)
+    #expect(config.training.batchSize == 128 && config.training.microBatch == 32)
+    #expect(config.checkpoint.everySteps == 500 && config.checkpoint.keep == 3)
+    #expect([.cosine, .sgdr].contains(config.schedule.kind))
+}
+
+@Test func smokeConfigIsATwentyStepRun() throws {
+    let config = try ConfigLoader.load(path: TestConfigs.path("configs/smoke.yaml"))
+    #expect(config.training.maxSteps == 20)
+    #expect(config.training.batchSize == 64 && config.training.microBatch == 16)
+}
+
+@Test func runNameDefaultsToTheFileBaseName() throws {
+    let config = try ConfigLoader.parse(yaml: TestConfigs.minimal.replacingOccurrences(of: "name: tiny\n", with: ""),
+                                        source: "configs/my-run.yaml", defaultName: "my-run")
+    #expect(config.name == "my-run")
+    #expect(config.runDirectory == "runs/my-run")
+}
+
+@Test func mlpModelFileIsAccepted() throws {
+    let config = try ConfigLoader.load(path: TestConfigs.path("configs/smoke.yaml"),
+                                       overrides: ["model.file=models/mlp.yaml"])
+    #expect(config.model.layers.map(\.name).filter { !$0.isEmpty } == ["l1", "l2"])
+    #expect(config.heads.map(\.layer) == ["l3"])
+}

@@ -1,0 +1,62 @@
+// Metrics of a model on a set of samples: logits come from a StepExecutor (one process or
+// the cluster), metrics are computed here from them and the split's labels.
+
+import LoomConfig
+import LoomData
+
+/// Metrics of every head on one split.
+public struct EvaluationReport: Sendable {
+    public var split: String
+    public var count: Int
+    /// Per head, in head order: (head name, metric name → value).
+    public var heads: [(name: String, metrics: [String: Double])]
+    /// Per head confusion matrices (K, K), true class major (nil for multilabel).
+    public var confusion: [[Int]?]
+    /// Mean over heads of the weighted loss (NLL for softmax heads).
+    public var loss: Double
+
+    /// Mean over heads of a metric (e.g. "accuracy").
+    public func mean(_ metric: String) -> Double {
+        let values = heads.compactMap { $0.metrics[metric] }
+        return values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count)
+    }
+}
+
+public enum Evaluation {
+    /// Evaluates `indices` of `split` (labels read from `dataset`) with `executor`, applying the
+    /// calibration temperatures stored in `state` when `calibrated`.
+    public static func run(split: String, indices: [Int], dataset: Dataset, state: TrainingState,
+                           executor: StepExecutor, tta: Bool = false,
+                           calibrated: Bool = true) throws(TrainingError) -> EvaluationReport {
+        let problem = state.problem
+        let logits = try executor.predict(split: split, indices: indices, state: state, tta: tta)
+        var heads: [(String, [String: Double])] = []
+        var confusion: [[Int]?] = []
+        var loss = 0.0
+        do {
+            let s = try dataset.split(split)
+            for (h, head) in problem.config.heads.enumerated() {
+                let all = try s.labels(head.attribute)
+                let labels = indices.map { all[$0] }
+                let k = problem.losses[h].classes
+                var values = logits[h]
+                if calibrated, let t = state.calibration[head.name], t > 0 {
+                    for i in 0..<values.count { values[i] /= Float(t) }
+                }
+                var metrics = HeadMetrics(kind: head.kind, classes: head.kind == .binary ? 1 : k)
+                try values.withUnsafeBufferPointer { v in
+                    try labels.withUnsafeBufferPointer { y in
+                        try metrics.add(logits: v.baseAddress!, targets: .classes(y.baseAddress!), count: indices.count)
+                    }
+                }
+                let report = metrics.report()
+                heads.append((head.name, report))
+                confusion.append(metrics.confusion)
+                loss += head.lossWeight * (report["nll"] ?? 0)
+            }
+        } catch {
+            throw TrainingError("evaluation on '\(split)': \(error)")
+        }
+        return EvaluationReport(split: split, count: indices.count, heads: heads, confusion: confusion, loss: loss)
+    }
+}

@@ -1,0 +1,230 @@
+// The worker's half of a step: from weights and a block of micro-shards to one ShardResult.
+//
+// Each micro-shard is computed on its own, into a zeroed gradient buffer, with the same
+// kernels in the same order whoever runs it; a block of several micro-shards is then
+// summed by `ReductionTree`. So the result for micro-shard i is a function of
+// (weights, samples of i, epoch, step, seed, head scales) only.
+
+import LoomData
+import LoomKernels
+import LoomModel
+
+/// Samples of one block, as a worker receives or reads them.
+public struct ShardData: Sendable {
+    /// Global sample indices (train split), in plan order.
+    public var sampleIDs: [Int]
+    /// Images (n, H, W, C) uint8.
+    public var images: [UInt8]
+    /// Per head: n labels (-1 = not labelled).
+    public var labels: [[Int32]]
+
+    public init(sampleIDs: [Int], images: [UInt8], labels: [[Int32]]) {
+        self.sampleIDs = sampleIDs; self.images = images; self.labels = labels
+    }
+}
+
+public final class ShardComputer {
+    public let problem: TrainingProblem
+    public let microBatch: Int
+    private let workspace: Workspace
+    private var input: [Float]
+    private var dlogits: [[Float]]
+
+    public init(problem: TrainingProblem, microBatch: Int) {
+        self.problem = problem
+        self.microBatch = microBatch
+        workspace = problem.model.makeWorkspace(maxBatch: microBatch)
+        input = [Float](repeating: 0, count: microBatch * problem.imageShape.elementCount)
+        dlogits = problem.losses.map { [Float](repeating: 0, count: microBatch * $0.classes) }
+    }
+
+    /// Computes `block` of `plan`. `data` holds the block's samples (block.count × m).
+    public func compute(plan: StepPlan, block: ShardBlock, data: ShardData,
+                        parameters: [Float], buffers: [Float]) throws(TrainingError) -> ShardResult {
+        let m = plan.microBatch
+        guard m == microBatch, data.sampleIDs.count == block.count * m,
+              data.images.count == data.sampleIDs.count * problem.imageShape.elementCount,
+              data.labels.count == problem.losses.count, data.labels.allSatisfy({ $0.count == data.sampleIDs.count })
+        else {
+            throw TrainingError("block \(block) of step \(plan.step): data for \(data.sampleIDs.count) samples does not fit \(block.count) micro-shards of \(m)")
+        }
+        guard parameters.count == problem.model.parameters.count, buffers.count == problem.model.buffers.count else {
+            throw TrainingError("weights of \(parameters.count)+\(buffers.count) values for a model of \(problem.model.parameters.count)+\(problem.model.buffers.count)")
+        }
+        var failure: TrainingError?
+        let value: (ShardBlock) -> ShardResult? = { leaf in
+            guard leaf.count == 1 else { return nil }
+            do {
+                return try self.computeMicroShard(plan: plan, offset: (leaf.start - block.start) * m, data: data,
+                                                  parameters: parameters, buffers: buffers)
+            } catch {
+                failure = error as? TrainingError ?? TrainingError("\(error)")
+                return ShardResult(parameterCount: 0, bufferCount: 0, headCount: 0)
+            }
+        }
+        let result = ReductionTree.reduce(block, value: value, combine: { if failure == nil { $0.add($1) } })!
+        if let failure { throw failure }
+        return result
+    }
+
+    /// One micro-shard: rows `offset..<offset+m` of `data`.
+    private func computeMicroShard(plan: StepPlan, offset: Int, data: ShardData,
+                                   parameters: [Float], buffers: [Float]) throws(TrainingError) -> ShardResult {
+        let m = microBatch
+        let model = problem.model
+        var result = ShardResult(parameterCount: model.parameters.count, bufferCount: model.buffers.count,
+                                 headCount: problem.losses.count)
+        let ids = Array(data.sampleIDs[offset..<(offset + m)])
+        let pixels = problem.imageShape.elementCount
+        data.images.withUnsafeBufferPointer { images in
+            input.withUnsafeMutableBufferPointer { x in
+                problem.pipeline.makeBatch(images: images.baseAddress! + offset * pixels, count: m, sampleIDs: ids,
+                                           epoch: plan.epoch, seed: problem.config.training.seed,
+                                           augment: true, into: x.baseAddress!)
+            }
+        }
+        let seed = problem.config.training.seed
+        try run { () throws(ModelError) in
+            try parameters.withUnsafeBufferPointer { (p) throws(ModelError) in
+                try buffers.withUnsafeBufferPointer { (b) throws(ModelError) in
+                    try input.withUnsafeBufferPointer { (x) throws(ModelError) in
+                        try model.forward(parameters: p.baseAddress!, buffers: b.baseAddress!, input: x.baseAddress!,
+                                          count: m, sampleIDs: ids.map { UInt64($0) }, step: UInt64(plan.step),
+                                          seed: seed, training: true, workspace: workspace)
+                    }
+                }
+            }
+        }
+        for (h, loss) in problem.losses.enumerated() {
+            let labels = Array(data.labels[h][offset..<(offset + m)])
+            let k = loss.classes
+            let logits = workspace.logits(head: h)
+            let sums = labels.withUnsafeBufferPointer { y in
+                dlogits[h].withUnsafeMutableBufferPointer { d in
+                    loss.evaluate(logits: logits, targets: .classes(y.baseAddress!), count: m, dlogits: d.baseAddress!)
+                }
+            }
+            // Scale d(sum)/dlogits into d(total mean loss)/dlogits for this head.
+            let scale = plan.headScales[h]
+            let dst = workspace.dlogits(head: h)
+            dlogits[h].withUnsafeBufferPointer { d in
+                for i in 0..<(m * k) { dst[i] = d[i] * scale }
+            }
+            let base = h * HeadSums.width
+            result.headSums[base + HeadSums.Field.loss.rawValue] = sums.loss
+            result.headSums[base + HeadSums.Field.normalizer.rawValue] = sums.normalizer
+            result.headSums[base + HeadSums.Field.correct.rawValue] = Double(correctCount(logits, labels, k))
+            result.headSums[base + HeadSums.Field.labelled.rawValue] = Double(sums.labelledRows)
+        }
+        try run { () throws(ModelError) in
+            try parameters.withUnsafeBufferPointer { (p) throws(ModelError) in
+                try result.gradients.withUnsafeMutableBufferPointer { (g) throws(ModelError) in
+                    try model.backward(parameters: p.baseAddress!, workspace: workspace, gradients: g.baseAddress!)
+                }
+            }
+        }
+        let stats = workspace.batchStatistics
+        for i in 0..<result.batchStatistics.count { result.batchStatistics[i] = stats[i] }
+        result.shardCount = 1
+        return result
+    }
+
+    /// Forward only, evaluation mode: each head's logits (n, K) for `images` (n, H, W, C).
+    /// With `tta` transforms, the logits are log of the mean probability over the views
+    /// (softmax heads) or the logit of the mean probability (binary / multilabel heads).
+    public func predict(images: UnsafePointer<UInt8>, count n: Int, parameters: [Float], buffers: [Float],
+                        tta: [TTATransform] = []) throws(TrainingError) -> [[Float]] {
+        var out = problem.losses.map { [Float](repeating: 0, count: n * $0.classes) }
+        let pixels = problem.imageShape.elementCount
+        var start = 0
+        while start < n {
+            let c = min(microBatch, n - start)
+            let views = tta.isEmpty ? [TTATransform.identity] : tta
+            var probabilitySums = problem.losses.map { [Double](repeating: 0, count: c * $0.classes) }
+            for view in views {
+                input.withUnsafeMutableBufferPointer { x in
+                    problem.pipeline.makeTTAView(images: images + start * pixels, count: c, transform: view,
+                                                 into: x.baseAddress!)
+                }
+                try run { () throws(ModelError) in
+                    try parameters.withUnsafeBufferPointer { (p) throws(ModelError) in
+                        try buffers.withUnsafeBufferPointer { (b) throws(ModelError) in
+                            try input.withUnsafeBufferPointer { (x) throws(ModelError) in
+                                try problem.model.forward(parameters: p.baseAddress!, buffers: b.baseAddress!,
+                                                          input: x.baseAddress!, count: c, training: false,
+                                                          workspace: workspace)
+                            }
+                        }
+                    }
+                }
+                for (h, loss) in problem.losses.enumerated() {
+                    let k = loss.classes
+                    let logits = workspace.logits(head: h)
+                    if tta.isEmpty {
+                        for i in 0..<(c * k) { out[h][start * k + i] = logits[i] }
+                    } else {
+                        accumulateProbabilities(logits, rows: c, classes: k, softmax: problem.heads[h].kind == "softmax",
+                                                into: &probabilitySums[h])
+                    }
+                }
+            }
+            if !tta.isEmpty {
+                for (h, loss) in problem.losses.enumerated() {
+                    let k = loss.classes
+                    let softmax = problem.heads[h].kind == "softmax"
+                    for i in 0..<(c * k) {
+                        let p = max(probabilitySums[h][i] / Double(views.count), 1e-12)
+                        out[h][start * k + i] = Float(softmax ? _log(p) : _log(p / max(1 - p, 1e-12)))
+                    }
+                }
+            }
+            start += c
+        }
+        return out
+    }
+}
+
+/// Runs a model call, turning its error into a TrainingError.
+private func run(_ body: () throws(ModelError) -> Void) throws(TrainingError) {
+    do { try body() } catch { throw TrainingError("\(error)") }
+}
+
+/// Rows whose arg-max (softmax) or sign (binary, 1 output) matches the label.
+func correctCount(_ logits: UnsafePointer<Float>, _ labels: [Int32], _ k: Int) -> Int {
+    var correct = 0
+    for (i, y) in labels.enumerated() where y >= 0 {
+        if k == 1 {
+            if (logits[i] > 0 ? 1 : 0) == y { correct += 1 }
+        } else {
+            var best = 0
+            for j in 1..<k where logits[i * k + j] > logits[i * k + best] { best = j }
+            if best == Int(y) { correct += 1 }
+        }
+    }
+    return correct
+}
+
+private func accumulateProbabilities(_ logits: UnsafePointer<Float>, rows: Int, classes k: Int, softmax: Bool,
+                                     into sums: inout [Double]) {
+    for r in 0..<rows {
+        if softmax {
+            var mx = -Double.infinity
+            for j in 0..<k { mx = max(mx, Double(logits[r * k + j])) }
+            var z = 0.0
+            for j in 0..<k { z += _exp(Double(logits[r * k + j]) - mx) }
+            for j in 0..<k { sums[r * k + j] += _exp(Double(logits[r * k + j]) - mx) / z }
+        } else {
+            for j in 0..<k { sums[r * k + j] += 1 / (1 + _exp(-Double(logits[r * k + j]))) }
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+@inline(__always) func _exp(_ x: Double) -> Double { Glibc.exp(x) }
+@inline(__always) func _log(_ x: Double) -> Double { Glibc.log(x) }
+#else
+import Foundation
+@inline(__always) func _exp(_ x: Double) -> Double { Foundation.exp(x) }
+@inline(__always) func _log(_ x: Double) -> Double { Foundation.log(x) }
+#endif

@@ -1,0 +1,58 @@
+// What a micro-shard (or a pre-reduced block of them) contributes to a step. Results are
+// added in `ReductionTree` order only; `add` is plain elementwise `self += other`.
+
+/// Per-head sums a step reports, in a fixed order (see `HeadSums.Field`).
+public enum HeadSums {
+    /// Fields per head in `ShardResult.headSums`.
+    public enum Field: Int, CaseIterable {
+        case loss = 0, normalizer, correct, labelled
+    }
+    public static let width = Field.allCases.count
+}
+
+public struct ShardResult: Equatable, Sendable {
+    /// Gradient of the step's total loss restricted to these samples (parameters layout).
+    public var gradients: [Float]
+    /// Sum over the micro-shards of each BN layer's batch mean and unbiased variance
+    /// (buffers layout). Divided by the step's micro-shard count before use.
+    public var batchStatistics: [Float]
+    /// Per head: loss sum, normaliser, correct predictions, labelled rows (`HeadSums`).
+    public var headSums: [Double]
+    /// Micro-shards summed into this result.
+    public var shardCount: Int
+
+    public init(parameterCount: Int, bufferCount: Int, headCount: Int) {
+        gradients = [Float](repeating: 0, count: parameterCount)
+        batchStatistics = [Float](repeating: 0, count: bufferCount)
+        headSums = [Double](repeating: 0, count: headCount * HeadSums.width)
+        shardCount = 0
+    }
+
+    public init(gradients: [Float], batchStatistics: [Float], headSums: [Double], shardCount: Int) {
+        self.gradients = gradients; self.batchStatistics = batchStatistics
+        self.headSums = headSums; self.shardCount = shardCount
+    }
+
+    /// self += other, elementwise (the one combining rule of the reduction tree).
+    public mutating func add(_ other: ShardResult) {
+        precondition(gradients.count == other.gradients.count && batchStatistics.count == other.batchStatistics.count
+                     && headSums.count == other.headSums.count, "adding results of different shapes")
+        gradients.withUnsafeMutableBufferPointer { g in
+            other.gradients.withUnsafeBufferPointer { o in
+                for i in 0..<g.count { g[i] += o[i] }
+            }
+        }
+        for i in 0..<batchStatistics.count { batchStatistics[i] += other.batchStatistics[i] }
+        for i in 0..<headSums.count { headSums[i] += other.headSums[i] }
+        shardCount += other.shardCount
+    }
+
+    /// Whether every gradient and statistic is finite (a NaN must never reach the weights).
+    public var isFinite: Bool {
+        gradients.allSatisfy { $0.isFinite } && batchStatistics.allSatisfy { $0.isFinite }
+    }
+
+    public func sum(head: Int, _ field: HeadSums.Field) -> Double {
+        headSums[head * HeadSums.width + field.rawValue]
+    }
+}

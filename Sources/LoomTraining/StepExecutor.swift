@@ -1,0 +1,18 @@
+// Who computes the steps. `TrainingRun` drives a run through this protocol: in one process
+// (`LocalExecutor`) or on a cluster of workers (LoomCluster's coordinator). Both must give
+// the same bits: the result is defined by `ReductionTree` over the plan's micro-shards.
+
+public protocol StepExecutor: AnyObject {
+    /// Computes every micro-shard of `plan` with the current weights of `state` (version
+    /// `state.step == plan.step`) and returns their sum in `ReductionTree` order over all
+    /// `plan.shardCount` micro-shards.
+    func execute(plan: StepPlan, state: TrainingState) throws(TrainingError) -> ShardResult
+
+    /// Evaluation-mode logits of samples `indices` of dataset split `split`, per head
+    /// (n, K) row-major, in `indices` order. With `tta`, the config's test-time views are
+    /// averaged (see `ShardComputer.predict`).
+    func predict(split: String, indices: [Int], state: TrainingState, tta: Bool) throws(TrainingError) -> [[Float]]
+
+    /// Called between steps (while the driver checkpoints or logs): service heartbeats.
+    func idle()
+}

@@ -1,0 +1,133 @@
+// What a run trains: the config plus everything resolved from the dataset that both the
+// coordinator and every worker must agree on (head sizes, class weights), the model built
+// from it, each head's loss and the input pipeline.
+//
+// The coordinator resolves the heads from the dataset (`resolve(config:dataset:)`) and sends
+// the result to workers in its welcome message; a worker then builds the same problem with
+// `init(config:heads:imageShape:)` without needing the dataset's labels.
+
+import Foundation
+import LoomConfig
+import LoomData
+import LoomKernels
+import LoomModel
+
+/// A head with everything the dataset told us about it.
+public struct ResolvedHead: Codable, Equatable, Sendable {
+    public var name: String
+    public var kind: String
+    public var attribute: String
+    public var classes: Int
+    public var classNames: [String]
+    /// Resolved class weights for weighted losses (nil = unweighted).
+    public var classWeights: [Double]?
+
+    public init(name: String, kind: String, attribute: String, classes: Int,
+                classNames: [String], classWeights: [Double]?) {
+        self.name = name; self.kind = kind; self.attribute = attribute; self.classes = classes
+        self.classNames = classNames; self.classWeights = classWeights
+    }
+}
+
+/// Failure to set up a run from its config and dataset.
+public struct TrainingError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ message: String) { description = message }
+}
+
+public final class TrainingProblem {
+    public let config: RunConfig
+    public let heads: [ResolvedHead]
+    public let model: Model
+    public let losses: [HeadLoss]
+    public let pipeline: InputPipeline
+    public let imageShape: ImageShape
+
+    /// Builds the problem from resolved heads (a worker, or a coordinator after `resolve`).
+    public init(config: RunConfig, heads: [ResolvedHead], imageShape: ImageShape) throws(TrainingError) {
+        guard heads.count == config.heads.count else {
+            throw TrainingError("\(heads.count) resolved heads for \(config.heads.count) configured heads")
+        }
+        var headConfigs = config.heads
+        var losses: [HeadLoss] = []
+        for (i, resolved) in heads.enumerated() {
+            headConfigs[i].classes = headConfigs[i].kind == .binary ? 1 : resolved.classes
+            do {
+                losses.append(try HeadLoss(kind: headConfigs[i].kind, config: headConfigs[i].loss ?? config.loss,
+                                           classes: headConfigs[i].classes, classWeights: resolved.classWeights,
+                                           head: resolved.name))
+            } catch {
+                throw TrainingError("\(error)")
+            }
+        }
+        var modelConfig = config.model
+        if modelConfig.input.isEmpty {
+            modelConfig.input = [imageShape.channels, imageShape.height, imageShape.width]
+        }
+        guard modelConfig.input == [imageShape.channels, imageShape.height, imageShape.width] else {
+            throw TrainingError("model.input \(modelConfig.input) does not match the dataset's images (C,H,W) = [\(imageShape.channels), \(imageShape.height), \(imageShape.width)]")
+        }
+        do {
+            model = try Model(model: modelConfig, heads: headConfigs)
+        } catch {
+            throw TrainingError("\(error)")
+        }
+        do {
+            pipeline = try InputPipeline(config: config.data, imageShape: imageShape)
+        } catch {
+            throw TrainingError("\(error)")
+        }
+        self.config = config
+        self.heads = heads
+        self.losses = losses
+        self.imageShape = imageShape
+    }
+
+    /// Resolves the heads against the dataset: class counts and names from its attributes,
+    /// class weights from the labels of `trainIndices` of the train split.
+    public static func resolve(config: RunConfig, dataset: Dataset,
+                               trainIndices: [Int]) throws(TrainingError) -> TrainingProblem {
+        let split: DatasetSplit
+        do { split = try dataset.split(config.data.trainSplit) } catch { throw TrainingError("\(error)") }
+        var resolved: [ResolvedHead] = []
+        for head in config.heads {
+            guard let info = dataset.attributes.first(where: { $0.name == head.attribute }) else {
+                let known = dataset.attributes.map(\.name).joined(separator: ", ")
+                throw TrainingError("head '\(head.name)': the dataset \(dataset.path) has no attribute '\(head.attribute)' (it has: \(known))")
+            }
+            let classes = head.kind == .binary ? max(1, info.classNames.count) : info.classNames.count
+            if head.classes != 0 && head.kind != .binary && head.classes != classes {
+                throw TrainingError("head '\(head.name)': config says \(head.classes) classes, the dataset attribute '\(head.attribute)' has \(classes)")
+            }
+            var weights: [Double]? = nil
+            let loss = head.loss ?? config.loss
+            if loss.classWeights != .none {
+                do {
+                    let all = try split.labels(head.attribute)
+                    let labels = trainIndices.map { all[$0] }
+                    weights = try ClassWeights.compute(labels: labels, classes: classes, method: loss.classWeights)
+                } catch {
+                    throw TrainingError("head '\(head.name)': \(error)")
+                }
+            }
+            resolved.append(ResolvedHead(name: head.name, kind: head.kind.rawValue, attribute: head.attribute,
+                                         classes: classes, classNames: info.classNames, classWeights: weights))
+        }
+        return try TrainingProblem(config: config, heads: resolved, imageShape: split.imageShape)
+    }
+
+    /// Total outputs over all heads (the width of concatenated logits).
+    public var totalOutputs: Int { losses.reduce(0) { $0 + $1.classes } }
+
+    /// Loss normaliser of head `h` over a global batch: what PyTorch's mean divides by.
+    public func normalizer(head h: Int, labels: [Int32]) -> Double {
+        let loss = losses[h]
+        switch loss.formula {
+        case let .softmaxCrossEntropy(_, weights), let .softmaxFocal(_, _, weights):
+            if let w = weights { return labels.reduce(0.0) { $1 >= 0 ? $0 + w[Int($1)] : $0 } }
+            return Double(labels.reduce(0) { $1 >= 0 ? $0 + 1 : $0 })
+        case .binaryCrossEntropy, .sigmoidFocal, .meanSquaredError:
+            return Double(labels.reduce(0) { $1 >= 0 ? $0 + 1 : $0 } * loss.classes)
+        }
+    }
+}

@@ -1,0 +1,203 @@
+// The run driver: resume, step loop, history, evaluation, checkpoints, stop requests.
+// Who computes the steps is a `StepExecutor`; what a step is, `TrainingState`. Checkpoints
+// are written every `checkpoint.every_steps` steps, at each epoch end, at the end of the
+// run, and when `RunControl` asks (SIGTERM/SIGINT: then stop; SIGUSR1: then go on).
+
+import Foundation
+import Logging
+import LoomCheckpoint
+import LoomConfig
+import LoomData
+
+/// Requests that reach a run from outside (signal handlers): thread-safe flags.
+public final class RunControl: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stop = false
+    private var checkpoint = false
+    public private(set) var reason = ""
+
+    public init() {}
+
+    /// Checkpoint, then stop (SIGTERM, SIGINT).
+    public func requestStop(_ why: String) { lock.lock(); stop = true; reason = why; lock.unlock() }
+    /// Checkpoint, then continue (SIGUSR1).
+    public func requestCheckpoint() { lock.lock(); checkpoint = true; lock.unlock() }
+
+    public var stopRequested: Bool { lock.lock(); defer { lock.unlock() }; return stop }
+    func takeCheckpointRequest() -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        let c = checkpoint; checkpoint = false; return c
+    }
+}
+
+/// How a run ended.
+public enum RunOutcome: Sendable {
+    case finished(test: EvaluationReport?)
+    case stopped(atStep: Int)
+}
+
+public final class TrainingRun {
+    public let config: RunConfig
+    public let dataset: Dataset
+    public let problem: TrainingProblem
+    public let state: TrainingState
+    public let directory: RunDirectory
+    public private(set) var runID: String
+    public let logger: Logger
+    /// Called after every step with the summary and the samples/s of the recent steps.
+    public var onStep: ((StepSummary, Double) -> Void)?
+    /// Called after each evaluation.
+    public var onEvaluation: ((EvaluationReport) -> Void)?
+    private var lastCheckpointStep = -1
+    private let started = Date()
+    private var wallOffset = 0.0
+
+    /// Sets up a run: carves the validation split, resolves the heads, initialises weights.
+    public init(config: RunConfig, dataset: Dataset, logger: Logger) throws(TrainingError) {
+        self.config = config
+        self.dataset = dataset
+        self.logger = logger
+        let train: DatasetSplit
+        do { train = try dataset.split(config.data.trainSplit) } catch { throw TrainingError("\(error)") }
+        let carved = ValidationSplit.carve(count: train.count, fraction: config.data.validationFraction,
+                                           seed: config.training.seed)
+        problem = try TrainingProblem.resolve(config: config, dataset: dataset, trainIndices: carved.train)
+        let labels: [[Int32]]
+        do { labels = try problem.heads.map { try train.labels($0.attribute) } } catch { throw TrainingError("\(error)") }
+        state = try TrainingState(problem: problem, trainLabels: labels, trainIndices: carved.train,
+                                  validationIndices: carved.validation)
+        directory = RunDirectory(path: config.runDirectory)
+        runID = String(KeyedRandomRunID.make(), radix: 16)
+    }
+
+    /// Continues from a checkpoint: `"auto"` (the newest valid one in the run directory, or
+    /// a fresh start when there is none) or a file path. Returns the path resumed from.
+    @discardableResult
+    public func resume(_ spec: String) throws(TrainingError) -> String? {
+        let point: ResumePoint?
+        do { point = try directory.resolveResume(spec, expecting: state.checkpointExpectation) } catch {
+            throw TrainingError("cannot resume: \(error)")
+        }
+        guard let point else {
+            logger.info("no checkpoint in \(directory.path): starting a new run")
+            return nil
+        }
+        for (path, error) in point.skipped {
+            logger.warning("skipping checkpoint \(path): \(error)")
+        }
+        guard point.contents.datasetFingerprint == dataset.fingerprint else {
+            throw TrainingError("checkpoint \(point.path) was trained on dataset \(point.contents.datasetFingerprint), but \(dataset.path) is \(dataset.fingerprint)")
+        }
+        try state.restore(from: point.contents)
+        runID = point.contents.runID
+        lastCheckpointStep = state.step
+        wallOffset = point.contents.metrics["wall_s"]?.last(where: { !$0.isNaN }) ?? 0
+        do { try directory.rewriteMetricsCSV(state.history) } catch { throw TrainingError("\(error)") }
+        logger.info("resumed from \(point.path) at step \(state.step) (epoch \(state.epoch))")
+        return point.path
+    }
+
+    /// Runs until the last step, or until `control` asks to stop.
+    public func run(executor: StepExecutor, control: RunControl) throws(TrainingError) -> RunOutcome {
+        logger.info("run \(runID): \(state.lastStep - state.step) steps to go (\(state.stepsPerEpoch) per epoch, batch \(config.training.batchSize), micro-batch \(config.training.microBatch)), checkpoints in \(directory.path)")
+        var recent: [(Date, Int)] = [(Date(), 0)]
+        while !state.isFinished {
+            if control.stopRequested {
+                try checkpoint(reason: control.reason)
+                return .stopped(atStep: state.step)
+            }
+            if control.takeCheckpointRequest() { try checkpoint(reason: "checkpoint requested (SIGUSR1)") }
+            let plan = state.plan(step: state.step)
+            let result = try executor.execute(plan: plan, state: state)
+            let summary = try state.apply(plan: plan, result: result)
+            recent.append((Date(), plan.sampleIndices.count))
+            if recent.count > 20 { recent.removeFirst() }
+            let elapsed = recent.last!.0.timeIntervalSince(recent.first!.0)
+            let samples = recent.dropFirst().reduce(0) { $0 + $1.1 }
+            let throughput = elapsed > 0 ? Double(samples) / elapsed : 0
+            onStep?(summary, throughput)
+
+            let logEvery = max(config.training.logEverySteps, 1)
+            let evalEvery = config.training.evalEverySteps
+            let evaluate = summary.endsEpoch || (evalEvery > 0 && state.step % evalEvery == 0)
+            if evaluate || state.step % logEvery == 0 || state.isFinished {
+                var row: [String: Double] = ["samples_per_s": throughput, "wall_s": wallClock()]
+                if evaluate {
+                    executor.idle()
+                    let report = try evaluateDuringTraining(executor: executor)
+                    row.merge(historyColumns(report)) { $1 }
+                }
+                state.recordHistoryRow(extra: row)
+                do { try directory.appendMetricsCSV(state.history.rows((state.history.rowCount - 1)..<state.history.rowCount)) }
+                catch { throw TrainingError("\(error)") }
+            }
+            let every = config.checkpoint.everySteps
+            if summary.endsEpoch || (every > 0 && state.step % every == 0) || state.isFinished {
+                executor.idle()
+                try checkpoint(reason: summary.endsEpoch ? "end of epoch \(summary.epoch + 1)" : "step \(state.step)")
+            }
+        }
+        executor.idle()
+        let test = try evaluate(split: config.data.testSplit, executor: executor)
+        return .finished(test: test)
+    }
+
+    /// Evaluates a whole split (`test`, or the carved `validation` set).
+    public func evaluate(split: String, executor: StepExecutor, tta: Bool = false) throws(TrainingError) -> EvaluationReport? {
+        if split == "validation" {
+            guard !state.validationIndices.isEmpty else { return nil }
+            let r = try Evaluation.run(split: config.data.trainSplit, indices: state.validationIndices, dataset: dataset,
+                                       state: state, executor: executor, tta: tta)
+            onEvaluation?(r)
+            return r
+        }
+        let s: DatasetSplit
+        do { s = try dataset.split(split) } catch { throw TrainingError("\(error)") }
+        var r = try Evaluation.run(split: split, indices: Array(0..<s.count), dataset: dataset, state: state,
+                                   executor: executor, tta: tta)
+        r.split = split
+        onEvaluation?(r)
+        return r
+    }
+
+    /// Writes a checkpoint of the current state (skipped when one exists for this step).
+    public func checkpoint(reason: String) throws(TrainingError) {
+        guard lastCheckpointStep != state.step else { return }
+        do {
+            let path = try directory.save(state.snapshot(runID: runID, datasetFingerprint: dataset.fingerprint),
+                                          keep: config.checkpoint.keep)
+            lastCheckpointStep = state.step
+            logger.info("checkpoint \(path) (\(reason))")
+        } catch {
+            throw TrainingError("checkpoint at step \(state.step) failed, training stopped (the previous checkpoints are intact): \(error)")
+        }
+    }
+
+    private func evaluateDuringTraining(executor: StepExecutor) throws(TrainingError) -> EvaluationReport? {
+        if !state.validationIndices.isEmpty { return try evaluate(split: "validation", executor: executor) }
+        return try evaluate(split: config.data.testSplit, executor: executor)
+    }
+
+    /// History columns of an evaluation: `val_*` for the validation split, `test_*` otherwise.
+    private func historyColumns(_ report: EvaluationReport?) -> [String: Double] {
+        guard let report else { return [:] }
+        let prefix = report.split == config.data.trainSplit ? "val" : "test"
+        var row: [String: Double] = ["\(prefix)_loss": report.loss]
+        for (name, metrics) in report.heads {
+            if let a = metrics["accuracy"] { row["\(prefix)_accuracy/\(name)"] = a }
+            if let b = metrics["balanced_accuracy"] { row["\(prefix)_balanced_accuracy/\(name)"] = b }
+            if let e = metrics["ece"] { row["ece/\(name)"] = e }
+        }
+        return row
+    }
+
+    private func wallClock() -> Double { wallOffset + Date().timeIntervalSince(started) }
+}
+
+/// A fresh run id: 64 random bits from the system generator (not part of any result).
+enum KeyedRandomRunID {
+    static func make() -> UInt64 {
+        var g = SystemRandomNumberGenerator()
+        return g.next() | 1
+    }
+}

@@ -1,0 +1,83 @@
+// TrainingState <-> CheckpointContents: everything resume needs, nothing it can derive.
+// The sampler and every random stream are pure functions of (seed, epoch, step, sample),
+// so the step counter is the whole of their state; it is stored as /sampler anyway so a
+// reader sees where the epoch stands.
+
+import Foundation
+import LoomCheckpoint
+import LoomKernels
+
+extension TrainingState {
+    /// The model's tensors in state_dict order, PyTorch names and shapes.
+    public func modelTensors() -> [NamedTensor] {
+        func tensors(_ layout: ParameterLayout, _ values: [Float]) -> [NamedTensor] {
+            layout.views.map { v in
+                NamedTensor(name: v.name, shape: v.shape, values: Array(values[v.offset..<(v.offset + v.count)]))
+            }
+        }
+        return tensors(problem.model.parameters, parameters) + tensors(problem.model.buffers, buffers)
+    }
+
+    /// What `CheckpointReader` must find for this model: every tensor, by name and shape.
+    public var checkpointExpectation: CheckpointExpectation {
+        let m = problem.model
+        return CheckpointExpectation((m.parameters.views + m.buffers.views).map { ($0.name, $0.shape) })
+    }
+
+    public func snapshot(runID: String, datasetFingerprint: String) -> CheckpointContents {
+        let position = schedule.position(atStep: step)
+        let state = optimizer.state
+        let bnLayers = problem.model.buffers.views.compactMap { v -> String? in
+            v.name.hasSuffix(".running_mean") ? String(v.name.dropLast(".running_mean".count)) : nil
+        }
+        let data = problem.config.data
+        return CheckpointContents(
+            runID: runID, step: step, epoch: epoch, stepInEpoch: step % stepsPerEpoch,
+            config: problem.config.yaml, datasetFingerprint: datasetFingerprint,
+            model: modelTensors(), batchNormLayers: bnLayers, numBatchesTracked: step,
+            optimizer: OptimizerSnapshot(kind: problem.config.optimizer.kind.rawValue, step: state.step, slots: state.slots),
+            schedule: ScheduleSnapshot(kind: problem.config.schedule.kind.rawValue, epoch: position.epoch,
+                                       tCur: position.tCur, tI: position.tI, restarts: position.restarts, lr: position.lr),
+            sampler: SamplerSnapshot(seed: problem.config.training.seed, epoch: epoch, stepInEpoch: step % stepsPerEpoch),
+            rngStates: [:],
+            preprocessing: PreprocessingSnapshot(scale: 1.0 / 255.0,
+                                                 mean: data.mean.isEmpty ? [0] : data.mean,
+                                                 std: data.std.isEmpty ? [1] : data.std),
+            calibration: calibration, metrics: history,
+            extraAttributes: [
+                "pending_train_loss": String(pendingLossBits, radix: 16),
+                "pending_train_steps": String(pendingStepCount),
+                "validation_count": String(validationIndices.count),
+            ])
+    }
+
+    /// Continues from `contents` (already validated against `checkpointExpectation`).
+    public func restore(from contents: CheckpointContents) throws(TrainingError) {
+        guard contents.step <= plannedSteps else {
+            throw TrainingError("checkpoint is at step \(contents.step), beyond this run's \(plannedSteps) steps")
+        }
+        let m = problem.model
+        var newParameters = parameters, newBuffers = buffers
+        let byName = Dictionary(contents.model.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for (layout, isBuffer) in [(m.parameters, false), (m.buffers, true)] {
+            for v in layout.views {
+                guard let t = byName[v.name], t.values.count == v.count else {
+                    throw TrainingError("checkpoint has no tensor '\(v.name)' of \(v.count) values")
+                }
+                for i in 0..<v.count {
+                    if isBuffer { newBuffers[v.offset + i] = t.values[i] } else { newParameters[v.offset + i] = t.values[i] }
+                }
+            }
+        }
+        do {
+            try optimizer.restore(OptimizerState(slots: contents.optimizer.slots, step: contents.optimizer.step))
+        } catch { throw TrainingError("checkpoint optimizer state: \(error)") }
+        parameters = newParameters
+        buffers = newBuffers
+        history = contents.metrics
+        calibration = contents.calibration
+        restoreCounters(step: contents.step,
+                        pendingLossBits: UInt64(contents.extraAttributes["pending_train_loss"] ?? "0", radix: 16) ?? 0,
+                        pendingSteps: Int(contents.extraAttributes["pending_train_steps"] ?? "0") ?? 0)
+    }
+}

@@ -1,0 +1,182 @@
+// The coordinator's half of a run: it owns the weights, BN running statistics, optimizer,
+// learning-rate schedule, sampler and metrics history. It plans each step (`plan`), takes the
+// reduced result (`apply`), and converts itself to and from a checkpoint.
+//
+// Nothing here depends on who computed the result: the single-process trainer and the
+// cluster coordinator drive the same object.
+
+import LoomCheckpoint
+import LoomConfig
+import LoomData
+import LoomKernels
+import LoomModel
+
+/// What `apply` reports about a finished step.
+public struct StepSummary: Sendable {
+    public var step: Int
+    public var epoch: Int
+    public var lr: Double
+    /// Weighted total loss (mean over the batch).
+    public var loss: Double
+    /// Per head: mean loss and accuracy on the step's batch.
+    public var headLoss: [Double]
+    public var headAccuracy: [Double]
+    /// True when this step ended an epoch.
+    public var endsEpoch: Bool
+}
+
+public final class TrainingState {
+    public let problem: TrainingProblem
+    public let sampler: EpochSampler
+    public let schedule: LRSchedule
+    public let optimizer: Optimizer
+    /// Steps in one epoch, and in the run (`max_steps` may stop earlier: `lastStep`).
+    public let stepsPerEpoch: Int
+    public let plannedSteps: Int
+    public var parameters: [Float]
+    public var buffers: [Float]
+    /// Steps completed = the index of the next step to run = the weights' version.
+    public private(set) var step: Int = 0
+    public var history = MetricsHistory()
+    public var calibration: [String: Double] = [:]
+    public let validationIndices: [Int]
+    /// Per head: labels of the whole train split (the coordinator computes loss scales).
+    private let trainLabels: [[Int32]]
+    /// Train-loss sums since the last history row (saved in checkpoints, so resumed runs
+    /// log exactly the same rows).
+    private var pendingLoss = 0.0
+    private var pendingSteps = 0
+
+    public init(problem: TrainingProblem, trainLabels: [[Int32]], trainIndices: [Int],
+                validationIndices: [Int]) throws(TrainingError) {
+        let config = problem.config
+        self.problem = problem
+        self.trainLabels = trainLabels
+        self.validationIndices = validationIndices
+        var oversample: (labels: [Int32], target: OversampleConfig.Target)? = nil
+        if let o = config.data.oversample {
+            guard let h = config.heads.firstIndex(where: { $0.name == o.head }) else {
+                throw TrainingError("data.oversample.head '\(o.head)' is not one of the heads (\(config.heads.map(\.name).joined(separator: ", ")))")
+            }
+            oversample = (trainLabels[h], o.target)
+        }
+        sampler = EpochSampler(indices: trainIndices, batchSize: config.training.batchSize,
+                               seed: config.training.seed, oversample: oversample)
+        stepsPerEpoch = sampler.stepsPerEpoch
+        guard stepsPerEpoch > 0 else {
+            throw TrainingError("the train split has \(trainIndices.count) samples, fewer than one batch of training.batch_size \(config.training.batchSize)")
+        }
+        plannedSteps = stepsPerEpoch * config.training.epochs
+        let baseLR = config.optimizer.referenceBatch > 0
+            ? config.optimizer.lr * Double(config.training.batchSize) / Double(config.optimizer.referenceBatch)
+            : config.optimizer.lr
+        do {
+            schedule = try LRSchedule(config: config.schedule, baseLR: baseLR, stepsPerEpoch: stepsPerEpoch,
+                                      totalSteps: plannedSteps)
+        } catch { throw TrainingError("\(error)") }
+        let model = problem.model
+        let groups = model.parameters.views.map { view in
+            ParameterGroup(range: view.offset..<(view.offset + view.count),
+                           lrScale: view.isHead ? 1 : config.optimizer.trunkLRScale,
+                           weightDecay: !(config.optimizer.noDecayOnBiasAndNorm && view.isBiasOrNorm))
+        }
+        do {
+            optimizer = try Optimizer(config: config.optimizer, parameterCount: model.parameters.count, groups: groups)
+        } catch { throw TrainingError("\(error)") }
+        (parameters, buffers) = model.initialParameters(seed: config.training.seed)
+    }
+
+    /// The last step this run will take (exclusive): epochs × steps per epoch, or `max_steps`.
+    public var lastStep: Int {
+        let maxSteps = problem.config.training.maxSteps
+        return maxSteps > 0 ? min(maxSteps, plannedSteps) : plannedSteps
+    }
+
+    public var isFinished: Bool { step >= lastStep }
+    public var epoch: Int { step / stepsPerEpoch }
+
+    /// The plan of step `s` (a pure function of config, seed and s).
+    public func plan(step s: Int) -> StepPlan {
+        let epoch = s / stepsPerEpoch, inEpoch = s % stepsPerEpoch
+        let indices = sampler.batch(epoch: epoch, step: inEpoch)
+        let config = problem.config
+        var scales: [Float] = []
+        for (h, head) in config.heads.enumerated() {
+            let labels = indices.map { trainLabels[h][$0] }
+            let n = problem.normalizer(head: h, labels: labels)
+            scales.append(n > 0 ? Float(head.lossWeight / n) : 0)
+        }
+        return StepPlan(step: s, epoch: epoch, stepInEpoch: inEpoch, sampleIndices: indices,
+                        microBatch: config.training.microBatch, headScales: scales)
+    }
+
+    /// Labels of `indices` for every head (what a worker without local data receives).
+    public func labels(of indices: ArraySlice<Int>) -> [[Int32]] {
+        trainLabels.map { all in indices.map { all[$0] } }
+    }
+
+    /// Applies the reduced result of `plan` (all its micro-shards): optimizer step with the
+    /// schedule's lr, BN running statistics, bookkeeping. Refuses a non-finite result
+    /// before it touches the weights (DESIGN.md invariant 4).
+    public func apply(plan: StepPlan, result: ShardResult) throws(TrainingError) -> StepSummary {
+        guard plan.step == step else { throw TrainingError("result for step \(plan.step), expected step \(step)") }
+        guard result.shardCount == plan.shardCount else {
+            throw TrainingError("step \(plan.step): result covers \(result.shardCount) of \(plan.shardCount) micro-shards")
+        }
+        guard result.isFinite else {
+            throw TrainingError("step \(plan.step): the gradient or batch statistics contain NaN or Inf (loss diverged?); weights left unchanged, last checkpoint kept")
+        }
+        let lr = schedule.lr(atStep: step)
+        parameters.withUnsafeMutableBufferPointer { w in
+            result.gradients.withUnsafeBufferPointer { g in
+                optimizer.step(weights: w.baseAddress!, gradients: g.baseAddress!, lr: lr)
+            }
+        }
+        // BN: mean over micro-shards of the batch statistics, then the momentum update.
+        let inv = 1 / Float(plan.shardCount)
+        let stats = result.batchStatistics.map { $0 * inv }
+        stats.withUnsafeBufferPointer { s in
+            buffers.withUnsafeMutableBufferPointer { b in
+                problem.model.applyBatchStatistics(s.baseAddress!, to: b.baseAddress!)
+            }
+        }
+        var total = 0.0
+        var headLoss: [Double] = [], headAccuracy: [Double] = []
+        for (h, head) in problem.config.heads.enumerated() {
+            let n = result.sum(head: h, .normalizer)
+            let mean = n > 0 ? result.sum(head: h, .loss) / n : 0
+            headLoss.append(mean)
+            total += head.lossWeight * mean
+            let labelled = result.sum(head: h, .labelled)
+            headAccuracy.append(labelled > 0 ? result.sum(head: h, .correct) / labelled : 0)
+        }
+        step += 1
+        pendingLoss += total
+        pendingSteps += 1
+        return StepSummary(step: plan.step, epoch: plan.epoch, lr: lr, loss: total, headLoss: headLoss,
+                           headAccuracy: headAccuracy, endsEpoch: step % stepsPerEpoch == 0)
+    }
+
+    /// Appends a history row: the mean train loss since the last row, plus `extra` columns
+    /// (evaluation results, timing).
+    public func recordHistoryRow(extra: [String: Double]) {
+        var row = extra
+        row["step"] = Double(step)
+        row["epoch"] = Double(step) / Double(stepsPerEpoch)
+        row["lr"] = schedule.lr(atStep: max(step - 1, 0))
+        row["train_loss"] = pendingSteps > 0 ? pendingLoss / Double(pendingSteps) : .nan
+        history.append(row)
+        pendingLoss = 0
+        pendingSteps = 0
+    }
+
+    /// The train-loss accumulator as exact bits (checkpoints store it).
+    var pendingLossBits: UInt64 { pendingLoss.bitPattern }
+    var pendingStepCount: Int { pendingSteps }
+
+    func restoreCounters(step: Int, pendingLossBits: UInt64, pendingSteps: Int) {
+        self.step = step
+        self.pendingLoss = Double(bitPattern: pendingLossBits)
+        self.pendingSteps = pendingSteps
+    }
+}

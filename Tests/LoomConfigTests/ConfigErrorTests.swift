@@ -117,3 +117,16 @@ import Testing
     let error = try #require(throws: ConfigError.self) { try ConfigLoader.load(path: "/nonexistent/run.yaml") }
     #expect(error.source == "/nonexistent/run.yaml")
 }
+
+@Test func oversamplingAnUnknownHeadIsAnError() throws {
+    let error = try #require(TestConfigs.error(TestConfigs.minimal + "\ndata:\n  oversample: {head: colour}"))
+    #expect(error.line == 13)
+    #expect(error.description.contains("'data.oversample.head' 'colour' is not a head (heads: category)"))
+}
+
+@Test func classWeightCountMustMatchTheHeadsClasses() throws {
+    let yaml = TestConfigs.minimal + "\nheads:\n  - {name: category, classes: 3, loss: {class_weights: [1, 2]}}"
+    let error = try #require(TestConfigs.error(yaml))
+    #expect(error.line == 13)
+    #expect(error.keyPath == "heads.0.loss.class_weights")
+}

@@ -61,3 +61,9 @@ import Testing
     let error = try #require(TestConfigs.error(TestConfigs.minimal, overrides: ["optimizer.lr"]))
     #expect(error.description.contains("key.path=value"))
 }
+
+@Test func nullOverrideRestoresTheDefault() throws {
+    let yaml = TestConfigs.minimal + "\ndata:\n  oversample: {head: colour}"
+    let config = try TestConfigs.parse(yaml, overrides: ["data.oversample=null"])
+    #expect(config.data.oversample == nil)
+}

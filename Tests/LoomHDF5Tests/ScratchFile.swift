@@ -22,6 +22,7 @@ final class ScratchFile {
     }
 
     /// Reopens the file read-only and runs `body` on its root.
+    @discardableResult
     func read<R>(_ body: (HDF5Group) throws -> R) throws -> R {
         let file = try HDF5File.open(path)
         defer { file.close() }

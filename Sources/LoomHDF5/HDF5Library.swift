@@ -8,14 +8,16 @@ import Darwin
 
 /// Process-wide state of libhdf5.
 ///
-/// Debian's libhdf5 is built without thread safety: two threads inside the library at
-/// once corrupt its global state. Every LoomHDF5 entry point therefore runs under one
+/// libhdf5 may be built without thread safety (two threads inside the library at once
+/// corrupt its global state); Debian 12's 1.10.8 happens to be built thread-safe, with
+/// one error stack per thread. Every LoomHDF5 entry point therefore runs under one
 /// recursive process-wide lock, so separate `HDF5File`s may be used from separate
-/// threads. A single `HDF5File` (and its groups) is still meant to be used from one
-/// thread at a time: interleaving writes from several threads is not a supported use.
+/// threads whatever the build, and turns off HDF5's stderr error printing for the
+/// calling thread. A single `HDF5File` (and its groups) is still meant to be used from
+/// one thread at a time: interleaving writes from several threads is not supported.
 enum HDF5Library {
     /// Created once (Swift initialises static lets exactly once, thread-safely);
-    /// initialising it also opens the library and turns off HDF5's stderr error printing.
+    /// initialising it also opens the library.
     private static let lock: UnsafeMutablePointer<pthread_mutex_t> = {
         let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
         var attributes = pthread_mutexattr_t()
@@ -24,14 +26,23 @@ enum HDF5Library {
         pthread_mutex_init(mutex, &attributes)
         pthread_mutexattr_destroy(&attributes)
         H5open()
-        loom_h5_silence_errors()
         return mutex
     }()
 
-    /// Runs `body` holding the library lock.
+    /// How many `serialized` calls the lock holder is inside (guarded by `lock`).
+    nonisolated(unsafe) private static var depth = 0
+
+    /// Runs `body` holding the library lock. On the outermost entry it silences HDF5's
+    /// automatic error printing: a thread-safe libhdf5 keeps that setting per thread,
+    /// and the call is cheap next to any file operation.
     static func serialized<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
+        depth += 1
+        defer {
+            depth -= 1
+            pthread_mutex_unlock(lock)
+        }
+        if depth == 1 { loom_h5_silence_errors() }
         return try body()
     }
 

@@ -75,18 +75,24 @@ import Testing
     #expect(!printed.contains("HDF5-DIAG"), "HDF5 printed: \(printed)")
 }
 
-/// Runs `body` with fd 2 redirected into a pipe; returns what was written.
+/// Runs `body` with fd 2 redirected into a scratch file; returns what was written there.
 /// Other tests may run concurrently, so callers look for HDF5's marker, not emptiness.
+/// A file, not a pipe: writers (including child processes that inherit fd 2 meanwhile)
+/// can never block on it or die of SIGPIPE. What was captured is echoed to the real fd 2.
 private func capturingStandardError(_ body: () throws -> Void) throws -> String {
-    let pipe = Pipe()
+    let scratch = try ScratchFile("stderr.txt")
+    let capture = open(scratch.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+    guard capture >= 0 else { throw CocoaError(.fileWriteUnknown) }
     let saved = dup(2)
-    dup2(pipe.fileHandleForWriting.fileDescriptor, 2)
+    dup2(capture, 2)
+    close(capture)
     defer {
         dup2(saved, 2)
         close(saved)
     }
     try body()
     dup2(saved, 2)
-    try pipe.fileHandleForWriting.close()
-    return String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    let printed = try Data(contentsOf: URL(fileURLWithPath: scratch.path))
+    FileHandle.standardError.write(printed)
+    return String(decoding: printed, as: UTF8.self)
 }

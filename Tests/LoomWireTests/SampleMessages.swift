@@ -1,0 +1,47 @@
+import LoomWire
+
+/// One valid message of every type, with non-trivial field values.
+enum SampleMessages {
+    static let runID: UInt64 = 0x1234_5678_9ABC_DEF0
+
+    static let hello = Hello(hostname: "node-7.cluster", pid: 4242, cores: 16,
+                             datasetFingerprint: "sha256:abcdef", hasLocalData: true)
+    static let welcome = Welcome(runID: runID, configYAML: "training:\n  seed: 7\n  batch_size: 256\n")
+    static let refusal = Refusal(runID: runID, reason: "dataset fingerprint differs")
+    static let assignment = Assignment(runID: runID, step: 1_000_000_000_001, epoch: 3, weightsVersion: 77,
+                                       firstShard: 8, shardSampleCounts: [2, 3, 1],
+                                       sampleIndices: [10, 11, 500, 501, 502, UInt64.max - 1],
+                                       sampleRecords: Array(0..<(6 * 5)).map { UInt8($0) })
+    static let result = ShardResult(runID: runID, step: 12, epoch: 1, weightsVersion: 12, firstShard: 4, shardCount: 4,
+                                    gradientSum: [0.5, -1.25, Float.leastNonzeroMagnitude, 3e38],
+                                    batchNormStatistics: [1, 2, 3],
+                                    metricSums: [0.693, 12.5], sampleCounts: [64, 60])
+    static let weights = WeightsUpdate(runID: runID, step: 12, weightsVersion: 13,
+                                       parameters: (0..<1000).map { Float($0) * 0.001 - 0.5 }, buffers: [0, 1])
+    static let heartbeat = Heartbeat(runID: runID, step: 99, weightsVersion: 98)
+    static let shutdown = Shutdown(runID: runID, reason: "training finished")
+
+    static let all: [Message] = [
+        .hello(hello), .welcome(welcome), .refuse(refusal), .assignment(assignment),
+        .result(result), .weights(weights), .heartbeat(heartbeat), .shutdown(shutdown),
+    ]
+}
+
+/// The WireError thrown by decoding `frames`, or nil if they decode.
+func decodeError(_ frames: [[UInt8]], expectedRunID: UInt64? = SampleMessages.runID) -> WireError? {
+    do {
+        _ = try Message.decode(frames, expectedRunID: expectedRunID)
+        return nil
+    } catch {
+        return error
+    }
+}
+
+/// `frames` with the header's field at `offset` replaced by `value` (little-endian).
+func patchingHeader<T: FixedWidthInteger>(_ frames: [[UInt8]], at offset: Int, with value: T) -> [[UInt8]] {
+    var copy = frames
+    withUnsafeBytes(of: value.littleEndian) { raw in
+        for i in 0..<raw.count { copy[0][offset + i] = raw[i] }
+    }
+    return copy
+}

@@ -53,7 +53,9 @@ public final class TrainingRun {
     private var wallOffset = 0.0
 
     /// Sets up a run: carves the validation split, resolves the heads, initialises weights.
-    public init(config: RunConfig, dataset: Dataset, logger: Logger) throws(TrainingError) {
+    /// `frozenLayers`: layer names (state_dict prefixes) whose parameters never change.
+    public init(config: RunConfig, dataset: Dataset, logger: Logger,
+                frozenLayers: Set<String> = []) throws(TrainingError) {
         self.config = config
         self.dataset = dataset
         self.logger = logger
@@ -65,7 +67,7 @@ public final class TrainingRun {
         let labels: [[Int32]]
         do { labels = try problem.heads.map { try train.labels($0.attribute) } } catch { throw TrainingError("\(error)") }
         state = try TrainingState(problem: problem, trainLabels: labels, trainIndices: carved.train,
-                                  validationIndices: carved.validation)
+                                  validationIndices: carved.validation, frozenLayers: frozenLayers)
         directory = RunDirectory(path: config.runDirectory)
         runID = String(KeyedRandomRunID.make(), radix: 16)
     }

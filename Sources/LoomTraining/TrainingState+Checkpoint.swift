@@ -81,3 +81,45 @@ extension TrainingState {
                         pendingSteps: Int(contents.extraAttributes["pending_train_steps"] ?? "0") ?? 0)
     }
 }
+
+/// What `initialize(from:)` did, tensor by tensor.
+public struct InitializationReport: Sendable {
+    public var loaded: [String] = []
+    /// "name: reason" for tensors of this model left at their fresh initialisation.
+    public var skipped: [String] = []
+}
+
+extension TrainingState {
+    /// Transfer learning: copies every tensor of `source` whose name and shape match this
+    /// model's. A shape mismatch on a layer in `frozenLayers` (which the caller asked to
+    /// keep as loaded) is an error; other mismatches are skipped and reported.
+    public func initialize(from source: CheckpointContents,
+                           frozenLayers: Set<String> = []) throws(TrainingError) -> InitializationReport {
+        var report = InitializationReport()
+        let byName = Dictionary(source.model.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let m = problem.model
+        for (layout, isBuffer) in [(m.parameters, false), (m.buffers, true)] {
+            for v in layout.views {
+                guard let t = byName[v.name] else {
+                    if frozenLayers.contains(TrainingState.layerName(of: v.name)) {
+                        throw TrainingError("--freeze \(TrainingState.layerName(of: v.name)): the source checkpoint has no tensor '\(v.name)'")
+                    }
+                    report.skipped.append("\(v.name): not in the source")
+                    continue
+                }
+                guard t.shape == v.shape else {
+                    if frozenLayers.contains(TrainingState.layerName(of: v.name)) {
+                        throw TrainingError("cannot load '\(v.name)' for frozen layer: source shape \(t.shape), model shape \(v.shape)")
+                    }
+                    report.skipped.append("\(v.name): shape \(t.shape) vs \(v.shape)")
+                    continue
+                }
+                for i in 0..<v.count {
+                    if isBuffer { buffers[v.offset + i] = t.values[i] } else { parameters[v.offset + i] = t.values[i] }
+                }
+                report.loaded.append(v.name)
+            }
+        }
+        return report
+    }
+}

@@ -48,7 +48,7 @@ public final class TrainingState {
     private var pendingSteps = 0
 
     public init(problem: TrainingProblem, trainLabels: [[Int32]], trainIndices: [Int],
-                validationIndices: [Int]) throws(TrainingError) {
+                validationIndices: [Int], frozenLayers: Set<String> = []) throws(TrainingError) {
         let config = problem.config
         self.problem = problem
         self.trainLabels = trainLabels
@@ -75,10 +75,15 @@ public final class TrainingState {
                                       totalSteps: plannedSteps)
         } catch { throw TrainingError("\(error)") }
         let model = problem.model
+        let layerNames = Set(model.parameters.views.map { TrainingState.layerName(of: $0.name) })
+        if let unknown = frozenLayers.subtracting(layerNames).sorted().first {
+            throw TrainingError("cannot freeze '\(unknown)': the model has no such layer (layers: \(layerNames.sorted().joined(separator: ", ")))")
+        }
         let groups = model.parameters.views.map { view in
-            ParameterGroup(range: view.offset..<(view.offset + view.count),
-                           lrScale: view.isHead ? 1 : config.optimizer.trunkLRScale,
-                           weightDecay: !(config.optimizer.noDecayOnBiasAndNorm && view.isBiasOrNorm))
+            let frozen = frozenLayers.contains(TrainingState.layerName(of: view.name))
+            return ParameterGroup(range: view.offset..<(view.offset + view.count),
+                                  lrScale: frozen ? 0 : (view.isHead ? 1 : config.optimizer.trunkLRScale),
+                                  weightDecay: !frozen && !(config.optimizer.noDecayOnBiasAndNorm && view.isBiasOrNorm))
         }
         do {
             optimizer = try Optimizer(config: config.optimizer, parameterCount: model.parameters.count, groups: groups)
@@ -168,6 +173,12 @@ public final class TrainingState {
         history.append(row)
         pendingLoss = 0
         pendingSteps = 0
+    }
+
+    /// `"c1.weight"` -> `"c1"`; `"head.colour.weight"` -> `"head.colour"`.
+    static func layerName(of tensor: String) -> String {
+        guard let dot = tensor.lastIndex(of: ".") else { return tensor }
+        return String(tensor[..<dot])
     }
 
     /// The train-loss accumulator as exact bits (checkpoints store it).

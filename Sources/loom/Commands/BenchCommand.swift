@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import LoomConfig
+import LoomData
+import LoomKernels
+import LoomTraining
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure speed as ratios taken in one run (use a release build).",
+        discussion: """
+        Without --workers: single-thread sgemm GFLOP/s, then the training throughput of the
+        model (forward, loss, backward, reduction and optimizer step, synthetic data) at the
+        given batch on one thread, counting 3x the forward FLOPs, and the ratio
+        training GFLOP/s / sgemm GFLOP/s.
+        With --workers 1,2: samples/s of a coordinator with 1 then 2 local worker processes,
+        the scaling efficiency and the bytes sent per step.
+        """)
+
+    @Option(help: "Model file.")
+    var model: String = "configs/models/reference-cnn.yaml"
+
+    @Option(help: "Global batch.")
+    var batch: Int = 128
+
+    @Option(help: "Micro-batch (micro-shard size).")
+    var microBatch: Int = 32
+
+    @Option(help: "Seconds per measurement.")
+    var seconds: Double = 3
+
+    @Option(help: "Comma-separated worker counts for the cluster benchmark (e.g. 1,2).")
+    var workers: String?
+
+    @Flag(help: "Also print one JSON line with all figures.")
+    var json = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let logger = global.bootstrap(process: "bench")
+        try runReportingErrors {
+            BLAS.useSingleThread()
+            #if DEBUG
+            logger.warning("this is a debug build: numbers are meaningless; build with -c release")
+            #endif
+            let config = try benchConfig()
+            if let workers {
+                let counts = workers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+                guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 }) else { throw CLIError("--workers wants counts like 1,2, got '\(workers)'") }
+                try ClusterBench.run(config: config, workerCounts: counts, seconds: seconds, json: json, logger: logger)
+                return
+            }
+            let sgemm = BLAS.measureSgemmGFLOPS(size: 512, seconds: seconds)
+            let training = try TrainingThroughput.measure(config: config, seconds: seconds)
+            let ratio = training.gflops / sgemm
+            print(String(format: "sgemm (1 thread, 512x512x512):   %7.2f GFLOP/s", sgemm))
+            print(String(format: "training (%@, batch %d, micro %d): %7.1f samples/s  %7.2f GFLOP/s (3 x %.2f MFLOP forward per sample)",
+                         config.name, batch, microBatch, training.samplesPerSecond, training.gflops,
+                         Double(training.forwardFLOPs) / 1e6))
+            print(String(format: "ratio training/sgemm:            %7.3f", ratio))
+            if json {
+                let object: [String: Any] = ["sgemm_gflops": sgemm, "training_samples_per_s": training.samplesPerSecond,
+                                             "training_gflops": training.gflops, "ratio": ratio, "batch": batch,
+                                             "micro_batch": microBatch, "forward_flops_per_sample": training.forwardFLOPs,
+                                             "model": model]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                print(String(data: data, encoding: .utf8)!)
+            }
+        }
+    }
+
+    /// A run config around the model file: synthetic 10-class data, SGD, batch/micro-batch.
+    func benchConfig() throws -> RunConfig {
+        let yaml = """
+        name: bench
+        model: {file: \(URL(fileURLWithPath: model).standardizedFileURL.path)}
+        optimizer: {kind: sgd, lr: 0.01, momentum: 0.9, weight_decay: 0.0005}
+        training: {batch_size: \(batch), micro_batch: \(microBatch), epochs: 1000}
+        """
+        return try ConfigLoader.parse(yaml: yaml, source: "bench", defaultName: "bench")
+    }
+}
+
+/// Single-process training throughput on synthetic data, through the real step code.
+enum TrainingThroughput {
+    struct Figures { var samplesPerSecond: Double; var gflops: Double; var forwardFLOPs: Int }
+
+    static func measure(config: RunConfig, seconds: Double) throws -> Figures {
+        let input = config.model.input
+        let shape = ImageShape(height: input[1], width: input[2], channels: input[0])
+        let heads = config.heads.map { h in
+            ResolvedHead(name: h.name, kind: h.kind.rawValue, attribute: h.attribute, classes: max(h.classes, 10),
+                         classNames: (0..<max(h.classes, 10)).map { "class\($0)" }, classWeights: nil)
+        }
+        let problem = try TrainingProblem(config: config, heads: heads, imageShape: shape)
+        let b = config.training.batchSize, m = config.training.microBatch
+        let computer = ShardComputer(problem: problem, microBatch: m)
+        var (parameters, buffers) = problem.model.initialParameters(seed: 1)
+        let optimizer = try Optimizer(config: config.optimizer, parameterCount: parameters.count)
+        var rng = KeyedRandom(seed: 3, purpose: .dataset)
+        let images = (0..<(b * shape.elementCount)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let labels = problem.heads.map { h in (0..<b).map { _ in Int32(rng.nextInt(below: h.classes)) } }
+        let data = ShardData(sampleIDs: Array(0..<b), images: images, labels: labels)
+        let plan = StepPlan(step: 0, epoch: 0, stepInEpoch: 0, sampleIndices: Array(0..<b), microBatch: m,
+                            headScales: problem.heads.map { _ in 1 / Float(b) })
+        func step() throws {
+            let r = try computer.compute(plan: plan, block: ShardBlock(start: 0, count: b / m), data: data,
+                                         parameters: parameters, buffers: buffers)
+            try optimizer.step(weights: &parameters, gradients: r.gradients, lr: 0.01)
+            let stats = r.batchStatistics.map { $0 / Float(b / m) }
+            stats.withUnsafeBufferPointer { s in
+                buffers.withUnsafeMutableBufferPointer { problem.model.applyBatchStatistics(s.baseAddress!, to: $0.baseAddress!) }
+            }
+        }
+        try step()  // warm-up
+        let start = Date()
+        var steps = 0
+        while Date().timeIntervalSince(start) < seconds || steps < 3 {
+            try step()
+            steps += 1
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        let sps = Double(steps * b) / elapsed
+        let flops = problem.model.forwardFLOPsPerSample
+        return Figures(samplesPerSecond: sps, gflops: sps * 3 * Double(flops) / 1e9, forwardFLOPs: flops)
+    }
+}
+
+/// `loom bench --workers 1,2` (filled in with the cluster).
+enum ClusterBench {
+    static func run(config: RunConfig, workerCounts: [Int], seconds: Double, json: Bool, logger: Any) throws {
+        throw CLIError("the cluster benchmark needs the coordinator (not built yet)")
+    }
+}

@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import LoomCheckpoint
+import LoomKernels
+import LoomTraining
+
+struct CalibrateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calibrate",
+        abstract: "Fit one softmax temperature per head and store it in the checkpoint.",
+        discussion: """
+        Minimises the NLL of softmax(logits / T) over log T on the validation split (carved
+        from train by data.validation_fraction, as during training), prints NLL and ECE
+        before and after, and rewrites the checkpoint atomically with /calibration/<head>.
+        `loom eval` and `loom predict` then use the temperatures.
+        """)
+
+    @Argument(help: "Checkpoint file (rewritten in place, atomically).")
+    var checkpoint: String
+
+    @Option(help: "Split to fit on (default: the config's calibration.split, normally 'validation').")
+    var split: String?
+
+    @Option(help: "Write the calibrated checkpoint here instead of in place.")
+    var out: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let logger = global.bootstrap(process: "calibrate")
+        try runReportingErrors {
+            BLAS.useSingleThread()
+            var (run, contents) = try RunSetup.restoreRun(checkpoint: checkpoint, overrides: [], dataPath: nil, logger: logger)
+            let splitName = split ?? run.config.calibration.split
+            let indices: [Int]
+            let datasetSplit: String
+            if splitName == "validation" {
+                guard !run.state.validationIndices.isEmpty else {
+                    throw CLIError("\(checkpoint): the run has no validation split (data.validation_fraction is 0); train with --set data.validation_fraction=0.1, or calibrate on another split with --split")
+                }
+                indices = run.state.validationIndices
+                datasetSplit = run.config.data.trainSplit
+            } else {
+                indices = Array(0..<(try run.dataset.split(splitName).count))
+                datasetSplit = splitName
+            }
+            run.state.calibration = [:]
+            let executor = LocalExecutor(problem: run.problem, dataset: run.dataset)
+            let logits = try executor.predict(split: datasetSplit, indices: indices, state: run.state, tta: false)
+            let s = try run.dataset.split(datasetSplit)
+            var temperatures: [String: Double] = [:]
+            print("head           T        NLL before  NLL after   ECE before  ECE after")
+            for (h, head) in run.problem.heads.enumerated() {
+                let all = try s.labels(head.attribute)
+                let labels = indices.map { all[$0] }
+                let fit: TemperatureFit
+                if head.kind == "softmax" {
+                    fit = try TemperatureScaling.fit(logits: logits[h], labels: labels,
+                                                     maxIterations: run.config.calibration.maxIterations)
+                } else {
+                    fit = try TemperatureScaling.fitSigmoid(logits: logits[h], targets: labels.map { $0 < 0 ? .nan : Float($0) },
+                                                            maxIterations: run.config.calibration.maxIterations)
+                }
+                temperatures[head.name] = fit.temperature
+                print(head.name.padding(toLength: 14, withPad: " ", startingAt: 0)
+                      + String(format: " %-8.4f %-11.4f %-11.4f %-11.4f %-11.4f", fit.temperature, fit.nllBefore,
+                               fit.nllAfter, fit.eceBefore, fit.eceAfter))
+            }
+            contents.calibration = temperatures
+            let target = out ?? URL(fileURLWithPath: checkpoint).resolvingSymlinksInPath().path
+            try CheckpointWriter.write(contents, to: target)
+            print("stored temperatures in \(target)")
+        }
+    }
+}

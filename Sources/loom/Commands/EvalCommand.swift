@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import LoomCheckpoint
+import LoomKernels
+import LoomTraining
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Evaluate a checkpoint on a dataset split (calibrated, with optional test-time augmentation).")
+
+    @Argument(help: "Checkpoint file.")
+    var checkpoint: String
+
+    @Option(help: "Split: test (default), validation (carved from train as in the run), or any split of the dataset.")
+    var split: String = "test"
+
+    @Option(help: "Dataset file (default: the checkpoint config's data.path).")
+    var dataset: String?
+
+    @Flag(help: "Average the config's test-time augmentation views (data.tta).")
+    var tta = false
+
+    @Flag(help: "Ignore the calibration temperatures stored in the checkpoint.")
+    var uncalibrated = false
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let logger = global.bootstrap(process: "eval")
+        try runReportingErrors {
+            BLAS.useSingleThread()
+            let (run, _) = try RunSetup.restoreRun(checkpoint: checkpoint, overrides: [], dataPath: dataset, logger: logger)
+            if uncalibrated { run.state.calibration = [:] }
+            let executor = LocalExecutor(problem: run.problem, dataset: run.dataset)
+            guard let report = try run.evaluate(split: split, executor: executor, tta: tta) else {
+                throw CLIError("split '\(split)' is empty for this run (data.validation_fraction is 0?)")
+            }
+            print(json ? EvaluationPrinter.json(report, checkpoint: checkpoint) : EvaluationPrinter.text(report, problem: run.problem))
+        }
+    }
+}
+
+enum EvaluationPrinter {
+    static func text(_ r: EvaluationReport, problem: TrainingProblem) -> String {
+        var out = "split \(r.split == "train" ? "validation" : r.split): \(r.count) samples, loss \(String(format: "%.4f", r.loss))\n"
+        let columns = ["accuracy", "balanced_accuracy", "top2_accuracy", "nll", "ece"]
+        out += "head".padding(toLength: 14, withPad: " ", startingAt: 0) + columns.map { $0.padding(toLength: 19, withPad: " ", startingAt: 0) }.joined() + "\n"
+        for (name, metrics) in r.heads {
+            out += name.padding(toLength: 14, withPad: " ", startingAt: 0)
+            out += columns.map { String(format: "%-19.4f", metrics[$0] ?? .nan) }.joined() + "\n"
+        }
+        if r.heads.count > 1 {
+            out += "mean".padding(toLength: 14, withPad: " ", startingAt: 0)
+            out += columns.map { String(format: "%-19.4f", r.mean($0)) }.joined() + "\n"
+        }
+        for (h, head) in problem.heads.enumerated() {
+            guard let confusion = r.confusion[h], head.kind == "softmax" else { continue }
+            let k = head.classes
+            out += "\nper-class recall, \(head.name):\n"
+            for c in 0..<k {
+                let row = confusion[(c * k)..<((c + 1) * k)]
+                let total = row.reduce(0, +)
+                let recall = total > 0 ? Double(row[row.startIndex + c]) / Double(total) : .nan
+                let label = c < head.classNames.count ? head.classNames[c] : "\(c)"
+                out += "  " + label.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%.4f  (%d)\n", recall, total)
+            }
+        }
+        return out
+    }
+
+    static func json(_ r: EvaluationReport, checkpoint: String) -> String {
+        var heads: [String: Any] = [:]
+        for (h, (name, metrics)) in r.heads.enumerated() {
+            var entry: [String: Any] = metrics.mapValues { $0.isFinite ? $0 : NSNull() as Any }
+            if let c = r.confusion[h] { entry["confusion"] = c }
+            heads[name] = entry
+        }
+        let object: [String: Any] = ["checkpoint": checkpoint, "split": r.split, "count": r.count,
+                                     "loss": r.loss, "heads": heads]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])) ?? Data()
+        return String(data: data, encoding: .utf8) ?? "{}"
+    }
+}

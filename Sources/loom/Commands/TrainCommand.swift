@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import Logging
+import LoomCheckpoint
+import LoomConfig
+import LoomData
+import LoomKernels
+import LoomTraining
+
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a model: in this process, or with a local coordinator and N worker processes.",
+        discussion: """
+        With --workers N (N > 0) a coordinator runs in this process and N `loom worker`
+        processes are started on this machine; the result is bitwise the same as with
+        --workers 0 (everything in this process). Ctrl-C or SIGTERM writes a checkpoint and
+        stops everything; SIGUSR1 writes a checkpoint and goes on.
+        """)
+
+    @OptionGroup var configOptions: ConfigOptions
+
+    @Option(help: "Local worker processes (0 = compute in this process).")
+    var workers: Int = 0
+
+    @Option(help: "Resume: 'auto' (newest valid checkpoint in the run directory, else start fresh) or a checkpoint file.")
+    var resume: String?
+
+    @Option(help: "Start from another checkpoint's weights (every tensor whose name and shape match).")
+    var initFrom: String?
+
+    @Option(help: "With --init-from: comma-separated layers to freeze (e.g. c1,b1,c2).")
+    var freeze: String?
+
+    @Flag(help: "Print the run directory of this config and exit.")
+    var printRunDir = false
+
+    @Option(help: "Serve Prometheus metrics on this port (coordinator).")
+    var metricsPort: Int?
+
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        guard workers >= 0 else { throw ValidationError("--workers must be >= 0, got \(workers)") }
+        if freeze != nil && initFrom == nil { throw ValidationError("--freeze needs --init-from") }
+    }
+
+    func run() throws {
+        if printRunDir {
+            try runReportingErrors { print(try configOptions.load().runDirectory) }
+            return
+        }
+        let logger = global.bootstrap(process: workers > 0 ? "coordinator" : "train")
+        try runReportingErrors {
+            BLAS.useSingleThread()
+            let config = try configOptions.load()
+            let dataset = try RunSetup.openDataset(config.data.path)
+            let frozen = Set((freeze ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+            let run = try TrainingRun(config: config, dataset: dataset, logger: logger, frozenLayers: frozen)
+            if let resume { try run.resume(resume) }
+            if let initFrom, run.state.step == 0 {
+                let report = try run.state.initialize(from: try CheckpointReader.read(initFrom), frozenLayers: frozen)
+                logger.info("initialised from \(initFrom): loaded \(report.loaded.count) tensors (\(report.loaded.joined(separator: ", "))); skipped \(report.skipped.isEmpty ? "none" : report.skipped.joined(separator: "; ")); frozen \(frozen.isEmpty ? "none" : frozen.sorted().joined(separator: ","))")
+            }
+            let control = RunControl()
+            let progress = ProgressReporter(logger: logger, stepsPerEpoch: run.state.stepsPerEpoch,
+                                            lastStep: run.state.lastStep, logEvery: config.training.logEverySteps)
+            run.onStep = { progress.step($0, samplesPerSecond: $1, batch: config.training.batchSize) }
+            run.onEvaluation = { progress.evaluation($0) }
+
+            let outcome: RunOutcome
+            if workers == 0 {
+                SignalHandling.install(control: control)
+                outcome = try run.run(executor: LocalExecutor(problem: run.problem, dataset: dataset), control: control)
+            } else {
+                outcome = try LocalCluster.train(run: run, workers: workers, control: control,
+                                                 metricsPort: metricsPort, global: global, logger: logger)
+            }
+            switch outcome {
+            case .stopped(let step):
+                logger.notice("stopped at step \(step); continue with --resume auto")
+            case .finished(let test):
+                if let test {
+                    for (name, metrics) in test.heads {
+                        print(String(format: "test accuracy (%@): %.4f  balanced %.4f  NLL %.4f  ECE %.4f", name,
+                                     metrics["accuracy"] ?? .nan, metrics["balanced_accuracy"] ?? .nan,
+                                     metrics["nll"] ?? .nan, metrics["ece"] ?? .nan))
+                    }
+                }
+                print("final checkpoint: \(run.directory.latestPath)")
+            }
+        }
+    }
+}

@@ -19,8 +19,9 @@ extension CheckpointInspection {
                    + "step \(sampler.stepInEpoch)")
         out.append("dataset     \(datasetFingerprint)")
         out.append("parameters  \(parameterCount)")
-        out.append("input       (pixel * \(Self.num(preprocessing.scale)) - \(preprocessing.mean.map(Self.num))) / "
-                   + "\(preprocessing.std.map(Self.num))")
+        let mean = preprocessing.mean.map(Self.num).joined(separator: ", ")
+        let std = preprocessing.std.map(Self.num).joined(separator: ", ")
+        out.append("input       (pixel * \(Self.num(preprocessing.scale)) - [\(mean)]) / [\(std)]")
         if !batchNormLayers.isEmpty {
             out.append("batch norm  \(batchNormLayers.joined(separator: ", ")): num_batches_tracked \(numBatchesTracked)")
         }
@@ -38,7 +39,9 @@ extension CheckpointInspection {
         }
         out.append("")
         out.append("config")
-        out += config.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }
+        var configLines = config.split(separator: "\n", omittingEmptySubsequences: false)
+        while configLines.last?.isEmpty == true { configLines.removeLast() }
+        out += configLines.map { "  " + $0 }
         if showTensors {
             out.append("")
             out.append("tensors")

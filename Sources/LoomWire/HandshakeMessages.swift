@@ -49,14 +49,20 @@ public struct Hello: Equatable, Sendable, Codable {
 public struct Welcome: Equatable, Sendable {
     public var runID: UInt64
     public var configYAML: String
+    /// What else the worker needs to rebuild the run's model without the dataset (resolved
+    /// heads, image shape...): JSON text whose meaning belongs to LoomCluster. Optional on
+    /// the wire (missing = empty).
+    public var runJSON: String
 
-    public init(runID: UInt64, configYAML: String) {
+    public init(runID: UInt64, configYAML: String, runJSON: String = "") {
         self.runID = runID
         self.configYAML = configYAML
+        self.runJSON = runJSON
     }
 
     struct Body: Codable {
         var config_yaml: String
+        var run_json: String?
     }
 }
 

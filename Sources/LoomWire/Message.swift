@@ -39,7 +39,7 @@ public enum Message: Equatable, Sendable {
     private func payloadFrames() -> [[UInt8]] {
         switch self {
         case .hello(let m): [jsonFrame(m)]
-        case .welcome(let m): [jsonFrame(Welcome.Body(config_yaml: m.configYAML))]
+        case .welcome(let m): [jsonFrame(Welcome.Body(config_yaml: m.configYAML, run_json: m.runJSON))]
         case .refuse(let m): [jsonFrame(ReasonBody(reason: m.reason))]
         case .shutdown(let m): [jsonFrame(ReasonBody(reason: m.reason))]
         case .assignment(let m): [packFrame(m.shardSampleCounts), packFrame(m.sampleIndices), m.sampleRecords]
@@ -140,7 +140,8 @@ public enum Message: Equatable, Sendable {
             try hello.validate()
             return .hello(hello)
         case .welcome:
-            return .welcome(Welcome(runID: h.runID, configYAML: try p.json(0, as: Welcome.Body.self).config_yaml))
+            let body = try p.json(0, as: Welcome.Body.self)
+            return .welcome(Welcome(runID: h.runID, configYAML: body.config_yaml, runJSON: body.run_json ?? ""))
         case .refuse:
             return .refuse(Refusal(runID: h.runID, reason: try p.json(0, as: ReasonBody.self).reason))
         case .shutdown:

@@ -5,29 +5,27 @@
 import Foundation
 
 extension RunDirectory {
-    /// Appends the rows of `rows` to metrics.csv. The header is written once, from the first
-    /// rows appended; later rows are written in the header's column order (a column absent
-    /// from `rows` is written as `nan`). A column the header lacks is an error naming it.
+    /// Appends the rows of `rows` to metrics.csv. The header is written with the first rows;
+    /// later rows follow the header's column order (a column absent from `rows` is `nan`).
+    /// A column the header lacks (e.g. `val_loss`, first logged at the first evaluation) is
+    /// added at the end: the file is rewritten atomically with the wider header and `nan` in
+    /// the earlier rows, so existing columns never move.
     public func appendMetricsCSV(_ rows: MetricsHistory) throws(CheckpointError) {
         let file = metricsPath
         let existing = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
-        var header: [String]
-        var text = ""
-        if let first = existing.split(separator: "\n", omittingEmptySubsequences: false).first,
-           !first.isEmpty {
-            header = first.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            if let extra = rows.names.first(where: { !header.contains($0) }) {
-                throw CheckpointError(path: file, reason: .metricsCSV(
-                    line: 1, detail: "column '\(extra)' is not in the header (columns are fixed when the file is created)"))
-            }
-            if !existing.hasSuffix("\n") { text += "\n" }
-        } else {
-            header = rows.names
-            try Self.checkColumnNames(header, file: file)
-            text += header.joined(separator: ",") + "\n"
+        guard let first = existing.split(separator: "\n", omittingEmptySubsequences: false).first, !first.isEmpty else {
+            try Self.checkColumnNames(rows.names, file: file)
+            try Self.append(rows.names.joined(separator: ",") + "\n" + Self.csvRows(rows, columns: rows.names), to: file)
+            return
         }
-        text += Self.csvRows(rows, columns: header)
-        try Self.append(text, to: file)
+        let header = first.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        if rows.names.contains(where: { !header.contains($0) }) {
+            var widened = try readMetricsCSV() ?? MetricsHistory()
+            for r in 0..<rows.rowCount { widened.append(ordered: rows.names.map { ($0, rows[$0]![r]) }) }
+            try rewriteMetricsCSV(widened)
+            return
+        }
+        try Self.append((existing.hasSuffix("\n") ? "" : "\n") + Self.csvRows(rows, columns: header), to: file)
     }
 
     /// Replaces metrics.csv atomically with exactly `history` (header + all rows).

@@ -71,4 +71,13 @@ public struct MetricsHistory: Equatable, Sendable {
 
     /// The values of one column, or nil when it does not exist.
     public subscript(name: String) -> [Double]? { columns[name] }
+
+    /// Bitwise equality: same column order and the same bit pattern in every cell, so a
+    /// history with NaN gaps equals its round trip through a checkpoint.
+    public static func == (a: MetricsHistory, b: MetricsHistory) -> Bool {
+        a.names == b.names && a.names.allSatisfy { name in
+            let x = a.columns[name] ?? [], y = b.columns[name] ?? []
+            return x.count == y.count && zip(x, y).allSatisfy { $0.bitPattern == $1.bitPattern }
+        }
+    }
 }

@@ -25,6 +25,16 @@ import Testing
         #expect(m["val_loss"]!.count == 2 && m["val_loss"]![0].isNaN && m["val_loss"]![1] == 0.5)
     }
 
+    @Test func nanGapsSurviveACheckpointBitwise() throws {
+        let dir = try ScratchDirectory()
+        var c = Sample.contents()
+        c.metrics.append(["step": 30, "val_loss": 0.25])
+        try CheckpointWriter.write(c, to: dir.file("a.h5"))
+        let back = try CheckpointReader.read(dir.file("a.h5")).metrics
+        #expect(back == c.metrics)
+        #expect(back["val_loss"]!.filter(\.isNaN).count == 3)
+    }
+
     @Test func csvAppendsWriteTheHeaderOnce() throws {
         let dir = try ScratchDirectory()
         let run = RunDirectory(path: dir.path)
@@ -43,14 +53,14 @@ import Testing
         #expect(try run.readMetricsCSV() == m)
     }
 
-    @Test func csvRefusesAColumnNotInTheHeader() throws {
+    @Test func csvGainsANewColumnAtTheEndWithoutMovingOthers() throws {
         let dir = try ScratchDirectory()
         let run = RunDirectory(path: dir.path)
-        try run.appendMetricsCSV(MetricsHistory(orderedColumns: [("step", [1])]))
-        let error = #expect(throws: CheckpointError.self) {
-            try run.appendMetricsCSV(MetricsHistory(orderedColumns: [("step", [2]), ("val_loss", [0.1])]))
-        }
-        #expect(error?.description.contains("val_loss") == true)
+        try run.appendMetricsCSV(MetricsHistory(orderedColumns: [("step", [1]), ("train_loss", [0.9])]))
+        try run.appendMetricsCSV(MetricsHistory(orderedColumns: [("step", [2]), ("val_loss", [0.1]), ("train_loss", [0.8])]))
+        try run.appendMetricsCSV(MetricsHistory(orderedColumns: [("step", [3]), ("train_loss", [0.7])]))
+        let text = try String(contentsOfFile: run.metricsPath, encoding: .utf8)
+        #expect(text == "step,train_loss,val_loss\n1,0.9,nan\n2,0.8,0.1\n3,0.7,nan\n")
     }
 
     @Test func rewriteOnResumeDropsRowsAfterTheCheckpoint() throws {

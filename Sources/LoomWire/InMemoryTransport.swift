@@ -10,6 +10,12 @@ public final class InMemoryNetwork: @unchecked Sendable {
         public var from: PeerID
         public var to: PeerID
         public var frames: [[UInt8]]
+
+        public init(from: PeerID, to: PeerID, frames: [[UInt8]]) {
+            self.from = from
+            self.to = to
+            self.frames = frames
+        }
     }
 
     /// Messages a receiver may have waiting before sends to it fail with `.queueFull`.

@@ -42,7 +42,8 @@ public enum Message: Equatable, Sendable {
         case .welcome(let m): [jsonFrame(Welcome.Body(config_yaml: m.configYAML, run_json: m.runJSON))]
         case .refuse(let m): [jsonFrame(ReasonBody(reason: m.reason))]
         case .shutdown(let m): [jsonFrame(ReasonBody(reason: m.reason))]
-        case .assignment(let m): [packFrame(m.shardSampleCounts), packFrame(m.sampleIndices), m.sampleRecords]
+        case .assignment(let m):
+            [packFrame(m.shardSampleCounts), packFrame(m.sampleIndices), m.sampleRecords, packFrame(m.headScales)]
         case .result(let m):
             [packFrame(m.gradientSum), packFrame(m.batchNormStatistics), packFrame(m.metricSums),
              packFrame(m.sampleCounts)]
@@ -186,6 +187,6 @@ public enum Message: Equatable, Sendable {
         return Assignment(runID: h.runID, step: h.step, epoch: h.epoch, weightsVersion: h.weightsVersion,
                           firstShard: h.firstShard, shardSampleCounts: counts,
                           sampleIndices: try p.array(1, of: UInt64.self, elementName: "u64"),
-                          sampleRecords: p.frames[2])
+                          sampleRecords: p.frames[2], headScales: try p.finiteFloats(3))
     }
 }

@@ -38,7 +38,7 @@ public enum MessageType: UInt8, CaseIterable, Sendable, CustomStringConvertible 
     public var payloadFrameNames: [String] {
         switch self {
         case .hello, .welcome, .refuse, .shutdown: ["json"]
-        case .assignment: ["shard_sample_counts", "sample_indices", "sample_records"]
+        case .assignment: ["shard_sample_counts", "sample_indices", "sample_records", "head_scales"]
         case .result: ["gradient_sum", "batch_norm_statistics", "metric_sums", "sample_counts"]
         case .weights: ["parameters", "buffers"]
         case .heartbeat: []

@@ -23,9 +23,14 @@ public struct Assignment: Equatable, Sendable {
     /// `sampleIndices` (uint8 [N, recordSize]; the record layout belongs to LoomCluster).
     /// Empty when the worker reads its own copy of the dataset.
     public var sampleRecords: [UInt8]
+    /// Per head: the step's loss weight / loss normaliser over the whole global batch,
+    /// float32 [heads], finite. A worker cannot compute it from its share of the batch; it
+    /// scales its loss gradients by it. Empty for evaluation work.
+    public var headScales: [Float]
 
     public init(runID: UInt64, step: UInt64, epoch: UInt32, weightsVersion: UInt64, firstShard: UInt32,
-                shardSampleCounts: [UInt32], sampleIndices: [UInt64], sampleRecords: [UInt8] = []) {
+                shardSampleCounts: [UInt32], sampleIndices: [UInt64], sampleRecords: [UInt8] = [],
+                headScales: [Float] = []) {
         self.runID = runID
         self.step = step
         self.epoch = epoch
@@ -34,6 +39,7 @@ public struct Assignment: Equatable, Sendable {
         self.shardSampleCounts = shardSampleCounts
         self.sampleIndices = sampleIndices
         self.sampleRecords = sampleRecords
+        self.headScales = headScales
     }
 
     public var shardCount: Int { shardSampleCounts.count }

@@ -21,6 +21,8 @@ public final class Dataset: @unchecked Sendable {
     /// Names of the splits (root groups holding an `images` dataset), sorted.
     public let splitNames: [String]
 
+    /// Image bytes below which a split is held in memory.
+    public let residentLimit: Int
     let file: HDF5File
     private let lock = NSLock()
     private var openSplits: [String: DatasetSplit] = [:]
@@ -28,7 +30,10 @@ public final class Dataset: @unchecked Sendable {
     /// Opens and validates `path`.
     /// - Throws: `.fileNotFound`; `.missingObject` for a missing root attr or attribute
     ///   declaration field; `.badLayout` for an unknown attribute kind or a file without splits.
-    public init(path: String) throws(DatasetError) {
+    /// - Parameter residentLimit: splits whose images take fewer bytes are loaded into
+    ///   memory at first use (see `DatasetSplit`); 0 = always stream from the file.
+    public init(path: String, residentLimit: Int = DatasetSplit.defaultResidentLimit) throws(DatasetError) {
+        self.residentLimit = residentLimit
         guard FileManager.default.isReadableFile(atPath: path) else { throw .fileNotFound(file: path) }
         do throws(HDF5Error) {
             file = try HDF5File.open(path, mode: .readOnly)

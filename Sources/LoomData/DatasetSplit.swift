@@ -1,6 +1,6 @@
 // One split of a dataset: its labels, targets and images served by sample index.
 //
-// Image storage policy: a split whose images take less than `residentLimit` (256 MiB;
+// Image storage policy: a split whose images take less than 256 MiB (`residentLimit`;
 // Fashion-MNIST's train split is 47 MB, the attribute benchmark's 141 MB) is read into
 // memory once, at the first `readImages`, and then served by memcpy; every worker then
 // pays one sequential read instead of a hyperslab read per step. Larger splits are read
@@ -13,7 +13,7 @@ import LoomHDF5
 /// A split (`/<name>` group) of a dataset. Thread-safe.
 public final class DatasetSplit: @unchecked Sendable {
     /// Splits whose images are smaller than this many bytes are kept in memory.
-    public static let residentLimit = 256 << 20
+    public static let defaultResidentLimit = 256 << 20
 
     public let name: String
     /// Number of samples N.
@@ -25,13 +25,14 @@ public final class DatasetSplit: @unchecked Sendable {
     /// Names with a `/<split>/targets/<name>` array, sorted.
     public let targetNames: [String]
     /// True when images are (or will be, at first read) held in memory.
-    public var isResident: Bool { count * imageShape.elementCount < DatasetSplit.residentLimit }
+    public var isResident: Bool { count * imageShape.elementCount < residentLimit }
 
     /// The dataset's file path, open file and attribute declarations (not the `Dataset`
     /// itself, which holds its splits: no reference cycle).
     private let path: String
     private let file: HDF5File
     private let attributes: [AttributeInfo]
+    private let residentLimit: Int
     private let lock = NSLock()
     private var resident: [UInt8]?
 
@@ -39,6 +40,7 @@ public final class DatasetSplit: @unchecked Sendable {
         path = dataset.path
         file = dataset.file
         attributes = dataset.attributes
+        residentLimit = dataset.residentLimit
         self.name = name
         let root = file.root
         let imagesPath = "\(name)/images"

@@ -27,24 +27,37 @@ public enum AttributeBenchmark {
         public var renderedPattern: Int
     }
 
+    /// The labels of sample `index` of `split`: rendered colour and pattern classes,
+    /// drawn with the StreetStyle-27k frequencies, and whether each is withheld.
+    public static func drawLabels(seed: UInt64, split: String, index: Int)
+        -> (colour: Int, pattern: Int, colourWithheld: Bool, patternWithheld: Bool) {
+        var rng = KeyedRandom(seed: seed, purpose: .dataset, keys: sampleKey(split: split, index: index) + [0])
+        let colour = rng.categorical(AttributeClasses.colour.map { Double($0.count) })
+        let pattern = rng.categorical(AttributeClasses.pattern.map { Double($0.count) })
+        let hideColour = rng.nextDouble() < missingColourRate
+        let hidePattern = rng.nextDouble() < missingPatternRate
+        return (colour, pattern, hideColour, hidePattern)
+    }
+
     /// Renders sample `index` of `split` from a grey garment `gray` `(H, W)` uint8
     /// (background 0, as in Fashion-MNIST).
     public static func renderSample(gray: UnsafePointer<UInt8>, height: Int, width: Int,
                                     seed: UInt64, split: String, index: Int) -> Sample {
-        var split64 = Fingerprint()
-        split64.add(name: split)
-        let key = [split64.value, UInt64(index)]
-        var labelRNG = KeyedRandom(seed: seed, purpose: .dataset, keys: key + [0])
-        let colour = labelRNG.categorical(AttributeClasses.colour.map { Double($0.count) })
-        let pattern = labelRNG.categorical(AttributeClasses.pattern.map { Double($0.count) })
-        let hideColour = labelRNG.nextDouble() < missingColourRate
-        let hidePattern = labelRNG.nextDouble() < missingPatternRate
-
-        var rng = KeyedRandom(seed: seed, purpose: .dataset, keys: key + [1])
+        let labels = drawLabels(seed: seed, split: split, index: index)
+        var rng = KeyedRandom(seed: seed, purpose: .dataset, keys: sampleKey(split: split, index: index) + [1])
         let rgb = GarmentRenderer(gray: gray, height: height, width: width)
-            .render(colour: AttributeClasses.Colour(rawValue: colour)!,
-                    pattern: AttributeClasses.Pattern(rawValue: pattern)!, &rng)
-        return Sample(rgb: rgb, colour: hideColour ? -1 : Int32(colour), pattern: hidePattern ? -1 : Int32(pattern),
-                      renderedColour: colour, renderedPattern: pattern)
+            .render(colour: AttributeClasses.Colour(rawValue: labels.colour)!,
+                    pattern: AttributeClasses.Pattern(rawValue: labels.pattern)!, &rng)
+        return Sample(rgb: rgb,
+                      colour: labels.colourWithheld ? -1 : Int32(labels.colour),
+                      pattern: labels.patternWithheld ? -1 : Int32(labels.pattern),
+                      renderedColour: labels.colour, renderedPattern: labels.pattern)
+    }
+
+    /// (hash of the split name, index): the per-sample part of every random key.
+    static func sampleKey(split: String, index: Int) -> [UInt64] {
+        var f = Fingerprint()
+        f.add(name: split)
+        return [f.value, UInt64(index)]
     }
 }

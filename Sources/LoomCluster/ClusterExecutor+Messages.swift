@@ -1,0 +1,154 @@
+// What the coordinator does with each message a peer sends, and how it builds assignments.
+
+import Foundation
+import Logging
+import LoomTraining
+import LoomWire
+
+extension ClusterExecutor {
+    func handle(_ envelope: Envelope, state: TrainingState?) {
+        let peer = envelope.peer
+        let message: Message
+        do {
+            message = try Message.decode(envelope.frames, expectedRunID: runID)
+        } catch {
+            reject(peer, RejectCounts.reason(error), "\(error)")
+            if case .unsupportedVersion = error {
+                let refusal = Message.refuse(Refusal(runID: runID, reason: "protocol version not supported: this coordinator speaks version \(WireHeader.protocolVersion)"))
+                try? transport.send(refusal, to: peer)
+            }
+            return
+        }
+        if case .hello(let hello) = message { return handleHello(hello, from: peer) }
+        guard let worker = workers[peer] else {
+            return reject(peer, "unknown peer", "\(message.type) from a peer that has not said hello (or was declared dead)")
+        }
+        worker.lastHeard = clock.now
+        switch message {
+        case .heartbeat:
+            return
+        case .result(let result):
+            handleResult(result, from: worker)
+        default:
+            reject(peer, "unexpected type", "a worker may not send \(message.type)")
+        }
+    }
+
+    private func handleHello(_ hello: Hello, from peer: PeerID) {
+        let name = "\(peer) (\(hello.hostname):\(hello.pid))"
+        if hello.hasLocalData && hello.datasetFingerprint != source.fingerprint {
+            let reason = "the worker's dataset has fingerprint \(hello.datasetFingerprint) but the run's dataset (\(problem.config.data.path)) has \(source.fingerprint): give the worker the same file, or start it with --no-local-data"
+            logger.error("refusing worker \(name): \(reason)")
+            statistics.workersRefused += 1
+            if let old = workers[peer] { declareDead(old, why: "refused on a new hello") }
+            try? transport.send(.refuse(Refusal(runID: runID, reason: reason)), to: peer)
+            return
+        }
+        if let known = workers[peer] {
+            // Same connection, new hello: the worker found (or lost) its local copy of the data.
+            known.hello = hello
+            known.lastHeard = clock.now
+            logger.info("worker \(name) updated: local data \(hello.hasLocalData ? "yes" : "no")")
+        } else {
+            let record = WorkerRecord(peer: peer, hello: hello, now: clock.now, serial: nextSerial)
+            nextSerial += 1
+            workers[peer] = record
+            statistics.workersJoined += 1
+            logger.info("worker \(name) joined: \(hello.cores) core(s), local data \(hello.hasLocalData ? "yes" : "no"); \(workers.count) worker(s) live")
+        }
+        send(welcomeFrames, to: workers[peer]!)
+    }
+
+    private func handleResult(_ result: LoomWire.ShardResult, from worker: WorkerRecord) {
+        let peer = worker.peer
+        guard let job, result.step == job.step, result.epoch == job.epoch, result.weightsVersion == job.weightsVersion else {
+            return reject(peer, "stale result", "result for step \(result.step) (weights \(result.weightsVersion)) while \(job.map { "step \($0.step) is running" } ?? "no step is running")")
+        }
+        let key = Int(result.firstShard)
+        guard let piece = job.pieces[key], piece.block.count == Int(result.shardCount) || isEvaluation(job) && result.shardCount == 1 else {
+            return reject(peer, "unknown block", "step \(job.step): no block starts at \(result.firstShard) with \(result.shardCount) micro-shard(s)")
+        }
+        guard piece.givenTo.contains(peer) else {
+            return reject(peer, "unassigned block", "step \(job.step): block \(piece.block) was not given to this worker")
+        }
+        guard !piece.done else {
+            return reject(peer, "duplicate result", "step \(job.step): block \(piece.block) is already in")
+        }
+        var why = ""
+        switch job.kind {
+        case .train:
+            guard let value = LoomTraining.ShardResult.fromWire(result, parameterCount: problem.model.parameters.count,
+                                                                 bufferCount: problem.model.buffers.count,
+                                                                 headCount: problem.losses.count, why: &why) else {
+                return reject(peer, "bad result shape", "step \(job.step) block \(piece.block): \(why)")
+            }
+            job.trainResults[piece.block] = value
+        case .evaluate:
+            let n = job.evaluationSamples(key).count
+            let expected = n * problem.totalOutputs
+            guard result.gradientSum.count == expected else {
+                return reject(peer, "bad result shape", "evaluation chunk \(key): \(result.gradientSum.count) logits, expected \(expected)")
+            }
+            job.logits[key] = result.gradientSum
+        }
+        job.pieces[key]!.done = true
+        logger.trace("step \(job.step): block \(piece.block) in from worker \(worker.name)")
+    }
+
+    private func isEvaluation(_ job: ClusterJob) -> Bool {
+        if case .evaluate = job.kind { return true }
+        return false
+    }
+
+    func reject(_ peer: PeerID, _ reason: String, _ detail: String) {
+        rejects.add(reason)
+        let who = workers[peer]?.name ?? "\(peer)"
+        let logged = rejectsLogged[peer, default: 0]
+        rejectsLogged[peer] = logged + 1
+        if logged < 20 {
+            logger.warning("dropped a message from peer \(who): \(reason): \(detail)")
+        } else if logged == 20 {
+            logger.warning("peer \(who) keeps sending bad messages; counting them without logging each")
+        }
+    }
+
+    /// The assignment of piece `key` of `job` for `worker`, with sample records when the
+    /// worker has no local data (always, for evaluation). Throws when the coordinator's own
+    /// dataset cannot be read: no worker could do better.
+    func assignmentFrames(_ job: ClusterJob, piece key: Int, for worker: WorkerRecord,
+                          state: TrainingState) throws(TrainingError) -> [[UInt8]] {
+        let block = job.pieces[key]!.block
+        let config = problem.config
+        let pixels = problem.imageShape.elementCount
+        do {
+            switch job.kind {
+            case .train(let plan, let labels):
+                let samples = plan.samples(of: block)
+                var records: [UInt8] = []
+                if !worker.hello.hasLocalData {
+                    let images = try source.images(split: config.data.trainSplit, indices: Array(samples))
+                    let offset = block.start * plan.microBatch
+                    let blockLabels = labels.isEmpty
+                        ? state.labels(of: samples)
+                        : labels.map { Array($0[offset..<(offset + samples.count)]) }
+                    records = SampleRecords.pack(images: images, labels: blockLabels, pixels: pixels)
+                }
+                let a = Assignment(runID: runID, step: job.step, epoch: job.epoch, weightsVersion: job.weightsVersion,
+                                   firstShard: UInt32(block.start),
+                                   shardSampleCounts: [UInt32](repeating: UInt32(plan.microBatch), count: block.count),
+                                   sampleIndices: samples.map { UInt64($0) }, sampleRecords: records,
+                                   headScales: plan.headScales)
+                return Message.assignment(a).encode()
+            case .evaluate(let split, _, _, _):
+                let samples = job.evaluationSamples(key)
+                let images = try source.images(split: split, indices: Array(samples))
+                let a = Assignment(runID: runID, step: job.step, epoch: job.epoch, weightsVersion: job.weightsVersion,
+                                   firstShard: UInt32(key), shardSampleCounts: [UInt32(samples.count)],
+                                   sampleIndices: samples.map { UInt64($0) }, sampleRecords: images)
+                return Message.assignment(a).encode()
+            }
+        } catch {
+            throw TrainingError("step \(job.step): cannot read the samples of block \(block) for worker \(worker.name): \(error)")
+        }
+    }
+}

@@ -1,0 +1,268 @@
+// The coordinator: a `StepExecutor` whose steps are computed by workers over a `Transport`.
+//
+// One event loop, driven by the caller's thread: `execute` and `predict` loop on
+// `transport.receive(timeout:)` until every piece of their job is in, servicing hellos,
+// heartbeats and liveness on the way; `idle` does one round of that between steps. Nothing
+// a peer sends can block the loop or stop it: a message that breaks a rule is dropped,
+// logged with the peer and counted (`rejects`).
+
+import Foundation
+import Logging
+import LoomConfig
+import LoomTraining
+import LoomWire
+
+/// Timing of the coordinator's membership protocol.
+public struct ClusterOptions: Sendable {
+    /// How often heartbeats go to each worker.
+    public var heartbeatInterval: Duration
+    /// Silence after which a worker is declared dead and its work reassigned.
+    public var workerTimeout: Duration
+    /// How often "waiting for workers" is logged while there are none.
+    public var waitLogInterval: Duration = .seconds(5)
+    /// Samples per evaluation piece (rounded up to a multiple of the micro-batch).
+    public var evaluationChunk = 512
+
+    public init(heartbeatInterval: Duration, workerTimeout: Duration) {
+        self.heartbeatInterval = heartbeatInterval
+        self.workerTimeout = workerTimeout
+    }
+
+    /// `cluster.heartbeat_ms` and `cluster.worker_timeout_ms` of a run config.
+    public init(config: ClusterConfig) {
+        self.init(heartbeatInterval: .milliseconds(config.heartbeatMs), workerTimeout: .milliseconds(config.workerTimeoutMs))
+    }
+}
+
+public final class ClusterExecutor: StepExecutor {
+    /// The run id on the wire (non-zero).
+    public let runID: UInt64
+    public let options: ClusterOptions
+    /// Messages dropped so far, by reason.
+    public internal(set) var rejects = RejectCounts()
+    public internal(set) var statistics = ClusterStatistics()
+
+    let transport: Transport
+    let problem: TrainingProblem
+    let source: SampleSource
+    let logger: Logger
+    let clock = ContinuousClock()
+    let welcomeFrames: [[UInt8]]
+    var workers: [PeerID: WorkerRecord] = [:]
+    var nextSerial = 0
+    var job: ClusterJob?
+    var lastHeartbeat: ContinuousClock.Instant
+    var lastWaitLog: ContinuousClock.Instant
+    /// Encoded weights of one version, shared by every worker that needs them.
+    var weightsCache: (version: UInt64, frames: [[UInt8]])?
+    /// Rejects logged per peer (the rest are counted only, so a flood cannot flood the log).
+    var rejectsLogged: [PeerID: Int] = [:]
+
+    /// - Parameters:
+    ///   - transport: the bound coordinator side (ROUTER).
+    ///   - runID: the run's id; 0 is replaced by 1 (0 is reserved for hellos).
+    ///   - problem: the run's problem; its config YAML and resolved heads go to workers.
+    ///   - source: images for workers without local data and for evaluation, and the
+    ///     fingerprint a worker's own file must have.
+    public init(transport: Transport, runID: UInt64, problem: TrainingProblem, source: SampleSource,
+                logger: Logger, options: ClusterOptions) {
+        self.transport = transport
+        self.runID = runID == 0 ? 1 : runID
+        self.problem = problem
+        self.source = source
+        self.logger = logger
+        self.options = options
+        let description = RunDescription(problem: problem, datasetFingerprint: source.fingerprint)
+        welcomeFrames = Message.welcome(Welcome(runID: self.runID, configYAML: problem.config.yaml,
+                                                runJSON: description.json())).encode()
+        lastHeartbeat = clock.now
+        lastWaitLog = clock.now
+    }
+
+    /// The workers connected now, in join order.
+    public var liveWorkers: [WorkerSummary] { orderedWorkers.map(\.summary) }
+
+    var orderedWorkers: [WorkerRecord] { workers.values.sorted { $0.serial < $1.serial } }
+
+    // MARK: - StepExecutor
+
+    public func execute(plan: StepPlan, state: TrainingState) throws(TrainingError) -> LoomTraining.ShardResult {
+        guard plan.step == state.step else {
+            throw TrainingError("cluster: plan for step \(plan.step) but the weights are version \(state.step)")
+        }
+        let anyRemote = workers.values.contains { !$0.hello.hasLocalData }
+        let labels = anyRemote ? state.labels(of: plan.sampleIndices[...]) : []
+        let job = ClusterJob(kind: .train(plan: plan, labels: labels), weightsVersion: state.step)
+        try run(job, state: state)
+        let result = ReductionTree.reduce(ShardBlock(start: 0, count: plan.shardCount),
+                                          value: { job.trainResults[$0] }, combine: { $0.add($1) })
+        guard let result else { throw TrainingError("cluster: step \(plan.step) finished without covering every micro-shard") }
+        statistics.stepsExecuted += 1
+        return result
+    }
+
+    public func predict(split: String, indices: [Int], state: TrainingState, tta: Bool) throws(TrainingError) -> [[Float]] {
+        let m = problem.config.training.microBatch
+        let chunk = max(m, (options.evaluationChunk + m - 1) / m * m)
+        let job = ClusterJob(kind: .evaluate(split: split, indices: indices, chunk: chunk, tta: tta),
+                             weightsVersion: state.step)
+        var out = problem.losses.map { [Float](repeating: 0, count: indices.count * $0.classes) }
+        guard !indices.isEmpty else { return out }
+        try run(job, state: state)
+        // Each chunk's logits hold every head one after the other: (n, K_0), (n, K_1), ...
+        for (c, logits) in job.logits {
+            let rows = job.evaluationSamples(c)
+            let n = rows.count, first = rows.startIndex
+            var offset = 0
+            for (h, loss) in problem.losses.enumerated() {
+                let k = loss.classes
+                for i in 0..<(n * k) { out[h][first * k + i] = logits[offset + i] }
+                offset += n * k
+            }
+        }
+        statistics.evaluations += 1
+        return out
+    }
+
+    public func idle() {
+        try? pump(timeout: .zero, state: nil)
+        maintain(state: nil)
+    }
+
+    /// Tells every worker to stop (they reconnect, or exit with `--exit-on-shutdown`) and
+    /// logs the final summary line.
+    public func shutdown(reason: String) {
+        let frames = Message.shutdown(Shutdown(runID: runID, reason: reason)).encode()
+        for worker in orderedWorkers { try? transport.send(frames, to: worker.peer) }
+        logger.info("\(summaryLine)")
+    }
+
+    /// `cluster summary: ...`, with the reject counts (the tests read this line).
+    public var summaryLine: String {
+        let s = statistics
+        return "cluster summary: run \(String(runID, radix: 16)), \(s.stepsExecuted) steps, \(s.evaluations) evaluations, workers joined \(s.workersJoined), lost \(s.workersLost), refused \(s.workersRefused), blocks reassigned \(s.blocksReassigned), bytes sent \(s.bytesSent) (weights \(s.weightBytesSent)), rejected messages: \(rejects)"
+    }
+
+    /// Waits (servicing the cluster) until at least `count` workers are connected or
+    /// `timeout` passes; returns the number connected.
+    @discardableResult
+    public func waitForWorkers(_ count: Int, timeout: Duration) -> Int {
+        let deadline = clock.now + timeout
+        while workers.count < count && clock.now < deadline {
+            try? pump(timeout: .milliseconds(20), state: nil)
+            maintain(state: nil)
+        }
+        return workers.count
+    }
+
+    // MARK: - The loop
+
+    /// Runs `job` to completion: cut, assign, collect, reassign.
+    private func run(_ job: ClusterJob, state: TrainingState) throws(TrainingError) {
+        self.job = job
+        defer { self.job = nil }
+        let tick = min(options.heartbeatInterval, .milliseconds(50))
+        while !job.isComplete {
+            try distribute(job, state: state)
+            if job.isComplete { break }
+            try pump(timeout: tick, state: state)
+            maintain(state: state)
+            if workers.isEmpty && clock.now - lastWaitLog >= options.waitLogInterval {
+                lastWaitLog = clock.now
+                let what = job.isCut ? "step \(job.step) has unfinished work" : "step \(job.step) is ready"
+                logger.notice("no live worker: waiting for workers (\(what)); start one with `loom worker --connect <endpoint>`")
+            }
+        }
+    }
+
+    /// Receives and handles every message that arrives within `timeout` (at least one wait).
+    func pump(timeout: Duration, state: TrainingState?) throws(TrainingError) {
+        var wait = timeout
+        for _ in 0..<10_000 {
+            let envelope: Envelope?
+            do { envelope = try transport.receive(timeout: wait) } catch {
+                throw TrainingError("cluster: \(error)")
+            }
+            guard let envelope else { return }
+            handle(envelope, state: state)
+            wait = .zero
+        }
+    }
+
+    /// Heartbeats out, dead workers out.
+    func maintain(state: TrainingState?) {
+        let now = clock.now
+        for worker in orderedWorkers where now - worker.lastHeard > options.workerTimeout {
+            declareDead(worker, why: "silent for \(milliseconds(now - worker.lastHeard)) ms (cluster.worker_timeout_ms \(milliseconds(options.workerTimeout)))")
+        }
+        if now - lastHeartbeat >= options.heartbeatInterval {
+            lastHeartbeat = now
+            let version = UInt64(state?.step ?? 0)
+            let beat = Message.heartbeat(Heartbeat(runID: runID, step: job?.step ?? version, weightsVersion: version)).encode()
+            for worker in orderedWorkers { send(beat, to: worker) }
+        }
+    }
+
+    /// Gives every unowned piece of `job` to a live worker (the least loaded, then the
+    /// earliest joined), sending weights first where the worker's version differs.
+    func distribute(_ job: ClusterJob, state: TrainingState) throws(TrainingError) {
+        guard !workers.isEmpty else { return }
+        if !job.isCut { job.cut(workers: workers.count) }
+        for key in job.unowned {
+            guard let worker = orderedWorkers.min(by: { job.load(of: $0.peer) < job.load(of: $1.peer) }) else { return }
+            let reassigned = !job.pieces[key]!.givenTo.isEmpty
+            let frames = try assignmentFrames(job, piece: key, for: worker, state: state)
+            guard ensureWeights(worker, state: state) else { continue }
+            job.pieces[key]!.owner = worker.peer
+            job.pieces[key]!.givenTo.insert(worker.peer)
+            guard send(frames, to: worker) else { continue }
+            if reassigned {
+                statistics.blocksReassigned += 1
+                logger.info("step \(job.step): block \(job.pieces[key]!.block) reassigned to worker \(worker.name)")
+            } else {
+                logger.trace("step \(job.step): block \(job.pieces[key]!.block) to worker \(worker.name)")
+            }
+        }
+    }
+
+    /// Sends `state`'s weights to `worker` unless it holds them; false if it died.
+    func ensureWeights(_ worker: WorkerRecord, state: TrainingState) -> Bool {
+        let version = UInt64(state.step)
+        if worker.weightsVersion == version { return true }
+        if weightsCache?.version != version {
+            weightsCache = (version, Message.weights(WeightsUpdate(runID: runID, step: version, weightsVersion: version,
+                                                                    parameters: state.parameters, buffers: state.buffers)).encode())
+        }
+        let frames = weightsCache!.frames
+        guard send(frames, to: worker) else { return false }
+        statistics.weightBytesSent += frames.reduce(0) { $0 + $1.count }
+        worker.weightsVersion = version
+        return true
+    }
+
+    /// Sends `frames` to `worker`; a failed send means the worker is gone (or not reading).
+    @discardableResult
+    func send(_ frames: [[UInt8]], to worker: WorkerRecord) -> Bool {
+        do {
+            try transport.send(frames, to: worker.peer)
+            statistics.bytesSent += frames.reduce(0) { $0 + $1.count }
+            return true
+        } catch {
+            declareDead(worker, why: "send failed: \(error)")
+            return false
+        }
+    }
+
+    func declareDead(_ worker: WorkerRecord, why: String) {
+        guard workers.removeValue(forKey: worker.peer) != nil else { return }
+        statistics.workersLost += 1
+        let released = job?.release(worker.peer) ?? 0
+        let pending = released > 0 ? "; \(released) block(s) of step \(job!.step) go to other workers" : ""
+        logger.warning("worker \(worker.name) declared dead: \(why)\(pending); \(workers.count) worker(s) left")
+        if workers.isEmpty { lastWaitLog = clock.now - options.waitLogInterval }
+    }
+}
+
+func milliseconds(_ d: Duration) -> Int64 {
+    d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000
+}

@@ -1,0 +1,88 @@
+// The work of one step (or one evaluation) as the coordinator tracks it: pieces, who owns
+// each, which are done.
+
+import LoomTraining
+import LoomWire
+
+/// One unit of work handed to one worker: a reduction-tree node of a training step, or a
+/// chunk of evaluation samples (then `block.start` is the chunk index, `block.count` 1).
+struct Piece {
+    var block: ShardBlock
+    /// The worker computing it now (nil: waiting for a live worker).
+    var owner: PeerID?
+    /// Every worker it was ever given to: a late result from any of them is as good.
+    var givenTo: Set<PeerID> = []
+    var done = false
+}
+
+/// A step or an evaluation in progress.
+final class ClusterJob {
+    enum Kind {
+        /// Training step `plan`; `labels` are the labels of the plan's samples per head
+        /// (what workers without local data receive).
+        case train(plan: StepPlan, labels: [[Int32]])
+        /// Evaluation-mode logits of `indices` of `split`, in chunks of `chunk` samples.
+        case evaluate(split: String, indices: [Int], chunk: Int, tta: Bool)
+    }
+
+    let kind: Kind
+    let step: UInt64
+    let epoch: UInt32
+    let weightsVersion: UInt64
+    /// Pieces by `block.start`; empty until a worker is live (training cuts them for the
+    /// workers there are when it starts).
+    var pieces: [Int: Piece] = [:]
+    var trainResults: [ShardBlock: LoomTraining.ShardResult] = [:]
+    var logits: [Int: [Float]] = [:]
+
+    init(kind: Kind, weightsVersion: Int) {
+        self.kind = kind
+        self.weightsVersion = UInt64(weightsVersion)
+        switch kind {
+        case .train(let plan, _):
+            step = UInt64(plan.step)
+            epoch = UInt32(clamping: plan.epoch)
+        case .evaluate(_, _, _, let tta):
+            step = UInt64(weightsVersion)
+            epoch = tta ? EvaluationMarker.tta : EvaluationMarker.plain
+        }
+    }
+
+    var isCut: Bool { !pieces.isEmpty }
+    var isComplete: Bool { isCut && pieces.values.allSatisfy(\.done) }
+
+    /// Cuts the job into pieces for `workers` live workers.
+    func cut(workers: Int) {
+        switch kind {
+        case .train(let plan, _):
+            for block in ReductionTree.blocks(leafCount: plan.shardCount, parts: max(workers, 1)) {
+                pieces[block.start] = Piece(block: block)
+            }
+        case .evaluate(_, let indices, let chunk, _):
+            let chunks = (indices.count + chunk - 1) / chunk
+            for c in 0..<max(chunks, 0) { pieces[c] = Piece(block: ShardBlock(start: c, count: 1)) }
+        }
+    }
+
+    /// Pieces not done and owned by nobody, in leaf order.
+    var unowned: [Int] { pieces.keys.filter { pieces[$0]!.owner == nil && !pieces[$0]!.done }.sorted() }
+
+    /// Pieces `peer` still has to deliver.
+    func load(of peer: PeerID) -> Int { pieces.values.reduce(0) { $0 + ($1.owner == peer && !$1.done ? 1 : 0) } }
+
+    /// Takes every unfinished piece away from `peer`; returns how many.
+    func release(_ peer: PeerID) -> Int {
+        var n = 0
+        for key in pieces.keys where pieces[key]!.owner == peer && !pieces[key]!.done {
+            pieces[key]!.owner = nil
+            n += 1
+        }
+        return n
+    }
+
+    /// Sample indices of evaluation chunk `c`.
+    func evaluationSamples(_ c: Int) -> ArraySlice<Int> {
+        guard case .evaluate(_, let indices, let chunk, _) = kind else { return [] }
+        return indices[(c * chunk)..<min(indices.count, (c + 1) * chunk)]
+    }
+}

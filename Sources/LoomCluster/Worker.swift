@@ -1,0 +1,85 @@
+// The worker: connect, hello, then compute what the coordinator assigns until told to stop.
+// It keeps no training state across connections: a lost coordinator means a fresh socket
+// and a new hello, and the coordinator sends the current weights again.
+
+import Foundation
+import Logging
+import LoomConfig
+import LoomWire
+
+/// How a worker joins a cluster.
+public struct WorkerOptions: Sendable {
+    /// The coordinator's endpoint (for logs; the transport factory does the connecting).
+    public var endpoint: String
+    /// `--data PATH`: this dataset file, announced in the hello.
+    public var dataPath: String?
+    /// False with `--no-local-data`: always receive samples from the coordinator. When true
+    /// and `dataPath` is nil, the worker tries the config's `data.path` after the welcome.
+    public var useLocalData = true
+    /// Exit when the coordinator sends shutdown (default: reconnect and wait for the next run).
+    public var exitOnShutdown = false
+    /// Without a welcome within this time, reconnect and say hello again.
+    public var helloTimeout: Duration = .seconds(10)
+    public var hostname = ProcessInfo.processInfo.hostName
+    public var pid = Int(ProcessInfo.processInfo.processIdentifier)
+
+    public init(endpoint: String) { self.endpoint = endpoint }
+}
+
+public final class Worker {
+    public let options: WorkerOptions
+    private let makeTransport: () throws(TransportError) -> Transport
+    private let logger: Logger
+    private let stop: StopFlag
+    private var data: WorkerData?
+    /// Steps and evaluation chunks computed (all sessions).
+    public private(set) var piecesComputed = 0
+
+    /// - Parameter makeTransport: a fresh connected (DEALER) transport per session.
+    public init(options: WorkerOptions, logger: Logger, stop: StopFlag,
+                makeTransport: @escaping () throws(TransportError) -> Transport) {
+        self.options = options
+        self.makeTransport = makeTransport
+        self.logger = logger
+        self.stop = stop
+    }
+
+    /// Runs until `stop` is set, or a shutdown arrives with `exitOnShutdown`. Throws when
+    /// retrying cannot help: refused by the coordinator, unreadable data, bad endpoint.
+    public func run() throws(ClusterError) {
+        if let path = options.dataPath, options.useLocalData {
+            data = try WorkerData(path: path)
+            logger.info("reading samples from \(path) (fingerprint \(data!.fingerprint))")
+        }
+        while !stop.isSet {
+            let transport: Transport
+            do { transport = try makeTransport() } catch { throw .transport(error) }
+            let session = WorkerSession(worker: self, transport: transport)
+            let outcome: WorkerSession.Outcome
+            do {
+                outcome = try session.run()
+            } catch {
+                transport.close()
+                throw error
+            }
+            transport.close()
+            if outcome == .exit { return }
+            if !stop.isSet { Thread.sleep(forTimeInterval: 0.2) }
+        }
+        logger.info("worker stopping (signal)")
+    }
+
+    // Used by WorkerSession.
+    var stopRequested: Bool { stop.isSet }
+    var log: Logger { logger }
+    var localData: WorkerData? {
+        get { data }
+        set { data = newValue }
+    }
+    func countPiece() { piecesComputed += 1 }
+
+    var hello: Hello {
+        Hello(hostname: options.hostname, pid: max(options.pid, 1), cores: 1,
+              datasetFingerprint: data?.fingerprint ?? "", hasLocalData: data != nil)
+    }
+}

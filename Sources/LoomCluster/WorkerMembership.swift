@@ -1,0 +1,54 @@
+// The coordinator's view of its workers: who said hello, when each was last heard from,
+// which weights version each holds.
+
+import LoomWire
+
+/// One worker as the coordinator knows it.
+public struct WorkerSummary: Equatable, Sendable, CustomStringConvertible {
+    public var peer: PeerID
+    public var hostname: String
+    public var pid: Int
+    public var hasLocalData: Bool
+
+    /// `"0a1b2c3d (host:1234)"`: how every log line names a worker.
+    public var description: String { "\(peer) (\(hostname):\(pid))" }
+}
+
+/// Mutable state of a connected worker.
+final class WorkerRecord {
+    let peer: PeerID
+    var hello: Hello
+    var lastHeard: ContinuousClock.Instant
+    /// The weights version last sent to this worker (nil: none yet).
+    var weightsVersion: UInt64?
+    /// Join order, for assignments that do not depend on dictionary order.
+    let serial: Int
+
+    init(peer: PeerID, hello: Hello, now: ContinuousClock.Instant, serial: Int) {
+        self.peer = peer
+        self.hello = hello
+        self.lastHeard = now
+        self.serial = serial
+    }
+
+    var summary: WorkerSummary {
+        WorkerSummary(peer: peer, hostname: hello.hostname, pid: hello.pid, hasLocalData: hello.hasLocalData)
+    }
+
+    var name: String { summary.description }
+}
+
+/// Counters the coordinator reports in its final summary line.
+public struct ClusterStatistics: Equatable, Sendable {
+    public var stepsExecuted = 0
+    public var evaluations = 0
+    public var workersJoined = 0
+    public var workersLost = 0
+    public var workersRefused = 0
+    /// Blocks given to another worker after their owner died.
+    public var blocksReassigned = 0
+    /// Bytes handed to the transport (all messages), and of weights messages alone.
+    public var bytesSent = 0
+    public var weightBytesSent = 0
+    public init() {}
+}

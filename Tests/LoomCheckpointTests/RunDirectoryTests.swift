@@ -35,6 +35,16 @@ import Testing
         #expect(run.latest() == run.checkpointPath(step: 200))
     }
 
+    @Test func pruningSparesTheCheckpointLatestNames() throws {
+        let dir = try ScratchDirectory()
+        let run = RunDirectory(path: dir.path)
+        for step in [100, 200, 300] { try run.save(Sample.contents(step: step), keep: 5) }
+        try FileManager.default.removeItem(atPath: run.latestPath)
+        try FileManager.default.createSymbolicLink(atPath: run.latestPath, withDestinationPath: "ckpt-00000100.h5")
+        #expect(run.prune(keep: 1) == [run.checkpointPath(step: 200)])
+        #expect(run.checkpoints().map(\.step) == [100, 300])
+    }
+
     @Test func resumeAutoTakesTheNewestCheckpoint() throws {
         let dir = try ScratchDirectory()
         let run = RunDirectory(path: dir.path)

@@ -1,7 +1,95 @@
 import ArgumentParser
+import Foundation
+import Logging
+import LoomCluster
+import LoomConfig
+import LoomKernels
+import LoomTraining
+import LoomWire
 
-// Placeholder until LoomCluster lands; owned by the cluster engineer.
+/// `loom coordinator --config C.yaml --bind EP`: plans and drives a run computed by workers.
 struct CoordinatorCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "coordinator", abstract: "(being built)")
-    func run() throws { throw CLIError("not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Drive a training run whose steps are computed by `loom worker` processes.",
+        discussion: """
+        Workers may join, die or be replaced at any time; the weights are bitwise the same as
+        a one-process run. With no worker connected the coordinator waits (and says so).
+        Binding anything but loopback needs --keys DIR (CURVE, allow-list DIR/authorized/*.pub)
+        or an explicit --insecure. SIGTERM/SIGINT write a checkpoint and stop; SIGUSR1 writes a
+        checkpoint and goes on. See docs/CLUSTER.md.
+        """)
+
+    @OptionGroup var configOptions: ConfigOptions
+
+    @Option(help: "Endpoint to bind: tcp://HOST:PORT (tcp://0.0.0.0:5555) or ipc://PATH.")
+    var bind: String
+
+    @Option(help: "Key directory: DIR/loom.{pub,key} and DIR/authorized/*.pub (CURVE server).")
+    var keys: String?
+
+    @Flag(help: "Allow a non-loopback bind without CURVE (anyone who reaches the port can join).")
+    var insecure = false
+
+    @Option(help: "Resume: 'auto' (newest valid checkpoint in the run directory, else start fresh) or a checkpoint file.")
+    var resume: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let logger = global.bootstrap(process: "coordinator")
+        try runReportingErrors {
+            BLAS.useSingleThread()
+            if keys == nil && !insecure && !isLoopbackEndpoint(bind) {
+                throw CLIError("refusing to bind \(bind) without authentication: it is reachable from other machines. Use --keys DIR (see `loom keygen`), or --insecure on a trusted network")
+            }
+            let security: Security = try keys.map { try Security.coordinator(keysDirectory: $0) } ?? .none
+            let config = try configOptions.load()
+            let dataset = try RunSetup.openDataset(config.data.path)
+            let run = try TrainingRun(config: config, dataset: dataset, logger: logger)
+            if let resume { try run.resume(resume) }
+            let authLogger = logger
+            let transport = try ZeroMQTransport.bind(endpoint: bind, security: security) { event in
+                if event.accepted {
+                    authLogger.info("CURVE: \(event)")
+                } else {
+                    authLogger.warning("CURVE: \(event)")
+                }
+            }
+            defer { transport.close() }
+            let executor = ClusterExecutor(transport: transport, runID: UInt64(run.runID, radix: 16) ?? 1,
+                                           problem: run.problem, source: DatasetSampleSource(dataset: dataset),
+                                           logger: logger, options: ClusterOptions(config: config.cluster))
+            logger.info("coordinator listening on \(transport.endpoint)\(keys == nil ? "" : " (CURVE, \(security.authorizedCount) authorized key(s))")")
+            let control = RunControl()
+            SignalHandling.install(control: control)
+            let progress = ProgressReporter(logger: logger, stepsPerEpoch: run.state.stepsPerEpoch,
+                                            lastStep: run.state.lastStep, logEvery: config.training.logEverySteps)
+            run.onStep = { progress.step($0, samplesPerSecond: $1, batch: config.training.batchSize) }
+            run.onEvaluation = { progress.evaluation($0) }
+            let outcome: RunOutcome
+            do {
+                outcome = try run.run(executor: executor, control: control)
+            } catch {
+                executor.shutdown(reason: "the coordinator failed: \(error)")
+                throw error
+            }
+            switch outcome {
+            case .stopped(let step):
+                executor.shutdown(reason: "the coordinator stopped at step \(step)")
+                logger.notice("stopped at step \(step); continue with --resume auto")
+            case .finished:
+                executor.shutdown(reason: "training finished")
+                print("final checkpoint: \(run.directory.latestPath)")
+            }
+        }
+    }
+}
+
+extension Security {
+    /// Workers admitted by a CURVE server (0 otherwise).
+    var authorizedCount: Int {
+        if case .curveServer(_, let keys) = self { return keys.count }
+        return 0
+    }
 }

@@ -1,7 +1,79 @@
 import ArgumentParser
+import Foundation
+import Logging
+import LoomCluster
+import LoomKernels
+import LoomWire
 
-// Placeholder until LoomCluster lands; owned by the cluster engineer.
+/// `loom worker --connect EP`: computes what a coordinator assigns, until SIGTERM/SIGINT.
 struct WorkerCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "worker", abstract: "(being built)")
-    func run() throws { throw CLIError("not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Join a coordinator and compute gradients for it.",
+        discussion: """
+        The worker keeps no training state: kill it, restart it or add more at any time. When
+        the coordinator goes silent (or stops) it reconnects and waits for the next run.
+        Samples come from --data, else from the config's data.path when this machine has the
+        same file (same fingerprint), else from the coordinator with each assignment.
+        """)
+
+    @Option(help: "Coordinator endpoint, e.g. tcp://10.0.0.5:5555 or ipc:///tmp/loom.sock.")
+    var connect: String
+
+    @Option(help: "Key directory: DIR/loom.{pub,key} and DIR/coordinator.pub (CURVE).")
+    var keys: String?
+
+    @Flag(help: "Never read the dataset here: receive the samples from the coordinator.")
+    var noLocalData = false
+
+    @Option(help: "Dataset file to read samples from (must have the run's fingerprint).")
+    var data: String?
+
+    @Flag(help: "Exit when the coordinator says the run is over (default: wait for the next run).")
+    var exitOnShutdown = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        if noLocalData && data != nil { throw ValidationError("--data and --no-local-data exclude each other") }
+    }
+
+    func run() throws {
+        let logger = global.bootstrap(process: "worker")
+        try runReportingErrors {
+            BLAS.useSingleThread()
+            let security: Security = try keys.map { try Security.worker(keysDirectory: $0) } ?? .none
+            var options = WorkerOptions(endpoint: connect)
+            options.dataPath = data
+            options.useLocalData = !noLocalData
+            options.exitOnShutdown = exitOnShutdown
+            let stop = StopFlag()
+            WorkerSignals.install(stop: stop, logger: logger)
+            let endpoint = connect
+            let worker = Worker(options: options, logger: logger, stop: stop) { () throws(TransportError) -> Transport in
+                try ZeroMQTransport.connect(endpoint: endpoint, security: security)
+            }
+            logger.info("worker pid \(ProcessInfo.processInfo.processIdentifier) connecting to \(connect)\(keys == nil ? "" : " with CURVE")")
+            try worker.run()
+            logger.info("worker done: \(worker.piecesComputed) pieces computed")
+        }
+    }
+}
+
+/// SIGTERM/SIGINT set the worker's stop flag; it finishes the current piece and exits.
+enum WorkerSignals {
+    nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
+
+    static func install(stop: StopFlag, logger: Logger) {
+        for (sig, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                logger.info("\(name) received: stopping")
+                stop.requestStop()
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
 }

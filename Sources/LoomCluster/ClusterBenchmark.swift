@@ -1,0 +1,60 @@
+// `loom bench --workers 1,2`: a coordinator in this process and N `loom worker` processes
+// on synthetic data, timed over real sockets (ipc://), after a warm-up.
+
+import Foundation
+import Logging
+import LoomConfig
+import LoomData
+import LoomTraining
+import LoomWire
+
+public enum ClusterBenchmark {
+    /// Trains `steps` steps of `config` (after `warmupSteps`) with `workers` local worker
+    /// processes started from `loomExecutable`; returns training samples/s and the bytes the
+    /// coordinator sent per step (weights, assignments with the samples, heartbeats).
+    public static func run(workers: Int, config: RunConfig, steps: Int, loomExecutable: String,
+                           warmupSteps: Int = 3, logger: Logger = Logger(label: "loom.bench"))
+        throws -> (samplesPerSecond: Double, bytesPerStep: Double) {
+        let input = config.model.input
+        guard input.count == 3 else { throw ClusterError.process("bench: model.input must be [C, H, W], got \(input)") }
+        let shape = ImageShape(height: input[1], width: input[2], channels: input[0])
+        let heads = config.heads.map { h in
+            ResolvedHead(name: h.name, kind: h.kind.rawValue, attribute: h.attribute, classes: max(h.classes, 10),
+                         classNames: (0..<max(h.classes, 10)).map { "class\($0)" }, classWeights: nil)
+        }
+        let problem = try TrainingProblem(config: config, heads: heads, imageShape: shape)
+        let count = config.training.batchSize * 16
+        let labels = heads.map { h in (0..<count).map { Int32($0 % h.classes) } }
+        let state = try TrainingState(problem: problem, trainLabels: labels, trainIndices: Array(0..<count),
+                                      validationIndices: [])
+        let endpoint = "ipc:///tmp/loom-bench-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max)).sock"
+        let transport = try ZeroMQTransport.bind(endpoint: endpoint)
+        defer {
+            transport.close()
+            try? FileManager.default.removeItem(atPath: String(endpoint.dropFirst("ipc://".count)))
+        }
+        let executor = ClusterExecutor(transport: transport, runID: UInt64.random(in: 1...UInt64.max), problem: problem,
+                                       source: SyntheticSampleSource(imageShape: shape), logger: logger,
+                                       options: ClusterOptions(config: config.cluster))
+        let children = WorkerProcesses(executable: loomExecutable, endpoint: endpoint,
+                                       extraArguments: ["--no-local-data", "--exit-on-shutdown", "--log-level", "warning"])
+        defer { children.terminateAll() }
+        try children.start(count: workers)
+        guard executor.waitForWorkers(workers, timeout: .seconds(60)) == workers else {
+            throw ClusterError.process("bench: only \(executor.liveWorkers.count) of \(workers) workers connected to \(endpoint) within 60 s")
+        }
+        func step() throws {
+            let plan = state.plan(step: state.step)
+            let result = try executor.execute(plan: plan, state: state)
+            _ = try state.apply(plan: plan, result: result)
+        }
+        for _ in 0..<warmupSteps { try step() }
+        let bytesBefore = executor.statistics.bytesSent
+        let start = Date()
+        for _ in 0..<steps { try step() }
+        let elapsed = Date().timeIntervalSince(start)
+        let bytes = Double(executor.statistics.bytesSent - bytesBefore)
+        executor.shutdown(reason: "benchmark finished")
+        return (Double(steps * config.training.batchSize) / elapsed, bytes / Double(max(steps, 1)))
+    }
+}

@@ -1,0 +1,70 @@
+// Local `loom worker` subprocesses: for `loom train --workers N`, the cluster benchmark and
+// the integration tests. Every child is killed when the group is terminated or released.
+
+import Foundation
+
+/// A set of `loom worker` child processes connected to one endpoint.
+public final class WorkerProcesses {
+    public let executable: String
+    public let endpoint: String
+    /// Arguments added after `worker --connect EP` (e.g. `--no-local-data`, `--keys DIR`).
+    public let extraArguments: [String]
+    /// Where the children's stderr (their log) goes; nil = inherited.
+    public let logFile: String?
+    public private(set) var processes: [Process] = []
+
+    public init(executable: String, endpoint: String, extraArguments: [String] = [], logFile: String? = nil) {
+        self.executable = executable
+        self.endpoint = endpoint
+        self.extraArguments = extraArguments
+        self.logFile = logFile
+    }
+
+    deinit { terminateAll(wait: false) }
+
+    /// Starts one more worker; returns its index in `processes`.
+    @discardableResult
+    public func start(arguments: [String] = []) throws(ClusterError) -> Int {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = ["worker", "--connect", endpoint] + extraArguments + arguments
+        p.standardInput = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        if let logFile {
+            if !FileManager.default.fileExists(atPath: logFile) { FileManager.default.createFile(atPath: logFile, contents: nil) }
+            if let handle = FileHandle(forWritingAtPath: logFile) {
+                handle.seekToEndOfFile()
+                p.standardError = handle
+            }
+        }
+        do { try p.run() } catch {
+            throw .process("cannot start \(executable) worker --connect \(endpoint): \(error)")
+        }
+        processes.append(p)
+        return processes.count - 1
+    }
+
+    /// Starts `count` workers.
+    public func start(count: Int) throws(ClusterError) {
+        for _ in 0..<count { try start() }
+    }
+
+    /// SIGKILLs worker `index` (a crash, for tests) and reaps it.
+    public func kill(_ index: Int) {
+        let p = processes[index]
+        if p.isRunning { Foundation.kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+    }
+
+    /// SIGTERM to every running worker, then (with `wait`) up to 5 s for them to exit
+    /// before SIGKILL: no orphan survives.
+    public func terminateAll(wait: Bool = true) {
+        for p in processes where p.isRunning { p.terminate() }
+        guard wait else { return }
+        let deadline = Date().addingTimeInterval(5)
+        for p in processes {
+            while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+            if p.isRunning { Foundation.kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        }
+    }
+}

@@ -154,6 +154,14 @@ import Testing
             type: .result, frame: "1 (gradient_sum)", index: 2, step: 12, firstShard: 4, shardCount: 4))
     }
 
+    @Test func nonFiniteHeadScaleIsRejected() {
+        var a = SampleMessages.assignment
+        a.headScales[0] = .nan
+        guard case .nonFinite(.assignment, "4 (head_scales)", 0, _, _, _) = decodeError(Message.assignment(a).encode()) else {
+            Issue.record("expected nonFinite"); return
+        }
+    }
+
     @Test func nonFiniteMetricSumIsRejected() {
         var r = SampleMessages.result
         r.metricSums[1] = .nan
@@ -205,6 +213,12 @@ import Testing
             Issue.record("expected json"); return
         }
         #expect(rule.contains("protocol_version"))
+    }
+
+    @Test func welcomeWithoutRunJSONDecodesWithAnEmptyOne() throws {
+        let frames = jsonMessage(.welcome, #"{"config_yaml":"a: 1"}"#)
+        #expect(try Message.decode(frames, expectedRunID: nil)
+                == .welcome(Welcome(runID: SampleMessages.runID, configYAML: "a: 1", runJSON: "")))
     }
 
     @Test func unknownJSONFieldsAreIgnored() throws {

@@ -6,12 +6,14 @@ enum SampleMessages {
 
     static let hello = Hello(hostname: "node-7.cluster", pid: 4242, cores: 16,
                              datasetFingerprint: "sha256:abcdef", hasLocalData: true)
-    static let welcome = Welcome(runID: runID, configYAML: "training:\n  seed: 7\n  batch_size: 256\n")
+    static let welcome = Welcome(runID: runID, configYAML: "training:\n  seed: 7\n  batch_size: 256\n",
+                                 runJSON: #"{"heads":["category"]}"#)
     static let refusal = Refusal(runID: runID, reason: "dataset fingerprint differs")
     static let assignment = Assignment(runID: runID, step: 1_000_000_000_001, epoch: 3, weightsVersion: 77,
                                        firstShard: 8, shardSampleCounts: [2, 3, 1],
                                        sampleIndices: [10, 11, 500, 501, 502, UInt64.max - 1],
-                                       sampleRecords: Array(0..<(6 * 5)).map { UInt8($0) })
+                                       sampleRecords: Array(0..<(6 * 5)).map { UInt8($0) },
+                                       headScales: [0.5, 0.25])
     static let result = ShardResult(runID: runID, step: 12, epoch: 1, weightsVersion: 12, firstShard: 4, shardCount: 4,
                                     gradientSum: [0.5, -1.25, Float.leastNonzeroMagnitude, 3e38],
                                     batchNormStatistics: [1, 2, 3],

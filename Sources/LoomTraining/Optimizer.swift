@@ -188,19 +188,23 @@ public final class Optimizer {
                      _ lr: Double, _ wd: Double) {
         let lrF = Float(lr), wdF = Float(wd)
         let mu = Float(config.momentum), keep = Float(1 - config.dampening)
-        let firstStep = stepCount == 1
-        if first == nil {
+        let firstStep = stepCount == 1, nesterov = config.nesterov
+        guard var buffer = first else {
             for i in range { w[i] -= lrF * (g[i] + wdF * w[i]) }
             return
         }
-        first!.withUnsafeMutableBufferPointer { b in
+        // Move the slot out of the object while updating it: no copy, and no exclusivity
+        // checks on `self` inside the loop.
+        first = nil
+        buffer.withUnsafeMutableBufferPointer { b in
             for i in range {
-                var d = wd != 0 ? g[i] + wdF * w[i] : g[i]
+                var d = g[i] + wdF * w[i]
                 b[i] = firstStep ? d : mu * b[i] + keep * d
-                d = config.nesterov ? d + mu * b[i] : b[i]
+                d = nesterov ? d + mu * b[i] : b[i]
                 w[i] -= lrF * d
             }
         }
+        first = buffer
     }
 
     private func adam(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ range: Range<Int>,
@@ -212,13 +216,15 @@ public final class Optimizer {
         let b2Sqrt = Float(bias2Sqrt), eps = Float(config.eps)
         let oneMinusB1 = Float(1 - config.beta1), b2 = Float(config.beta2), oneMinusB2 = Float(1 - config.beta2)
         let decay = Float(1 - lr * wd), wdF = Float(wd)
-        first!.withUnsafeMutableBufferPointer { m in
-            second!.withUnsafeMutableBufferPointer { v in
+        guard var mean = first, var square = second else { return }
+        first = nil; second = nil
+        let decoupledDecay = decoupled && wd != 0, l2 = !decoupled && wd != 0
+        mean.withUnsafeMutableBufferPointer { m in
+            square.withUnsafeMutableBufferPointer { v in
                 for i in range {
                     var grad = g[i]
-                    if wd != 0 {
-                        if decoupled { w[i] *= decay } else { grad += wdF * w[i] }
-                    }
+                    if decoupledDecay { w[i] *= decay }
+                    if l2 { grad += wdF * w[i] }
                     m[i] += oneMinusB1 * (grad - m[i])
                     v[i] = b2 * v[i] + oneMinusB2 * grad * grad
                     let denom = v[i].squareRoot() / b2Sqrt + eps
@@ -226,5 +232,6 @@ public final class Optimizer {
                 }
             }
         }
+        first = mean; second = square
     }
 }

@@ -34,6 +34,22 @@ public struct Hello: Equatable, Sendable, Codable {
         case datasetFingerprint = "dataset_fingerprint", hasLocalData = "has_local_data"
     }
 
+    /// Reads `protocol_version` as a plain integer first: Foundation reports a number out of
+    /// UInt16 range as "invalid JSON", which would hide the field at fault.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let version = try c.decode(Int.self, forKey: .protocolVersion)
+        guard let narrow = UInt16(exactly: version) else {
+            throw DecodingError.dataCorruptedError(forKey: .protocolVersion, in: c, debugDescription: "out of range")
+        }
+        protocolVersion = narrow
+        hostname = try c.decode(String.self, forKey: .hostname)
+        pid = try c.decode(Int.self, forKey: .pid)
+        cores = try c.decode(Int.self, forKey: .cores)
+        datasetFingerprint = try c.decode(String.self, forKey: .datasetFingerprint)
+        hasLocalData = try c.decode(Bool.self, forKey: .hasLocalData)
+    }
+
     /// R13 range checks; the header's version was already checked equal to ours (R3).
     func validate() throws(WireError) {
         guard protocolVersion == WireHeader.protocolVersion else {

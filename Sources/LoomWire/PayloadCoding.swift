@@ -84,6 +84,9 @@ struct PayloadReader {
         } catch let DecodingError.valueNotFound(_, context) {
             let path = context.codingPath.map(\.stringValue).joined(separator: ".")
             throw .json(type: type, rule: "field \"\(path)\" is null")
+        } catch let DecodingError.dataCorrupted(context) where !context.codingPath.isEmpty {
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw .json(type: type, rule: "field \"\(path)\" has a value out of range for its type")
         } catch {
             throw .json(type: type, rule: "not well-formed UTF-8 JSON")
         }

@@ -200,6 +200,12 @@ import Testing
         #expect(rule.contains("pid"))
     }
 
+    @Test func helloFieldOutOfRangeForItsTypeIsNamed() {
+        let body = #"{"protocol_version":70000,"hostname":"a","pid":1,"cores":2,"dataset_fingerprint":"","has_local_data":false}"#
+        #expect(decodeError(jsonMessage(.hello, body), expectedRunID: nil)
+                == .json(type: .hello, rule: "field \"protocol_version\" has a value out of range for its type"))
+    }
+
     @Test func helloWithZeroCoresIsRejected() {
         var hello = SampleMessages.hello
         hello.cores = 0

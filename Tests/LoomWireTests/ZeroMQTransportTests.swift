@@ -79,7 +79,7 @@ import Testing
             }
         }
         #expect(failed)
-        #expect(slowest < .milliseconds(100))
+        #expect(slowest < .milliseconds(500))   // a blocking send would never return
     }
 
     @Test func fixedWorkerIdentityIsThePeerIDTheCoordinatorSees() throws {

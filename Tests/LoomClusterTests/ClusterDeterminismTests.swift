@@ -1,0 +1,60 @@
+// Invariant 1 with real processes: whatever the workers do, the weights are the ones of a
+// one-process run.
+
+import Foundation
+import LoomTestSupport
+import Testing
+
+@Suite(.serialized) struct ClusterDeterminismTests {
+    @Test func oneToFourWorkersGiveTheWeightsOfAOneProcessRun() throws {
+        let h = try ClusterHarness("workers", model: "reference-cnn", maxSteps: 3)
+        let reference = try h.referenceModel()
+        for n in 1...4 {
+            let run = "run\(n)"
+            let coordinator = try h.startCoordinator(run: run)
+            for w in 0..<n {
+                // Half the workers read the file themselves, half receive the samples.
+                try h.startWorker("w\(n)-\(w)", extra: ["--exit-on-shutdown"] + (w % 2 == 1 ? ["--no-local-data"] : []))
+            }
+            let model = try h.finish(coordinator, run: run)
+            #expect(bitwiseEqual(model, reference), "\(n) worker(s): weights differ from the one-process run")
+        }
+    }
+
+    @Test func aWorkerKilledMidRunAndReplacedLeavesTheWeightsUnchanged() throws {
+        let h = try ClusterHarness("kill", model: "reference-cnn", maxSteps: 24)
+        let reference = try h.referenceModel()
+        let coordinator = try h.startCoordinator(run: "run")
+        let victim = try h.startWorker("victim")
+        try h.startWorker("survivor")
+        #expect(h.waitFor("step 6/", in: "run.log"))
+        kill(victim.processIdentifier, SIGKILL)
+        victim.waitUntilExit()
+        try h.startWorker("replacement")
+        let model = try h.finish(coordinator, run: "run")
+        #expect(h.log("run.log").contains("declared dead"))
+        #expect(bitwiseEqual(model, reference))
+    }
+
+    @Test func aWorkerJoiningHalfwayLeavesTheWeightsUnchanged() throws {
+        let h = try ClusterHarness("join", model: "reference-cnn", maxSteps: 24)
+        let reference = try h.referenceModel()
+        let coordinator = try h.startCoordinator(run: "run")
+        try h.startWorker("first")
+        #expect(h.waitFor("step 8/", in: "run.log"))
+        try h.startWorker("late", extra: ["--exit-on-shutdown", "--no-local-data"])
+        let model = try h.finish(coordinator, run: "run")
+        #expect(h.log("run.log").contains("2 worker(s) live"))
+        #expect(bitwiseEqual(model, reference))
+    }
+
+    @Test func aCoordinatorWithNoWorkerWaitsForOne() throws {
+        let h = try ClusterHarness("wait", maxSteps: 2, extra: [])
+        let coordinator = try h.startCoordinator(run: "run")
+        #expect(h.waitFor("coordinator listening", in: "run.log"))
+        Thread.sleep(forTimeInterval: 1)
+        #expect(coordinator.isRunning)
+        try h.startWorker("w")
+        _ = try h.finish(coordinator, run: "run")
+    }
+}

@@ -102,6 +102,11 @@ public final class TrainingRun {
     /// Runs until the last step, or until `control` asks to stop.
     public func run(executor: StepExecutor, control: RunControl) throws(TrainingError) -> RunOutcome {
         logger.info("run \(runID): \(state.lastStep - state.step) steps to go (\(state.stepsPerEpoch) per epoch, batch \(config.training.batchSize), micro-batch \(config.training.microBatch)), checkpoints in \(directory.path)")
+        do {
+            try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
+        } catch {
+            throw TrainingError("cannot create the run directory \(directory.path): \(error.localizedDescription)")
+        }
         var recent: [(Date, Int)] = [(Date(), 0)]
         while !state.isFinished {
             if control.stopRequested {

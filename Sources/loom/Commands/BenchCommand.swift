@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Logging
+import LoomCluster
 import LoomConfig
 import LoomData
 import LoomKernels
@@ -128,9 +130,34 @@ enum TrainingThroughput {
     }
 }
 
-/// `loom bench --workers 1,2` (filled in with the cluster).
+/// `loom bench --workers 1,2`: samples/s with each worker count, scaling efficiency, bytes per step.
 enum ClusterBench {
-    static func run(config: RunConfig, workerCounts: [Int], seconds: Double, json: Bool, logger: Any) throws {
-        throw CLIError("the cluster benchmark needs the coordinator (not built yet)")
+    static func run(config: RunConfig, workerCounts: [Int], seconds: Double, json: Bool, logger: Logger) throws {
+        let exe = LocalCluster.selfExecutable()
+        // Steps per measurement: about `seconds` at ~1000 samples/s per worker, at least 10.
+        let steps = max(10, Int(seconds * 1000 / Double(config.training.batchSize)))
+        var figures: [(workers: Int, sps: Double, bytes: Double)] = []
+        for n in workerCounts {
+            let r = try ClusterBenchmark.run(workers: n, config: config, steps: steps * n, loomExecutable: exe, logger: logger)
+            figures.append((n, r.samplesPerSecond, r.bytesPerStep))
+            print(String(format: "%d worker(s): %8.1f samples/s  %8.2f MB sent per step", n, r.samplesPerSecond, r.bytesPerStep / 1e6))
+        }
+        var efficiency: [String: Double] = [:]
+        if let one = figures.first(where: { $0.workers == 1 }) {
+            for f in figures where f.workers > 1 {
+                let e = f.sps / (Double(f.workers) * one.sps)
+                efficiency["\(f.workers)"] = e
+                print(String(format: "scaling efficiency at %d workers: %.3f (samples/s with %d / (%d x samples/s with 1))",
+                             f.workers, e, f.workers, f.workers))
+            }
+        }
+        if json {
+            let object: [String: Any] = [
+                "workers": figures.map { ["workers": $0.workers, "samples_per_s": $0.sps, "bytes_per_step": $0.bytes] },
+                "scaling_efficiency": efficiency, "batch": config.training.batchSize, "micro_batch": config.training.microBatch,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(data: data, encoding: .utf8)!)
+        }
     }
 }

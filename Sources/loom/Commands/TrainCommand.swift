@@ -35,9 +35,6 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Print the run directory of this config and exit.")
     var printRunDir = false
 
-    @Option(help: "Serve Prometheus metrics on this port (coordinator).")
-    var metricsPort: Int?
-
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -74,7 +71,7 @@ struct TrainCommand: ParsableCommand {
                 outcome = try run.run(executor: LocalExecutor(problem: run.problem, dataset: dataset), control: control)
             } else {
                 outcome = try LocalCluster.train(run: run, workers: workers, control: control,
-                                                 metricsPort: metricsPort, global: global, logger: logger)
+                                                 global: global, logger: logger)
             }
             switch outcome {
             case .stopped(let step):

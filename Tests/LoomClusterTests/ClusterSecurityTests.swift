@@ -14,19 +14,11 @@ import Testing
         try h.startWorker("worker")
         #expect(h.waitFor("step 2/", in: "run.log"))
 
+        // A raw DEALER learns the run id the way a worker does (hello, welcome), then misbehaves.
         let raw = try ZeroMQTransport.connect(endpoint: h.endpoint)
         defer { raw.close() }
-        var random = SystemRandomNumberGenerator()
-        try raw.send([(0..<100).map { _ in UInt8.random(in: 0...255, using: &random) }], to: .coordinator)
-        try raw.send([Array(Message.heartbeat(Heartbeat(runID: 5, step: 0, weightsVersion: 0)).encode()[0].prefix(30))],
-                     to: .coordinator)
-        try raw.send([WireHeader(type: .result, runID: 5, firstShard: 0, shardCount: 1, payloadFrameCount: 4,
-                                 payloadBytes: 1 << 40).encode(), [1, 2, 3]], to: .coordinator)
-        var wrongVersion = Message.hello(Hello(hostname: "raw", pid: 1, cores: 1, datasetFingerprint: "", hasLocalData: false)).encode()
-        wrongVersion[0][4] = 9
-        try raw.send(wrongVersion, to: .coordinator)
-        // A result replayed from an earlier step, with the real run id (learnt from a welcome).
-        try raw.send(.hello(Hello(hostname: "raw", pid: 1, cores: 1, datasetFingerprint: "", hasLocalData: false)), to: .coordinator)
+        let hello = Hello(hostname: "raw", pid: 1, cores: 1, datasetFingerprint: "", hasLocalData: false)
+        try raw.send(.hello(hello), to: .coordinator)
         var runID: UInt64?
         let deadline = Date().addingTimeInterval(10)
         while runID == nil && Date() < deadline {
@@ -35,6 +27,16 @@ import Testing
             }
         }
         let id = try #require(runID)
+        var random = SystemRandomNumberGenerator()
+        try raw.send([[0] + (1..<64).map { _ in UInt8.random(in: 0...255, using: &random) }], to: .coordinator)
+        try raw.send([Array(Message.heartbeat(Heartbeat(runID: id, step: 0, weightsVersion: 0)).encode()[0].prefix(30))],
+                     to: .coordinator)
+        try raw.send([WireHeader(type: .result, runID: id, firstShard: 0, shardCount: 1, payloadFrameCount: 4,
+                                 payloadBytes: 1 << 40).encode(), [1, 2, 3]], to: .coordinator)
+        var wrongVersion = Message.hello(hello).encode()
+        wrongVersion[0][4] = 9
+        try raw.send(wrongVersion, to: .coordinator)
+        // A result replayed from an earlier step.
         try raw.send(.result(ShardResult(runID: id, step: 0, epoch: 0, weightsVersion: 0, firstShard: 0, shardCount: 1,
                                          gradientSum: [0], batchNormStatistics: [], metricSums: [], sampleCounts: [1])),
                      to: .coordinator)

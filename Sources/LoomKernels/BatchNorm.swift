@@ -22,24 +22,11 @@ public func batchNormForwardTraining(y: UnsafeMutablePointer<Float>, mean: Unsaf
     for c in 0..<channels {
         // Two passes with Double accumulators: exact enough for long planes.
         var sum = 0.0
-        for i in 0..<n {
-            let p = x + (i * channels + c) * spatial
-            var part: Float = 0
-            for s in 0..<spatial { part += p[s] }
-            sum += Double(part)
-        }
+        for i in 0..<n { sum += Double(vectorSum(x + (i * channels + c) * spatial, spatial)) }
         let mu = sum / Double(m)
         let muF = Float(mu)
         var squares = 0.0
-        for i in 0..<n {
-            let p = x + (i * channels + c) * spatial
-            var part: Float = 0
-            for s in 0..<spatial {
-                let d = p[s] - muF
-                part += d * d
-            }
-            squares += Double(part)
-        }
+        for i in 0..<n { squares += Double(vectorCentredSquares(x + (i * channels + c) * spatial, shift: muF, spatial)) }
         let variance = squares / Double(m)
         let inv = 1 / (variance + Double(eps)).squareRoot()
         mean[c] = muF
@@ -48,9 +35,8 @@ public func batchNormForwardTraining(y: UnsafeMutablePointer<Float>, mean: Unsaf
         let scale = weight[c] * Float(inv)
         let shift = bias[c] - muF * scale
         for i in 0..<n {
-            let p = x + (i * channels + c) * spatial
-            let q = y + (i * channels + c) * spatial
-            for s in 0..<spatial { q[s] = p[s] * scale + shift }
+            let plane = (i * channels + c) * spatial
+            vectorAffine(y + plane, x + plane, scale: scale, shift: shift, spatial)
         }
     }
 }
@@ -73,9 +59,8 @@ public func batchNormForwardInference(y: UnsafeMutablePointer<Float>, x: UnsafeP
         for c in 0..<channels {
             let scale = weight[c] * invStd[c]
             let shift = bias[c] - mean[c] * scale
-            let p = x + (i * channels + c) * spatial
-            let q = y + (i * channels + c) * spatial
-            for s in 0..<spatial { q[s] = p[s] * scale + shift }
+            let plane = (i * channels + c) * spatial
+            vectorAffine(y + plane, x + plane, scale: scale, shift: shift, spatial)
         }
     }
 }
@@ -95,14 +80,8 @@ public func batchNormBackward(dx: UnsafeMutablePointer<Float>?, dweight: UnsafeM
         var sumDy = 0.0
         var sumDyXhat = 0.0
         for i in 0..<n {
-            let g = dy + (i * channels + c) * spatial
-            let p = x + (i * channels + c) * spatial
-            var a: Float = 0
-            var b: Float = 0
-            for s in 0..<spatial {
-                a += g[s]
-                b += g[s] * (p[s] - mu)
-            }
+            let plane = (i * channels + c) * spatial
+            let (a, b) = vectorSumAndCentredDot(dy + plane, x + plane, shift: mu, spatial)
             sumDy += Double(a)
             sumDyXhat += Double(b) * Double(inv)
         }
@@ -114,11 +93,22 @@ public func batchNormBackward(dx: UnsafeMutablePointer<Float>?, dweight: UnsafeM
             // dx = γ·invStd·(dy − dβ/M − x̂·dγ/M), x̂ = (x − mean)·invStd
             let meanDy = Float(sumDy) / m
             let k = Float(sumDyXhat) / m * inv
+            // dx = scale·dy − scale·k·(x − mean) − scale·meanDy, centred before scaling
+            // so that a large mean does not cost precision.
+            let a = Lanes(repeating: scale), b = Lanes(repeating: -scale * k)
+            let centre = Lanes(repeating: mu), shift = Lanes(repeating: -scale * meanDy)
             for i in 0..<n {
-                let g = dy + (i * channels + c) * spatial
-                let p = x + (i * channels + c) * spatial
-                let d = dx + (i * channels + c) * spatial
-                for s in 0..<spatial { d[s] = scale * (g[s] - meanDy - (p[s] - mu) * k) }
+                let plane = (i * channels + c) * spatial
+                let (g, p, d) = (dy + plane, x + plane, dx + plane)
+                var j = 0
+                while j + 8 <= spatial {
+                    storeLanes(loadLanes(g + j) * a + (loadLanes(p + j) - centre) * b + shift, d + j)
+                    j += 8
+                }
+                while j < spatial {
+                    d[j] = scale * (g[j] - meanDy - (p[j] - mu) * k)
+                    j += 1
+                }
             }
         } else {
             for i in 0..<n {

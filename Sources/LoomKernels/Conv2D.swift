@@ -31,9 +31,7 @@ public func conv2dForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float
             let b = bias?[oc] ?? 0
             let src = product + oc * ld
             for i in 0..<count {
-                let dst = y + (first + i) * s.outputCount + oc * pixels
-                let part = src + i * pixels
-                for p in 0..<pixels { dst[p] = part[p] + b }
+                vectorAffine(y + (first + i) * s.outputCount + oc * pixels, src + i * pixels, scale: 1, shift: b, pixels)
             }
         }
         first += count
@@ -61,11 +59,8 @@ public func conv2dBackward(dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMuta
             var sum: Float = 0
             for i in 0..<count {
                 let src = dy + (first + i) * s.outputCount + oc * pixels
-                let part = dst + i * pixels
-                for p in 0..<pixels {
-                    part[p] = src[p]
-                    sum += src[p]
-                }
+                (dst + i * pixels).update(from: src, count: pixels)
+                sum += vectorSum(src, pixels)
             }
             if let dbias { dbias[oc] += sum }
         }

@@ -3,13 +3,31 @@
 
 /// y = max(x, 0).
 public func reluForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, count: Int) {
-    for i in 0..<count { y[i] = x[i] > 0 ? x[i] : 0 }
+    var i = 0
+    while i + 8 <= count {
+        let v = loadLanes(x + i)
+        storeLanes(v.replacing(with: 0, where: v .<= 0), y + i)
+        i += 8
+    }
+    while i < count {
+        y[i] = x[i] > 0 ? x[i] : 0
+        i += 1
+    }
 }
 
 /// dx = dy where the forward output y > 0 (equivalently x > 0), else 0 (overwritten).
 public func reluBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
                          y: UnsafePointer<Float>, count: Int) {
-    for i in 0..<count { dx[i] = y[i] > 0 ? dy[i] : 0 }
+    var i = 0
+    while i + 8 <= count {
+        let g = loadLanes(dy + i)
+        storeLanes(g.replacing(with: 0, where: loadLanes(y + i) .<= 0), dx + i)
+        i += 8
+    }
+    while i < count {
+        dx[i] = y[i] > 0 ? dy[i] : 0
+        i += 1
+    }
 }
 
 /// Residual connection: y = x + body, where body = block(x).

@@ -9,24 +9,7 @@ public func maxPool2dForward(y: UnsafeMutablePointer<Float>, argmax: UnsafeMutab
     let (oh, ow) = (s.outHeight, s.outWidth)
     let planeIn = s.height * s.width
     if s.kernel == 2 && s.stride == 2 && s.padding == 0 {
-        // The common case, without window bookkeeping.
-        for plane in 0..<(n * s.channels) {
-            let src = x + plane * planeIn
-            let dst = y + plane * oh * ow
-            let idx = argmax + plane * oh * ow
-            for r in 0..<oh {
-                let row0 = 2 * r * s.width
-                let row1 = row0 + s.width
-                for c in 0..<ow {
-                    var best = row0 + 2 * c
-                    if src[row0 + 2 * c + 1] > src[best] { best = row0 + 2 * c + 1 }
-                    if src[row1 + 2 * c] > src[best] { best = row1 + 2 * c }
-                    if src[row1 + 2 * c + 1] > src[best] { best = row1 + 2 * c + 1 }
-                    dst[r * ow + c] = src[best]
-                    idx[r * ow + c] = Int32(best)
-                }
-            }
-        }
+        maxPool2x2Forward(y: y, argmax: argmax, x: x, planes: n * s.channels, shape: s)
         return
     }
     for plane in 0..<(n * s.channels) {
@@ -58,6 +41,10 @@ public func maxPool2dBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer
                               argmax: UnsafePointer<Int32>, batch n: Int, shape s: Pool2DShape) {
     let outPlane = s.outHeight * s.outWidth
     let inPlane = s.height * s.width
+    if s.kernel == 2 && s.stride == 2 && s.padding == 0 && s.height % 2 == 0 && s.width % 2 == 0 {
+        maxPool2x2Backward(dx: dx, dy: dy, argmax: argmax, planes: n * s.channels, shape: s)
+        return
+    }
     dx.update(repeating: 0, count: n * s.inputCount)
     for plane in 0..<(n * s.channels) {
         let d = dx + plane * inPlane

@@ -90,6 +90,24 @@ struct NetworkBuilder {
         return (w.offset, b.offset)
     }
 
+    /// ReLU then max pool equals max pool then ReLU (max commutes with a monotone map, and
+    /// the gradient reaches the same element: the first maximum, or nothing when it is ≤ 0),
+    /// so the pair is swapped and the ReLU, its backward pass and its memory shrink by the
+    /// pooling factor. Neither layer has parameters, so no state_dict name or key changes.
+    static func poolingBeforeReLU(_ layers: [LayerConfig]) -> [LayerConfig] {
+        var result = layers
+        var i = 0
+        while i + 1 < result.count {
+            if result[i].kind == .relu && result[i + 1].kind == .maxpool2d {
+                result.swapAt(i, i + 1)
+                i += 2
+            } else {
+                i += 1
+            }
+        }
+        return result
+    }
+
     /// Compiles `layers` reading `input` of `shape`. No layer runs in place on slot
     /// `protected` (a residual block's input, needed again by the skip connection) or 0.
     mutating func build(_ layers: [LayerConfig], input: Int, shape: ActivationShape,
@@ -98,7 +116,7 @@ struct NetworkBuilder {
         var operations: [Operation] = []
         var slot = input
         var shape = shape
-        for layer in layers {
+        for layer in Self.poolingBeforeReLU(layers) {
             let index = nextLayerIndex
             nextLayerIndex += 1
             let label = Self.label(layer, index)

@@ -1,0 +1,91 @@
+// Explicit SIMD for the memory-bound loops. Float reductions do not auto-vectorise (the
+// compiler may not reorder float additions), and compare-and-select loops compile to
+// branches; SIMD8 lanes make both branch-free and 8-wide. Summation order is fixed by
+// the lane layout, so results stay deterministic.
+
+typealias Lanes = SIMD8<Float>
+
+@inline(__always)
+func loadLanes(_ p: UnsafePointer<Float>) -> Lanes {
+    UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
+}
+
+@inline(__always)
+func storeLanes(_ v: Lanes, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self)
+}
+
+/// Σ p[0..<n].
+@inline(__always)
+func vectorSum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+    var a = Lanes(), b = Lanes()
+    var i = 0
+    while i + 16 <= n {
+        a += loadLanes(p + i)
+        b += loadLanes(p + i + 8)
+        i += 16
+    }
+    var s = (a + b).sum()
+    while i < n {
+        s += p[i]
+        i += 1
+    }
+    return s
+}
+
+/// (Σ d, Σ d·(x − shift)) over n elements: the two reductions of the batch-norm backward pass.
+@inline(__always)
+func vectorSumAndCentredDot(_ d: UnsafePointer<Float>, _ x: UnsafePointer<Float>, shift: Float,
+                            _ n: Int) -> (Float, Float) {
+    var a = Lanes(), b = Lanes()
+    let c = Lanes(repeating: shift)
+    var i = 0
+    while i + 8 <= n {
+        let g = loadLanes(d + i)
+        a += g
+        b += g * (loadLanes(x + i) - c)
+        i += 8
+    }
+    var s = a.sum(), t = b.sum()
+    while i < n {
+        s += d[i]
+        t += d[i] * (x[i] - shift)
+        i += 1
+    }
+    return (s, t)
+}
+
+/// Σ (p − shift)² over n elements.
+@inline(__always)
+func vectorCentredSquares(_ p: UnsafePointer<Float>, shift: Float, _ n: Int) -> Float {
+    var a = Lanes(), b = Lanes()
+    let c = Lanes(repeating: shift)
+    var i = 0
+    while i + 16 <= n {
+        let u = loadLanes(p + i) - c, v = loadLanes(p + i + 8) - c
+        a += u * u
+        b += v * v
+        i += 16
+    }
+    var s = (a + b).sum()
+    while i < n {
+        s += (p[i] - shift) * (p[i] - shift)
+        i += 1
+    }
+    return s
+}
+
+/// q = p·scale + shift over n elements.
+@inline(__always)
+func vectorAffine(_ q: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, scale: Float, shift: Float, _ n: Int) {
+    let a = Lanes(repeating: scale), b = Lanes(repeating: shift)
+    var i = 0
+    while i + 8 <= n {
+        storeLanes(loadLanes(p + i) * a + b, q + i)
+        i += 8
+    }
+    while i < n {
+        q[i] = p[i] * scale + shift
+        i += 1
+    }
+}

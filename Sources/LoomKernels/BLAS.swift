@@ -64,3 +64,4 @@ public struct Stopwatch {
         return Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
     }
 }
+

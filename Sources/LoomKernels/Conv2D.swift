@@ -1,13 +1,13 @@
 // 2-D convolution (PyTorch `nn.Conv2d`, groups = 1, dilation = 1), NCHW, lowered onto
-// sgemm. Images are processed `imagesPerGEMM` at a time: the batch is folded into the GEMM
-// N dimension (large, efficient GEMMs) while the lowered matrix stays cache-sized.
+// sgemm. Images are lowered `imagesPerGEMM` at a time into one cache-sized matrix; each
+// image's GEMM then reads its column block in place (leading dimension n·P) and writes
+// straight into its NCHW slice, so no layout copies surround the GEMMs.
 //
 // Per chunk of n images:   cols (R, n·P) = im2col(x),  R = C·K·K, P = OH·OW
-//   forward:   prod (OC, n·P) = w (OC, R) · cols;            y[i, oc, p] = prod[oc, i·P + p] + b[oc]
-//   backward:  dprod (OC, n·P) gathered from dy (N, OC, OH, OW)
-//              dw (OC, R)  += dprod · colsᵀ                  (dL/dw = Σ_p dy·x)
-//              db (OC)     += Σ dprod[oc, :]
-//              dcols (R, n·P) = wᵀ · dprod;   dx = col2im(dcols)
+//   forward:   y_i (OC, P) = w (OC, R) · cols_i (R, P) + b        (b pre-filled, beta = 1)
+//   backward:  dw (OC, R) += dy_i (OC, P) · cols_iᵀ                (dL/dw = Σ_p dy·x)
+//              db (OC)    += Σ_p dy_i
+//              dcols_i (R, P) = wᵀ · dy_i;   dx = col2im(dcols)   (reusing the cols space)
 
 /// y (N, OC, OH, OW) = conv(x (N, C, H, W), weight (OC, C, K, K)) + bias (OC).
 /// `scratch` holds `shape.scratchCount(imagesPerGEMM:)` floats.
@@ -20,19 +20,15 @@ public func conv2dForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float
     var first = 0
     while first < n {
         let count = min(chunkSize, n - first)
-        let columns = scratch
-        let product = scratch + s.columnRows * count * pixels
         let ld = count * pixels
-        im2col(columns, x + first * s.inputCount, count: count, s)
-        gemm(false, false, s.outChannels, ld, s.columnRows, weight, s.columnRows,
-             columns, ld, beta: 0, product, ld)
-        // (OC, n·P) → (n, OC, P), adding the bias on the way.
-        for oc in 0..<s.outChannels {
-            let b = bias?[oc] ?? 0
-            let src = product + oc * ld
-            for i in 0..<count {
-                vectorAffine(y + (first + i) * s.outputCount + oc * pixels, src + i * pixels, scale: 1, shift: b, pixels)
+        im2col(scratch, x + first * s.inputCount, count: count, s)
+        for i in 0..<count {
+            let out = y + (first + i) * s.outputCount
+            if let bias {
+                for oc in 0..<s.outChannels { (out + oc * pixels).update(repeating: bias[oc], count: pixels) }
             }
+            gemm(false, false, s.outChannels, pixels, s.columnRows, weight, s.columnRows,
+                 scratch + i * pixels, ld, beta: bias == nil ? 0 : 1, out, pixels)
         }
         first += count
     }
@@ -50,29 +46,26 @@ public func conv2dBackward(dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMuta
     var first = 0
     while first < n {
         let count = min(chunkSize, n - first)
-        let columns = scratch
-        let dproduct = scratch + s.columnRows * count * pixels
         let ld = count * pixels
-        // (n, OC, P) → (OC, n·P), summing the bias gradient on the way.
-        for oc in 0..<s.outChannels {
-            let dst = dproduct + oc * ld
-            var sum: Float = 0
-            for i in 0..<count {
-                let src = dy + (first + i) * s.outputCount + oc * pixels
-                (dst + i * pixels).update(from: src, count: pixels)
-                sum += vectorSum(src, pixels)
+        im2col(scratch, x + first * s.inputCount, count: count, s)
+        for i in 0..<count {
+            let gradient = dy + (first + i) * s.outputCount
+            if let dbias {
+                for oc in 0..<s.outChannels { dbias[oc] += vectorSum(gradient + oc * pixels, pixels) }
             }
-            if let dbias { dbias[oc] += sum }
+            gemm(false, true, s.outChannels, s.columnRows, pixels, gradient, pixels, scratch + i * pixels, ld,
+                 beta: 1, dweight, s.columnRows)
         }
-        im2col(columns, x + first * s.inputCount, count: count, s)
-        gemm(false, true, s.outChannels, s.columnRows, ld, dproduct, ld, columns, ld,
-             beta: 1, dweight, s.columnRows)
-        if let dx {
-            // The lowered input is no longer needed: its space receives dcols.
-            gemm(true, false, s.columnRows, ld, s.outChannels, weight, s.columnRows,
-                 dproduct, ld, beta: 0, columns, ld)
-            col2im(dx + first * s.inputCount, columns, count: count, s)
+        guard let dx else {
+            first += count
+            continue
         }
+        // The lowered input is no longer needed: its space receives dcols.
+        for i in 0..<count {
+            gemm(true, false, s.columnRows, pixels, s.outChannels, weight, s.columnRows,
+                 dy + (first + i) * s.outputCount, pixels, beta: 0, scratch + i * pixels, ld)
+        }
+        col2im(dx + first * s.inputCount, scratch, count: count, s)
         first += count
     }
 }

@@ -40,10 +40,10 @@ public struct Conv2DShape: Equatable, Sendable {
     /// Forward FLOPs per image (a multiply-add counts 2).
     public var forwardFLOPs: Int { 2 * outChannels * columnRows * outPixels }
 
-    /// Floats of scratch the conv kernels need to process `images` images per GEMM: the
-    /// lowered input (C·K·K, images·OH·OW) and the GEMM product (OC, images·OH·OW).
+    /// Floats of scratch the conv kernels need to lower `images` images at a time: the
+    /// lowered input (C·K·K, images·OH·OW).
     public func scratchCount(imagesPerGEMM images: Int) -> Int {
-        (columnRows + outChannels) * images * outPixels
+        columnRows * images * outPixels
     }
 
     /// Images per GEMM so that the lowered input stays near `targetFloats` (cache-sized),

@@ -33,14 +33,15 @@ func im2col(_ columns: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
                         let dst = row + i * pixels + r * ow
                         let ih = r * s.stride - s.padding + kh
                         if ih < 0 || ih >= s.height || valid.isEmpty {
-                            dst.update(repeating: 0, count: ow)
+                            for j in 0..<ow { dst[j] = 0 }
                             continue
                         }
+                        // Plain loops, not memcpy: rows are a few dozen floats, where a
+                        // library call costs more than the copy.
                         let src = plane + ih * s.width - s.padding + kw
                         for j in 0..<valid.lowerBound { dst[j] = 0 }
                         if s.stride == 1 {
-                            (dst + valid.lowerBound).update(from: src + valid.lowerBound,
-                                                            count: valid.count)
+                            for j in valid { dst[j] = src[j] }
                         } else {
                             for j in valid { dst[j] = src[j * s.stride] }
                         }

@@ -36,7 +36,7 @@ public enum TrainingBenchmark {
                             inputs.withUnsafeBufferPointer { x in
                                 try? model.forward(parameters: p.baseAddress!, buffers: b.baseAddress!,
                                                    input: x.baseAddress! + first * model.inputCount, count: count,
-                                                   sampleIDs: Array(sampleIDs[first..<(first + count)]),
+                                                   sampleIDs: model.hasDropout ? Array(sampleIDs[first..<(first + count)]) : [],
                                                    step: index, training: true, workspace: workspace)
                             }
                             for head in model.headOutputs.indices {

@@ -18,6 +18,9 @@ public struct WorkerOptions: Sendable {
     public var useLocalData = true
     /// Exit when the coordinator sends shutdown (default: reconnect and wait for the next run).
     public var exitOnShutdown = false
+    /// Stop when the parent process with this pid is gone (`--exit-with-parent`): workers
+    /// started by `loom train --workers N` do not outlive their coordinator.
+    public var parentPID: Int32?
     /// Without a welcome within this time, reconnect and say hello again.
     public var helloTimeout: Duration = .seconds(10)
     public var hostname = ProcessInfo.processInfo.hostName
@@ -51,7 +54,7 @@ public final class Worker {
             data = try WorkerData(path: path)
             logger.info("reading samples from \(path) (fingerprint \(data!.fingerprint))")
         }
-        while !stop.isSet {
+        while !stopRequested {
             let transport: Transport
             do { transport = try makeTransport() } catch { throw .transport(error) }
             let session = WorkerSession(worker: self, transport: transport)
@@ -64,13 +67,19 @@ public final class Worker {
             }
             transport.close()
             if outcome == .exit { return }
-            if !stop.isSet { Thread.sleep(forTimeInterval: 0.2) }
+            if !stopRequested { Thread.sleep(forTimeInterval: 0.2) }
         }
         logger.info("worker stopping (signal)")
     }
 
     // Used by WorkerSession.
-    var stopRequested: Bool { stop.isSet }
+    var stopRequested: Bool {
+        if let parent = options.parentPID, getppid() != parent {
+            logger.notice("parent process \(parent) is gone: stopping")
+            stop.requestStop()
+        }
+        return stop.isSet
+    }
     var log: Logger { logger }
     var localData: WorkerData? {
         get { data }

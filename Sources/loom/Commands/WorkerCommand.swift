@@ -32,6 +32,9 @@ struct WorkerCommand: ParsableCommand {
     @Flag(help: "Exit when the coordinator says the run is over (default: wait for the next run).")
     var exitOnShutdown = false
 
+    @Flag(help: "Exit when the process that started this worker exits (used by loom train --workers N).")
+    var exitWithParent = false
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -47,6 +50,7 @@ struct WorkerCommand: ParsableCommand {
             options.dataPath = data
             options.useLocalData = !noLocalData
             options.exitOnShutdown = exitOnShutdown
+            if exitWithParent { options.parentPID = getppid() }
             let stop = StopFlag()
             WorkerSignals.install(stop: stop, logger: logger)
             let endpoint = connect

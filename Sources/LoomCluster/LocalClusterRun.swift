@@ -1,0 +1,38 @@
+// `loom train --workers N`: the coordinator in this process, N `loom worker` children on
+// an ipc:// endpoint, all stopped together.
+
+import Foundation
+import Logging
+import LoomTraining
+import LoomWire
+
+public enum LocalClusterRun {
+    /// Runs `run` with `workers` local worker processes started from `loomExecutable`.
+    /// The children exit when the run ends (shutdown), when they are terminated here, or
+    /// when this process dies (they watch their parent), so none is left behind.
+    public static func train(run: TrainingRun, workers: Int, loomExecutable: String, control: RunControl,
+                             logger: Logger, workerArguments: [String] = []) throws -> RunOutcome {
+        let endpoint = "ipc:///tmp/loom-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max)).sock"
+        let transport = try ZeroMQTransport.bind(endpoint: endpoint)
+        defer {
+            transport.close()
+            try? FileManager.default.removeItem(atPath: String(endpoint.dropFirst("ipc://".count)))
+        }
+        let executor = ClusterExecutor(transport: transport, runID: UInt64(run.runID, radix: 16) ?? 1, problem: run.problem,
+                                       source: DatasetSampleSource(dataset: run.dataset), logger: logger,
+                                       options: ClusterOptions(config: run.config.cluster))
+        let children = WorkerProcesses(executable: loomExecutable, endpoint: endpoint,
+                                       extraArguments: ["--exit-on-shutdown", "--exit-with-parent"] + workerArguments)
+        defer { children.terminateAll() }
+        try children.start(count: workers)
+        logger.info("coordinator on \(endpoint) with \(workers) local worker process(es)")
+        do {
+            let outcome = try run.run(executor: executor, control: control)
+            executor.shutdown(reason: "training finished")
+            return outcome
+        } catch {
+            executor.shutdown(reason: "the coordinator failed: \(error)")
+            throw error
+        }
+    }
+}

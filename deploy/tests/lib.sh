@@ -1,0 +1,72 @@
+# Shared helpers of the deploy/tests/*.sh scripts (sourced, not run).
+#   REPO    the repository root
+#   LOOM    the loom binary under test (default: the release build, built by deploy/test.sh)
+#   TINY    tiny_dataset PATH: a 256-sample dataset in Loom's layout that trains in a blink
+# Each test prints "name: PASS ..." lines and ends with "N passed, N failed".
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+[[ -d /opt/swift/usr/bin ]] && export PATH="/opt/swift/usr/bin:$PATH"
+LOOM=${LOOM:-$REPO/.build/release/loom}
+PASSED=0
+FAILED=0
+SKIPPED=0
+
+pass() { PASSED=$((PASSED + 1)); echo "${TEST_NAME:-test}: PASS $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "${TEST_NAME:-test}: FAIL $*" >&2; }
+skip() { SKIPPED=$((SKIPPED + 1)); echo "${TEST_NAME:-test}: SKIP $*"; }
+# check "what" command...: passes when the command succeeds.
+check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+summary() {
+    echo "${TEST_NAME:-test}: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+    [[ $FAILED -eq 0 ]]
+}
+
+need_loom() {
+    if [[ ! -x $LOOM ]]; then
+        echo "${TEST_NAME:-test}: no loom binary at $LOOM: build it (swift build -c release --product loom) or set LOOM" >&2
+        exit 1
+    fi
+}
+
+# apt_install PKG...: installs the missing ones (idempotent); fails when apt cannot.
+apt_install() {
+    local missing=() p
+    for p in "$@"; do
+        [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
+    done
+    ((${#missing[@]} == 0)) && return 0
+    command -v apt-get >/dev/null && [[ $(id -u) -eq 0 ]] || return 1
+    echo "${TEST_NAME:-test}: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 && return 0
+    apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1
+}
+
+# tiny_dataset PATH: 256 train + 64 test 28x28x1 images, class c brightens the c-th band.
+tiny_dataset() {
+    python3 - "$1" <<'PY'
+import sys, h5py, numpy as np
+rng = np.random.default_rng(11)
+with h5py.File(sys.argv[1], "w") as f:
+    for k, v in {"name": "tiny-bands", "source": "deploy/tests", "license": "none",
+                 "fingerprint": "tiny-bands-deploy-tests-1"}.items():
+        f.attrs[k] = v
+    a = f.create_group("attributes/category")
+    a.attrs["kind"] = "softmax"
+    a.attrs["class_names"] = [f"band{c}" for c in range(10)]
+    for split, n in (("train", 256), ("test", 64)):
+        labels = rng.integers(0, 10, n).astype(np.int32)
+        images = rng.integers(20, 110, (n, 28, 28, 1)).astype(np.uint8)
+        for i, c in enumerate(labels):
+            rows = [r for r in range(28) if r * 10 // 28 == c]
+            images[i, rows] += 130
+        f[f"{split}/images"] = images
+        f[f"{split}/labels/category"] = labels
+PY
+}
+
+# The config every test trains: configs/smoke.yaml on a tiny dataset, run dir under $1.
+# Usage: smoke_args DATASET RUN_DIR [STEPS] -> prints the --config/--set arguments.
+smoke_args() {
+    echo "--config $REPO/configs/smoke.yaml --set data.path=$1 --set checkpoint.dir=$2 --set training.max_steps=${3:-20}"
+}

@@ -1,0 +1,69 @@
+// The run directory's promises: the last `checkpoint.keep` files kept, `latest.h5` on the
+// newest, a corrupt newest file skipped on resume, a failing write stopping the run with
+// the older checkpoints intact.
+
+import Foundation
+import Testing
+
+@Suite struct CheckpointHygieneTests {
+    @Test func onlyTheLastKeepCheckpointsRemainAndLatestNamesTheNewest() throws {
+        let reference = try ReferenceRun.get()
+        let spec = reference.spec
+        let steps = RunFiles.checkpointSteps(in: spec.runDirectory)
+        #expect(steps == [spec.totalSteps - 2, spec.totalSteps - 1, spec.totalSteps], "checkpoints kept: \(steps)")
+        #expect(RunFiles.latestTarget(in: spec.runDirectory) == "ckpt-\(String(format: "%08d", spec.totalSteps)).h5")
+        #expect(try RunFiles.step(of: spec.latest) == spec.totalSteps)
+        #expect(RunFiles.temporaryFiles(in: spec.runDirectory).isEmpty)
+    }
+
+    @Test func resumeAutoSkipsATruncatedNewestCheckpointAndStillEndsIdentical() throws {
+        let reference = try ReferenceRun.get()
+        let ws = try Workspace("truncated-newest")
+        let spec = TrainSpec(workspace: ws, run: "run", everySteps: 0, keep: 10)
+        let child = try ws.start(spec.arguments(), tag: "first")
+        try #require(child.waitForLog("step 19/"), "no progress: \(child.stderr)")
+        child.signal(SIGTERM)
+        let first = child.wait()
+        let steps = RunFiles.checkpointSteps(in: spec.runDirectory)
+        try #require(first.status == 0 && steps.count >= 2 && steps.last! > 16, "checkpoints \(steps): \(first.stderr)")
+        // Cut the newest checkpoint in half, as a crash of a non-atomic writer would.
+        let newest = spec.checkpoint(step: steps.last!)
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: newest))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: newest))
+
+        let second = try ws.loom(spec.arguments(["--resume", "auto"]))
+        #expect(second.status == 0, "\(second.stderr)")
+        let warnings = lines(of: second.stderr, containing: "skipping checkpoint")
+        #expect(warnings.count == 1 && warnings[0].contains(URL(fileURLWithPath: newest).lastPathComponent),
+                "expected a warning about the truncated file, stderr:\n\(second.stderr)")
+        let previous = steps[steps.count - 2]
+        #expect(second.stderr.contains("at step \(previous)"), "not resumed from step \(previous): \(second.stderr)")
+        try reference.expectSame(as: spec, in: ws, "resumed past a truncated newest checkpoint")
+    }
+
+    @Test func aCheckpointThatCannotBeWrittenStopsTheRunAndKeepsTheOlderOnes() throws {
+        let ws = try Workspace("blocked-write")
+        let spec = TrainSpec(workspace: ws, run: "run", everySteps: 2, keep: 10)
+        // A directory squatting on the name of the second checkpoint: the rename into place fails.
+        try FileManager.default.createDirectory(atPath: spec.checkpoint(step: 4) + "/squatter", withIntermediateDirectories: true)
+        let result = try ws.loom(spec.arguments())
+        expectCleanFailure(result, naming: ["step 4", "ckpt-00000004.h5"], "blocked checkpoint write")
+        #expect(!result.stderr.contains("step 5/"), "the run went on after a failed checkpoint:\n\(result.stderr)")
+        #expect(RunFiles.checkpointSteps(in: spec.runDirectory) == [2, 4])
+        #expect(RunFiles.latestTarget(in: spec.runDirectory) == "ckpt-00000002.h5")
+        #expect(RunFiles.temporaryFiles(in: spec.runDirectory).filter { $0.hasPrefix(".ckpt-") }.isEmpty,
+                "a failed write left its temporary file")
+        let inspect = try ws.loom(["inspect", spec.checkpoint(step: 2)])
+        #expect(inspect.status == 0, "the older checkpoint no longer reads: \(inspect.stderr)")
+        #expect(try RunFiles.step(of: spec.latest) == 2)
+    }
+
+    @Test func aRunDirectoryUnderARegularFileIsAClearError() throws {
+        let ws = try Workspace("dir-under-file")
+        try ws.write("plainfile", "not a directory\n")
+        var spec = TrainSpec(workspace: ws, run: "plainfile/run")
+        spec.epochs = 1
+        let result = try ws.loom(spec.arguments())
+        expectCleanFailure(result, naming: ["plainfile/run"], "run directory under a file")
+    }
+}

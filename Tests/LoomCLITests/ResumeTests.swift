@@ -1,0 +1,130 @@
+// Invariant 3 with real processes: a single-process run killed (SIGKILL), stopped
+// (SIGTERM) or asked for a checkpoint (SIGUSR1) ends bitwise identical to one that was
+// left alone.
+
+import Foundation
+import Testing
+
+/// SIGKILLs `child` as soon as a checkpoint temporary file (`.ckpt-*.tmp-*`) appears in
+/// `directory`. Returns false when the process ended (or `timeout` passed) first.
+func killDuringCheckpointWrite(_ child: LoomChild, directory: String, timeout: Double = 60) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline && child.isRunning {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        if names.contains(where: { $0.hasPrefix(".ckpt-") && $0.contains(".tmp-") }) {
+            child.signal(SIGKILL)
+            return true
+        }
+        usleep(200)
+    }
+    return false
+}
+
+/// Lines of `log` that contain `text`.
+func lines(of log: String, containing text: String) -> [Substring] {
+    log.split(separator: "\n").filter { $0.contains(text) }
+}
+
+/// The integer after `prefix` in the first line of `log` holding it.
+func number(after prefix: String, in log: String) -> Int? {
+    guard let range = log.range(of: prefix) else { return nil }
+    return Int(log[range.upperBound...].prefix { $0.isNumber })
+}
+
+@Suite struct ResumeTests {
+    @Test func aRunSIGKILLedRepeatedlyAndResumedWithAutoEndsIdentical() throws {
+        let reference = try ReferenceRun.get()
+        let ws = try Workspace("sigkill")
+        let spec = TrainSpec(workspace: ws, run: "run")
+        let seed = UInt64(Date().timeIntervalSince1970 * 1000)
+        var rng = SplitMix64(seed: seed)
+        var kills: [String] = []
+        var midWrite = 0
+        var finished = false
+        for attempt in 1...40 {
+            let child = try ws.start(spec.arguments(["--resume", "auto"]), tag: "attempt\(attempt)")
+            if kills.count < 8 || (midWrite == 0 && kills.count < 16) {
+                // Alternate: kill inside a checkpoint write, and at a random moment after a step.
+                if kills.count % 2 == 0 {
+                    guard killDuringCheckpointWrite(child, directory: spec.runDirectory) else {
+                        finished = child.wait().status == 0
+                        break
+                    }
+                } else {
+                    guard child.waitForLog("step ") else { finished = child.wait().status == 0; break }
+                    usleep(UInt32(rng.next() % 40_000))
+                    child.signal(SIGKILL)
+                }
+                let result = child.wait()
+                let leftovers = RunFiles.temporaryFiles(in: spec.runDirectory).filter { $0.hasPrefix(".ckpt-") }
+                if result.signalled && !leftovers.isEmpty { midWrite += 1 }
+                kills.append("\(result.signalled ? "killed" : "exited \(result.status)") with checkpoints \(RunFiles.checkpointSteps(in: spec.runDirectory))\(leftovers.isEmpty ? "" : " mid-write")")
+                if !result.signalled && result.status == 0 { finished = true; break }
+                continue
+            }
+            let result = child.wait()
+            #expect(result.status == 0, "the last resume failed: \(result.stderr.suffix(2000))")
+            finished = result.status == 0
+            break
+        }
+        let history = "kills (seed \(seed)): \(kills.joined(separator: "; "))"
+        try #require(finished, "the run never finished; \(history)")
+        #expect(kills.count >= 8, "only \(kills.count) kills landed before the run ended; \(history)")
+        #expect(midWrite > 0, "no kill landed during a checkpoint write; \(history)")
+        #expect(RunFiles.temporaryFiles(in: spec.runDirectory).filter { $0.hasPrefix(".ckpt-") }.isEmpty,
+                "stale temporary files survived the resumed run")
+        try reference.expectSame(as: spec, in: ws, "SIGKILLed run; \(history)")
+    }
+
+    @Test func sigtermCheckpointsAndStopsAndTheResumedRunEndsIdentical() throws {
+        let reference = try ReferenceRun.get()
+        let ws = try Workspace("sigterm")
+        let spec = TrainSpec(workspace: ws, run: "run", everySteps: 0, keep: 10)
+        let child = try ws.start(spec.arguments(), tag: "first")
+        try #require(child.waitForLog("step 3/"), "no progress: \(child.stderr)")
+        child.signal(SIGTERM)
+        let first = child.wait()
+        #expect(first.status == 0, "a SIGTERM stop is not a failure: \(first.stderr)")
+        let stopped = try #require(number(after: "stopped at step ", in: first.stderr),
+                                   "the run did not report a stop:\n\(first.stderr)")
+        #expect(stopped < spec.totalSteps)
+        #expect(RunFiles.checkpointSteps(in: spec.runDirectory).last == stopped,
+                "checkpoints \(RunFiles.checkpointSteps(in: spec.runDirectory)), stopped at \(stopped)")
+        #expect(RunFiles.latestTarget(in: spec.runDirectory) == URL(fileURLWithPath: spec.checkpoint(step: stopped)).lastPathComponent)
+
+        let second = try ws.loom(spec.arguments(["--resume", "auto"]))
+        #expect(second.status == 0, "resume failed: \(second.stderr)")
+        #expect(second.stderr.contains("at step \(stopped)"), "not resumed from step \(stopped): \(second.stderr)")
+        try reference.expectSame(as: spec, in: ws, "SIGTERM at step \(stopped)")
+    }
+
+    @Test func sigusr1WritesACheckpointAndTheRunGoesOnUnchanged() throws {
+        let reference = try ReferenceRun.get()
+        let ws = try Workspace("sigusr1")
+        let spec = TrainSpec(workspace: ws, run: "run", everySteps: 0, keep: 10)
+        let child = try ws.start(spec.arguments(), tag: "run")
+        try #require(child.waitForLog("step 2/"), "no progress: \(child.stderr)")
+        // A request that arrives right after an epoch-end checkpoint has nothing new to
+        // write; ask until one is written.
+        while child.isRunning && !child.stderr.contains("(checkpoint requested (SIGUSR1))") {
+            child.signal(SIGUSR1)
+            usleep(20_000)
+        }
+        let result = child.wait()
+        #expect(result.status == 0, "\(result.stderr)")
+        let line = try #require(lines(of: result.stderr, containing: "(checkpoint requested (SIGUSR1))").first,
+                                "no SIGUSR1 checkpoint before the run ended:\n\(result.stderr)")
+        let step = try #require(number(after: "ckpt-", in: String(line)))
+        #expect(step % 8 != 0, "the SIGUSR1 checkpoint is at an epoch end: \(line)")
+        #expect(FileManager.default.fileExists(atPath: spec.checkpoint(step: step)))
+        try reference.expectSame(as: spec, in: ws, "a run that took a SIGUSR1 checkpoint")
+
+        // The checkpoint taken on request resumes exactly too.
+        let again = TrainSpec(workspace: ws, run: "again", everySteps: 0, keep: 10)
+        try FileManager.default.createDirectory(atPath: again.runDirectory, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: spec.checkpoint(step: step), toPath: again.checkpoint(step: step))
+        let resumed = try ws.loom(again.arguments(["--resume", "auto"]))
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        try reference.expectSame(as: again, in: ws, "resumed from the SIGUSR1 checkpoint at step \(step)")
+    }
+}

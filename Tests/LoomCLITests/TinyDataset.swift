@@ -1,0 +1,54 @@
+// A tiny dataset in DESIGN.md's layout, written with LoomHDF5, that trains in a blink:
+// 28x28x1 images where class c brightens the c-th of ten horizontal bands under heavy
+// noise. The MLP gets well above chance in a few dozen steps without saturating, so
+// accuracies and calibration have something to measure.
+
+import Foundation
+import LoomHDF5
+
+enum TinyDataset {
+    static let classes = 10
+
+    /// Writes `train` + `test` samples to `path`. Deterministic in `seed`, so two files
+    /// written with the same arguments are byte-for-byte the same dataset (and fingerprint).
+    static func write(to path: String, train: Int = 256, test: Int = 64, seed: UInt64 = 11) throws {
+        let file = try HDF5File.create(path)
+        defer { file.close() }
+        let root = file.root
+        try root.setAttribute("name", "tiny-bands")
+        try root.setAttribute("source", "LoomCLITests")
+        try root.setAttribute("license", "none")
+        try root.setAttribute("fingerprint", "tiny-bands-\(train)-\(test)-\(seed)")
+        _ = try root.createGroup("attributes/category")
+        try root.setAttribute("kind", "softmax", on: "attributes/category")
+        try root.setAttribute("class_names", (0..<classes).map { "band\($0)" }, on: "attributes/category")
+        var rng = SplitMix64(seed: seed)
+        for (split, n) in [("train", train), ("test", test)] {
+            var images = [UInt8](repeating: 0, count: n * 28 * 28)   // (N, H, W, C)
+            var labels = [Int32](repeating: 0, count: n)             // (N)
+            for i in 0..<n {
+                let c = Int(rng.next() % UInt64(classes))
+                labels[i] = Int32(c)
+                for p in 0..<(28 * 28) {
+                    let inBand = (p / 28) * classes / 28 == c
+                    images[i * 784 + p] = UInt8(Int(rng.next() % 200) + (inBand ? 40 : 0))
+                }
+            }
+            try root.write(images, shape: [n, 28, 28, 1], to: "\(split)/images")
+            try root.write(labels, shape: [n], to: "\(split)/labels/category")
+        }
+    }
+}
+
+/// Steele, Lea and Flood's SplitMix64: a small, seedable generator for test data.
+struct SplitMix64 {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

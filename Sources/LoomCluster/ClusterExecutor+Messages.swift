@@ -20,7 +20,7 @@ extension ClusterExecutor {
             return
         }
         if case .hello(let hello) = message { return handleHello(hello, from: peer) }
-        guard let worker = workers[peer] else {
+        guard let worker = workers[peer] ?? readmit(peer) else {
             return reject(peer, "unknown peer", "\(message.type) from a peer that has not said hello (or was declared dead)")
         }
         worker.lastHeard = clock.now
@@ -41,6 +41,7 @@ extension ClusterExecutor {
             logger.error("refusing worker \(name): \(reason)")
             statistics.workersRefused += 1
             if let old = workers[peer] { declareDead(old, why: "refused on a new hello") }
+            departed[peer] = nil
             try? transport.send(.refuse(Refusal(runID: runID, reason: reason)), to: peer)
             return
         }
@@ -57,6 +58,17 @@ extension ClusterExecutor {
             logger.info("worker \(name) joined: \(hello.cores) core(s), local data \(hello.hasLocalData ? "yes" : "no"); \(workers.count) worker(s) live")
         }
         send(welcomeFrames, to: workers[peer]!)
+    }
+
+    /// A worker declared dead that speaks again (it was only slow, or the network paused)
+    /// is taken back with the hello it gave; it gets the weights again with its next work.
+    private func readmit(_ peer: PeerID) -> WorkerRecord? {
+        guard let hello = departed.removeValue(forKey: peer) else { return nil }
+        let record = WorkerRecord(peer: peer, hello: hello, now: clock.now, serial: nextSerial)
+        nextSerial += 1
+        workers[peer] = record
+        logger.notice("worker \(record.name) declared dead earlier is alive: taken back; \(workers.count) worker(s) live")
+        return record
     }
 
     private func handleResult(_ result: LoomWire.ShardResult, from worker: WorkerRecord) {

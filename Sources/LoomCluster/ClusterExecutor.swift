@@ -49,6 +49,8 @@ public final class ClusterExecutor: StepExecutor {
     let clock = ContinuousClock()
     let welcomeFrames: [[UInt8]]
     var workers: [PeerID: WorkerRecord] = [:]
+    /// Hellos of workers declared dead, in case they speak again.
+    var departed: [PeerID: Hello] = [:]
     var nextSerial = 0
     var job: ClusterJob?
     var lastHeartbeat: ContinuousClock.Instant
@@ -255,6 +257,8 @@ public final class ClusterExecutor: StepExecutor {
 
     func declareDead(_ worker: WorkerRecord, why: String) {
         guard workers.removeValue(forKey: worker.peer) != nil else { return }
+        if departed.count > 10_000 { departed.removeAll() }
+        departed[worker.peer] = worker.hello
         statistics.workersLost += 1
         let released = job?.release(worker.peer) ?? 0
         let pending = released > 0 ? "; \(released) block(s) of step \(job!.step) go to other workers" : ""

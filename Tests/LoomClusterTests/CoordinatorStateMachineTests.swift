@@ -33,6 +33,21 @@ import Testing
         c.stopWorkers()
     }
 
+    @Test func aWorkerDeclaredDeadThatSpeaksAgainIsTakenBack() throws {
+        let c = try InMemoryCluster(timeoutMs: 100)
+        let slow = c.network.connectWorker()
+        try slow.send(.hello(Hello(hostname: "slow", pid: 1, cores: 1, datasetFingerprint: "", hasLocalData: false)),
+                      to: .coordinator)
+        #expect(c.executor.waitForWorkers(1, timeout: .seconds(5)) == 1)
+        Thread.sleep(forTimeInterval: 0.2)
+        c.executor.idle()
+        #expect(c.executor.liveWorkers.isEmpty)
+        try slow.send(.heartbeat(Heartbeat(runID: c.runID, step: 0, weightsVersion: 0)), to: .coordinator)
+        c.executor.idle()
+        #expect(c.executor.liveWorkers.map(\.hostname) == ["slow"])
+        #expect(c.executor.rejects.total == 0)
+    }
+
     @Test func duplicateAndStaleResultsAreCountedAndIgnored() throws {
         let c = try InMemoryCluster()
         let fake = c.network.connectWorker()

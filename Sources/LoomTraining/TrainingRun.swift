@@ -82,6 +82,13 @@ public final class TrainingRun {
         }
         guard let point else {
             logger.info("no checkpoint in \(directory.path): starting a new run")
+            // A run killed before its first checkpoint may have logged rows; they belong to
+            // no checkpoint, so the new run's history starts empty (else rows repeat).
+            if FileManager.default.fileExists(atPath: directory.metricsPath) {
+                do { try FileManager.default.removeItem(atPath: directory.metricsPath) } catch {
+                    throw TrainingError("cannot remove the stale \(directory.metricsPath): \(error.localizedDescription)")
+                }
+            }
             return nil
         }
         for (path, error) in point.skipped {

@@ -32,6 +32,9 @@ func number(after prefix: String, in log: String) -> Int? {
 }
 
 @Suite struct ResumeTests {
+    /// Eight kills: the first inside the very first checkpoint write (nothing to resume
+    /// from yet); each later one after its attempt wrote a checkpoint (so the run advances),
+    /// alternately inside the next checkpoint write and at a random moment.
     @Test func aRunSIGKILLedRepeatedlyAndResumedWithAutoEndsIdentical() throws {
         let reference = try ReferenceRun.get()
         let ws = try Workspace("sigkill")
@@ -40,36 +43,27 @@ func number(after prefix: String, in log: String) -> Int? {
         var rng = SplitMix64(seed: seed)
         var kills: [String] = []
         var midWrite = 0
-        var finished = false
-        for attempt in 1...40 {
+        for attempt in 1...8 {
             let child = try ws.start(spec.arguments(["--resume", "auto"]), tag: "attempt\(attempt)")
-            if kills.count < 8 || (midWrite == 0 && kills.count < 16) {
-                // Alternate: kill inside a checkpoint write, and at a random moment after a step.
-                if kills.count % 2 == 0 {
-                    guard killDuringCheckpointWrite(child, directory: spec.runDirectory) else {
-                        finished = child.wait().status == 0
-                        break
-                    }
-                } else {
-                    guard child.waitForLog("step ") else { finished = child.wait().status == 0; break }
-                    usleep(UInt32(rng.next() % 40_000))
-                    child.signal(SIGKILL)
-                }
-                let result = child.wait()
-                let leftovers = RunFiles.temporaryFiles(in: spec.runDirectory).filter { $0.hasPrefix(".ckpt-") }
-                if result.signalled && !leftovers.isEmpty { midWrite += 1 }
-                kills.append("\(result.signalled ? "killed" : "exited \(result.status)") with checkpoints \(RunFiles.checkpointSteps(in: spec.runDirectory))\(leftovers.isEmpty ? "" : " mid-write")")
-                if !result.signalled && result.status == 0 { finished = true; break }
-                continue
+            if attempt > 1 {
+                try #require(child.waitForLog("checkpoint \(spec.runDirectory)/ckpt-"),
+                             "attempt \(attempt) wrote no checkpoint: \(child.stderr.suffix(1500))")
+            }
+            if attempt % 2 == 1 {
+                _ = killDuringCheckpointWrite(child, directory: spec.runDirectory)
+            } else {
+                usleep(UInt32(rng.next() % 30_000))
+                child.signal(SIGKILL)
             }
             let result = child.wait()
-            #expect(result.status == 0, "the last resume failed: \(result.stderr.suffix(2000))")
-            finished = result.status == 0
-            break
+            try #require(result.signalled, "attempt \(attempt) ended before its kill (status \(result.status)); kills so far: \(kills)")
+            let leftovers = RunFiles.temporaryFiles(in: spec.runDirectory).filter { $0.hasPrefix(".ckpt-") }
+            if !leftovers.isEmpty { midWrite += 1 }
+            kills.append("\(RunFiles.checkpointSteps(in: spec.runDirectory))\(leftovers.isEmpty ? "" : " + a partial write")")
         }
-        let history = "kills (seed \(seed)): \(kills.joined(separator: "; "))"
-        try #require(finished, "the run never finished; \(history)")
-        #expect(kills.count >= 8, "only \(kills.count) kills landed before the run ended; \(history)")
+        let history = "checkpoints after each kill (seed \(seed)): \(kills.joined(separator: "; "))"
+        let last = try ws.loom(spec.arguments(["--resume", "auto"]))
+        try #require(last.status == 0, "the last resume failed: \(last.stderr.suffix(2000)); \(history)")
         #expect(midWrite > 0, "no kill landed during a checkpoint write; \(history)")
         #expect(RunFiles.temporaryFiles(in: spec.runDirectory).filter { $0.hasPrefix(".ckpt-") }.isEmpty,
                 "stale temporary files survived the resumed run")

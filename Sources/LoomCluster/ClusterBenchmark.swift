@@ -50,10 +50,13 @@ public enum ClusterBenchmark {
         }
         for _ in 0..<warmupSteps { try step() }
         let bytesBefore = executor.statistics.bytesSent
+        let jobBefore = executor.statistics.jobSeconds
         let start = Date()
         for _ in 0..<steps { try step() }
         let elapsed = Date().timeIntervalSince(start)
         let bytes = Double(executor.statistics.bytesSent - bytesBefore)
+        let inJobs = executor.statistics.jobSeconds - jobBefore
+        logger.info("bench: \(workers) worker(s): \(steps) steps in \(elapsed) s, \(inJobs) s waiting for workers, \(elapsed - inJobs) s in the coordinator's own step work")
         executor.shutdown(reason: "benchmark finished")
         return (Double(steps * config.training.batchSize) / elapsed, bytes / Double(max(steps, 1)))
     }

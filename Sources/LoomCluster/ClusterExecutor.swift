@@ -162,7 +162,12 @@ public final class ClusterExecutor: StepExecutor {
     /// Runs `job` to completion: cut, assign, collect, reassign.
     private func run(_ job: ClusterJob, state: TrainingState) throws(TrainingError) {
         self.job = job
-        defer { self.job = nil }
+        let started = clock.now
+        defer {
+            self.job = nil
+            let d = (clock.now - started).components
+            statistics.jobSeconds += Double(d.seconds) + Double(d.attoseconds) * 1e-18
+        }
         let tick = min(options.heartbeatInterval, .milliseconds(50))
         while !job.isComplete {
             try distribute(job, state: state)

@@ -50,5 +50,8 @@ public struct ClusterStatistics: Equatable, Sendable {
     /// Bytes handed to the transport (all messages), and of weights messages alone.
     public var bytesSent = 0
     public var weightBytesSent = 0
+    /// Seconds spent inside steps and evaluations (assigning, waiting for workers,
+    /// reducing): the rest of a run's time is the driver's own (optimizer, checkpoints).
+    public var jobSeconds = 0.0
     public init() {}
 }

@@ -1,7 +1,7 @@
 # Shared helpers of the deploy/tests/*.sh scripts (sourced, not run).
 #   REPO    the repository root
 #   LOOM    the loom binary under test (default: the release build, built by deploy/test.sh)
-#   TINY    tiny_dataset PATH: a 256-sample dataset in Loom's layout that trains in a blink
+#   TINY    tiny_dataset PATH: a 2048-sample dataset in Loom's layout that trains in a blink
 # Each test prints "name: PASS ..." lines and ends with "N passed, N failed".
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -54,7 +54,7 @@ with h5py.File(sys.argv[1], "w") as f:
     a = f.create_group("attributes/category")
     a.attrs["kind"] = "softmax"
     a.attrs["class_names"] = [f"band{c}" for c in range(10)]
-    for split, n in (("train", 256), ("test", 64)):
+    for split, n in (("train", 2048), ("test", 64)):
         labels = rng.integers(0, 10, n).astype(np.int32)
         images = rng.integers(20, 110, (n, 28, 28, 1)).astype(np.uint8)
         for i, c in enumerate(labels):

@@ -100,7 +100,7 @@ SBATCH=$REPO/deploy/slurm/loom.sbatch
 submit() {
     sbatch --parsable --job-name="$1" --ntasks=2 --time=10 --chdir="$REPO" --output="$T/$1.out" \
         "$SBATCH" "$REPO/configs/smoke.yaml" --set "data.path=$T/tiny.h5" --set "checkpoint.dir=$2" \
-        --set "training.max_steps=$STEPS" --set checkpoint.every_steps=5 --set training.log_every_steps=1
+        --set "training.max_steps=$STEPS" --set training.epochs=1000 --set checkpoint.every_steps=5 --set training.log_every_steps=1
 }
 job_state() { scontrol show job "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2; }
 # wait_done JOB SECONDS: until the job has ended (COMPLETED, FAILED...).

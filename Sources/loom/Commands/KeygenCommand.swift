@@ -7,8 +7,8 @@ struct KeygenCommand: ParsableCommand {
         commandName: "keygen",
         abstract: "Write a CURVE key pair (DIR/loom.pub, DIR/loom.key with mode 0600).",
         discussion: """
-        Coordinator: put each worker's loom.pub into DIR/authorized/<name>.pub and start it
-        with --keys DIR. Worker: copy the coordinator's loom.pub to DIR/coordinator.pub and
+        Coordinator: put each worker's loom.pub into DIR/authorized/<name>.pub and start it \
+        with --keys DIR. Worker: copy the coordinator's loom.pub to DIR/coordinator.pub and \
         start it with --keys DIR. Existing key files are never overwritten.
         """)
 

@@ -11,9 +11,9 @@ struct WorkerCommand: ParsableCommand {
         commandName: "worker",
         abstract: "Join a coordinator and compute gradients for it.",
         discussion: """
-        The worker keeps no training state: kill it, restart it or add more at any time. When
-        the coordinator goes silent (or stops) it reconnects and waits for the next run.
-        Samples come from --data, else from the config's data.path when this machine has the
+        The worker keeps no training state: kill it, restart it or add more at any time. When \
+        the coordinator goes silent (or stops) it reconnects and waits for the next run. \
+        Samples come from --data, else from the config's data.path when this machine has the \
         same file (same fingerprint), else from the coordinator with each assignment.
         """)
 

@@ -13,10 +13,10 @@ struct CoordinatorCommand: ParsableCommand {
         commandName: "coordinator",
         abstract: "Drive a training run whose steps are computed by `loom worker` processes.",
         discussion: """
-        Workers may join, die or be replaced at any time; the weights are bitwise the same as
-        a one-process run. With no worker connected the coordinator waits (and says so).
-        Binding anything but loopback needs --keys DIR (CURVE, allow-list DIR/authorized/*.pub)
-        or an explicit --insecure. SIGTERM/SIGINT write a checkpoint and stop; SIGUSR1 writes a
+        Workers may join, die or be replaced at any time; the weights are bitwise the same as \
+        a one-process run. With no worker connected the coordinator waits (and says so). \
+        Binding anything but loopback needs --keys DIR (CURVE, allow-list DIR/authorized/*.pub) \
+        or an explicit --insecure. SIGTERM/SIGINT write a checkpoint and stop; SIGUSR1 writes a \
         checkpoint and goes on. See docs/CLUSTER.md.
         """)
 

@@ -9,7 +9,7 @@ import LoomWire
 /// children are terminated whatever happens (no orphan outlives the coordinator).
 enum LocalCluster {
     static func train(run: TrainingRun, workers: Int, control: RunControl,
-                      global: GlobalOptions, logger: Logger) throws -> RunOutcome {
+                      global: GlobalOptions, logger: Logger, metrics: MetricsServer? = nil) throws -> RunOutcome {
         let socket = "/tmp/loom-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max)).sock"
         let endpoint = "ipc://\(socket)"
         let transport = try ZeroMQTransport.bind(endpoint: endpoint)
@@ -20,6 +20,7 @@ enum LocalCluster {
         let executor = ClusterExecutor(transport: transport, runID: UInt64(run.runID, radix: 16) ?? 1,
                                        problem: run.problem, source: DatasetSampleSource(dataset: run.dataset),
                                        logger: logger, options: ClusterOptions(config: run.config.cluster))
+        metrics?.observe(run: run, executor: executor)
         let children = WorkerProcesses(executable: selfExecutable(), endpoint: endpoint,
                                        extraArguments: ["--exit-on-shutdown", "--log-format", global.logFormat,
                                                         "--log-level", global.logLevel == "info" ? "notice" : global.logLevel])

@@ -34,6 +34,8 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Resume: 'auto' (newest valid checkpoint in the run directory, else start fresh) or a checkpoint file.")
     var resume: String?
 
+    @OptionGroup var metricsOptions: MetricsOptions
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
@@ -67,6 +69,7 @@ struct CoordinatorCommand: ParsableCommand {
                                             lastStep: run.state.lastStep, logEvery: config.training.logEverySteps)
             run.onStep = { progress.step($0, samplesPerSecond: $1, batch: config.training.batchSize) }
             run.onEvaluation = { progress.evaluation($0) }
+            try metricsOptions.start(for: run, logger: logger)?.observe(run: run, executor: executor)
             let outcome: RunOutcome
             do {
                 outcome = try run.run(executor: executor, control: control)

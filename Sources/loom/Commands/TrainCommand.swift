@@ -35,6 +35,8 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Print the run directory of this config and exit.")
     var printRunDir = false
 
+    @OptionGroup var metricsOptions: MetricsOptions
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -64,14 +66,16 @@ struct TrainCommand: ParsableCommand {
                                             lastStep: run.state.lastStep, logEvery: config.training.logEverySteps)
             run.onStep = { progress.step($0, samplesPerSecond: $1, batch: config.training.batchSize) }
             run.onEvaluation = { progress.evaluation($0) }
+            let metrics = try metricsOptions.start(for: run, logger: logger)
 
             let outcome: RunOutcome
             if workers == 0 {
                 SignalHandling.install(control: control)
+                metrics?.observe(run: run, executor: nil)
                 outcome = try run.run(executor: LocalExecutor(problem: run.problem, dataset: dataset), control: control)
             } else {
                 outcome = try LocalCluster.train(run: run, workers: workers, control: control,
-                                                 global: global, logger: logger)
+                                                 global: global, logger: logger, metrics: metrics)
             }
             switch outcome {
             case .stopped(let step):

@@ -10,8 +10,10 @@ public enum LocalClusterRun {
     /// Runs `run` with `workers` local worker processes started from `loomExecutable`.
     /// The children exit when the run ends (shutdown), when they are terminated here, or
     /// when this process dies (they watch their parent), so none is left behind.
+    /// `prepare` sees the executor before the first step (e.g. to serve its metrics).
     public static func train(run: TrainingRun, workers: Int, loomExecutable: String, control: RunControl,
-                             logger: Logger, workerArguments: [String] = []) throws -> RunOutcome {
+                             logger: Logger, workerArguments: [String] = [],
+                             prepare: (ClusterExecutor) -> Void = { _ in }) throws -> RunOutcome {
         let endpoint = "ipc:///tmp/loom-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max)).sock"
         let transport = try ZeroMQTransport.bind(endpoint: endpoint)
         defer {
@@ -21,6 +23,7 @@ public enum LocalClusterRun {
         let executor = ClusterExecutor(transport: transport, runID: UInt64(run.runID, radix: 16) ?? 1, problem: run.problem,
                                        source: DatasetSampleSource(dataset: run.dataset), logger: logger,
                                        options: ClusterOptions(config: run.config.cluster))
+        prepare(executor)
         let children = WorkerProcesses(executable: loomExecutable, endpoint: endpoint,
                                        extraArguments: ["--exit-on-shutdown", "--exit-with-parent"] + workerArguments)
         defer { children.terminateAll() }

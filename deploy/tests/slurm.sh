@@ -33,7 +33,8 @@ dd if=/dev/urandom of="$T/munge/munge.key" bs=1024 count=1 2>/dev/null
 chmod 700 "$T/munge"; chmod 400 "$T/munge/munge.key"
 MUNGE_SOCKET=$T/munge/munge.socket
 munged --foreground --force --key-file="$T/munge/munge.key" --socket="$MUNGE_SOCKET" \
-    --pid-file="$T/munge/munged.pid" --log-file="$T/munge/munged.log" --seed-file="$T/munge/munged.seed" &
+    --pid-file="$T/munge/munged.pid" --log-file="$T/munge/munged.log" --seed-file="$T/munge/munged.seed" \
+    >"$T/munge/munged.out" 2>&1 &
 PIDS+=($!)
 
 # ---- slurm.conf: this host, its real CPUs and memory ---------------------------------------
@@ -50,7 +51,8 @@ SlurmctldPort=$((16817 + RANDOM % 1000))
 SlurmdPort=$((17817 + RANDOM % 1000))
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$MUNGE_SOCKET
+# cred_expire: also how long a requeued job waits before it may start again (default 120 s).
+AuthInfo=socket=$MUNGE_SOCKET,cred_expire=10
 StateSaveLocation=$T/state
 SlurmdSpoolDir=$T/spool
 SlurmctldPidFile=$T/slurmctld.pid

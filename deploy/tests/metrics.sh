@@ -12,6 +12,7 @@ PIDS=()
 cleanup() { local p; for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"; }
 trap cleanup EXIT
 
+command -v curl >/dev/null || apt_install curl || { fail "curl is needed to scrape"; summary; exit 1; }
 PROMTOOL=$(command -v promtool)
 if [[ -z $PROMTOOL ]] && apt_install prometheus; then PROMTOOL=$(command -v promtool); fi
 tiny_dataset "$T/tiny.h5"

@@ -67,7 +67,7 @@ struct JSONLogHandler: LogHandler {
         for (key, value) in metadata.merging(extra ?? [:], uniquingKeysWith: { $1 }) {
             object[key] = "\(value)"
         }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
         StandardError.write((String(data: data, encoding: .utf8) ?? "{}") + "\n")
     }
 }

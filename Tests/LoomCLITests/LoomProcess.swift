@@ -46,7 +46,7 @@ final class LoomChild {
         while Date() < deadline {
             if stderr.contains(text) { return true }
             if !process.isRunning { return stderr.contains(text) }
-            Thread.sleep(forTimeInterval: 0.01)
+            Thread.sleep(forTimeInterval: 0.003)
         }
         return false
     }

@@ -67,3 +67,40 @@ import Testing
         expectCleanFailure(result, naming: ["plainfile/run"], "run directory under a file")
     }
 }
+
+@Suite struct ResumeValidationTests {
+    @Test func resumingFromACheckpointOfAnotherModelNamesTheMismatchedTensor() throws {
+        let reference = try ReferenceRun.get()
+        let ws = try Workspace("other-model")
+        var spec = TrainSpec(workspace: ws, run: "run")
+        spec.extra = ["model.layers.3.out=64"]
+        let result = try ws.loom(spec.arguments(["--resume", reference.spec.latest]))
+        expectCleanFailure(result, naming: ["l2.weight", "[64, 256]"], "resume from another model")
+        #expect(RunFiles.checkpointSteps(in: spec.runDirectory).isEmpty, "a refused resume wrote checkpoints")
+    }
+
+    @Test(.enabled(if: Python.hasH5py, "python3 with h5py and numpy is not installed: skipped"))
+    func resumeAutoSkipsANewestCheckpointHoldingNaNAndStillEndsIdentical() throws {
+        let reference = try ReferenceRun.get()
+        let ws = try Workspace("nan-newest")
+        let spec = TrainSpec(workspace: ws, run: "run", everySteps: 0, keep: 10)
+        let first = try ws.loom(spec.arguments())
+        try #require(first.status == 0, "\(first.stderr)")
+        #expect(RunFiles.checkpointSteps(in: spec.runDirectory) == [8, 16, 24, 32])
+        // One poisoned weight in the newest file, written in place by h5py.
+        let (status, output) = try Python.run("""
+            import sys, h5py
+            with h5py.File(sys.argv[1], "r+") as f:
+                f["model/l1/weight"][3, 5] = float("nan")
+            """, arguments: [spec.checkpoint(step: 32)])
+        try #require(status == 0, "h5py could not poison the file: \(output)")
+
+        let second = try ws.loom(spec.arguments(["--resume", "auto"]))
+        #expect(second.status == 0, "\(second.stderr)")
+        let warnings = lines(of: second.stderr, containing: "skipping checkpoint")
+        #expect(warnings.count == 1 && warnings[0].contains("ckpt-00000032.h5") && warnings[0].contains("NaN"),
+                "expected a warning naming the NaN, stderr:\n\(second.stderr)")
+        #expect(second.stderr.contains("at step 24"), "not resumed from step 24: \(second.stderr)")
+        try reference.expectSame(as: spec, in: ws, "resumed past a checkpoint holding NaN")
+    }
+}

@@ -52,7 +52,7 @@ func number(after prefix: String, in log: String) -> Int? {
             if attempt % 2 == 1 {
                 _ = killDuringCheckpointWrite(child, directory: spec.runDirectory)
             } else {
-                usleep(UInt32(rng.next() % 30_000))
+                usleep(UInt32(rng.next() % 20_000))
                 child.signal(SIGKILL)
             }
             let result = child.wait()

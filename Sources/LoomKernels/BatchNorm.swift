@@ -18,27 +18,37 @@ public func batchNormForwardTraining(y: UnsafeMutablePointer<Float>, mean: Unsaf
                                      x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                      bias: UnsafePointer<Float>, batch n: Int, channels: Int,
                                      spatial: Int, eps: Float) {
-    let m = n * spatial
     for c in 0..<channels {
-        // Two passes with Double accumulators: exact enough for long planes.
-        var sum = 0.0
-        for i in 0..<n { sum += Double(vectorSum(x + (i * channels + c) * spatial, spatial)) }
-        let mu = sum / Double(m)
-        let muF = Float(mu)
-        var squares = 0.0
-        for i in 0..<n { squares += Double(vectorCentredSquares(x + (i * channels + c) * spatial, shift: muF, spatial)) }
-        let variance = squares / Double(m)
-        let inv = 1 / (variance + Double(eps)).squareRoot()
-        mean[c] = muF
-        invStd[c] = Float(inv)
-        unbiasedVar[c] = Float(m > 1 ? variance * Double(m) / Double(m - 1) : variance)
-        let scale = weight[c] * Float(inv)
+        let stats = channelStatistics(x, batch: n, channels: channels, spatial: spatial, channel: c, eps: eps)
+        mean[c] = stats.mean
+        invStd[c] = stats.invStd
+        unbiasedVar[c] = stats.unbiasedVar
+        let muF = stats.mean
+        let inv = stats.invStd
+        let scale = weight[c] * inv
         let shift = bias[c] - muF * scale
         for i in 0..<n {
             let plane = (i * channels + c) * spatial
             vectorAffine(y + plane, x + plane, scale: scale, shift: shift, spatial)
         }
     }
+}
+
+/// Channel `c`'s batch statistics of x (N, C, S): mean, 1/√(var + eps) with the biased var,
+/// and the unbiased var (the biased one when M = N·S = 1). Two passes with Double
+/// accumulators across planes: exact enough for long planes.
+@inline(__always)
+func channelStatistics(_ x: UnsafePointer<Float>, batch n: Int, channels: Int, spatial: Int, channel c: Int,
+                       eps: Float) -> (mean: Float, invStd: Float, unbiasedVar: Float) {
+    let m = n * spatial
+    var sum = 0.0
+    for i in 0..<n { sum += Double(vectorSum(x + (i * channels + c) * spatial, spatial)) }
+    let mu = Float(sum / Double(m))
+    var squares = 0.0
+    for i in 0..<n { squares += Double(vectorCentredSquares(x + (i * channels + c) * spatial, shift: mu, spatial)) }
+    let variance = squares / Double(m)
+    let inv = 1 / (variance + Double(eps)).squareRoot()
+    return (mu, Float(inv), Float(m > 1 ? variance * Double(m) / Double(m - 1) : variance))
 }
 
 /// invStd (C) = 1/√(variance + eps), e.g. from running_var for the eval-mode passes.

@@ -4,6 +4,7 @@
 //   columns[r, j] = x[i, c, oh·S − P + kh, ow·S − P + kw]   (0 outside the image).
 // Rows are filled one output row (OW contiguous floats) at a time from one input row, so
 // reads and writes are both sequential; col2im is the exact adjoint (scatter-add).
+// "Same" convolutions (stride 1, OW = W) take a faster path: see ShiftedPlane.swift.
 
 /// The output columns `ow` whose input column ow·S − P + kw lies inside [0, W).
 @inline(__always)
@@ -19,6 +20,10 @@ func validColumns(_ s: Conv2DShape, kernelOffset kw: Int) -> Range<Int> {
 /// columns (C·K·K, count·OH·OW) ← x (count, C, H, W).
 func im2col(_ columns: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
             count: Int, _ s: Conv2DShape) {
+    if ShiftedPlane.applies(to: s) {
+        im2colShifted(columns, x, count: count, s)
+        return
+    }
     let (oh, ow, k) = (s.outHeight, s.outWidth, s.kernel)
     let pixels = oh * ow
     let ld = count * pixels

@@ -89,3 +89,36 @@ func vectorAffine(_ q: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, s
         i += 1
     }
 }
+
+/// q[0..<n] = p[0..<n] (no overlap).
+@inline(__always)
+func vectorCopy(_ q: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, _ n: Int) {
+    var i = 0
+    while i + 16 <= n {
+        storeLanes(loadLanes(p + i), q + i)
+        storeLanes(loadLanes(p + i + 8), q + i + 8)
+        i += 16
+    }
+    while i + 8 <= n {
+        storeLanes(loadLanes(p + i), q + i)
+        i += 8
+    }
+    while i < n {
+        q[i] = p[i]
+        i += 1
+    }
+}
+
+/// q[0..<n] += p[0..<n] (no overlap).
+@inline(__always)
+func vectorAdd(_ q: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, _ n: Int) {
+    var i = 0
+    while i + 8 <= n {
+        storeLanes(loadLanes(q + i) + loadLanes(p + i), q + i)
+        i += 8
+    }
+    while i < n {
+        q[i] += p[i]
+        i += 1
+    }
+}

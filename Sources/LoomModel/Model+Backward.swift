@@ -27,7 +27,48 @@ struct BackwardPass {
     let ws: Workspace
 
     func run(_ operations: [Operation]) {
-        for op in operations.reversed() { run(op) }
+        var i = operations.count - 1
+        while i >= 0 {
+            if i > 0, case let .batchNormPoolReLU(tail) = operations[i], case let .conv(conv) = operations[i - 1],
+               conv.output == tail.norm.input, tail.norm.inputNeedsGradient {
+                runBlockwise(conv, tail)
+                i -= 2
+            } else {
+                run(operations[i])
+                i -= 1
+            }
+        }
+    }
+
+    /// A conv and its fused BN/pool/ReLU tail, a few images at a time: the tail's parameter
+    /// gradients and dx coefficients need the whole batch, but then dx of a block of images
+    /// is produced and consumed by the conv's backward pass while it is still in cache,
+    /// instead of a whole-batch tensor making a round trip through memory.
+    func runBlockwise(_ c: ConvOperation, _ tail: BatchNormPoolReLUOperation) {
+        let b = tail.norm
+        let (p, g) = (parameters, gradients)
+        let (meanDz, slope) = (ws.backwardTerms + b.runningMean, ws.backwardTerms + b.runningVar)
+        let (dy, y, argmax) = (ws.gradient(tail.output), ws.activation(tail.output), ws.argmax + tail.argmax * ws.capacity)
+        let (x, dx) = (ws.activation(b.input), ws.gradient(b.input))
+        batchNormPoolReLUBackwardParameters(dweight: g + b.weight, dbias: g + b.bias, meanDz: meanDz, slope: slope,
+                                            dy: dy, y: y, argmax: argmax, x: x, mean: ws.savedMean + b.runningMean,
+                                            invStd: ws.savedInvStd + b.runningMean, batch: n, channels: b.channels,
+                                            height: tail.height, width: tail.width, batchStatistics: training)
+        // About 256 KB of conv output gradient per block, within the conv's scratch size.
+        let block = min(c.shape.imagesPerGEMM(batch: n), max(1, 65536 / max(c.shape.outputCount, 1)))
+        var first = 0
+        while first < n {
+            let count = min(block, n - first)
+            batchNormPoolReLUBackwardInput(dx: dx, dy: dy, y: y, argmax: argmax, x: x, weight: p + b.weight,
+                                           mean: ws.savedMean + b.runningMean, invStd: ws.savedInvStd + b.runningMean,
+                                           meanDz: meanDz, slope: slope, batch: n, images: first..<(first + count),
+                                           channels: b.channels, height: tail.height, width: tail.width)
+            conv2dBackward(dx: c.inputNeedsGradient ? ws.gradient(c.input) + first * c.shape.inputCount : nil,
+                           dweight: g + c.weight, dbias: c.bias.map { g + $0 }, dy: dx + first * c.shape.outputCount,
+                           x: ws.activation(c.input) + first * c.shape.inputCount, weight: p + c.weight, batch: count,
+                           shape: c.shape, scratch: ws.scratch, imagesPerGEMM: block)
+            first += count
+        }
     }
 
     func run(_ op: Operation) {
@@ -50,6 +91,14 @@ struct BackwardPass {
                               weight: p + b.weight, mean: ws.savedMean + b.runningMean,
                               invStd: ws.savedInvStd + b.runningMean, batch: n, channels: b.channels,
                               spatial: b.spatial, batchStatistics: training)
+        case let .batchNormPoolReLU(f):
+            let b = f.norm
+            batchNormPoolReLUBackward(dx: b.inputNeedsGradient ? ws.gradient(b.input) : nil, dweight: g + b.weight,
+                                      dbias: g + b.bias, dy: ws.gradient(f.output), y: ws.activation(f.output),
+                                      argmax: ws.argmax + f.argmax * ws.capacity, x: ws.activation(b.input),
+                                      weight: p + b.weight, mean: ws.savedMean + b.runningMean,
+                                      invStd: ws.savedInvStd + b.runningMean, batch: n, channels: b.channels,
+                                      height: f.height, width: f.width, batchStatistics: training)
         case let .relu(r):
             guard r.inputNeedsGradient else { return }
             reluBackward(dx: ws.gradient(r.input), dy: ws.gradient(r.output), y: ws.activation(r.output),

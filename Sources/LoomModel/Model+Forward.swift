@@ -71,6 +71,25 @@ struct ForwardPass {
                                           mean: ws.savedMean + b.runningMean, invStd: ws.savedInvStd + b.runningMean,
                                           batch: n, channels: b.channels, spatial: b.spatial)
             }
+        case let .batchNormPoolReLU(f):
+            let b = f.norm
+            if training {
+                batchNormPoolReLUForwardTraining(y: ws.activation(f.output), argmax: ws.argmax + f.argmax * ws.capacity,
+                                                 mean: ws.savedMean + b.runningMean, invStd: ws.savedInvStd + b.runningMean,
+                                                 unbiasedVar: ws.batchStatistics + b.runningVar, x: ws.activation(b.input),
+                                                 weight: p + b.weight, bias: p + b.bias, batch: n, channels: b.channels,
+                                                 height: f.height, width: f.width, eps: b.eps)
+                (ws.batchStatistics + b.runningMean).update(from: ws.savedMean + b.runningMean, count: b.channels)
+            } else {
+                (ws.savedMean + b.runningMean).update(from: buffers + b.runningMean, count: b.channels)
+                batchNormInverseStd(invStd: ws.savedInvStd + b.runningMean, variance: buffers + b.runningVar,
+                                    channels: b.channels, eps: b.eps)
+                batchNormPoolReLUForwardInference(y: ws.activation(f.output), argmax: ws.argmax + f.argmax * ws.capacity,
+                                                  x: ws.activation(b.input), weight: p + b.weight, bias: p + b.bias,
+                                                  mean: ws.savedMean + b.runningMean,
+                                                  invStd: ws.savedInvStd + b.runningMean, batch: n,
+                                                  channels: b.channels, height: f.height, width: f.width)
+            }
         case let .relu(r):
             reluForward(y: ws.activation(r.output), x: ws.activation(r.input), count: n * r.count)
         case let .maxPool(m):

@@ -103,6 +103,7 @@ public final class Model {
         operations.flatMap { op -> [BatchNormOperation] in
             switch op {
             case let .batchNorm(bn): return [bn]
+            case let .batchNormPoolReLU(fused): return [fused.norm]
             case let .residual(r): return collectBatchNorms(r.body)
             default: return []
             }

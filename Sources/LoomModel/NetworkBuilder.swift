@@ -260,6 +260,6 @@ struct NetworkBuilder {
                 slot = output
             }
         }
-        return (operations, slot, shape)
+        return (Operation.fusingConvolutionTails(operations), slot, shape)
     }
 }

@@ -28,6 +28,9 @@ public final class Workspace {
     /// Mean and 1/√(var + eps) used by the last forward, at the running_mean offsets (buffers layout).
     let savedMean: UnsafeMutablePointer<Float>
     let savedInvStd: UnsafeMutablePointer<Float>
+    /// Per-channel coefficients of a fused tail's input gradient (meanDz at the running_mean
+    /// offsets, slope at the running_var offsets), between the two halves of its backward pass.
+    let backwardTerms: UnsafeMutablePointer<Float>
     let arenaCount: Int
     let scratchCount: Int
 
@@ -64,7 +67,8 @@ public final class Workspace {
         batchStatistics = .allocate(capacity: max(batchStatisticsCount, 1))
         savedMean = .allocate(capacity: max(batchStatisticsCount, 1))
         savedInvStd = .allocate(capacity: max(batchStatisticsCount, 1))
-        for p in [batchStatistics, savedMean, savedInvStd] {
+        backwardTerms = .allocate(capacity: max(batchStatisticsCount, 1))
+        for p in [batchStatistics, savedMean, savedInvStd, backwardTerms] {
             p.initialize(repeating: 0, count: max(batchStatisticsCount, 1))
         }
     }
@@ -77,6 +81,7 @@ public final class Workspace {
         batchStatistics.deallocate()
         savedMean.deallocate()
         savedInvStd.deallocate()
+        backwardTerms.deallocate()
     }
 
     /// Floats allocated by this workspace (activations, gradients and scratch), for logs.

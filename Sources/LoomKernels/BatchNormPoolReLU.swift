@@ -1,0 +1,253 @@
+// Batch norm → 2x2 max pool (stride 2) → ReLU in one pass, the tail of a conv block
+// (conv, BN, ReLU, max pool: ReLU and max pool commute, see the model builder). Same
+// numbers as the three kernels in a row, but the normalised tensor z (N, C, H, W) is never
+// stored: the forward pass writes only the pooled output, and the backward pass works
+// from the pooled gradient, which reaches z at one element per window.
+//
+// Forward, per channel: z = scale·x + shift (scale = γ·invStd, shift = β − mean·scale, as
+// `batchNormForwardTraining`), y = max(0, max of each 2x2 window of z), argmax = index
+// h·W + w of the window's first maximum in scan order (as `maxPool2dForward`).
+// Backward: dz = dy at argmax where y > 0, else 0. With M = N·H·W,
+//   dβ = Σ dz,  dγ = Σ dz·x̂,  dx = scale·(dz − dβ/M − (x − mean)·invStd·dγ/M)
+// (eval mode: dx = scale·dz). dx is written whole, then the M/4 window gradients added.
+
+/// Training-mode forward: y, argmax (N, C, H/2, W/2) ← x (N, C, H, W) with batch statistics.
+/// Writes per channel `mean`, `invStd` and `unbiasedVar` as `batchNormForwardTraining`.
+/// Odd H or W drop the last row or column from pooling (floor mode), not from the statistics.
+public func batchNormPoolReLUForwardTraining(y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
+                                             mean: UnsafeMutablePointer<Float>, invStd: UnsafeMutablePointer<Float>,
+                                             unbiasedVar: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
+                                             weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                             batch n: Int, channels: Int, height: Int, width: Int, eps: Float) {
+    let spatial = height * width
+    for c in 0..<channels {
+        let stats = channelStatistics(x, batch: n, channels: channels, spatial: spatial, channel: c, eps: eps)
+        mean[c] = stats.mean
+        invStd[c] = stats.invStd
+        unbiasedVar[c] = stats.unbiasedVar
+        let scale = weight[c] * stats.invStd
+        poolReLUChannel(y: y, argmax: argmax, x: x, scale: scale, shift: bias[c] - stats.mean * scale,
+                        batch: n, channels: channels, channel: c, height: height, width: width)
+    }
+}
+
+/// Eval-mode forward with fixed per-channel `mean` and `invStd` (the running statistics).
+public func batchNormPoolReLUForwardInference(y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
+                                              x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                              bias: UnsafePointer<Float>, mean: UnsafePointer<Float>,
+                                              invStd: UnsafePointer<Float>, batch n: Int, channels: Int,
+                                              height: Int, width: Int) {
+    for c in 0..<channels {
+        let scale = weight[c] * invStd[c]
+        poolReLUChannel(y: y, argmax: argmax, x: x, scale: scale, shift: bias[c] - mean[c] * scale,
+                        batch: n, channels: channels, channel: c, height: height, width: width)
+    }
+}
+
+/// Backward of either forward. dweight (C) and dbias (C) are accumulated; dx (N, C, H, W) is
+/// overwritten (skipped when nil). dy and y are the gradient and value of the pooled,
+/// rectified output (N, C, H/2, W/2); x, mean, invStd are those the forward pass used.
+public func batchNormPoolReLUBackward(dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
+                                      dbias: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
+                                      y: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
+                                      x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                      mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>,
+                                      batch n: Int, channels: Int, height: Int, width: Int,
+                                      batchStatistics: Bool) {
+    let g = PooledGradient(dy: dy, y: y, argmax: argmax, x: x, batch: n, channels: channels,
+                           height: height, width: width)
+    for c in 0..<channels {
+        let t = g.coefficients(channel: c, mean: mean[c], invStd: invStd[c], batchStatistics: batchStatistics,
+                               dweight: dweight, dbias: dbias)
+        guard let dx else { continue }
+        for i in 0..<n {
+            g.inputGradient(dx, image: i, channel: c, scale: weight[c] * invStd[c], mean: mean[c],
+                            meanDz: t.meanDz, slope: t.slope)
+        }
+    }
+}
+
+/// The first half of `batchNormPoolReLUBackward`, over the whole batch: accumulates dweight
+/// and dbias (C) and writes per channel the two coefficients of dx, `meanDz` = Σ dz / M and
+/// `slope` = Σ dz·x̂ / M · invStd (both 0 in eval mode). Then `batchNormPoolReLUBackwardInput`
+/// can produce dx a few images at a time, each block consumed while it is in cache.
+public func batchNormPoolReLUBackwardParameters(dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
+                                                meanDz: UnsafeMutablePointer<Float>,
+                                                slope: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
+                                                y: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
+                                                x: UnsafePointer<Float>, mean: UnsafePointer<Float>,
+                                                invStd: UnsafePointer<Float>, batch n: Int, channels: Int,
+                                                height: Int, width: Int, batchStatistics: Bool) {
+    let g = PooledGradient(dy: dy, y: y, argmax: argmax, x: x, batch: n, channels: channels,
+                           height: height, width: width)
+    for c in 0..<channels {
+        let t = g.coefficients(channel: c, mean: mean[c], invStd: invStd[c], batchStatistics: batchStatistics,
+                               dweight: dweight, dbias: dbias)
+        meanDz[c] = t.meanDz
+        slope[c] = t.slope
+    }
+}
+
+/// The second half of `batchNormPoolReLUBackward`: dx of images `images` (all pointers
+/// address the whole batch of N = `batch` images; only those images' planes are touched).
+public func batchNormPoolReLUBackwardInput(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
+                                           y: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
+                                           x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                           mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>,
+                                           meanDz: UnsafePointer<Float>, slope: UnsafePointer<Float>,
+                                           batch n: Int, images: Range<Int>, channels: Int, height: Int, width: Int) {
+    let g = PooledGradient(dy: dy, y: y, argmax: argmax, x: x, batch: n, channels: channels,
+                           height: height, width: width)
+    for i in images {
+        for c in 0..<channels {
+            g.inputGradient(dx, image: i, channel: c, scale: weight[c] * invStd[c], mean: mean[c],
+                            meanDz: meanDz[c], slope: slope[c])
+        }
+    }
+}
+
+/// The tensors of one fused backward pass and the two per-plane loops.
+private struct PooledGradient {
+    let dy: UnsafePointer<Float>, y: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, x: UnsafePointer<Float>
+    let n: Int, channels: Int, spatial: Int, pooled: Int
+
+    init(dy: UnsafePointer<Float>, y: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, x: UnsafePointer<Float>,
+         batch: Int, channels: Int, height: Int, width: Int) {
+        (self.dy, self.y, self.argmax, self.x) = (dy, y, argmax, x)
+        (n, self.channels, spatial, pooled) = (batch, channels, height * width, (height / 2) * (width / 2))
+    }
+
+    /// Channel c: dβ += Σ dz, dγ += Σ dz·x̂ (dz is nonzero only at the window maxima), and
+    /// dx's coefficients.
+    @inline(__always)
+    func coefficients(channel c: Int, mean mu: Float, invStd inv: Float, batchStatistics: Bool,
+                      dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>)
+        -> (meanDz: Float, slope: Float) {
+        var sumDz = 0.0, sumDzCentred = 0.0
+        let centre = Lanes(repeating: mu)
+        for i in 0..<n {
+            let plane = i * channels + c
+            let (g, v, at, p) = (dy + plane * pooled, y + plane * pooled, argmax + plane * pooled, x + plane * spatial)
+            var a = Lanes(), b = Lanes()
+            var o = 0
+            while o + 8 <= pooled {
+                // The ReLU mask as a lane select: a branch on it would mispredict.
+                let gate = gatedGradient(g + o, v + o)
+                a += gate
+                b += gate * (gatherLanes(p, at + o) - centre)
+                o += 8
+            }
+            var a1 = a.sum(), b1 = b.sum()
+            while o < pooled {
+                let gate = v[o] > 0 ? g[o] : 0
+                a1 += gate
+                b1 += gate * (p[Int(at[o])] - mu)
+                o += 1
+            }
+            sumDz += Double(a1)
+            sumDzCentred += Double(b1)
+        }
+        dbias[c] += Float(sumDz)
+        dweight[c] += Float(sumDzCentred * Double(inv))
+        guard batchStatistics else { return (0, 0) }
+        let m = Float(n * spatial)
+        return (Float(sumDz) / m, Float(sumDzCentred * Double(inv)) / m * inv)
+    }
+
+    /// dx's plane (i, c) = scale·(dz − meanDz − (x − mean)·slope), scale = γ·invStd: the
+    /// terms every element gets, then each window's gradient added at its maximum.
+    @inline(__always)
+    func inputGradient(_ dx: UnsafeMutablePointer<Float>, image i: Int, channel c: Int, scale: Float, mean mu: Float,
+                       meanDz: Float, slope k: Float) {
+        let plane = i * channels + c
+        let (p, d) = (x + plane * spatial, dx + plane * spatial)
+        let b = Lanes(repeating: -scale * k), centre = Lanes(repeating: mu)
+        let shift = Lanes(repeating: -scale * meanDz)
+        var j = 0
+        while j + 8 <= spatial {
+            storeLanes((loadLanes(p + j) - centre) * b + shift, d + j)
+            j += 8
+        }
+        while j < spatial {
+            d[j] = scale * (-meanDz - (p[j] - mu) * k)
+            j += 1
+        }
+        let (g, v, at) = (dy + plane * pooled, y + plane * pooled, argmax + plane * pooled)
+        let lanesScale = Lanes(repeating: scale)
+        var o = 0
+        while o + 8 <= pooled {
+            let add = gatedGradient(g + o, v + o) * lanesScale
+            for l in 0..<8 { d[Int(at[o + l])] += add[l] }
+            o += 8
+        }
+        while o < pooled {
+            d[Int(at[o])] += v[o] > 0 ? scale * g[o] : 0
+            o += 1
+        }
+    }
+}
+
+/// z = scale·x + shift, 2x2 max pool, ReLU for channel c of every image (see the header).
+@inline(__always)
+private func poolReLUChannel(y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
+                             x: UnsafePointer<Float>, scale: Float, shift: Float, batch n: Int,
+                             channels: Int, channel c: Int, height: Int, width w: Int) {
+    let (oh, ow) = (height / 2, w / 2)
+    let a = Lanes(repeating: scale), b = Lanes(repeating: shift)
+    let lanes = QuadIndex(0, 2, 4, 6)
+    for i in 0..<n {
+        let plane = i * channels + c
+        let src = x + plane * height * w
+        for r in 0..<oh {
+            let row0 = 2 * r * w
+            let top = src + row0, bottom = top + w
+            let dst = y + (plane * oh + r) * ow
+            let idx = argmax + (plane * oh + r) * ow
+            var col = 0
+            while col + 4 <= ow {
+                let t = loadLanes(top + 2 * col) * a + b, u = loadLanes(bottom + 2 * col) * a + b
+                let base = QuadIndex(repeating: Int32(row0 + 2 * col)) &+ lanes
+                var best = t.evenHalf, at = base
+                var mask = t.oddHalf .> best
+                best.replace(with: t.oddHalf, where: mask)
+                at.replace(with: base &+ 1, where: mask)
+                mask = u.evenHalf .> best
+                best.replace(with: u.evenHalf, where: mask)
+                at.replace(with: base &+ Int32(w), where: mask)
+                mask = u.oddHalf .> best
+                best.replace(with: u.oddHalf, where: mask)
+                at.replace(with: base &+ Int32(w + 1), where: mask)
+                best.replace(with: 0, where: best .<= 0)
+                UnsafeMutableRawPointer(dst + col).storeBytes(of: best, as: Quad.self)
+                UnsafeMutableRawPointer(idx + col).storeBytes(of: at, as: QuadIndex.self)
+                col += 4
+            }
+            while col < ow {
+                let i0 = row0 + 2 * col
+                var best = src[i0] * scale + shift, at = i0
+                var z = src[i0 + 1] * scale + shift
+                if z > best { best = z; at = i0 + 1 }
+                z = src[i0 + w] * scale + shift
+                if z > best { best = z; at = i0 + w }
+                z = src[i0 + w + 1] * scale + shift
+                if z > best { best = z; at = i0 + w + 1 }
+                dst[col] = best > 0 ? best : 0
+                idx[col] = Int32(at)
+                col += 1
+            }
+        }
+    }
+}
+
+/// g where v > 0, else 0, for 8 lanes (the ReLU backward on the pooled grid).
+@inline(__always)
+private func gatedGradient(_ g: UnsafePointer<Float>, _ v: UnsafePointer<Float>) -> Lanes {
+    loadLanes(g).replacing(with: 0, where: .!(loadLanes(v) .> 0))
+}
+
+/// (p[at[0]], ..., p[at[7]]).
+@inline(__always)
+private func gatherLanes(_ p: UnsafePointer<Float>, _ at: UnsafePointer<Int32>) -> Lanes {
+    Lanes(p[Int(at[0])], p[Int(at[1])], p[Int(at[2])], p[Int(at[3])],
+          p[Int(at[4])], p[Int(at[5])], p[Int(at[6])], p[Int(at[7])])
+}

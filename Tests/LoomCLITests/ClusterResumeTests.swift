@@ -59,6 +59,7 @@ enum ProcessTable {
         var orphans: [Int32] = []
         defer { for pid in orphans where ProcessTable.isAlive(pid) { kill(pid, SIGKILL) } }
         for attempt in 1...3 {
+            let resumeStep = RunFiles.checkpointSteps(in: spec.runDirectory).last ?? 0
             let child = try ws.start(spec.arguments(["--workers", "2", "--resume", "auto"]), tag: "attempt\(attempt)")
             let pids = workers(of: child, count: 2)
             #expect(pids.count == 2, "attempt \(attempt): \(pids.count) worker children found")
@@ -67,7 +68,7 @@ enum ProcessTable {
             let landed = attempt == 1
                 ? killDuringCheckpointWrite(child, directory: spec.runDirectory)
                 : { () -> Bool in
-                    guard child.waitForLog("step \(attempt * 3)/") else { return false }
+                    guard child.waitForLog("step \(resumeStep + 2)/") else { return false }
                     child.signal(SIGKILL)
                     return true
                 }()

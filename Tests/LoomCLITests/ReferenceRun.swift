@@ -11,6 +11,9 @@ final class ReferenceRun: @unchecked Sendable {
 
     private init() throws {
         workspace = try Workspace("reference")
+        // Shared for the life of the test process: removed when it exits.
+        referenceDirectory = workspace.directory.path
+        atexit { if let d = referenceDirectory { try? FileManager.default.removeItem(atPath: d) } }
         spec = TrainSpec(workspace: workspace, run: "run")
         let result = try workspace.loom(spec.arguments(), timeout: 300)
         guard result.status == 0 else {
@@ -46,6 +49,9 @@ final class ReferenceRun: @unchecked Sendable {
                 sourceLocation: sourceLocation)
     }
 }
+
+/// The reference run's directory, for the exit handler (which cannot capture context).
+nonisolated(unsafe) private var referenceDirectory: String?
 
 /// A test precondition that failed, with the reason.
 struct CLIFailure: Error, CustomStringConvertible {

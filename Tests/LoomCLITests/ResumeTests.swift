@@ -70,7 +70,9 @@ func number(after prefix: String, in log: String) -> Int? {
         try reference.expectSame(as: spec, in: ws, "SIGKILLed run; \(history)")
     }
 
-    @Test func sigtermCheckpointsAndStopsAndTheResumedRunEndsIdentical() throws {
+    /// SIGTERM (Slurm, kill) and SIGINT (Ctrl-C) both mean: checkpoint, then stop.
+    @Test(arguments: [SIGTERM, SIGINT])
+    func aStopSignalCheckpointsAndStopsAndTheResumedRunEndsIdentical(signal: Int32) throws {
         let reference = try ReferenceRun.get()
         let ws = try Workspace("sigterm")
         let spec = TrainSpec(workspace: ws, run: "run", everySteps: 0, keep: 10)
@@ -80,12 +82,12 @@ func number(after prefix: String, in log: String) -> Int? {
             try? FileManager.default.removeItem(atPath: spec.runDirectory)
             let child = try ws.start(spec.arguments(), tag: "first\(attempt)")
             try #require(child.waitForLog("step 3/"), "no progress: \(child.stderr)")
-            child.signal(SIGTERM)
+            child.signal(signal)
             let first = child.wait()
-            #expect(first.status == 0, "a SIGTERM stop is not a failure: \(first.stderr)")
+            #expect(first.status == 0, "a signalled stop is not a failure: \(first.stderr)")
             stopped = number(after: "stopped at step ", in: first.stderr)
         }
-        let stop = try #require(stopped, "three runs ended before SIGTERM reached them")
+        let stop = try #require(stopped, "three runs ended before signal \(signal) reached them")
         #expect(stop < spec.totalSteps)
         #expect(RunFiles.checkpointSteps(in: spec.runDirectory).last == stop,
                 "checkpoints \(RunFiles.checkpointSteps(in: spec.runDirectory)), stop at \(stop)")
@@ -94,7 +96,7 @@ func number(after prefix: String, in log: String) -> Int? {
         let second = try ws.loom(spec.arguments(["--resume", "auto"]))
         #expect(second.status == 0, "resume failed: \(second.stderr)")
         #expect(second.stderr.contains("at step \(stop)"), "not resumed from step \(stop): \(second.stderr)")
-        try reference.expectSame(as: spec, in: ws, "SIGTERM at step \(stop)")
+        try reference.expectSame(as: spec, in: ws, "signal \(signal) at step \(stop)")
     }
 
     @Test func sigusr1WritesACheckpointAndTheRunGoesOnUnchanged() throws {

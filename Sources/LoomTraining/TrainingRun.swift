@@ -49,6 +49,8 @@ public final class TrainingRun {
     /// Called after each evaluation.
     public var onEvaluation: ((EvaluationReport) -> Void)?
     private var lastCheckpointStep = -1
+    /// The latest test-split evaluation and the step it saw (not repeated at the end).
+    private var lastTestEvaluation: (step: Int, report: EvaluationReport)?
     private let started = Date()
     private var wallOffset = 0.0
 
@@ -152,6 +154,7 @@ public final class TrainingRun {
             }
         }
         executor.idle()
+        if let last = lastTestEvaluation, last.step == state.step { return .finished(test: last.report) }
         let test = try evaluate(split: config.data.testSplit, executor: executor)
         return .finished(test: test)
     }
@@ -170,6 +173,7 @@ public final class TrainingRun {
         var r = try Evaluation.run(split: split, indices: Array(0..<s.count), dataset: dataset, state: state,
                                    executor: executor, tta: tta)
         r.split = split
+        if split == config.data.testSplit && !tta { lastTestEvaluation = (state.step, r) }
         onEvaluation?(r)
         return r
     }

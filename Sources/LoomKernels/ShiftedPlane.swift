@@ -45,9 +45,21 @@ struct ShiftedPlane {
         }
         for p in 0..<span.lowerBound { row[p] = 0 }
         for p in span.upperBound..<(height * width) { row[p] = 0 }
-        for r in rowStart..<rowEnd {
-            for j in 0..<columnStart { row[r * width + j] = 0 }
-            for j in columnEnd..<width { row[r * width + j] = 0 }
+        // Column by column (|kw − P| of them), strided: a per-row loop of one or two floats
+        // compiles to a memset call per row.
+        for j in 0..<columnStart {
+            var p = rowStart * width + j
+            while p < rowEnd * width {
+                row[p] = 0
+                p += width
+            }
+        }
+        for j in columnEnd..<width {
+            var p = rowStart * width + j
+            while p < rowEnd * width {
+                row[p] = 0
+                p += width
+            }
         }
     }
 }
@@ -78,28 +90,63 @@ func im2colShifted(_ columns: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Fl
 }
 
 /// `col2im` for `ShiftedPlane.applies(to: s)`: dx (count, C, H, W) ← Σ of the shifted rows
-/// of columns (C·K·K, count·H·W). Zeroes the entries of `columns` that lie outside the
-/// image first, so that one contiguous add per row is exact.
+/// of columns (C·K·K, count·H·W). First zeroes the entries of `columns` that lie outside
+/// the image, so that every tap may be read as a plain shifted plane; then each dx pixel q
+/// is Σ over taps t of row_t[q − shift_t], summed in registers and stored once (a tap whose
+/// q − shift_t falls outside the plane contributes nothing: only near the first and last rows).
 func col2imShifted(_ dx: UnsafeMutablePointer<Float>, _ columns: UnsafeMutablePointer<Float>,
                    count: Int, _ s: Conv2DShape) {
     let (h, w, k) = (s.height, s.width, s.kernel)
     let pixels = h * w
     let ld = count * pixels
-    for i in 0..<count {
-        for c in 0..<s.inChannels {
-            let plane = dx + (i * s.inChannels + c) * pixels
-            // The centre tap covers the whole plane: copy it, then add the other taps.
-            vectorCopy(plane, columns + ((c * k + s.padding) * k + s.padding) * ld + i * pixels, pixels)
+    let reach = s.padding * w + s.padding   // the largest |shift|
+    let interior = min(reach, pixels)..<max(pixels - reach, min(reach, pixels))
+    for c in 0..<s.inChannels {
+        let taps = columns + c * k * k * ld
+        for i in 0..<count {
             for kh in 0..<k {
-                for kw in 0..<k where kh != s.padding || kw != s.padding {
-                    let geometry = ShiftedPlane(s, kh: kh, kw: kw)
-                    let span = geometry.span(width: w)
-                    if span.isEmpty { continue }
-                    let src = columns + ((c * k + kh) * k + kw) * ld + i * pixels
-                    geometry.zeroOutside(src, height: h, width: w)
-                    vectorAdd(plane + geometry.shift + span.lowerBound, src + span.lowerBound, span.count)
+                for kw in 0..<k {
+                    ShiftedPlane(s, kh: kh, kw: kw).zeroOutside(taps + (kh * k + kw) * ld + i * pixels, height: h, width: w)
                 }
             }
         }
     }
+    for i in 0..<count {
+        for c in 0..<s.inChannels {
+            let plane = dx + (i * s.inChannels + c) * pixels
+            let taps = columns + c * k * k * ld + i * pixels
+            var q = interior.lowerBound
+            while q + 8 <= interior.upperBound {
+                var sum = Lanes()
+                for kh in 0..<k {
+                    for kw in 0..<k {
+                        let shift = (kh - s.padding) * w + (kw - s.padding)
+                        sum += loadLanes(taps + (kh * k + kw) * ld + q - shift)
+                    }
+                }
+                storeLanes(sum, plane + q)
+                q += 8
+            }
+            for e in 0..<interior.lowerBound { plane[e] = edgeSum(taps, e, ld, s) }
+            while q < pixels {
+                plane[q] = edgeSum(taps, q, ld, s)
+                q += 1
+            }
+        }
+    }
+}
+
+/// dx pixel q of one plane as the sum of the taps that reach it (bounds-checked; for the
+/// pixels near the first and last rows and the leftovers of the 8-wide loop).
+@inline(__always)
+private func edgeSum(_ taps: UnsafePointer<Float>, _ q: Int, _ ld: Int, _ s: Conv2DShape) -> Float {
+    let (k, w, pixels) = (s.kernel, s.width, s.height * s.width)
+    var sum: Float = 0
+    for kh in 0..<k {
+        for kw in 0..<k {
+            let p = q - ((kh - s.padding) * w + (kw - s.padding))
+            if p >= 0 && p < pixels { sum += taps[(kh * k + kw) * ld + p] }
+        }
+    }
+    return sum
 }

@@ -238,6 +238,29 @@ if BASELINE in strategies and len(strategies) > 1:
           f"pattern {100 * (metric(s, 'pattern', 'accuracy') - metric(BASELINE, 'pattern', 'accuracy')):+.1f} points.")
     if best == BASELINE:
         w("- No strategy beat plain SGD on the mean balanced accuracy of colour and pattern in this run.")
+    for h in ATTRIBUTE_HEADS:
+        top = max(strategies, key=lambda s: metric(s, h, "balanced_accuracy"))
+        if top == BASELINE:
+            w(f"- On **{h}** alone no strategy beat plain SGD's balanced accuracy "
+              f"({pct(metric(BASELINE, h, 'balanced_accuracy'))}%).")
+        else:
+            w(f"- On **{h}** alone the best is {top}: {pct(metric(top, h, 'balanced_accuracy'))}% against "
+              f"plain SGD's {pct(metric(BASELINE, h, 'balanced_accuracy'))}%.")
+        dead = [class_names.get(h, [])[c] if c < len(class_names.get(h, [])) else str(c)
+                for c in range(len(recalls(BASELINE, h)))
+                if all(recalls(s, h)[c][0] < 0.1 for s in strategies)]
+        if dead:
+            w(f"- {h} classes below 10% recall under every strategy: {', '.join(dead)} "
+              "(the head is far from fitted at this training budget).")
+    focal = [s for s in strategies if "focal" in s]
+    if focal:
+        d = mean([metric(s, h, "ece") - metric(BASELINE, h, "ece") for s in focal for h in ATTRIBUTE_HEADS])
+        w(f"- Focal loss moves ECE on colour and pattern by {100 * d:+.1f} points on average "
+          "(it down-weights well-classified samples, so its probabilities are no longer fitted to match its accuracy).")
+    if "sgdr" in strategies and "sgdr-temperature" in strategies:
+        w("- Temperature scaling (sgdr-temperature against sgdr, same weights) changed test ECE by "
+          + ", ".join(f"{h} {100 * (metric('sgdr-temperature', h, 'ece') - metric('sgdr', h, 'ece')):+.1f}" for h in HEADS)
+          + " points.")
     w("- One seed per strategy: differences of a point or so are within seed-to-seed noise; the rare "
       "classes (cyan has ~16 test images, purple and orange ~90) move balanced accuracy most.")
     w("")

@@ -25,7 +25,8 @@ public enum LocalClusterRun {
                                        options: ClusterOptions(config: run.config.cluster))
         prepare(executor)
         let children = WorkerProcesses(executable: loomExecutable, endpoint: endpoint,
-                                       extraArguments: ["--exit-on-shutdown", "--exit-with-parent"] + workerArguments)
+                                       extraArguments: ["--exit-on-shutdown", "--exit-with-parent",
+                                                        "--parent-pid", "\(getpid())"] + workerArguments)
         defer { children.terminateAll() }
         try children.start(count: workers)
         logger.info("coordinator on \(endpoint) with \(workers) local worker process(es)")

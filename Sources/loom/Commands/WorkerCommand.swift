@@ -35,6 +35,9 @@ struct WorkerCommand: ParsableCommand {
     @Flag(help: "Exit when the process that started this worker exits (used by loom train --workers N).")
     var exitWithParent = false
 
+    @Option(help: "With --exit-with-parent: the pid to watch (default: the parent at start-up, which cannot see a parent that died before this worker started).")
+    var parentPid: Int32?
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -50,7 +53,7 @@ struct WorkerCommand: ParsableCommand {
             options.dataPath = data
             options.useLocalData = !noLocalData
             options.exitOnShutdown = exitOnShutdown
-            if exitWithParent { options.parentPID = getppid() }
+            if exitWithParent { options.parentPID = parentPid ?? getppid() }
             let stop = StopFlag()
             WorkerSignals.install(stop: stop, logger: logger)
             let endpoint = connect

@@ -57,17 +57,37 @@ import Testing
             parameters[i] -= lr * velocity[i]
         }
     }
-    // One pass matches PyTorch to ~1e-6 (see above). Over five steps on one batch the
-    // result turns out sensitive to how the batch-norm statistics are rounded: computing
-    // them exactly (in Double) moves b1.bias by 2e-3 relative to PyTorch's float sums,
-    // although perturbing the weights by 1e-6 moves the result by only ~1e-6. So each
-    // tensor is compared as a whole, by relative L2 distance.
+    // PyTorch's result after five steps hinges on one float32 rounding decision, so it is
+    // reproducible elementwise only by bit-identical arithmetic. Evidence (a float64 NumPy
+    // reimplementation of this network and SGD, independent of Loom): it reproduces the
+    // logits and every step-1 gradient to ~1e-7, and its five steps agree with a float32
+    // run of itself, but differ from `after_5_sgd_steps` by a relative L2 of 2.3e-3 in
+    // b1.bias, 2.1e-4 in c1/c2.weight (1188 elements outside rtol 1e-4 / atol 1e-5) —
+    // as Loom does. Routing ONE max-pool gradient the other way — step 2, second pool,
+    // image 19, channel 42, window (6, 5), whose two largest c2 outputs are 0.62010608 and
+    // 0.62010619 in exact arithmetic, 1.9 float32 ulps apart — makes the float64 run match
+    // the fixture everywhere (max |diff| 1.4e-7, no element outside the tolerance).
+    // PyTorch's conv summed those 288 terms in another order and picked the other element.
+    // No formula differs (weight decay on all parameters, buffer = gradient at the first
+    // step, unbiased running_var, momentum 0.1 all confirmed; each alternative makes it
+    // far worse). So: tensors that the tie does not move (checked by flipping it in the
+    // float64 run) are compared elementwise at the tolerance; the others as a whole,
+    // within the distance that the tie alone accounts for (relative L2 ≤ 3e-3; the worst,
+    // b1.bias, is 2.3e-3).
     let after = try root.group("after_5_sgd_steps")
+    let tieInsensitive: Set<String> = ["b1.weight", "b2.weight", "c1.bias", "c2.bias", "f1.weight", "f1.bias",
+                                       "f2.bias", "b1.running_var"]
     let finals = [(parameters, model.parameters), (buffers, model.buffers)]
     for (flat, layout) in finals {
         for view in layout.views {
-            let error = relativeL2(slice(flat, layout, view.name), try after.read(Float.self, view.name).values)
-            #expect(error < 5e-3, "after 5 steps \(view.name): relative L2 error \(error)")
+            let ours = slice(flat, layout, view.name)
+            let expected = try after.read(Float.self, view.name).values
+            if tieInsensitive.contains(view.name) {
+                assertClose(ours, expected, "after 5 steps \(view.name)")
+            } else {
+                let error = relativeL2(ours, expected)
+                #expect(error < 3e-3, "after 5 steps \(view.name): relative L2 error \(error)")
+            }
         }
     }
 }

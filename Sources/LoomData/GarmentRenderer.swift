@@ -55,18 +55,26 @@ struct GarmentRenderer {
             .paint(pattern, on: &layer, base: base, &rng)
 
         // Background: low-saturation tint, a linear gradient and a faint periodic texture.
-        let bg = RGB(h: rng.uniform(0, 360), s: rng.uniform(0, 0.25), v: rng.uniform(0.08, 0.92))
-        let gradAngle = rng.uniform(0, 2 * .pi), gradAmp = Float(rng.uniform(-0.15, 0.15))
-        let texAngle = rng.uniform(0, .pi), texPeriod = rng.uniform(2, 7)
-        let texAmp = Float(rng.uniform(0, 0.07)), texPhase = rng.uniform(0, 2 * .pi)
+        // Its value keeps >= 0.25 away from the garment's luma so the silhouette (the
+        // category head's only cue) stays visible; the texture is faint and fine-grained so
+        // it cannot be mistaken for a garment pattern.
+        var bgValue = rng.uniform(0.08, 0.92)
+        if abs(bgValue - Double(base.luma)) < 0.25 {
+            bgValue = base.luma > 0.5 ? rng.uniform(0.05, max(0.06, Double(base.luma) - 0.3))
+                                      : rng.uniform(min(0.94, Double(base.luma) + 0.3), 0.95)
+        }
+        let bg = RGB(h: rng.uniform(0, 360), s: rng.uniform(0, 0.15), v: bgValue)
+        let gradAngle = rng.uniform(0, 2 * .pi), gradAmp = Float(rng.uniform(-0.08, 0.08))
+        let texAngle = rng.uniform(0, .pi), texPeriod = rng.uniform(2, 3)
+        let texAmp = Float(rng.uniform(0, 0.03)), texPhase = rng.uniform(0, 2 * .pi)
         let (gc, gs) = (cos(gradAngle), sin(gradAngle))
         let (tc, ts) = (cos(texAngle), sin(texAngle))
 
         // Scene: illumination, colour cast, fabric grain and sensor noise.
         let illumination = Float(rng.uniform(0.8, 1.12))
         let cast = RGB(r: Float(rng.uniform(0.88, 1.12)), g: Float(rng.uniform(0.88, 1.12)), b: Float(rng.uniform(0.88, 1.12)))
-        let grain = Float(rng.uniform(0.02, 0.08))
-        let noise = Float(rng.uniform(0.01, 0.05))
+        let grain = Float(rng.uniform(0.01, 0.04))
+        let noise = Float(rng.uniform(0.005, 0.025))
 
         var out = [UInt8](repeating: 0, count: n * 3)
         for i in 0..<n {

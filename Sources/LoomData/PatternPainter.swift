@@ -1,7 +1,10 @@
 // The six pattern classes of the attribute benchmark, painted onto a garment's colour
 // layer. Patterns come at random scale, phase, orientation and contrast, with 2x2
-// supersampling so thin stripes alias like a real low-resolution photo instead of
-// forming clean pixel grids. Coordinates are pixels; (0, 0) is the top-left corner.
+// supersampling so edges alias like a real low-resolution photo. Scales are chosen so a
+// small CNN can still resolve them at 28x28 (stripe/plaid periods >= 4 px, dots >= 1.5 px
+// radius, flowers as distinct blobs), and inks keep a minimum luma contrast against the
+// garment so a pattern does not vanish into it. Coordinates are pixels; (0, 0) is the
+// top-left corner.
 
 import LoomKernels
 
@@ -28,14 +31,18 @@ struct PatternPainter {
         }
     }
 
-    /// An ink that contrasts with `base`: another palette colour, or the base made
-    /// lighter/darker (a tone-on-tone print), half the time each.
+    /// An ink that contrasts with `base`: another palette colour at least 0.22 luma away
+    /// (a few draws, then the fallback), or the base made much lighter/darker (a
+    /// tone-on-tone print).
     func ink(for base: RGB, _ rng: inout KeyedRandom) -> RGB {
         if rng.nextDouble() < 0.5 {
-            return ColourPalette.shade(ColourPalette.randomSingle(&rng), &rng)
+            for _ in 0..<4 {
+                let c = ColourPalette.shade(ColourPalette.randomSingle(&rng), &rng)
+                if abs(c.luma - base.luma) >= 0.22 { return c }
+            }
         }
-        let k = Float(rng.uniform(0.25, 0.6))
-        return base.luma > 0.5 ? base * k : RGB.mix(base, RGB(r: 1, g: 1, b: 1), k)
+        let k = Float(rng.uniform(0.2, 0.45))
+        return base.luma > 0.45 ? base * k : RGB.mix(base, RGB(r: 1, g: 1, b: 1), 1 - k)
     }
 
     func paint(_ pattern: AttributeClasses.Pattern, on layer: inout [RGB], base: RGB, _ rng: inout KeyedRandom) {
@@ -44,18 +51,18 @@ struct PatternPainter {
         case .striped: striped(&layer, base: base, &rng)
         case .plaid: plaid(&layer, base: base, &rng)
         case .spotted: spotted(&layer, base: base, &rng)
-        case .floral: floral(&layer, &rng)
+        case .floral: floral(&layer, base: base, &rng)
         case .graphic: graphic(&layer, base: base, &rng)
         }
     }
 
-    /// Parallel bands: period 2.8-6.5 px, duty 25-50 %, horizontal/vertical/diagonal +-8 deg.
+    /// Parallel bands: period 4-7.5 px, duty 35-55 %, horizontal/vertical/diagonal +-8 deg.
     private func striped(_ layer: inout [RGB], base: RGB, _ rng: inout KeyedRandom) {
         let angle = ([0.0, 90, 45, 135][rng.nextInt(below: 4)] + rng.normal(0, 8)) * .pi / 180
-        let period = rng.uniform(2.8, 6.5), duty = rng.uniform(0.25, 0.5), phase = rng.nextDouble()
+        let period = rng.uniform(4, 7.5), duty = rng.uniform(0.35, 0.55), phase = rng.nextDouble()
         let ink = ink(for: base, &rng)
         let (c, s) = (cos(angle), sin(angle))
-        paint(&layer, ink: ink, opacity: Float(rng.uniform(0.3, 0.95))) { x, y in
+        paint(&layer, ink: ink, opacity: Float(rng.uniform(0.65, 1))) { x, y in
             Self.band(x * c + y * s, period: period, phase: phase, duty: duty)
         }
     }
@@ -64,11 +71,11 @@ struct PatternPainter {
     private func plaid(_ layer: inout [RGB], base: RGB, _ rng: inout KeyedRandom) {
         let angle = (rng.nextDouble() < 0.7 ? rng.normal(0, 6) : 45 + rng.normal(0, 6)) * .pi / 180
         let (c, s) = (cos(angle), sin(angle))
-        let p1 = rng.uniform(4, 8), p2 = rng.uniform(4, 8)
-        let d1 = rng.uniform(0.2, 0.45), d2 = rng.uniform(0.2, 0.45)
+        let p1 = rng.uniform(5.5, 9), p2 = rng.uniform(5.5, 9)
+        let d1 = rng.uniform(0.3, 0.45), d2 = rng.uniform(0.3, 0.45)
         let f1 = rng.nextDouble(), f2 = rng.nextDouble()
         let ink1 = ink(for: base, &rng)
-        paint(&layer, ink: ink1, opacity: Float(rng.uniform(0.35, 0.9))) { x, y in
+        paint(&layer, ink: ink1, opacity: Float(rng.uniform(0.65, 1))) { x, y in
             let a = Self.band(x * c + y * s, period: p1, phase: f1, duty: d1)
             let b = Self.band(-x * s + y * c, period: p2, phase: f2, duty: d2)
             return min(1, 0.55 * (a + b))
@@ -83,16 +90,16 @@ struct PatternPainter {
         }
     }
 
-    /// Dots on a rotated (sometimes staggered) lattice: spacing 3.5-6.5 px, radius 0.6-1.6 px.
+    /// Dots on a rotated (sometimes staggered) lattice: spacing 5.5-8.5 px, radius 1.5-2.6 px.
     private func spotted(_ layer: inout [RGB], base: RGB, _ rng: inout KeyedRandom) {
-        let spacing = rng.uniform(3.5, 6.5)
-        let radius = min(spacing / 2.6, rng.uniform(0.6, 1.6))
+        let spacing = rng.uniform(5.5, 8.5)
+        let radius = min(spacing / 2.6, rng.uniform(1.5, 2.6))
         let angle = rng.uniform(0, .pi / 2)
         let (c, s) = (cos(angle), sin(angle))
         let (fx, fy) = (rng.nextDouble(), rng.nextDouble())
         let staggered = rng.nextDouble() < 0.5
         let ink = ink(for: base, &rng)
-        paint(&layer, ink: ink, opacity: Float(rng.uniform(0.4, 1))) { x, y in
+        paint(&layer, ink: ink, opacity: Float(rng.uniform(0.7, 1))) { x, y in
             var u = (x * c + y * s) / spacing + fx
             let v = (-x * s + y * c) / spacing + fy
             if staggered && Int(v.rounded(.down)) % 2 != 0 { u += 0.5 }
@@ -101,26 +108,27 @@ struct PatternPainter {
         }
     }
 
-    /// Scattered flowers of 4-6 petals around a contrasting centre, several colours.
-    private func floral(_ layer: inout [RGB], _ rng: inout KeyedRandom) {
-        let count = 3 + rng.nextInt(below: 8)
-        let opacity = Float(rng.uniform(0.5, 1))
+    /// Scattered flowers of 4-6 petals around a contrasting centre, several colours:
+    /// 3-6 flowers of radius 2.2-3.4 px, so each is a distinct multi-coloured blob.
+    private func floral(_ layer: inout [RGB], base: RGB, _ rng: inout KeyedRandom) {
+        let count = 3 + rng.nextInt(below: 4)
+        let opacity = Float(rng.uniform(0.8, 1))
         for _ in 0..<count {
             let cx = centreX + rng.uniform(-1, 1) * extent, cy = centreY + rng.uniform(-1, 1) * extent
-            let r = rng.uniform(1.1, 2.6)
+            let r = rng.uniform(2.2, 3.4)
             let petals = 4 + rng.nextInt(below: 3)
             let turn = rng.uniform(0, 2 * .pi)
-            let petalInk = ColourPalette.shade(ColourPalette.randomSingle(&rng), &rng)
-            let centreInk = ColourPalette.shade(ColourPalette.randomSingle(&rng), &rng)
+            let petalInk = ink(for: base, &rng)
+            let centreInk = ink(for: petalInk, &rng)
             let centres = (0..<petals).map { k -> (Double, Double) in
                 let a = turn + 2 * .pi * Double(k) / Double(petals)
                 return (cx + r * cos(a), cy + r * sin(a))
             }
-            let pr2 = (0.55 * r) * (0.55 * r)
+            let pr2 = (0.6 * r) * (0.6 * r)
             paint(&layer, ink: petalInk, opacity: opacity) { x, y in
                 centres.contains { ($0.0 - x) * ($0.0 - x) + ($0.1 - y) * ($0.1 - y) <= pr2 } ? 1 : 0
             }
-            let cr2 = (0.45 * r) * (0.45 * r)
+            let cr2 = (0.4 * r) * (0.4 * r)
             paint(&layer, ink: centreInk, opacity: opacity) { x, y in
                 (cx - x) * (cx - x) + (cy - y) * (cy - y) <= cr2 ? 1 : 0
             }
@@ -134,8 +142,8 @@ struct PatternPainter {
             let cx = centreX + rng.uniform(-0.4, 0.4) * extent
             let cy = centreY + rng.uniform(-0.6, 0.2) * extent
             let size = rng.uniform(2.5, 5.5)
-            let ink = ColourPalette.shade(ColourPalette.randomSingle(&rng), &rng)
-            let opacity = Float(rng.uniform(0.5, 1))
+            let ink = ink(for: base, &rng)
+            let opacity = Float(rng.uniform(0.7, 1))
             let kind = rng.nextInt(below: 5)
             let tilt = rng.uniform(-0.5, 0.5)
             let (c, s) = (cos(tilt), sin(tilt))

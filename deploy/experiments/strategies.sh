@@ -198,8 +198,8 @@ w("| strategy | config |")
 w("| --- | --- |")
 what = {"sgd": "SGD, momentum 0.9, step decay x0.1 after epoch 2, cross-entropy",
         "sgdr": "SGD + SGDR warm restarts (t_0 1 epoch, t_mult 2, eta_min 0), cross-entropy",
-        "focal": "SGD (step decay) + softmax focal loss (gamma 2) on colour and pattern",
-        "sgdr-focal": "SGDR + softmax focal loss (gamma 2) on colour and pattern",
+        "focal": "SGD (step decay) + alpha-balanced softmax focal loss (gamma 1, alpha ~ class frequency^-0.5) on colour and pattern",
+        "sgdr-focal": "SGDR + alpha-balanced softmax focal loss (gamma 1, alpha as focal) on colour and pattern",
         "sgdr-temperature": "SGDR, then `loom calibrate`: one temperature per head fitted on the validation split"}
 for s in strategies:
     w(f"| {s} | `configs/experiments/strategies/{s}.yaml`: {what.get(s, '')} |")

@@ -14,21 +14,19 @@ enum LogSetup {
         guard !done else { return }
         done = true
         LoggingSystem.bootstrap { label in
-            var handler: LogHandler
-            switch format {
-            case .text: handler = TextLogHandler(label: label, process: process)
-            case .json: handler = JSONLogHandler(label: label, process: process)
-            }
+            var handler = LineLogHandler(label: label, process: process, format: format)
             handler.logLevel = level
             return handler
         }
     }
 }
 
-/// Writes `2026-11-23T12:00:00.123Z info coordinator: message key=value` lines to stderr.
-struct TextLogHandler: LogHandler {
+/// One line per event on stderr: `text` (`2026-11-23T12:00:00.123Z info coordinator: message
+/// key=value`) or `json` (one object with ts, level, process, label, msg and the metadata).
+struct LineLogHandler: LogHandler {
     let label: String
     let process: String
+    let format: LogFormat
     var logLevel: Logger.Level = .info
     var metadata: Logger.Metadata = [:]
 
@@ -37,38 +35,22 @@ struct TextLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?,
-             source: String, file: String, function: String, line: UInt) {
-        let merged = metadata.merging(extra ?? [:]) { $1 }
-        var text = "\(LogClock.timestamp()) \(level) \(process): \(message)"
-        for key in merged.keys.sorted() { text += " \(key)=\(merged[key]!)" }
-        StandardError.write(text + "\n")
-    }
-}
-
-/// One JSON object per line: ts, level, process, label, msg and the metadata as fields.
-struct JSONLogHandler: LogHandler {
-    let label: String
-    let process: String
-    var logLevel: Logger.Level = .info
-    var metadata: Logger.Metadata = [:]
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?,
-             source: String, file: String, function: String, line: UInt) {
-        var object: [String: String] = [
-            "ts": LogClock.timestamp(), "level": "\(level)", "process": process,
-            "label": label, "msg": "\(message)",
-        ]
-        for (key, value) in metadata.merging(extra ?? [:], uniquingKeysWith: { $1 }) {
-            object[key] = "\(value)"
+    func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        switch format {
+        case .text:
+            var text = "\(LogClock.timestamp()) \(event.level) \(process): \(event.message)"
+            for key in merged.keys.sorted() { text += " \(key)=\(merged[key]!)" }
+            StandardError.write(text + "\n")
+        case .json:
+            var object: [String: String] = [
+                "ts": LogClock.timestamp(), "level": "\(event.level)", "process": process,
+                "label": label, "msg": "\(event.message)",
+            ]
+            for (key, value) in merged { object[key] = "\(value)" }
+            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+            StandardError.write((String(data: data, encoding: .utf8) ?? "{}") + "\n")
         }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
-        StandardError.write((String(data: data, encoding: .utf8) ?? "{}") + "\n")
     }
 }
 

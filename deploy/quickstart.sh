@@ -27,7 +27,7 @@ done
 
 deploy/bootstrap.sh
 echo "==> building Loom (release)"
-swift build -c release --product loom 2>&1 | grep -E "error|warning: |Compiling loom|Build complete" || true
+swift build -c release --product loom 2>&1 | grep -E "error:|Build complete" || true
 loom=$(swift build -c release --show-bin-path)/loom
 [[ -x "$loom" ]] || { echo "quickstart: build failed" >&2; exit 1; }
 

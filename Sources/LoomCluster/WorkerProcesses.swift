@@ -31,7 +31,7 @@ public final class WorkerProcesses {
         p.standardInput = FileHandle.nullDevice
         p.standardOutput = FileHandle.nullDevice
         if let logFile {
-            if !FileManager.default.fileExists(atPath: logFile) { FileManager.default.createFile(atPath: logFile, contents: nil) }
+            if !FileManager.default.fileExists(atPath: logFile) { _ = FileManager.default.createFile(atPath: logFile, contents: nil) }
             if let handle = FileHandle(forWritingAtPath: logFile) {
                 handle.seekToEndOfFile()
                 p.standardError = handle

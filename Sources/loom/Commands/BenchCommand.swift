@@ -110,7 +110,7 @@ enum TrainingThroughput {
         func step() throws {
             let r = try computer.compute(plan: plan, block: ShardBlock(start: 0, count: b / m), data: data,
                                          parameters: parameters, buffers: buffers)
-            try optimizer.step(weights: &parameters, gradients: r.gradients, lr: 0.01)
+            optimizer.step(weights: &parameters, gradients: r.gradients, lr: 0.01)
             let stats = r.batchStatistics.map { $0 / Float(b / m) }
             stats.withUnsafeBufferPointer { s in
                 buffers.withUnsafeMutableBufferPointer { problem.model.applyBatchStatistics(s.baseAddress!, to: $0.baseAddress!) }

@@ -7,54 +7,86 @@
 // Forward, per channel: z = scale·x + shift (scale = γ·invStd, shift = β − mean·scale, as
 // `batchNormForwardTraining`), y = max(0, max of each 2x2 window of z), argmax = index
 // h·W + w of the window's first maximum in scan order (as `maxPool2dForward`).
+// `selected` keeps x at each argmax, so that the backward reductions read pooled-size
+// arrays only instead of gathering from x.
 // Backward: dz = dy at argmax where y > 0, else 0. With M = N·H·W,
 //   dβ = Σ dz,  dγ = Σ dz·x̂,  dx = scale·(dz − dβ/M − (x − mean)·invStd·dγ/M)
 // (eval mode: dx = scale·dz). dx is written whole, then the M/4 window gradients added.
 
-/// Training-mode forward: y, argmax (N, C, H/2, W/2) ← x (N, C, H, W) with batch statistics.
+/// Training-mode forward: y, argmax, selected = x at argmax (N, C, H/2, W/2) ← x (N, C, H, W)
+/// with batch statistics. `moments` (N, C, 2), when given, holds each plane's (mean,
+/// Σ (x − mean)²) from `conv2dForward`, which are then combined (Chan et al.) instead of
+/// reading x twice more.
 /// Writes per channel `mean`, `invStd` and `unbiasedVar` as `batchNormForwardTraining`.
 /// Odd H or W drop the last row or column from pooling (floor mode), not from the statistics.
 public func batchNormPoolReLUForwardTraining(y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
-                                             mean: UnsafeMutablePointer<Float>, invStd: UnsafeMutablePointer<Float>,
+                                             selected: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
+                                             invStd: UnsafeMutablePointer<Float>,
                                              unbiasedVar: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                                              weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
-                                             batch n: Int, channels: Int, height: Int, width: Int, eps: Float) {
+                                             batch n: Int, channels: Int, height: Int, width: Int, eps: Float,
+                                             moments: UnsafePointer<Float>? = nil) {
     let spatial = height * width
     for c in 0..<channels {
-        let stats = channelStatistics(x, batch: n, channels: channels, spatial: spatial, channel: c, eps: eps)
+        let stats = moments.map {
+            combinedStatistics($0, batch: n, channels: channels, spatial: spatial, channel: c, eps: eps)
+        } ?? channelStatistics(x, batch: n, channels: channels, spatial: spatial, channel: c, eps: eps)
         mean[c] = stats.mean
         invStd[c] = stats.invStd
         unbiasedVar[c] = stats.unbiasedVar
         let scale = weight[c] * stats.invStd
-        poolReLUChannel(y: y, argmax: argmax, x: x, scale: scale, shift: bias[c] - stats.mean * scale,
+        poolReLUChannel(y: y, argmax: argmax, selected: selected, x: x, scale: scale, shift: bias[c] - stats.mean * scale,
                         batch: n, channels: channels, channel: c, height: height, width: width)
     }
 }
 
+/// Channel c's statistics as `channelStatistics` gives them, from per-plane (mean, Σ (x − mean)²)
+/// pairs (N, C, 2), merged in Double with Chan et al.'s pairwise update.
+private func combinedStatistics(_ moments: UnsafePointer<Float>, batch n: Int, channels: Int, spatial: Int,
+                                channel c: Int, eps: Float) -> (mean: Float, invStd: Float, unbiasedVar: Float) {
+    var count = 0.0, mean = 0.0, squares = 0.0
+    let size = Double(spatial)
+    for i in 0..<n {
+        let planeMean = Double(moments[(i * channels + c) * 2]), planeSquares = Double(moments[(i * channels + c) * 2 + 1])
+        let delta = planeMean - mean
+        let total = count + size
+        mean += delta * size / total
+        squares += planeSquares + delta * delta * count * size / total
+        count = total
+    }
+    let m = n * spatial
+    let variance = squares / Double(m)
+    let inv = 1 / (variance + Double(eps)).squareRoot()
+    return (Float(mean), Float(inv), Float(m > 1 ? variance * Double(m) / Double(m - 1) : variance))
+}
+
 /// Eval-mode forward with fixed per-channel `mean` and `invStd` (the running statistics).
 public func batchNormPoolReLUForwardInference(y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
-                                              x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                              selected: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
+                                              weight: UnsafePointer<Float>,
                                               bias: UnsafePointer<Float>, mean: UnsafePointer<Float>,
                                               invStd: UnsafePointer<Float>, batch n: Int, channels: Int,
                                               height: Int, width: Int) {
     for c in 0..<channels {
         let scale = weight[c] * invStd[c]
-        poolReLUChannel(y: y, argmax: argmax, x: x, scale: scale, shift: bias[c] - mean[c] * scale,
+        poolReLUChannel(y: y, argmax: argmax, selected: selected, x: x, scale: scale, shift: bias[c] - mean[c] * scale,
                         batch: n, channels: channels, channel: c, height: height, width: width)
     }
 }
 
 /// Backward of either forward. dweight (C) and dbias (C) are accumulated; dx (N, C, H, W) is
 /// overwritten (skipped when nil). dy and y are the gradient and value of the pooled,
-/// rectified output (N, C, H/2, W/2); x, mean, invStd are those the forward pass used.
+/// rectified output (N, C, H/2, W/2); argmax, selected, x, mean, invStd are those of the
+/// forward pass.
 public func batchNormPoolReLUBackward(dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
                                       dbias: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
                                       y: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
+                                      selected: UnsafePointer<Float>,
                                       x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                                       mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>,
                                       batch n: Int, channels: Int, height: Int, width: Int,
                                       batchStatistics: Bool) {
-    let g = PooledGradient(dy: dy, y: y, argmax: argmax, x: x, batch: n, channels: channels,
+    let g = PooledGradient(dy: dy, y: y, argmax: argmax, selected: selected, x: x, batch: n, channels: channels,
                            height: height, width: width)
     for c in 0..<channels {
         let t = g.coefficients(channel: c, mean: mean[c], invStd: invStd[c], batchStatistics: batchStatistics,
@@ -74,11 +106,11 @@ public func batchNormPoolReLUBackward(dx: UnsafeMutablePointer<Float>?, dweight:
 public func batchNormPoolReLUBackwardParameters(dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
                                                 meanDz: UnsafeMutablePointer<Float>,
                                                 slope: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
-                                                y: UnsafePointer<Float>, argmax: UnsafePointer<Int32>,
-                                                x: UnsafePointer<Float>, mean: UnsafePointer<Float>,
+                                                y: UnsafePointer<Float>, selected: UnsafePointer<Float>,
+                                                mean: UnsafePointer<Float>,
                                                 invStd: UnsafePointer<Float>, batch n: Int, channels: Int,
                                                 height: Int, width: Int, batchStatistics: Bool) {
-    let g = PooledGradient(dy: dy, y: y, argmax: argmax, x: x, batch: n, channels: channels,
+    let g = PooledGradient(dy: dy, y: y, argmax: nil, selected: selected, x: nil, batch: n, channels: channels,
                            height: height, width: width)
     for c in 0..<channels {
         let t = g.coefficients(channel: c, mean: mean[c], invStd: invStd[c], batchStatistics: batchStatistics,
@@ -96,7 +128,7 @@ public func batchNormPoolReLUBackwardInput(dx: UnsafeMutablePointer<Float>, dy: 
                                            mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>,
                                            meanDz: UnsafePointer<Float>, slope: UnsafePointer<Float>,
                                            batch n: Int, images: Range<Int>, channels: Int, height: Int, width: Int) {
-    let g = PooledGradient(dy: dy, y: y, argmax: argmax, x: x, batch: n, channels: channels,
+    let g = PooledGradient(dy: dy, y: y, argmax: argmax, selected: nil, x: x, batch: n, channels: channels,
                            height: height, width: width)
     for i in images {
         for c in 0..<channels {
@@ -107,13 +139,16 @@ public func batchNormPoolReLUBackwardInput(dx: UnsafeMutablePointer<Float>, dy: 
 }
 
 /// The tensors of one fused backward pass and the two per-plane loops.
+/// (Each half needs only some of the tensors; the others are nil.)
 private struct PooledGradient {
-    let dy: UnsafePointer<Float>, y: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, x: UnsafePointer<Float>
+    let dy: UnsafePointer<Float>, y: UnsafePointer<Float>
+    let argmax: UnsafePointer<Int32>?, selected: UnsafePointer<Float>?, x: UnsafePointer<Float>?
     let n: Int, channels: Int, spatial: Int, pooled: Int
 
-    init(dy: UnsafePointer<Float>, y: UnsafePointer<Float>, argmax: UnsafePointer<Int32>, x: UnsafePointer<Float>,
+    init(dy: UnsafePointer<Float>, y: UnsafePointer<Float>, argmax: UnsafePointer<Int32>?,
+         selected: UnsafePointer<Float>?, x: UnsafePointer<Float>?,
          batch: Int, channels: Int, height: Int, width: Int) {
-        (self.dy, self.y, self.argmax, self.x) = (dy, y, argmax, x)
+        (self.dy, self.y, self.argmax, self.selected, self.x) = (dy, y, argmax, selected, x)
         (n, self.channels, spatial, pooled) = (batch, channels, height * width, (height / 2) * (width / 2))
     }
 
@@ -127,21 +162,21 @@ private struct PooledGradient {
         let centre = Lanes(repeating: mu)
         for i in 0..<n {
             let plane = i * channels + c
-            let (g, v, at, p) = (dy + plane * pooled, y + plane * pooled, argmax + plane * pooled, x + plane * spatial)
+            let (g, v, p) = (dy + plane * pooled, y + plane * pooled, selected! + plane * pooled)
             var a = Lanes(), b = Lanes()
             var o = 0
             while o + 8 <= pooled {
                 // The ReLU mask as a lane select: a branch on it would mispredict.
                 let gate = gatedGradient(g + o, v + o)
                 a += gate
-                b += gate * (gatherLanes(p, at + o) - centre)
+                b += gate * (loadLanes(p + o) - centre)
                 o += 8
             }
             var a1 = a.sum(), b1 = b.sum()
             while o < pooled {
                 let gate = v[o] > 0 ? g[o] : 0
                 a1 += gate
-                b1 += gate * (p[Int(at[o])] - mu)
+                b1 += gate * (p[o] - mu)
                 o += 1
             }
             sumDz += Double(a1)
@@ -160,7 +195,7 @@ private struct PooledGradient {
     func inputGradient(_ dx: UnsafeMutablePointer<Float>, image i: Int, channel c: Int, scale: Float, mean mu: Float,
                        meanDz: Float, slope k: Float) {
         let plane = i * channels + c
-        let (p, d) = (x + plane * spatial, dx + plane * spatial)
+        let (p, d) = (x! + plane * spatial, dx + plane * spatial)
         let b = Lanes(repeating: -scale * k), centre = Lanes(repeating: mu)
         let shift = Lanes(repeating: -scale * meanDz)
         var j = 0
@@ -172,7 +207,7 @@ private struct PooledGradient {
             d[j] = scale * (-meanDz - (p[j] - mu) * k)
             j += 1
         }
-        let (g, v, at) = (dy + plane * pooled, y + plane * pooled, argmax + plane * pooled)
+        let (g, v, at) = (dy + plane * pooled, y + plane * pooled, argmax! + plane * pooled)
         let lanesScale = Lanes(repeating: scale)
         var o = 0
         while o + 8 <= pooled {
@@ -190,8 +225,8 @@ private struct PooledGradient {
 /// z = scale·x + shift, 2x2 max pool, ReLU for channel c of every image (see the header).
 @inline(__always)
 private func poolReLUChannel(y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
-                             x: UnsafePointer<Float>, scale: Float, shift: Float, batch n: Int,
-                             channels: Int, channel c: Int, height: Int, width w: Int) {
+                             selected: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, scale: Float,
+                             shift: Float, batch n: Int, channels: Int, channel c: Int, height: Int, width w: Int) {
     let (oh, ow) = (height / 2, w / 2)
     let a = Lanes(repeating: scale), b = Lanes(repeating: shift)
     let lanes = QuadIndex(0, 2, 4, 6)
@@ -201,25 +236,32 @@ private func poolReLUChannel(y: UnsafeMutablePointer<Float>, argmax: UnsafeMutab
         for r in 0..<oh {
             let row0 = 2 * r * w
             let top = src + row0, bottom = top + w
-            let dst = y + (plane * oh + r) * ow
-            let idx = argmax + (plane * oh + r) * ow
+            let out = (plane * oh + r) * ow
             var col = 0
-            while col + 4 <= ow {
-                let t = loadLanes(top + 2 * col) * a + b, u = loadLanes(bottom + 2 * col) * a + b
+            // Four windows at a time; a last partial group is redone overlapping the previous
+            // one (same values rewritten) rather than run scalar.
+            while col < ow && ow >= 4 {
+                col = min(col, ow - 4)
+                let rawTop = loadLanes(top + 2 * col), rawBottom = loadLanes(bottom + 2 * col)
+                let t = rawTop * a + b, u = rawBottom * a + b
                 let base = QuadIndex(repeating: Int32(row0 + 2 * col)) &+ lanes
-                var best = t.evenHalf, at = base
+                var best = t.evenHalf, at = base, raw = rawTop.evenHalf
                 var mask = t.oddHalf .> best
                 best.replace(with: t.oddHalf, where: mask)
                 at.replace(with: base &+ 1, where: mask)
+                raw.replace(with: rawTop.oddHalf, where: mask)
                 mask = u.evenHalf .> best
                 best.replace(with: u.evenHalf, where: mask)
                 at.replace(with: base &+ Int32(w), where: mask)
+                raw.replace(with: rawBottom.evenHalf, where: mask)
                 mask = u.oddHalf .> best
                 best.replace(with: u.oddHalf, where: mask)
                 at.replace(with: base &+ Int32(w + 1), where: mask)
+                raw.replace(with: rawBottom.oddHalf, where: mask)
                 best.replace(with: 0, where: best .<= 0)
-                UnsafeMutableRawPointer(dst + col).storeBytes(of: best, as: Quad.self)
-                UnsafeMutableRawPointer(idx + col).storeBytes(of: at, as: QuadIndex.self)
+                UnsafeMutableRawPointer(y + out + col).storeBytes(of: best, as: Quad.self)
+                UnsafeMutableRawPointer(argmax + out + col).storeBytes(of: at, as: QuadIndex.self)
+                UnsafeMutableRawPointer(selected + out + col).storeBytes(of: raw, as: Quad.self)
                 col += 4
             }
             while col < ow {
@@ -231,8 +273,9 @@ private func poolReLUChannel(y: UnsafeMutablePointer<Float>, argmax: UnsafeMutab
                 if z > best { best = z; at = i0 + w }
                 z = src[i0 + w + 1] * scale + shift
                 if z > best { best = z; at = i0 + w + 1 }
-                dst[col] = best > 0 ? best : 0
-                idx[col] = Int32(at)
+                y[out + col] = best > 0 ? best : 0
+                argmax[out + col] = Int32(at)
+                selected[out + col] = src[at]
                 col += 1
             }
         }
@@ -243,11 +286,4 @@ private func poolReLUChannel(y: UnsafeMutablePointer<Float>, argmax: UnsafeMutab
 @inline(__always)
 private func gatedGradient(_ g: UnsafePointer<Float>, _ v: UnsafePointer<Float>) -> Lanes {
     loadLanes(g).replacing(with: 0, where: .!(loadLanes(v) .> 0))
-}
-
-/// (p[at[0]], ..., p[at[7]]).
-@inline(__always)
-private func gatherLanes(_ p: UnsafePointer<Float>, _ at: UnsafePointer<Int32>) -> Lanes {
-    Lanes(p[Int(at[0])], p[Int(at[1])], p[Int(at[2])], p[Int(at[3])],
-          p[Int(at[4])], p[Int(at[5])], p[Int(at[6])], p[Int(at[7])])
 }

@@ -10,11 +10,15 @@
 //              dcols_i (R, P) = wᵀ · dy_i;   dx = col2im(dcols)   (reusing the cols space)
 
 /// y (N, OC, OH, OW) = conv(x (N, C, H, W), weight (OC, C, K, K)) + bias (OC).
-/// `scratch` holds `shape.scratchCount(imagesPerGEMM:)` floats.
+/// `scratch` holds `shape.scratchCount(imagesPerGEMM:)` floats. With `moments`, also writes
+/// each output plane's (mean, Σ (y − mean)²) as (N, OC, 2), computed right after the plane's
+/// GEMM while it is in cache: a batch norm that follows then needs no pass of its own over
+/// y for its statistics (see `batchNormPoolReLUForwardTraining`).
 public func conv2dForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                           weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                           batch n: Int, shape s: Conv2DShape,
-                          scratch: UnsafeMutablePointer<Float>, imagesPerGEMM: Int) {
+                          scratch: UnsafeMutablePointer<Float>, imagesPerGEMM: Int,
+                          moments: UnsafeMutablePointer<Float>? = nil) {
     let pixels = s.outPixels
     let chunkSize = max(imagesPerGEMM, 1)
     var first = 0
@@ -29,6 +33,13 @@ public func conv2dForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float
             }
             gemm(false, false, s.outChannels, pixels, s.columnRows, weight, s.columnRows,
                  scratch + i * pixels, ld, beta: bias == nil ? 0 : 1, out, pixels)
+            if let moments {
+                for oc in 0..<s.outChannels {
+                    let m = planeMoments(out + oc * pixels, pixels)
+                    moments[((first + i) * s.outChannels + oc) * 2] = m.mean
+                    moments[((first + i) * s.outChannels + oc) * 2 + 1] = m.squares
+                }
+            }
         }
         first += count
     }

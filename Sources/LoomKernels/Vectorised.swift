@@ -122,3 +122,29 @@ func vectorAdd(_ q: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, _ n:
         i += 1
     }
 }
+
+/// (mean, Σ (p − mean)²) of p[0..<n] in one pass: sums of p − p[0] and of its square (the
+/// shift keeps the square sum from cancelling when the mean is large against the spread).
+@inline(__always)
+func planeMoments(_ p: UnsafePointer<Float>, _ n: Int) -> (mean: Float, squares: Float) {
+    guard n > 0 else { return (0, 0) }
+    let shift = p[0]
+    let c = Lanes(repeating: shift)
+    var a = Lanes(), b = Lanes()
+    var i = 0
+    while i + 8 <= n {
+        let d = loadLanes(p + i) - c
+        a += d
+        b += d * d
+        i += 8
+    }
+    var s1 = a.sum(), s2 = b.sum()
+    while i < n {
+        let d = p[i] - shift
+        s1 += d
+        s2 += d * d
+        i += 1
+    }
+    let m = s1 / Float(n)
+    return (shift + m, max(s2 - s1 * m, 0))
+}

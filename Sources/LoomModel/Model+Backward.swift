@@ -51,7 +51,7 @@ struct BackwardPass {
         let (dy, y, argmax) = (ws.gradient(tail.output), ws.activation(tail.output), ws.argmax + tail.argmax * ws.capacity)
         let (x, dx) = (ws.activation(b.input), ws.gradient(b.input))
         batchNormPoolReLUBackwardParameters(dweight: g + b.weight, dbias: g + b.bias, meanDz: meanDz, slope: slope,
-                                            dy: dy, y: y, argmax: argmax, x: x, mean: ws.savedMean + b.runningMean,
+                                            dy: dy, y: y, selected: ws.activation(b.output), mean: ws.savedMean + b.runningMean,
                                             invStd: ws.savedInvStd + b.runningMean, batch: n, channels: b.channels,
                                             height: tail.height, width: tail.width, batchStatistics: training)
         // About 256 KB of conv output gradient per block, within the conv's scratch size.
@@ -95,7 +95,8 @@ struct BackwardPass {
             let b = f.norm
             batchNormPoolReLUBackward(dx: b.inputNeedsGradient ? ws.gradient(b.input) : nil, dweight: g + b.weight,
                                       dbias: g + b.bias, dy: ws.gradient(f.output), y: ws.activation(f.output),
-                                      argmax: ws.argmax + f.argmax * ws.capacity, x: ws.activation(b.input),
+                                      argmax: ws.argmax + f.argmax * ws.capacity, selected: ws.activation(b.output),
+                                      x: ws.activation(b.input),
                                       weight: p + b.weight, mean: ws.savedMean + b.runningMean,
                                       invStd: ws.savedInvStd + b.runningMean, batch: n, channels: b.channels,
                                       height: f.height, width: f.width, batchStatistics: training)

@@ -50,7 +50,8 @@ struct ForwardPass {
         case let .conv(c):
             conv2dForward(y: ws.activation(c.output), x: ws.activation(c.input), weight: p + c.weight,
                           bias: c.bias.map { p + $0 }, batch: n, shape: c.shape, scratch: ws.scratch,
-                          imagesPerGEMM: c.shape.imagesPerGEMM(batch: n))
+                          imagesPerGEMM: c.shape.imagesPerGEMM(batch: n),
+                          moments: training && c.feedsNormalisation ? ws.moments : nil)
         case let .linear(l):
             linearForward(y: ws.activation(l.output), x: ws.activation(l.input), weight: p + l.weight,
                           bias: l.bias.map { p + $0 }, batch: n, inFeatures: l.inFeatures, outFeatures: l.outFeatures)
@@ -75,17 +76,18 @@ struct ForwardPass {
             let b = f.norm
             if training {
                 batchNormPoolReLUForwardTraining(y: ws.activation(f.output), argmax: ws.argmax + f.argmax * ws.capacity,
-                                                 mean: ws.savedMean + b.runningMean, invStd: ws.savedInvStd + b.runningMean,
+                                                 selected: ws.activation(b.output), mean: ws.savedMean + b.runningMean, invStd: ws.savedInvStd + b.runningMean,
                                                  unbiasedVar: ws.batchStatistics + b.runningVar, x: ws.activation(b.input),
                                                  weight: p + b.weight, bias: p + b.bias, batch: n, channels: b.channels,
-                                                 height: f.height, width: f.width, eps: b.eps)
+                                                 height: f.height, width: f.width, eps: b.eps,
+                                                 moments: f.momentsFromConvolution ? UnsafePointer(ws.moments) : nil)
                 (ws.batchStatistics + b.runningMean).update(from: ws.savedMean + b.runningMean, count: b.channels)
             } else {
                 (ws.savedMean + b.runningMean).update(from: buffers + b.runningMean, count: b.channels)
                 batchNormInverseStd(invStd: ws.savedInvStd + b.runningMean, variance: buffers + b.runningVar,
                                     channels: b.channels, eps: b.eps)
                 batchNormPoolReLUForwardInference(y: ws.activation(f.output), argmax: ws.argmax + f.argmax * ws.capacity,
-                                                  x: ws.activation(b.input), weight: p + b.weight, bias: p + b.bias,
+                                                  selected: ws.activation(b.output), x: ws.activation(b.input), weight: p + b.weight, bias: p + b.bias,
                                                   mean: ws.savedMean + b.runningMean,
                                                   invStd: ws.savedInvStd + b.runningMean, batch: n,
                                                   channels: b.channels, height: f.height, width: f.width)

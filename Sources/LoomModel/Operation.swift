@@ -10,6 +10,8 @@ struct ConvOperation {
     var input: Int, output: Int
     var weight: Int, bias: Int?
     var inputNeedsGradient: Bool
+    /// A fused batch-norm tail follows: in training, leave per-plane moments in the workspace.
+    var feedsNormalisation = false
 }
 
 struct LinearOperation {
@@ -68,14 +70,17 @@ struct ResidualOperation {
 }
 
 /// Batch norm → 2x2/2 max pool → ReLU fused (see `Operation.fusingConvolutionTails`): reads
-/// `norm.input`, writes `output` (the ReLU's slot); the norm's and pool's own output slots
-/// stay allocated but unused.
+/// `norm.input`, writes `output` (the ReLU's slot). The norm's own output slot, which the
+/// fused kernel never fills with z, keeps the x value at each window's maximum (a quarter
+/// of its size) for the backward pass; the pool's slot stays unused.
 struct BatchNormPoolReLUOperation {
     var norm: BatchNormOperation
     /// Input height and width (the pooled output is (H/2, W/2)).
     var height: Int, width: Int
     var argmax: Int
     var output: Int
+    /// The input comes from a conv that leaves per-plane moments in the workspace.
+    var momentsFromConvolution = false
 }
 
 indirect enum Operation {
@@ -106,9 +111,15 @@ extension Operation {
                pool.shape.kernel == 2, pool.shape.stride == 2, pool.shape.padding == 0,
                pool.shape.height * pool.shape.width == norm.spatial, pool.shape.channels == norm.channels,
                case let .relu(relu) = operations[i + 2], relu.input == pool.output {
+                var fromConvolution = false
+                if case var .conv(conv)? = result.last, conv.output == norm.input {
+                    conv.feedsNormalisation = true
+                    result[result.count - 1] = .conv(conv)
+                    fromConvolution = true
+                }
                 result.append(.batchNormPoolReLU(BatchNormPoolReLUOperation(
                     norm: norm, height: pool.shape.height, width: pool.shape.width, argmax: pool.argmax,
-                    output: relu.output)))
+                    output: relu.output, momentsFromConvolution: fromConvolution)))
                 i += 3
             } else {
                 result.append(operations[i])

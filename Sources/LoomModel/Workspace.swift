@@ -31,6 +31,10 @@ public final class Workspace {
     /// Per-channel coefficients of a fused tail's input gradient (meanDz at the running_mean
     /// offsets, slope at the running_var offsets), between the two halves of its backward pass.
     let backwardTerms: UnsafeMutablePointer<Float>
+    /// Per-plane (mean, Σ (y − mean)²) (capacity, channels, 2) that a conv leaves for the
+    /// fused batch-norm tail after it.
+    let moments: UnsafeMutablePointer<Float>
+    let momentsCount: Int
     let arenaCount: Int
     let scratchCount: Int
 
@@ -68,6 +72,9 @@ public final class Workspace {
         savedMean = .allocate(capacity: max(batchStatisticsCount, 1))
         savedInvStd = .allocate(capacity: max(batchStatisticsCount, 1))
         backwardTerms = .allocate(capacity: max(batchStatisticsCount, 1))
+        momentsCount = 2 * capacity * (model.convShapes.map(\.outChannels).max() ?? 0)
+        moments = .allocate(capacity: max(momentsCount, 1))
+        moments.initialize(repeating: 0, count: max(momentsCount, 1))
         for p in [batchStatistics, savedMean, savedInvStd, backwardTerms] {
             p.initialize(repeating: 0, count: max(batchStatisticsCount, 1))
         }
@@ -82,6 +89,7 @@ public final class Workspace {
         savedMean.deallocate()
         savedInvStd.deallocate()
         backwardTerms.deallocate()
+        moments.deallocate()
     }
 
     /// Floats allocated by this workspace (activations, gradients and scratch), for logs.

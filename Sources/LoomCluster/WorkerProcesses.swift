@@ -28,6 +28,11 @@ public final class WorkerProcesses {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = ["worker", "--connect", endpoint] + extraArguments + arguments
+        // One OpenBLAS thread from the start (the worker also calls openblas_set_num_threads(1)):
+        // no idle BLAS thread pool competing with the other workers for the cores.
+        var environment = ProcessInfo.processInfo.environment
+        environment["OPENBLAS_NUM_THREADS"] = "1"
+        p.environment = environment
         p.standardInput = FileHandle.nullDevice
         p.standardOutput = FileHandle.nullDevice
         if let logFile {

@@ -37,7 +37,7 @@ import Testing
     }
 
     @Test func aWorkerJoiningHalfwayLeavesTheWeightsUnchanged() throws {
-        let h = try ClusterHarness("join", model: "reference-cnn", maxSteps: 24)
+        let h = try ClusterHarness("join", model: "reference-cnn", maxSteps: 40)
         let reference = try h.referenceModel()
         let coordinator = try h.startCoordinator(run: "run")
         try h.startWorker("first")

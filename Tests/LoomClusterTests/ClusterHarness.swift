@@ -22,7 +22,7 @@ final class ClusterHarness {
         datasetPath = directory.appendingPathComponent("data.h5").path
         try SyntheticDataset.write(to: datasetPath)
         overrides = ["data.path=\(datasetPath)", "model.file=models/\(model).yaml", "training.max_steps=\(maxSteps)",
-                     "training.log_every_steps=1", "checkpoint.every_steps=1000"] + extra
+                     "training.epochs=1000", "training.log_every_steps=1", "checkpoint.every_steps=1000"] + extra
     }
 
     deinit {

@@ -15,14 +15,9 @@ public enum ClusterBenchmark {
     public static func run(workers: Int, config: RunConfig, steps: Int, loomExecutable: String,
                            warmupSteps: Int = 3, logger: Logger = Logger(label: "loom.bench"))
         throws -> (samplesPerSecond: Double, bytesPerStep: Double) {
-        let input = config.model.input
-        guard input.count == 3 else { throw ClusterError.process("bench: model.input must be [C, H, W], got \(input)") }
-        let shape = ImageShape(height: input[1], width: input[2], channels: input[0])
-        let heads = config.heads.map { h in
-            ResolvedHead(name: h.name, kind: h.kind.rawValue, attribute: h.attribute, classes: max(h.classes, 10),
-                         classNames: (0..<max(h.classes, 10)).map { "class\($0)" }, classWeights: nil)
-        }
-        let problem = try TrainingProblem(config: config, heads: heads, imageShape: shape)
+        let problem = try TrainingProblem.synthetic(config: config)
+        let shape = problem.imageShape
+        let heads = problem.heads
         let count = config.training.batchSize * 16
         let labels = heads.map { h in (0..<count).map { Int32($0 % h.classes) } }
         let state = try TrainingState(problem: problem, trainLabels: labels, trainIndices: Array(0..<count),

@@ -165,7 +165,3 @@ extension LRSchedule {
     }
 }
 
-/// The linear scaling rule as a free function (see `LRSchedule.effectiveBaseLR`).
-public func effectiveBaseLR(config: OptimizerConfig, batchSize: Int) -> Double {
-    LRSchedule.effectiveBaseLR(config: config, batchSize: batchSize)
-}

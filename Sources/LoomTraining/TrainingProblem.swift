@@ -116,6 +116,20 @@ public final class TrainingProblem {
         return try TrainingProblem(config: config, heads: resolved, imageShape: split.imageShape)
     }
 
+    /// A problem without a dataset, for benchmarks: the model's own input shape and every
+    /// head with its configured class count (10 when the config leaves it to the dataset).
+    public static func synthetic(config: RunConfig) throws(TrainingError) -> TrainingProblem {
+        let input = config.model.input
+        guard input.count == 3 else { throw TrainingError("model.input must be [C, H, W], got \(input)") }
+        let heads = config.heads.map { h in
+            let k = h.classes > 0 ? h.classes : 10
+            return ResolvedHead(name: h.name, kind: h.kind.rawValue, attribute: h.attribute, classes: k,
+                                classNames: (0..<k).map { "class\($0)" }, classWeights: nil)
+        }
+        return try TrainingProblem(config: config, heads: heads,
+                                   imageShape: ImageShape(height: input[1], width: input[2], channels: input[0]))
+    }
+
     /// Total outputs over all heads (the width of concatenated logits).
     public var totalOutputs: Int { losses.reduce(0) { $0 + $1.classes } }
 

@@ -67,9 +67,7 @@ public final class TrainingState {
             throw TrainingError("the train split has \(trainIndices.count) samples, fewer than one batch of training.batch_size \(config.training.batchSize)")
         }
         plannedSteps = stepsPerEpoch * config.training.epochs
-        let baseLR = config.optimizer.referenceBatch > 0
-            ? config.optimizer.lr * Double(config.training.batchSize) / Double(config.optimizer.referenceBatch)
-            : config.optimizer.lr
+        let baseLR = LRSchedule.effectiveBaseLR(config: config.optimizer, batchSize: config.training.batchSize)
         do {
             schedule = try LRSchedule(config: config.schedule, baseLR: baseLR, stepsPerEpoch: stepsPerEpoch,
                                       totalSteps: plannedSteps)

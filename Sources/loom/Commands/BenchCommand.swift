@@ -90,13 +90,8 @@ enum TrainingThroughput {
     struct Figures { var samplesPerSecond: Double; var gflops: Double; var forwardFLOPs: Int }
 
     static func measure(config: RunConfig, seconds: Double) throws -> Figures {
-        let input = config.model.input
-        let shape = ImageShape(height: input[1], width: input[2], channels: input[0])
-        let heads = config.heads.map { h in
-            ResolvedHead(name: h.name, kind: h.kind.rawValue, attribute: h.attribute, classes: max(h.classes, 10),
-                         classNames: (0..<max(h.classes, 10)).map { "class\($0)" }, classWeights: nil)
-        }
-        let problem = try TrainingProblem(config: config, heads: heads, imageShape: shape)
+        let problem = try TrainingProblem.synthetic(config: config)
+        let shape = problem.imageShape
         let b = config.training.batchSize, m = config.training.microBatch
         let computer = ShardComputer(problem: problem, microBatch: m)
         var (parameters, buffers) = problem.model.initialParameters(seed: 1)

@@ -32,8 +32,7 @@ struct ScheduleCommand: ParsableCommand {
             guard stepsPerEpoch > 0 else { throw CLIError("\(n) training samples make no batch of \(config.training.batchSize)") }
             let total = stepsPerEpoch * config.training.epochs
             let last = config.training.maxSteps > 0 ? min(config.training.maxSteps, total) : total
-            let baseLR = config.optimizer.referenceBatch > 0
-                ? config.optimizer.lr * Double(config.training.batchSize) / Double(config.optimizer.referenceBatch) : config.optimizer.lr
+            let baseLR = LRSchedule.effectiveBaseLR(config: config.optimizer, batchSize: config.training.batchSize)
             let schedule = try LRSchedule(config: config.schedule, baseLR: baseLR, stepsPerEpoch: stepsPerEpoch, totalSteps: total)
             var lrs: [Double] = []
             var csv = "step,epoch,lr,restarts\n"

@@ -19,9 +19,8 @@ public enum ClusterBenchmark {
         let shape = problem.imageShape
         let heads = problem.heads
         let count = config.training.batchSize * 16
-        let labels = heads.map { h in (0..<count).map { Int32($0 % h.classes) } }
-        let state = try TrainingState(problem: problem, trainLabels: labels, trainIndices: Array(0..<count),
-                                      validationIndices: [])
+        let state = try TrainingState(problem: problem, truth: GroundTruth.synthetic(heads: heads, count: count),
+                                      trainIndices: Array(0..<count), validationIndices: [])
         let endpoint = "ipc:///tmp/loom-bench-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max)).sock"
         let transport = try ZeroMQTransport.bind(endpoint: endpoint)
         defer {

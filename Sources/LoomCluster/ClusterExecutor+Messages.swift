@@ -143,7 +143,8 @@ extension ClusterExecutor {
                     let blockLabels = labels.isEmpty
                         ? state.labels(of: samples)
                         : labels.map { Array($0[offset..<(offset + samples.count)]) }
-                    records = SampleRecords.pack(images: images, labels: blockLabels, pixels: pixels)
+                    records = SampleRecords.pack(images: images, labels: blockLabels,
+                                                 targets: state.targets(of: samples), pixels: pixels)
                 }
                 let a = Assignment(runID: runID, step: job.step, epoch: job.epoch, weightsVersion: job.weightsVersion,
                                    firstShard: UInt32(block.start),

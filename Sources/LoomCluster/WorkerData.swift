@@ -1,4 +1,4 @@
-// A worker's own copy of the dataset: images and labels of the train split by index.
+// A worker's own copy of the dataset: images, labels and targets of the train split by index.
 
 import LoomData
 import LoomTraining
@@ -6,7 +6,7 @@ import LoomTraining
 /// The dataset file a worker reads samples from instead of receiving them.
 final class WorkerData {
     let dataset: Dataset
-    private var labelCache: [String: [[Int32]]] = [:]
+    private var truthCache: [String: GroundTruth] = [:]
 
     init(path: String) throws(ClusterError) {
         do { dataset = try Dataset(path: path) } catch { throw .data(path: path, reason: "\(error)") }
@@ -15,7 +15,7 @@ final class WorkerData {
     var fingerprint: String { dataset.fingerprint }
     var path: String { dataset.path }
 
-    /// Images (n, H, W, C) and per-head labels of `ids` of `split`.
+    /// Images (n, H, W, C), per-head labels and targets of `ids` of `split`.
     func load(split name: String, ids: [Int], heads: [ResolvedHead]) throws(ClusterError) -> ShardData {
         do {
             let split = try dataset.split(name)
@@ -23,9 +23,10 @@ final class WorkerData {
                 throw ClusterError.data(path: path, reason: "sample \(bad) is outside split '\(name)' (\(split.count) samples)")
             }
             let images = try split.readImages(indices: ids)
-            if labelCache[name] == nil { labelCache[name] = try heads.map { try split.labels($0.attribute) } }
-            let labels = labelCache[name]!.map { all in ids.map { all[$0] } }
-            return ShardData(sampleIDs: ids, images: images, labels: labels)
+            if truthCache[name] == nil { truthCache[name] = try GroundTruth.read(split, heads: heads) }
+            let truth = truthCache[name]!.rows(ids)
+            let dense = heads.contains(where: \.usesTargets)
+            return ShardData(sampleIDs: ids, images: images, labels: truth.labels, targets: dense ? truth.targets : [])
         } catch let error as ClusterError {
             throw error
         } catch {

@@ -52,7 +52,8 @@ extension WorkerSession {
         let data: ShardData
         if !a.sampleRecords.isEmpty {
             guard let unpacked = SampleRecords.unpack(a.sampleRecords, ids: ids, pixels: problem.imageShape.elementCount,
-                                                      heads: problem.losses.count) else {
+                                                      heads: problem.losses.count,
+                                                      targetWidths: SampleRecords.targetWidths(of: problem)) else {
                 throw .badWelcome(endpoint: endpoint, reason: "step \(a.step): sample records of \(a.recordSize) bytes do not fit this run's images and heads")
             }
             data = unpacked
@@ -74,7 +75,8 @@ extension WorkerSession {
             let pixels = problem.imageShape.elementCount
             let slice = ShardData(sampleIDs: Array(data.sampleIDs[offset..<(offset + m)]),
                                   images: Array(data.images[(offset * pixels)..<((offset + m) * pixels)]),
-                                  labels: data.labels.map { Array($0[offset..<(offset + m)]) })
+                                  labels: data.labels.map { Array($0[offset..<(offset + m)]) },
+                                  targets: data.targetRows(offset..<(offset + m)))
             defer { self.beatIfDue() }
             do {
                 return try run.computer.compute(plan: plan, block: leaf, data: slice, parameters: self.parameters,

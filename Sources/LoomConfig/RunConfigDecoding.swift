@@ -75,10 +75,25 @@ extension RunConfig {
                              "'data.oversample.head' '\(oversample.head)' is not a head"
                              + " (heads: \(heads.map(\.name).joined(separator: ", ")))")
         }
+        // Oversampling rebalances the classes of one label per sample; a multilabel sample
+        // has any number of labels, so there is no class to draw it by.
+        if let oversample = data.oversample, heads.first(where: { $0.name == oversample.head })?.kind == .multilabel {
+            throw tree.error(["data", "oversample", "head"], at(["data", "oversample", "head"]),
+                             "'data.oversample.head' '\(oversample.head)' is a multilabel head: oversampling needs one"
+                             + " class per sample (a softmax or binary head); use loss.pos_weight or a focal loss instead")
+        }
+        for (i, head) in heads.enumerated() where head.kind == .multilabel {
+            let path: KeyPath = ["heads", String(i), "loss", "class_weights"]
+            if at(path) != nil {
+                throw tree.error(path, at(path), "'heads.\(i).loss.class_weights': head '\(head.name)' is multilabel,"
+                                 + " class weights apply to softmax heads; weigh positives with 'pos_weight' instead")
+            }
+        }
         for (i, head) in heads.enumerated() where head.classes > 0 {
             let effective = head.loss ?? loss
             let lossPath: KeyPath = head.loss == nil ? ["loss"] : ["heads", String(i), "loss"]
-            if case .given(let weights) = effective.classWeights, weights.count != head.classes {
+            // Multilabel heads ignore class weights inherited from the top-level loss.
+            if case .given(let weights) = effective.classWeights, weights.count != head.classes, head.kind != .multilabel {
                 throw tree.error(lossPath + ["class_weights"], at(lossPath + ["class_weights"]),
                                  "'\(lossPath.dotted).class_weights' has \(weights.count) weights but head"
                                  + " '\(head.name)' has \(head.classes) classes")

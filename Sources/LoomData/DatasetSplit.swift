@@ -26,13 +26,15 @@ public final class DatasetSplit: @unchecked Sendable {
     public let targetNames: [String]
     /// True when images are (or will be, at first read) held in memory.
     public var isResident: Bool { count * imageShape.elementCount < residentLimit }
+    /// The dataset's file path (for error messages that name the file).
+    public let path: String
 
-    /// The dataset's file path, open file and attribute declarations (not the `Dataset`
-    /// itself, which holds its splits: no reference cycle).
-    private let path: String
+    /// The dataset's open file and attribute declarations (not the `Dataset` itself, which
+    /// holds its splits: no reference cycle); K of every target array.
     private let file: HDF5File
     private let attributes: [AttributeInfo]
     private let residentLimit: Int
+    private let targetWidths: [String: Int]
     private let lock = NSLock()
     private var resident: [UInt8]?
 
@@ -60,12 +62,15 @@ public final class DatasetSplit: @unchecked Sendable {
                     throw HDF5Error(file: path, object: "/\(name)/labels/\(l)", message: "shape \(s), expected [\(count)] (one per image)")
                 }
             }
+            var widths: [String: Int] = [:]
             for t in targetNames {
                 let s = try root.shape(of: "\(name)/targets/\(t)")
                 guard s.count == 2, s[0] == count else {
                     throw HDF5Error(file: path, object: "/\(name)/targets/\(t)", message: "shape \(s), expected [\(count), K]")
                 }
+                widths[t] = s[1]
             }
+            targetWidths = widths
         } catch {
             throw .badLayout(file: error.file, object: error.object, reason: error.message)
         }
@@ -90,6 +95,9 @@ public final class DatasetSplit: @unchecked Sendable {
         }
         return values
     }
+
+    /// K of the targets `name` (columns of `/<split>/targets/<name>`), nil if absent.
+    public func targetWidth(_ name: String) -> Int? { targetWidths[name] }
 
     /// The float targets `name` as (K, values `(N, K)` row-major), or nil if absent.
     public func targets(_ name: String) throws(DatasetError) -> (k: Int, values: [Float])? {

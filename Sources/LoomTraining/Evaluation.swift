@@ -1,5 +1,5 @@
 // Metrics of a model on a set of samples: logits come from a StepExecutor (one process or
-// the cluster), metrics are computed here from them and the split's labels.
+// the cluster), metrics are computed here from them and the split's labels and targets.
 
 import LoomConfig
 import LoomData
@@ -12,7 +12,8 @@ public struct EvaluationReport: Sendable {
     public var heads: [(name: String, metrics: [String: Double])]
     /// Per head confusion matrices (K, K), true class major (nil for multilabel).
     public var confusion: [[Int]?]
-    /// Mean over heads of the weighted loss (NLL for softmax heads).
+    /// Sum over heads of the weighted loss (NLL for softmax and binary heads, BCE for
+    /// multilabel heads).
     public var loss: Double
 
     /// Mean over heads of a metric (e.g. "accuracy").
@@ -34,10 +35,9 @@ public enum Evaluation {
         var confusion: [[Int]?] = []
         var loss = 0.0
         do {
-            let s = try dataset.split(split)
+            let truth = try GroundTruth.read(try dataset.split(split), heads: problem.heads).rows(indices)
             for (h, head) in problem.config.heads.enumerated() {
-                let all = try s.labels(head.attribute)
-                let labels = indices.map { all[$0] }
+                let labels = truth.labels[h]
                 let k = problem.losses[h].classes
                 var values = logits[h]
                 if calibrated, let t = state.calibration[head.name], t > 0 {
@@ -45,14 +45,21 @@ public enum Evaluation {
                 }
                 var metrics = HeadMetrics(kind: head.kind, classes: head.kind == .binary ? 1 : k)
                 try values.withUnsafeBufferPointer { v in
-                    try labels.withUnsafeBufferPointer { y in
-                        try metrics.add(logits: v.baseAddress!, targets: .classes(y.baseAddress!), count: indices.count)
+                    if problem.heads[h].usesTargets {
+                        try truth.targets[h].withUnsafeBufferPointer { t in
+                            try metrics.add(logits: v.baseAddress!, targets: .dense(t.baseAddress!), count: indices.count)
+                        }
+                    } else {
+                        try labels.withUnsafeBufferPointer { y in
+                            try metrics.add(logits: v.baseAddress!, targets: .classes(y.baseAddress!), count: indices.count)
+                        }
                     }
                 }
                 let report = metrics.report()
                 heads.append((head.name, report))
                 confusion.append(metrics.confusion)
-                loss += head.lossWeight * (report["nll"] ?? 0)
+                // NLL of softmax and binary heads, mean BCE over the labelled elements of multilabel heads.
+                loss += head.lossWeight * (report["nll"] ?? report["bce"] ?? 0)
             }
         } catch {
             throw TrainingError("evaluation on '\(split)': \(error)")

@@ -6,7 +6,7 @@ import LoomData
 public final class LocalExecutor: StepExecutor {
     private let dataset: Dataset
     private let computer: ShardComputer
-    private var labelCache: [String: [[Int32]]] = [:]
+    private var truthCache: [String: GroundTruth] = [:]
 
     public init(problem: TrainingProblem, dataset: Dataset) {
         self.dataset = dataset
@@ -31,21 +31,20 @@ public final class LocalExecutor: StepExecutor {
 
     public func idle() {}
 
-    /// Images and labels of `indices` from `split`.
+    /// Images, labels and targets of `indices` from `split`.
     public func load(split name: String, indices: [Int], labels: Bool = true) throws(TrainingError) -> ShardData {
         let problem = computer.problem
         do {
             let split = try dataset.split(name)
             var images = [UInt8](repeating: 0, count: indices.count * split.imageShape.elementCount)
             try images.withUnsafeMutableBufferPointer { try split.readImages(indices: indices, into: $0.baseAddress!) }
-            var perHead: [[Int32]] = []
-            if labels {
-                if labelCache[name] == nil {
-                    labelCache[name] = try problem.heads.map { try split.labels($0.attribute) }
-                }
-                perHead = labelCache[name]!.map { all in indices.map { all[$0] } }
+            guard labels else { return ShardData(sampleIDs: indices, images: images, labels: []) }
+            if truthCache[name] == nil {
+                truthCache[name] = try GroundTruth.read(split, heads: problem.heads)
             }
-            return ShardData(sampleIDs: indices, images: images, labels: perHead)
+            let truth = truthCache[name]!.rows(indices)
+            let dense = problem.heads.contains(where: \.usesTargets)
+            return ShardData(sampleIDs: indices, images: images, labels: truth.labels, targets: dense ? truth.targets : [])
         } catch let error as TrainingError {
             throw error
         } catch {

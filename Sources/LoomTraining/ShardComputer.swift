@@ -17,9 +17,22 @@ public struct ShardData: Sendable {
     public var images: [UInt8]
     /// Per head: n labels (-1 = not labelled).
     public var labels: [[Int32]]
+    /// Per head: (n, K) targets (NaN = not labelled) for heads that `usesTargets`, empty for
+    /// the others; `[]` altogether when no head has targets.
+    public var targets: [[Float]]
 
-    public init(sampleIDs: [Int], images: [UInt8], labels: [[Int32]]) {
-        self.sampleIDs = sampleIDs; self.images = images; self.labels = labels
+    public init(sampleIDs: [Int], images: [UInt8], labels: [[Int32]], targets: [[Float]] = []) {
+        self.sampleIDs = sampleIDs; self.images = images; self.labels = labels; self.targets = targets
+    }
+
+    /// The targets of rows `range` (each head's K from its share of the n rows).
+    public func targetRows(_ range: Range<Int>) -> [[Float]] {
+        let n = sampleIDs.count
+        return targets.map { all in
+            guard !all.isEmpty, n > 0 else { return [] }
+            let k = all.count / n
+            return Array(all[(range.lowerBound * k)..<(range.upperBound * k)])
+        }
     }
 }
 
@@ -47,6 +60,13 @@ public final class ShardComputer {
               data.labels.count == problem.losses.count, data.labels.allSatisfy({ $0.count == data.sampleIDs.count })
         else {
             throw TrainingError("block \(block) of step \(plan.step): data for \(data.sampleIDs.count) samples does not fit \(block.count) micro-shards of \(m)")
+        }
+        for (h, head) in problem.heads.enumerated() where head.usesTargets {
+            let expected = data.sampleIDs.count * problem.losses[h].classes
+            guard data.targets.count == problem.losses.count, data.targets[h].count == expected else {
+                let got = data.targets.count == problem.losses.count ? data.targets[h].count : 0
+                throw TrainingError("block \(block) of step \(plan.step): head '\(head.name)' needs \(expected) target values (\(data.sampleIDs.count) samples x \(problem.losses[h].classes)), got \(got)")
+            }
         }
         guard parameters.count == problem.model.parameters.count, buffers.count == problem.model.buffers.count else {
             throw TrainingError("weights of \(parameters.count)+\(buffers.count) values for a model of \(problem.model.parameters.count)+\(problem.model.buffers.count)")
@@ -96,13 +116,29 @@ public final class ShardComputer {
             }
         }
         for (h, loss) in problem.losses.enumerated() {
-            let labels = Array(data.labels[h][offset..<(offset + m)])
             let k = loss.classes
             let logits = workspace.logits(head: h)
-            let sums = labels.withUnsafeBufferPointer { y in
-                dlogits[h].withUnsafeMutableBufferPointer { d in
-                    loss.evaluate(logits: logits, targets: .classes(y.baseAddress!), count: m, dlogits: d.baseAddress!)
+            let sums: LossSums
+            let correct: Int, labelled: Int
+            if problem.heads[h].usesTargets {
+                // Multilabel: dense (m, K) targets; accuracy counts labelled elements.
+                (sums, correct, labelled) = data.targets[h].withUnsafeBufferPointer { t in
+                    let rows = t.baseAddress! + offset * k
+                    let sums = dlogits[h].withUnsafeMutableBufferPointer { d in
+                        loss.evaluate(logits: logits, targets: .dense(rows), count: m, dlogits: d.baseAddress!)
+                    }
+                    let (correct, labelled) = elementAgreement(logits, rows, m * k)
+                    return (sums, correct, labelled)
                 }
+            } else {
+                let labels = Array(data.labels[h][offset..<(offset + m)])
+                sums = labels.withUnsafeBufferPointer { y in
+                    dlogits[h].withUnsafeMutableBufferPointer { d in
+                        loss.evaluate(logits: logits, targets: .classes(y.baseAddress!), count: m, dlogits: d.baseAddress!)
+                    }
+                }
+                correct = correctCount(logits, labels, k)
+                labelled = sums.labelledRows
             }
             // Scale d(sum)/dlogits into d(total mean loss)/dlogits for this head.
             let scale = plan.headScales[h]
@@ -113,8 +149,8 @@ public final class ShardComputer {
             let base = h * HeadSums.width
             result.headSums[base + HeadSums.Field.loss.rawValue] = sums.loss
             result.headSums[base + HeadSums.Field.normalizer.rawValue] = sums.normalizer
-            result.headSums[base + HeadSums.Field.correct.rawValue] = Double(correctCount(logits, labels, k))
-            result.headSums[base + HeadSums.Field.labelled.rawValue] = Double(sums.labelledRows)
+            result.headSums[base + HeadSums.Field.correct.rawValue] = Double(correct)
+            result.headSums[base + HeadSums.Field.labelled.rawValue] = Double(labelled)
         }
         try run { () throws(ModelError) in
             try parameters.withUnsafeBufferPointer { (p) throws(ModelError) in
@@ -202,6 +238,17 @@ func correctCount(_ logits: UnsafePointer<Float>, _ labels: [Int32], _ k: Int) -
         }
     }
     return correct
+}
+
+/// Labelled (non-NaN) elements of `count` targets, and those whose logit sign matches the
+/// target (positive when the target is > 0.5).
+func elementAgreement(_ logits: UnsafePointer<Float>, _ targets: UnsafePointer<Float>, _ count: Int) -> (correct: Int, labelled: Int) {
+    var correct = 0, labelled = 0
+    for e in 0..<count where !targets[e].isNaN {
+        labelled += 1
+        if (logits[e] > 0) == (targets[e] > 0.5) { correct += 1 }
+    }
+    return (correct, labelled)
 }
 
 private func accumulateProbabilities(_ logits: UnsafePointer<Float>, rows: Int, classes k: Int, softmax: Bool,

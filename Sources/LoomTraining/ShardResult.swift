@@ -16,7 +16,8 @@ public struct ShardResult: Equatable, Sendable {
     /// Sum over the micro-shards of each BN layer's batch mean and unbiased variance
     /// (buffers layout). Divided by the step's micro-shard count before use.
     public var batchStatistics: [Float]
-    /// Per head: loss sum, normaliser, correct predictions, labelled rows (`HeadSums`).
+    /// Per head: loss sum, normaliser, correct predictions, labelled rows (`HeadSums`);
+    /// multilabel heads count labelled elements and elements on the right side of 0.5.
     public var headSums: [Double]
     /// Micro-shards summed into this result.
     public var shardCount: Int

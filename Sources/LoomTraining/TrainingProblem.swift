@@ -27,6 +27,10 @@ public struct ResolvedHead: Codable, Equatable, Sendable {
         self.name = name; self.kind = kind; self.attribute = attribute; self.classes = classes
         self.classNames = classNames; self.classWeights = classWeights
     }
+
+    /// Whether the head learns from dense targets `(N, K)` (multilabel heads) rather than
+    /// one class label per sample (softmax and binary heads). See `GroundTruth`.
+    public var usesTargets: Bool { kind == HeadConfig.Kind.multilabel.rawValue }
 }
 
 /// Failure to set up a run from its config and dataset.
@@ -95,25 +99,53 @@ public final class TrainingProblem {
                 let known = dataset.attributes.map(\.name).joined(separator: ", ")
                 throw TrainingError("head '\(head.name)': the dataset \(dataset.path) has no attribute '\(head.attribute)' (it has: \(known))")
             }
-            let classes = head.kind == .binary ? max(1, info.classNames.count) : info.classNames.count
+            var classes = head.kind == .binary ? max(1, info.classNames.count) : info.classNames.count
+            if head.kind == .multilabel {
+                classes = try multilabelWidth(head: head, info: info, split: split)
+            }
             if head.classes != 0 && head.kind != .binary && head.classes != classes {
                 throw TrainingError("head '\(head.name)': config says \(head.classes) classes, the dataset attribute '\(head.attribute)' has \(classes)")
             }
             var weights: [Double]? = nil
             let loss = head.loss ?? config.loss
-            if loss.classWeights != .none {
+            // Multilabel heads have no class per sample to weigh (RunConfig refuses head-level
+            // class_weights on them; an inherited top-level setting is ignored).
+            if loss.classWeights != .none && head.kind != .multilabel {
                 do {
-                    let all = try split.labels(head.attribute)
+                    // Through GroundTruth: a binary head may read its labels from a target.
+                    let probe = ResolvedHead(name: head.name, kind: head.kind.rawValue, attribute: head.attribute,
+                                             classes: classes, classNames: info.classNames, classWeights: nil)
+                    let all = try GroundTruth.read(split, heads: [probe]).labels[0]
                     let labels = trainIndices.map { all[$0] }
                     weights = try ClassWeights.compute(labels: labels, classes: classes, method: loss.classWeights)
+                } catch let error as TrainingError {
+                    throw error
                 } catch {
                     throw TrainingError("head '\(head.name)': \(error)")
                 }
             }
+            let names = head.kind == .multilabel && info.classNames.isEmpty ? (0..<classes).map { "\($0)" } : info.classNames
             resolved.append(ResolvedHead(name: head.name, kind: head.kind.rawValue, attribute: head.attribute,
-                                         classes: classes, classNames: info.classNames, classWeights: weights))
+                                         classes: classes, classNames: names, classWeights: weights))
         }
         return try TrainingProblem(config: config, heads: resolved, imageShape: split.imageShape)
+    }
+
+    /// K of a multilabel head: the columns of `/<train split>/targets/<attribute>`, which
+    /// must equal the attribute's class names when it declares any.
+    private static func multilabelWidth(head: HeadConfig, info: AttributeInfo,
+                                        split: DatasetSplit) throws(TrainingError) -> Int {
+        let object = "/\(split.name)/targets/\(head.attribute)"
+        guard let k = split.targetWidth(head.attribute) else {
+            throw TrainingError("head '\(head.name)' (multilabel): \(split.path) has no \(object) (float32 [N, K]);"
+                                + " split '\(split.name)' has targets [\(split.targetNames.joined(separator: ", "))]"
+                                + " and labels [\(split.labelNames.joined(separator: ", "))]")
+        }
+        guard info.classNames.isEmpty || info.classNames.count == k else {
+            throw TrainingError("head '\(head.name)' (multilabel): \(split.path) \(object) has K = \(k) columns but"
+                                + " /attributes/\(head.attribute) declares \(info.classNames.count) class_names")
+        }
+        return k
     }
 
     /// A problem without a dataset, for benchmarks: the model's own input shape and every
@@ -134,8 +166,13 @@ public final class TrainingProblem {
     public var totalOutputs: Int { losses.reduce(0) { $0 + $1.classes } }
 
     /// Loss normaliser of head `h` over a global batch: what PyTorch's mean divides by.
-    public func normalizer(head h: Int, labels: [Int32]) -> Double {
+    /// `targets` are the batch's `(n, K)` targets of a head that `usesTargets` (its labels
+    /// are then ignored): the normaliser counts their labelled (non-NaN) elements.
+    public func normalizer(head h: Int, labels: [Int32], targets: [Float] = []) -> Double {
         let loss = losses[h]
+        if heads[h].usesTargets {
+            return Double(targets.reduce(0) { $1.isNaN ? $0 : $0 + 1 })
+        }
         switch loss.formula {
         case let .softmaxCrossEntropy(_, weights), let .softmaxFocal(_, _, weights):
             if let w = weights { return labels.reduce(0.0) { $1 >= 0 ? $0 + w[Int($1)] : $0 } }

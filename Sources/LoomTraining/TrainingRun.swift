@@ -66,9 +66,8 @@ public final class TrainingRun {
         let carved = ValidationSplit.carve(count: train.count, fraction: config.data.validationFraction,
                                            seed: config.training.seed)
         problem = try TrainingProblem.resolve(config: config, dataset: dataset, trainIndices: carved.train)
-        let labels: [[Int32]]
-        do { labels = try problem.heads.map { try train.labels($0.attribute) } } catch { throw TrainingError("\(error)") }
-        state = try TrainingState(problem: problem, trainLabels: labels, trainIndices: carved.train,
+        let truth = try GroundTruth.read(train, heads: problem.heads)
+        state = try TrainingState(problem: problem, truth: truth, trainIndices: carved.train,
                                   validationIndices: carved.validation, frozenLayers: frozenLayers)
         directory = RunDirectory(path: config.runDirectory)
         runID = String(KeyedRandomRunID.make(), radix: 16)
@@ -204,6 +203,7 @@ public final class TrainingRun {
         for (name, metrics) in report.heads {
             if let a = metrics["accuracy"] { row["\(prefix)_accuracy/\(name)"] = a }
             if let b = metrics["balanced_accuracy"] { row["\(prefix)_balanced_accuracy/\(name)"] = b }
+            if let m = metrics["map"] { row["\(prefix)_map/\(name)"] = m }
             if let e = metrics["ece"] { row["ece/\(name)"] = e }
         }
         return row

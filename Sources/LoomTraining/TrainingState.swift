@@ -40,25 +40,45 @@ public final class TrainingState {
     public var history = MetricsHistory()
     public var calibration: [String: Double] = [:]
     public let validationIndices: [Int]
-    /// Per head: labels of the whole train split (the coordinator computes loss scales).
-    private let trainLabels: [[Int32]]
+    /// Per head: labels and targets of the whole train split (the coordinator computes loss
+    /// scales from them, and ships them to workers without the dataset).
+    private let trainTruth: GroundTruth
     /// Train-loss sums since the last history row (saved in checkpoints, so resumed runs
     /// log exactly the same rows).
     private var pendingLoss = 0.0
     private var pendingSteps = 0
 
-    public init(problem: TrainingProblem, trainLabels: [[Int32]], trainIndices: [Int],
+    /// A run whose heads all learn from class labels (`trainLabels`: per head, the labels of
+    /// the whole train split).
+    public convenience init(problem: TrainingProblem, trainLabels: [[Int32]], trainIndices: [Int],
+                            validationIndices: [Int], frozenLayers: Set<String> = []) throws(TrainingError) {
+        try self.init(problem: problem, truth: GroundTruth(labels: trainLabels), trainIndices: trainIndices,
+                      validationIndices: validationIndices, frozenLayers: frozenLayers)
+    }
+
+    /// - Parameter truth: labels and targets of the whole train split (`GroundTruth.read`).
+    public init(problem: TrainingProblem, truth: GroundTruth, trainIndices: [Int],
                 validationIndices: [Int], frozenLayers: Set<String> = []) throws(TrainingError) {
         let config = problem.config
         self.problem = problem
-        self.trainLabels = trainLabels
         self.validationIndices = validationIndices
+        guard truth.labels.count == problem.heads.count, truth.targets.count == problem.heads.count else {
+            throw TrainingError("train labels of \(truth.labels.count) heads for \(problem.heads.count) heads")
+        }
+        for (h, head) in problem.heads.enumerated() where head.usesTargets
+            && truth.targets[h].count != truth.count * problem.losses[h].classes {
+            throw TrainingError("head '\(head.name)' learns from targets: \(truth.targets[h].count) target values for \(truth.count) samples of \(problem.losses[h].classes) outputs")
+        }
+        self.trainTruth = truth
         var oversample: (labels: [Int32], target: OversampleConfig.Target)? = nil
         if let o = config.data.oversample {
             guard let h = config.heads.firstIndex(where: { $0.name == o.head }) else {
                 throw TrainingError("data.oversample.head '\(o.head)' is not one of the heads (\(config.heads.map(\.name).joined(separator: ", ")))")
             }
-            oversample = (trainLabels[h], o.target)
+            guard !problem.heads[h].usesTargets else {
+                throw TrainingError("data.oversample.head '\(o.head)' is a multilabel head: oversampling needs one class per sample (a softmax or binary head)")
+            }
+            oversample = (truth.labels[h], o.target)
         }
         sampler = EpochSampler(indices: trainIndices, batchSize: config.training.batchSize,
                                seed: config.training.seed, oversample: oversample)
@@ -104,9 +124,10 @@ public final class TrainingState {
         let indices = sampler.batch(epoch: epoch, step: inEpoch)
         let config = problem.config
         var scales: [Float] = []
+        let batch = problem.heads.contains(where: \.usesTargets) ? trainTruth.rows(indices) : nil
         for (h, head) in config.heads.enumerated() {
-            let labels = indices.map { trainLabels[h][$0] }
-            let n = problem.normalizer(head: h, labels: labels)
+            let labels = indices.map { trainTruth.labels[h][$0] }
+            let n = problem.normalizer(head: h, labels: labels, targets: batch?.targets[h] ?? [])
             scales.append(n > 0 ? Float(head.lossWeight / n) : 0)
         }
         return StepPlan(step: s, epoch: epoch, stepInEpoch: inEpoch, sampleIndices: indices,
@@ -115,7 +136,13 @@ public final class TrainingState {
 
     /// Labels of `indices` for every head (what a worker without local data receives).
     public func labels(of indices: ArraySlice<Int>) -> [[Int32]] {
-        trainLabels.map { all in indices.map { all[$0] } }
+        trainTruth.labels.map { all in indices.map { all[$0] } }
+    }
+
+    /// Targets of `indices` per head (`ShardData.targets`): `[]` when no head has targets.
+    public func targets(of indices: ArraySlice<Int>) -> [[Float]] {
+        guard problem.heads.contains(where: \.usesTargets) else { return [] }
+        return trainTruth.rows(indices).targets
     }
 
     /// Applies the reduced result of `plan` (all its micro-shards): optimizer step with the

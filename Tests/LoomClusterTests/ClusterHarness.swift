@@ -15,12 +15,20 @@ final class ClusterHarness {
     var overrides: [String]
     private var children: [Process] = []
 
+    /// The run config (absolute path), shared by every run of the test.
+    let config: String
+
     /// - Parameters:
     ///   - model: `mlp` (fast) or `reference-cnn` (has batch norm).
-    init(_ name: String, model: String = "mlp", maxSteps: Int, extra: [String] = []) throws {
+    ///   - config: the run config, relative to the repository.
+    ///   - writeDataset: writes the test's dataset to the path it is given.
+    init(_ name: String, model: String = "mlp", maxSteps: Int, extra: [String] = [],
+         config: String = "configs/smoke.yaml",
+         writeDataset: (String) throws -> Void = { try SyntheticDataset.write(to: $0) }) throws {
         directory = try TestPaths.temporaryDirectory("loom-cluster-\(name)")
         datasetPath = directory.appendingPathComponent("data.h5").path
-        try SyntheticDataset.write(to: datasetPath)
+        self.config = TestPaths.repositoryRoot.appendingPathComponent(config).path
+        try writeDataset(datasetPath)
         overrides = ["data.path=\(datasetPath)", "model.file=models/\(model).yaml", "training.max_steps=\(maxSteps)",
                      "training.epochs=1000", "training.log_every_steps=1", "checkpoint.every_steps=1000"] + extra
     }
@@ -30,7 +38,6 @@ final class ClusterHarness {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    var config: String { TestPaths.repositoryRoot.appendingPathComponent("configs/smoke.yaml").path }
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
     var endpoint: String { "ipc://" + path("coordinator.sock") }
 

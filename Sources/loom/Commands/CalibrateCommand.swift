@@ -7,11 +7,13 @@ import LoomTraining
 struct CalibrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calibrate",
-        abstract: "Fit one softmax temperature per head and store it in the checkpoint.",
+        abstract: "Fit one temperature per head and store it in the checkpoint.",
         discussion: """
-        Minimises the NLL of softmax(logits / T) over log T on the validation split (carved
-        from train by data.validation_fraction, as during training), prints NLL and ECE
-        before and after, and rewrites the checkpoint atomically with /calibration/<head>.
+        Minimises the NLL of softmax(logits / T) (softmax heads) or the BCE of
+        sigmoid(logits / T) over the labelled elements (binary and multilabel heads, one T
+        shared by a head's labels) over log T on the validation split (carved from train by
+        data.validation_fraction, as during training), prints NLL and ECE before and after,
+        and rewrites the checkpoint atomically with /calibration/<head>.
         `loom eval` and `loom predict` then use the temperatures.
         """)
 
@@ -47,16 +49,18 @@ struct CalibrateCommand: ParsableCommand {
             run.state.calibration = [:]
             let executor = LocalExecutor(problem: run.problem, dataset: run.dataset)
             let logits = try executor.predict(split: datasetSplit, indices: indices, state: run.state, tta: false)
-            let s = try run.dataset.split(datasetSplit)
+            let truth = try GroundTruth.read(try run.dataset.split(datasetSplit), heads: run.problem.heads).rows(indices)
             var temperatures: [String: Double] = [:]
             print("head           T        NLL before  NLL after   ECE before  ECE after")
             for (h, head) in run.problem.heads.enumerated() {
-                let all = try s.labels(head.attribute)
-                let labels = indices.map { all[$0] }
+                let labels = truth.labels[h]
                 let fit: TemperatureFit
                 if head.kind == "softmax" {
                     fit = try TemperatureScaling.fit(logits: logits[h], labels: labels,
                                                      maxIterations: run.config.calibration.maxIterations)
+                } else if head.usesTargets {
+                    fit = try TemperatureScaling.fitSigmoid(logits: logits[h], targets: truth.targets[h],
+                                                            maxIterations: run.config.calibration.maxIterations)
                 } else {
                     fit = try TemperatureScaling.fitSigmoid(logits: logits[h], targets: labels.map { $0 < 0 ? .nan : Float($0) },
                                                             maxIterations: run.config.calibration.maxIterations)

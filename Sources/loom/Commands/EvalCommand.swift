@@ -47,15 +47,29 @@ struct EvalCommand: ParsableCommand {
 enum EvaluationPrinter {
     static func text(_ r: EvaluationReport, problem: TrainingProblem) -> String {
         var out = "split \(r.split == "train" ? "validation" : r.split): \(r.count) samples, loss \(String(format: "%.4f", r.loss))\n"
-        let columns = ["accuracy", "balanced_accuracy", "top2_accuracy", "nll", "ece"]
-        out += "head".padding(toLength: 14, withPad: " ", startingAt: 0) + columns.map { $0.padding(toLength: 19, withPad: " ", startingAt: 0) }.joined() + "\n"
-        for (name, metrics) in r.heads {
-            out += name.padding(toLength: 14, withPad: " ", startingAt: 0)
-            out += columns.map { String(format: "%-19.4f", metrics[$0] ?? .nan) }.joined() + "\n"
+        // Softmax and binary heads in one table, multilabel heads (K sigmoids) in another.
+        let single = r.heads.indices.filter { !problem.heads[$0].usesTargets }
+        let multi = r.heads.indices.filter { problem.heads[$0].usesTargets }
+        func table(_ heads: [Int], _ columns: [String], mean: Bool) {
+            out += "head".padding(toLength: 14, withPad: " ", startingAt: 0) + columns.map { $0.padding(toLength: 19, withPad: " ", startingAt: 0) }.joined() + "\n"
+            for h in heads {
+                out += r.heads[h].name.padding(toLength: 14, withPad: " ", startingAt: 0)
+                out += columns.map { String(format: "%-19.4f", r.heads[h].metrics[$0] ?? .nan) }.joined() + "\n"
+            }
+            if mean && heads.count > 1 {
+                out += "mean".padding(toLength: 14, withPad: " ", startingAt: 0)
+                out += columns.map { c in
+                    let values = heads.compactMap { r.heads[$0].metrics[c] }
+                    return String(format: "%-19.4f", values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count))
+                }.joined() + "\n"
+            }
         }
-        if r.heads.count > 1 {
-            out += "mean".padding(toLength: 14, withPad: " ", startingAt: 0)
-            out += columns.map { String(format: "%-19.4f", r.mean($0)) }.joined() + "\n"
+        if !single.isEmpty {
+            table(single, ["accuracy", "balanced_accuracy", "top2_accuracy", "nll", "ece"], mean: true)
+        }
+        if !multi.isEmpty {
+            if !single.isEmpty { out += "\n" }
+            table(multi, ["map", "top3_recall", "top5_recall", "bce"], mean: true)
         }
         for (h, head) in problem.heads.enumerated() {
             guard let confusion = r.confusion[h], head.kind == "softmax" else { continue }

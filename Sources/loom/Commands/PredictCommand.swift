@@ -6,7 +6,12 @@ import LoomTraining
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
-        abstract: "Print each head's class probabilities (calibrated) for one sample, best first.")
+        abstract: "Print each head's class probabilities (calibrated) for one sample, best first.",
+        discussion: """
+        Softmax heads: the K class probabilities; binary heads: P(0) and P(1); multilabel heads:
+        each label's own sigmoid probability (they do not sum to 1), with the sample's targets
+        when the split has them. --json prints the same per head under "predictions".
+        """)
 
     @Argument(help: "Checkpoint file.")
     var checkpoint: String
@@ -44,28 +49,18 @@ struct PredictCommand: ParsableCommand {
             for (h, head) in run.problem.heads.enumerated() {
                 let t = run.state.calibration[head.name] ?? 1
                 let z = logits[h].map { Double($0) / t }
-                let probabilities: [Double]
-                var names = head.classNames
-                if head.kind == "softmax" {
-                    let m = z.max() ?? 0
-                    let e = z.map { exp($0 - m) }
-                    let sum = e.reduce(0, +)
-                    probabilities = e.map { $0 / sum }
+                // The sample's labels or targets when the split has them for this head.
+                let known = head.usesTargets ? s.targetNames.contains(head.attribute)
+                    : s.labelNames.contains(head.attribute) || (head.kind == "binary" && s.targetNames.contains(head.attribute))
+                let truth = known ? try GroundTruth.read(s, heads: [head]).rows([index]) : nil
+                let entry: (text: String, json: [String: Any])
+                if head.usesTargets {
+                    entry = Self.multilabel(head: head, temperature: t, logits: z, targets: truth?.targets[0])
                 } else {
-                    let p = 1 / (1 + exp(-z[0]))
-                    probabilities = [1 - p, p]
-                    if names.count != 2 { names = ["0", "1"] }
+                    entry = Self.singleLabel(head: head, temperature: t, logits: z, label: truth?.labels[0][0])
                 }
-                let truth = try s.labels(head.attribute)[index]
-                let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
-                text += "\n\(head.name) (temperature \(String(format: "%.3f", t)))\(truth >= 0 ? ", true label: \(names[Int(truth)])" : ", not labelled")\n"
-                for c in ranked {
-                    let name = c < names.count ? names[c] : "\(c)"
-                    text += "  " + name.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%.4f", probabilities[c])
-                        + (Int(truth) == c ? "  <- true" : "") + "\n"
-                }
-                heads.append(["head": head.name, "temperature": t, "true_label": truth >= 0 ? names[Int(truth)] : NSNull(),
-                              "predictions": ranked.map { ["class": $0 < names.count ? names[$0] : "\($0)", "probability": probabilities[$0]] }])
+                text += entry.text
+                heads.append(entry.json)
             }
             if json {
                 let object: [String: Any] = ["checkpoint": checkpoint, "split": split, "index": index, "tta": tta, "heads": heads]
@@ -75,5 +70,71 @@ struct PredictCommand: ParsableCommand {
                 print(text, terminator: "")
             }
         }
+    }
+
+    /// A softmax or binary head: class probabilities best first, and the true class.
+    static func singleLabel(head: ResolvedHead, temperature t: Double, logits z: [Double],
+                            label: Int32?) -> (text: String, json: [String: Any]) {
+        let probabilities: [Double]
+        var names = head.classNames
+        if head.kind == "softmax" {
+            let m = z.max() ?? 0
+            let e = z.map { exp($0 - m) }
+            let sum = e.reduce(0, +)
+            probabilities = e.map { $0 / sum }
+        } else {
+            let p = 1 / (1 + exp(-z[0]))
+            probabilities = [1 - p, p]
+            if names.count != 2 { names = ["0", "1"] }
+        }
+        let truth = Int(label ?? -1)
+        let name = { (c: Int) -> String in c < names.count ? names[c] : "\(c)" }
+        let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
+        var text = "\n\(head.name) (temperature \(String(format: "%.3f", t)))"
+            + (truth >= 0 ? ", true label: \(name(truth))" : label == nil ? ", no labels in this split" : ", not labelled") + "\n"
+        for c in ranked {
+            text += "  " + name(c).padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%.4f", probabilities[c])
+                + (truth == c ? "  <- true" : "") + "\n"
+        }
+        let json: [String: Any] = [
+            "head": head.name, "kind": head.kind, "temperature": t,
+            "true_label": truth >= 0 ? name(truth) : NSNull(),
+            "predictions": ranked.map { ["class": name($0), "probability": probabilities[$0]] },
+        ]
+        return (text, json)
+    }
+
+    /// A multilabel head: each label's sigmoid probability, highest first, with its target
+    /// (1 = present, 0 = absent, soft values as stored, NaN = not labelled).
+    static func multilabel(head: ResolvedHead, temperature t: Double, logits z: [Double],
+                           targets: [Float]?) -> (text: String, json: [String: Any]) {
+        let probabilities = z.map { 1 / (1 + exp(-$0)) }
+        let name = { (j: Int) -> String in j < head.classNames.count ? head.classNames[j] : "\(j)" }
+        let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
+        let positives = targets.map { row in row.indices.filter { row[$0] > 0.5 }.map(name) }
+        var text = "\n\(head.name) (multilabel, temperature \(String(format: "%.3f", t)))"
+        if let row = targets, let p = positives {
+            text += row.allSatisfy(\.isNaN) ? ", not labelled\n" : ", true labels: \(p.isEmpty ? "none" : p.joined(separator: ", "))\n"
+        } else {
+            text += ", no targets in this split\n"
+        }
+        for j in ranked {
+            var mark = ""
+            if let v = targets?[j] {
+                mark = v.isNaN ? "  (not labelled)" : v == 1 ? "  <- true" : v == 0 ? "" : String(format: "  target %.2f", v)
+            }
+            text += "  " + name(j).padding(toLength: 16, withPad: " ", startingAt: 0)
+                + String(format: "%.4f", probabilities[j]) + mark + "\n"
+        }
+        let json: [String: Any] = [
+            "head": head.name, "kind": head.kind, "temperature": t,
+            "true_labels": positives.map { $0 as Any } ?? NSNull(),
+            "predictions": ranked.map { j -> [String: Any] in
+                var p: [String: Any] = ["class": name(j), "probability": probabilities[j]]
+                if let v = targets?[j] { p["target"] = v.isNaN ? NSNull() : Double(v) as Any }
+                return p
+            },
+        ]
+        return (text, json)
     }
 }

@@ -1,0 +1,29 @@
+// Invariant 1 for a run with a multilabel head: dense targets travel in the sample records
+// (workers without the file) or are read from the worker's own copy, and the weights are
+// those of the one-process run either way.
+
+import Foundation
+import LoomTestSupport
+import Testing
+
+@Suite(.serialized) struct ClusterMultilabelTests {
+    @Test func aMultilabelRunOnOneOrTwoWorkersGivesTheWeightsOfAOneProcessRun() throws {
+        let h = try ClusterHarness("multilabel", maxSteps: 6, config: "configs/multilabel.yaml") {
+            try MultilabelDataset.write(to: $0, train: 256, test: 32)
+        }
+        let reference = try h.referenceModel()
+        for (n, noLocalData) in [(1, [false]), (1, [true]), (2, [false, true])] {
+            let run = "run\(n)-\(noLocalData.map { $0 ? "r" : "l" }.joined())"
+            let coordinator = try h.startCoordinator(run: run)
+            for (w, remote) in noLocalData.enumerated() {
+                // Local workers read images, labels and targets from their own file from the start.
+                try h.startWorker("\(run)-w\(w)", extra: ["--exit-on-shutdown"]
+                                  + (remote ? ["--no-local-data"] : ["--data", h.datasetPath]))
+            }
+            let same = bitwiseEqual(try h.finish(coordinator, run: run), reference)
+            #expect(same, "\(run): weights differ from the one-process run")
+            let joined = h.log("\(run).log").components(separatedBy: "\n").filter { $0.contains(" joined: ") }
+            #expect(joined.filter { $0.contains("local data yes") }.count == noLocalData.filter { !$0 }.count, "\(joined)")
+        }
+    }
+}

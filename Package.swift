@@ -28,8 +28,10 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // What Swift cannot import from hdf5.h: the H5T_NATIVE_* and H5P_DEFAULT macros.
         .target(name: "CHDF5Shim", dependencies: ["CHDF5"]),
+        // What Swift cannot import from malloc.h: mallopt (see LoomKernels/HeapTuning.swift).
+        .target(name: "CHeapTuning"),
 
-        .target(name: "LoomKernels", dependencies: ["CBLAS"], swiftSettings: numericSettings),
+        .target(name: "LoomKernels", dependencies: ["CBLAS", "CHeapTuning"], swiftSettings: numericSettings),
         .target(name: "LoomHDF5", dependencies: ["CHDF5", "CHDF5Shim"]),
         .target(name: "LoomConfig", dependencies: ["Yams"]),
         .target(name: "LoomData", dependencies: ["LoomKernels", "LoomHDF5", "LoomConfig", "CZlib"],

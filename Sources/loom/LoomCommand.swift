@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import LoomKernels
 
 /// The `loom` command-line tool: the only place that reads the environment, the command
 /// line and config files, builds real sockets and decides to exit.
@@ -16,6 +17,12 @@ struct LoomCommand: ParsableCommand {
             ScheduleCommand.self, KeygenCommand.self, BenchCommand.self,
         ]
     )
+
+    /// Every command (and every worker process) starts here: tune the heap, then parse.
+    static func main() {
+        HeapTuning.keepLargeBuffersOnHeap()
+        main(nil)
+    }
 }
 
 /// Options every command shares: logging.

@@ -17,7 +17,8 @@ struct BenchCommand: ParsableCommand {
         given batch on one thread, counting 3x the forward FLOPs, and the ratio
         training GFLOP/s / sgemm GFLOP/s.
         With --workers 1,2: samples/s of a coordinator with 1 then 2 local worker processes,
-        the scaling efficiency and the bytes sent per step.
+        the scaling efficiency and the bytes sent per step; the counts are measured in
+        turn --rounds times and the medians reported.
         """)
 
     @Option(help: "Model file.")
@@ -35,6 +36,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Comma-separated worker counts for the cluster benchmark (e.g. 1,2).")
     var workers: String?
 
+    @Option(help: "With --workers: measure every count this many times in turn and report the medians.")
+    var rounds: Int = 3
+
     @Flag(help: "Also print one JSON line with all figures.")
     var json = false
 
@@ -51,7 +55,8 @@ struct BenchCommand: ParsableCommand {
             if let workers {
                 let counts = workers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
                 guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 }) else { throw CLIError("--workers wants counts like 1,2, got '\(workers)'") }
-                try ClusterBench.run(config: config, workerCounts: counts, seconds: seconds, json: json, logger: logger)
+                guard rounds >= 1 else { throw CLIError("--rounds must be at least 1, got \(rounds)") }
+                try ClusterBench.run(config: config, workerCounts: counts, seconds: seconds, rounds: rounds, json: json, logger: logger)
                 return
             }
             let sgemm = BLAS.measureSgemmGFLOPS(size: 512, seconds: seconds)
@@ -128,33 +133,59 @@ enum TrainingThroughput {
 }
 
 /// `loom bench --workers 1,2`: samples/s with each worker count, scaling efficiency, bytes per step.
+///
+/// The counts are measured in turn, `rounds` times over (1, 2, 1, 2, ...), and the medians
+/// are reported: a background load that comes and goes then hits every count alike instead
+/// of whichever happened to run during it.
 enum ClusterBench {
-    static func run(config: RunConfig, workerCounts: [Int], seconds: Double, json: Bool, logger: Logger) throws {
+    static func run(config: RunConfig, workerCounts: [Int], seconds: Double, rounds: Int, json: Bool,
+                    logger: Logger) throws {
         let exe = LocalCluster.selfExecutable()
         // Steps per measurement: about `seconds` at ~1000 samples/s per worker, at least 10.
         let steps = max(10, Int(seconds * 1000 / Double(config.training.batchSize)))
-        var figures: [(workers: Int, sps: Double, bytes: Double)] = []
+        var samples: [Int: [Double]] = [:], bytes: [Int: Double] = [:]
+        for round in 1...rounds {
+            var line: [String] = []
+            for n in workerCounts {
+                let r = try ClusterBenchmark.run(workers: n, config: config, steps: steps * n, loomExecutable: exe, logger: logger)
+                samples[n, default: []].append(r.samplesPerSecond)
+                bytes[n] = r.bytesPerStep
+                line.append(String(format: "%d worker(s) %.1f samples/s", n, r.samplesPerSecond))
+            }
+            if rounds > 1 { print("round \(round) of \(rounds): " + line.joined(separator: ", ")) }
+        }
+        let median = samples.mapValues { Self.median($0) }
         for n in workerCounts {
-            let r = try ClusterBenchmark.run(workers: n, config: config, steps: steps * n, loomExecutable: exe, logger: logger)
-            figures.append((n, r.samplesPerSecond, r.bytesPerStep))
-            print(String(format: "%d worker(s): %8.1f samples/s  %8.2f MB sent per step", n, r.samplesPerSecond, r.bytesPerStep / 1e6))
+            print(String(format: "%d worker(s): %8.1f samples/s  %8.2f MB sent per step%@", n, median[n]!, bytes[n]! / 1e6,
+                         rounds > 1 ? " (median of \(rounds) rounds)" : ""))
         }
         var efficiency: [String: Double] = [:]
-        if let one = figures.first(where: { $0.workers == 1 }) {
-            for f in figures where f.workers > 1 {
-                let e = f.sps / (Double(f.workers) * one.sps)
-                efficiency["\(f.workers)"] = e
-                print(String(format: "scaling efficiency at %d workers: %.3f (samples/s with %d / (%d x samples/s with 1))",
-                             f.workers, e, f.workers, f.workers))
+        if let one = median[1] {
+            for n in workerCounts where n > 1 {
+                let e = median[n]! / (Double(n) * one)
+                efficiency["\(n)"] = e
+                // Per round: that round's n-worker figure against its own 1-worker figure.
+                let perRound = zip(samples[n]!, samples[1]!).map { $0 / (Double(n) * $1) }
+                let spread = rounds > 1 ? String(format: "; per round %.3f-%.3f", perRound.min()!, perRound.max()!) : ""
+                print(String(format: "scaling efficiency at %d workers: %.3f (samples/s with %d / (%d x samples/s with 1), medians%@)",
+                             n, e, n, n, spread))
             }
         }
         if json {
             let object: [String: Any] = [
-                "workers": figures.map { ["workers": $0.workers, "samples_per_s": $0.sps, "bytes_per_step": $0.bytes] },
+                "workers": workerCounts.map { ["workers": $0, "samples_per_s": median[$0]!, "samples_per_s_rounds": samples[$0]!,
+                                               "bytes_per_step": bytes[$0]!] },
                 "scaling_efficiency": efficiency, "batch": config.training.batchSize, "micro_batch": config.training.microBatch,
+                "rounds": rounds,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(data: data, encoding: .utf8)!)
         }
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        let mid = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
     }
 }

@@ -1,6 +1,7 @@
 // `loom bench` refuses bad measurement arguments before it starts any worker.
 
 import Foundation
+import LoomTestSupport
 import Testing
 
 @Suite struct BenchArgumentsTests {

@@ -41,7 +41,7 @@ let package = Package(
                                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: numericSettings),
         .target(name: "LoomCheckpoint", dependencies: ["LoomHDF5", "LoomConfig"]),
-        .target(name: "LoomWire", dependencies: ["CZeroMQ"]),
+        .target(name: "LoomWire", dependencies: ["CZeroMQ", "LoomKernels"]),
         .target(name: "LoomCluster", dependencies: [
             "LoomWire", "LoomTraining", "LoomCheckpoint", "LoomData", "LoomModel", "LoomConfig",
             .product(name: "Logging", package: "swift-log"),

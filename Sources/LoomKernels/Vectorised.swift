@@ -148,3 +148,34 @@ func planeMoments(_ p: UnsafePointer<Float>, _ n: Int) -> (mean: Float, squares:
     let m = s1 / Float(n)
     return (shift + m, max(s2 - s1 * m, 0))
 }
+
+/// The index of the first NaN or ±Inf in `values`, nil when all are finite. A float is not
+/// finite exactly when its exponent bits are all ones, i.e. when its bits without the sign
+/// are at least 0x7F80_0000: the scan keeps the lane-wise maximum of those, 8 lanes wide
+/// and branch-free, and only looks for the index once it knows there is one. Messages of
+/// weights and gradients (1.7 MB for the reference CNN) are checked on every hop.
+public func firstNonFinite(_ values: UnsafeBufferPointer<Float>) -> Int? {
+    guard let base = values.baseAddress else { return nil }
+    let n = values.count
+    let bits = UnsafeRawPointer(base)
+    let magnitude = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
+    var high = SIMD8<UInt32>()
+    var i = 0
+    while i + 8 <= n {
+        let v = bits.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<UInt32>.self) & magnitude
+        high = pointwiseMax(high, v)
+        i += 8
+    }
+    var tail: UInt32 = 0
+    while i < n {
+        tail = max(tail, base[i].bitPattern & 0x7FFF_FFFF)
+        i += 1
+    }
+    guard max(high.max(), tail) >= 0x7F80_0000 else { return nil }
+    return values.firstIndex { !$0.isFinite }
+}
+
+/// `firstNonFinite` over an array.
+public func firstNonFinite(_ values: [Float]) -> Int? {
+    values.withUnsafeBufferPointer { firstNonFinite($0) }
+}

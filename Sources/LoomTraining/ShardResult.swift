@@ -1,6 +1,8 @@
 // What a micro-shard (or a pre-reduced block of them) contributes to a step. Results are
 // added in `ReductionTree` order only; `add` is plain elementwise `self += other`.
 
+import LoomKernels
+
 /// Per-head sums a step reports, in a fixed order (see `HeadSums.Field`).
 public enum HeadSums {
     /// Fields per head in `ShardResult.headSums`.
@@ -50,7 +52,7 @@ public struct ShardResult: Equatable, Sendable {
 
     /// Whether every gradient and statistic is finite (a NaN must never reach the weights).
     public var isFinite: Bool {
-        gradients.allSatisfy { $0.isFinite } && batchStatistics.allSatisfy { $0.isFinite }
+        firstNonFinite(gradients) == nil && firstNonFinite(batchStatistics) == nil
     }
 
     public func sum(head: Int, _ field: HeadSums.Field) -> Double {

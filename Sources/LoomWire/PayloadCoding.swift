@@ -4,6 +4,7 @@
 // the frame size divided by the element size, so there is no length field to distrust.
 
 import Foundation
+import LoomKernels
 
 #if _endian(big)
 #error("LoomWire copies arrays straight into little-endian frames; big-endian hosts are not supported")
@@ -49,7 +50,7 @@ struct PayloadReader {
     /// Frame `index` as float32 values, all finite (R11, R12).
     func finiteFloats(_ index: Int) throws(WireError) -> [Float] {
         let values = try array(index, of: Float.self, elementName: "float32")
-        if let bad = values.firstIndex(where: { !$0.isFinite }) { throw nonFinite(index, bad) }
+        if let bad = firstNonFinite(values) { throw nonFinite(index, bad) }
         return values
     }
 

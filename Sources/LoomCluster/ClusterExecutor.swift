@@ -214,7 +214,13 @@ public final class ClusterExecutor: StepExecutor {
     /// earliest joined), sending weights first where the worker's version differs.
     func distribute(_ job: ClusterJob, state: TrainingState) throws(TrainingError) {
         guard !workers.isEmpty else { return }
-        if !job.isCut { job.cut(workers: workers.count) }
+        if !job.isCut {
+            job.cut(workers: workers.count)
+            // Weights to every worker about to get a piece first, assignments after: the
+            // last worker then starts a weights message earlier (all loads are zero, so the
+            // loop below picks workers in join order).
+            for worker in orderedWorkers.prefix(job.unowned.count) { _ = ensureWeights(worker, state: state) }
+        }
         for key in job.unowned {
             guard let worker = orderedWorkers.min(by: { job.load(of: $0.peer) < job.load(of: $1.peer) }) else { return }
             let reassigned = !job.pieces[key]!.givenTo.isEmpty

@@ -6,7 +6,10 @@ import LoomTraining
 /// The dataset file a worker reads samples from instead of receiving them.
 final class WorkerData {
     let dataset: Dataset
-    private var truthCache: [String: GroundTruth] = [:]
+    /// Per split: the heads its ground truth was read for, and that truth. A worker keeps
+    /// its dataset from run to run, and the next run may have other heads (or the same in
+    /// another order): the truth is read again when the heads differ.
+    private var truthCache: [String: (heads: [ResolvedHead], truth: GroundTruth)] = [:]
 
     init(path: String) throws(ClusterError) {
         do { dataset = try Dataset(path: path) } catch { throw .data(path: path, reason: "\(error)") }
@@ -23,8 +26,8 @@ final class WorkerData {
                 throw ClusterError.data(path: path, reason: "sample \(bad) is outside split '\(name)' (\(split.count) samples)")
             }
             let images = try split.readImages(indices: ids)
-            if truthCache[name] == nil { truthCache[name] = try GroundTruth.read(split, heads: heads) }
-            let truth = truthCache[name]!.rows(ids)
+            if truthCache[name]?.heads != heads { truthCache[name] = (heads, try GroundTruth.read(split, heads: heads)) }
+            let truth = truthCache[name]!.truth.rows(ids)
             let dense = heads.contains(where: \.usesTargets)
             return ShardData(sampleIDs: ids, images: images, labels: truth.labels, targets: dense ? truth.targets : [])
         } catch let error as ClusterError {

@@ -26,4 +26,24 @@ import Testing
             #expect(joined.filter { $0.contains("local data yes") }.count == noLocalData.filter { !$0 }.count, "\(joined)")
         }
     }
+
+    @Test func aWorkerWithTheDatasetServingASecondRunWithOtherHeadsReadsThatRunsTargets() throws {
+        // One worker process (no --exit-on-shutdown) serves two runs on the same file: the
+        // second lists the heads the other way round, so what the worker read for the first
+        // run is not what the second run's heads learn from.
+        let h = try ClusterHarness("multilabel-reuse", maxSteps: 3, config: "configs/multilabel.yaml") {
+            try MultilabelDataset.write(to: $0, train: 128, test: 16)
+        }
+        let first = try h.startCoordinator(run: "first")
+        try h.startWorker("worker", extra: ["--data", h.datasetPath])
+        _ = try h.finish(first, run: "first")
+
+        h.overrides.append("heads=[{name: tags, kind: multilabel, layer: head_tags},"
+                           + " {name: category, kind: softmax, layer: head_category}]")
+        let reference = try h.referenceModel()
+        let second = try h.startCoordinator(run: "second")
+        let weights = try h.finish(second, run: "second", seconds: 60)
+        #expect(bitwiseEqual(weights, reference), "second run: weights differ from the one-process run")
+        #expect(!h.log("worker.log").contains("error"), "\(h.log("worker.log"))")
+    }
 }

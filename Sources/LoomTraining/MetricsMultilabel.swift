@@ -10,7 +10,8 @@
 //   top-k recall = Σ_rows |top-k scored labels ∩ positives| / Σ_rows |positives|
 //           (micro-averaged; rows with any unlabelled (NaN) element are skipped)
 //   bce   = mean BCE with logits over labelled elements
-// Targets are 0/1 (> 0.5 counts as positive); NaN = not labelled.
+// Targets are 0/1 (> 0.5 counts as positive); NaN = not labelled. A NaN score (a diverged
+// model) ranks below every number, all NaN scores one tied threshold.
 
 import Foundation
 
@@ -57,7 +58,7 @@ public struct MultilabelMetrics: Equatable, Sendable {
             // Stable order by descending logit, ties broken by label index.
             for j in 0..<k { order[j] = j }
             let row = logits + i * k
-            order.sort { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }
+            order.sort { ranksAbove(row[$0], row[$1]) || (!ranksAbove(row[$1], row[$0]) && $0 < $1) }
             for (t, kk) in topK.enumerated() {
                 for r in 0..<kk where targets[i * k + order[r]] > 0.5 { topKHits[t] += 1 }
             }
@@ -121,13 +122,13 @@ public struct MultilabelMetrics: Equatable, Sendable {
 public func averagePrecision(scores: [Float], positives: [Bool]) -> Double? {
     let total = positives.reduce(0) { $0 + ($1 ? 1 : 0) }
     guard total > 0, scores.count == positives.count else { return nil }
-    let order = scores.indices.sorted { scores[$0] > scores[$1] }
+    let order = scores.indices.sorted { ranksAbove(scores[$0], scores[$1]) }
     var tp = 0, fp = 0, ap = 0.0, previousRecall = 0.0
     var r = 0
     while r < order.count {
-        // Consume a whole group of tied scores: one threshold.
+        // Consume a whole group of tied scores: one threshold (NaN ties with NaN).
         let s = scores[order[r]]
-        while r < order.count && scores[order[r]] == s {
+        while r < order.count && (scores[order[r]] == s || (s.isNaN && scores[order[r]].isNaN)) {
             if positives[order[r]] { tp += 1 } else { fp += 1 }
             r += 1
         }
@@ -136,4 +137,11 @@ public func averagePrecision(scores: [Float], positives: [Bool]) -> Double? {
         previousRecall = recall
     }
     return ap
+}
+
+/// Score order, highest first, with NaN below every number: a strict weak order (`>` alone
+/// is not one when a score is NaN).
+@inline(__always)
+private func ranksAbove(_ a: Float, _ b: Float) -> Bool {
+    a > b || (b.isNaN && !a.isNaN)
 }

@@ -1,5 +1,6 @@
 // Metric accumulators on hand-made examples, and merging partial accumulators.
 
+import Foundation
 import LoomTraining
 import Testing
 
@@ -83,6 +84,31 @@ struct MetricsTests {
     @Test func averagePrecisionTreatsTiedScoresAsOneThreshold() throws {
         let ap = try #require(averagePrecision(scores: [0.5, 0.5], positives: [true, false]))
         #expect(ap == 0.5)
+    }
+
+    /// A diverged model's NaN logits rank below every number, all NaNs one threshold:
+    /// evaluation reports a value instead of looping on the NaN group for ever.
+    @Test func averagePrecisionAndTopKRankNaNScoresLast() throws {
+        var ap: Double?
+        var m = MultilabelMetrics(labels: 3, topK: [1, 2])
+        let finished = finishes(within: 20) {
+            // Ranked 0.9 P, 0.2 N, {NaN P, NaN N}: 1/2 * 1 + 0 + 1/2 * 2/4.
+            ap = averagePrecision(scores: [0.9, .nan, 0.2, .nan], positives: [true, true, false, false]) ?? -1
+            // One row, labels 0 and 1 positive: label 1 (logit 1) ranks first, the NaN last.
+            try? m.add(logits: [.nan, 1, -1], targets: [1, 1, 0])
+            _ = m.report()
+        }
+        try #require(finished, "averagePrecision does not return on NaN scores")
+        #expect(ap == 0.75)
+        #expect(m.topKRecall(1) == 0.5 && m.topKRecall(2) == 0.5)
+    }
+
+    /// Runs `body` on its own thread; false when it has not returned after `seconds` (the
+    /// thread is then left behind: the test fails instead of hanging).
+    func finishes(within seconds: Double, _ body: @escaping () -> Void) -> Bool {
+        let done = DispatchSemaphore(value: 0)
+        Thread { body(); done.signal() }.start()
+        return done.wait(timeout: .now() + seconds) == .success
     }
 
     @Test func meanAveragePrecisionSkipsLabelsWithoutPositives() throws {

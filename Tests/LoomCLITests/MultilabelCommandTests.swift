@@ -64,5 +64,15 @@ import Testing
 
         let plain = try ws.loom(["predict", latest, "--index", "3"])
         #expect(plain.status == 0 && plain.stdout.contains("tags (multilabel, temperature"), "\(plain.stdout)")
+
+        // Test sample 15 has no tag labelled: its true labels are unknown (null, as for an
+        // unlabelled softmax sample), not "none of the tags".
+        #expect((0..<5).allSatisfy { truth.tagMissing[15 * 5 + $0] })
+        let unlabelled = try ws.loom(["predict", latest, "--index", "15", "--json"])
+        #expect(unlabelled.status == 0, "\(unlabelled.stderr)")
+        let entry = try #require(try jsonObject(unlabelled.stdout)["heads"] as? [[String: Any]]).first { $0["head"] as? String == "tags" }
+        #expect(entry?["true_labels"] is NSNull, "\(String(describing: entry))")
+        let text15 = try ws.loom(["predict", latest, "--index", "15"])
+        #expect(text15.stdout.contains("tags (multilabel, temperature") && text15.stdout.contains(", not labelled"), "\(text15.stdout)")
     }
 }

@@ -111,12 +111,14 @@ struct PredictCommand: ParsableCommand {
         let probabilities = z.map { 1 / (1 + exp(-$0)) }
         let name = { (j: Int) -> String in j < head.classNames.count ? head.classNames[j] : "\(j)" }
         let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
-        let positives = targets.map { row in row.indices.filter { row[$0] > 0.5 }.map(name) }
+        // The positive labels; nil when the split has no targets or none of this sample's
+        // labels is known (then the true labels are unknown, not "none").
+        let positives = targets.flatMap { row in row.allSatisfy(\.isNaN) ? nil : row.indices.filter { row[$0] > 0.5 }.map(name) }
         var text = "\n\(head.name) (multilabel, temperature \(String(format: "%.3f", t)))"
-        if let row = targets, let p = positives {
-            text += row.allSatisfy(\.isNaN) ? ", not labelled\n" : ", true labels: \(p.isEmpty ? "none" : p.joined(separator: ", "))\n"
+        if let p = positives {
+            text += ", true labels: \(p.isEmpty ? "none" : p.joined(separator: ", "))\n"
         } else {
-            text += ", no targets in this split\n"
+            text += targets == nil ? ", no targets in this split\n" : ", not labelled\n"
         }
         for j in ranked {
             var mark = ""

@@ -1,10 +1,12 @@
 // The six pattern classes of the attribute benchmark, painted onto a garment's colour
 // layer. Patterns come at random scale, phase, orientation and contrast, with 2x2
 // supersampling so edges alias like a real low-resolution photo. Scales are chosen so a
-// small CNN can still resolve them at 28x28 (stripe/plaid periods >= 4 px, dots >= 1.5 px
-// radius, flowers as distinct blobs), and inks keep a minimum luma contrast against the
-// garment so a pattern does not vanish into it. Coordinates are pixels; (0, 0) is the
-// top-left corner.
+// small CNN can still resolve them at 28x28 (stripe periods >= 4 px, plaid checks of 7 to
+// 10 px, dots >= 2 px radius, flowers as distinct blobs), and inks keep a strong luma
+// contrast against the garment: with StreetStyle-27k's frequencies plaid and spotted have
+// only ~1,200 and ~500 training images, and a faint print that rare is never learned by a
+// plainly trained CNN (docs/DATASETS.md). Coordinates are pixels; (0, 0) is the top-left
+// corner.
 
 import LoomKernels
 
@@ -31,17 +33,18 @@ struct PatternPainter {
         }
     }
 
-    /// An ink that contrasts with `base`: another palette colour at least 0.22 luma away
-    /// (a few draws, then the fallback), or the base made much lighter/darker (a
-    /// tone-on-tone print).
+    /// An ink that contrasts with `base`: a quarter of the time another palette colour at
+    /// least 0.4 luma away (a few draws, then the fallback), otherwise the base made much
+    /// darker (to 5-15 % of its value) or lighter (85-95 % of the way to white): a
+    /// tone-on-tone print.
     func ink(for base: RGB, _ rng: inout KeyedRandom) -> RGB {
-        if rng.nextDouble() < 0.5 {
+        if rng.nextDouble() < 0.25 {
             for _ in 0..<4 {
                 let c = ColourPalette.shade(ColourPalette.randomSingle(&rng), &rng)
-                if abs(c.luma - base.luma) >= 0.22 { return c }
+                if abs(c.luma - base.luma) >= 0.4 { return c }
             }
         }
-        let k = Float(rng.uniform(0.2, 0.45))
+        let k = Float(rng.uniform(0.05, 0.15))
         return base.luma > 0.45 ? base * k : RGB.mix(base, RGB(r: 1, g: 1, b: 1), 1 - k)
     }
 
@@ -67,18 +70,23 @@ struct PatternPainter {
         }
     }
 
-    /// Two crossing band sets (intersections darker), sometimes with a thin accent line.
+    /// Two crossing band sets of 7-10 px period, each in its own ink (the second is painted
+    /// over the first where they cross), sometimes with thin accent lines. Axis-aligned or
+    /// diagonal.
     private func plaid(_ layer: inout [RGB], base: RGB, _ rng: inout KeyedRandom) {
         let angle = (rng.nextDouble() < 0.7 ? rng.normal(0, 6) : 45 + rng.normal(0, 6)) * .pi / 180
         let (c, s) = (cos(angle), sin(angle))
-        let p1 = rng.uniform(5.5, 9), p2 = rng.uniform(5.5, 9)
+        let p1 = rng.uniform(7, 10), p2 = rng.uniform(7, 10)
         let d1 = rng.uniform(0.3, 0.45), d2 = rng.uniform(0.3, 0.45)
         let f1 = rng.nextDouble(), f2 = rng.nextDouble()
         let ink1 = ink(for: base, &rng)
-        paint(&layer, ink: ink1, opacity: Float(rng.uniform(0.65, 1))) { x, y in
-            let a = Self.band(x * c + y * s, period: p1, phase: f1, duty: d1)
-            let b = Self.band(-x * s + y * c, period: p2, phase: f2, duty: d2)
-            return min(1, 0.55 * (a + b))
+        let opacity = Float(rng.uniform(0.9, 1))
+        paint(&layer, ink: ink1, opacity: opacity) { x, y in
+            Self.band(x * c + y * s, period: p1, phase: f1, duty: d1)
+        }
+        let crossInk = ink(for: base, &rng)
+        paint(&layer, ink: crossInk, opacity: opacity) { x, y in
+            Self.band(-x * s + y * c, period: p2, phase: f2, duty: d2)
         }
         if rng.nextDouble() < 0.5 {
             let ink2 = ink(for: base, &rng)
@@ -90,28 +98,36 @@ struct PatternPainter {
         }
     }
 
-    /// Dots on a rotated (sometimes staggered) lattice: spacing 5.5-8.5 px, radius 1.5-2.6 px.
+    /// Polka dots of radius 2-2.6 px on a staggered lattice with 6-7.5 px spacing, each dot
+    /// moved at random by up to 45 % of the gap to its neighbours, so rows of dots do not
+    /// line up into stripes.
     private func spotted(_ layer: inout [RGB], base: RGB, _ rng: inout KeyedRandom) {
-        let spacing = rng.uniform(5.5, 8.5)
-        let radius = min(spacing / 2.6, rng.uniform(1.5, 2.6))
-        let angle = rng.uniform(0, .pi / 2)
-        let (c, s) = (cos(angle), sin(angle))
-        let (fx, fy) = (rng.nextDouble(), rng.nextDouble())
-        let staggered = rng.nextDouble() < 0.5
+        let spacing = rng.uniform(6, 7.5)
+        let radius = min(spacing / 2.6, rng.uniform(2, 2.6))
+        let jitter = (spacing - 2 * radius) * rng.uniform(0.25, 0.45)
+        let (fx, fy) = (rng.uniform(0, spacing), rng.uniform(0, spacing))
+        var centres: [(x: Double, y: Double)] = []
+        var row = 0
+        // Rows sqrt(3)/2 spacing apart, every other one shifted by half: a hexagonal lattice.
+        for y in stride(from: fy - spacing, to: Double(height) + spacing, by: spacing * 0.87) {
+            let shift = row % 2 == 0 ? 0 : spacing / 2
+            for x in stride(from: fx - spacing + shift, to: Double(width) + spacing, by: spacing) {
+                centres.append((x + rng.uniform(-jitter, jitter), y + rng.uniform(-jitter, jitter)))
+            }
+            row += 1
+        }
         let ink = ink(for: base, &rng)
-        paint(&layer, ink: ink, opacity: Float(rng.uniform(0.7, 1))) { x, y in
-            var u = (x * c + y * s) / spacing + fx
-            let v = (-x * s + y * c) / spacing + fy
-            if staggered && Int(v.rounded(.down)) % 2 != 0 { u += 0.5 }
-            let du = (u - u.rounded(.down) - 0.5) * spacing, dv = (v - v.rounded(.down) - 0.5) * spacing
-            return du * du + dv * dv <= radius * radius ? 1 : 0
+        let r2 = radius * radius
+        paint(&layer, ink: ink, opacity: Float(rng.uniform(0.9, 1))) { x, y in
+            centres.contains { ($0.x - x) * ($0.x - x) + ($0.y - y) * ($0.y - y) <= r2 } ? 1 : 0
         }
     }
 
     /// Scattered flowers of 4-6 petals around a contrasting centre, several colours:
-    /// 3-6 flowers of radius 2.2-3.4 px, so each is a distinct multi-coloured blob.
+    /// 4-8 flowers of radius 2.2-3.4 px over the whole garment (a print, not a single motif
+    /// like `graphic`), each a distinct multi-coloured blob.
     private func floral(_ layer: inout [RGB], base: RGB, _ rng: inout KeyedRandom) {
-        let count = 3 + rng.nextInt(below: 4)
+        let count = 4 + rng.nextInt(below: 5)
         let opacity = Float(rng.uniform(0.8, 1))
         for _ in 0..<count {
             let cx = centreX + rng.uniform(-1, 1) * extent, cy = centreY + rng.uniform(-1, 1) * extent

@@ -6,7 +6,7 @@
 # coordinator and 2 worker processes, calibrates the temperature-scaling one on its validation
 # split, evaluates every final checkpoint on the test split and writes docs/RESULTS.md.
 #
-#   deploy/experiments/strategies.sh                 # everything (15-25 minutes on 2 cores)
+#   deploy/experiments/strategies.sh                 # everything (about 10 minutes on 2 idle cores, 20 under load)
 #   deploy/experiments/strategies.sh --regenerate    # re-derive data/fashion-mnist-attr.h5 first
 #   deploy/experiments/strategies.sh --no-train      # only re-evaluate the finished runs, rewrite RESULTS.md
 #

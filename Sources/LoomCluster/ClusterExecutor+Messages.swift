@@ -134,17 +134,13 @@ extension ClusterExecutor {
         let pixels = problem.imageShape.elementCount
         do {
             switch job.kind {
-            case .train(let plan, let labels):
+            case .train(let plan):
                 let samples = plan.samples(of: block)
                 var records: [UInt8] = []
                 if !worker.hello.hasLocalData {
                     let images = try source.images(split: config.data.trainSplit, indices: Array(samples))
-                    let offset = block.start * plan.microBatch
-                    let blockLabels = labels.isEmpty
-                        ? state.labels(of: samples)
-                        : labels.map { Array($0[offset..<(offset + samples.count)]) }
-                    records = SampleRecords.pack(images: images, labels: blockLabels,
-                                                 targets: state.targets(of: samples), pixels: pixels)
+                    let truth = state.truth(of: samples)
+                    records = SampleRecords.pack(images: images, labels: truth.labels, targets: truth.targets, pixels: pixels)
                 }
                 let a = Assignment(runID: runID, step: job.step, epoch: job.epoch, weightsVersion: job.weightsVersion,
                                    firstShard: UInt32(block.start),

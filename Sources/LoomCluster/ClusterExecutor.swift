@@ -92,9 +92,7 @@ public final class ClusterExecutor: StepExecutor {
         guard plan.step == state.step else {
             throw TrainingError("cluster: plan for step \(plan.step) but the weights are version \(state.step)")
         }
-        let anyRemote = workers.values.contains { !$0.hello.hasLocalData }
-        let labels = anyRemote ? state.labels(of: plan.sampleIndices[...]) : []
-        let job = ClusterJob(kind: .train(plan: plan, labels: labels), weightsVersion: state.step)
+        let job = ClusterJob(kind: .train(plan: plan), weightsVersion: state.step)
         try run(job, state: state)
         let result = ReductionTree.reduce(ShardBlock(start: 0, count: plan.shardCount),
                                           value: { job.trainResults[$0] }, combine: { $0.add($1) })

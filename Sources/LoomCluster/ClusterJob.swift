@@ -18,9 +18,8 @@ struct Piece {
 /// A step or an evaluation in progress.
 final class ClusterJob {
     enum Kind {
-        /// Training step `plan`; `labels` are the labels of the plan's samples per head
-        /// (what workers without local data receive).
-        case train(plan: StepPlan, labels: [[Int32]])
+        /// Training step `plan`.
+        case train(plan: StepPlan)
         /// Evaluation-mode logits of `indices` of `split`, in chunks of `chunk` samples.
         case evaluate(split: String, indices: [Int], chunk: Int, tta: Bool)
     }
@@ -39,7 +38,7 @@ final class ClusterJob {
         self.kind = kind
         self.weightsVersion = UInt64(weightsVersion)
         switch kind {
-        case .train(let plan, _):
+        case .train(let plan):
             step = UInt64(plan.step)
             epoch = UInt32(clamping: plan.epoch)
         case .evaluate(_, _, _, let tta):
@@ -54,7 +53,7 @@ final class ClusterJob {
     /// Cuts the job into pieces for `workers` live workers.
     func cut(workers: Int) {
         switch kind {
-        case .train(let plan, _):
+        case .train(let plan):
             for block in ReductionTree.blocks(leafCount: plan.shardCount, parts: max(workers, 1)) {
                 pieces[block.start] = Piece(block: block)
             }

@@ -43,8 +43,7 @@ public final class LocalExecutor: StepExecutor {
                 truthCache[name] = try GroundTruth.read(split, heads: problem.heads)
             }
             let truth = truthCache[name]!.rows(indices)
-            let dense = problem.heads.contains(where: \.usesTargets)
-            return ShardData(sampleIDs: indices, images: images, labels: truth.labels, targets: dense ? truth.targets : [])
+            return ShardData(sampleIDs: indices, images: images, labels: truth.labels, targets: truth.targets)
         } catch let error as TrainingError {
             throw error
         } catch {

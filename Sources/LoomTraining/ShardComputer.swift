@@ -18,7 +18,7 @@ public struct ShardData: Sendable {
     /// Per head: n labels (-1 = not labelled).
     public var labels: [[Int32]]
     /// Per head: (n, K) targets (NaN = not labelled) for heads that `usesTargets`, empty for
-    /// the others; `[]` altogether when no head has targets.
+    /// the others (or `[]` altogether when no head has targets).
     public var targets: [[Float]]
 
     public init(sampleIDs: [Int], images: [UInt8], labels: [[Int32]], targets: [[Float]] = []) {

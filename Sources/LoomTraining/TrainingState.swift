@@ -124,25 +124,24 @@ public final class TrainingState {
         let indices = sampler.batch(epoch: epoch, step: inEpoch)
         let config = problem.config
         var scales: [Float] = []
-        let batch = problem.heads.contains(where: \.usesTargets) ? trainTruth.rows(indices) : nil
+        let batch = trainTruth.rows(indices)
         for (h, head) in config.heads.enumerated() {
-            let labels = indices.map { trainTruth.labels[h][$0] }
-            let n = problem.normalizer(head: h, labels: labels, targets: batch?.targets[h] ?? [])
+            let n = problem.normalizer(head: h, labels: batch.labels[h], targets: batch.targets[h])
             scales.append(n > 0 ? Float(head.lossWeight / n) : 0)
         }
         return StepPlan(step: s, epoch: epoch, stepInEpoch: inEpoch, sampleIndices: indices,
                         microBatch: config.training.microBatch, headScales: scales)
     }
 
-    /// Labels of `indices` for every head (what a worker without local data receives).
-    public func labels(of indices: ArraySlice<Int>) -> [[Int32]] {
-        trainTruth.labels.map { all in indices.map { all[$0] } }
+    /// Labels and targets of train samples `indices` for every head (what a worker without
+    /// local data receives).
+    public func truth(of indices: ArraySlice<Int>) -> GroundTruth {
+        trainTruth.rows(indices)
     }
 
-    /// Targets of `indices` per head (`ShardData.targets`): `[]` when no head has targets.
-    public func targets(of indices: ArraySlice<Int>) -> [[Float]] {
-        guard problem.heads.contains(where: \.usesTargets) else { return [] }
-        return trainTruth.rows(indices).targets
+    /// Labels of `indices` for every head.
+    public func labels(of indices: ArraySlice<Int>) -> [[Int32]] {
+        truth(of: indices).labels
     }
 
     /// Applies the reduced result of `plan` (all its micro-shards): optimizer step with the

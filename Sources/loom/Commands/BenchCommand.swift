@@ -104,8 +104,7 @@ enum TrainingThroughput {
         var rng = KeyedRandom(seed: 3, purpose: .dataset)
         let images = (0..<(b * shape.elementCount)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         let labels = problem.heads.map { h in (0..<b).map { _ in Int32(rng.nextInt(below: h.classes)) } }
-        let targets = problem.heads.contains(where: \.usesTargets)
-            ? GroundTruth.synthetic(heads: problem.heads, count: b).targets : []
+        let targets = GroundTruth.synthetic(heads: problem.heads, count: b).targets
         let data = ShardData(sampleIDs: Array(0..<b), images: images, labels: labels, targets: targets)
         let plan = StepPlan(step: 0, epoch: 0, stepInEpoch: 0, sampleIndices: Array(0..<b), microBatch: m,
                             headScales: problem.heads.map { _ in 1 / Float(b) })

@@ -72,11 +72,7 @@ extension WorkerSession {
             guard leaf.count == 1 else { return nil }
             if failure != nil { return LoomTraining.ShardResult(parameterCount: 0, bufferCount: 0, headCount: 0) }
             let offset = (leaf.start - block.start) * m
-            let pixels = problem.imageShape.elementCount
-            let slice = ShardData(sampleIDs: Array(data.sampleIDs[offset..<(offset + m)]),
-                                  images: Array(data.images[(offset * pixels)..<((offset + m) * pixels)]),
-                                  labels: data.labels.map { Array($0[offset..<(offset + m)]) },
-                                  targets: data.targetRows(offset..<(offset + m)))
+            let slice = data.rows(offset..<(offset + m))
             defer { self.beatIfDue() }
             do {
                 return try run.computer.compute(plan: plan, block: leaf, data: slice, parameters: self.parameters,

@@ -25,14 +25,19 @@ public struct ShardData: Sendable {
         self.sampleIDs = sampleIDs; self.images = images; self.labels = labels; self.targets = targets
     }
 
-    /// The targets of rows `range` (each head's K from its share of the n rows).
-    public func targetRows(_ range: Range<Int>) -> [[Float]] {
+    /// Samples `range` of these: ids, images, labels and targets (each head's K from its
+    /// share of the n rows).
+    public func rows(_ range: Range<Int>) -> ShardData {
         let n = sampleIDs.count
-        return targets.map { all in
-            guard !all.isEmpty, n > 0 else { return [] }
-            let k = all.count / n
-            return Array(all[(range.lowerBound * k)..<(range.upperBound * k)])
-        }
+        let pixels = n == 0 ? 0 : images.count / n
+        return ShardData(sampleIDs: Array(sampleIDs[range]),
+                         images: Array(images[(range.lowerBound * pixels)..<(range.upperBound * pixels)]),
+                         labels: labels.map { Array($0[range]) },
+                         targets: targets.map { all in
+                             guard !all.isEmpty else { return [] }
+                             let k = all.count / n
+                             return Array(all[(range.lowerBound * k)..<(range.upperBound * k)])
+                         })
     }
 }
 

@@ -4,11 +4,31 @@
 //     image uint8 (H, W, C)
 //   | label int32 little-endian per head, in head order (-1 for heads trained on targets)
 //   | targets float32 little-endian, K_h per head that `usesTargets`, in head order
-//     (NaN = not labelled)
+//     (in [0, 1], NaN = not labelled: `GroundTruth.isValidTarget`, checked on unpack)
 // A run without multilabel heads has no target bytes: its records are image + labels.
 // Evaluation assignment: the image bytes only.
 
 import LoomTraining
+
+/// Why a worker refuses the sample records of an assignment.
+public enum SampleRecordsError: Error, Equatable, CustomStringConvertible, Sendable {
+    /// `bytes` are not `samples` records of `recordSize` bytes: the coordinator and the
+    /// worker disagree on the run's images or heads.
+    case size(bytes: Int, samples: Int, recordSize: Int)
+    /// Target `element` of head `head` (an index in head order) of the record of dataset
+    /// sample `sample` is `value`, which no dataset file may hold (`GroundTruth.isValidTarget`).
+    case target(sample: Int, head: Int, element: Int, value: Float)
+
+    public var description: String {
+        switch self {
+        case let .size(bytes, samples, recordSize):
+            return "sample records of \(bytes) bytes for \(samples) samples; this run's images and heads make records of \(recordSize) bytes"
+        case let .target(sample, head, element, value):
+            return "the record of sample \(sample) has target \(value) for element \(element) of head \(head);"
+                + " targets must be in [0, 1], or NaN for not labelled"
+        }
+    }
+}
 
 public enum SampleRecords {
     /// Bytes per training record: `targetWidths[h]` is K of head h when it has targets, else 0.
@@ -49,14 +69,18 @@ public enum SampleRecords {
         return out
     }
 
-    /// Unpacks training records of `ids` into a `ShardData`; nil when the record size is
-    /// not the one of this model (the coordinator and worker disagree on the run).
-    /// `targetWidths` as `targetWidths(of:)` (empty: no head has targets).
+    /// Unpacks training records of `ids` into a `ShardData`. `targetWidths` as
+    /// `targetWidths(of:)` (empty: no head has targets).
+    /// - Throws: `.size` when the records are not `ids.count` records of this run's size (the
+    ///   coordinator and worker disagree on the run); `.target` for a target value outside
+    ///   [0, 1] that is not NaN (the first, head by head), the rule the dataset loader applies (`GroundTruth`).
     public static func unpack(_ records: [UInt8], ids: [Int], pixels: Int, heads: Int,
-                              targetWidths: [Int] = []) -> ShardData? {
+                              targetWidths: [Int] = []) throws(SampleRecordsError) -> ShardData {
         let n = ids.count
         let size = trainingRecordSize(pixels: pixels, heads: heads, targetWidths: targetWidths)
-        guard records.count == n * size, targetWidths.isEmpty || targetWidths.count == heads else { return nil }
+        guard records.count == n * size, targetWidths.isEmpty || targetWidths.count == heads else {
+            throw .size(bytes: records.count, samples: n, recordSize: size)
+        }
         var images = [UInt8](repeating: 0, count: n * pixels)
         var labels = [[Int32]](repeating: [Int32](repeating: 0, count: n), count: heads)
         var targets = targetWidths.contains(where: { $0 > 0 }) ? targetWidths.map { [Float](repeating: 0, count: n * $0) } : []
@@ -80,6 +104,12 @@ public enum SampleRecords {
                         at += 4
                     }
                 }
+            }
+        }
+        for (h, values) in targets.enumerated() where !values.isEmpty {
+            let k = targetWidths[h]
+            if let e = values.firstIndex(where: { !GroundTruth.isValidTarget($0) }) {
+                throw .target(sample: ids[e / k], head: h, element: e % k, value: values[e])
             }
         }
         return ShardData(sampleIDs: ids, images: images, labels: labels, targets: targets)

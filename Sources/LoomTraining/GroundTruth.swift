@@ -85,6 +85,13 @@ public struct GroundTruth: Equatable, Sendable {
         return GroundTruth(count: split.count, labels: labels, targets: targets)
     }
 
+    /// The rule every target value keeps once read (a file's -1 is NaN by then): in [0, 1]
+    /// (soft targets allowed), or NaN for not labelled. Workers apply it to the targets of
+    /// the sample records they receive, so nothing trains on a value the loader would refuse.
+    public static func isValidTarget(_ v: Float) -> Bool {
+        v.isNaN || (v >= 0 && v <= 1)
+    }
+
     /// The (N, K) targets of a head, missing elements as NaN.
     private static func readTargets(_ split: DatasetSplit, head: ResolvedHead, width k: Int) throws(TrainingError) -> [Float] {
         let object = "/\(split.name)/targets/\(head.attribute)"
@@ -106,7 +113,7 @@ public struct GroundTruth: Equatable, Sendable {
         for e in values.indices where !values[e].isNaN {
             let v = values[e]
             if v == -1 { values[e] = .nan; continue }
-            guard v >= 0 && v <= 1 else {
+            guard isValidTarget(v) else {
                 throw TrainingError("head '\(head.name)' (\(head.kind)): \(split.path) \(object)[\(e / k), \(e % k)] is \(v);"
                                     + " targets must be in [0, 1], or NaN / -1 for not labelled")
             }

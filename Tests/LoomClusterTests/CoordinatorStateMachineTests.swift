@@ -102,12 +102,12 @@ import Testing
         c.stopWorkers()
     }
 
-    @Test func sampleRecordsRoundTrip() {
+    @Test func sampleRecordsRoundTrip() throws {
         let images: [UInt8] = (0..<12).map { UInt8($0) }
         let packed = SampleRecords.pack(images: images, labels: [[3, -1, 7]], pixels: 4)
-        let data = SampleRecords.unpack(packed, ids: [10, 11, 12], pixels: 4, heads: 1)
-        #expect(data?.images == images)
-        #expect(data?.labels == [[3, -1, 7]])
-        #expect(SampleRecords.unpack(packed, ids: [10, 11], pixels: 4, heads: 1) == nil)
+        let data = try SampleRecords.unpack(packed, ids: [10, 11, 12], pixels: 4, heads: 1)
+        #expect(data.images == images)
+        #expect(data.labels == [[3, -1, 7]])
+        #expect(throws: SampleRecordsError.self) { try SampleRecords.unpack(packed, ids: [10, 11], pixels: 4, heads: 1) }
     }
 }

@@ -114,6 +114,39 @@ public enum TemperatureScaling {
         return minimise(objective, ece, maxIterations)
     }
 
+    /// Fits one temperature per head of a run: softmax heads on the NLL of their class
+    /// labels, binary heads on the BCE of their 0/1 labels, multilabel heads on the BCE of
+    /// their labelled target elements. `logits[h]` is head h's (N, K_h) for the N samples of
+    /// `truth`. A head with no labelled element cannot be fitted: its entry is nil (the
+    /// caller skips it; the head keeps T = 1).
+    /// - Throws: when no head has a labelled element, or a head's fit fails (naming the head).
+    public static func fitHeads(_ heads: [ResolvedHead], logits: [[Float]], truth: GroundTruth,
+                                maxIterations: Int = 200) throws(CalibrationError) -> [TemperatureFit?] {
+        guard logits.count == heads.count, truth.labels.count == heads.count, truth.targets.count == heads.count else {
+            throw CalibrationError("\(logits.count) heads of logits and \(truth.labels.count) of labels for \(heads.count) heads")
+        }
+        var fits: [TemperatureFit?] = []
+        for (h, head) in heads.enumerated() {
+            do throws(CalibrationError) {
+                if head.kind == "softmax" {
+                    let labels = truth.labels[h]
+                    guard labels.contains(where: { $0 >= 0 && Int($0) < head.classes }) else { fits.append(nil); continue }
+                    fits.append(try fit(logits: logits[h], labels: labels, maxIterations: maxIterations))
+                } else {
+                    let targets = head.usesTargets ? truth.targets[h] : truth.labels[h].map { $0 < 0 ? .nan : Float($0) }
+                    guard targets.contains(where: { !$0.isNaN }) else { fits.append(nil); continue }
+                    fits.append(try fitSigmoid(logits: logits[h], targets: targets, maxIterations: maxIterations))
+                }
+            } catch {
+                throw CalibrationError("head '\(head.name)': \(error.message)")
+            }
+        }
+        guard fits.contains(where: { $0 != nil }) else {
+            throw CalibrationError("no head has a labelled element (heads \(heads.map(\.name).joined(separator: ", ")))")
+        }
+        return fits
+    }
+
     /// Damped Newton on s = log T. `objective(a)` gives (f, df/da, d2f/da2) at a = 1/T.
     private static func minimise(_ objective: (Double) -> (Double, Double, Double),
                                  _ ece: (Double) -> Double, _ maxIterations: Int) -> TemperatureFit {

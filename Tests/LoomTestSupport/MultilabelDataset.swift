@@ -56,19 +56,36 @@ public enum MultilabelDataset {
         return split
     }
 
-    /// Writes `train` and `test` splits to `path`; missing tag elements are stored as
-    /// `missing` (NaN or -1 mean "not labelled"; any other value labels them).
+    /// A split beyond train and test whose `category` labels and/or `tags` are all removed
+    /// (-1, and `missing` for every tag element): a head with nothing labelled.
+    public struct UnlabelledSplit {
+        public var name: String
+        public var count: Int
+        public var category: Bool
+        public var tags: Bool
+        /// `category` / `tags`: true to remove that head's labels.
+        public init(_ name: String, count: Int, category: Bool = false, tags: Bool = false) {
+            self.name = name; self.count = count; self.category = category; self.tags = tags
+        }
+    }
+
+    /// Writes `train` and `test` splits (and the `unlabelled` ones) to `path`; missing tag
+    /// elements are stored as `missing` (NaN or -1 mean "not labelled"; any other value
+    /// labels them).
     @discardableResult
     public static func write(to path: String, train: Int = 512, test: Int = 128, seed: UInt64 = 5,
-                             missing: Float = .nan) throws -> DatasetSummary {
+                             missing: Float = .nan, unlabelled: [UnlabelledSplit] = []) throws -> DatasetSummary {
         var builder = DatasetBuilder(name: "multilabel-bands", source: "LoomTestSupport", license: "none",
                                      imageShape: ImageShape(height: 28, width: 28, channels: 1))
         builder.declare(AttributeInfo(name: "category", kind: .softmax, classNames: categoryNames))
         builder.declare(AttributeInfo(name: "tags", kind: .multilabel, classNames: tagNames))
-        for (name, n) in [("train", train), ("test", test)] {
-            let s = generate(name, count: n, seed: seed)
+        let splits = [UnlabelledSplit("train", count: train), UnlabelledSplit("test", count: test)] + unlabelled
+        for split in splits {
+            var s = generate(split.name, count: split.count, seed: seed)
+            if split.category { s.category = s.category.map { _ in -1 } }
+            if split.tags { s.tagMissing = s.tagMissing.map { _ in true } }
             let stored = zip(s.tags, s.tagMissing).map { $1 ? missing : $0 }
-            try builder.addSplit(name, images: s.images, labels: ["category": s.category],
+            try builder.addSplit(split.name, images: s.images, labels: ["category": s.category],
                                  targets: ["tags": DatasetBuilder.Targets(k: tagNames.count, values: stored)])
         }
         return try builder.write(to: path)

@@ -32,6 +32,29 @@ struct CalibrationTests {
         #expect(fit.nllAfter < fit.nllBefore)
     }
 
+    /// A softmax head of 2 classes and a multilabel head of 2 labels over 4 samples.
+    private let twoHeads = [
+        ResolvedHead(name: "category", kind: "softmax", attribute: "category", classes: 2, classNames: ["a", "b"], classWeights: nil),
+        ResolvedHead(name: "tags", kind: "multilabel", attribute: "tags", classes: 2, classNames: ["x", "y"], classWeights: nil),
+    ]
+    private let twoHeadLogits: [[Float]] = [[4, -4, -4, 4, 4, -4, -4, 4], [8, -8, 8, -8, -8, 8, -8, 8]]
+
+    @Test func aHeadWithNoLabelledElementIsSkippedAndTheOthersAreFitted() throws {
+        let truth = GroundTruth(count: 4, labels: [[0, 1, 1, 0], [-1, -1, -1, -1]], targets: [[], Array(repeating: .nan, count: 8)])
+        let fits = try TemperatureScaling.fitHeads(twoHeads, logits: twoHeadLogits, truth: truth)
+        #expect(fits.count == 2)
+        #expect(fits[1] == nil)
+        let alone = try TemperatureScaling.fit(logits: twoHeadLogits[0], labels: truth.labels[0])
+        #expect(fits[0] == alone)
+    }
+
+    @Test func fittingHeadsWhenNoHeadHasALabelledElementIsAnError() {
+        let truth = GroundTruth(count: 4, labels: [[-1, -1, -1, -1], [-1, -1, -1, -1]], targets: [[], Array(repeating: .nan, count: 8)])
+        #expect(throws: CalibrationError.self) {
+            _ = try TemperatureScaling.fitHeads(twoHeads, logits: twoHeadLogits, truth: truth)
+        }
+    }
+
     @Test func calibratingWithoutLabelsIsAnError() {
         #expect(throws: CalibrationError.self) {
             _ = try TemperatureScaling.fit(logits: [1, 2, 3, 4], labels: [-1, -1])

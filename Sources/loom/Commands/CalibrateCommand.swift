@@ -13,7 +13,9 @@ struct CalibrateCommand: ParsableCommand {
         sigmoid(logits / T) over the labelled elements (binary and multilabel heads, one T
         shared by a head's labels) over log T on the validation split (carved from train by
         data.validation_fraction, as during training), prints NLL and ECE before and after,
-        and rewrites the checkpoint atomically with /calibration/<head>.
+        and rewrites the checkpoint atomically with /calibration/<head>. A head with no
+        labelled element in the split is skipped with a notice (no temperature stored for
+        it); calibrate fails when no head has one.
         `loom eval` and `loom predict` then use the temperatures.
         """)
 
@@ -50,25 +52,25 @@ struct CalibrateCommand: ParsableCommand {
             let executor = LocalExecutor(problem: run.problem, dataset: run.dataset)
             let logits = try executor.predict(split: datasetSplit, indices: indices, state: run.state, tta: false)
             let truth = try GroundTruth.read(try run.dataset.split(datasetSplit), heads: run.problem.heads).rows(indices)
+            let fits: [TemperatureFit?]
+            do {
+                fits = try TemperatureScaling.fitHeads(run.problem.heads, logits: logits, truth: truth,
+                                                       maxIterations: run.config.calibration.maxIterations)
+            } catch {
+                throw CLIError("\(checkpoint): split '\(splitName)': \(error)")
+            }
             var temperatures: [String: Double] = [:]
             print("head           T        NLL before  NLL after   ECE before  ECE after")
-            for (h, head) in run.problem.heads.enumerated() {
-                let labels = truth.labels[h]
-                let fit: TemperatureFit
-                if head.kind == "softmax" {
-                    fit = try TemperatureScaling.fit(logits: logits[h], labels: labels,
-                                                     maxIterations: run.config.calibration.maxIterations)
-                } else if head.usesTargets {
-                    fit = try TemperatureScaling.fitSigmoid(logits: logits[h], targets: truth.targets[h],
-                                                            maxIterations: run.config.calibration.maxIterations)
-                } else {
-                    fit = try TemperatureScaling.fitSigmoid(logits: logits[h], targets: labels.map { $0 < 0 ? .nan : Float($0) },
-                                                            maxIterations: run.config.calibration.maxIterations)
+            for (head, fit) in zip(run.problem.heads, fits) {
+                let name = head.name.padding(toLength: 14, withPad: " ", startingAt: 0)
+                guard let fit else {
+                    print(name + " skipped: no labelled element in split '\(splitName)'")
+                    logger.notice("head '\(head.name)' has no labelled element in split '\(splitName)': skipped, no temperature stored for it (it keeps T = 1)")
+                    continue
                 }
                 temperatures[head.name] = fit.temperature
-                print(head.name.padding(toLength: 14, withPad: " ", startingAt: 0)
-                      + String(format: " %-8.4f %-11.4f %-11.4f %-11.4f %-11.4f", fit.temperature, fit.nllBefore,
-                               fit.nllAfter, fit.eceBefore, fit.eceAfter))
+                print(name + String(format: " %-8.4f %-11.4f %-11.4f %-11.4f %-11.4f", fit.temperature, fit.nllBefore,
+                                    fit.nllAfter, fit.eceBefore, fit.eceAfter))
             }
             contents.calibration = temperatures
             let target = out ?? URL(fileURLWithPath: checkpoint).resolvingSymlinksInPath().path

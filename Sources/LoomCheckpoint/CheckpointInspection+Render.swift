@@ -35,7 +35,8 @@ extension CheckpointInspection {
         out.append("")
         out.append("metrics (\(metrics.rowCount) rows)")
         if metrics.rowCount > 0 {
-            out.append(Self.table(header: metrics.names, rows: metricsRows.map { $0.map(Self.num) }))
+            // NaN: not logged at that row, or a metric that does not exist (a head with nothing labelled).
+            out.append(Self.table(header: metrics.names, rows: metricsRows.map { $0.map { $0.isNaN ? "n/a" : Self.num($0) } }))
         }
         out.append("")
         out.append("config")

@@ -13,12 +13,18 @@ public struct EvaluationReport: Sendable {
     /// Per head confusion matrices (K, K), true class major (nil for multilabel).
     public var confusion: [[Int]?]
     /// Sum over heads of the weighted loss (NLL for softmax and binary heads, BCE for
-    /// multilabel heads).
+    /// multilabel heads), over the heads with a labelled sample; NaN when no head has one.
     public var loss: Double
 
-    /// Mean over heads of a metric (e.g. "accuracy").
+    public init(split: String, count: Int, heads: [(name: String, metrics: [String: Double])],
+                confusion: [[Int]?], loss: Double) {
+        self.split = split; self.count = count; self.heads = heads; self.confusion = confusion; self.loss = loss
+    }
+
+    /// Mean over heads of a metric (e.g. "accuracy"), over the heads where it is defined
+    /// (not NaN: a head with nothing labelled has no accuracy); NaN when no head has it.
     public func mean(_ metric: String) -> Double {
-        let values = heads.compactMap { $0.metrics[metric] }
+        let values = heads.compactMap { $0.metrics[metric] }.filter { !$0.isNaN }
         return values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count)
     }
 }
@@ -33,7 +39,7 @@ public enum Evaluation {
         let logits = try executor.predict(split: split, indices: indices, state: state, tta: tta)
         var heads: [(String, [String: Double])] = []
         var confusion: [[Int]?] = []
-        var loss = 0.0
+        var loss = 0.0, lossHeads = 0
         do {
             let truth = try GroundTruth.read(try dataset.split(split), heads: problem.heads).rows(indices)
             for (h, head) in problem.config.heads.enumerated() {
@@ -58,12 +64,18 @@ public enum Evaluation {
                 let report = metrics.report()
                 heads.append((head.name, report))
                 confusion.append(metrics.confusion)
-                // NLL of softmax and binary heads, mean BCE over the labelled elements of multilabel heads.
-                loss += head.lossWeight * (report["nll"] ?? report["bce"] ?? 0)
+                // NLL of softmax and binary heads, mean BCE over the labelled elements of multilabel
+                // heads. A head with nothing labelled has no loss (NaN) and adds nothing; a NaN
+                // from a diverged model still makes the total NaN.
+                if report["count"] ?? 0 > 0 {
+                    loss += head.lossWeight * (report["nll"] ?? report["bce"] ?? 0)
+                    lossHeads += 1
+                }
             }
         } catch {
             throw TrainingError("evaluation on '\(split)': \(error)")
         }
-        return EvaluationReport(split: split, count: indices.count, heads: heads, confusion: confusion, loss: loss)
+        return EvaluationReport(split: split, count: indices.count, heads: heads, confusion: confusion,
+                                loss: lossHeads > 0 ? loss : .nan)
     }
 }

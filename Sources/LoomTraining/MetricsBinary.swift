@@ -5,7 +5,8 @@
 //   nll      = mean BCE with logits
 //   ece      = 15-bin ECE on the confidence max(p, 1 - p) of the predicted class, the same
 //              definition as a 2-class softmax
-// Labels are 0/1; -1 (not labelled) rows are skipped.
+// Labels are 0/1; -1 (not labelled) rows are skipped. With no labelled row every metric but
+// `count` is NaN (undefined, not 0).
 
 import Foundation
 
@@ -51,8 +52,8 @@ public struct BinaryMetrics: Equatable, Sendable {
         nllSum += other.nllSum
     }
 
-    public var accuracy: Double { count > 0 ? Double(confusion[0] + confusion[3]) / Double(count) : 0 }
-    public var nll: Double { count > 0 ? nllSum / Double(count) : 0 }
+    public var accuracy: Double { count > 0 ? Double(confusion[0] + confusion[3]) / Double(count) : .nan }
+    public var nll: Double { count > 0 ? nllSum / Double(count) : .nan }
     public var ece: Double { calibration.ece }
 
     /// `accuracy`, `nll`, `ece`, `count`.

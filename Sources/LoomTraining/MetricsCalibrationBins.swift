@@ -63,10 +63,10 @@ public struct CalibrationBins: Equatable, Sendable {
         }
     }
 
-    /// Expected calibration error (0 when empty).
+    /// Expected calibration error (NaN when empty: nothing to be calibrated against).
     public var ece: Double {
         let n = Double(total)
-        guard n > 0 else { return 0 }
+        guard n > 0 else { return .nan }
         var e = 0.0
         for i in 0..<binCount where counts[i] > 0 {
             let c = Double(counts[i])

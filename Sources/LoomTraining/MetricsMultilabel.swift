@@ -11,7 +11,10 @@
 //           (micro-averaged; rows with any unlabelled (NaN) element are skipped)
 //   bce   = mean BCE with logits over labelled elements
 // Targets are 0/1 (> 0.5 counts as positive); NaN = not labelled. A NaN score (a diverged
-// model) ranks below every number, all NaN scores one tied threshold.
+// model) ranks below every number, all NaN scores one tied threshold. A metric with nothing
+// to average over is NaN (undefined, not 0): mAP without a label that has a positive,
+// top-k recall without a positive in a complete row, bce without a labelled element (so all
+// three when nothing is labelled).
 
 import Foundation
 
@@ -99,15 +102,15 @@ public struct MultilabelMetrics: Equatable, Sendable {
 
     public var meanAveragePrecision: Double {
         let aps = averagePrecisions.compactMap { $0 }
-        return aps.isEmpty ? 0 : aps.reduce(0, +) / Double(aps.count)
+        return aps.isEmpty ? .nan : aps.reduce(0, +) / Double(aps.count)
     }
 
     public func topKRecall(_ k: Int) -> Double? {
         guard let t = topK.firstIndex(of: k) else { return nil }
-        return topKPositives > 0 ? Double(topKHits[t]) / Double(topKPositives) : 0
+        return topKPositives > 0 ? Double(topKHits[t]) / Double(topKPositives) : .nan
     }
 
-    public var bce: Double { elements > 0 ? bceSum / Double(elements) : 0 }
+    public var bce: Double { elements > 0 ? bceSum / Double(elements) : .nan }
 
     /// `map`, `top<k>_recall`, `bce`, `count` (labelled elements).
     public func report() -> [String: Double] {

@@ -11,6 +11,7 @@
 //                        higher (ties count in the label's favour)
 //   nll                = mean of -log p_y
 //   ece                = 15-bin ECE on max softmax probability (see CalibrationBins)
+// With no labelled row every metric but `count` is NaN (undefined, not 0).
 
 import Foundation
 
@@ -113,7 +114,7 @@ public struct SoftmaxMetrics: Equatable, Sendable {
     }
 
     public var accuracy: Double {
-        guard count > 0 else { return 0 }
+        guard count > 0 else { return .nan }
         var hits = 0
         for c in 0..<classes { hits += confusion[c * classes + c] }
         return Double(hits) / Double(count)
@@ -129,16 +130,16 @@ public struct SoftmaxMetrics: Equatable, Sendable {
 
     public var balancedAccuracy: Double {
         let present = perClassRecall.compactMap { $0 }
-        return present.isEmpty ? 0 : present.reduce(0, +) / Double(present.count)
+        return present.isEmpty ? .nan : present.reduce(0, +) / Double(present.count)
     }
 
-    public var nll: Double { count > 0 ? nllSum / Double(count) : 0 }
+    public var nll: Double { count > 0 ? nllSum / Double(count) : .nan }
     public var ece: Double { calibration.ece }
 
     /// Top-k accuracy for a k in `topK`, nil otherwise.
     public func topKAccuracy(_ k: Int) -> Double? {
         guard let t = topK.firstIndex(of: k) else { return nil }
-        return count > 0 ? Double(topKHits[t]) / Double(count) : 0
+        return count > 0 ? Double(topKHits[t]) / Double(count) : .nan
     }
 
     /// `accuracy`, `balanced_accuracy`, `top<k>_accuracy`, `nll`, `ece`, `count`.

@@ -18,7 +18,8 @@ public struct StepSummary: Sendable {
     public var lr: Double
     /// Weighted total loss (mean over the batch).
     public var loss: Double
-    /// Per head: mean loss and accuracy on the step's batch.
+    /// Per head: mean loss and accuracy on the step's batch (NaN for a head with nothing
+    /// labelled in the batch; it adds nothing to `loss`).
     public var headLoss: [Double]
     public var headAccuracy: [Double]
     /// True when this step ended an epoch.
@@ -173,11 +174,11 @@ public final class TrainingState {
         var headLoss: [Double] = [], headAccuracy: [Double] = []
         for (h, head) in problem.config.heads.enumerated() {
             let n = result.sum(head: h, .normalizer)
-            let mean = n > 0 ? result.sum(head: h, .loss) / n : 0
+            let mean = n > 0 ? result.sum(head: h, .loss) / n : .nan
             headLoss.append(mean)
-            total += head.lossWeight * mean
+            if n > 0 { total += head.lossWeight * mean }
             let labelled = result.sum(head: h, .labelled)
-            headAccuracy.append(labelled > 0 ? result.sum(head: h, .correct) / labelled : 0)
+            headAccuracy.append(labelled > 0 ? result.sum(head: h, .correct) / labelled : .nan)
         }
         step += 1
         pendingLoss += total

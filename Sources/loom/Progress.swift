@@ -41,10 +41,10 @@ final class ProgressReporter {
     func evaluation(_ r: EvaluationReport) {
         if barShown { FileHandle.standardError.write("\n".data(using: .utf8)!); barShown = false }
         let heads = r.heads.map { h in
-            h.metrics["map"].map { "\(h.name) mAP \(String(format: "%.4f", $0))" }
-                ?? "\(h.name) acc \(String(format: "%.4f", h.metrics["accuracy"] ?? .nan))"
+            h.metrics["map"].map { "\(h.name) mAP \(MetricText.text($0))" }
+                ?? "\(h.name) acc \(MetricText.text(h.metrics["accuracy"] ?? .nan))"
         }
-        logger.info("\(r.split == "train" ? "validation" : r.split) (\(r.count) samples): loss \(String(format: "%.4f", r.loss)) \(heads.joined(separator: ", "))")
+        logger.info("\(r.split == "train" ? "validation" : r.split) (\(r.count) samples): loss \(MetricText.text(r.loss)) \(heads.joined(separator: ", "))")
     }
 
     static func duration(_ seconds: Double) -> String {

@@ -56,8 +56,9 @@ public enum MultilabelDataset {
         return split
     }
 
-    /// A split beyond train and test whose `category` labels and/or `tags` are all removed
-    /// (-1, and `missing` for every tag element): a head with nothing labelled.
+    /// A split whose `category` labels and/or `tags` are all removed (-1, and `missing` for
+    /// every tag element): a head with nothing labelled. Named `train` or `test`, it replaces
+    /// that split; any other name adds a split.
     public struct UnlabelledSplit {
         public var name: String
         public var count: Int
@@ -69,9 +70,9 @@ public enum MultilabelDataset {
         }
     }
 
-    /// Writes `train` and `test` splits (and the `unlabelled` ones) to `path`; missing tag
-    /// elements are stored as `missing` (NaN or -1 mean "not labelled"; any other value
-    /// labels them).
+    /// Writes `train` and `test` splits (and the `unlabelled` ones, see `UnlabelledSplit`) to
+    /// `path`; missing tag elements are stored as `missing` (NaN or -1 mean "not labelled";
+    /// any other value labels them).
     @discardableResult
     public static func write(to path: String, train: Int = 512, test: Int = 128, seed: UInt64 = 5,
                              missing: Float = .nan, unlabelled: [UnlabelledSplit] = []) throws -> DatasetSummary {
@@ -79,7 +80,8 @@ public enum MultilabelDataset {
                                      imageShape: ImageShape(height: 28, width: 28, channels: 1))
         builder.declare(AttributeInfo(name: "category", kind: .softmax, classNames: categoryNames))
         builder.declare(AttributeInfo(name: "tags", kind: .multilabel, classNames: tagNames))
-        let splits = [UnlabelledSplit("train", count: train), UnlabelledSplit("test", count: test)] + unlabelled
+        let splits = [UnlabelledSplit("train", count: train), UnlabelledSplit("test", count: test)]
+            .filter { base in !unlabelled.contains { $0.name == base.name } } + unlabelled
         for split in splits {
             var s = generate(split.name, count: split.count, seed: seed)
             if split.category { s.category = s.category.map { _ in -1 } }

@@ -153,4 +153,43 @@ struct MetricsTests {
             }
         }
     }
+
+    // A head with nothing labelled has no accuracy, loss or mAP: NaN, not 0 (which reads as
+    // "always wrong"). `count` stays 0.
+
+    @Test func softmaxMetricsWithNothingLabelledAreNaN() throws {
+        var m = SoftmaxMetrics(classes: 6)
+        try m.add(logits: logits(3, 6), labels: [-1, -1, -1])
+        let r = m.report()
+        for key in ["accuracy", "balanced_accuracy", "top5_accuracy", "nll", "ece"] {
+            #expect(r[key]?.isNaN == true, "\(key) = \(String(describing: r[key]))")
+        }
+        #expect(r["count"] == 0)
+    }
+
+    @Test func binaryMetricsWithNothingLabelledAreNaN() throws {
+        var m = BinaryMetrics()
+        try m.add(logits: [2, -1], labels: [-1, -1])
+        let r = m.report()
+        for key in ["accuracy", "nll", "ece"] { #expect(r[key]?.isNaN == true, "\(key) = \(String(describing: r[key]))") }
+        #expect(r["count"] == 0)
+    }
+
+    @Test func multilabelMetricsWithNothingLabelledAreNaN() throws {
+        var m = MultilabelMetrics(labels: 5)
+        try m.add(logits: logits(2, 5), targets: Array(repeating: .nan, count: 10))
+        let r = m.report()
+        for key in ["map", "top3_recall", "top5_recall", "bce"] {
+            #expect(r[key]?.isNaN == true, "\(key) = \(String(describing: r[key]))")
+        }
+        #expect(r["count"] == 0)
+    }
+
+    @Test func aMeanOverHeadsLeavesOutTheHeadsWithoutTheMetric() {
+        let report = EvaluationReport(split: "test", count: 4, heads: [("a", ["accuracy": 0.5]), ("b", ["accuracy": .nan]),
+                                                                         ("c", ["accuracy": 0.75])],
+                                      confusion: [nil, nil, nil], loss: 0)
+        #expect(report.mean("accuracy") == 0.625)
+        #expect(report.mean("map").isNaN)
+    }
 }

@@ -46,21 +46,22 @@ struct EvalCommand: ParsableCommand {
 
 enum EvaluationPrinter {
     static func text(_ r: EvaluationReport, problem: TrainingProblem) -> String {
-        var out = "split \(r.split == "train" ? "validation" : r.split): \(r.count) samples, loss \(String(format: "%.4f", r.loss))\n"
-        // Softmax and binary heads in one table, multilabel heads (K sigmoids) in another.
+        var out = "split \(r.split == "train" ? "validation" : r.split): \(r.count) samples, loss \(MetricText.text(r.loss))\n"
+        // Softmax and binary heads in one table, multilabel heads (K sigmoids) in another; a
+        // metric a head does not have (nothing labelled) is n/a, and the mean row leaves it out.
         let single = r.heads.indices.filter { !problem.heads[$0].usesTargets }
         let multi = r.heads.indices.filter { problem.heads[$0].usesTargets }
         func table(_ heads: [Int], _ columns: [String], mean: Bool) {
             out += "head".padding(toLength: 14, withPad: " ", startingAt: 0) + columns.map { $0.padding(toLength: 19, withPad: " ", startingAt: 0) }.joined() + "\n"
             for h in heads {
                 out += r.heads[h].name.padding(toLength: 14, withPad: " ", startingAt: 0)
-                out += columns.map { String(format: "%-19.4f", r.heads[h].metrics[$0] ?? .nan) }.joined() + "\n"
+                out += columns.map { MetricText.column(r.heads[h].metrics[$0] ?? .nan, width: 19) }.joined() + "\n"
             }
             if mean && heads.count > 1 {
                 out += "mean".padding(toLength: 14, withPad: " ", startingAt: 0)
                 out += columns.map { c in
-                    let values = heads.compactMap { r.heads[$0].metrics[c] }
-                    return String(format: "%-19.4f", values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count))
+                    let values = heads.compactMap { r.heads[$0].metrics[c] }.filter { !$0.isNaN }
+                    return MetricText.column(values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count), width: 19)
                 }.joined() + "\n"
             }
         }
@@ -80,7 +81,7 @@ enum EvaluationPrinter {
                 let total = row.reduce(0, +)
                 let recall = total > 0 ? Double(row[row.startIndex + c]) / Double(total) : .nan
                 let label = c < head.classNames.count ? head.classNames[c] : "\(c)"
-                out += "  " + label.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%.4f  (%d)\n", recall, total)
+                out += "  " + label.padding(toLength: 16, withPad: " ", startingAt: 0) + MetricText.text(recall) + "  (\(total))\n"
             }
         }
         return out
@@ -89,12 +90,12 @@ enum EvaluationPrinter {
     static func json(_ r: EvaluationReport, checkpoint: String) -> String {
         var heads: [String: Any] = [:]
         for (h, (name, metrics)) in r.heads.enumerated() {
-            var entry: [String: Any] = metrics.mapValues { $0.isFinite ? $0 : NSNull() as Any }
+            var entry: [String: Any] = metrics.mapValues(MetricText.json)
             if let c = r.confusion[h] { entry["confusion"] = c }
             heads[name] = entry
         }
         let object: [String: Any] = ["checkpoint": checkpoint, "split": r.split, "count": r.count,
-                                     "loss": r.loss, "heads": heads]
+                                     "loss": MetricText.json(r.loss), "heads": heads]
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])) ?? Data()
         return String(data: data, encoding: .utf8) ?? "{}"
     }

@@ -83,14 +83,12 @@ struct TrainCommand: ParsableCommand {
             case .finished(let test):
                 if let test {
                     for (name, metrics) in test.heads {
-                        if let map = metrics["map"] {
-                            print(String(format: "test mAP (%@): %.4f  top-3 recall %.4f  BCE %.4f", name, map,
-                                         metrics["top3_recall"] ?? .nan, metrics["bce"] ?? .nan))
+                        let m = { (key: String) in MetricText.text(metrics[key] ?? .nan) }
+                        if metrics["map"] != nil {
+                            print("test mAP (\(name)): \(m("map"))  top-3 recall \(m("top3_recall"))  BCE \(m("bce"))")
                             continue
                         }
-                        print(String(format: "test accuracy (%@): %.4f  balanced %.4f  NLL %.4f  ECE %.4f", name,
-                                     metrics["accuracy"] ?? .nan, metrics["balanced_accuracy"] ?? .nan,
-                                     metrics["nll"] ?? .nan, metrics["ece"] ?? .nan))
+                        print("test accuracy (\(name)): \(m("accuracy"))  balanced \(m("balanced_accuracy"))  NLL \(m("nll"))  ECE \(m("ece"))")
                     }
                 }
                 print("final checkpoint: \(run.directory.latestPath)")

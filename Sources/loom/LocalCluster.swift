@@ -4,12 +4,12 @@ import LoomCluster
 import LoomTraining
 
 /// `loom train --workers N`: a coordinator in this process and N `loom worker` child
-/// processes (LoomCluster's `LocalClusterRun`). SIGTERM/SIGINT checkpoint, then stop
-/// everything; the children exit with this process whatever happens.
+/// processes (LoomCluster's `LocalClusterRun`). SIGTERM/SIGINT (handled by the caller's
+/// `RunSession`, which sets `control`) checkpoint, then stop everything; the children exit
+/// with this process whatever happens.
 enum LocalCluster {
     static func train(run: TrainingRun, workers: Int, control: RunControl,
                       global: GlobalOptions, logger: Logger, metrics: MetricsServer? = nil) throws -> RunOutcome {
-        SignalHandling.install(control: control)
         let level = global.logLevel == "info" ? "notice" : global.logLevel
         return try LocalClusterRun.train(run: run, workers: workers, loomExecutable: selfExecutable(), control: control,
                                          logger: logger,

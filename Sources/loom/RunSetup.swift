@@ -28,6 +28,16 @@ enum RunSetup {
         return try Dataset(path: path)
     }
 
+    /// A TrainingRun of `config` on its dataset (`data.path`), resumed from `resume` ('auto'
+    /// or a checkpoint file) when given: how `loom train` and `loom coordinator` start.
+    static func trainingRun(config: RunConfig, logger: Logger, frozenLayers: Set<String> = [],
+                            resume: String?) throws -> TrainingRun {
+        let dataset = try openDataset(config.data.path)
+        let run = try TrainingRun(config: config, dataset: dataset, logger: logger, frozenLayers: frozenLayers)
+        if let resume { try run.resume(resume) }
+        return run
+    }
+
     /// A TrainingRun for a checkpoint: its stored config (with overrides), weights restored.
     static func restoreRun(checkpoint path: String, overrides: [String], dataPath: String?, logger: Logger)
         throws -> (TrainingRun, CheckpointContents) {
@@ -41,6 +51,43 @@ enum RunSetup {
         _ = try CheckpointReader.read(path, expecting: run.state.checkpointExpectation)
         try run.state.restore(from: contents)
         return (run, contents)
+    }
+}
+
+/// What `loom train` and `loom coordinator` share around `TrainingRun.run`: the signals that
+/// stop or checkpoint the run, progress on the terminal or in the log, the `--metrics-port`
+/// endpoint, and how the outcome is reported.
+struct RunSession {
+    let run: TrainingRun
+    /// Set by the signal handlers; pass it to `TrainingRun.run`.
+    let control = RunControl()
+    /// The metrics endpoint, when asked for: `observe` it once the executor exists.
+    let metrics: MetricsServer?
+    private let logger: Logger
+
+    /// Installs the signal handlers (SIGTERM/SIGINT: checkpoint and stop; SIGUSR1:
+    /// checkpoint and go on), reports progress of `run` and starts the metrics endpoint.
+    init(run: TrainingRun, metricsOptions: MetricsOptions, logger: Logger) throws {
+        self.run = run
+        self.logger = logger
+        SignalHandling.install(control: control)
+        let batch = run.config.training.batchSize
+        let progress = ProgressReporter(logger: logger, stepsPerEpoch: run.state.stepsPerEpoch,
+                                        lastStep: run.state.lastStep, logEvery: run.config.training.logEverySteps)
+        run.onStep = { progress.step($0, samplesPerSecond: $1, batch: batch) }
+        run.onEvaluation = { progress.evaluation($0) }
+        metrics = try metricsOptions.start(for: run, logger: logger)
+    }
+
+    /// A stopped run: the step and how to continue (log). A finished run: the final
+    /// checkpoint (stdout).
+    func report(_ outcome: RunOutcome) {
+        switch outcome {
+        case .stopped(let step):
+            logger.notice("stopped at step \(step); continue with --resume auto")
+        case .finished:
+            print("final checkpoint: \(run.directory.latestPath)")
+        }
     }
 }
 

@@ -47,9 +47,7 @@ struct CoordinatorCommand: ParsableCommand {
             }
             let security: Security = try keys.map { try Security.coordinator(keysDirectory: $0) } ?? .none
             let config = try configOptions.load()
-            let dataset = try RunSetup.openDataset(config.data.path)
-            let run = try TrainingRun(config: config, dataset: dataset, logger: logger)
-            if let resume { try run.resume(resume) }
+            let run = try RunSetup.trainingRun(config: config, logger: logger, resume: resume)
             let authLogger = logger
             let transport = try ZeroMQTransport.bind(endpoint: bind, security: security) { event in
                 if event.accepted {
@@ -60,31 +58,23 @@ struct CoordinatorCommand: ParsableCommand {
             }
             defer { transport.close() }
             let executor = ClusterExecutor(transport: transport, runID: UInt64(run.runID, radix: 16) ?? 1,
-                                           problem: run.problem, source: DatasetSampleSource(dataset: dataset),
+                                           problem: run.problem, source: DatasetSampleSource(dataset: run.dataset),
                                            logger: logger, options: ClusterOptions(config: config.cluster))
             logger.info("coordinator listening on \(transport.endpoint)\(keys == nil ? "" : " (CURVE, \(security.authorizedCount) authorized key(s))")")
-            let control = RunControl()
-            SignalHandling.install(control: control)
-            let progress = ProgressReporter(logger: logger, stepsPerEpoch: run.state.stepsPerEpoch,
-                                            lastStep: run.state.lastStep, logEvery: config.training.logEverySteps)
-            run.onStep = { progress.step($0, samplesPerSecond: $1, batch: config.training.batchSize) }
-            run.onEvaluation = { progress.evaluation($0) }
-            try metricsOptions.start(for: run, logger: logger)?.observe(run: run, executor: executor)
+            let session = try RunSession(run: run, metricsOptions: metricsOptions, logger: logger)
+            session.metrics?.observe(run: run, executor: executor)
             let outcome: RunOutcome
             do {
-                outcome = try run.run(executor: executor, control: control)
+                outcome = try run.run(executor: executor, control: session.control)
             } catch {
                 executor.shutdown(reason: "the coordinator failed: \(error)")
                 throw error
             }
             switch outcome {
-            case .stopped(let step):
-                executor.shutdown(reason: "the coordinator stopped at step \(step)")
-                logger.notice("stopped at step \(step); continue with --resume auto")
-            case .finished:
-                executor.shutdown(reason: "training finished")
-                print("final checkpoint: \(run.directory.latestPath)")
+            case .stopped(let step): executor.shutdown(reason: "the coordinator stopped at step \(step)")
+            case .finished: executor.shutdown(reason: "training finished")
             }
+            session.report(outcome)
         }
     }
 }

@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import LoomCheckpoint
 import LoomConfig
-import LoomData
 import LoomKernels
 import LoomTraining
 
@@ -53,46 +52,36 @@ struct TrainCommand: ParsableCommand {
         try runReportingErrors {
             BLAS.useSingleThread()
             let config = try configOptions.load()
-            let dataset = try RunSetup.openDataset(config.data.path)
             let frozen = Set((freeze ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
-            let run = try TrainingRun(config: config, dataset: dataset, logger: logger, frozenLayers: frozen)
-            if let resume { try run.resume(resume) }
+            let run = try RunSetup.trainingRun(config: config, logger: logger, frozenLayers: frozen, resume: resume)
             if let initFrom, run.state.step == 0 {
                 let report = try run.state.initialize(from: try CheckpointReader.read(initFrom), frozenLayers: frozen)
                 logger.info("initialised from \(initFrom): loaded \(report.loaded.count) tensors (\(report.loaded.joined(separator: ", "))); skipped \(report.skipped.isEmpty ? "none" : report.skipped.joined(separator: "; ")); frozen \(frozen.isEmpty ? "none" : frozen.sorted().joined(separator: ","))")
             }
-            let control = RunControl()
-            let progress = ProgressReporter(logger: logger, stepsPerEpoch: run.state.stepsPerEpoch,
-                                            lastStep: run.state.lastStep, logEvery: config.training.logEverySteps)
-            run.onStep = { progress.step($0, samplesPerSecond: $1, batch: config.training.batchSize) }
-            run.onEvaluation = { progress.evaluation($0) }
-            let metrics = try metricsOptions.start(for: run, logger: logger)
+            let session = try RunSession(run: run, metricsOptions: metricsOptions, logger: logger)
 
             let outcome: RunOutcome
             if workers == 0 {
-                SignalHandling.install(control: control)
-                metrics?.observe(run: run, executor: nil)
-                outcome = try run.run(executor: LocalExecutor(problem: run.problem, dataset: dataset), control: control)
+                session.metrics?.observe(run: run, executor: nil)
+                outcome = try run.run(executor: LocalExecutor(problem: run.problem, dataset: run.dataset), control: session.control)
             } else {
-                outcome = try LocalCluster.train(run: run, workers: workers, control: control,
-                                                 global: global, logger: logger, metrics: metrics)
+                outcome = try LocalCluster.train(run: run, workers: workers, control: session.control,
+                                                 global: global, logger: logger, metrics: session.metrics)
             }
-            switch outcome {
-            case .stopped(let step):
-                logger.notice("stopped at step \(step); continue with --resume auto")
-            case .finished(let test):
-                if let test {
-                    for (name, metrics) in test.heads {
-                        let m = { (key: String) in MetricText.text(metrics[key] ?? .nan) }
-                        if metrics["map"] != nil {
-                            print("test mAP (\(name)): \(m("map"))  top-3 recall \(m("top3_recall"))  BCE \(m("bce"))")
-                            continue
-                        }
-                        print("test accuracy (\(name)): \(m("accuracy"))  balanced \(m("balanced_accuracy"))  NLL \(m("nll"))  ECE \(m("ece"))")
-                    }
-                }
-                print("final checkpoint: \(run.directory.latestPath)")
+            if case .finished(let test?) = outcome { Self.printTestSummary(test) }
+            session.report(outcome)
+        }
+    }
+
+    /// One line per head of the final test evaluation.
+    private static func printTestSummary(_ test: EvaluationReport) {
+        for (name, metrics) in test.heads {
+            let m = { (key: String) in MetricText.text(metrics[key] ?? .nan) }
+            if metrics["map"] != nil {
+                print("test mAP (\(name)): \(m("map"))  top-3 recall \(m("top3_recall"))  BCE \(m("bce"))")
+                continue
             }
+            print("test accuracy (\(name)): \(m("accuracy"))  balanced \(m("balanced_accuracy"))  NLL \(m("nll"))  ECE \(m("ece"))")
         }
     }
 }

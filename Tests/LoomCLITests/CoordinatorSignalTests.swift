@@ -1,0 +1,50 @@
+// `loom coordinator` on a stop signal, as `loom train` (ResumeTests): SIGTERM writes a
+// checkpoint, tells the workers to shut down and exits 0 with the resume hint; the run
+// resumed with `--resume auto` ends bitwise identical to the uninterrupted one.
+
+import Foundation
+import Testing
+
+@Suite struct CoordinatorSignalTests {
+    @Test func aSIGTERMedCoordinatorCheckpointsStopsItsWorkerAndTheResumedRunEndsIdentical() throws {
+        let reference = try ReferenceRun.get()
+        let ws = try Workspace("coordinator-sigterm")
+        let spec = TrainSpec(workspace: ws, run: "run", everySteps: 0, keep: 10)
+        let bind = "ipc://" + ws.path("coordinator.sock")
+        let coordinator = ["coordinator", "--config", TrainSpec.smokeConfig, "--bind", bind]
+            + spec.overrides.flatMap { ["--set", $0] }
+        let worker = ["worker", "--connect", bind, "--exit-on-shutdown"]
+        // On a fast machine the run may end before the signal lands: then try again.
+        var stopped: Int?
+        for attempt in 1...3 where stopped == nil {
+            try? FileManager.default.removeItem(atPath: spec.runDirectory)
+            let c = try ws.start(coordinator, tag: "coordinator\(attempt)")
+            try #require(c.waitForLog("coordinator listening"), "\(c.stderr)")
+            let w = try ws.start(worker, tag: "worker\(attempt)")
+            try #require(c.waitForLog("step 3/"), "no progress: \(c.stderr)")
+            c.signal(SIGTERM)
+            let first = c.wait()
+            #expect(first.status == 0, "a signalled stop is not a failure: \(first.stderr)")
+            stopped = number(after: "stopped at step ", in: first.stderr)
+            if stopped != nil {
+                #expect(first.stderr.contains("; continue with --resume auto"), "\(first.stderr)")
+                #expect(!first.stdout.contains("final checkpoint"), "\(first.stdout)")
+            }
+            let shutdown = w.wait(timeout: 30)
+            #expect(shutdown.status == 0 && !shutdown.signalled, "the worker did not exit on the coordinator's shutdown: \(shutdown.stderr)")
+        }
+        let stop = try #require(stopped, "three runs ended before SIGTERM reached them")
+        #expect(stop < spec.totalSteps)
+        #expect(RunFiles.checkpointSteps(in: spec.runDirectory).last == stop,
+                "checkpoints \(RunFiles.checkpointSteps(in: spec.runDirectory)), stop at \(stop)")
+
+        let second = try ws.start(coordinator + ["--resume", "auto"], tag: "resumed")
+        let w = try ws.start(worker, tag: "worker-resumed")
+        let result = second.wait(timeout: 180)
+        #expect(result.status == 0, "resume failed: \(result.stderr.suffix(2000))")
+        #expect(result.stderr.contains("at step \(stop)"), "not resumed from step \(stop): \(result.stderr.suffix(2000))")
+        #expect(result.stdout.contains("final checkpoint: "), "\(result.stdout)")
+        #expect(w.wait(timeout: 30).status == 0)
+        try reference.expectSame(as: spec, in: ws, "coordinator stopped by SIGTERM at step \(stop)")
+    }
+}

@@ -9,12 +9,26 @@ import LoomTraining
 import LoomWire
 
 public enum ClusterBenchmark {
+    /// One measurement: throughput, traffic, and where a step's wall time went, per step.
+    public struct Figures: Sendable {
+        public var samplesPerSecond: Double
+        public var bytesPerStep: Double
+        /// Wall time of a step, and its parts: from the step's start until the first
+        /// result is in (the fastest worker's round trip: weights, samples, compute, result
+        /// back), from the first result to the last (waiting for the slower workers), and
+        /// the coordinator's own work (reduction, optimizer, planning, bookkeeping).
+        public var stepMs: Double
+        public var firstResultMs: Double
+        public var spreadMs: Double
+        public var coordinatorMs: Double
+    }
+
     /// Trains `steps` steps of `config` (after `warmupSteps`) with `workers` local worker
-    /// processes started from `loomExecutable`; returns training samples/s and the bytes the
-    /// coordinator sent per step (weights, assignments with the samples, heartbeats).
+    /// processes started from `loomExecutable`; returns training samples/s, the bytes the
+    /// coordinator sent per step (weights, assignments with the samples, heartbeats) and
+    /// the step-time breakdown.
     public static func run(workers: Int, config: RunConfig, steps: Int, loomExecutable: String,
-                           warmupSteps: Int = 3, logger: Logger = Logger(label: "loom.bench"))
-        throws -> (samplesPerSecond: Double, bytesPerStep: Double) {
+                           warmupSteps: Int = 3, logger: Logger = Logger(label: "loom.bench")) throws -> Figures {
         let problem = try TrainingProblem.synthetic(config: config)
         let shape = problem.imageShape
         let heads = problem.heads
@@ -45,13 +59,20 @@ public enum ClusterBenchmark {
         for _ in 0..<warmupSteps { try step() }
         let bytesBefore = executor.statistics.bytesSent
         let jobBefore = executor.statistics.jobSeconds
+        let firstBefore = executor.statistics.firstResultSeconds, spreadBefore = executor.statistics.resultSpreadSeconds
         let start = Date()
         for _ in 0..<steps { try step() }
         let elapsed = Date().timeIntervalSince(start)
-        let bytes = Double(executor.statistics.bytesSent - bytesBefore)
-        let inJobs = executor.statistics.jobSeconds - jobBefore
+        let after = executor.statistics
+        let bytes = Double(after.bytesSent - bytesBefore)
+        let inJobs = after.jobSeconds - jobBefore
         logger.info("bench: \(workers) worker(s): \(steps) steps in \(elapsed) s, \(inJobs) s waiting for workers, \(elapsed - inJobs) s in the coordinator's own step work")
         executor.shutdown(reason: "benchmark finished")
-        return (Double(steps * config.training.batchSize) / elapsed, bytes / Double(max(steps, 1)))
+        let perStep = 1000 / Double(max(steps, 1))
+        let first = after.firstResultSeconds - firstBefore, spread = after.resultSpreadSeconds - spreadBefore
+        return Figures(samplesPerSecond: Double(steps * config.training.batchSize) / elapsed,
+                       bytesPerStep: bytes / Double(max(steps, 1)), stepMs: elapsed * perStep,
+                       firstResultMs: first * perStep, spreadMs: spread * perStep,
+                       coordinatorMs: (elapsed - first - spread) * perStep)
     }
 }

@@ -104,6 +104,9 @@ extension ClusterExecutor {
             job.logits[key] = result.gradientSum
         }
         job.pieces[key]!.done = true
+        let now = clock.now
+        if job.firstResultAt == nil { job.firstResultAt = now }
+        job.lastResultAt = now
         logger.trace("step \(job.step): block \(piece.block) in from worker \(worker.name)")
     }
 

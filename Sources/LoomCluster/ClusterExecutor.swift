@@ -163,8 +163,11 @@ public final class ClusterExecutor: StepExecutor {
         let started = clock.now
         defer {
             self.job = nil
-            let d = (clock.now - started).components
-            statistics.jobSeconds += Double(d.seconds) + Double(d.attoseconds) * 1e-18
+            statistics.jobSeconds += seconds(clock.now - started)
+            if case .train = job.kind, let first = job.firstResultAt, let last = job.lastResultAt {
+                statistics.firstResultSeconds += seconds(first - started)
+                statistics.resultSpreadSeconds += seconds(last - first)
+            }
         }
         let tick = min(options.heartbeatInterval, .milliseconds(50))
         while !job.isComplete {
@@ -274,6 +277,10 @@ public final class ClusterExecutor: StepExecutor {
         logger.warning("worker \(worker.name) declared dead: \(why)\(pending); \(workers.count) worker(s) left")
         if workers.isEmpty { lastWaitLog = clock.now - options.waitLogInterval }
     }
+}
+
+func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
 }
 
 func milliseconds(_ d: Duration) -> Int64 {

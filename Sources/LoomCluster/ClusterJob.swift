@@ -33,6 +33,9 @@ final class ClusterJob {
     var pieces: [Int: Piece] = [:]
     var trainResults: [ShardBlock: LoomTraining.ShardResult] = [:]
     var logits: [Int: [Float]] = [:]
+    /// When the first and the last piece came in (for the step-time breakdown).
+    var firstResultAt: ContinuousClock.Instant?
+    var lastResultAt: ContinuousClock.Instant?
 
     init(kind: Kind, weightsVersion: Int) {
         self.kind = kind

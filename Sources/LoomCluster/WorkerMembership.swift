@@ -53,5 +53,10 @@ public struct ClusterStatistics: Equatable, Sendable {
     /// Seconds spent inside steps and evaluations (assigning, waiting for workers,
     /// reducing): the rest of a run's time is the driver's own (optimizer, checkpoints).
     public var jobSeconds = 0.0
+    /// Of `jobSeconds`, in training steps: from the start of each step to its first result
+    /// (the fastest worker's round trip: weights, samples, compute, result), and from the
+    /// first result to the last (waiting for the slower workers).
+    public var firstResultSeconds = 0.0
+    public var resultSpreadSeconds = 0.0
     public init() {}
 }

@@ -142,12 +142,13 @@ enum ClusterBench {
         let exe = LocalCluster.selfExecutable()
         // Steps per measurement: about `seconds` at ~1000 samples/s per worker, at least 10.
         let steps = max(10, Int(seconds * 1000 / Double(config.training.batchSize)))
-        var samples: [Int: [Double]] = [:], bytes: [Int: Double] = [:]
+        var samples: [Int: [Double]] = [:], bytes: [Int: Double] = [:], figures: [Int: [ClusterBenchmark.Figures]] = [:]
         for round in 1...rounds {
             var line: [String] = []
             for n in workerCounts {
                 let r = try ClusterBenchmark.run(workers: n, config: config, steps: steps * n, loomExecutable: exe, logger: logger)
                 samples[n, default: []].append(r.samplesPerSecond)
+                figures[n, default: []].append(r)
                 bytes[n] = r.bytesPerStep
                 line.append(String(format: "%d worker(s) %.1f samples/s", n, r.samplesPerSecond))
             }
@@ -157,6 +158,16 @@ enum ClusterBench {
         for n in workerCounts {
             print(String(format: "%d worker(s): %8.1f samples/s  %8.2f MB sent per step%@", n, median[n]!, bytes[n]! / 1e6,
                          rounds > 1 ? " (median of \(rounds) rounds)" : ""))
+        }
+        // Where a step's time went, medians over the rounds.
+        var breakdown: [[String: Any]] = []
+        for n in workerCounts {
+            let f = figures[n]!
+            let step = Self.median(f.map(\.stepMs)), first = Self.median(f.map(\.firstResultMs))
+            let spread = Self.median(f.map(\.spreadMs)), own = Self.median(f.map(\.coordinatorMs))
+            print(String(format: "%d worker(s): step %.1f ms = %.1f until the first result + %.1f waiting for the slowest worker + %.1f coordinator (reduce, optimizer, plan)",
+                         n, step, first, spread, own))
+            breakdown.append(["workers": n, "step_ms": step, "first_result_ms": first, "straggler_wait_ms": spread, "coordinator_ms": own])
         }
         var efficiency: [String: Double] = [:]
         if let one = median[1] {
@@ -175,7 +186,7 @@ enum ClusterBench {
                 "workers": workerCounts.map { ["workers": $0, "samples_per_s": median[$0]!, "samples_per_s_rounds": samples[$0]!,
                                                "bytes_per_step": bytes[$0]!] },
                 "scaling_efficiency": efficiency, "batch": config.training.batchSize, "micro_batch": config.training.microBatch,
-                "rounds": rounds,
+                "rounds": rounds, "step_breakdown": breakdown,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(data: data, encoding: .utf8)!)

@@ -14,7 +14,7 @@ struct LoomCommand: ParsableCommand {
             TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self,
             ImportCommand.self, InspectCommand.self, DiffCommand.self,
             EvalCommand.self, CalibrateCommand.self, PredictCommand.self,
-            ScheduleCommand.self, KeygenCommand.self, BenchCommand.self,
+            ScheduleCommand.self, KeygenCommand.self, BenchCommand.self, BenchBarrierCommand.self,
         ]
     )
 

@@ -56,7 +56,7 @@ struct BenchCommand: ParsableCommand {
                 let counts = workers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
                 guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 }) else { throw CLIError("--workers wants counts like 1,2, got '\(workers)'") }
                 guard rounds >= 1 else { throw CLIError("--rounds must be at least 1, got \(rounds)") }
-                try ClusterBench.run(config: config, workerCounts: counts, seconds: seconds, rounds: rounds, json: json, logger: logger)
+                try ClusterBench.run(model: URL(fileURLWithPath: model).standardizedFileURL.path, config: config, workerCounts: counts, seconds: seconds, rounds: rounds, json: json, logger: logger)
                 return
             }
             let sgemm = BLAS.measureSgemmGFLOPS(size: 512, seconds: seconds)
@@ -137,12 +137,13 @@ enum TrainingThroughput {
 /// are reported: a background load that comes and goes then hits every count alike instead
 /// of whichever happened to run during it.
 enum ClusterBench {
-    static func run(config: RunConfig, workerCounts: [Int], seconds: Double, rounds: Int, json: Bool,
+    static func run(model: String, config: RunConfig, workerCounts: [Int], seconds: Double, rounds: Int, json: Bool,
                     logger: Logger) throws {
         let exe = LocalCluster.selfExecutable()
         // Steps per measurement: about `seconds` at ~1000 samples/s per worker, at least 10.
         let steps = max(10, Int(seconds * 1000 / Double(config.training.batchSize)))
         var samples: [Int: [Double]] = [:], bytes: [Int: Double] = [:], figures: [Int: [ClusterBenchmark.Figures]] = [:]
+        var barrier: [Int: [Double]] = [:]
         for round in 1...rounds {
             var line: [String] = []
             for n in workerCounts {
@@ -151,6 +152,12 @@ enum ClusterBench {
                 figures[n, default: []].append(r)
                 bytes[n] = r.bytesPerStep
                 line.append(String(format: "%d worker(s) %.1f samples/s", n, r.samplesPerSecond))
+            }
+            // The same counts as threads meeting at a barrier, with no messages at all.
+            if workerCounts.contains(1) {
+                for n in workerCounts where n == 1 || (config.training.batchSize / config.training.microBatch) % n == 0 {
+                    barrier[n, default: []].append(try BarrierBound.secondsPerStep(model: model, config: config, processes: n, seconds: seconds))
+                }
             }
             if rounds > 1 { print("round \(round) of \(rounds): " + line.joined(separator: ", ")) }
         }
@@ -169,7 +176,7 @@ enum ClusterBench {
                          n, step, first, spread, own))
             breakdown.append(["workers": n, "step_ms": step, "first_result_ms": first, "straggler_wait_ms": spread, "coordinator_ms": own])
         }
-        var efficiency: [String: Double] = [:]
+        var efficiency: [String: Double] = [:], bounds: [String: Double] = [:]
         if let one = median[1] {
             for n in workerCounts where n > 1 {
                 let e = median[n]! / (Double(n) * one)
@@ -179,14 +186,34 @@ enum ClusterBench {
                 let spread = rounds > 1 ? String(format: "; per round %.3f-%.3f", perRound.min()!, perRound.max()!) : ""
                 print(String(format: "scaling efficiency at %d workers: %.3f (samples/s with %d / (%d x samples/s with 1), medians%@)",
                              n, e, n, n, spread))
+                if let t1 = barrier[1], let tn = barrier[n] {
+                    // Per round, as for the workers; then the median.
+                    let bound = Self.median(zip(t1, tn).map { $0 / (Double(n) * $1) })
+                    bounds["\(n)"] = bound
+                    print(String(format: "machine bound at %d: %.3f (%d processes meeting at a barrier every step, no data sent)", n, bound, n))
+                }
             }
+        }
+        // Each count's throughput against the barrier processes' of the same round.
+        var ofBound: [String: Double] = [:]
+        for n in workerCounts {
+            guard let steps = barrier[n] else { continue }
+            let batch = Double(config.training.batchSize)
+            ofBound["\(n)"] = Self.median(zip(samples[n]!, steps).map { $0 / (batch / $1) })
+        }
+        if !ofBound.isEmpty {
+            let b = config.training.batchSize
+            let bound = workerCounts.compactMap { n in barrier[n].map { String(format: "%d: %.1f samples/s", n, Double(b) / Self.median($0)) } }
+            let share = workerCounts.compactMap { n in ofBound["\(n)"].map { String(format: "%d worker(s) %.0f%%", n, 100 * $0) } }
+            print("barrier processes (the same work, no data sent): " + bound.joined(separator: ", "))
+            print("Loom's throughput against them: " + share.joined(separator: ", "))
         }
         if json {
             let object: [String: Any] = [
                 "workers": workerCounts.map { ["workers": $0, "samples_per_s": median[$0]!, "samples_per_s_rounds": samples[$0]!,
                                                "bytes_per_step": bytes[$0]!] },
                 "scaling_efficiency": efficiency, "batch": config.training.batchSize, "micro_batch": config.training.microBatch,
-                "rounds": rounds, "step_breakdown": breakdown,
+                "rounds": rounds, "step_breakdown": breakdown, "barrier_bound": bounds, "fraction_of_barrier_throughput": ofBound,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(data: data, encoding: .utf8)!)

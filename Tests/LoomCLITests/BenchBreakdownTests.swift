@@ -1,0 +1,67 @@
+// `loom bench --workers`: the step-time breakdown and the barrier bound, through real
+// coordinator, worker and barrier processes (the MLP at a tiny batch, so it is quick even in
+// a debug build; the figures themselves are not judged here, only their structure).
+
+import Foundation
+import LoomTestSupport
+import Testing
+
+@Suite struct BenchBreakdownTests {
+    static let model = TestPaths.repositoryRoot.appendingPathComponent("configs/models/mlp.yaml").path
+
+    @Test func clusterBenchReportsWhereAStepsTimeWentAndTheBarrierBound() throws {
+        let ws = try Workspace("bench-breakdown")
+        let result = try ws.loom(["bench", "--model", Self.model, "--batch", "32", "--micro-batch", "8",
+                                  "--workers", "1,2", "--seconds", "0.3", "--rounds", "1", "--json"], timeout: 300)
+        #expect(result.status == 0, "stderr:\n\(result.stderr)")
+        #expect(result.stdout.contains("machine bound at 2:"))
+        #expect(result.stdout.contains("1 worker(s): step "))
+        let line = try #require(result.stdout.split(separator: "\n").last { $0.hasPrefix("{") })
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+
+        let breakdown = try #require(object["step_breakdown"] as? [[String: Any]])
+        #expect(breakdown.count == 2)
+        for entry in breakdown {
+            let workers = try #require(entry["workers"] as? Int)
+            let step = try #require(entry["step_ms"] as? Double)
+            let first = try #require(entry["first_result_ms"] as? Double)
+            let wait = try #require(entry["straggler_wait_ms"] as? Double)
+            let own = try #require(entry["coordinator_ms"] as? Double)
+            #expect(first > 0 && own > 0 && first + wait < step, "\(workers) worker(s): \(entry)")
+            if workers == 1 {
+                #expect(wait == 0, "one worker sends one result per step, so nothing is waited for after it")
+            } else {
+                #expect(wait > 0, "two results per step do not arrive at the same instant")
+            }
+        }
+        let bound = try #require((object["barrier_bound"] as? [String: Double])?["2"])
+        #expect(bound > 0.1 && bound < 1.5, "barrier bound \(bound)")
+        let share = try #require(object["fraction_of_barrier_throughput"] as? [String: Double])
+        #expect(Set(share.keys) == ["1", "2"])
+        #expect(share.values.allSatisfy { $0 > 0 && $0.isFinite })
+    }
+
+    /// The child side: a byte out after every step, on until it reads anything but 1.
+    @Test func aBarrierProcessStepsUntilToldToStop() throws {
+        let process = Process()
+        process.executableURL = TestPaths.loomExecutable
+        process.arguments = ["bench-barrier", "--model", Self.model, "--batch", "32", "--micro-batch", "8",
+                             "--part", "1", "--parts", "2"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        try input.fileHandleForWriting.write(contentsOf: [1, 1, 0])
+        let out = try output.fileHandleForReading.readToEnd() ?? Data()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect([UInt8](out) == [1, 1, 1], "three steps (go, go, stop), one byte each: got \([UInt8](out))")
+    }
+
+    @Test func aBarrierProcessRefusesAnUnevenSplit() throws {
+        let ws = try Workspace("bench-barrier-split")
+        let result = try ws.loom(["bench-barrier", "--model", Self.model, "--batch", "32", "--micro-batch", "8",
+                                  "--part", "0", "--parts", "3"])
+        expectCleanFailure(result, naming: ["part 0 of 3", "4 micro-shards"], "bench-barrier --parts 3")
+    }
+}

@@ -18,7 +18,10 @@ struct BenchCommand: ParsableCommand {
         training GFLOP/s / sgemm GFLOP/s.
         With --workers 1,2: samples/s of a coordinator with 1 then 2 local worker processes,
         the scaling efficiency and the bytes sent per step; the counts are measured in
-        turn --rounds times and the medians reported.
+        turn --rounds times and the medians reported. Also where a step's time went (until
+        the first result, waiting for the slowest worker, the coordinator's own work), and
+        the machine bound: the same split run by plain processes that meet at a barrier
+        every step and send no data, with Loom's samples/s as a share of theirs.
         """)
 
     @Option(help: "Model file.")

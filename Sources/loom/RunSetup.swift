@@ -79,14 +79,27 @@ struct RunSession {
         metrics = try metricsOptions.start(for: run, logger: logger)
     }
 
-    /// A stopped run: the step and how to continue (log). A finished run: the final
-    /// checkpoint (stdout).
+    /// A stopped run: the step and how to continue (log). A finished run: one line per
+    /// head of the final test evaluation, if there was one, and the final checkpoint (stdout).
     func report(_ outcome: RunOutcome) {
         switch outcome {
         case .stopped(let step):
             logger.notice("stopped at step \(step); continue with --resume auto")
-        case .finished:
+        case .finished(let test):
+            if let test { Self.printTestSummary(test) }
             print("final checkpoint: \(run.directory.latestPath)")
+        }
+    }
+
+    /// One line per head of the final test evaluation.
+    private static func printTestSummary(_ test: EvaluationReport) {
+        for (name, metrics) in test.heads {
+            let m = { (key: String) in MetricText.text(metrics[key] ?? .nan) }
+            if metrics["map"] != nil {
+                print("test mAP (\(name)): \(m("map"))  top-3 recall \(m("top3_recall"))  BCE \(m("bce"))")
+                continue
+            }
+            print("test accuracy (\(name)): \(m("accuracy"))  balanced \(m("balanced_accuracy"))  NLL \(m("nll"))  ECE \(m("ece"))")
         }
     }
 }

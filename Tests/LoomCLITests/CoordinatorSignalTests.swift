@@ -44,6 +44,7 @@ import Testing
         #expect(result.status == 0, "resume failed: \(result.stderr.suffix(2000))")
         #expect(result.stderr.contains("at step \(stop)"), "not resumed from step \(stop): \(result.stderr.suffix(2000))")
         #expect(result.stdout.contains("final checkpoint: "), "\(result.stdout)")
+        #expect(result.stdout.contains("test accuracy ("), "the finished coordinator prints the test summary as `loom train` does: \(result.stdout)")
         #expect(w.wait(timeout: 30).status == 0)
         try reference.expectSame(as: spec, in: ws, "coordinator stopped by SIGTERM at step \(stop)")
     }

@@ -68,20 +68,7 @@ struct TrainCommand: ParsableCommand {
                 outcome = try LocalCluster.train(run: run, workers: workers, control: session.control,
                                                  global: global, logger: logger, metrics: session.metrics)
             }
-            if case .finished(let test?) = outcome { Self.printTestSummary(test) }
             session.report(outcome)
-        }
-    }
-
-    /// One line per head of the final test evaluation.
-    private static func printTestSummary(_ test: EvaluationReport) {
-        for (name, metrics) in test.heads {
-            let m = { (key: String) in MetricText.text(metrics[key] ?? .nan) }
-            if metrics["map"] != nil {
-                print("test mAP (\(name)): \(m("map"))  top-3 recall \(m("top3_recall"))  BCE \(m("bce"))")
-                continue
-            }
-            print("test accuracy (\(name)): \(m("accuracy"))  balanced \(m("balanced_accuracy"))  NLL \(m("nll"))  ECE \(m("ece"))")
         }
     }
 }

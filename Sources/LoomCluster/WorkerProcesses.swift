@@ -64,6 +64,12 @@ public final class WorkerProcesses {
     /// SIGTERM to every running worker, then (with `wait`) up to 5 s for them to exit
     /// before SIGKILL: no orphan survives.
     public func terminateAll(wait: Bool = true) {
+        Self.terminate(processes, wait: wait)
+    }
+
+    /// SIGTERM to every one of `processes` still running, then (with `wait`) up to 5 s for
+    /// them to exit before SIGKILL.
+    public static func terminate(_ processes: [Process], wait: Bool = true) {
         for p in processes where p.isRunning { p.terminate() }
         guard wait else { return }
         let deadline = Date().addingTimeInterval(5)

@@ -57,7 +57,7 @@ extension WorkerSession {
             } catch {
                 switch error {
                 case .size:
-                    throw .badWelcome(endpoint: endpoint, reason: "step \(a.step): sample records of \(a.recordSize) bytes do not fit this run's images and heads")
+                    throw .badWelcome(endpoint: endpoint, reason: "step \(a.step): \(error)")
                 case let .target(sample, h, element, value):
                     let head = problem.heads[h]
                     let label = element < head.classNames.count ? " ('\(head.classNames[element])')" : ""

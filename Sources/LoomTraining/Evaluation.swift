@@ -23,8 +23,8 @@ public struct EvaluationReport: Sendable {
 
     /// Mean over heads of a metric (e.g. "accuracy"), over the heads where it is defined
     /// (not NaN: a head with nothing labelled has no accuracy); NaN when no head has it.
-    public func mean(_ metric: String) -> Double {
-        let values = heads.compactMap { $0.metrics[metric] }.filter { !$0.isNaN }
+    public func mean(_ metric: String, over indices: [Int]? = nil) -> Double {
+        let values = (indices ?? Array(heads.indices)).compactMap { heads[$0].metrics[metric] }.filter { !$0.isNaN }
         return values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count)
     }
 }

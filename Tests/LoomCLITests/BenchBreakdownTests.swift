@@ -58,10 +58,58 @@ import Testing
         #expect([UInt8](out) == [1, 1, 1], "three steps (go, go, stop), one byte each: got \([UInt8](out))")
     }
 
-    @Test func aBarrierProcessRefusesAnUnevenSplit() throws {
+    /// Blocks as the coordinator cuts them for workers: 4 micro-shards over 3 processes is
+    /// [0,2) [2,3) [3,4), so every part runs; a 5th process would have nothing to do.
+    @Test func barrierProcessesTakeTheWorkersBlocks() throws {
         let ws = try Workspace("bench-barrier-split")
+        for part in 0..<3 {
+            let process = Process()
+            process.executableURL = TestPaths.loomExecutable
+            process.arguments = ["bench-barrier", "--model", Self.model, "--batch", "32", "--micro-batch", "8",
+                                 "--part", "\(part)", "--parts", "3"]
+            let input = Pipe(), output = Pipe()
+            process.standardInput = input
+            process.standardOutput = output
+            try process.run()
+            try input.fileHandleForWriting.write(contentsOf: [0])
+            let out = try output.fileHandleForReading.readToEnd() ?? Data()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0 && [UInt8](out) == [1], "part \(part) of 3: status \(process.terminationStatus), output \([UInt8](out))")
+        }
         let result = try ws.loom(["bench-barrier", "--model", Self.model, "--batch", "32", "--micro-batch", "8",
-                                  "--part", "0", "--parts", "3"])
-        expectCleanFailure(result, naming: ["part 0 of 3", "4 micro-shards"], "bench-barrier --parts 3")
+                                  "--part", "4", "--parts", "5"])
+        expectCleanFailure(result, naming: ["part 4 of 5", "4 micro-shards"], "bench-barrier --parts 5")
+    }
+
+    /// A barrier process that dies takes the bench down with an error naming it, and no
+    /// process is left behind.
+    @Test func aKilledBarrierProcessIsReported() throws {
+        let ws = try Workspace("bench-child-kill")
+        // A model file of this workspace's own, so its barrier processes can be told apart.
+        let model = try ws.write("mlp.yaml", try String(contentsOfFile: Self.model, encoding: .utf8))
+        let bench = try ws.start(["bench", "--model", model, "--batch", "32", "--micro-batch", "8",
+                                  "--workers", "1", "--seconds", "4", "--rounds", "1"], tag: "bench")
+        var killed: [Int32] = []
+        let deadline = Date().addingTimeInterval(120)
+        while killed.isEmpty && Date() < deadline && bench.process.isRunning {
+            killed = Self.processes(matching: [" bench-barrier ", model])
+            for pid in killed { kill(pid, SIGKILL) }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        try #require(!killed.isEmpty, "no barrier process appeared: \(bench.stderr)")
+        let result = bench.wait(timeout: 60)
+        expectCleanFailure(result, naming: ["barrier process 1 of 1", "killed by signal 9"], "bench with a killed barrier process")
+        #expect(Self.processes(matching: [model]).isEmpty, "processes of this bench survived it")
+    }
+
+    /// Process ids whose command line contains every one of `needles`.
+    static func processes(matching needles: [String]) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry -> Int32? in
+            guard let pid = Int32(entry), pid != getpid(),
+                  let raw = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return nil }
+            let line = String(decoding: raw.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+            return needles.allSatisfy { line.contains($0) } ? pid : nil
+        }
     }
 }

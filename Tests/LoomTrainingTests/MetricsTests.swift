@@ -191,5 +191,8 @@ struct MetricsTests {
                                       confusion: [nil, nil, nil], loss: 0)
         #expect(report.mean("accuracy") == 0.625)
         #expect(report.mean("map").isNaN)
+        // Over a group of heads, as `loom eval` prints one mean row per table.
+        #expect(report.mean("accuracy", over: [0, 1]) == 0.5)
+        #expect(report.mean("accuracy", over: [1]).isNaN)
     }
 }

@@ -1,34 +1,34 @@
 // What synchronous data-parallel training could reach on this machine without any data
-// traffic: N processes (like N workers, each single-threaded), each computing 1/N of the batch
-// and taking its own optimizer step, held together by a one-byte barrier every step (each
-// child writes a byte when its step is done, the parent answers all of them once every child
-// is in). Nothing is encoded, copied or sent, so the only loss left is that every step waits
-// for the slowest core: on a machine whose cores' speed varies from step to step, the
-// synchronous barrier alone costs throughput. `loom bench --workers` prints this bound next
-// to the measured efficiency, to tell the machine's share of a gap from Loom's messages.
+// traffic: N processes (like N workers, each single-threaded), each computing the block of the
+// batch a worker would get (`ReductionTree.blocks`) and taking its own optimizer step, held
+// together by a one-byte barrier every step (each child writes a byte when its step is done;
+// the parent answers all of them once every child is in). Nothing is encoded, copied or sent,
+// so the only loss left is that every step waits for the slowest core: on a machine whose
+// cores' speed varies from step to step, the synchronous barrier alone costs throughput.
+// `loom bench --workers` prints this bound next to the measured efficiency, to tell the
+// machine's share of a gap from Loom's messages.
 //
 // The parent is `loom bench --workers`; the children are `loom bench-barrier` (a hidden
 // command), talking over their standard input and output.
 
 import ArgumentParser
 import Foundation
+import LoomCluster
 import LoomConfig
-import LoomData
 import LoomKernels
 import LoomTraining
 
 enum BarrierBound {
-    /// Seconds per step of `config`'s batch split over `processes` child processes (each a
-    /// whole number of micro-shards), timed for about `seconds` after 2 warm-up steps.
+    /// Seconds per step of `config`'s batch cut over `processes` child processes as the
+    /// coordinator cuts it for that many workers (`ReductionTree.blocks`), timed for about
+    /// `seconds` after 2 warm-up steps.
     static func secondsPerStep(model: String, config: RunConfig, processes: Int, seconds: Double) throws -> Double {
         let shards = config.training.batchSize / config.training.microBatch
-        guard processes >= 1, shards % processes == 0 else {
-            throw CLIError("bench: \(shards) micro-shards per step do not split evenly over \(processes) processes")
+        guard processes >= 1, processes <= shards else {
+            throw CLIError("bench: \(processes) barrier processes for \(shards) micro-shards per step: at most one process per micro-shard")
         }
         var children: [(process: Process, toChild: FileHandle, fromChild: FileHandle)] = []
-        defer {
-            for child in children where child.process.isRunning { child.process.terminate() }
-        }
+        defer { WorkerProcesses.terminate(children.map(\.process)) }
         for part in 0..<processes {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: LocalCluster.selfExecutable())
@@ -45,9 +45,12 @@ enum BarrierBound {
         }
         // One step: every child reports (a byte), then every child may go on (a byte).
         func step(_ go: UInt8) throws {
-            for child in children {
+            for (part, child) in children.enumerated() {
                 guard let byte = try child.fromChild.read(upToCount: 1), byte.count == 1 else {
-                    throw CLIError("bench: a barrier child process ended early (exit status \(child.process.isRunning ? 0 : child.process.terminationStatus))")
+                    child.process.waitUntilExit()
+                    let how = child.process.terminationReason == .uncaughtSignal
+                        ? "killed by signal \(child.process.terminationStatus)" : "exit status \(child.process.terminationStatus)"
+                    throw CLIError("bench: barrier process \(part + 1) of \(processes) ended early (\(how)); its own error, if any, is above")
                 }
             }
             for child in children { try child.toChild.write(contentsOf: [go]) }
@@ -66,18 +69,23 @@ enum BarrierBound {
     }
 }
 
-/// The child side of `BarrierBound`: computes part `part` of `parts` of every step's batch.
+/// The child side of `BarrierBound`: computes block `part` of `parts` of every step's batch.
 struct BenchBarrierCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench-barrier",
-        abstract: "One process of the barrier bound of `loom bench --workers` (internal).",
+        abstract: "One process of the machine bound of `loom bench --workers` (internal): after each step it writes a byte to stdout and goes on while it reads 1 from stdin.",
         shouldDisplay: false)
 
-    @Option var model: String
-    @Option var batch: Int
-    @Option var microBatch: Int
-    @Option var part: Int
-    @Option var parts: Int
+    @Option(help: "Model file.")
+    var model: String
+    @Option(help: "Global batch.")
+    var batch: Int
+    @Option(help: "Micro-batch (micro-shard size).")
+    var microBatch: Int
+    @Option(help: "Which block of the step's micro-shards this process computes (0-based).")
+    var part: Int
+    @Option(help: "How many processes share the step, as workers would.")
+    var parts: Int
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
@@ -87,40 +95,16 @@ struct BenchBarrierCommand: ParsableCommand {
 
     private func measure() throws {
         BLAS.useSingleThread()
-        let yaml = """
-        name: bench
-        model: {file: \(model)}
-        optimizer: {kind: sgd, lr: 0.01, momentum: 0.9, weight_decay: 0.0005}
-        training: {batch_size: \(batch), micro_batch: \(microBatch), epochs: 1000}
-        """
-        let config = try ConfigLoader.parse(yaml: yaml, source: "bench-barrier", defaultName: "bench")
-        let problem = try TrainingProblem.synthetic(config: config)
-        let m = microBatch, shards = batch / m
-        guard parts >= 1, part >= 0, part < parts, shards % parts == 0 else {
-            throw CLIError("bench-barrier: part \(part) of \(parts) does not split \(shards) micro-shards evenly")
+        let config = try BenchCommand.config(model: model, batch: batch, microBatch: microBatch)
+        let shards = batch / microBatch
+        let blocks = parts >= 1 && parts <= shards ? ReductionTree.blocks(leafCount: shards, parts: parts) : []
+        guard part >= 0, part < blocks.count, blocks.count == parts else {
+            throw CLIError("bench-barrier: part \(part) of \(parts) does not fit \(shards) micro-shards (one block per process, at most one process per micro-shard)")
         }
-        let perPart = shards / parts
-        let block = ShardBlock(start: part * perPart, count: perPart)
-        var (parameters, buffers) = problem.model.initialParameters(seed: 1)
-        let optimizer = try Optimizer(config: config.optimizer, parameterCount: parameters.count)
-        var rng = KeyedRandom(seed: 3, purpose: .dataset)
-        let n = perPart * m, pixels = problem.imageShape.elementCount
-        let images = (0..<(n * pixels)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-        let labels = problem.heads.map { h in (0..<n).map { _ in Int32(rng.nextInt(below: h.classes)) } }
-        let data = ShardData(sampleIDs: Array(0..<n), images: images, labels: labels,
-                             targets: GroundTruth.synthetic(heads: problem.heads, count: n).targets)
-        let plan = StepPlan(step: 0, epoch: 0, stepInEpoch: 0, sampleIndices: Array(0..<batch), microBatch: m,
-                            headScales: problem.heads.map { _ in 1 / Float(batch) })
-        let computer = ShardComputer(problem: problem, microBatch: m)
+        let training = try SyntheticTraining(config: config, block: blocks[part])
         let input = FileHandle.standardInput, output = FileHandle.standardOutput
         while true {
-            let r = try computer.compute(plan: plan, block: block, data: data, parameters: parameters, buffers: buffers)
-            // Its own optimizer step, as the coordinator takes one per step.
-            optimizer.step(weights: &parameters, gradients: r.gradients, lr: 0.01)
-            let stats = r.batchStatistics.map { $0 / Float(perPart) }
-            stats.withUnsafeBufferPointer { s in
-                buffers.withUnsafeMutableBufferPointer { problem.model.applyBatchStatistics(s.baseAddress!, to: $0.baseAddress!) }
-            }
+            try training.step()
             try output.write(contentsOf: [1])
             guard let go = try input.read(upToCount: 1), go.first == 1 else { return }
         }

@@ -81,11 +81,15 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    /// A run config around the model file: synthetic 10-class data, SGD, batch/micro-batch.
     func benchConfig() throws -> RunConfig {
+        try Self.config(model: URL(fileURLWithPath: model).standardizedFileURL.path, batch: batch, microBatch: microBatch)
+    }
+
+    /// A run config around the model file: synthetic 10-class data, SGD, batch/micro-batch.
+    static func config(model: String, batch: Int, microBatch: Int) throws -> RunConfig {
         let yaml = """
         name: bench
-        model: {file: \(URL(fileURLWithPath: model).standardizedFileURL.path)}
+        model: {file: \(model)}
         optimizer: {kind: sgd, lr: 0.01, momentum: 0.9, weight_decay: 0.0005}
         training: {batch_size: \(batch), micro_batch: \(microBatch), epochs: 1000}
         """
@@ -93,43 +97,65 @@ struct BenchCommand: ParsableCommand {
     }
 }
 
-/// Single-process training throughput on synthetic data, through the real step code.
+/// The training of `loom bench` on synthetic data, through the real step code: one block of
+/// a step's micro-shards computed on this thread, then the optimizer step and the batch-norm
+/// statistics, as a process with the whole batch (or its block of it) would take them.
+final class SyntheticTraining {
+    let problem: TrainingProblem
+    let block: ShardBlock
+    private let computer: ShardComputer
+    private let optimizer: Optimizer
+    private let data: ShardData
+    private let plan: StepPlan
+    private var parameters: [Float]
+    private var buffers: [Float]
+
+    /// `block` of the micro-shards of `config`'s batch (all of them when nil).
+    init(config: RunConfig, block: ShardBlock? = nil) throws {
+        problem = try TrainingProblem.synthetic(config: config)
+        let b = config.training.batchSize, m = config.training.microBatch
+        self.block = block ?? ShardBlock(start: 0, count: b / m)
+        let n = self.block.count * m
+        computer = ShardComputer(problem: problem, microBatch: m)
+        (parameters, buffers) = problem.model.initialParameters(seed: 1)
+        optimizer = try Optimizer(config: config.optimizer, parameterCount: parameters.count)
+        var rng = KeyedRandom(seed: 3, purpose: .dataset)
+        let images = (0..<(n * problem.imageShape.elementCount)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let labels = problem.heads.map { h in (0..<n).map { _ in Int32(rng.nextInt(below: h.classes)) } }
+        data = ShardData(sampleIDs: Array(0..<n), images: images, labels: labels,
+                         targets: GroundTruth.synthetic(heads: problem.heads, count: n).targets)
+        plan = StepPlan(step: 0, epoch: 0, stepInEpoch: 0, sampleIndices: Array(0..<b), microBatch: m,
+                        headScales: problem.heads.map { _ in 1 / Float(b) })
+    }
+
+    func step() throws {
+        let r = try computer.compute(plan: plan, block: block, data: data, parameters: parameters, buffers: buffers)
+        optimizer.step(weights: &parameters, gradients: r.gradients, lr: 0.01)
+        let stats = r.batchStatistics.map { $0 / Float(block.count) }
+        let model = problem.model
+        stats.withUnsafeBufferPointer { s in
+            buffers.withUnsafeMutableBufferPointer { model.applyBatchStatistics(s.baseAddress!, to: $0.baseAddress!) }
+        }
+    }
+}
+
+/// Single-process training throughput on synthetic data.
 enum TrainingThroughput {
     struct Figures { var samplesPerSecond: Double; var gflops: Double; var forwardFLOPs: Int }
 
     static func measure(config: RunConfig, seconds: Double) throws -> Figures {
-        let problem = try TrainingProblem.synthetic(config: config)
-        let shape = problem.imageShape
-        let b = config.training.batchSize, m = config.training.microBatch
-        let computer = ShardComputer(problem: problem, microBatch: m)
-        var (parameters, buffers) = problem.model.initialParameters(seed: 1)
-        let optimizer = try Optimizer(config: config.optimizer, parameterCount: parameters.count)
-        var rng = KeyedRandom(seed: 3, purpose: .dataset)
-        let images = (0..<(b * shape.elementCount)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-        let labels = problem.heads.map { h in (0..<b).map { _ in Int32(rng.nextInt(below: h.classes)) } }
-        let targets = GroundTruth.synthetic(heads: problem.heads, count: b).targets
-        let data = ShardData(sampleIDs: Array(0..<b), images: images, labels: labels, targets: targets)
-        let plan = StepPlan(step: 0, epoch: 0, stepInEpoch: 0, sampleIndices: Array(0..<b), microBatch: m,
-                            headScales: problem.heads.map { _ in 1 / Float(b) })
-        func step() throws {
-            let r = try computer.compute(plan: plan, block: ShardBlock(start: 0, count: b / m), data: data,
-                                         parameters: parameters, buffers: buffers)
-            optimizer.step(weights: &parameters, gradients: r.gradients, lr: 0.01)
-            let stats = r.batchStatistics.map { $0 / Float(b / m) }
-            stats.withUnsafeBufferPointer { s in
-                buffers.withUnsafeMutableBufferPointer { problem.model.applyBatchStatistics(s.baseAddress!, to: $0.baseAddress!) }
-            }
-        }
-        try step()  // warm-up
+        let training = try SyntheticTraining(config: config)
+        let b = config.training.batchSize
+        try training.step()  // warm-up
         let start = Date()
         var steps = 0
         while Date().timeIntervalSince(start) < seconds || steps < 3 {
-            try step()
+            try training.step()
             steps += 1
         }
         let elapsed = Date().timeIntervalSince(start)
         let sps = Double(steps * b) / elapsed
-        let flops = problem.model.forwardFLOPsPerSample
+        let flops = training.problem.model.forwardFLOPsPerSample
         return Figures(samplesPerSecond: sps, gflops: sps * 3 * Double(flops) / 1e9, forwardFLOPs: flops)
     }
 }
@@ -156,9 +182,9 @@ enum ClusterBench {
                 bytes[n] = r.bytesPerStep
                 line.append(String(format: "%d worker(s) %.1f samples/s", n, r.samplesPerSecond))
             }
-            // The same counts as threads meeting at a barrier, with no messages at all.
+            // The same counts as plain processes meeting at a barrier, with no data sent.
             if workerCounts.contains(1) {
-                for n in workerCounts where n == 1 || (config.training.batchSize / config.training.microBatch) % n == 0 {
+                for n in workerCounts where n <= config.training.batchSize / config.training.microBatch {
                     barrier[n, default: []].append(try BarrierBound.secondsPerStep(model: model, config: config, processes: n, seconds: seconds))
                 }
             }
@@ -198,7 +224,7 @@ enum ClusterBench {
             }
         }
         // Each count's throughput against the barrier processes' of the same round.
-        var ofBound: [String: Double] = [:]
+        var ofBound: [String: Double] = [:], barrierSamples: [String: Double] = [:]
         for n in workerCounts {
             guard let steps = barrier[n] else { continue }
             let batch = Double(config.training.batchSize)
@@ -206,7 +232,8 @@ enum ClusterBench {
         }
         if !ofBound.isEmpty {
             let b = config.training.batchSize
-            let bound = workerCounts.compactMap { n in barrier[n].map { String(format: "%d: %.1f samples/s", n, Double(b) / Self.median($0)) } }
+            for n in workerCounts { if let t = barrier[n] { barrierSamples["\(n)"] = Double(b) / Self.median(t) } }
+            let bound = workerCounts.compactMap { n in barrierSamples["\(n)"].map { String(format: "%d: %.1f samples/s", n, $0) } }
             let share = workerCounts.compactMap { n in ofBound["\(n)"].map { String(format: "%d worker(s) %.0f%%", n, 100 * $0) } }
             print("barrier processes (the same work, no data sent): " + bound.joined(separator: ", "))
             print("Loom's throughput against them: " + share.joined(separator: ", "))
@@ -216,7 +243,8 @@ enum ClusterBench {
                 "workers": workerCounts.map { ["workers": $0, "samples_per_s": median[$0]!, "samples_per_s_rounds": samples[$0]!,
                                                "bytes_per_step": bytes[$0]!] },
                 "scaling_efficiency": efficiency, "batch": config.training.batchSize, "micro_batch": config.training.microBatch,
-                "rounds": rounds, "step_breakdown": breakdown, "barrier_bound": bounds, "fraction_of_barrier_throughput": ofBound,
+                "rounds": rounds, "step_breakdown": breakdown, "barrier_bound": bounds, "barrier_samples_per_s": barrierSamples,
+                "fraction_of_barrier_throughput": ofBound,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(data: data, encoding: .utf8)!)

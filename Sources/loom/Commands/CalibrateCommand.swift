@@ -65,7 +65,8 @@ struct CalibrateCommand: ParsableCommand {
                 let name = head.name.padding(toLength: 14, withPad: " ", startingAt: 0)
                 guard let fit else {
                     print(name + " skipped: no labelled element in split '\(splitName)'")
-                    logger.notice("head '\(head.name)' has no labelled element in split '\(splitName)': skipped, no temperature stored for it (it keeps T = 1)")
+                    let earlier = contents.calibration[head.name].map { String(format: "; the temperature %.4f stored for it earlier is removed", $0) } ?? ""
+                    logger.notice("head '\(head.name)' has no labelled element in split '\(splitName)': skipped, no temperature stored for it (it uses T = 1)\(earlier)")
                     continue
                 }
                 temperatures[head.name] = fit.temperature

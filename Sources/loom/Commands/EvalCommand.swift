@@ -59,10 +59,7 @@ enum EvaluationPrinter {
             }
             if mean && heads.count > 1 {
                 out += "mean".padding(toLength: 14, withPad: " ", startingAt: 0)
-                out += columns.map { c in
-                    let values = heads.compactMap { r.heads[$0].metrics[c] }.filter { !$0.isNaN }
-                    return MetricText.column(values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count), width: 19)
-                }.joined() + "\n"
+                out += columns.map { MetricText.column(r.mean($0, over: heads), width: 19) }.joined() + "\n"
             }
         }
         if !single.isEmpty {

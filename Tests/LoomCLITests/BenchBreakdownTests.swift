@@ -43,38 +43,18 @@ import Testing
 
     /// The child side: a byte out after every step, on until it reads anything but 1.
     @Test func aBarrierProcessStepsUntilToldToStop() throws {
-        let process = Process()
-        process.executableURL = TestPaths.loomExecutable
-        process.arguments = ["bench-barrier", "--model", Self.model, "--batch", "32", "--micro-batch", "8",
-                             "--part", "1", "--parts", "2"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
-        try input.fileHandleForWriting.write(contentsOf: [1, 1, 0])
-        let out = try output.fileHandleForReading.readToEnd() ?? Data()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        #expect([UInt8](out) == [1, 1, 1], "three steps (go, go, stop), one byte each: got \([UInt8](out))")
+        let (status, out) = try Self.barrierChild(part: 1, parts: 2, input: [1, 1, 0])
+        #expect(status == 0)
+        #expect(out == [1, 1, 1], "three steps (go, go, stop), one byte each: got \(out)")
     }
 
-    /// Blocks as the coordinator cuts them for workers: 4 micro-shards over 3 processes is
-    /// [0,2) [2,3) [3,4), so every part runs; a 5th process would have nothing to do.
+    /// Blocks as the coordinator cuts them for workers: 4 micro-shards over 3 processes are
+    /// three blocks, so every part runs; a 5th process would have nothing to do.
     @Test func barrierProcessesTakeTheWorkersBlocks() throws {
         let ws = try Workspace("bench-barrier-split")
         for part in 0..<3 {
-            let process = Process()
-            process.executableURL = TestPaths.loomExecutable
-            process.arguments = ["bench-barrier", "--model", Self.model, "--batch", "32", "--micro-batch", "8",
-                                 "--part", "\(part)", "--parts", "3"]
-            let input = Pipe(), output = Pipe()
-            process.standardInput = input
-            process.standardOutput = output
-            try process.run()
-            try input.fileHandleForWriting.write(contentsOf: [0])
-            let out = try output.fileHandleForReading.readToEnd() ?? Data()
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0 && [UInt8](out) == [1], "part \(part) of 3: status \(process.terminationStatus), output \([UInt8](out))")
+            let (status, out) = try Self.barrierChild(part: part, parts: 3, input: [0])
+            #expect(status == 0 && out == [1], "part \(part) of 3: status \(status), output \(out)")
         }
         let result = try ws.loom(["bench-barrier", "--model", Self.model, "--batch", "32", "--micro-batch", "8",
                                   "--part", "4", "--parts", "5"])
@@ -100,6 +80,23 @@ import Testing
         let result = bench.wait(timeout: 60)
         expectCleanFailure(result, naming: ["barrier process 1 of 1", "killed by signal 9"], "bench with a killed barrier process")
         #expect(Self.processes(matching: [model]).isEmpty, "processes of this bench survived it")
+    }
+
+    /// Runs `loom bench-barrier` for `part` of `parts` (the MLP, 4 micro-shards of 8) with
+    /// `input` on its stdin; its exit status and everything it wrote to stdout.
+    static func barrierChild(part: Int, parts: Int, input bytes: [UInt8]) throws -> (Int32, [UInt8]) {
+        let process = Process()
+        process.executableURL = TestPaths.loomExecutable
+        process.arguments = ["bench-barrier", "--model", model, "--batch", "32", "--micro-batch", "8",
+                             "--part", "\(part)", "--parts", "\(parts)"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        try input.fileHandleForWriting.write(contentsOf: bytes)
+        let out = try output.fileHandleForReading.readToEnd() ?? Data()
+        process.waitUntilExit()
+        return (process.terminationStatus, [UInt8](out))
     }
 
     /// Process ids whose command line contains every one of `needles`.

@@ -14,7 +14,8 @@ import Testing
         let reference = try h.referenceModel()
         for (n, noLocalData) in [(1, [false]), (1, [true]), (2, [false, true])] {
             let run = "run\(n)-\(noLocalData.map { $0 ? "r" : "l" }.joined())"
-            let coordinator = try h.startCoordinator(run: run)
+            // Every worker in before the first step, so each one's join line is there to check.
+            let coordinator = try h.startCoordinator(run: run, extra: ["--min-workers", "\(n)"])
             for (w, remote) in noLocalData.enumerated() {
                 // Local workers read images, labels and targets from their own file from the start.
                 try h.startWorker("\(run)-w\(w)", extra: ["--exit-on-shutdown"]

@@ -34,9 +34,16 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Resume: 'auto' (newest valid checkpoint in the run directory, else start fresh) or a checkpoint file.")
     var resume: String?
 
+    @Option(help: "Wait until this many workers are connected before the first step (later ones still join at any step).")
+    var minWorkers: Int = 0
+
     @OptionGroup var metricsOptions: MetricsOptions
 
     @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        guard minWorkers >= 0 else { throw ValidationError("--min-workers must be >= 0, got \(minWorkers)") }
+    }
 
     func run() throws {
         let logger = global.bootstrap(process: "coordinator")
@@ -63,6 +70,13 @@ struct CoordinatorCommand: ParsableCommand {
             logger.info("coordinator listening on \(transport.endpoint)\(keys == nil ? "" : " (CURVE, \(security.authorizedCount) authorized key(s))")")
             let session = try RunSession(run: run, metricsOptions: metricsOptions, logger: logger)
             session.metrics?.observe(run: run, executor: executor)
+            if minWorkers > 1 {
+                // One worker is enough to start; more only matter for speed, so this is a wait,
+                // never a failure. A stop signal ends it (the run then stops at once).
+                while executor.waitForWorkers(minWorkers, timeout: .seconds(5)) < minWorkers && !session.control.stopRequested {
+                    logger.notice("\(executor.liveWorkers.count) of \(minWorkers) worker(s) connected (--min-workers); waiting before the first step")
+                }
+            }
             let outcome: RunOutcome
             do {
                 outcome = try run.run(executor: executor, control: session.control)

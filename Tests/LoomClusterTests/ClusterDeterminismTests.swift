@@ -11,13 +11,15 @@ import Testing
         let reference = try h.referenceModel()
         for n in 1...4 {
             let run = "run\(n)"
-            let coordinator = try h.startCoordinator(run: run)
+            // All n in before the first step: a 3-step run could otherwise end before the last joins.
+            let coordinator = try h.startCoordinator(run: run, extra: ["--min-workers", "\(n)"])
             for w in 0..<n {
                 // Half the workers read the file themselves, half receive the samples.
                 try h.startWorker("w\(n)-\(w)", extra: ["--exit-on-shutdown"] + (w % 2 == 1 ? ["--no-local-data"] : []))
             }
             let model = try h.finish(coordinator, run: run)
             #expect(bitwiseEqual(model, reference), "\(n) worker(s): weights differ from the one-process run")
+            #expect(h.log("\(run).log").contains("\(n) worker(s) live"), "\(n) worker(s) never all joined: \(h.log("\(run).log"))")
         }
     }
 

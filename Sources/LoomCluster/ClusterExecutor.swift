@@ -143,14 +143,31 @@ public final class ClusterExecutor: StepExecutor {
         return "cluster summary: run \(String(runID, radix: 16)), \(s.stepsExecuted) steps, \(s.evaluations) evaluations, workers joined \(s.workersJoined), lost \(s.workersLost), refused \(s.workersRefused), blocks reassigned \(s.blocksReassigned), bytes sent \(s.bytesSent) (weights \(s.weightBytesSent)), rejected messages: \(rejects)"
     }
 
-    /// Waits (servicing the cluster) until at least `count` workers are connected or
-    /// `timeout` passes; returns the number connected.
+    /// Waits (servicing the cluster) until at least `count` workers are connected,
+    /// `timeout` passes or `control` asks to stop; returns the number connected.
     @discardableResult
-    public func waitForWorkers(_ count: Int, timeout: Duration) -> Int {
+    public func waitForWorkers(_ count: Int, timeout: Duration, control: RunControl? = nil) -> Int {
         let deadline = clock.now + timeout
-        while workers.count < count && clock.now < deadline {
+        while workers.count < count && clock.now < deadline && control?.stopRequested != true {
             try? pump(timeout: .milliseconds(20), state: nil)
             maintain(state: nil)
+        }
+        return workers.count
+    }
+
+    /// Waits (servicing the cluster) until `count` workers are connected, `timeout` passes
+    /// (nil: no limit) or `control` asks to stop, logging every `waitLogInterval` how many
+    /// are in; returns the number connected. One worker is enough to train: this wait is
+    /// for speed from the first step, never a failure.
+    @discardableResult
+    public func assemble(_ count: Int, timeout: Duration?, control: RunControl) -> Int {
+        let deadline = timeout.map { clock.now + $0 }
+        while !control.stopRequested && deadline.map({ clock.now < $0 }) ?? true {
+            let slice = deadline.map { min(options.waitLogInterval, $0 - clock.now) } ?? options.waitLogInterval
+            if waitForWorkers(count, timeout: slice, control: control) >= count { break }
+            if !control.stopRequested {
+                logger.notice("\(workers.count) of \(count) worker(s) connected; waiting before the first step")
+            }
         }
         return workers.count
     }

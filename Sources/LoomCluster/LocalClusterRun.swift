@@ -30,12 +30,9 @@ public enum LocalClusterRun {
         defer { children.terminateAll() }
         try children.start(count: workers)
         logger.info("coordinator on \(endpoint) with \(workers) local worker process(es)")
-        // Every local worker in before the first step, so the run starts at full speed (one
-        // is enough to train: after 30 s, or on a stop signal, go on with those there are).
-        let clock = ContinuousClock(), deadline = clock.now + .seconds(30)
-        while executor.waitForWorkers(workers, timeout: .milliseconds(200)) < workers
-                && !control.stopRequested && clock.now < deadline {}
-        if executor.liveWorkers.count < workers && !control.stopRequested {
+        // Every local worker in before the first step, so the run starts at full speed (after
+        // 30 s, or on a stop signal, go on with those there are).
+        if executor.assemble(workers, timeout: .seconds(30), control: control) < workers && !control.stopRequested {
             logger.warning("\(executor.liveWorkers.count) of \(workers) local worker(s) connected within 30 s; training starts with them, the others join when they connect")
         }
         do {

@@ -19,13 +19,18 @@ public enum SampleRecordsError: Error, Equatable, CustomStringConvertible, Senda
     /// sample `sample` is `value`, which no dataset file may hold (`GroundTruth.isValidTarget`).
     case target(sample: Int, head: Int, element: Int, value: Float)
 
-    public var description: String {
+    public var description: String { explained(heads: []) }
+
+    /// The message, naming the head and its label when `heads` (the run's, in order) has them.
+    public func explained(heads: [ResolvedHead]) -> String {
         switch self {
         case let .size(bytes, samples, recordSize):
             return "sample records of \(bytes) bytes for \(samples) samples; this run's images and heads make records of \(recordSize) bytes"
-        case let .target(sample, head, element, value):
-            return "the record of sample \(sample) has target \(value) for element \(element) of head \(head);"
-                + " targets must be in [0, 1], or NaN for not labelled"
+        case let .target(sample, h, element, value):
+            let head = h < heads.count ? heads[h] : nil
+            let label = head.flatMap { element < $0.classNames.count ? " ('\($0.classNames[element])')" : nil } ?? ""
+            return "the record of sample \(sample) has target \(value) for label \(element)\(label) of head "
+                + (head.map { "'\($0.name)'" } ?? "\(h)") + "; targets must be in [0, 1], or NaN for not labelled"
         }
     }
 }

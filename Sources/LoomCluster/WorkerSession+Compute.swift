@@ -55,15 +55,7 @@ extension WorkerSession {
                 data = try SampleRecords.unpack(a.sampleRecords, ids: ids, pixels: problem.imageShape.elementCount,
                                                 heads: problem.losses.count, targetWidths: SampleRecords.targetWidths(of: problem))
             } catch {
-                switch error {
-                case .size:
-                    throw .badWelcome(endpoint: endpoint, reason: "step \(a.step): \(error)")
-                case let .target(sample, h, element, value):
-                    let head = problem.heads[h]
-                    let label = element < head.classNames.count ? " ('\(head.classNames[element])')" : ""
-                    throw .badWelcome(endpoint: endpoint, reason: "step \(a.step): the record of sample \(sample) has target \(value)"
-                                      + " for label \(element)\(label) of head '\(head.name)'; targets must be in [0, 1], or NaN for not labelled")
-                }
+                throw .badWelcome(endpoint: endpoint, reason: "step \(a.step): \(error.explained(heads: problem.heads))")
             }
         } else if let local = worker.localData {
             data = try local.load(split: problem.config.data.trainSplit, ids: ids, heads: problem.heads)

@@ -140,11 +140,6 @@ public final class TrainingState {
         trainTruth.rows(indices)
     }
 
-    /// Labels of `indices` for every head.
-    public func labels(of indices: ArraySlice<Int>) -> [[Int32]] {
-        truth(of: indices).labels
-    }
-
     /// Applies the reduced result of `plan` (all its micro-shards): optimizer step with the
     /// schedule's lr, BN running statistics, bookkeeping. Refuses a non-finite result
     /// before it touches the weights (DESIGN.md invariant 4).

@@ -11,7 +11,7 @@ import Testing
         let reference = try h.referenceModel()
         let coordinator = try h.startCoordinator(run: "run", extra: ["--min-workers", "2"])
         try h.startWorker("first")
-        #expect(h.waitFor("1 of 2 worker(s) connected (--min-workers)", in: "run.log", seconds: 30), "\(h.log("run.log"))")
+        #expect(h.waitFor("1 of 2 worker(s) connected; waiting before the first step", in: "run.log", seconds: 30), "\(h.log("run.log"))")
         #expect(!h.log("run.log").contains("step 1/"), "a step ran with one worker: \(h.log("run.log"))")
         try h.startWorker("second")
         let weights = try h.finish(coordinator, run: "run")

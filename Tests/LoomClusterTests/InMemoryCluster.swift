@@ -74,7 +74,7 @@ final class InMemoryCluster {
         let plan = state.plan(step: step)
         let ids = plan.sampleIndices
         let data = ShardData(sampleIDs: ids, images: try source.images(split: "train", indices: ids),
-                             labels: state.labels(of: ids[...]))
+                             labels: state.truth(of: ids[...]).labels)
         return try ShardComputer(problem: problem, microBatch: 4)
             .compute(plan: plan, block: ShardBlock(start: 0, count: plan.shardCount), data: data,
                      parameters: state.parameters, buffers: state.buffers)

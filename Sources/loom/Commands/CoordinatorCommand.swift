@@ -70,13 +70,8 @@ struct CoordinatorCommand: ParsableCommand {
             logger.info("coordinator listening on \(transport.endpoint)\(keys == nil ? "" : " (CURVE, \(security.authorizedCount) authorized key(s))")")
             let session = try RunSession(run: run, metricsOptions: metricsOptions, logger: logger)
             session.metrics?.observe(run: run, executor: executor)
-            if minWorkers > 1 {
-                // One worker is enough to start; more only matter for speed, so this is a wait,
-                // never a failure. A stop signal ends it (the run then stops at once).
-                while executor.waitForWorkers(minWorkers, timeout: .seconds(5)) < minWorkers && !session.control.stopRequested {
-                    logger.notice("\(executor.liveWorkers.count) of \(minWorkers) worker(s) connected (--min-workers); waiting before the first step")
-                }
-            }
+            // A stop signal ends the wait (the run then stops at once).
+            if minWorkers > 1 { executor.assemble(minWorkers, timeout: nil, control: session.control) }
             let outcome: RunOutcome
             do {
                 outcome = try run.run(executor: executor, control: session.control)

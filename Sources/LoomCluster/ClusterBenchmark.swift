@@ -23,12 +23,13 @@ public enum ClusterBenchmark {
         public var coordinatorMs: Double
     }
 
-    /// Trains `steps` steps of `config` (after `warmupSteps`) with `workers` local worker
-    /// processes started from `loomExecutable`; returns training samples/s, the bytes the
-    /// coordinator sent per step (weights, assignments with the samples, heartbeats) and
-    /// the step-time breakdown.
-    public static func run(workers: Int, config: RunConfig, steps: Int, loomExecutable: String,
-                           warmupSteps: Int = 3, logger: Logger = Logger(label: "loom.bench")) throws -> Figures {
+    /// Trains `config` with `workers` local worker processes started from `loomExecutable`
+    /// for `seconds` of wall time (and at least `minimumSteps` steps) after `warmupSteps`;
+    /// returns training samples/s, the bytes the coordinator sent per step (weights,
+    /// assignments with the samples, heartbeats) and the step-time breakdown.
+    public static func run(workers: Int, config: RunConfig, seconds: Double, loomExecutable: String,
+                           minimumSteps: Int = 10, warmupSteps: Int = 3,
+                           logger: Logger = Logger(label: "loom.bench")) throws -> Figures {
         let problem = try TrainingProblem.synthetic(config: config)
         let shape = problem.imageShape
         let heads = problem.heads
@@ -61,7 +62,11 @@ public enum ClusterBenchmark {
         let jobBefore = executor.statistics.jobSeconds
         let firstBefore = executor.statistics.firstResultSeconds, spreadBefore = executor.statistics.resultSpreadSeconds
         let start = Date()
-        for _ in 0..<steps { try step() }
+        var steps = 0
+        while steps < minimumSteps || Date().timeIntervalSince(start) < seconds {
+            try step()
+            steps += 1
+        }
         let elapsed = Date().timeIntervalSince(start)
         let after = executor.statistics
         let bytes = Double(after.bytesSent - bytesBefore)

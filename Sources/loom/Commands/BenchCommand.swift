@@ -169,14 +169,12 @@ enum ClusterBench {
     static func run(model: String, config: RunConfig, workerCounts: [Int], seconds: Double, rounds: Int, json: Bool,
                     logger: Logger) throws {
         let exe = LocalCluster.selfExecutable()
-        // Steps per measurement: about `seconds` at ~1000 samples/s per worker, at least 10.
-        let steps = max(10, Int(seconds * 1000 / Double(config.training.batchSize)))
         var samples: [Int: [Double]] = [:], bytes: [Int: Double] = [:], figures: [Int: [ClusterBenchmark.Figures]] = [:]
         var barrier: [Int: [Double]] = [:]
         for round in 1...rounds {
             var line: [String] = []
             for n in workerCounts {
-                let r = try ClusterBenchmark.run(workers: n, config: config, steps: steps * n, loomExecutable: exe, logger: logger)
+                let r = try ClusterBenchmark.run(workers: n, config: config, seconds: seconds, loomExecutable: exe, logger: logger)
                 samples[n, default: []].append(r.samplesPerSecond)
                 figures[n, default: []].append(r)
                 bytes[n] = r.bytesPerStep

@@ -30,6 +30,9 @@ let package = Package(
         .target(name: "CHDF5Shim", dependencies: ["CHDF5"]),
         // What Swift cannot import from malloc.h: mallopt (see LoomKernels/HeapTuning.swift).
         .target(name: "CHeapTuning"),
+        // What Swift cannot import from sched.h and stdatomic.h: CPU affinity (local workers,
+        // one core each) and atomics on memory shared with another process (SharedRegion).
+        .target(name: "CSystem"),
 
         .target(name: "LoomKernels", dependencies: ["CBLAS", "CHeapTuning"], swiftSettings: numericSettings),
         .target(name: "LoomHDF5", dependencies: ["CHDF5", "CHDF5Shim"]),
@@ -41,9 +44,9 @@ let package = Package(
                                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: numericSettings),
         .target(name: "LoomCheckpoint", dependencies: ["LoomHDF5", "LoomConfig"]),
-        .target(name: "LoomWire", dependencies: ["CZeroMQ", "LoomKernels"]),
+        .target(name: "LoomWire", dependencies: ["CZeroMQ", "CSystem", "LoomKernels"]),
         .target(name: "LoomCluster", dependencies: [
-            "LoomWire", "LoomTraining", "LoomCheckpoint", "LoomData", "LoomModel", "LoomConfig",
+            "LoomWire", "LoomTraining", "LoomCheckpoint", "LoomData", "LoomModel", "LoomConfig", "CSystem",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "loom", dependencies: [
@@ -64,7 +67,7 @@ let package = Package(
         .testTarget(name: "LoomCheckpointTests", dependencies: ["LoomCheckpoint", "LoomTestSupport"]),
         .testTarget(name: "LoomWireTests", dependencies: ["LoomWire"]),
         .testTarget(name: "LoomClusterTests", dependencies: ["LoomCluster", "LoomWire", "LoomTestSupport"]),
-        .testTarget(name: "LoomCLITests", dependencies: ["LoomHDF5", "LoomTestSupport"]),
+        .testTarget(name: "LoomCLITests", dependencies: ["LoomHDF5", "LoomCluster", "LoomTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

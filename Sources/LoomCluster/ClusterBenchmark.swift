@@ -26,9 +26,10 @@ public enum ClusterBenchmark {
     /// Trains `config` with `workers` local worker processes started from `loomExecutable`
     /// for `seconds` of wall time (and at least `minimumSteps` steps) after `warmupSteps`;
     /// returns training samples/s, the bytes the coordinator sent per step (weights,
-    /// assignments with the samples, heartbeats) and the step-time breakdown.
+    /// assignments with the samples, heartbeats) and the step-time breakdown. With
+    /// `pinning`, worker i runs on its own CPU when there are enough (as `loom train`'s).
     public static func run(workers: Int, config: RunConfig, seconds: Double, loomExecutable: String,
-                           minimumSteps: Int = 10, warmupSteps: Int = 3,
+                           pinning: Bool = true, minimumSteps: Int = 10, warmupSteps: Int = 3,
                            logger: Logger = Logger(label: "loom.bench")) throws -> Figures {
         let problem = try TrainingProblem.synthetic(config: config)
         let shape = problem.imageShape
@@ -46,7 +47,8 @@ public enum ClusterBenchmark {
                                        source: SyntheticSampleSource(imageShape: shape), logger: logger,
                                        options: ClusterOptions(config: config.cluster))
         let children = WorkerProcesses(executable: loomExecutable, endpoint: endpoint,
-                                       extraArguments: ["--no-local-data", "--exit-on-shutdown", "--log-level", "warning"])
+                                       extraArguments: ["--no-local-data", "--exit-on-shutdown", "--log-level", "warning"],
+                                       pinning: pinning)
         defer { children.terminateAll() }
         try children.start(count: workers)
         guard executor.waitForWorkers(workers, timeout: .seconds(60)) == workers else {

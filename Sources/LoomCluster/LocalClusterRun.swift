@@ -26,10 +26,12 @@ public enum LocalClusterRun {
         prepare(executor)
         let children = WorkerProcesses(executable: loomExecutable, endpoint: endpoint,
                                        extraArguments: ["--exit-on-shutdown", "--exit-with-parent",
-                                                        "--parent-pid", "\(getpid())"] + workerArguments)
+                                                        "--parent-pid", "\(getpid())"] + workerArguments,
+                                       pinning: run.config.cluster.pinLocalWorkers)
         defer { children.terminateAll() }
-        try children.start(count: workers)
-        logger.info("coordinator on \(endpoint) with \(workers) local worker process(es)")
+        let cpus = try children.start(count: workers)
+        let placement = cpus.isEmpty ? "" : " on CPU(s) \(cpus.map(String.init).joined(separator: ", "))"
+        logger.info("coordinator on \(endpoint) with \(workers) local worker process(es)\(placement)")
         // Every local worker in before the first step, so the run starts at full speed (after
         // 30 s, or on a stop signal, go on with those there are).
         if executor.assemble(workers, timeout: .seconds(30), control: control) < workers && !control.stopRequested {

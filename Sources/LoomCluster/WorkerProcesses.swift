@@ -11,13 +11,18 @@ public final class WorkerProcesses {
     public let extraArguments: [String]
     /// Where the children's stderr (their log) goes; nil = inherited.
     public let logFile: String?
+    /// With `start(count:)`: give worker i its own CPU (`--cpu`) when this process may run
+    /// on at least `count` of them (`CPUAffinity.localWorkerCPU`).
+    public let pinning: Bool
     public private(set) var processes: [Process] = []
 
-    public init(executable: String, endpoint: String, extraArguments: [String] = [], logFile: String? = nil) {
+    public init(executable: String, endpoint: String, extraArguments: [String] = [], logFile: String? = nil,
+                pinning: Bool = false) {
         self.executable = executable
         self.endpoint = endpoint
         self.extraArguments = extraArguments
         self.logFile = logFile
+        self.pinning = pinning
     }
 
     deinit { terminateAll(wait: false) }
@@ -49,9 +54,21 @@ public final class WorkerProcesses {
         return processes.count - 1
     }
 
-    /// Starts `count` workers.
-    public func start(count: Int) throws(ClusterError) {
-        for _ in 0..<count { try start() }
+    /// Starts `count` workers, each on its own CPU when `pinning` and there are enough.
+    /// Returns the CPUs given (empty when unpinned).
+    @discardableResult
+    public func start(count: Int) throws(ClusterError) -> [Int] {
+        let allowed = pinning ? CPUAffinity.allowedCPUs() : []
+        var cpus: [Int] = []
+        for i in 0..<count {
+            if let cpu = CPUAffinity.localWorkerCPU(index: i, count: count, allowed: allowed) {
+                cpus.append(cpu)
+                try start(arguments: ["--cpu", "\(cpu)"])
+            } else {
+                try start()
+            }
+        }
+        return cpus
     }
 
     /// SIGKILLs worker `index` (a crash, for tests) and reaps it.

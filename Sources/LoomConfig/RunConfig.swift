@@ -230,6 +230,11 @@ public struct TrainingConfig: Equatable, Sendable {
 public struct ClusterConfig: Equatable, Sendable {
     public var heartbeatMs: Int = 500
     public var workerTimeoutMs: Int = 5000
+    /// `loom train --workers N`: give each local worker its own CPU when there are ≥ N.
+    public var pinLocalWorkers: Bool = true
+    /// Offer workers on the coordinator's machine weights and gradients through shared
+    /// memory (/dev/shm) instead of the socket.
+    public var sharedMemory: Bool = true
     public init() {}
 }
 

@@ -22,18 +22,24 @@ enum BarrierBound {
     /// Seconds per step of `config`'s batch cut over `processes` child processes as the
     /// coordinator cuts it for that many workers (`ReductionTree.blocks`), timed for about
     /// `seconds` after 2 warm-up steps.
-    static func secondsPerStep(model: String, config: RunConfig, processes: Int, seconds: Double) throws -> Double {
+    /// With `pinning`, child i runs on its own CPU, as `loom bench` pins its workers.
+    static func secondsPerStep(model: String, config: RunConfig, processes: Int, seconds: Double,
+                               pinning: Bool = true) throws -> Double {
         let shards = config.training.batchSize / config.training.microBatch
         guard processes >= 1, processes <= shards else {
             throw CLIError("bench: \(processes) barrier processes for \(shards) micro-shards per step: at most one process per micro-shard")
         }
         var children: [(process: Process, toChild: FileHandle, fromChild: FileHandle)] = []
+        let allowed = pinning ? CPUAffinity.allowedCPUs() : []
         defer { WorkerProcesses.terminate(children.map(\.process)) }
         for part in 0..<processes {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: LocalCluster.selfExecutable())
             p.arguments = ["bench-barrier", "--model", model, "--batch", "\(config.training.batchSize)",
                            "--micro-batch", "\(config.training.microBatch)", "--part", "\(part)", "--parts", "\(processes)"]
+            if let cpu = CPUAffinity.localWorkerCPU(index: part, count: processes, allowed: allowed) {
+                p.arguments! += ["--cpu", "\(cpu)"]
+            }
             var environment = ProcessInfo.processInfo.environment
             environment["OPENBLAS_NUM_THREADS"] = "1"
             p.environment = environment
@@ -86,11 +92,16 @@ struct BenchBarrierCommand: ParsableCommand {
     var part: Int
     @Option(help: "How many processes share the step, as workers would.")
     var parts: Int
+    @Option(help: "Run on this CPU only, as a pinned worker would.")
+    var cpu: Int?
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        _ = global.bootstrap(process: "bench-barrier")
-        try runReportingErrors { try measure() }
+        try runReportingErrors {
+            if let cpu { try CPUAffinity.pinProcess(to: cpu) }
+            _ = global.bootstrap(process: "bench-barrier")
+            try measure()
+        }
     }
 
     private func measure() throws {

@@ -45,6 +45,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Also print one JSON line with all figures.")
     var json = false
 
+    @Flag(help: "With --workers: let the scheduler place the workers (and barrier processes) instead of giving each its own CPU.")
+    var noPin = false
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
@@ -59,7 +62,7 @@ struct BenchCommand: ParsableCommand {
                 let counts = workers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
                 guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 }) else { throw CLIError("--workers wants counts like 1,2, got '\(workers)'") }
                 guard rounds >= 1 else { throw CLIError("--rounds must be at least 1, got \(rounds)") }
-                try ClusterBench.run(model: URL(fileURLWithPath: model).standardizedFileURL.path, config: config, workerCounts: counts, seconds: seconds, rounds: rounds, json: json, logger: logger)
+                try ClusterBench.run(model: URL(fileURLWithPath: model).standardizedFileURL.path, config: config, workerCounts: counts, seconds: seconds, rounds: rounds, pinning: !noPin, json: json, logger: logger)
                 return
             }
             let sgemm = BLAS.measureSgemmGFLOPS(size: 512, seconds: seconds)
@@ -166,15 +169,16 @@ enum TrainingThroughput {
 /// are reported: a background load that comes and goes then hits every count alike instead
 /// of whichever happened to run during it.
 enum ClusterBench {
-    static func run(model: String, config: RunConfig, workerCounts: [Int], seconds: Double, rounds: Int, json: Bool,
-                    logger: Logger) throws {
+    static func run(model: String, config: RunConfig, workerCounts: [Int], seconds: Double, rounds: Int,
+                    pinning: Bool, json: Bool, logger: Logger) throws {
         let exe = LocalCluster.selfExecutable()
         var samples: [Int: [Double]] = [:], bytes: [Int: Double] = [:], figures: [Int: [ClusterBenchmark.Figures]] = [:]
         var barrier: [Int: [Double]] = [:]
         for round in 1...rounds {
             var line: [String] = []
             for n in workerCounts {
-                let r = try ClusterBenchmark.run(workers: n, config: config, seconds: seconds, loomExecutable: exe, logger: logger)
+                let r = try ClusterBenchmark.run(workers: n, config: config, seconds: seconds, loomExecutable: exe,
+                                                 pinning: pinning, logger: logger)
                 samples[n, default: []].append(r.samplesPerSecond)
                 figures[n, default: []].append(r)
                 bytes[n] = r.bytesPerStep
@@ -183,12 +187,17 @@ enum ClusterBench {
             // The same counts as plain processes meeting at a barrier, with no data sent.
             if workerCounts.contains(1) {
                 for n in workerCounts where n <= config.training.batchSize / config.training.microBatch {
-                    barrier[n, default: []].append(try BarrierBound.secondsPerStep(model: model, config: config, processes: n, seconds: seconds))
+                    barrier[n, default: []].append(try BarrierBound.secondsPerStep(model: model, config: config, processes: n, seconds: seconds,
+                                                                                  pinning: pinning))
                 }
             }
             if rounds > 1 { print("round \(round) of \(rounds): " + line.joined(separator: ", ")) }
         }
         let median = samples.mapValues { Self.median($0) }
+        let cpus = CPUAffinity.allowedCPUs().count
+        print(pinning && workerCounts.allSatisfy({ $0 <= cpus })
+              ? "placement: each worker (and barrier process) on its own CPU of \(cpus)"
+              : "placement: left to the scheduler (\(cpus) CPU(s))")
         for n in workerCounts {
             print(String(format: "%d worker(s): %8.1f samples/s  %8.2f MB sent per step%@", n, median[n]!, bytes[n]! / 1e6,
                          rounds > 1 ? " (median of \(rounds) rounds)" : ""))
@@ -241,7 +250,7 @@ enum ClusterBench {
                 "workers": workerCounts.map { ["workers": $0, "samples_per_s": median[$0]!, "samples_per_s_rounds": samples[$0]!,
                                                "bytes_per_step": bytes[$0]!] },
                 "scaling_efficiency": efficiency, "batch": config.training.batchSize, "micro_batch": config.training.microBatch,
-                "rounds": rounds, "step_breakdown": breakdown, "barrier_bound": bounds, "barrier_samples_per_s": barrierSamples,
+                "rounds": rounds, "pinned": pinning, "step_breakdown": breakdown, "barrier_bound": bounds, "barrier_samples_per_s": barrierSamples,
                 "fraction_of_barrier_throughput": ofBound,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])

@@ -38,15 +38,22 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "With --exit-with-parent: the pid to watch (default: the parent at start-up, which cannot see a parent that died before this worker started).")
     var parentPid: Int32?
 
+    @Option(help: "Run on this CPU only (0-based; the compute thread and ZeroMQ's I/O thread). loom train --workers N gives each local worker its own.")
+    var cpu: Int?
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
         if noLocalData && data != nil { throw ValidationError("--data and --no-local-data exclude each other") }
+        if let cpu, cpu < 0 { throw ValidationError("--cpu must be a CPU number (0 or more), got \(cpu)") }
     }
 
     func run() throws {
-        let logger = global.bootstrap(process: "worker")
         try runReportingErrors {
+            // First, so that every thread started later inherits it.
+            if let cpu { try CPUAffinity.pinProcess(to: cpu) }
+            let logger = global.bootstrap(process: "worker")
+            if let cpu { logger.info("pinned to CPU \(cpu)") }
             BLAS.useSingleThread()
             let security: Security = try keys.map { try Security.worker(keysDirectory: $0) } ?? .none
             var options = WorkerOptions(endpoint: connect)

@@ -34,3 +34,5 @@ void loom_store_release_u64(void *address, uint64_t value) {
 }
 
 void loom_fence_acquire(void) { __atomic_thread_fence(__ATOMIC_ACQUIRE); }
+
+void loom_fence_release(void) { __atomic_thread_fence(__ATOMIC_RELEASE); }

@@ -2,6 +2,7 @@
 
 import Foundation
 import Logging
+import LoomKernels
 import LoomTraining
 import LoomWire
 
@@ -45,19 +46,49 @@ extension ClusterExecutor {
             try? transport.send(.refuse(Refusal(runID: runID, reason: reason)), to: peer)
             return
         }
+        let shared = acceptSharedMemory(hello, worker: name)
         if let known = workers[peer] {
-            // Same connection, new hello: the worker found (or lost) its local copy of the data.
+            // Same connection, new hello: the worker found (or lost) its local copy of the
+            // data, or mapped the shared weights and made its results region.
             known.hello = hello
             known.lastHeard = clock.now
-            logger.info("worker \(name) updated: local data \(hello.hasLocalData ? "yes" : "no")")
+            known.sharedResults = shared
+            // Weights from now on through whichever path its next assignment uses.
+            known.weightsVersion = nil
+            logger.info("worker \(name) updated: local data \(hello.hasLocalData ? "yes" : "no"), shared memory \(shared == nil ? "no" : "yes")")
         } else {
             let record = WorkerRecord(peer: peer, hello: hello, now: clock.now, serial: nextSerial)
+            record.sharedResults = shared
             nextSerial += 1
             workers[peer] = record
             statistics.workersJoined += 1
-            logger.info("worker \(name) joined: \(hello.cores) core(s), local data \(hello.hasLocalData ? "yes" : "no"); \(workers.count) worker(s) live")
+            logger.info("worker \(name) joined: \(hello.cores) core(s), local data \(hello.hasLocalData ? "yes" : "no"), shared memory \(shared == nil ? "no" : "yes"); \(workers.count) worker(s) live")
         }
         send(welcomeFrames, to: workers[peer]!)
+    }
+
+    /// The worker's results region if its hello offers shared memory that checks out: it
+    /// quotes our weights region's token (so it mapped that file, on this machine), and its
+    /// own region opens with the token it named and holds a gradient. Nil otherwise, with a
+    /// notice when an offer was refused.
+    private func acceptSharedMemory(_ hello: Hello, worker name: String) -> SharedRegion? {
+        guard let offer = hello.sharedMemory else { return nil }
+        guard let weights = sharedWeights, offer.weightsToken == weights.tokenHex else {
+            logger.notice("worker \(name) offered shared memory for another weights region; using the socket")
+            return nil
+        }
+        do {
+            let region = try SharedRegion.open(path: offer.resultsPath, token: SharedRegion.bytes(fromHex: offer.resultsToken),
+                                               directory: options.sharedMemoryDirectory)
+            guard region.slotBytes >= 4 * problem.model.parameters.count else {
+                logger.notice("worker \(name): its results region holds \(region.slotBytes) bytes per slot, a gradient needs \(4 * problem.model.parameters.count); using the socket")
+                return nil
+            }
+            return region
+        } catch {
+            logger.notice("worker \(name): \(error); using the socket")
+            return nil
+        }
     }
 
     /// A worker declared dead that speaks again (it was only slow, or the network paused)
@@ -87,6 +118,28 @@ extension ClusterExecutor {
             return reject(peer, "duplicate result", "step \(job.step): block \(piece.block) is already in")
         }
         var why = ""
+        var result = result
+        if let slot = result.sharedGradient {
+            guard case .train = job.kind, let region = worker.sharedResults else {
+                return reject(peer, "unexpected shared payload", "step \(job.step) block \(piece.block): a shared gradient from a worker whose shared memory was not accepted")
+            }
+            let count = problem.model.parameters.count
+            var readable = true
+            result.gradientSum = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                readable = region.read(slot: Int(slot.slot), tag: slot.tag, into: UnsafeMutableRawBufferPointer(buffer))
+                if !readable { buffer.initialize(repeating: 0) }
+                initialized = count
+            }
+            guard readable else {
+                // Overwritten or never written: compute it again (this worker may get it back).
+                if job.pieces[key]!.owner == peer { job.pieces[key]!.owner = nil }
+                return reject(peer, "unreadable shared payload", "step \(job.step) block \(piece.block): slot \(slot.slot) of \(region.path) does not hold tag \(slot.tag) and \(4 * count) bytes; the block is assigned again")
+            }
+            if let bad = firstNonFinite(result.gradientSum) {
+                return reject(peer, "non-finite values", "step \(job.step) block \(piece.block): shared gradient element \(bad) is NaN or infinite (R12)")
+            }
+            statistics.sharedBytes += 4 * count
+        }
         switch job.kind {
         case .train:
             guard let value = LoomTraining.ShardResult.fromWire(result, parameterCount: problem.model.parameters.count,
@@ -149,7 +202,7 @@ extension ClusterExecutor {
                                    firstShard: UInt32(block.start),
                                    shardSampleCounts: [UInt32](repeating: UInt32(plan.microBatch), count: block.count),
                                    sampleIndices: samples.map { UInt64($0) }, sampleRecords: records,
-                                   headScales: plan.headScales)
+                                   headScales: plan.headScales, sharedResult: worker.sharedResults != nil)
                 return Message.assignment(a).encode()
             case .evaluate(let split, _, _, _):
                 let samples = job.evaluationSamples(key)

@@ -22,6 +22,10 @@ public struct ClusterOptions: Sendable {
     public var waitLogInterval: Duration = .seconds(5)
     /// Samples per evaluation piece (rounded up to a multiple of the micro-batch).
     public var evaluationChunk = 512
+    /// Offer workers on this machine weights and gradients through shared memory.
+    public var sharedMemory = true
+    /// Where the shared regions are made (a tmpfs).
+    public var sharedMemoryDirectory = SharedRegion.directory
 
     public init(heartbeatInterval: Duration, workerTimeout: Duration) {
         self.heartbeatInterval = heartbeatInterval
@@ -31,6 +35,7 @@ public struct ClusterOptions: Sendable {
     /// `cluster.heartbeat_ms` and `cluster.worker_timeout_ms` of a run config.
     public init(config: ClusterConfig) {
         self.init(heartbeatInterval: .milliseconds(config.heartbeatMs), workerTimeout: .milliseconds(config.workerTimeoutMs))
+        sharedMemory = config.sharedMemory
     }
 }
 
@@ -57,6 +62,11 @@ public final class ClusterExecutor: StepExecutor {
     var lastWaitLog: ContinuousClock.Instant
     /// Encoded weights of one version, shared by every worker that needs them.
     var weightsCache: (version: UInt64, frames: [[UInt8]])?
+    /// The weights region (nil: not offered): version v goes to slot v % 2 under tag v + 1.
+    let sharedWeights: SharedRegion?
+    /// The version each slot of `sharedWeights` holds, and the small message that names it.
+    var sharedSlotVersions: [UInt64?] = [nil, nil]
+    var sharedWeightsCache: (version: UInt64, frames: [[UInt8]])?
     /// Rejects logged per peer (the rest are counted only, so a flood cannot flood the log).
     var rejectsLogged: [PeerID: Int] = [:]
 
@@ -75,8 +85,19 @@ public final class ClusterExecutor: StepExecutor {
         self.logger = logger
         self.options = options
         let description = RunDescription(problem: problem, datasetFingerprint: source.fingerprint)
+        var region: SharedRegion?
+        if options.sharedMemory {
+            do {
+                region = try SharedRegion.create(kind: "weights", slotCount: 2, slotBytes: 4 * problem.model.parameters.count,
+                                                 directory: options.sharedMemoryDirectory)
+            } catch {
+                logger.notice("no shared memory for local workers (\(error)): weights and gradients go over the socket")
+            }
+        }
+        sharedWeights = region
         welcomeFrames = Message.welcome(Welcome(runID: self.runID, configYAML: problem.config.yaml,
-                                                runJSON: description.json())).encode()
+                                                runJSON: description.json(),
+                                                sharedWeightsPath: region?.path ?? "")).encode()
         lastHeartbeat = clock.now
         lastWaitLog = clock.now
     }
@@ -135,12 +156,13 @@ public final class ClusterExecutor: StepExecutor {
         let frames = Message.shutdown(Shutdown(runID: runID, reason: reason)).encode()
         for worker in orderedWorkers { try? transport.send(frames, to: worker.peer) }
         logger.info("\(summaryLine)")
+        sharedWeights?.close()
     }
 
     /// `cluster summary: ...`, with the reject counts (the tests read this line).
     public var summaryLine: String {
         let s = statistics
-        return "cluster summary: run \(String(runID, radix: 16)), \(s.stepsExecuted) steps, \(s.evaluations) evaluations, workers joined \(s.workersJoined), lost \(s.workersLost), refused \(s.workersRefused), blocks reassigned \(s.blocksReassigned), bytes sent \(s.bytesSent) (weights \(s.weightBytesSent)), rejected messages: \(rejects)"
+        return "cluster summary: run \(String(runID, radix: 16)), \(s.stepsExecuted) steps, \(s.evaluations) evaluations, workers joined \(s.workersJoined), lost \(s.workersLost), refused \(s.workersRefused), blocks reassigned \(s.blocksReassigned), bytes sent \(s.bytesSent) (weights \(s.weightBytesSent)), through shared memory \(s.sharedBytes), rejected messages: \(rejects)"
     }
 
     /// Waits (servicing the cluster) until at least `count` workers are connected,
@@ -256,10 +278,16 @@ public final class ClusterExecutor: StepExecutor {
         }
     }
 
-    /// Sends `state`'s weights to `worker` unless it holds them; false if it died.
+    /// Sends `state`'s weights to `worker` unless it holds them; false if it died. A worker
+    /// with shared memory gets a small message naming the slot they were published in.
     func ensureWeights(_ worker: WorkerRecord, state: TrainingState) -> Bool {
         let version = UInt64(state.step)
         if worker.weightsVersion == version { return true }
+        if worker.sharedResults != nil, let frames = sharedWeightsFrames(state: state) {
+            guard send(frames, to: worker) else { return false }
+            worker.weightsVersion = version
+            return true
+        }
         if weightsCache?.version != version {
             weightsCache = (version, Message.weights(WeightsUpdate(runID: runID, step: version, weightsVersion: version,
                                                                     parameters: state.parameters, buffers: state.buffers)).encode())
@@ -269,6 +297,26 @@ public final class ClusterExecutor: StepExecutor {
         statistics.weightBytesSent += frames.reduce(0) { $0 + $1.count }
         worker.weightsVersion = version
         return true
+    }
+
+    /// The weights message of `state`'s version for workers with shared memory, publishing
+    /// the parameters in slot version % 2 the first time (the slot held version − 2, which
+    /// no worker of this step reads: a late reader sees the tag change and drops the copy).
+    private func sharedWeightsFrames(state: TrainingState) -> [[UInt8]]? {
+        guard let region = sharedWeights else { return nil }
+        let version = UInt64(state.step)
+        if sharedWeightsCache?.version == version { return sharedWeightsCache!.frames }
+        let slot = Int(version % 2)
+        if sharedSlotVersions[slot] != version {
+            state.parameters.withUnsafeBytes { region.write(slot: slot, tag: version + 1, payload: $0) }
+            sharedSlotVersions[slot] = version
+            statistics.sharedBytes += 4 * state.parameters.count
+        }
+        let update = WeightsUpdate(runID: runID, step: version, weightsVersion: version, parameters: [],
+                                   buffers: state.buffers, shared: SharedSlot(slot: UInt32(slot), tag: version + 1))
+        let frames = Message.weights(update).encode()
+        sharedWeightsCache = (version, frames)
+        return frames
     }
 
     /// Sends `frames` to `worker`; a failed send means the worker is gone (or not reading).
@@ -286,6 +334,7 @@ public final class ClusterExecutor: StepExecutor {
 
     func declareDead(_ worker: WorkerRecord, why: String) {
         guard workers.removeValue(forKey: worker.peer) != nil else { return }
+        worker.sharedResults = nil
         if departed.count > 10_000 { departed.removeAll() }
         departed[worker.peer] = worker.hello
         statistics.workersLost += 1

@@ -38,6 +38,7 @@ public struct RejectCounts: Equatable, Sendable, CustomStringConvertible {
         case .frameSize: return "bad frame size"
         case .nonFinite: return "non-finite values"
         case .json: return "bad json"
+        case .sharedSlot: return "bad shared slot"
         }
     }
 }

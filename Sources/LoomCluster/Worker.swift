@@ -21,6 +21,9 @@ public struct WorkerOptions: Sendable {
     /// Stop when the parent process with this pid is gone (`--exit-with-parent`): workers
     /// started by `loom train --workers N` do not outlive their coordinator.
     public var parentPID: Int32?
+    /// False with `--no-shared-memory`: never map the coordinator's shared weights region
+    /// (weights and gradients then always cross the socket, as from another machine).
+    public var useSharedMemory = true
     /// Without a welcome within this time, reconnect and say hello again.
     public var helloTimeout: Duration = .seconds(10)
     public var hostname = ProcessInfo.processInfo.hostName

@@ -9,6 +9,8 @@ public struct WorkerSummary: Equatable, Sendable, CustomStringConvertible {
     public var hostname: String
     public var pid: Int
     public var hasLocalData: Bool
+    /// Weights and gradients go through shared memory (a worker on the coordinator's machine).
+    public var sharedMemory: Bool
 
     /// `"0a1b2c3d (host:1234)"`: how every log line names a worker.
     public var description: String { "\(peer) (\(hostname):\(pid))" }
@@ -23,6 +25,9 @@ final class WorkerRecord {
     var weightsVersion: UInt64?
     /// Join order, for assignments that do not depend on dictionary order.
     let serial: Int
+    /// The worker's results region, once its hello offered one that checked out: then its
+    /// weights come through the coordinator's region and its gradients through this one.
+    var sharedResults: SharedRegion?
 
     init(peer: PeerID, hello: Hello, now: ContinuousClock.Instant, serial: Int) {
         self.peer = peer
@@ -32,7 +37,8 @@ final class WorkerRecord {
     }
 
     var summary: WorkerSummary {
-        WorkerSummary(peer: peer, hostname: hello.hostname, pid: hello.pid, hasLocalData: hello.hasLocalData)
+        WorkerSummary(peer: peer, hostname: hello.hostname, pid: hello.pid, hasLocalData: hello.hasLocalData,
+                      sharedMemory: sharedResults != nil)
     }
 
     var name: String { summary.description }
@@ -50,6 +56,9 @@ public struct ClusterStatistics: Equatable, Sendable {
     /// Bytes handed to the transport (all messages), and of weights messages alone.
     public var bytesSent = 0
     public var weightBytesSent = 0
+    /// Bytes that went through shared memory instead: weights published (once per version,
+    /// whatever the number of workers reading them) and gradients read.
+    public var sharedBytes = 0
     /// Seconds spent inside steps and evaluations (assigning, waiting for workers,
     /// reducing): the rest of a run's time is the driver's own (optimizer, checkpoints).
     public var jobSeconds = 0.0

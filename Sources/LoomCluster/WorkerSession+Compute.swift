@@ -85,7 +85,12 @@ extension WorkerSession {
         let sum = ReductionTree.reduce(block, value: value, combine: { if failure == nil { $0.add($1) } })
         if let failure { throw .badWelcome(endpoint: endpoint, reason: "step \(a.step) block \(block): \(failure)") }
         guard let sum else { throw .badWelcome(endpoint: endpoint, reason: "step \(a.step): empty block \(block)") }
-        return sum.wire(runID: run.runID, step: a.step, epoch: a.epoch, weightsVersion: a.weightsVersion,
-                        firstShard: a.firstShard, shardCount: UInt32(a.shardCount))
+        var wire = sum.wire(runID: run.runID, step: a.step, epoch: a.epoch, weightsVersion: a.weightsVersion,
+                            firstShard: a.firstShard, shardCount: UInt32(a.shardCount))
+        if a.sharedResult, let slot = publishSharedGradient(sum.gradients) {
+            wire.gradientSum = []
+            wire.sharedGradient = slot
+        }
+        return wire
     }
 }

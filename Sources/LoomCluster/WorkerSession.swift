@@ -27,6 +27,11 @@ final class WorkerSession {
     var parameters: [Float] = []
     var buffers: [Float] = []
     var version: UInt64?
+    /// Shared memory with a coordinator on this machine: its weights region (read-only) and
+    /// this worker's results region, for this run; nil when not offered or not usable.
+    var shared: (weights: SharedRegion, results: SharedRegion)?
+    /// Results published in `shared.results` so far (the next tag; slots alternate).
+    var sharedResultsWritten: UInt64 = 0
     private var lastHeard: ContinuousClock.Instant
     private var lastBeat: ContinuousClock.Instant
     private var logger: Logger { worker.log }
@@ -38,8 +43,26 @@ final class WorkerSession {
         lastBeat = clock.now
     }
 
+    deinit { closeShared() }
+
+    func closeShared() {
+        shared?.weights.close()
+        shared?.results.close()
+        shared = nil
+    }
+
+    /// The hello of this worker now: its data, and its side of shared memory if any.
+    var hello: Hello {
+        var hello = worker.hello
+        if let shared {
+            hello.sharedMemory = SharedMemoryOffer(weightsToken: shared.weights.tokenHex, resultsPath: shared.results.path,
+                                                   resultsToken: shared.results.tokenHex)
+        }
+        return hello
+    }
+
     func run() throws(ClusterError) -> Outcome {
-        sendToCoordinator(.hello(worker.hello))
+        sendToCoordinator(.hello(hello))
         let endpoint = worker.options.endpoint
         while !worker.stopRequested {
             let envelope: Envelope?
@@ -87,6 +110,19 @@ final class WorkerSession {
         case .weights(let update):
             guard let run = current else { return nil }
             let model = run.computer.problem.model
+            if let slot = update.shared {
+                guard update.buffers.count == model.buffers.count else {
+                    throw .badWelcome(endpoint: worker.options.endpoint, reason: "weights with \(update.buffers.count) buffer values for a model of \(model.buffers.count)")
+                }
+                guard readSharedWeights(slot, count: model.parameters.count) else {
+                    // Its next assignment then names a version this worker lacks: start over.
+                    logger.warning("dropped weights version \(update.weightsVersion): slot \(slot.slot) of the shared weights region does not hold tag \(slot.tag) with \(model.parameters.count) parameters")
+                    return nil
+                }
+                buffers = update.buffers
+                version = update.weightsVersion
+                return nil
+            }
             guard update.parameters.count == model.parameters.count, update.buffers.count == model.buffers.count else {
                 throw .badWelcome(endpoint: worker.options.endpoint, reason: "weights of \(update.parameters.count)+\(update.buffers.count) values for a model of \(model.parameters.count)+\(model.buffers.count)")
             }
@@ -115,7 +151,10 @@ final class WorkerSession {
                       timeout: .milliseconds(config.cluster.workerTimeoutMs), tta: tta)
             version = nil
             logger.info("joined run \(String(welcome.runID, radix: 16)) at \(endpoint): \(config.name), \(problem.model.parameters.count) parameters, micro-batch \(config.training.microBatch)")
-            findLocalData(description)
+            let foundData = findLocalData(description)
+            let mapped = mapSharedMemory(path: welcome.sharedWeightsPath, parameterCount: problem.model.parameters.count)
+            // Tell the coordinator what changed since the first hello.
+            if foundData || mapped { sendToCoordinator(.hello(hello)) }
         } catch let error as ClusterError {
             throw error
         } catch {
@@ -124,17 +163,63 @@ final class WorkerSession {
     }
 
     /// Without `--data` and without `--no-local-data`: use the config's `data.path` if this
-    /// machine has the same file, and tell the coordinator with a second hello.
-    private func findLocalData(_ description: RunDescription) {
+    /// machine has the same file; true when found (the coordinator is told with a new hello).
+    private func findLocalData(_ description: RunDescription) -> Bool {
         guard worker.options.useLocalData, worker.localData == nil,
-              FileManager.default.isReadableFile(atPath: description.dataPath) else { return }
-        guard let data = try? WorkerData(path: description.dataPath) else { return }
+              FileManager.default.isReadableFile(atPath: description.dataPath) else { return false }
+        guard let data = try? WorkerData(path: description.dataPath) else { return false }
         guard data.fingerprint == description.datasetFingerprint else {
             logger.notice("not using \(description.dataPath): fingerprint \(data.fingerprint) differs from the run's \(description.datasetFingerprint); samples will come from the coordinator")
-            return
+            return false
         }
         worker.localData = data
         logger.info("reading samples from \(description.dataPath) (same fingerprint as the coordinator's)")
-        sendToCoordinator(.hello(worker.hello))
+        return true
+    }
+
+    /// A coordinator on this machine offers its weights region at `path`: map it and make a
+    /// results region for gradients of `parameterCount` floats; true when both worked (the
+    /// coordinator is told with a new hello). On another machine the file is not there.
+    private func mapSharedMemory(path: String, parameterCount: Int) -> Bool {
+        closeShared()
+        guard !path.isEmpty, worker.options.useSharedMemory else { return false }
+        guard FileManager.default.fileExists(atPath: path) else {
+            logger.debug("shared weights region \(path) is not on this machine: weights and gradients go over the socket")
+            return false
+        }
+        do {
+            let weights = try SharedRegion.open(path: path)
+            guard weights.slotBytes >= 4 * parameterCount, weights.slotCount == 2 else {
+                logger.notice("shared weights region \(path) has \(weights.slotCount) slots of \(weights.slotBytes) bytes, not 2 of \(4 * parameterCount); using the socket")
+                return false
+            }
+            let results = try SharedRegion.create(kind: "results", slotCount: 2, slotBytes: 4 * parameterCount,
+                                                  directory: (path as NSString).deletingLastPathComponent)
+            shared = (weights, results)
+            sharedResultsWritten = 0
+            logger.info("weights and gradients through shared memory (\(path), \(results.path))")
+            return true
+        } catch {
+            logger.notice("no shared memory with the coordinator (\(error)); using the socket")
+            return false
+        }
+    }
+
+    /// Copies the parameters of `slot` of the coordinator's weights region; false when the
+    /// slot does not hold that tag and size before and after the copy.
+    private func readSharedWeights(_ slot: SharedSlot, count: Int) -> Bool {
+        guard let region = shared?.weights else { return false }
+        if parameters.count != count { parameters = [Float](repeating: 0, count: count) }
+        return parameters.withUnsafeMutableBytes { region.read(slot: Int(slot.slot), tag: slot.tag, into: $0) }
+    }
+
+    /// Publishes `gradients` in the next slot of this worker's results region (slots
+    /// alternate, so the result before stays readable); nil without shared memory.
+    func publishSharedGradient(_ gradients: [Float]) -> SharedSlot? {
+        guard let region = shared?.results else { return nil }
+        sharedResultsWritten += 1
+        let slot = Int(sharedResultsWritten % UInt64(region.slotCount))
+        gradients.withUnsafeBytes { region.write(slot: slot, tag: sharedResultsWritten, payload: $0) }
+        return SharedSlot(slot: UInt32(slot), tag: sharedResultsWritten)
     }
 }

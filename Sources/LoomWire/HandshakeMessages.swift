@@ -18,9 +18,13 @@ public struct Hello: Equatable, Sendable, Codable {
     /// Whether the worker reads samples from its own copy of the dataset. When false the
     /// coordinator ships sample records inside each assignment.
     public var hasLocalData: Bool
+    /// The worker mapped the coordinator's shared weights region and made one of its own for
+    /// results (optional; only a worker on the coordinator's machine can).
+    public var sharedMemory: SharedMemoryOffer?
 
     public init(protocolVersion: UInt16 = WireHeader.protocolVersion, hostname: String, pid: Int,
-                cores: Int, datasetFingerprint: String, hasLocalData: Bool) {
+                cores: Int, datasetFingerprint: String, hasLocalData: Bool, sharedMemory: SharedMemoryOffer? = nil) {
+        self.sharedMemory = sharedMemory
         self.protocolVersion = protocolVersion
         self.hostname = hostname
         self.pid = pid
@@ -32,6 +36,7 @@ public struct Hello: Equatable, Sendable, Codable {
     enum CodingKeys: String, CodingKey {
         case protocolVersion = "protocol_version", hostname, pid, cores
         case datasetFingerprint = "dataset_fingerprint", hasLocalData = "has_local_data"
+        case sharedMemory = "shared_memory"
     }
 
     /// Reads `protocol_version` as a plain integer first: Foundation reports a number out of
@@ -48,6 +53,7 @@ public struct Hello: Equatable, Sendable, Codable {
         cores = try c.decode(Int.self, forKey: .cores)
         datasetFingerprint = try c.decode(String.self, forKey: .datasetFingerprint)
         hasLocalData = try c.decode(Bool.self, forKey: .hasLocalData)
+        sharedMemory = try c.decodeIfPresent(SharedMemoryOffer.self, forKey: .sharedMemory)
     }
 
     /// R13 range checks; the header's version was already checked equal to ours (R3).
@@ -57,6 +63,35 @@ public struct Hello: Equatable, Sendable, Codable {
         }
         guard pid >= 1 else { throw .json(type: .hello, rule: "pid \(pid) is not ≥ 1") }
         guard cores >= 1 else { throw .json(type: .hello, rule: "cores \(cores) is not ≥ 1") }
+        if let offer = sharedMemory {
+            for (name, token) in [("weights_token", offer.weightsToken), ("results_token", offer.resultsToken)] {
+                guard SharedRegion.bytes(fromHex: token)?.count == SharedRegion.tokenBytes else {
+                    throw .json(type: .hello, rule: "shared_memory.\(name) is not \(2 * SharedRegion.tokenBytes) lowercase hex digits")
+                }
+            }
+            guard !offer.resultsPath.isEmpty, offer.resultsPath.utf8.count <= 4096 else {
+                throw .json(type: .hello, rule: "shared_memory.results_path is empty or longer than 4096 bytes")
+            }
+        }
+    }
+}
+
+/// A worker's side of the shared-memory handshake (in its hello): the token it read from the
+/// coordinator's weights region (proof that it mapped that file, which a worker on another
+/// machine cannot), and its own results region with that region's token.
+public struct SharedMemoryOffer: Equatable, Sendable, Codable {
+    public var weightsToken: String
+    public var resultsPath: String
+    public var resultsToken: String
+
+    public init(weightsToken: String, resultsPath: String, resultsToken: String) {
+        self.weightsToken = weightsToken
+        self.resultsPath = resultsPath
+        self.resultsToken = resultsToken
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case weightsToken = "weights_token", resultsPath = "results_path", resultsToken = "results_token"
     }
 }
 
@@ -69,16 +104,22 @@ public struct Welcome: Equatable, Sendable {
     /// heads, image shape...): JSON text whose meaning belongs to LoomCluster. Optional on
     /// the wire (missing = empty).
     public var runJSON: String
+    /// The coordinator's shared weights region, for a worker on the same machine to map
+    /// (optional; empty = none). The path alone proves nothing: the worker quotes the
+    /// token it finds inside.
+    public var sharedWeightsPath: String
 
-    public init(runID: UInt64, configYAML: String, runJSON: String = "") {
+    public init(runID: UInt64, configYAML: String, runJSON: String = "", sharedWeightsPath: String = "") {
         self.runID = runID
         self.configYAML = configYAML
         self.runJSON = runJSON
+        self.sharedWeightsPath = sharedWeightsPath
     }
 
     struct Body: Codable {
         var config_yaml: String
         var run_json: String?
+        var shared_weights_path: String?
     }
 }
 

@@ -39,15 +39,17 @@ public enum Message: Equatable, Sendable {
     private func payloadFrames() -> [[UInt8]] {
         switch self {
         case .hello(let m): [jsonFrame(m)]
-        case .welcome(let m): [jsonFrame(Welcome.Body(config_yaml: m.configYAML, run_json: m.runJSON))]
+        case .welcome(let m):
+            [jsonFrame(Welcome.Body(config_yaml: m.configYAML, run_json: m.runJSON,
+                                    shared_weights_path: m.sharedWeightsPath.isEmpty ? nil : m.sharedWeightsPath))]
         case .refuse(let m): [jsonFrame(ReasonBody(reason: m.reason))]
         case .shutdown(let m): [jsonFrame(ReasonBody(reason: m.reason))]
         case .assignment(let m):
             [packFrame(m.shardSampleCounts), packFrame(m.sampleIndices), m.sampleRecords, packFrame(m.headScales)]
         case .result(let m):
-            [packFrame(m.gradientSum), packFrame(m.batchNormStatistics), packFrame(m.metricSums),
-             packFrame(m.sampleCounts)]
-        case .weights(let m): [packFrame(m.parameters), packFrame(m.buffers)]
+            [m.sharedGradient?.frame() ?? packFrame(m.gradientSum), packFrame(m.batchNormStatistics),
+             packFrame(m.metricSums), packFrame(m.sampleCounts)]
+        case .weights(let m): [m.shared?.frame() ?? packFrame(m.parameters), packFrame(m.buffers)]
         case .heartbeat: []
         }
     }
@@ -66,12 +68,14 @@ public enum Message: Equatable, Sendable {
         case .assignment(let m):
             h = WireHeader(type: .assignment, runID: m.runID, step: m.step, weightsVersion: m.weightsVersion,
                            firstShard: m.firstShard, shardCount: UInt32(truncatingIfNeeded: m.shardSampleCounts.count),
-                           epoch: m.epoch)
+                           epoch: m.epoch, flags: m.sharedResult ? WireHeader.sharedFlag : 0)
         case .result(let m):
             h = WireHeader(type: .result, runID: m.runID, step: m.step, weightsVersion: m.weightsVersion,
-                           firstShard: m.firstShard, shardCount: m.shardCount, epoch: m.epoch)
+                           firstShard: m.firstShard, shardCount: m.shardCount, epoch: m.epoch,
+                           flags: m.sharedGradient == nil ? 0 : WireHeader.sharedFlag)
         case .weights(let m):
-            h = WireHeader(type: .weights, runID: m.runID, step: m.step, weightsVersion: m.weightsVersion)
+            h = WireHeader(type: .weights, runID: m.runID, step: m.step, weightsVersion: m.weightsVersion,
+                           flags: m.shared == nil ? 0 : WireHeader.sharedFlag)
         case .heartbeat(let m):
             h = WireHeader(type: .heartbeat, runID: m.runID, step: m.step, weightsVersion: m.weightsVersion)
         }
@@ -82,7 +86,7 @@ public enum Message: Equatable, Sendable {
 
     // MARK: - Decoding
 
-    /// Validates `frames` (header first) against rules R1–R13 and returns the message.
+    /// Validates `frames` (header first) against rules R1–R14 and returns the message.
     ///
     /// - Parameter expectedRunID: the run this receiver belongs to; nil before it knows
     ///   (a worker waiting for its welcome). A hello must always carry run id 0.
@@ -105,7 +109,7 @@ public enum Message: Equatable, Sendable {
         }
         try checkShardRange(header)                                                // R10
         let payload = PayloadReader(header: header, frames: Array(frames.dropFirst()))
-        return try decodePayload(header, payload)                                  // R11–R13
+        return try decodePayload(header, payload)                                  // R11–R14
     }
 
     private static func checkRunID(_ header: WireHeader, expected: UInt64?) throws(WireError) {
@@ -142,7 +146,8 @@ public enum Message: Equatable, Sendable {
             return .hello(hello)
         case .welcome:
             let body = try p.json(0, as: Welcome.Body.self)
-            return .welcome(Welcome(runID: h.runID, configYAML: body.config_yaml, runJSON: body.run_json ?? ""))
+            return .welcome(Welcome(runID: h.runID, configYAML: body.config_yaml, runJSON: body.run_json ?? "",
+                                    sharedWeightsPath: body.shared_weights_path ?? ""))
         case .refuse:
             return .refuse(Refusal(runID: h.runID, reason: try p.json(0, as: ReasonBody.self).reason))
         case .shutdown:
@@ -150,14 +155,18 @@ public enum Message: Equatable, Sendable {
         case .assignment:
             return .assignment(try decodeAssignment(h, p))
         case .result:
+            let shared = h.isShared ? try p.sharedSlot(0) : nil
             return .result(ShardResult(
                 runID: h.runID, step: h.step, epoch: h.epoch, weightsVersion: h.weightsVersion,
                 firstShard: h.firstShard, shardCount: h.shardCount,
-                gradientSum: try p.finiteFloats(0), batchNormStatistics: try p.finiteFloats(1),
-                metricSums: try p.finiteDoubles(2), sampleCounts: try p.array(3, of: UInt64.self, elementName: "u64")))
+                gradientSum: shared == nil ? try p.finiteFloats(0) : [], batchNormStatistics: try p.finiteFloats(1),
+                metricSums: try p.finiteDoubles(2), sampleCounts: try p.array(3, of: UInt64.self, elementName: "u64"),
+                sharedGradient: shared))
         case .weights:
+            let shared = h.isShared ? try p.sharedSlot(0) : nil
             return .weights(WeightsUpdate(runID: h.runID, step: h.step, weightsVersion: h.weightsVersion,
-                                          parameters: try p.finiteFloats(0), buffers: try p.finiteFloats(1)))
+                                          parameters: shared == nil ? try p.finiteFloats(0) : [],
+                                          buffers: try p.finiteFloats(1), shared: shared))
         case .heartbeat:
             return .heartbeat(Heartbeat(runID: h.runID, step: h.step, weightsVersion: h.weightsVersion))
         }
@@ -187,6 +196,6 @@ public enum Message: Equatable, Sendable {
         return Assignment(runID: h.runID, step: h.step, epoch: h.epoch, weightsVersion: h.weightsVersion,
                           firstShard: h.firstShard, shardSampleCounts: counts,
                           sampleIndices: try p.array(1, of: UInt64.self, elementName: "u64"),
-                          sampleRecords: p.frames[2], headScales: try p.finiteFloats(3))
+                          sampleRecords: p.frames[2], headScales: try p.finiteFloats(3), sharedResult: h.isShared)
     }
 }

@@ -45,6 +45,9 @@ public enum MessageType: UInt8, CaseIterable, Sendable, CustomStringConvertible 
         }
     }
 
+    /// Whether the header may carry the `shared` flag (R5, R14).
+    var mayBeShared: Bool { self == .assignment || self == .weights || self == .result }
+
     /// Whether the header's micro-shard range must be non-empty (true) or zero (false).
     var carriesShardRange: Bool { self == .assignment || self == .result }
 }

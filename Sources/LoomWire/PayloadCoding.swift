@@ -66,6 +66,15 @@ struct PayloadReader {
                    firstShard: header.firstShard, shardCount: header.shardCount)
     }
 
+    /// Frame `index` as a reference to a slot of the sender's shared region (R14).
+    func sharedSlot(_ index: Int) throws(WireError) -> SharedSlot {
+        var why = ""
+        guard let slot = SharedSlot.parse(frames[index], why: &why) else {
+            throw .sharedSlot(type: type, frame: name(index), rule: why)
+        }
+        return slot
+    }
+
     /// Frame `index` decoded as a JSON object into `T` (R13). `Decodable` reports a missing
     /// or mistyped field by its key, which becomes the error's rule.
     func json<T: Decodable>(_ index: Int, as _: T.Type) throws(WireError) -> T {

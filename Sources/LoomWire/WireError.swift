@@ -12,7 +12,8 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case unsupportedVersion(UInt16)
     /// R4: the type byte is a known `MessageType`.
     case unknownType(UInt8)
-    /// R5: flags and reserved header bytes are zero in this protocol version.
+    /// R5: reserved header bytes are zero; the flags byte holds at most the `shared` bit,
+    /// and that only on assignment, weights and result.
     case nonZeroReserved(type: MessageType, offset: Int)
     /// R6: the run id is the expected one; a hello carries zero, a welcome non-zero.
     case runID(type: MessageType, actual: UInt64, rule: String)
@@ -35,6 +36,8 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     /// R13: a JSON body is well-formed UTF-8 JSON with every required field, of the right
     /// type and in range.
     case json(type: MessageType, rule: String)
+    /// R14: with the `shared` flag, the shared array's frame is a well-formed `SharedSlot`.
+    case sharedSlot(type: MessageType, frame: String, rule: String)
 
     public var description: String {
         switch self {
@@ -49,7 +52,8 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
         case .unknownType(let byte):
             return "unknown message type \(byte) (R4)"
         case .nonZeroReserved(let type, let offset):
-            return "\(type): header byte \(offset) (flags/reserved) is not zero (R5)"
+            return offset == 7 ? "\(type): header flags byte has a bit this message type may not carry (R5)"
+                : "\(type): header byte \(offset) (reserved) is not zero (R5)"
         case .runID(let type, let actual, let rule):
             return "\(type): run id \(hex(actual)): \(rule) (R6)"
         case .payloadTooLarge(let type, let declared, let limit):
@@ -66,6 +70,8 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(type): frame \(frame) element \(index) is NaN or infinite (step \(step), micro-shards \(first)..<\(UInt64(first) + UInt64(count))) (R12)"
         case .json(let type, let rule):
             return "\(type): JSON body: \(rule) (R13)"
+        case .sharedSlot(let type, let frame, let rule):
+            return "\(type): frame \(frame): \(rule) (R14)"
         }
     }
 }

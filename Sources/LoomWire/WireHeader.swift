@@ -3,9 +3,9 @@
 /// ```
 /// offset size field
 ///  0     4    magic "LOOM"
-///  4     2    protocol version (u16) = 1
+///  4     2    protocol version (u16) = 2
 ///  6     1    message type (u8, MessageType)
-///  7     1    flags (u8) = 0 in version 1
+///  7     1    flags (u8): bit 0 `shared` (assignment, weights, result); other bits 0
 ///  8     8    run id (u64)
 /// 16     8    step (u64)
 /// 24     8    weights version (u64)
@@ -25,7 +25,12 @@ public struct WireHeader: Equatable, Sendable {
     /// "LOOM" in ASCII.
     public static let magic: [UInt8] = [0x4C, 0x4F, 0x4F, 0x4D]
     /// The protocol version this build speaks and accepts.
-    public static let protocolVersion: UInt16 = 1
+    /// Version 2 added the `shared` flag (shared-memory payloads, R14).
+    public static let protocolVersion: UInt16 = 2
+    /// Flags bit 0. On weights and result: the big array (parameters, gradient_sum) is in
+    /// the sender's shared region, and its frame holds a `SharedSlot`. On an assignment:
+    /// the coordinator asks for the gradient that way.
+    public static let sharedFlag: UInt8 = 1
     /// Upper bound on the payload of one message (1 GiB); larger claims are rejected
     /// before anything is read. The ZeroMQ transport bounds each frame the same way.
     public static let maxPayloadBytes: UInt64 = 1 << 30
@@ -41,11 +46,14 @@ public struct WireHeader: Equatable, Sendable {
     public var epoch: UInt32
     public var payloadFrameCount: UInt16
     public var payloadBytes: UInt64
+    public var flags: UInt8
+    public var isShared: Bool { flags & Self.sharedFlag != 0 }
 
     public init(type: MessageType, runID: UInt64 = 0, step: UInt64 = 0, weightsVersion: UInt64 = 0,
                 firstShard: UInt32 = 0, shardCount: UInt32 = 0, epoch: UInt32 = 0,
-                payloadFrameCount: UInt16 = 0, payloadBytes: UInt64 = 0) {
+                payloadFrameCount: UInt16 = 0, payloadBytes: UInt64 = 0, flags: UInt8 = 0) {
         self.type = type
+        self.flags = flags
         self.runID = runID
         self.step = step
         self.weightsVersion = weightsVersion
@@ -62,6 +70,7 @@ public struct WireHeader: Equatable, Sendable {
         bytes.replaceSubrange(0..<4, with: Self.magic)
         store(Self.protocolVersion, at: 4, in: &bytes)
         bytes[6] = type.rawValue
+        bytes[7] = flags
         store(runID, at: 8, in: &bytes)
         store(step, at: 16, in: &bytes)
         store(weightsVersion, at: 24, in: &bytes)
@@ -73,18 +82,21 @@ public struct WireHeader: Equatable, Sendable {
         return bytes
     }
 
-    /// Parses a header frame, enforcing rules R1–R5 (size, magic, version, type, reserved
-    /// bytes). The remaining rules need the other frames: see `Message.decode`.
+    /// Parses a header frame, enforcing rules R1–R5 (size, magic, version, type, flags and
+    /// reserved bytes). The remaining rules need the other frames: see `Message.decode`.
     public init(frame: [UInt8]) throws(WireError) {
         guard frame.count == Self.size else { throw .headerSize(actual: frame.count) }
         guard Array(frame[0..<4]) == Self.magic else { throw .badMagic(Array(frame[0..<4])) }
         let version: UInt16 = load(at: 4, from: frame)
         guard version == Self.protocolVersion else { throw .unsupportedVersion(version) }
         guard let type = MessageType(rawValue: frame[6]) else { throw .unknownType(frame[6]) }
-        for offset in [7, 46, 47] + Array(56..<64) where frame[offset] != 0 {
+        let allowedFlags = type.mayBeShared ? Self.sharedFlag : 0
+        if frame[7] & ~allowedFlags != 0 { throw .nonZeroReserved(type: type, offset: 7) }
+        for offset in [46, 47] + Array(56..<64) where frame[offset] != 0 {
             throw .nonZeroReserved(type: type, offset: offset)
         }
         self.type = type
+        flags = frame[7]
         runID = load(at: 8, from: frame)
         step = load(at: 16, from: frame)
         weightsVersion = load(at: 24, from: frame)

@@ -27,10 +27,14 @@ public struct Assignment: Equatable, Sendable {
     /// float32 [heads], finite. A worker cannot compute it from its share of the batch; it
     /// scales its loss gradients by it. Empty for evaluation work.
     public var headScales: [Float]
+    /// Header flag `shared`: put the gradient sum in your shared region (a worker without one
+    /// sends it in the message as usual).
+    public var sharedResult: Bool
 
     public init(runID: UInt64, step: UInt64, epoch: UInt32, weightsVersion: UInt64, firstShard: UInt32,
                 shardSampleCounts: [UInt32], sampleIndices: [UInt64], sampleRecords: [UInt8] = [],
-                headScales: [Float] = []) {
+                headScales: [Float] = [], sharedResult: Bool = false) {
+        self.sharedResult = sharedResult
         self.runID = runID
         self.step = step
         self.epoch = epoch
@@ -66,6 +70,7 @@ public struct ShardResult: Equatable, Sendable {
     public var firstShard: UInt32
     public var shardCount: UInt32
     /// Sum over the samples of the loss gradient, float32 [P] in the flat parameter order.
+    /// Empty when `sharedGradient` is set.
     public var gradientSum: [Float]
     /// Batch-norm batch statistics (sums for mean and variance), float32 [S].
     public var batchNormStatistics: [Float]
@@ -73,10 +78,13 @@ public struct ShardResult: Equatable, Sendable {
     public var metricSums: [Double]
     /// Sample counts behind the sums (samples seen, labelled samples per head...), u64 [C].
     public var sampleCounts: [UInt64]
+    /// Header flag `shared`: the gradient sum is in this slot of the worker's shared region.
+    public var sharedGradient: SharedSlot?
 
     public init(runID: UInt64, step: UInt64, epoch: UInt32, weightsVersion: UInt64, firstShard: UInt32,
                 shardCount: UInt32, gradientSum: [Float], batchNormStatistics: [Float],
-                metricSums: [Double], sampleCounts: [UInt64]) {
+                metricSums: [Double], sampleCounts: [UInt64], sharedGradient: SharedSlot? = nil) {
+        self.sharedGradient = sharedGradient
         self.runID = runID
         self.step = step
         self.epoch = epoch
@@ -96,12 +104,16 @@ public struct WeightsUpdate: Equatable, Sendable {
     public var runID: UInt64
     public var step: UInt64
     public var weightsVersion: UInt64
-    /// Trainable parameters, float32 [P] in the flat parameter order.
+    /// Trainable parameters, float32 [P] in the flat parameter order; empty when `shared`.
     public var parameters: [Float]
     /// Non-trainable buffers (batch-norm running mean/var), float32 [S].
     public var buffers: [Float]
+    /// Header flag `shared`: the parameters are in this slot of the coordinator's region.
+    public var shared: SharedSlot?
 
-    public init(runID: UInt64, step: UInt64, weightsVersion: UInt64, parameters: [Float], buffers: [Float]) {
+    public init(runID: UInt64, step: UInt64, weightsVersion: UInt64, parameters: [Float], buffers: [Float],
+                shared: SharedSlot? = nil) {
+        self.shared = shared
         self.runID = runID
         self.step = step
         self.weightsVersion = weightsVersion

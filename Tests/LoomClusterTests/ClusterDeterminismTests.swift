@@ -23,6 +23,46 @@ import Testing
         }
     }
 
+    /// Weights and gradients through /dev/shm for workers on the coordinator's machine, over
+    /// the socket for one started with --no-shared-memory and for all with the coordinator's
+    /// cluster.shared_memory off: the same weights every time.
+    @Test func sharedMemoryOrNotTheWeightsAreTheOneProcessWeights() throws {
+        let h = try ClusterHarness("shared-memory", model: "reference-cnn", maxSteps: 4)
+        let reference = try h.referenceModel()
+        var pids: [Int32] = []
+        for (run, coordinatorExtra) in [("mixed", [String]()), ("off", ["--set", "cluster.shared_memory=false"])] {
+            let coordinator = try h.startCoordinator(run: run, extra: ["--min-workers", "2"] + coordinatorExtra)
+            let workers = [try h.startWorker("\(run)-shm", extra: ["--exit-on-shutdown"]),
+                           try h.startWorker("\(run)-socket", extra: ["--exit-on-shutdown", "--no-shared-memory", "--no-local-data"])]
+            let model = try h.finish(coordinator, run: run)
+            for worker in workers { worker.waitUntilExit() }
+            pids += [coordinator.processIdentifier] + workers.map(\.processIdentifier)
+            #expect(bitwiseEqual(model, reference), "\(run): weights differ from the one-process run")
+            let log = h.log("\(run).log")
+            let shared = log.components(separatedBy: "\n").filter { $0.contains("shared memory yes") }
+            let summary = try #require(log.components(separatedBy: "through shared memory ").last?.split(separator: ",").first)
+            if run == "mixed" {
+                #expect(shared.count == 1, "exactly the first worker uses shared memory: \(shared)")
+                #expect((Int(summary) ?? 0) > 0, "summary: \(summary)")
+            } else {
+                #expect(shared.isEmpty, "\(shared)")
+                #expect(Int(summary) == 0, "summary: \(summary)")
+            }
+        }
+        let left = Self.regions(of: pids)
+        #expect(left.isEmpty, "regions the coordinators and workers did not remove: \(left)")
+    }
+
+    /// /dev/shm region files made by the processes `pids`.
+    static func regions(of pids: [Int32]) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/dev/shm")) ?? []
+        return names.filter { name in
+            let fields = name.split(separator: "-")
+            guard name.hasPrefix("loom-"), fields.count == 4, let pid = Int32(fields[1]) else { return false }
+            return pids.contains(pid)
+        }
+    }
+
     @Test func aWorkerKilledMidRunAndReplacedLeavesTheWeightsUnchanged() throws {
         let h = try ClusterHarness("kill", model: "reference-cnn", maxSteps: 24)
         let reference = try h.referenceModel()

@@ -77,7 +77,7 @@ import Testing
         c.network.inject([[1, 2, 3]], from: stranger)
         c.network.inject([], from: stranger)
         var wrongVersion = Message.heartbeat(Heartbeat(runID: c.runID, step: 0, weightsVersion: 0)).encode()
-        wrongVersion[0][4] = 2
+        wrongVersion[0][4] = 1  // the version before this one
         c.network.inject(wrongVersion, from: stranger)
         c.network.inject(Message.heartbeat(Heartbeat(runID: 1234, step: 0, weightsVersion: 0)).encode(), from: stranger)
         c.network.inject(Message.heartbeat(Heartbeat(runID: c.runID, step: 0, weightsVersion: 0)).encode(), from: stranger)

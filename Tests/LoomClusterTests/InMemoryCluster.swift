@@ -21,14 +21,14 @@ final class InMemoryCluster {
     private var stops: [StopFlag] = []
     private var finished: [DispatchSemaphore] = []
 
-    init(timeoutMs: Int = 300) throws {
+    init(timeoutMs: Int = 300, sharedMemory: Bool = true) throws {
         let model = TestPaths.repositoryRoot.appendingPathComponent("configs/models/mlp.yaml").path
         let config = try ConfigLoader.parse(yaml: """
             name: unit
             model: {file: \(model)}
             data: {path: /nonexistent/data.h5}
             training: {batch_size: 16, micro_batch: 4, seed: 3, epochs: 10}
-            cluster: {heartbeat_ms: 20, worker_timeout_ms: \(timeoutMs)}
+            cluster: {heartbeat_ms: 20, worker_timeout_ms: \(timeoutMs), shared_memory: \(sharedMemory)}
             """, source: "unit", defaultName: "unit")
         let shape = ImageShape(height: 28, width: 28, channels: 1)
         let heads = config.heads.map { ResolvedHead(name: $0.name, kind: $0.kind.rawValue, attribute: $0.attribute, classes: 10,

@@ -20,7 +20,7 @@ import Testing
 
     @Test func headerStartsWithMagicAndVersionLittleEndian() {
         let frame = Message.heartbeat(SampleMessages.heartbeat).encode()[0]
-        #expect(Array(frame[0..<7]) == [0x4C, 0x4F, 0x4F, 0x4D, 0x01, 0x00, MessageType.heartbeat.rawValue])
+        #expect(Array(frame[0..<7]) == [0x4C, 0x4F, 0x4F, 0x4D, 0x02, 0x00, MessageType.heartbeat.rawValue])
     }
 
     @Test func floatPayloadIsRawLittleEndianFloat32() {
@@ -46,7 +46,7 @@ import Testing
         let json = String(decoding: Message.hello(SampleMessages.hello).encode()[1], as: UTF8.self)
         #expect(json.contains("\"dataset_fingerprint\":\"sha256:abcdef\""))
         #expect(json.contains("\"has_local_data\":true"))
-        #expect(json.contains("\"protocol_version\":1"))
+        #expect(json.contains("\"protocol_version\":2"))
     }
 
     @Test func workerBeforeWelcomeAcceptsAnyRunID() throws {

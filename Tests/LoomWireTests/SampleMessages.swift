@@ -23,9 +23,32 @@ enum SampleMessages {
     static let heartbeat = Heartbeat(runID: runID, step: 99, weightsVersion: 98)
     static let shutdown = Shutdown(runID: runID, reason: "training finished")
 
+    /// The same with shared-memory payloads (R14) and the handshake fields that set them up.
+    static let sharedHello = Hello(hostname: "node-7.cluster", pid: 4242, cores: 1, datasetFingerprint: "", hasLocalData: false,
+                                   sharedMemory: SharedMemoryOffer(weightsToken: String(repeating: "ab", count: 16),
+                                                                   resultsPath: "/dev/shm/loom-4242-results-0011223344aa",
+                                                                   resultsToken: String(repeating: "0f", count: 16)))
+    static let sharedWelcome = Welcome(runID: runID, configYAML: "a: 1\n", runJSON: "{}",
+                                       sharedWeightsPath: "/dev/shm/loom-17-weights-a1b2c3d4e5f6")
+    static let sharedAssignment: Assignment = {
+        var a = assignment
+        a.sharedResult = true
+        return a
+    }()
+    static let sharedResult: ShardResult = {
+        var r = result
+        r.gradientSum = []
+        r.sharedGradient = SharedSlot(slot: 1, tag: 0xFEED_0000_0001)
+        return r
+    }()
+    static let sharedWeights = WeightsUpdate(runID: runID, step: 12, weightsVersion: 13, parameters: [], buffers: [0, 1],
+                                             shared: SharedSlot(slot: 0, tag: 14))
+
     static let all: [Message] = [
         .hello(hello), .welcome(welcome), .refuse(refusal), .assignment(assignment),
         .result(result), .weights(weights), .heartbeat(heartbeat), .shutdown(shutdown),
+        .hello(sharedHello), .welcome(sharedWelcome), .assignment(sharedAssignment), .result(sharedResult),
+        .weights(sharedWeights),
     ]
 }
 

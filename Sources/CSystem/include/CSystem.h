@@ -20,5 +20,7 @@ int loom_allowed_cpus(int *cpus, int capacity);
 uint64_t loom_load_acquire_u64(const void *address);
 void loom_store_release_u64(void *address, uint64_t value);
 void loom_fence_acquire(void);
+/// A release fence (the writer side: mark the slot busy, fence, then write the data).
+void loom_fence_release(void);
 
 #endif

@@ -48,6 +48,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "With --workers: let the scheduler place the workers (and barrier processes) instead of giving each its own CPU.")
     var noPin = false
 
+    @Flag(help: "With --workers: send weights and gradients over the socket instead of through shared memory.")
+    var noSharedMemory = false
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
@@ -57,7 +60,8 @@ struct BenchCommand: ParsableCommand {
             #if DEBUG
             logger.warning("this is a debug build: numbers are meaningless; build with -c release")
             #endif
-            let config = try benchConfig()
+            var config = try benchConfig()
+            config.cluster.sharedMemory = !noSharedMemory
             if let workers {
                 let counts = workers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
                 guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 }) else { throw CLIError("--workers wants counts like 1,2, got '\(workers)'") }
@@ -250,7 +254,7 @@ enum ClusterBench {
                 "workers": workerCounts.map { ["workers": $0, "samples_per_s": median[$0]!, "samples_per_s_rounds": samples[$0]!,
                                                "bytes_per_step": bytes[$0]!] },
                 "scaling_efficiency": efficiency, "batch": config.training.batchSize, "micro_batch": config.training.microBatch,
-                "rounds": rounds, "pinned": pinning, "step_breakdown": breakdown, "barrier_bound": bounds, "barrier_samples_per_s": barrierSamples,
+                "rounds": rounds, "pinned": pinning, "shared_memory": config.cluster.sharedMemory, "step_breakdown": breakdown, "barrier_bound": bounds, "barrier_samples_per_s": barrierSamples,
                 "fraction_of_barrier_throughput": ofBound,
             ]
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])

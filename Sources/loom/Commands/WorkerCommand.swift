@@ -26,6 +26,9 @@ struct WorkerCommand: ParsableCommand {
     @Flag(help: "Never read the dataset here: receive the samples from the coordinator.")
     var noLocalData = false
 
+    @Flag(help: "Never use the coordinator's shared memory, even on its machine: weights and gradients cross the socket.")
+    var noSharedMemory = false
+
     @Option(help: "Dataset file to read samples from (must have the run's fingerprint).")
     var data: String?
 
@@ -59,6 +62,7 @@ struct WorkerCommand: ParsableCommand {
             var options = WorkerOptions(endpoint: connect)
             options.dataPath = data
             options.useLocalData = !noLocalData
+            options.useSharedMemory = !noSharedMemory
             options.exitOnShutdown = exitOnShutdown
             if exitWithParent { options.parentPID = parentPid ?? getppid() }
             let stop = StopFlag()

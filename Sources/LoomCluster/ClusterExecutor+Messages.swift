@@ -96,6 +96,7 @@ extension ClusterExecutor {
     private func readmit(_ peer: PeerID) -> WorkerRecord? {
         guard let hello = departed.removeValue(forKey: peer) else { return nil }
         let record = WorkerRecord(peer: peer, hello: hello, now: clock.now, serial: nextSerial)
+        record.sharedResults = acceptSharedMemory(hello, worker: record.name)
         nextSerial += 1
         workers[peer] = record
         logger.notice("worker \(record.name) declared dead earlier is alive: taken back; \(workers.count) worker(s) live")
@@ -131,14 +132,21 @@ extension ClusterExecutor {
                 initialized = count
             }
             guard readable else {
-                // Overwritten or never written: compute it again (this worker may get it back).
+                // Overwritten or never written: compute it again (this worker may get it back),
+                // and after a few such results use the socket with this worker instead.
                 if job.pieces[key]!.owner == peer { job.pieces[key]!.owner = nil }
-                return reject(peer, "unreadable shared payload", "step \(job.step) block \(piece.block): slot \(slot.slot) of \(region.path) does not hold tag \(slot.tag) and \(4 * count) bytes; the block is assigned again")
+                worker.unreadableResults += 1
+                var fallback = ""
+                if worker.unreadableResults >= WorkerRecord.unreadableResultLimit {
+                    worker.sharedResults = nil
+                    worker.weightsVersion = nil
+                    fallback = "; \(worker.unreadableResults) unreadable results from this worker: it uses the socket from now on"
+                }
+                return reject(peer, "unreadable shared payload", "step \(job.step) block \(piece.block): slot \(slot.slot) of \(region.path) does not hold tag \(slot.tag) and \(4 * count) bytes; the block is assigned again\(fallback)")
             }
             if let bad = firstNonFinite(result.gradientSum) {
                 return reject(peer, "non-finite values", "step \(job.step) block \(piece.block): shared gradient element \(bad) is NaN or infinite (R12)")
             }
-            statistics.sharedBytes += 4 * count
         }
         switch job.kind {
         case .train:
@@ -148,6 +156,10 @@ extension ClusterExecutor {
                 return reject(peer, "bad result shape", "step \(job.step) block \(piece.block): \(why)")
             }
             job.trainResults[piece.block] = value
+            if result.sharedGradient != nil {
+                statistics.sharedBytes += 4 * value.gradients.count
+                statistics.sharedGradientBytes += 4 * value.gradients.count
+            }
         case .evaluate:
             let n = job.evaluationSamples(key).count
             let expected = n * problem.totalOutputs

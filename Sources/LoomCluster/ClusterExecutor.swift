@@ -162,7 +162,7 @@ public final class ClusterExecutor: StepExecutor {
     /// `cluster summary: ...`, with the reject counts (the tests read this line).
     public var summaryLine: String {
         let s = statistics
-        return "cluster summary: run \(String(runID, radix: 16)), \(s.stepsExecuted) steps, \(s.evaluations) evaluations, workers joined \(s.workersJoined), lost \(s.workersLost), refused \(s.workersRefused), blocks reassigned \(s.blocksReassigned), bytes sent \(s.bytesSent) (weights \(s.weightBytesSent)), through shared memory \(s.sharedBytes), rejected messages: \(rejects)"
+        return "cluster summary: run \(String(runID, radix: 16)), \(s.stepsExecuted) steps, \(s.evaluations) evaluations, workers joined \(s.workersJoined), lost \(s.workersLost), refused \(s.workersRefused), blocks reassigned \(s.blocksReassigned), bytes sent \(s.bytesSent) (weights \(s.weightBytesSent)), through shared memory \(s.sharedBytes) (gradients \(s.sharedGradientBytes)), rejected messages: \(rejects)"
     }
 
     /// Waits (servicing the cluster) until at least `count` workers are connected,

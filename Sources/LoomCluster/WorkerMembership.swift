@@ -28,6 +28,10 @@ final class WorkerRecord {
     /// The worker's results region, once its hello offered one that checked out: then its
     /// weights come through the coordinator's region and its gradients through this one.
     var sharedResults: SharedRegion?
+    /// Shared results that could not be read; at `unreadableResultLimit` the coordinator
+    /// stops asking for them (the worker then sends gradients in its messages).
+    var unreadableResults = 0
+    static let unreadableResultLimit = 3
 
     init(peer: PeerID, hello: Hello, now: ContinuousClock.Instant, serial: Int) {
         self.peer = peer
@@ -59,6 +63,8 @@ public struct ClusterStatistics: Equatable, Sendable {
     /// Bytes that went through shared memory instead: weights published (once per version,
     /// whatever the number of workers reading them) and gradients read.
     public var sharedBytes = 0
+    /// Of `sharedBytes`, the gradient sums read from workers' regions.
+    public var sharedGradientBytes = 0
     /// Seconds spent inside steps and evaluations (assigning, waiting for workers,
     /// reducing): the rest of a run's time is the driver's own (optimizer, checkpoints).
     public var jobSeconds = 0.0

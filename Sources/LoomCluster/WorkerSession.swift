@@ -114,10 +114,13 @@ final class WorkerSession {
                 guard update.buffers.count == model.buffers.count else {
                     throw .badWelcome(endpoint: worker.options.endpoint, reason: "weights with \(update.buffers.count) buffer values for a model of \(model.buffers.count)")
                 }
+                // Whatever the copy leaves in `parameters` belongs to no version until it checks out.
+                version = nil
                 guard readSharedWeights(slot, count: model.parameters.count) else {
-                    // Its next assignment then names a version this worker lacks: start over.
-                    logger.warning("dropped weights version \(update.weightsVersion): slot \(slot.slot) of the shared weights region does not hold tag \(slot.tag) with \(model.parameters.count) parameters")
-                    return nil
+                    // Read too late (the slot holds a newer version): this session is behind,
+                    // so start a new one; the coordinator sends the current weights again.
+                    logger.warning("weights version \(update.weightsVersion): slot \(slot.slot) of the shared weights region no longer holds tag \(slot.tag) with \(model.parameters.count) parameters; reconnecting with a fresh session")
+                    return .reconnect
                 }
                 buffers = update.buffers
                 version = update.weightsVersion

@@ -90,12 +90,16 @@ public final class SharedRegion: @unchecked Sendable {
     private let stride: Int
     private let base: UnsafeMutableRawPointer
     private let mappedBytes: Int
+    /// The owner's descriptor, holding a shared flock for the region's life: what tells a
+    /// live region from one left behind (`removeStale`). -1 for a peer.
+    private let lockDescriptor: Int32
     /// True for the creator: it may write, and it removes the file when closed.
     public let isOwner: Bool
     private var isClosed = false
 
     private init(path: String, token: [UInt8], slotCount: Int, slotBytes: Int, stride: Int,
-                 base: UnsafeMutableRawPointer, mappedBytes: Int, isOwner: Bool) {
+                 base: UnsafeMutableRawPointer, mappedBytes: Int, isOwner: Bool, lockDescriptor: Int32 = -1) {
+        self.lockDescriptor = lockDescriptor
         self.path = path
         self.token = token
         self.slotCount = slotCount
@@ -114,6 +118,7 @@ public final class SharedRegion: @unchecked Sendable {
         isClosed = true
         munmap(base, mappedBytes)
         if isOwner { unlink(path) }
+        if lockDescriptor >= 0 { Glibc.close(lockDescriptor) }
     }
 
     /// The token as 32 lowercase hex digits (how handshakes quote it).
@@ -124,7 +129,8 @@ public final class SharedRegion: @unchecked Sendable {
     /// Creates a region of `slotCount` slots of `slotBytes` each in `directory`, its file
     /// named `loom-<pid>-<kind>-<random>`, mode 0600, its space reserved up front (so that a
     /// full /dev/shm fails here, not with SIGBUS later). Removes the files of earlier Loom
-    /// processes of this user that are gone (a SIGKILLed process cannot clean up).
+    /// processes of this user that are gone (a SIGKILLed process cannot clean up); the new
+    /// file stays locked (shared flock) until `close`.
     public static func create(kind: String, slotCount: Int, slotBytes: Int,
                               directory: String = SharedRegion.directory) throws(SharedRegionError) -> SharedRegion {
         precondition(slotCount >= 1 && slotBytes >= 0 && kind.allSatisfy(\.isLetter))
@@ -137,16 +143,16 @@ public final class SharedRegion: @unchecked Sendable {
         let size = headerBytes + slotCount * stride
         let fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .unavailable(path: path, reason: "cannot create: \(errorText())") }
-        defer { Glibc.close(fd) }
-        let reserved = posix_fallocate(fd, 0, off_t(size))
-        guard reserved == 0 else {
+        func fail(_ reason: String) -> SharedRegionError {
             unlink(path)
-            throw .unavailable(path: path, reason: "cannot reserve \(size) bytes: \(String(cString: strerror(reserved)))")
+            Glibc.close(fd)
+            return .unavailable(path: path, reason: reason)
         }
+        guard flock(fd, LOCK_SH | LOCK_NB) == 0 else { throw fail("cannot lock: \(errorText())") }
+        let reserved = posix_fallocate(fd, 0, off_t(size))
+        guard reserved == 0 else { throw fail("cannot reserve \(size) bytes: \(String(cString: strerror(reserved)))") }
         guard let mapped = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), mapped != MAP_FAILED else {
-            let reason = errorText()
-            unlink(path)
-            throw .unavailable(path: path, reason: "cannot map \(size) bytes: \(reason)")
+            throw fail("cannot map \(size) bytes: \(errorText())")
         }
         let header = mapped.assumingMemoryBound(to: UInt8.self)
         for (i, byte) in (magic + token).enumerated() { header[i] = byte }
@@ -155,20 +161,24 @@ public final class SharedRegion: @unchecked Sendable {
         mapped.storeBytes(of: UInt64(stride).littleEndian, toByteOffset: 40, as: UInt64.self)
         mapped.storeBytes(of: UInt64(pid).littleEndian, toByteOffset: 48, as: UInt64.self)
         return SharedRegion(path: path, token: token, slotCount: slotCount, slotBytes: slotBytes, stride: stride,
-                            base: mapped, mappedBytes: size, isOwner: true)
+                            base: mapped, mappedBytes: size, isOwner: true, lockDescriptor: fd)
     }
 
-    /// Removes `loom-<pid>-...` files in `directory` that belong to this user and whose
-    /// process no longer exists.
+    /// Removes the `loom-<pid>-<kind>-<id>` regular files in `directory` that belong to this
+    /// user and that no process holds locked (their creator is gone, whatever its PID
+    /// namespace). The lock is taken on the opened file, then the name is checked to still
+    /// be that file before it is removed.
     static func removeStale(in directory: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        for name in names where name.hasPrefix("loom-") {
-            let fields = name.split(separator: "-")
-            guard fields.count == 4, let pid = Int32(fields[1]), pid > 0 else { continue }
-            guard kill(pid, 0) != 0 && errno == ESRCH else { continue }
-            var info = stat()
+        for name in names where name.hasPrefix("loom-") && name.split(separator: "-").count == 4 {
             let path = "\(directory)/\(name)"
-            guard lstat(path, &info) == 0, info.st_uid == geteuid(), (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            let fd = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+            guard fd >= 0 else { continue }
+            defer { Glibc.close(fd) }
+            var opened = stat(), named = stat()
+            guard fstat(fd, &opened) == 0, opened.st_uid == geteuid(), (opened.st_mode & S_IFMT) == S_IFREG,
+                  flock(fd, LOCK_EX | LOCK_NB) == 0,
+                  lstat(path, &named) == 0, named.st_ino == opened.st_ino, named.st_dev == opened.st_dev else { continue }
             unlink(path)
         }
     }
@@ -186,7 +196,10 @@ public final class SharedRegion: @unchecked Sendable {
             throw .invalid(path: path, reason: "not a Loom region (a loom-<pid>-<kind>-<id> file directly in \(directory))")
         }
         let fd = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        guard fd >= 0 else { throw .unavailable(path: path, reason: "cannot open: \(errorText())") }
+        guard fd >= 0 else {
+            if errno == ELOOP { throw .invalid(path: path, reason: "a symbolic link") }
+            throw .unavailable(path: path, reason: "cannot open: \(errorText())")
+        }
         defer { Glibc.close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw .unavailable(path: path, reason: "cannot stat: \(errorText())") }

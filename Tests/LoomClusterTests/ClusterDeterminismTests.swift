@@ -40,13 +40,18 @@ import Testing
             #expect(bitwiseEqual(model, reference), "\(run): weights differ from the one-process run")
             let log = h.log("\(run).log")
             let shared = log.components(separatedBy: "\n").filter { $0.contains("shared memory yes") }
-            let summary = try #require(log.components(separatedBy: "through shared memory ").last?.split(separator: ",").first)
+            let counts = try #require(log.components(separatedBy: "through shared memory ").last)
+            let total = Int(counts.prefix { $0.isNumber }) ?? -1
+            let gradients = Int(try #require(counts.components(separatedBy: "(gradients ").last).prefix { $0.isNumber }) ?? -1
             if run == "mixed" {
                 #expect(shared.count == 1, "exactly the first worker uses shared memory: \(shared)")
-                #expect((Int(summary) ?? 0) > 0, "summary: \(summary)")
+                // Whole gradient sums of the reference CNN came through the worker's region.
+                let joined = h.log("\(run)-shm.log").components(separatedBy: " parameters,").first?.split(separator: " ").last
+                let parameters = try #require(joined.flatMap { Int($0) }, "parameter count in the worker's join line")
+                #expect(gradients > 0 && gradients % (4 * parameters) == 0 && total > gradients, "\(counts.prefix(60))")
             } else {
                 #expect(shared.isEmpty, "\(shared)")
-                #expect(Int(summary) == 0, "summary: \(summary)")
+                #expect(total == 0 && gradients == 0, "\(counts.prefix(60))")
             }
         }
         let left = Self.regions(of: pids)

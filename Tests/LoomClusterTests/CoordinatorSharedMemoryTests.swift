@@ -84,6 +84,36 @@ import Testing
         #expect(c.executor.statistics.sharedBytes == 2 * 4 * p, "weights published once, one gradient read")
     }
 
+    @Test func afterThreeUnreadableResultsTheWorkerGetsTheSocket() throws {
+        let c = try InMemoryCluster()
+        let fake = try FakeWorker(c)
+        let p = c.problem.model.parameters.count
+        let weights = try SharedRegion.open(path: fake.welcome.sharedWeightsPath)
+        let results = try SharedRegion.create(kind: "results", slotCount: 2, slotBytes: 4 * p)
+        let offer = SharedMemoryOffer(weightsToken: weights.tokenHex, resultsPath: results.path, resultsToken: results.tokenHex)
+        try fake.transport.send(.hello(FakeWorker.hello("fake", offer: offer)), to: .coordinator)
+        c.executor.idle()
+        let expected = try c.localResult(step: 0)
+        let executor = c.executor, state = c.state
+        let outcome = Locked<Result<LoomTraining.ShardResult, TrainingError>?>(nil)
+        let step = Thread { outcome.withValue { $0 = Result { () throws(TrainingError) in try executor.execute(plan: state.plan(step: 0), state: state) } } }
+        step.start()
+        var sharedFlags: [Bool] = []
+        for attempt in 0..<4 {
+            let a = try #require(try FakeWorker.next(fake.transport) { if case .assignment(let a) = $0 { a } else { nil } })
+            sharedFlags.append(a.sharedResult)
+            // Three results naming a slot that holds nothing, then the gradient in the message.
+            let slot: SharedSlot? = attempt < 3 ? SharedSlot(slot: 0, tag: 99) : nil
+            try fake.transport.send(.result(Self.wire(expected, runID: c.runID, shared: slot)), to: .coordinator)
+        }
+        let deadline = Date().addingTimeInterval(10)
+        while !step.isFinished && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        #expect(sameBits(try #require(outcome.current).get(), expected))
+        #expect(sharedFlags == [true, true, true, false], "the 4th assignment asks for the gradient in the message")
+        #expect(c.executor.rejects["unreadable shared payload"] == 3)
+        #expect(c.executor.liveWorkers.map(\.sharedMemory) == [false])
+    }
+
     @Test func anOfferQuotingAnotherTokenIsRefusedAndTheWorkerKeepsTheSocket() throws {
         let c = try InMemoryCluster()
         let fake = try FakeWorker(c)
@@ -133,7 +163,9 @@ import Testing
         #expect(c.executor.liveWorkers.map(\.sharedMemory) == [true, true])
         let result = try c.executor.execute(plan: c.state.plan(step: 0), state: c.state)
         #expect(sameBits(result, try c.localResult(step: 0)))
-        #expect(c.executor.statistics.sharedBytes > 0)
+        // The weights once, and both workers' gradient sums (one block each).
+        #expect(c.executor.statistics.sharedBytes == 3 * 4 * c.problem.model.parameters.count)
+        #expect(c.executor.rejects.total == 0)
         c.stopWorkers()
     }
 }

@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "LoomTrainingTests", dependencies: ["LoomTraining", "LoomTestSupport", "LoomHDF5", "LoomConfig", "LoomData", "LoomCheckpoint",
                                                          .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LoomCheckpointTests", dependencies: ["LoomCheckpoint", "LoomTestSupport"]),
-        .testTarget(name: "LoomWireTests", dependencies: ["LoomWire"]),
+        .testTarget(name: "LoomWireTests", dependencies: ["LoomWire", "LoomTestSupport"]),
         .testTarget(name: "LoomClusterTests", dependencies: ["LoomCluster", "LoomWire", "LoomTestSupport"]),
         .testTarget(name: "LoomCLITests", dependencies: ["LoomHDF5", "LoomCluster", "LoomTestSupport"]),
     ],

@@ -3,6 +3,7 @@
 // computed again, offers and shared results that do not check out.
 
 import Foundation
+import LoomTestSupport
 import LoomCluster
 import LoomTraining
 import LoomWire
@@ -19,6 +20,17 @@ import Testing
             #expect(c.executor.waitForWorkers(1, timeout: .seconds(5)) == 1)
             welcome = try #require(try FakeWorker.next(transport) { if case .welcome(let w) = $0 { w } else { nil } })
         }
+        /// Maps the offered weights region, makes a results region, offers both in a second
+        /// hello and lets the coordinator take it in.
+        func takeSharedMemory(_ c: InMemoryCluster) throws -> (weights: SharedRegion, results: SharedRegion) {
+            let weights = try SharedRegion.open(path: welcome.sharedWeightsPath)
+            let results = try SharedRegion.create(kind: "results", slotCount: 2, slotBytes: 4 * c.problem.model.parameters.count)
+            let offer = SharedMemoryOffer(weightsToken: weights.tokenHex, resultsPath: results.path, resultsToken: results.tokenHex)
+            try transport.send(.hello(FakeWorker.hello("fake", offer: offer)), to: .coordinator)
+            c.executor.idle()
+            return (weights, results)
+        }
+
         static func hello(_ name: String, offer: SharedMemoryOffer? = nil) -> Hello {
             Hello(hostname: name, pid: 1, cores: 1, datasetFingerprint: "", hasLocalData: false, sharedMemory: offer)
         }
@@ -44,11 +56,7 @@ import Testing
         let c = try InMemoryCluster()
         let fake = try FakeWorker(c)
         let p = c.problem.model.parameters.count
-        let weights = try SharedRegion.open(path: fake.welcome.sharedWeightsPath)
-        let results = try SharedRegion.create(kind: "results", slotCount: 2, slotBytes: 4 * p)
-        let offer = SharedMemoryOffer(weightsToken: weights.tokenHex, resultsPath: results.path, resultsToken: results.tokenHex)
-        try fake.transport.send(.hello(FakeWorker.hello("fake", offer: offer)), to: .coordinator)
-        c.executor.idle()
+        let (weights, results) = try fake.takeSharedMemory(c)
         #expect(c.executor.liveWorkers.map(\.sharedMemory) == [true])
 
         let expected = try c.localResult(step: 0)
@@ -88,11 +96,7 @@ import Testing
         let c = try InMemoryCluster()
         let fake = try FakeWorker(c)
         let p = c.problem.model.parameters.count
-        let weights = try SharedRegion.open(path: fake.welcome.sharedWeightsPath)
-        let results = try SharedRegion.create(kind: "results", slotCount: 2, slotBytes: 4 * p)
-        let offer = SharedMemoryOffer(weightsToken: weights.tokenHex, resultsPath: results.path, resultsToken: results.tokenHex)
-        try fake.transport.send(.hello(FakeWorker.hello("fake", offer: offer)), to: .coordinator)
-        c.executor.idle()
+        let (weights, results) = try fake.takeSharedMemory(c)
         let expected = try c.localResult(step: 0)
         let executor = c.executor, state = c.state
         let outcome = Locked<Result<LoomTraining.ShardResult, TrainingError>?>(nil)
@@ -170,15 +174,3 @@ import Testing
     }
 }
 
-/// A value shared with another thread.
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withValue<T>(_ body: (inout Value) -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
-    }
-    var current: Value { withValue { $0 } }
-}

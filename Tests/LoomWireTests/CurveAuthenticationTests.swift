@@ -1,4 +1,5 @@
 import Foundation
+import LoomTestSupport
 import LoomWire
 import Testing
 

@@ -2,6 +2,7 @@
 // tmpfs, mapped twice (as by two processes), with the sequence-lock checks of every read.
 
 import Foundation
+import LoomTestSupport
 import LoomWire
 import Testing
 

@@ -1,18 +1,6 @@
 import Foundation
 import LoomWire
-
-/// A value shared with callbacks on other threads (the ZAP handler's events).
-final class Locked<Value>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withValue<T>(_ body: (inout Value) -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
-    }
-    var current: Value { withValue { $0 } }
-}
+import LoomTestSupport
 
 /// Polls `condition` every 10 ms for up to `seconds`; true once it holds.
 func eventually(within seconds: Double, _ condition: () -> Bool) -> Bool {

@@ -53,8 +53,6 @@ extension ClusterExecutor {
             known.hello = hello
             known.lastHeard = clock.now
             known.sharedResults = shared
-            // Weights from now on through whichever path its next assignment uses.
-            known.weightsVersion = nil
             logger.info("worker \(name) updated: local data \(hello.hasLocalData ? "yes" : "no"), shared memory \(shared == nil ? "no" : "yes")")
         } else {
             let record = WorkerRecord(peer: peer, hello: hello, now: clock.now, serial: nextSerial)
@@ -78,8 +76,11 @@ extension ClusterExecutor {
             return nil
         }
         do {
-            let region = try SharedRegion.open(path: offer.resultsPath, token: SharedRegion.bytes(fromHex: offer.resultsToken),
-                                               directory: options.sharedMemoryDirectory)
+            let region = try SharedRegion.open(path: offer.resultsPath)
+            guard region.tokenHex == offer.resultsToken else {
+                logger.notice("worker \(name): its results region \(offer.resultsPath) holds another token than the one it named; using the socket")
+                return nil
+            }
             guard region.slotBytes >= 4 * problem.model.parameters.count else {
                 logger.notice("worker \(name): its results region holds \(region.slotBytes) bytes per slot, a gradient needs \(4 * problem.model.parameters.count); using the socket")
                 return nil
@@ -121,32 +122,8 @@ extension ClusterExecutor {
         var why = ""
         var result = result
         if let slot = result.sharedGradient {
-            guard case .train = job.kind, let region = worker.sharedResults else {
-                return reject(peer, "unexpected shared payload", "step \(job.step) block \(piece.block): a shared gradient from a worker whose shared memory was not accepted")
-            }
-            let count = problem.model.parameters.count
-            var readable = true
-            result.gradientSum = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                readable = region.read(slot: Int(slot.slot), tag: slot.tag, into: UnsafeMutableRawBufferPointer(buffer))
-                if !readable { buffer.initialize(repeating: 0) }
-                initialized = count
-            }
-            guard readable else {
-                // Overwritten or never written: compute it again (this worker may get it back),
-                // and after a few such results use the socket with this worker instead.
-                if job.pieces[key]!.owner == peer { job.pieces[key]!.owner = nil }
-                worker.unreadableResults += 1
-                var fallback = ""
-                if worker.unreadableResults >= WorkerRecord.unreadableResultLimit {
-                    worker.sharedResults = nil
-                    worker.weightsVersion = nil
-                    fallback = "; \(worker.unreadableResults) unreadable results from this worker: it uses the socket from now on"
-                }
-                return reject(peer, "unreadable shared payload", "step \(job.step) block \(piece.block): slot \(slot.slot) of \(region.path) does not hold tag \(slot.tag) and \(4 * count) bytes; the block is assigned again\(fallback)")
-            }
-            if let bad = firstNonFinite(result.gradientSum) {
-                return reject(peer, "non-finite values", "step \(job.step) block \(piece.block): shared gradient element \(bad) is NaN or infinite (R12)")
-            }
+            guard let gradient = sharedGradient(slot, of: piece, job: job, from: worker) else { return }
+            result.gradientSum = gradient
         }
         switch job.kind {
         case .train:
@@ -156,10 +133,7 @@ extension ClusterExecutor {
                 return reject(peer, "bad result shape", "step \(job.step) block \(piece.block): \(why)")
             }
             job.trainResults[piece.block] = value
-            if result.sharedGradient != nil {
-                statistics.sharedBytes += 4 * value.gradients.count
-                statistics.sharedGradientBytes += 4 * value.gradients.count
-            }
+            if result.sharedGradient != nil { statistics.sharedGradientBytes += 4 * value.gradients.count }
         case .evaluate:
             let n = job.evaluationSamples(key).count
             let expected = n * problem.totalOutputs
@@ -173,6 +147,42 @@ extension ClusterExecutor {
         if job.firstResultAt == nil { job.firstResultAt = now }
         job.lastResultAt = now
         logger.trace("step \(job.step): block \(piece.block) in from worker \(worker.name)")
+    }
+
+    /// The gradient sum a result names in `worker`'s region, copied out and checked as the
+    /// wire checks an inline one (R12); nil after rejecting it. An unreadable slot gives the
+    /// block out again, and after `WorkerRecord.unreadableResultLimit` of them the worker's
+    /// assignments and weights use the socket.
+    private func sharedGradient(_ slot: SharedSlot, of piece: Piece, job: ClusterJob, from worker: WorkerRecord) -> [Float]? {
+        let peer = worker.peer
+        guard case .train = job.kind, let region = worker.sharedResults else {
+            reject(peer, "unexpected shared payload", "step \(job.step) block \(piece.block): a shared gradient from a worker whose shared memory was not accepted")
+            return nil
+        }
+        let count = problem.model.parameters.count
+        var readable = false
+        let gradient = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            readable = region.read(slot: Int(slot.slot), tag: slot.tag, into: UnsafeMutableRawBufferPointer(buffer))
+            if !readable { buffer.initialize(repeating: 0) }
+            initialized = count
+        }
+        guard readable else {
+            // Overwritten or never written: compute it again (this worker may get it back).
+            if job.pieces[piece.block.start]?.owner == peer { job.pieces[piece.block.start]?.owner = nil }
+            worker.unreadableResults += 1
+            var fallback = ""
+            if worker.unreadableResults >= WorkerRecord.unreadableResultLimit {
+                worker.sharedResults = nil
+                fallback = "; \(worker.unreadableResults) unreadable results from this worker: it uses the socket from now on"
+            }
+            reject(peer, "unreadable shared payload", "step \(job.step) block \(piece.block): slot \(slot.slot) of \(region.path) does not hold tag \(slot.tag) and \(4 * count) bytes; the block is assigned again\(fallback)")
+            return nil
+        }
+        if let bad = firstNonFinite(gradient) {
+            reject(peer, "non-finite values", "step \(job.step) block \(piece.block): shared gradient element \(bad) is NaN or infinite (R12)")
+            return nil
+        }
+        return gradient
     }
 
     private func isEvaluation(_ job: ClusterJob) -> Bool {

@@ -24,8 +24,6 @@ public struct ClusterOptions: Sendable {
     public var evaluationChunk = 512
     /// Offer workers on this machine weights and gradients through shared memory.
     public var sharedMemory = true
-    /// Where the shared regions are made (a tmpfs).
-    public var sharedMemoryDirectory = SharedRegion.directory
 
     public init(heartbeatInterval: Duration, workerTimeout: Duration) {
         self.heartbeatInterval = heartbeatInterval
@@ -62,10 +60,10 @@ public final class ClusterExecutor: StepExecutor {
     var lastWaitLog: ContinuousClock.Instant
     /// Encoded weights of one version, shared by every worker that needs them.
     var weightsCache: (version: UInt64, frames: [[UInt8]])?
-    /// The weights region (nil: not offered): version v goes to slot v % 2 under tag v + 1.
-    let sharedWeights: SharedRegion?
-    /// The version each slot of `sharedWeights` holds, and the small message that names it.
-    var sharedSlotVersions: [UInt64?] = [nil, nil]
+    /// The weights region (nil: not offered, or the run is shut down): version v goes to
+    /// slot v % 2 under tag v + 1.
+    var sharedWeights: SharedRegion?
+    /// The small weights message naming the slot of one version, once that version is in it.
     var sharedWeightsCache: (version: UInt64, frames: [[UInt8]])?
     /// Rejects logged per peer (the rest are counted only, so a flood cannot flood the log).
     var rejectsLogged: [PeerID: Int] = [:]
@@ -88,8 +86,7 @@ public final class ClusterExecutor: StepExecutor {
         var region: SharedRegion?
         if options.sharedMemory {
             do {
-                region = try SharedRegion.create(kind: "weights", slotCount: 2, slotBytes: 4 * problem.model.parameters.count,
-                                                 directory: options.sharedMemoryDirectory)
+                region = try SharedRegion.create(kind: "weights", slotCount: 2, slotBytes: 4 * problem.model.parameters.count)
             } catch {
                 logger.notice("no shared memory for local workers (\(error)): weights and gradients go over the socket")
             }
@@ -156,7 +153,8 @@ public final class ClusterExecutor: StepExecutor {
         let frames = Message.shutdown(Shutdown(runID: runID, reason: reason)).encode()
         for worker in orderedWorkers { try? transport.send(frames, to: worker.peer) }
         logger.info("\(summaryLine)")
-        sharedWeights?.close()
+        // Its file goes now, not when the executor does; workers after this get the socket.
+        sharedWeights = nil
     }
 
     /// `cluster summary: ...`, with the reject counts (the tests read this line).
@@ -283,40 +281,40 @@ public final class ClusterExecutor: StepExecutor {
     func ensureWeights(_ worker: WorkerRecord, state: TrainingState) -> Bool {
         let version = UInt64(state.step)
         if worker.weightsVersion == version { return true }
-        if worker.sharedResults != nil, let frames = sharedWeightsFrames(state: state) {
-            guard send(frames, to: worker) else { return false }
-            worker.weightsVersion = version
-            return true
-        }
-        if weightsCache?.version != version {
-            weightsCache = (version, Message.weights(WeightsUpdate(runID: runID, step: version, weightsVersion: version,
-                                                                    parameters: state.parameters, buffers: state.buffers)).encode())
-        }
-        let frames = weightsCache!.frames
+        let shared = worker.sharedResults != nil ? sharedWeightsFrames(state: state) : nil
+        let frames = shared ?? socketWeightsFrames(state: state)
         guard send(frames, to: worker) else { return false }
-        statistics.weightBytesSent += frames.reduce(0) { $0 + $1.count }
+        if shared == nil { statistics.weightBytesSent += frames.reduce(0) { $0 + $1.count } }
         worker.weightsVersion = version
         return true
     }
 
-    /// The weights message of `state`'s version for workers with shared memory, publishing
-    /// the parameters in slot version % 2 the first time (the slot held version − 2, which
-    /// no worker of this step reads: a late reader sees the tag change and drops the copy).
+    /// The full weights message of `state`'s version, encoded once for every worker.
+    private func socketWeightsFrames(state: TrainingState) -> [[UInt8]] {
+        let version = UInt64(state.step)
+        if weightsCache?.version != version {
+            weightsCache = (version, Message.weights(WeightsUpdate(runID: runID, step: version, weightsVersion: version,
+                                                                    parameters: state.parameters, buffers: state.buffers)).encode())
+        }
+        return weightsCache!.frames
+    }
+
+    /// The weights message of `state`'s version for workers with shared memory (nil without
+    /// a region), publishing the parameters in slot version % 2 the first time: that slot
+    /// held version − 2, which no worker of this step reads (a late reader sees the tag
+    /// change and drops the copy).
     private func sharedWeightsFrames(state: TrainingState) -> [[UInt8]]? {
         guard let region = sharedWeights else { return nil }
         let version = UInt64(state.step)
-        if sharedWeightsCache?.version == version { return sharedWeightsCache!.frames }
-        let slot = Int(version % 2)
-        if sharedSlotVersions[slot] != version {
-            state.parameters.withUnsafeBytes { region.write(slot: slot, tag: version + 1, payload: $0) }
-            sharedSlotVersions[slot] = version
-            statistics.sharedBytes += 4 * state.parameters.count
+        if sharedWeightsCache?.version != version {
+            let slot = SharedSlot(slot: UInt32(version % 2), tag: version + 1)
+            state.parameters.withUnsafeBytes { region.write(slot: Int(slot.slot), tag: slot.tag, payload: $0) }
+            statistics.sharedWeightBytes += 4 * state.parameters.count
+            let update = WeightsUpdate(runID: runID, step: version, weightsVersion: version, parameters: [],
+                                       buffers: state.buffers, shared: slot)
+            sharedWeightsCache = (version, Message.weights(update).encode())
         }
-        let update = WeightsUpdate(runID: runID, step: version, weightsVersion: version, parameters: [],
-                                   buffers: state.buffers, shared: SharedSlot(slot: UInt32(slot), tag: version + 1))
-        let frames = Message.weights(update).encode()
-        sharedWeightsCache = (version, frames)
-        return frames
+        return sharedWeightsCache!.frames
     }
 
     /// Sends `frames` to `worker`; a failed send means the worker is gone (or not reading).

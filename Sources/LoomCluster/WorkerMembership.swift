@@ -61,10 +61,10 @@ public struct ClusterStatistics: Equatable, Sendable {
     public var bytesSent = 0
     public var weightBytesSent = 0
     /// Bytes that went through shared memory instead: weights published (once per version,
-    /// whatever the number of workers reading them) and gradients read.
-    public var sharedBytes = 0
-    /// Of `sharedBytes`, the gradient sums read from workers' regions.
+    /// whatever the number of workers reading them) and gradient sums read.
+    public var sharedWeightBytes = 0
     public var sharedGradientBytes = 0
+    public var sharedBytes: Int { sharedWeightBytes + sharedGradientBytes }
     /// Seconds spent inside steps and evaluations (assigning, waiting for workers,
     /// reducing): the rest of a run's time is the driver's own (optimizer, checkpoints).
     public var jobSeconds = 0.0

@@ -43,14 +43,6 @@ final class WorkerSession {
         lastBeat = clock.now
     }
 
-    deinit { closeShared() }
-
-    func closeShared() {
-        shared?.weights.close()
-        shared?.results.close()
-        shared = nil
-    }
-
     /// The hello of this worker now: its data, and its side of shared memory if any.
     var hello: Hello {
         var hello = worker.hello
@@ -184,7 +176,7 @@ final class WorkerSession {
     /// results region for gradients of `parameterCount` floats; true when both worked (the
     /// coordinator is told with a new hello). On another machine the file is not there.
     private func mapSharedMemory(path: String, parameterCount: Int) -> Bool {
-        closeShared()
+        shared = nil  // a region of an earlier run goes (SharedRegion unmaps and removes on release)
         guard !path.isEmpty, worker.options.useSharedMemory else { return false }
         guard FileManager.default.fileExists(atPath: path) else {
             logger.debug("shared weights region \(path) is not on this machine: weights and gradients go over the socket")
@@ -192,8 +184,8 @@ final class WorkerSession {
         }
         do {
             let weights = try SharedRegion.open(path: path)
-            guard weights.slotBytes >= 4 * parameterCount, weights.slotCount == 2 else {
-                logger.notice("shared weights region \(path) has \(weights.slotCount) slots of \(weights.slotBytes) bytes, not 2 of \(4 * parameterCount); using the socket")
+            guard weights.slotBytes >= 4 * parameterCount else {
+                logger.notice("shared weights region \(path) has slots of \(weights.slotBytes) bytes, a model of \(parameterCount) parameters needs \(4 * parameterCount); using the socket")
                 return false
             }
             let results = try SharedRegion.create(kind: "results", slotCount: 2, slotBytes: 4 * parameterCount,

@@ -65,7 +65,7 @@ public struct Hello: Equatable, Sendable, Codable {
         guard cores >= 1 else { throw .json(type: .hello, rule: "cores \(cores) is not ≥ 1") }
         if let offer = sharedMemory {
             for (name, token) in [("weights_token", offer.weightsToken), ("results_token", offer.resultsToken)] {
-                guard SharedRegion.bytes(fromHex: token)?.count == SharedRegion.tokenBytes else {
+                guard SharedRegion.isTokenHex(token) else {
                     throw .json(type: .hello, rule: "shared_memory.\(name) is not \(2 * SharedRegion.tokenBytes) lowercase hex digits")
                 }
             }

@@ -122,7 +122,7 @@ public final class SharedRegion: @unchecked Sendable {
     }
 
     /// The token as 32 lowercase hex digits (how handshakes quote it).
-    public var tokenHex: String { Self.hex(token) }
+    public var tokenHex: String { hexDigits(token) }
 
     // MARK: - Creating
 
@@ -138,7 +138,7 @@ public final class SharedRegion: @unchecked Sendable {
         var random = SystemRandomNumberGenerator()
         let token = (0..<tokenBytes).map { _ in UInt8.random(in: 0...255, using: &random) }
         let pid = getpid()
-        let path = "\(directory)/loom-\(pid)-\(kind)-\(hex(Array(token.prefix(6))))"
+        let path = "\(directory)/loom-\(pid)-\(kind)-\(hexDigits(token.prefix(6)))"
         let stride = roundUp(slotHeaderBytes + slotBytes, to: headerBytes)
         let size = headerBytes + slotCount * stride
         let fd = Glibc.open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
@@ -262,31 +262,9 @@ public final class SharedRegion: @unchecked Sendable {
 
     // MARK: - Helpers
 
-    static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
-    }
-
-    /// 2·n hex digits back to n bytes; nil if malformed.
-    public static func bytes(fromHex text: String) -> [UInt8]? {
-        let digits = Array(text.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(digits.count / 2)
-        var i = 0
-        while i < digits.count {
-            guard let hi = hexValue(digits[i]), let lo = hexValue(digits[i + 1]) else { return nil }
-            out.append(hi << 4 | lo)
-            i += 2
-        }
-        return out
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 0x30...0x39: c - 0x30
-        case 0x61...0x66: c - 0x61 + 10
-        default: nil
-        }
+    /// Whether `text` could be a token as handshakes quote it (32 lowercase hex digits).
+    public static func isTokenHex(_ text: String) -> Bool {
+        text.utf8.count == 2 * tokenBytes && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
     private static func roundUp(_ n: Int, to unit: Int) -> Int { (n + unit - 1) / unit * unit }

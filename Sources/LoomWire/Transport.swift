@@ -13,12 +13,14 @@ public struct PeerID: Hashable, Sendable, CustomStringConvertible {
     /// Short hex for logs: up to 8 bytes, then "…".
     public var description: String {
         if bytes.isEmpty { return "coordinator" }
-        let shown = bytes.prefix(8).map { byte in
-            let digits = String(byte, radix: 16)
-            return digits.count == 1 ? "0" + digits : digits
-        }.joined()
+        let shown = hexDigits(bytes.prefix(8))
         return bytes.count > 8 ? shown + "…" : shown
     }
+}
+
+/// Two lowercase hex digits per byte (peer ids in logs, shared-memory tokens).
+func hexDigits<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
+    bytes.map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined()
 }
 
 /// A received multipart message and the peer it came from.

@@ -58,7 +58,8 @@ import Testing
         let (samePeer, second) = try nextHello()
         let offer = try #require(second.sharedMemory, "the worker maps the region and offers its own")
         #expect(samePeer == peer && offer.weightsToken == weights.tokenHex)
-        let results = try SharedRegion.open(path: offer.resultsPath, token: SharedRegion.bytes(fromHex: offer.resultsToken))
+        let results = try SharedRegion.open(path: offer.resultsPath)
+        #expect(results.tokenHex == offer.resultsToken, "the offer quotes its region's own token")
         #expect(results.slotBytes >= 4 * p)
 
         // Version 0 announced in slot 0 under tag 1, but the slot holds tag 3 (version 2):

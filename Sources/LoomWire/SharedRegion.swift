@@ -168,6 +168,9 @@ public final class SharedRegion: @unchecked Sendable {
     /// user and that no process holds locked (their creator is gone, whatever its PID
     /// namespace). The lock is taken on the opened file, then the name is checked to still
     /// be that file before it is removed.
+    /// (A region made by another process in the instant between its create and its lock
+    /// could be taken for stale; its creator's peers then fail to open it and use the
+    /// socket: slower, never wrong.)
     static func removeStale(in directory: String) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
         for name in names where name.hasPrefix("loom-") && name.split(separator: "-").count == 4 {

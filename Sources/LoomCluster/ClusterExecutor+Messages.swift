@@ -119,28 +119,23 @@ extension ClusterExecutor {
         guard !piece.done else {
             return reject(peer, "duplicate result", "step \(job.step): block \(piece.block) is already in")
         }
-        var why = ""
-        var result = result
         if let slot = result.sharedGradient {
-            guard let gradient = sharedGradient(slot, of: piece, job: job, from: worker) else { return }
-            result.gradientSum = gradient
-        }
-        switch job.kind {
-        case .train:
-            guard let value = LoomTraining.ShardResult.fromWire(result, parameterCount: problem.model.parameters.count,
-                                                                 bufferCount: problem.model.buffers.count,
-                                                                 headCount: problem.losses.count, why: &why) else {
-                return reject(peer, "bad result shape", "step \(job.step) block \(piece.block): \(why)")
+            guard case .train = job.kind, let region = worker.sharedResults else {
+                return reject(peer, "unexpected shared payload", "step \(job.step) block \(piece.block): a shared gradient from a worker whose shared memory was not accepted")
             }
-            job.trainResults[piece.block] = value
-            if result.sharedGradient != nil { statistics.sharedGradientBytes += 4 * value.gradients.count }
-        case .evaluate:
-            let n = job.evaluationSamples(key).count
-            let expected = n * problem.totalOutputs
-            guard result.gradientSum.count == expected else {
-                return reject(peer, "bad result shape", "evaluation chunk \(key): \(result.gradientSum.count) logits, expected \(expected)")
+            job.pendingShared[key] = PendingShared(result: result, slot: slot, region: region, worker: worker)
+        } else {
+            switch job.kind {
+            case .train:
+                guard accept(result, for: piece, of: job, from: peer) else { return }
+            case .evaluate:
+                let n = job.evaluationSamples(key).count
+                let expected = n * problem.totalOutputs
+                guard result.gradientSum.count == expected else {
+                    return reject(peer, "bad result shape", "evaluation chunk \(key): \(result.gradientSum.count) logits, expected \(expected)")
+                }
+                job.logits[key] = result.gradientSum
             }
-            job.logits[key] = result.gradientSum
         }
         job.pieces[key]!.done = true
         let now = clock.now
@@ -149,40 +144,68 @@ extension ClusterExecutor {
         logger.trace("step \(job.step): block \(piece.block) in from worker \(worker.name)")
     }
 
-    /// The gradient sum a result names in `worker`'s region, copied out and checked as the
-    /// wire checks an inline one (R12); nil after rejecting it. An unreadable slot gives the
-    /// block out again, and after `WorkerRecord.unreadableResultLimit` of them the worker's
-    /// assignments and weights use the socket.
-    private func sharedGradient(_ slot: SharedSlot, of piece: Piece, job: ClusterJob, from worker: WorkerRecord) -> [Float]? {
-        let peer = worker.peer
-        guard case .train = job.kind, let region = worker.sharedResults else {
-            reject(peer, "unexpected shared payload", "step \(job.step) block \(piece.block): a shared gradient from a worker whose shared memory was not accepted")
-            return nil
+    /// Keeps training result `result` of `piece` if its shape fits the model; false after
+    /// rejecting it.
+    private func accept(_ result: LoomWire.ShardResult, for piece: Piece, of job: ClusterJob, from peer: PeerID) -> Bool {
+        var why = ""
+        guard let value = LoomTraining.ShardResult.fromWire(result, parameterCount: problem.model.parameters.count,
+                                                             bufferCount: problem.model.buffers.count,
+                                                             headCount: problem.losses.count, why: &why) else {
+            reject(peer, "bad result shape", "step \(job.step) block \(piece.block): \(why)")
+            return false
         }
+        job.trainResults[piece.block] = value
+        return true
+    }
+
+    /// Reads the gradient sums `job`'s results left in shared memory (only `worker`'s, when
+    /// given), each copied out and checked as the wire checks an inline one (R12); true when
+    /// every one was good. A piece whose result fails is not done: an unreadable slot
+    /// (overwritten, or never written) gives the block out again, and after
+    /// `WorkerRecord.unreadableResultLimit` of them the worker's assignments and weights use
+    /// the socket; a bad one waits for its worker, as a rejected inline result does.
+    func readPendingShared(_ job: ClusterJob, of worker: WorkerRecord? = nil) -> Bool {
+        var good = true
         let count = problem.model.parameters.count
-        var readable = false
-        let gradient = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            readable = region.read(slot: Int(slot.slot), tag: slot.tag, into: UnsafeMutableRawBufferPointer(buffer))
-            if !readable { buffer.initialize(repeating: 0) }
-            initialized = count
-        }
-        guard readable else {
-            // Overwritten or never written: compute it again (this worker may get it back).
-            if job.pieces[piece.block.start]?.owner == peer { job.pieces[piece.block.start]?.owner = nil }
-            worker.unreadableResults += 1
-            var fallback = ""
-            if worker.unreadableResults >= WorkerRecord.unreadableResultLimit {
-                worker.sharedResults = nil
-                fallback = "; \(worker.unreadableResults) unreadable results from this worker: it uses the socket from now on"
+        for key in job.pendingShared.keys.sorted() {
+            guard let pending = job.pendingShared[key], worker.map({ $0 === pending.worker }) ?? true else { continue }
+            job.pendingShared[key] = nil
+            let piece = job.pieces[key]!
+            let peer = pending.worker.peer
+            var readable = false
+            var result = pending.result
+            result.gradientSum = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                readable = pending.region.read(slot: Int(pending.slot.slot), tag: pending.slot.tag,
+                                               into: UnsafeMutableRawBufferPointer(buffer))
+                if !readable { buffer.initialize(repeating: 0) }
+                initialized = count
             }
-            reject(peer, "unreadable shared payload", "step \(job.step) block \(piece.block): slot \(slot.slot) of \(region.path) does not hold tag \(slot.tag) and \(4 * count) bytes; the block is assigned again\(fallback)")
-            return nil
+            job.pieces[key]!.done = false
+            guard readable else {
+                if piece.owner == peer { job.pieces[key]!.owner = nil }
+                pending.worker.unreadableResults += 1
+                var fallback = ""
+                if pending.worker.unreadableResults >= WorkerRecord.unreadableResultLimit {
+                    pending.worker.sharedResults = nil
+                    fallback = "; \(pending.worker.unreadableResults) unreadable results from this worker: it uses the socket from now on"
+                }
+                reject(peer, "unreadable shared payload", "step \(job.step) block \(piece.block): slot \(pending.slot.slot) of \(pending.region.path) does not hold tag \(pending.slot.tag) and \(4 * count) bytes; the block is assigned again\(fallback)")
+                good = false
+                continue
+            }
+            if let bad = firstNonFinite(result.gradientSum) {
+                reject(peer, "non-finite values", "step \(job.step) block \(piece.block): shared gradient element \(bad) is NaN or infinite (R12)")
+                good = false
+                continue
+            }
+            guard accept(result, for: piece, of: job, from: peer) else {
+                good = false
+                continue
+            }
+            job.pieces[key]!.done = true
+            statistics.sharedGradientBytes += 4 * count
         }
-        if let bad = firstNonFinite(gradient) {
-            reject(peer, "non-finite values", "step \(job.step) block \(piece.block): shared gradient element \(bad) is NaN or infinite (R12)")
-            return nil
-        }
-        return gradient
+        return good
     }
 
     private func isEvaluation(_ job: ClusterJob) -> Bool {

@@ -207,9 +207,15 @@ public final class ClusterExecutor: StepExecutor {
             }
         }
         let tick = min(options.heartbeatInterval, .milliseconds(50))
-        while !job.isComplete {
+        while true {
+            if job.isComplete {
+                // Every piece is in: read the gradients left in shared memory; a piece whose
+                // gradient was unreadable is out again and goes to a worker below.
+                if readPendingShared(job) { break }
+                continue
+            }
             try distribute(job, state: state)
-            if job.isComplete { break }
+            if job.isComplete { continue }
             try pump(timeout: tick, state: state)
             maintain(state: state)
             if workers.isEmpty && clock.now - lastWaitLog >= options.waitLogInterval {
@@ -259,12 +265,19 @@ public final class ClusterExecutor: StepExecutor {
             // loop below picks workers in join order).
             for worker in orderedWorkers.prefix(job.unowned.count) { _ = ensureWeights(worker, state: state) }
         }
+        // Every assignment is built before the first goes out, so the workers start within
+        // a send of each other (building one costs as much as sending several).
+        var outgoing: [(key: Int, worker: WorkerRecord, frames: [[UInt8]])] = []
         for key in job.unowned {
-            guard let worker = orderedWorkers.min(by: { job.load(of: $0.peer) < job.load(of: $1.peer) }) else { return }
-            let reassigned = !job.pieces[key]!.givenTo.isEmpty
-            let frames = try assignmentFrames(job, piece: key, for: worker, state: state)
-            guard ensureWeights(worker, state: state) else { continue }
+            guard let worker = orderedWorkers.min(by: { job.load(of: $0.peer) < job.load(of: $1.peer) }) else { break }
+            outgoing.append((key, worker, try assignmentFrames(job, piece: key, for: worker, state: state)))
             job.pieces[key]!.owner = worker.peer
+        }
+        for (key, worker, frames) in outgoing where job.pieces[key]!.owner == worker.peer {
+            let reassigned = !job.pieces[key]!.givenTo.isEmpty
+            // Its next result may take the slot of one it left in shared memory: read that first.
+            if job.pendingShared.values.contains(where: { $0.worker === worker }) { _ = readPendingShared(job, of: worker) }
+            guard ensureWeights(worker, state: state) else { continue }
             job.pieces[key]!.givenTo.insert(worker.peer)
             guard send(frames, to: worker) else { continue }
             if reassigned {

@@ -15,6 +15,14 @@ struct Piece {
     var done = false
 }
 
+/// A result that arrived naming a slot of its worker's results region.
+struct PendingShared {
+    var result: LoomWire.ShardResult
+    var slot: SharedSlot
+    var region: SharedRegion
+    var worker: WorkerRecord
+}
+
 /// A step or an evaluation in progress.
 final class ClusterJob {
     enum Kind {
@@ -32,6 +40,12 @@ final class ClusterJob {
     /// workers there are when it starts).
     var pieces: [Int: Piece] = [:]
     var trainResults: [ShardBlock: LoomTraining.ShardResult] = [:]
+    /// Training results whose gradient sum is still in the worker's shared results region,
+    /// by `block.start`; their pieces count as done. They are read once every piece is in,
+    /// or before their worker gets another piece of this job (which may overwrite the
+    /// slot): copying megabytes on arrival would run on a core a slower worker of this
+    /// machine is computing on, and evict its caches.
+    var pendingShared: [Int: PendingShared] = [:]
     var logits: [Int: [Float]] = [:]
     /// When the first and the last piece came in (for the step-time breakdown).
     var firstResultAt: ContinuousClock.Instant?

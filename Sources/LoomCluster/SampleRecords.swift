@@ -57,7 +57,8 @@ public enum SampleRecords {
             images.withUnsafeBufferPointer { img in
                 for i in 0..<n {
                     let base = i * size
-                    for j in 0..<pixels { o[base + j] = img[i * pixels + j] }
+                    UnsafeMutableRawPointer(o.baseAddress! + base)
+                        .copyMemory(from: img.baseAddress! + i * pixels, byteCount: pixels)
                     for (h, headLabels) in labels.enumerated() {
                         put(UInt32(bitPattern: headLabels[i]), into: o, at: base + pixels + 4 * h)
                     }

@@ -40,15 +40,21 @@ public final class SyntheticSampleSource: SampleSource {
         // cluster benchmark ships every sample), so it should cost next to nothing.
         let pixels = imageShape.elementCount
         return [UInt8](unsafeUninitializedCapacity: indices.count * pixels) { out, initialized in
+            let raw = UnsafeMutableRawBufferPointer(out)
             for (i, index) in indices.enumerated() {
                 var x = UInt64(truncatingIfNeeded: index) &* 0x9E37_79B9_7F4A_7C15 | 1
                 var j = 0
                 while j < pixels {
                     x ^= x << 13; x ^= x >> 7; x ^= x << 17
-                    var bits = x
-                    for k in 0..<min(8, pixels - j) {
-                        out[i * pixels + j + k] = UInt8(truncatingIfNeeded: bits)
-                        bits >>= 8
+                    if pixels - j >= 8 {
+                        // The eight bytes of x, lowest first (as the byte loop below).
+                        raw.storeBytes(of: x.littleEndian, toByteOffset: i * pixels + j, as: UInt64.self)
+                    } else {
+                        var bits = x
+                        for k in 0..<(pixels - j) {
+                            out[i * pixels + j + k] = UInt8(truncatingIfNeeded: bits)
+                            bits >>= 8
+                        }
                     }
                     j += 8
                 }

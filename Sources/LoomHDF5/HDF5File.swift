@@ -40,6 +40,14 @@ public final class HDF5File {
         return try HDF5Library.serialized { () throws(HDF5Error) -> HDF5File in
             let fapl = try strongCloseAccessList(call)
             defer { H5Pclose(fapl) }
+            if mode == .readOnly {
+                // No lock for a reader. Loom writes every file under a temporary name and
+                // renames it into place, so a reader never meets one half written; HDF5's lock
+                // would only fail a reader while some process still holds a descriptor of the
+                // writer's (a child that another thread is spawning holds copies of every
+                // descriptor for an instant, before it closes them or runs exec).
+                _ = H5Pset_file_locking(fapl, false, true)
+            }
             let flags = mode == .readOnly ? loom_h5f_acc_rdonly() : loom_h5f_acc_rdwr()
             let what = mode == .readOnly ? "reading" : "writing"
             let id = try call.id(H5Fopen(path, flags, fapl), "cannot open as an HDF5 file for \(what)")

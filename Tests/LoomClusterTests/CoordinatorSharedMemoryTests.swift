@@ -14,10 +14,11 @@ import Testing
     final class FakeWorker {
         let transport: Transport
         let welcome: Welcome
-        init(_ c: InMemoryCluster, hostname: String = "fake") throws {
+        /// `live`: how many workers are live once this one joined.
+        init(_ c: InMemoryCluster, hostname: String = "fake", live: Int = 1) throws {
             transport = c.network.connectWorker()
             try transport.send(.hello(FakeWorker.hello(hostname)), to: .coordinator)
-            #expect(c.executor.waitForWorkers(1, timeout: .seconds(5)) == 1)
+            #expect(c.executor.waitForWorkers(live, timeout: .seconds(5)) == live)
             welcome = try #require(try FakeWorker.next(transport) { if case .welcome(let w) = $0 { w } else { nil } })
         }
         /// Maps the offered weights region, makes a results region, offers both in a second
@@ -85,6 +86,8 @@ import Testing
 
         let deadline = Date().addingTimeInterval(10)
         while !step.isFinished && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        // (The step thread holds `outcome` until it returns.)
+        try #require(step.isFinished, "the step completes within 10 s")
         let reduced = try #require(outcome.current).get()
         #expect(sameBits(reduced, expected))
         #expect(c.executor.rejects["unreadable shared payload"] == 1)
@@ -112,10 +115,117 @@ import Testing
         }
         let deadline = Date().addingTimeInterval(10)
         while !step.isFinished && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        // (The step thread holds `outcome` until it returns.)
+        try #require(step.isFinished, "the step completes within 10 s")
         #expect(sameBits(try #require(outcome.current).get(), expected))
         #expect(sharedFlags == [true, true, true, false], "the 4th assignment asks for the gradient in the message")
         #expect(c.executor.rejects["unreadable shared payload"] == 3)
         #expect(c.executor.liveWorkers.map(\.sharedMemory) == [false])
+    }
+
+    /// Block `block` of step 0 computed in this process, as a worker would.
+    static func blockResult(_ c: InMemoryCluster, _ block: ShardBlock) throws -> LoomTraining.ShardResult {
+        let plan = c.state.plan(step: 0)
+        let ids = Array(plan.samples(of: block))
+        let data = ShardData(sampleIDs: ids, images: try c.source.images(split: "train", indices: ids),
+                             labels: c.state.truth(of: ids[...]).labels)
+        return try ShardComputer(problem: c.problem, microBatch: 4)
+            .compute(plan: plan, block: block, data: data, parameters: c.state.parameters, buffers: c.state.buffers)
+    }
+
+    /// The next assignment for `fake`, sending heartbeats meanwhile (so that it stays live).
+    static func nextAssignment(_ fake: FakeWorker, runID: UInt64) throws -> Assignment? {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            try fake.transport.send(.heartbeat(Heartbeat(runID: runID, step: 0, weightsVersion: 0)), to: .coordinator)
+            if let e = try fake.transport.receive(timeout: .milliseconds(20)),
+               case .assignment(let a)? = try? Message.decode(e.frames, expectedRunID: nil) {
+                return a
+            }
+        }
+        return nil
+    }
+
+    /// A gradient left in shared memory is read when the step's last result is in, not when
+    /// it arrives (then a worker of this machine may still be computing on the core the copy
+    /// would take): a slot overwritten in between is unreadable, and its block is computed again.
+    @Test func sharedGradientsAreReadOnceEveryResultIsIn() throws {
+        let c = try InMemoryCluster(timeoutMs: 5000)
+        let a = try FakeWorker(c, hostname: "a")
+        let (_, aResults) = try a.takeSharedMemory(c)
+        let b = try FakeWorker(c, hostname: "b", live: 2)
+        let (_, bResults) = try b.takeSharedMemory(c)
+        #expect(c.executor.liveWorkers.map(\.sharedMemory) == [true, true])
+        let executor = c.executor, state = c.state
+        let outcome = Locked<Result<LoomTraining.ShardResult, TrainingError>?>(nil)
+        let step = Thread { outcome.withValue { $0 = Result { () throws(TrainingError) in try executor.execute(plan: state.plan(step: 0), state: state) } } }
+        step.start()
+        let aWork = try #require(try Self.nextAssignment(a, runID: c.runID))
+        let bWork = try #require(try Self.nextAssignment(b, runID: c.runID))
+        let aBlock = ShardBlock(start: Int(aWork.firstShard), count: aWork.shardCount)
+        let bBlock = ShardBlock(start: Int(bWork.firstShard), count: bWork.shardCount)
+        let aValue = try Self.blockResult(c, aBlock), bValue = try Self.blockResult(c, bBlock)
+
+        aValue.gradients.withUnsafeBytes { aResults.write(slot: 1, tag: 1, payload: $0) }
+        try a.transport.send(.result(Self.wire(aValue, runID: c.runID, first: aWork.firstShard, shared: SharedSlot(slot: 1, tag: 1))),
+                             to: .coordinator)
+        // Long enough for the coordinator to take the result in (it polls every 20 ms here).
+        Thread.sleep(forTimeInterval: 0.3)
+        // The slot changes before b's result: had the coordinator copied it already, this
+        // would go unnoticed.
+        bValue.gradients.withUnsafeBytes { aResults.write(slot: 1, tag: 2, payload: $0) }
+        bValue.gradients.withUnsafeBytes { bResults.write(slot: 1, tag: 1, payload: $0) }
+        try b.transport.send(.result(Self.wire(bValue, runID: c.runID, first: bWork.firstShard, shared: SharedSlot(slot: 1, tag: 1))),
+                             to: .coordinator)
+        let again = try #require(try Self.nextAssignment(a, runID: c.runID), "a's block goes out again")
+        #expect(again.firstShard == aWork.firstShard && again.shardCount == aWork.shardCount)
+        aValue.gradients.withUnsafeBytes { aResults.write(slot: 0, tag: 3, payload: $0) }
+        try a.transport.send(.result(Self.wire(aValue, runID: c.runID, first: aWork.firstShard, shared: SharedSlot(slot: 0, tag: 3))),
+                             to: .coordinator)
+
+        let deadline = Date().addingTimeInterval(10)
+        while !step.isFinished && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        // (The step thread holds `outcome` until it returns.)
+        try #require(step.isFinished, "the step completes within 10 s")
+        #expect(sameBits(try #require(outcome.current).get(), try c.localResult(step: 0)))
+        #expect(c.executor.rejects["unreadable shared payload"] == 1)
+        #expect(c.executor.statistics.blocksReassigned == 1)
+    }
+
+    /// A worker that gets another block of the same step (its peer died) may write that
+    /// result into the slot of the one it left: the coordinator reads the left one before the
+    /// new assignment goes out, so nothing is computed twice.
+    @Test func aWorkerGivenMoreOfTheStepHasItsLeftGradientReadFirst() throws {
+        let c = try InMemoryCluster(timeoutMs: 300)
+        let a = try FakeWorker(c, hostname: "a")
+        let (_, aResults) = try a.takeSharedMemory(c)
+        let silent = try FakeWorker(c, hostname: "silent", live: 2)
+        _ = try silent.takeSharedMemory(c)
+        let executor = c.executor, state = c.state
+        let outcome = Locked<Result<LoomTraining.ShardResult, TrainingError>?>(nil)
+        let step = Thread { outcome.withValue { $0 = Result { () throws(TrainingError) in try executor.execute(plan: state.plan(step: 0), state: state) } } }
+        step.start()
+        let first = try #require(try Self.nextAssignment(a, runID: c.runID))
+        let firstValue = try Self.blockResult(c, ShardBlock(start: Int(first.firstShard), count: first.shardCount))
+        firstValue.gradients.withUnsafeBytes { aResults.write(slot: 1, tag: 1, payload: $0) }
+        try a.transport.send(.result(Self.wire(firstValue, runID: c.runID, first: first.firstShard, shared: SharedSlot(slot: 1, tag: 1))),
+                             to: .coordinator)
+        // The silent worker is declared dead and its block comes to a, which writes that
+        // result over the same slot.
+        let second = try #require(try Self.nextAssignment(a, runID: c.runID), "the dead worker's block comes to a")
+        #expect(second.firstShard != first.firstShard)
+        let secondValue = try Self.blockResult(c, ShardBlock(start: Int(second.firstShard), count: second.shardCount))
+        secondValue.gradients.withUnsafeBytes { aResults.write(slot: 1, tag: 2, payload: $0) }
+        try a.transport.send(.result(Self.wire(secondValue, runID: c.runID, first: second.firstShard, shared: SharedSlot(slot: 1, tag: 2))),
+                             to: .coordinator)
+
+        let deadline = Date().addingTimeInterval(10)
+        while !step.isFinished && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        // (The step thread holds `outcome` until it returns.)
+        try #require(step.isFinished, "the step completes within 10 s")
+        #expect(sameBits(try #require(outcome.current).get(), try c.localResult(step: 0)))
+        #expect(c.executor.rejects.total == 0)
+        #expect(c.executor.statistics.workersLost == 1 && c.executor.statistics.blocksReassigned == 1)
     }
 
     @Test func anOfferQuotingAnotherTokenIsRefusedAndTheWorkerKeepsTheSocket() throws {

@@ -1,6 +1,7 @@
 // Sample records a worker unpacks: the target values they carry obey the dataset's rule.
 
 import LoomCluster
+import LoomData
 import LoomTraining
 import Testing
 
@@ -30,5 +31,30 @@ import Testing
         #expect(throws: SampleRecordsError.size(bytes: 16, samples: 2, recordSize: 12)) {
             try SampleRecords.unpack(records, ids: [7, 9], pixels: 4, heads: 2)
         }
+    }
+
+    /// Records lay the image bytes out in sample order, then the labels little-endian.
+    @Test func packedRecordsHoldEachImageThenItsLabels() {
+        let records = SampleRecords.pack(images: Array(10..<16), labels: [[1, -1]], pixels: 3)
+        #expect(records == [10, 11, 12, 1, 0, 0, 0, 13, 14, 15, 0xFF, 0xFF, 0xFF, 0xFF])
+    }
+
+    /// The synthetic benchmark images are the xorshift stream byte by byte, lowest byte of
+    /// each 64-bit state first, whatever the image size (here 9 pixels: one partial word).
+    @Test(arguments: [ImageShape(height: 3, width: 3, channels: 1), ImageShape(height: 28, width: 28, channels: 1)])
+    func syntheticImagesAreTheXorshiftStream(shape: ImageShape) throws {
+        let indices = [0, 5, 123_456]
+        let images = try SyntheticSampleSource(imageShape: shape).images(split: "train", indices: indices)
+        var expected: [UInt8] = []
+        for index in indices {
+            var x = UInt64(index) &* 0x9E37_79B9_7F4A_7C15 | 1
+            var bytes: [UInt8] = []
+            while bytes.count < shape.elementCount {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17
+                for k in 0..<8 { bytes.append(UInt8(truncatingIfNeeded: x >> (8 * UInt64(k)))) }
+            }
+            expected += bytes.prefix(shape.elementCount)
+        }
+        #expect(images == expected)
     }
 }

@@ -120,3 +120,21 @@ private func roundTrip<T: HDF5Scalar & Equatable>(_ values: [T], shape: [Int]) t
 }
 
 import Foundation
+
+/// Readers take no lock: another process holding an exclusive lock on the file (as a child
+/// spawned by another thread does for an instant with a writer's descriptor) does not make
+/// a read-only open fail. Loom never renames a file into place before it is whole.
+@Test func aReadOnlyOpenIgnoresAnotherProcesssLock() throws {
+    let scratch = try ScratchFile()
+    try scratch.write { try $0.write([1, 2, 3] as [Float], shape: [3], to: "x") }
+    let holder = Process()
+    holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+    holder.arguments = ["--exclusive", "--nonblock", "--no-fork", scratch.path, "-c", "echo locked; exec sleep 20"]
+    let out = Pipe()
+    holder.standardOutput = out
+    try holder.run()
+    defer { kill(holder.processIdentifier, SIGKILL); holder.waitUntilExit() }
+    let line = try out.fileHandleForReading.read(upToCount: 7)
+    try #require(line == Data("locked\n".utf8), "flock(1) holds the lock")
+    #expect(try scratch.read { try $0.read(Float.self, "x").values } == [1, 2, 3])
+}

@@ -47,6 +47,27 @@ import Testing
         }
     }
 
+    /// Step 0 on a thread of its own, while the test plays the workers.
+    final class StepThread {
+        private let thread: Thread
+        private let outcome: Locked<Result<LoomTraining.ShardResult, TrainingError>?>
+        init(_ c: InMemoryCluster) {
+            let executor = c.executor, state = c.state
+            let outcome = Locked<Result<LoomTraining.ShardResult, TrainingError>?>(nil)
+            self.outcome = outcome
+            thread = Thread { outcome.withValue { $0 = Result { () throws(TrainingError) in try executor.execute(plan: state.plan(step: 0), state: state) } } }
+            thread.start()
+        }
+        /// The step's result, once it returns (within 10 s).
+        func finish() throws -> LoomTraining.ShardResult {
+            let deadline = Date().addingTimeInterval(10)
+            while !thread.isFinished && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+            // The thread holds `outcome` until the step returns.
+            try #require(thread.isFinished, "the step completes within 10 s")
+            return try #require(outcome.current).get()
+        }
+    }
+
     static func wire(_ r: LoomTraining.ShardResult, runID: UInt64, first: UInt32 = 0, shared: SharedSlot?) -> LoomWire.ShardResult {
         LoomWire.ShardResult(runID: runID, step: 0, epoch: 0, weightsVersion: 0, firstShard: first, shardCount: UInt32(r.shardCount),
                     gradientSum: shared == nil ? r.gradients : [], batchNormStatistics: r.batchStatistics,
@@ -61,10 +82,7 @@ import Testing
         #expect(c.executor.liveWorkers.map(\.sharedMemory) == [true])
 
         let expected = try c.localResult(step: 0)
-        let executor = c.executor, state = c.state
-        let outcome = Locked<Result<LoomTraining.ShardResult, TrainingError>?>(nil)
-        let step = Thread { outcome.withValue { $0 = Result { () throws(TrainingError) in try executor.execute(plan: state.plan(step: 0), state: state) } } }
-        step.start()
+        let step = StepThread(c)
 
         // The weights: a slot reference, and the parameters in that slot.
         let update = try #require(try FakeWorker.next(fake.transport) { if case .weights(let w) = $0 { w } else { nil } })
@@ -84,11 +102,7 @@ import Testing
         #expect(again.firstShard == first.firstShard && again.shardCount == first.shardCount)
         try fake.transport.send(.result(Self.wire(expected, runID: c.runID, shared: SharedSlot(slot: 1, tag: 1))), to: .coordinator)
 
-        let deadline = Date().addingTimeInterval(10)
-        while !step.isFinished && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        // (The step thread holds `outcome` until it returns.)
-        try #require(step.isFinished, "the step completes within 10 s")
-        let reduced = try #require(outcome.current).get()
+        let reduced = try step.finish()
         #expect(sameBits(reduced, expected))
         #expect(c.executor.rejects["unreadable shared payload"] == 1)
         #expect(c.executor.statistics.blocksReassigned == 1)
@@ -101,10 +115,7 @@ import Testing
         let p = c.problem.model.parameters.count
         let (weights, results) = try fake.takeSharedMemory(c)
         let expected = try c.localResult(step: 0)
-        let executor = c.executor, state = c.state
-        let outcome = Locked<Result<LoomTraining.ShardResult, TrainingError>?>(nil)
-        let step = Thread { outcome.withValue { $0 = Result { () throws(TrainingError) in try executor.execute(plan: state.plan(step: 0), state: state) } } }
-        step.start()
+        let step = StepThread(c)
         var sharedFlags: [Bool] = []
         for attempt in 0..<4 {
             let a = try #require(try FakeWorker.next(fake.transport) { if case .assignment(let a) = $0 { a } else { nil } })
@@ -113,11 +124,7 @@ import Testing
             let slot: SharedSlot? = attempt < 3 ? SharedSlot(slot: 0, tag: 99) : nil
             try fake.transport.send(.result(Self.wire(expected, runID: c.runID, shared: slot)), to: .coordinator)
         }
-        let deadline = Date().addingTimeInterval(10)
-        while !step.isFinished && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        // (The step thread holds `outcome` until it returns.)
-        try #require(step.isFinished, "the step completes within 10 s")
-        #expect(sameBits(try #require(outcome.current).get(), expected))
+        #expect(sameBits(try step.finish(), expected))
         #expect(sharedFlags == [true, true, true, false], "the 4th assignment asks for the gradient in the message")
         #expect(c.executor.rejects["unreadable shared payload"] == 3)
         #expect(c.executor.liveWorkers.map(\.sharedMemory) == [false])
@@ -156,10 +163,7 @@ import Testing
         let b = try FakeWorker(c, hostname: "b", live: 2)
         let (_, bResults) = try b.takeSharedMemory(c)
         #expect(c.executor.liveWorkers.map(\.sharedMemory) == [true, true])
-        let executor = c.executor, state = c.state
-        let outcome = Locked<Result<LoomTraining.ShardResult, TrainingError>?>(nil)
-        let step = Thread { outcome.withValue { $0 = Result { () throws(TrainingError) in try executor.execute(plan: state.plan(step: 0), state: state) } } }
-        step.start()
+        let step = StepThread(c)
         let aWork = try #require(try Self.nextAssignment(a, runID: c.runID))
         let bWork = try #require(try Self.nextAssignment(b, runID: c.runID))
         let aBlock = ShardBlock(start: Int(aWork.firstShard), count: aWork.shardCount)
@@ -183,11 +187,7 @@ import Testing
         try a.transport.send(.result(Self.wire(aValue, runID: c.runID, first: aWork.firstShard, shared: SharedSlot(slot: 0, tag: 3))),
                              to: .coordinator)
 
-        let deadline = Date().addingTimeInterval(10)
-        while !step.isFinished && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        // (The step thread holds `outcome` until it returns.)
-        try #require(step.isFinished, "the step completes within 10 s")
-        #expect(sameBits(try #require(outcome.current).get(), try c.localResult(step: 0)))
+        #expect(sameBits(try step.finish(), try c.localResult(step: 0)))
         #expect(c.executor.rejects["unreadable shared payload"] == 1)
         #expect(c.executor.statistics.blocksReassigned == 1)
     }
@@ -201,10 +201,7 @@ import Testing
         let (_, aResults) = try a.takeSharedMemory(c)
         let silent = try FakeWorker(c, hostname: "silent", live: 2)
         _ = try silent.takeSharedMemory(c)
-        let executor = c.executor, state = c.state
-        let outcome = Locked<Result<LoomTraining.ShardResult, TrainingError>?>(nil)
-        let step = Thread { outcome.withValue { $0 = Result { () throws(TrainingError) in try executor.execute(plan: state.plan(step: 0), state: state) } } }
-        step.start()
+        let step = StepThread(c)
         let first = try #require(try Self.nextAssignment(a, runID: c.runID))
         let firstValue = try Self.blockResult(c, ShardBlock(start: Int(first.firstShard), count: first.shardCount))
         firstValue.gradients.withUnsafeBytes { aResults.write(slot: 1, tag: 1, payload: $0) }
@@ -219,11 +216,7 @@ import Testing
         try a.transport.send(.result(Self.wire(secondValue, runID: c.runID, first: second.firstShard, shared: SharedSlot(slot: 1, tag: 2))),
                              to: .coordinator)
 
-        let deadline = Date().addingTimeInterval(10)
-        while !step.isFinished && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
-        // (The step thread holds `outcome` until it returns.)
-        try #require(step.isFinished, "the step completes within 10 s")
-        #expect(sameBits(try #require(outcome.current).get(), try c.localResult(step: 0)))
+        #expect(sameBits(try step.finish(), try c.localResult(step: 0)))
         #expect(c.executor.rejects.total == 0)
         #expect(c.executor.statistics.workersLost == 1 && c.executor.statistics.blocksReassigned == 1)
     }

@@ -119,11 +119,11 @@ extension ClusterExecutor {
         guard !piece.done else {
             return reject(peer, "duplicate result", "step \(job.step): block \(piece.block) is already in")
         }
-        if let slot = result.sharedGradient {
+        if result.sharedGradient != nil {
             guard case .train = job.kind, let region = worker.sharedResults else {
                 return reject(peer, "unexpected shared payload", "step \(job.step) block \(piece.block): a shared gradient from a worker whose shared memory was not accepted")
             }
-            job.pendingShared[key] = PendingShared(result: result, slot: slot, region: region, worker: worker)
+            job.pendingShared[key] = PendingShared(result: result, region: region, worker: worker)
         } else {
             switch job.kind {
             case .train:
@@ -159,53 +159,56 @@ extension ClusterExecutor {
     }
 
     /// Reads the gradient sums `job`'s results left in shared memory (only `worker`'s, when
-    /// given), each copied out and checked as the wire checks an inline one (R12); true when
-    /// every one was good. A piece whose result fails is not done: an unreadable slot
-    /// (overwritten, or never written) gives the block out again, and after
-    /// `WorkerRecord.unreadableResultLimit` of them the worker's assignments and weights use
-    /// the socket; a bad one waits for its worker, as a rejected inline result does.
+    /// given); true when every one was good. A piece whose result fails is not done again.
     func readPendingShared(_ job: ClusterJob, of worker: WorkerRecord? = nil) -> Bool {
         var good = true
-        let count = problem.model.parameters.count
         for key in job.pendingShared.keys.sorted() {
             guard let pending = job.pendingShared[key], worker.map({ $0 === pending.worker }) ?? true else { continue }
             job.pendingShared[key] = nil
             let piece = job.pieces[key]!
-            let peer = pending.worker.peer
-            var readable = false
-            var result = pending.result
-            result.gradientSum = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                readable = pending.region.read(slot: Int(pending.slot.slot), tag: pending.slot.tag,
-                                               into: UnsafeMutableRawBufferPointer(buffer))
-                if !readable { buffer.initialize(repeating: 0) }
-                initialized = count
-            }
-            job.pieces[key]!.done = false
-            guard readable else {
-                if piece.owner == peer { job.pieces[key]!.owner = nil }
-                pending.worker.unreadableResults += 1
-                var fallback = ""
-                if pending.worker.unreadableResults >= WorkerRecord.unreadableResultLimit {
-                    pending.worker.sharedResults = nil
-                    fallback = "; \(pending.worker.unreadableResults) unreadable results from this worker: it uses the socket from now on"
-                }
-                reject(peer, "unreadable shared payload", "step \(job.step) block \(piece.block): slot \(pending.slot.slot) of \(pending.region.path) does not hold tag \(pending.slot.tag) and \(4 * count) bytes; the block is assigned again\(fallback)")
+            guard let result = sharedResult(pending, of: piece, job: job),
+                  accept(result, for: piece, of: job, from: pending.worker.peer) else {
+                job.pieces[key]!.done = false
                 good = false
                 continue
             }
-            if let bad = firstNonFinite(result.gradientSum) {
-                reject(peer, "non-finite values", "step \(job.step) block \(piece.block): shared gradient element \(bad) is NaN or infinite (R12)")
-                good = false
-                continue
-            }
-            guard accept(result, for: piece, of: job, from: peer) else {
-                good = false
-                continue
-            }
-            job.pieces[key]!.done = true
-            statistics.sharedGradientBytes += 4 * count
+            statistics.sharedGradientBytes += 4 * result.gradientSum.count
         }
         return good
+    }
+
+    /// `pending` with its gradient sum copied out of the worker's region and checked as the
+    /// wire checks an inline one (R12); nil after rejecting it. An unreadable slot
+    /// (overwritten, or never written) gives the block out again, and after
+    /// `WorkerRecord.unreadableResultLimit` of them the worker's assignments and weights use
+    /// the socket; a non-finite one waits for its worker, as a rejected inline result does.
+    private func sharedResult(_ pending: PendingShared, of piece: Piece, job: ClusterJob) -> LoomWire.ShardResult? {
+        let worker = pending.worker, peer = worker.peer
+        let slot = pending.result.sharedGradient!
+        let count = problem.model.parameters.count
+        var readable = false
+        var result = pending.result
+        result.gradientSum = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            readable = pending.region.read(slot: Int(slot.slot), tag: slot.tag, into: UnsafeMutableRawBufferPointer(buffer))
+            if !readable { buffer.initialize(repeating: 0) }
+            initialized = count
+        }
+        guard readable else {
+            if piece.owner == peer { job.pieces[piece.block.start]!.owner = nil }
+            worker.unreadableResults += 1
+            var fallback = ""
+            if worker.unreadableResults >= WorkerRecord.unreadableResultLimit {
+                worker.sharedResults = nil
+                fallback = "; \(worker.unreadableResults) unreadable results from this worker: it uses the socket from now on"
+            }
+            reject(peer, "unreadable shared payload", "step \(job.step) block \(piece.block): slot \(slot.slot) of \(pending.region.path) does not hold tag \(slot.tag) and \(4 * count) bytes; the block is assigned again\(fallback)")
+            return nil
+        }
+        if let bad = firstNonFinite(result.gradientSum) {
+            reject(peer, "non-finite values", "step \(job.step) block \(piece.block): shared gradient element \(bad) is NaN or infinite (R12)")
+            return nil
+        }
+        return result
     }
 
     private func isEvaluation(_ job: ClusterJob) -> Bool {

@@ -276,7 +276,7 @@ public final class ClusterExecutor: StepExecutor {
         for (key, worker, frames) in outgoing where job.pieces[key]!.owner == worker.peer {
             let reassigned = !job.pieces[key]!.givenTo.isEmpty
             // Its next result may take the slot of one it left in shared memory: read that first.
-            if job.pendingShared.values.contains(where: { $0.worker === worker }) { _ = readPendingShared(job, of: worker) }
+            _ = readPendingShared(job, of: worker)
             guard ensureWeights(worker, state: state) else { continue }
             job.pieces[key]!.givenTo.insert(worker.peer)
             guard send(frames, to: worker) else { continue }

@@ -15,10 +15,10 @@ struct Piece {
     var done = false
 }
 
-/// A result that arrived naming a slot of its worker's results region.
+/// A result that arrived naming a slot (`result.sharedGradient`) of its worker's results
+/// region; the region is kept here, as a worker declared dead meanwhile loses its record's.
 struct PendingShared {
     var result: LoomWire.ShardResult
-    var slot: SharedSlot
     var region: SharedRegion
     var worker: WorkerRecord
 }

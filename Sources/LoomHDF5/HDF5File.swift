@@ -45,7 +45,8 @@ public final class HDF5File {
                 // renames it into place, so a reader never meets one half written; HDF5's lock
                 // would only fail a reader while some process still holds a descriptor of the
                 // writer's (a child that another thread is spawning holds copies of every
-                // descriptor for an instant, before it closes them or runs exec).
+                // descriptor for an instant, before it closes them or runs exec). Should the
+                // library refuse the setting, the open simply locks as before.
                 _ = H5Pset_file_locking(fapl, false, true)
             }
             let flags = mode == .readOnly ? loom_h5f_acc_rdonly() : loom_h5f_acc_rdwr()

@@ -13,6 +13,9 @@ public enum ClusterBenchmark {
     public struct Figures: Sendable {
         public var samplesPerSecond: Double
         public var bytesPerStep: Double
+        /// Bytes that went through shared memory instead, per step (weights published,
+        /// gradients read); zero when the workers use the socket.
+        public var sharedBytesPerStep: Double
         /// Wall time of a step, and its parts: from the step's start until the first
         /// result is in (the fastest worker's round trip: weights, samples, compute, result
         /// back), from the first result to the last (waiting for the slower workers), and
@@ -60,7 +63,7 @@ public enum ClusterBenchmark {
             _ = try state.apply(plan: plan, result: result)
         }
         for _ in 0..<warmupSteps { try step() }
-        let bytesBefore = executor.statistics.bytesSent
+        let bytesBefore = executor.statistics.bytesSent, sharedBefore = executor.statistics.sharedBytes
         let jobBefore = executor.statistics.jobSeconds
         let firstBefore = executor.statistics.firstResultSeconds, spreadBefore = executor.statistics.resultSpreadSeconds
         let start = Date()
@@ -78,7 +81,8 @@ public enum ClusterBenchmark {
         let perStep = 1000 / Double(max(steps, 1))
         let first = after.firstResultSeconds - firstBefore, spread = after.resultSpreadSeconds - spreadBefore
         return Figures(samplesPerSecond: Double(steps * config.training.batchSize) / elapsed,
-                       bytesPerStep: bytes / Double(max(steps, 1)), stepMs: elapsed * perStep,
+                       bytesPerStep: bytes / Double(max(steps, 1)),
+                       sharedBytesPerStep: Double(after.sharedBytes - sharedBefore) / Double(max(steps, 1)), stepMs: elapsed * perStep,
                        firstResultMs: first * perStep, spreadMs: spread * perStep,
                        coordinatorMs: (elapsed - first - spread) * perStep)
     }

@@ -34,6 +34,15 @@ import Testing
                 #expect(wait > 0, "two results per step do not arrive at the same instant")
             }
         }
+        // Local workers take weights and gradients through shared memory (on by default):
+        // the bench counts those bytes apart from the socket's.
+        let counts = try #require(object["workers"] as? [[String: Any]])
+        #expect(counts.count == 2)
+        for entry in counts {
+            let shared = try #require(entry["shared_memory_bytes_per_step"] as? Double)
+            #expect(shared > 0, "\(entry)")
+        }
+        #expect(result.stdout.contains("MB through shared memory"))
         let bound = try #require((object["barrier_bound"] as? [String: Double])?["2"])
         #expect(bound > 0.1 && bound < 1.5, "barrier bound \(bound)")
         let share = try #require(object["fraction_of_barrier_throughput"] as? [String: Double])

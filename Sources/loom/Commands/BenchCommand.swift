@@ -176,7 +176,7 @@ enum ClusterBench {
     static func run(model: String, config: RunConfig, workerCounts: [Int], seconds: Double, rounds: Int,
                     pinning: Bool, json: Bool, logger: Logger) throws {
         let exe = LocalCluster.selfExecutable()
-        var samples: [Int: [Double]] = [:], bytes: [Int: Double] = [:], figures: [Int: [ClusterBenchmark.Figures]] = [:]
+        var samples: [Int: [Double]] = [:], bytes: [Int: Double] = [:], shared: [Int: Double] = [:], figures: [Int: [ClusterBenchmark.Figures]] = [:]
         var barrier: [Int: [Double]] = [:]
         for round in 1...rounds {
             var line: [String] = []
@@ -186,6 +186,7 @@ enum ClusterBench {
                 samples[n, default: []].append(r.samplesPerSecond)
                 figures[n, default: []].append(r)
                 bytes[n] = r.bytesPerStep
+                shared[n] = r.sharedBytesPerStep
                 line.append(String(format: "%d worker(s) %.1f samples/s", n, r.samplesPerSecond))
             }
             // The same counts as plain processes meeting at a barrier, with no data sent.
@@ -203,8 +204,8 @@ enum ClusterBench {
               ? "placement: each worker (and barrier process) on its own CPU of \(cpus)"
               : "placement: left to the scheduler (\(cpus) CPU(s))")
         for n in workerCounts {
-            print(String(format: "%d worker(s): %8.1f samples/s  %8.2f MB sent per step%@", n, median[n]!, bytes[n]! / 1e6,
-                         rounds > 1 ? " (median of \(rounds) rounds)" : ""))
+            print(String(format: "%d worker(s): %8.1f samples/s  %8.2f MB sent per step (+ %.2f MB through shared memory)%@",
+                         n, median[n]!, bytes[n]! / 1e6, shared[n]! / 1e6, rounds > 1 ? " (median of \(rounds) rounds)" : ""))
         }
         // Where a step's time went, medians over the rounds.
         var breakdown: [[String: Any]] = []
@@ -252,7 +253,7 @@ enum ClusterBench {
         if json {
             let object: [String: Any] = [
                 "workers": workerCounts.map { ["workers": $0, "samples_per_s": median[$0]!, "samples_per_s_rounds": samples[$0]!,
-                                               "bytes_per_step": bytes[$0]!] },
+                                               "bytes_per_step": bytes[$0]!, "shared_memory_bytes_per_step": shared[$0]!] },
                 "scaling_efficiency": efficiency, "batch": config.training.batchSize, "micro_batch": config.training.microBatch,
                 "rounds": rounds, "pinned": pinning, "shared_memory": config.cluster.sharedMemory, "step_breakdown": breakdown, "barrier_bound": bounds, "barrier_samples_per_s": barrierSamples,
                 "fraction_of_barrier_throughput": ofBound,

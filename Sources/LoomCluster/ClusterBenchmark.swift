@@ -63,9 +63,7 @@ public enum ClusterBenchmark {
             _ = try state.apply(plan: plan, result: result)
         }
         for _ in 0..<warmupSteps { try step() }
-        let bytesBefore = executor.statistics.bytesSent, sharedBefore = executor.statistics.sharedBytes
-        let jobBefore = executor.statistics.jobSeconds
-        let firstBefore = executor.statistics.firstResultSeconds, spreadBefore = executor.statistics.resultSpreadSeconds
+        let before = executor.statistics
         let start = Date()
         var steps = 0
         while steps < minimumSteps || Date().timeIntervalSince(start) < seconds {
@@ -74,16 +72,16 @@ public enum ClusterBenchmark {
         }
         let elapsed = Date().timeIntervalSince(start)
         let after = executor.statistics
-        let bytes = Double(after.bytesSent - bytesBefore)
-        let inJobs = after.jobSeconds - jobBefore
+        let inJobs = after.jobSeconds - before.jobSeconds
         logger.info("bench: \(workers) worker(s): \(steps) steps in \(elapsed) s, \(inJobs) s waiting for workers, \(elapsed - inJobs) s in the coordinator's own step work")
         executor.shutdown(reason: "benchmark finished")
-        let perStep = 1000 / Double(max(steps, 1))
-        let first = after.firstResultSeconds - firstBefore, spread = after.resultSpreadSeconds - spreadBefore
+        let counted = Double(max(steps, 1)), perStep = 1000 / counted
+        let first = after.firstResultSeconds - before.firstResultSeconds
+        let spread = after.resultSpreadSeconds - before.resultSpreadSeconds
         return Figures(samplesPerSecond: Double(steps * config.training.batchSize) / elapsed,
-                       bytesPerStep: bytes / Double(max(steps, 1)),
-                       sharedBytesPerStep: Double(after.sharedBytes - sharedBefore) / Double(max(steps, 1)), stepMs: elapsed * perStep,
-                       firstResultMs: first * perStep, spreadMs: spread * perStep,
+                       bytesPerStep: Double(after.bytesSent - before.bytesSent) / counted,
+                       sharedBytesPerStep: Double(after.sharedBytes - before.sharedBytes) / counted,
+                       stepMs: elapsed * perStep, firstResultMs: first * perStep, spreadMs: spread * perStep,
                        coordinatorMs: (elapsed - first - spread) * perStep)
     }
 }

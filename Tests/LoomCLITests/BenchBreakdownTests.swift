@@ -43,6 +43,24 @@ import Testing
             #expect(shared > 0, "\(entry)")
         }
         #expect(result.stdout.contains("MB through shared memory"))
+        let sharedBytes = try counts.map { try #require($0["shared_memory_bytes_per_step"] as? Double) }
+        let socketBytes = try counts.map { try #require($0["bytes_per_step"] as? Double) }
+
+        // Over the socket instead: nothing goes through shared memory, and the weights go
+        // out on the socket (N copies of W bytes per step, where shared memory carried W once
+        // plus N gradients of W: a quarter of that is well under what must now be sent).
+        let plain = try ws.loom(["bench", "--model", Self.model, "--batch", "32", "--micro-batch", "8",
+                                 "--workers", "1,2", "--seconds", "0.3", "--rounds", "1", "--json", "--no-shared-memory"],
+                                timeout: 300)
+        #expect(plain.status == 0, "stderr:\n\(plain.stderr)")
+        let plainLine = try #require(plain.stdout.split(separator: "\n").last { $0.hasPrefix("{") })
+        let plainObject = try #require(try JSONSerialization.jsonObject(with: Data(plainLine.utf8)) as? [String: Any])
+        let plainCounts = try #require(plainObject["workers"] as? [[String: Any]])
+        for (i, entry) in plainCounts.enumerated() {
+            #expect(entry["shared_memory_bytes_per_step"] as? Double == 0, "\(entry)")
+            let sent = try #require(entry["bytes_per_step"] as? Double)
+            #expect(sent > socketBytes[i] + sharedBytes[i] / 4, "socket only \(sent) B/step; with shared memory \(socketBytes[i]) + \(sharedBytes[i])")
+        }
         let bound = try #require((object["barrier_bound"] as? [String: Double])?["2"])
         #expect(bound > 0.1 && bound < 1.5, "barrier bound \(bound)")
         let share = try #require(object["fraction_of_barrier_throughput"] as? [String: Double])

@@ -176,17 +176,14 @@ enum ClusterBench {
     static func run(model: String, config: RunConfig, workerCounts: [Int], seconds: Double, rounds: Int,
                     pinning: Bool, json: Bool, logger: Logger) throws {
         let exe = LocalCluster.selfExecutable()
-        var samples: [Int: [Double]] = [:], bytes: [Int: Double] = [:], shared: [Int: Double] = [:], figures: [Int: [ClusterBenchmark.Figures]] = [:]
+        var figures: [Int: [ClusterBenchmark.Figures]] = [:]
         var barrier: [Int: [Double]] = [:]
         for round in 1...rounds {
             var line: [String] = []
             for n in workerCounts {
                 let r = try ClusterBenchmark.run(workers: n, config: config, seconds: seconds, loomExecutable: exe,
                                                  pinning: pinning, logger: logger)
-                samples[n, default: []].append(r.samplesPerSecond)
                 figures[n, default: []].append(r)
-                bytes[n] = r.bytesPerStep
-                shared[n] = r.sharedBytesPerStep
                 line.append(String(format: "%d worker(s) %.1f samples/s", n, r.samplesPerSecond))
             }
             // The same counts as plain processes meeting at a barrier, with no data sent.
@@ -198,7 +195,11 @@ enum ClusterBench {
             }
             if rounds > 1 { print("round \(round) of \(rounds): " + line.joined(separator: ", ")) }
         }
+        let samples = figures.mapValues { $0.map(\.samplesPerSecond) }
         let median = samples.mapValues { Self.median($0) }
+        // Traffic per step, medians over the rounds like everything else.
+        let bytes = figures.mapValues { Self.median($0.map(\.bytesPerStep)) }
+        let shared = figures.mapValues { Self.median($0.map(\.sharedBytesPerStep)) }
         let cpus = CPUAffinity.allowedCPUs().count
         print(pinning && workerCounts.allSatisfy({ $0 <= cpus })
               ? "placement: each worker (and barrier process) on its own CPU of \(cpus)"

@@ -6,8 +6,40 @@ import CBLAS
 public enum BLAS {
     /// Runs OpenBLAS on one thread. Determinism (DESIGN.md invariant 1) depends on it: a
     /// multi-threaded sgemm may split K differently from run to run and change the sums.
+    /// The first call in a process also faults in OpenBLAS's work buffer
+    /// (`faultInWorkBuffer`), on the calling thread: call it from the thread that trains.
     public static func useSingleThread() {
         openblas_set_num_threads(1)
+        _ = workBufferFaultedIn
+    }
+
+    private static let workBufferFaultedIn: Void = faultInWorkBuffer()
+
+    /// The size of the square sgemm `faultInWorkBuffer` runs: its packed panels fill the
+    /// largest A block OpenBLAS uses on x86-64 (P × Q up to 768 × 384 floats for sgemm on
+    /// Haswell and Zen) and more of the B block than the reference CNN's GEMMs reach.
+    static let workBufferWarmUpSize = 768
+
+    /// Runs one `workBufferWarmUpSize`³ sgemm (about 0.9 GFLOP) so that OpenBLAS writes its
+    /// packed panels over the first megabytes of its work buffer.
+    ///
+    /// OpenBLAS maps a large work buffer (256 MB) and writes only what each call packs. Its
+    /// sgemm kernels prefetch a few kilobytes beyond the panel they read, and the GEMMs of a
+    /// micro-shard pack less than 400 KB: those prefetches land on pages never written. A
+    /// prefetch does not fault a page in, so every one of them pays a failed page-table walk,
+    /// every call. Under KVM on an AMD EPYC that made a fresh worker's step 1.7 times slower
+    /// (200 against 120 ms for the reference CNN at batch 128), and 52% of the kernel's time
+    /// sat on one `prefetcht1`. Writing those pages once is enough: they stay. The buffer is
+    /// scratch, so no result changes.
+    public static func faultInWorkBuffer() {
+        let n = workBufferWarmUpSize
+        let a = [Float](repeating: 0.5, count: n * n)
+        var c = [Float](repeating: 0, count: n * n)
+        a.withUnsafeBufferPointer { a in
+            c.withUnsafeMutableBufferPointer { c in
+                gemm(false, false, n, n, n, a.baseAddress!, n, a.baseAddress!, n, beta: 0, c.baseAddress!, n)
+            }
+        }
     }
 
     /// Single-thread sgemm throughput in GFLOP/s (2·size³ FLOPs per call) on square

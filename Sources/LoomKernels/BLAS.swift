@@ -15,9 +15,9 @@ public enum BLAS {
 
     private static let workBufferFaultedIn: Void = faultInWorkBuffer()
 
-    /// The size of the square sgemm `faultInWorkBuffer` runs: its packed panels fill the
-    /// largest A block OpenBLAS uses on x86-64 (P × Q up to 768 × 384 floats for sgemm on
-    /// Haswell and Zen) and more of the B block than the reference CNN's GEMMs reach.
+    /// The size of the square sgemm `faultInWorkBuffer` runs. On Zen it leaves 1.3 MB of the
+    /// buffer written, where a reference-CNN step reaches 400 KB; 384 was the smallest size
+    /// that took the stall away there (256 did not), so 768 leaves room for other blockings.
     static let workBufferWarmUpSize = 768
 
     /// Runs one `workBufferWarmUpSize`³ sgemm (about 0.9 GFLOP) so that OpenBLAS writes its

@@ -11,28 +11,20 @@ import Testing
 
 @Suite struct BLASWorkBufferTests {
     @Test func aTrainingProcessHasOpenBLASsWorkBufferFaultedIn() throws {
-        let model = TestPaths.repositoryRoot.appendingPathComponent("configs/models/mlp.yaml").path
-        let process = Process()
-        process.executableURL = TestPaths.loomExecutable
-        process.arguments = ["bench-barrier", "--model", model, "--batch", "32", "--micro-batch", "8",
-                             "--part", "0", "--parts", "1"]
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        try process.run()
+        let child = try BenchBreakdownTests.startBarrierChild(part: 0, parts: 1)
         defer {
-            try? input.fileHandleForWriting.write(contentsOf: [0])
-            process.waitUntilExit()
+            try? child.toChild.write(contentsOf: [0])
+            child.process.waitUntilExit()
         }
         // One step done: the child has written its byte and waits for ours.
-        let first = try output.fileHandleForReading.read(upToCount: 1)
+        let first = try child.fromChild.read(upToCount: 1)
         try #require(first == Data([1]), "the barrier child did not finish a step")
 
         // OpenBLAS's buffer is the process's largest anonymous mapping (256 MB here). The MLP's
         // own GEMMs write 328 KB of it; the warm-up's 768³ sgemm 1.3 MB on Zen, and on any
         // x86 blocking more than 768 KB (its packed B panel alone is Q x 768 floats).
         // Read to the end: /proc files report size 0, and a read sized by that stops early.
-        let file = try #require(FileHandle(forReadingAtPath: "/proc/\(process.processIdentifier)/smaps"))
+        let file = try #require(FileHandle(forReadingAtPath: "/proc/\(child.process.processIdentifier)/smaps"))
         let smaps = String(decoding: try file.readToEnd() ?? Data(), as: UTF8.self)
         let buffer = try #require(Self.anonymousMappings(smaps).max { $0.sizeKB < $1.sizeKB })
         #expect(buffer.sizeKB >= 32 * 1024, "no mapping the size of OpenBLAS's work buffer: largest anonymous one \(buffer)")

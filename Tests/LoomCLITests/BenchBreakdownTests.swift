@@ -112,6 +112,16 @@ import Testing
     /// Runs `loom bench-barrier` for `part` of `parts` (the MLP, 4 micro-shards of 8) with
     /// `input` on its stdin; its exit status and everything it wrote to stdout.
     static func barrierChild(part: Int, parts: Int, input bytes: [UInt8]) throws -> (Int32, [UInt8]) {
+        let child = try startBarrierChild(part: part, parts: parts)
+        try child.toChild.write(contentsOf: bytes)
+        let out = try child.fromChild.readToEnd() ?? Data()
+        child.process.waitUntilExit()
+        return (child.process.terminationStatus, [UInt8](out))
+    }
+
+    /// Starts `loom bench-barrier` for `part` of `parts` (the MLP, 4 micro-shards of 8),
+    /// with its stdin and stdout at hand.
+    static func startBarrierChild(part: Int, parts: Int) throws -> (process: Process, toChild: FileHandle, fromChild: FileHandle) {
         let process = Process()
         process.executableURL = TestPaths.loomExecutable
         process.arguments = ["bench-barrier", "--model", model, "--batch", "32", "--micro-batch", "8",
@@ -120,10 +130,7 @@ import Testing
         process.standardInput = input
         process.standardOutput = output
         try process.run()
-        try input.fileHandleForWriting.write(contentsOf: bytes)
-        let out = try output.fileHandleForReading.readToEnd() ?? Data()
-        process.waitUntilExit()
-        return (process.terminationStatus, [UInt8](out))
+        return (process, input.fileHandleForWriting, output.fileHandleForReading)
     }
 
     /// Process ids whose command line contains every one of `needles`.

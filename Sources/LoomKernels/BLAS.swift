@@ -18,7 +18,7 @@ public enum BLAS {
     /// The size of the square sgemm `faultInWorkBuffer` runs. On Zen it leaves 1.3 MB of the
     /// buffer written, where a reference-CNN step reaches 400 KB; 384 was the smallest size
     /// that took the stall away there (256 did not), so 768 leaves room for other blockings.
-    static let workBufferWarmUpSize = 768
+    private static let workBufferWarmUpSize = 768
 
     /// Runs one `workBufferWarmUpSize`³ sgemm (about 0.9 GFLOP) so that OpenBLAS writes its
     /// packed panels over the first megabytes of its work buffer.
@@ -31,7 +31,7 @@ public enum BLAS {
     /// (200 against 120 ms for the reference CNN at batch 128), and 52% of the kernel's time
     /// sat on one `prefetcht1`. Writing those pages once is enough: they stay. The buffer is
     /// scratch, so no result changes.
-    public static func faultInWorkBuffer() {
+    private static func faultInWorkBuffer() {
         let n = workBufferWarmUpSize
         let a = [Float](repeating: 0.5, count: n * n)
         var c = [Float](repeating: 0, count: n * n)

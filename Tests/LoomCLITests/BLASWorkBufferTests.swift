@@ -1,9 +1,6 @@
-// A training process faults in OpenBLAS's work buffer before its first step
-// (BLAS.useSingleThread → BLAS.faultInWorkBuffer): the sgemm kernels prefetch past the small
-// panels a micro-shard packs, and a prefetch to a page never written pays a failed page walk
-// every time (a fresh worker trained 1.7 times slower for it). Checked on a real process, the
-// barrier child of `loom bench`, which sets up BLAS as a worker does, from /proc/PID/smaps
-// while it waits between steps.
+// A training process has OpenBLAS's work buffer written before its first step (why:
+// BLAS.faultInWorkBuffer). Checked on a real process, the barrier child of `loom bench`,
+// which sets up BLAS as a worker does, from /proc/PID/smaps while it waits between steps.
 
 import Foundation
 import LoomTestSupport

@@ -119,11 +119,16 @@ extension ClusterExecutor {
         guard !piece.done else {
             return reject(peer, "duplicate result", "step \(job.step): block \(piece.block) is already in")
         }
-        if result.sharedGradient != nil {
+        if let slot = result.sharedGradient {
             guard case .train = job.kind, let region = worker.sharedResults else {
                 return reject(peer, "unexpected shared payload", "step \(job.step) block \(piece.block): a shared gradient from a worker whose shared memory was not accepted")
             }
-            job.pendingShared[key] = PendingShared(result: result, region: region, worker: worker)
+            var why = ""
+            guard let statistics = LoomTraining.ShardResult.statisticsFromWire(result, bufferCount: problem.model.buffers.count,
+                                                                                headCount: problem.losses.count, why: &why) else {
+                return reject(peer, "bad result shape", "step \(job.step) block \(piece.block): \(why)")
+            }
+            job.pendingShared[key] = PendingShared(statistics: statistics, slot: slot, region: region, worker: worker)
         } else {
             switch job.kind {
             case .train:
@@ -158,37 +163,38 @@ extension ClusterExecutor {
         return true
     }
 
-    /// Reads the gradient sums `job`'s results left in shared memory (only `worker`'s, when
-    /// given); true when every one was good. A piece whose result fails is not done again.
+    /// Copies the gradient sums `job`'s results left in shared memory into `trainResults`
+    /// (only `worker`'s, when given); true when every one was good. A piece whose result
+    /// fails is not done again.
     func readPendingShared(_ job: ClusterJob, of worker: WorkerRecord? = nil) -> Bool {
         var good = true
         for key in job.pendingShared.keys.sorted() {
             guard let pending = job.pendingShared[key], worker.map({ $0 === pending.worker }) ?? true else { continue }
             job.pendingShared[key] = nil
             let piece = job.pieces[key]!
-            guard let result = sharedResult(pending, of: piece, job: job),
-                  accept(result, for: piece, of: job, from: pending.worker.peer) else {
+            guard let gradients = sharedGradients(pending, of: piece, job: job) else {
                 job.pieces[key]!.done = false
                 good = false
                 continue
             }
-            statistics.sharedGradientBytes += 4 * result.gradientSum.count
+            var result = pending.statistics
+            result.gradients = gradients
+            job.trainResults[piece.block] = result
+            statistics.sharedGradientBytes += 4 * gradients.count
         }
         return good
     }
 
-    /// `pending` with its gradient sum copied out of the worker's region and checked as the
-    /// wire checks an inline one (R12); nil after rejecting it. An unreadable slot
-    /// (overwritten, or never written) gives the block out again, and after
+    /// `pending`'s gradient sum copied out of the worker's region and checked as the wire
+    /// checks an inline one (R12); nil after rejecting it. An unreadable slot (overwritten,
+    /// or never written) gives the block out again, and after
     /// `WorkerRecord.unreadableResultLimit` of them the worker's assignments and weights use
     /// the socket; a non-finite one waits for its worker, as a rejected inline result does.
-    private func sharedResult(_ pending: PendingShared, of piece: Piece, job: ClusterJob) -> LoomWire.ShardResult? {
-        let worker = pending.worker, peer = worker.peer
-        let slot = pending.result.sharedGradient!
+    private func sharedGradients(_ pending: PendingShared, of piece: Piece, job: ClusterJob) -> [Float]? {
+        let worker = pending.worker, peer = worker.peer, slot = pending.slot
         let count = problem.model.parameters.count
         var readable = false
-        var result = pending.result
-        result.gradientSum = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        let gradients = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             readable = pending.region.read(slot: Int(slot.slot), tag: slot.tag, into: UnsafeMutableRawBufferPointer(buffer))
             if !readable { buffer.initialize(repeating: 0) }
             initialized = count
@@ -204,11 +210,11 @@ extension ClusterExecutor {
             reject(peer, "unreadable shared payload", "step \(job.step) block \(piece.block): slot \(slot.slot) of \(pending.region.path) does not hold tag \(slot.tag) and \(4 * count) bytes; the block is assigned again\(fallback)")
             return nil
         }
-        if let bad = firstNonFinite(result.gradientSum) {
+        if let bad = firstNonFinite(gradients) {
             reject(peer, "non-finite values", "step \(job.step) block \(piece.block): shared gradient element \(bad) is NaN or infinite (R12)")
             return nil
         }
-        return result
+        return gradients
     }
 
     private func isEvaluation(_ job: ClusterJob) -> Bool {

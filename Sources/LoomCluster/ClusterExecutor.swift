@@ -112,11 +112,7 @@ public final class ClusterExecutor: StepExecutor {
         }
         let job = ClusterJob(kind: .train(plan: plan), weightsVersion: state.step)
         try run(job, state: state)
-        // Results are taken out of the job, not copied: the first `add` then writes into the
-        // left result's own buffer instead of copying 4 bytes per parameter first.
-        let result = ReductionTree.reduce(ShardBlock(start: 0, count: plan.shardCount),
-                                          value: { job.trainResults.removeValue(forKey: $0) }, combine: { $0.add($1) })
-        guard let result else { throw TrainingError("cluster: step \(plan.step) finished without covering every micro-shard") }
+        guard let result = job.reduced else { throw TrainingError("cluster: step \(plan.step) finished without covering every micro-shard") }
         statistics.stepsExecuted += 1
         return result
     }
@@ -211,9 +207,9 @@ public final class ClusterExecutor: StepExecutor {
         let tick = min(options.heartbeatInterval, .milliseconds(50))
         while true {
             if job.isComplete {
-                // Every piece is in: read the gradients left in shared memory; a piece whose
-                // gradient was unreadable is out again and goes to a worker below.
-                if readPendingShared(job) { break }
+                // Every piece is in: reduce; a piece whose gradient in shared memory was
+                // unreadable is out again and goes to a worker below.
+                if finish(job) { break }
                 continue
             }
             try distribute(job, state: state)

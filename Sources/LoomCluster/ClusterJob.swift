@@ -15,10 +15,12 @@ struct Piece {
     var done = false
 }
 
-/// A result that arrived naming a slot (`result.sharedGradient`) of its worker's results
-/// region; the region is kept here, as a worker declared dead meanwhile loses its record's.
+/// A result that arrived naming a slot of its worker's results region for its gradient
+/// sum; the region is kept here, as a worker declared dead meanwhile loses its record's.
 struct PendingShared {
-    var result: LoomWire.ShardResult
+    /// Everything else the result carried, checked; `gradients` is empty.
+    var statistics: LoomTraining.ShardResult
+    var slot: SharedSlot
     var region: SharedRegion
     var worker: WorkerRecord
 }
@@ -41,11 +43,13 @@ final class ClusterJob {
     var pieces: [Int: Piece] = [:]
     var trainResults: [ShardBlock: LoomTraining.ShardResult] = [:]
     /// Training results whose gradient sum is still in the worker's shared results region,
-    /// by `block.start`; their pieces count as done. They are read once every piece is in,
-    /// or before their worker gets another piece of this job (which may overwrite the
-    /// slot): copying megabytes on arrival would run on a core a slower worker of this
-    /// machine is computing on, and evict its caches.
+    /// by `block.start`; their pieces count as done. They are summed where they lie once
+    /// every piece is in, or copied out before their worker gets another piece of this job
+    /// (which may overwrite the slot): touching megabytes on arrival would run on a core a
+    /// slower worker of this machine is computing on, and evict its caches.
     var pendingShared: [Int: PendingShared] = [:]
+    /// A training step's results reduced, once every piece is in (`ClusterExecutor.finish`).
+    var reduced: LoomTraining.ShardResult?
     var logits: [Int: [Float]] = [:]
     /// When the first and the last piece came in (for the step-time breakdown).
     var firstResultAt: ContinuousClock.Instant?

@@ -32,6 +32,15 @@ extension LoomTraining.ShardResult {
         guard r.gradientSum.count == parameterCount else {
             why = "gradient_sum has \(r.gradientSum.count) values, the model has \(parameterCount) parameters"; return nil
         }
+        var result = statisticsFromWire(r, bufferCount: bufferCount, headCount: headCount, why: &why)
+        result?.gradients = r.gradientSum
+        return result
+    }
+
+    /// Everything of a received result but its gradient sum (left empty), checked as
+    /// `fromWire` checks it: for a result whose gradient sum lies in shared memory.
+    static func statisticsFromWire(_ r: LoomWire.ShardResult, bufferCount: Int, headCount: Int,
+                                   why: inout String) -> LoomTraining.ShardResult? {
         guard r.batchNormStatistics.count == bufferCount else {
             why = "batch_norm_statistics has \(r.batchNormStatistics.count) values, expected \(bufferCount)"; return nil
         }
@@ -41,7 +50,7 @@ extension LoomTraining.ShardResult {
         guard r.sampleCounts.count == 1, r.sampleCounts[0] == UInt64(r.shardCount) else {
             why = "sample_counts \(r.sampleCounts) does not state the \(r.shardCount) micro-shards of the block"; return nil
         }
-        return LoomTraining.ShardResult(gradients: r.gradientSum, batchStatistics: r.batchNormStatistics,
+        return LoomTraining.ShardResult(gradients: [], batchStatistics: r.batchNormStatistics,
                                         headSums: r.metricSums, shardCount: Int(r.shardCount))
     }
 }

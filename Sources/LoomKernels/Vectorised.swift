@@ -179,3 +179,29 @@ public func firstNonFinite(_ values: UnsafeBufferPointer<Float>) -> Int? {
 public func firstNonFinite(_ values: [Float]) -> Int? {
     values.withUnsafeBufferPointer { firstNonFinite($0) }
 }
+
+/// out[i] = a[i] + b[i] for i in 0..<n, left operand first (the reduction tree's order);
+/// `out` may be `a` or `b` itself, not a shifted overlap. Returns whether every sum is
+/// finite, found on the way as `firstNonFinite` finds it: a sum is not finite when an
+/// operand was not, or when it overflowed.
+@discardableResult
+public func elementwiseSum(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                           into out: UnsafeMutablePointer<Float>, count n: Int) -> Bool {
+    let magnitude = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
+    var high = SIMD8<UInt32>()
+    var i = 0
+    while i + 8 <= n {
+        let s = loadLanes(a + i) + loadLanes(b + i)
+        storeLanes(s, out + i)
+        high = pointwiseMax(high, unsafeBitCast(s, to: SIMD8<UInt32>.self) & magnitude)
+        i += 8
+    }
+    var tail: UInt32 = 0
+    while i < n {
+        let s = a[i] + b[i]
+        out[i] = s
+        tail = max(tail, s.bitPattern & 0x7FFF_FFFF)
+        i += 1
+    }
+    return max(high.max(), tail) < 0x7F80_0000
+}

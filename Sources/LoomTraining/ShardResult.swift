@@ -45,6 +45,14 @@ public struct ShardResult: Equatable, Sendable {
                 for i in 0..<g.count { g[i] += o[i] }
             }
         }
+        addStatistics(other)
+    }
+
+    /// self += other for everything but the gradients: batch statistics, head sums and the
+    /// micro-shard count (for a combiner that sums the gradients on its own).
+    public mutating func addStatistics(_ other: ShardResult) {
+        precondition(batchStatistics.count == other.batchStatistics.count && headSums.count == other.headSums.count,
+                     "adding results of different shapes")
         for i in 0..<batchStatistics.count { batchStatistics[i] += other.batchStatistics[i] }
         for i in 0..<headSums.count { headSums[i] += other.headSums[i] }
         shardCount += other.shardCount

@@ -253,14 +253,29 @@ public final class SharedRegion: @unchecked Sendable {
     /// after the copy and its payload is exactly `destination.count` bytes; false otherwise
     /// (another tag, a write under way or since, another size, a slot out of range).
     public func read(slot: Int, tag: UInt64, into destination: UnsafeMutableRawBufferPointer) -> Bool {
-        guard !isClosed, slot >= 0, slot < slotCount, tag != 0 else { return false }
+        guard let source = payload(slot: slot, tag: tag, byteCount: destination.count) else { return false }
+        if let target = destination.baseAddress, let from = source.baseAddress { memcpy(target, from, source.count) }
+        return stillHolds(slot: slot, tag: tag)
+    }
+
+    /// The payload of `slot` where it lies, if the slot holds `tag` and exactly `byteCount`
+    /// bytes now; nil otherwise. The first half of a read without the copy: whatever is
+    /// computed from these bytes is good only if `stillHolds(slot:tag:)` is true afterwards.
+    public func payload(slot: Int, tag: UInt64, byteCount: Int) -> UnsafeRawBufferPointer? {
+        guard !isClosed, slot >= 0, slot < slotCount, tag != 0, byteCount >= 0, byteCount <= slotBytes else { return nil }
         let s = UnsafeRawPointer(slotBase(slot))
-        guard loom_load_acquire_u64(s) == tag else { return false }
+        guard loom_load_acquire_u64(s) == tag else { return nil }
         let count = UInt64(littleEndian: s.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-        guard count == UInt64(destination.count), destination.count <= slotBytes else { return false }
-        if let target = destination.baseAddress, count > 0 { memcpy(target, s + Self.slotHeaderBytes, destination.count) }
+        guard count == UInt64(byteCount) else { return nil }
+        return UnsafeRawBufferPointer(start: s + Self.slotHeaderBytes, count: byteCount)
+    }
+
+    /// The second half of a read: whether `slot` still holds `tag` once the bytes that
+    /// `payload(slot:tag:byteCount:)` gave have been used (no write began since).
+    public func stillHolds(slot: Int, tag: UInt64) -> Bool {
+        guard !isClosed, slot >= 0, slot < slotCount, tag != 0 else { return false }
         loom_fence_acquire()
-        return loom_load_acquire_u64(s) == tag
+        return loom_load_acquire_u64(UnsafeRawPointer(slotBase(slot))) == tag
     }
 
     // MARK: - Helpers

@@ -192,6 +192,92 @@ import Testing
         #expect(c.executor.statistics.blocksReassigned == 1)
     }
 
+    /// Gradient sums left in shared memory are summed where they lie, with results that
+    /// came in the message, in the tree's order: with `shared[i]`, fake worker i takes the
+    /// offer (and the step's block i). One worker on the socket makes a left or a right
+    /// operand that the job keeps; four make sums of sums, the left one updated in place.
+    @Test(arguments: [[true, false], [false, true], [true, true, true, true], [true, false, true, true]])
+    func sharedAndInlineGradientsSumInTheTreeOrder(shared: [Bool]) throws {
+        let c = try InMemoryCluster(timeoutMs: 5000)
+        var workers: [(fake: FakeWorker, results: SharedRegion?)] = []
+        for (i, isShared) in shared.enumerated() {
+            let fake = try FakeWorker(c, hostname: "w\(i)", live: i + 1)
+            workers.append((fake, isShared ? try fake.takeSharedMemory(c).results : nil))
+        }
+        #expect(c.executor.liveWorkers.map(\.sharedMemory) == shared)
+        let step = StepThread(c)
+        for (fake, results) in workers {
+            let work = try #require(try Self.nextAssignment(fake, runID: c.runID))
+            #expect(work.sharedResult == (results != nil))
+            let value = try Self.blockResult(c, ShardBlock(start: Int(work.firstShard), count: work.shardCount))
+            var slot: SharedSlot?
+            if let results {
+                value.gradients.withUnsafeBytes { results.write(slot: 1, tag: 1, payload: $0) }
+                slot = SharedSlot(slot: 1, tag: 1)
+            }
+            try fake.transport.send(.result(Self.wire(value, runID: c.runID, first: work.firstShard, shared: slot)), to: .coordinator)
+        }
+        #expect(sameBits(try step.finish(), try c.localResult(step: 0)))
+        #expect(c.executor.rejects.total == 0)
+        let p = c.problem.model.parameters.count
+        #expect(c.executor.statistics.sharedGradientBytes == 4 * p * shared.filter { $0 }.count)
+    }
+
+    /// A gradient sum in shared memory that is not finite makes the sum not finite: the step
+    /// then reads each gradient on its own, rejects that one, and waits for its worker to
+    /// send the block again, as for a rejected result in the message (R12).
+    @Test func aNonFiniteSharedGradientIsFoundAndItsWorkerSendsItAgain() throws {
+        let c = try InMemoryCluster(timeoutMs: 5000)
+        let a = try FakeWorker(c, hostname: "a")
+        let (_, aResults) = try a.takeSharedMemory(c)
+        let b = try FakeWorker(c, hostname: "b", live: 2)
+        let (_, bResults) = try b.takeSharedMemory(c)
+        let step = StepThread(c)
+        let aWork = try #require(try Self.nextAssignment(a, runID: c.runID))
+        let bWork = try #require(try Self.nextAssignment(b, runID: c.runID))
+        let aValue = try Self.blockResult(c, ShardBlock(start: Int(aWork.firstShard), count: aWork.shardCount))
+        let bValue = try Self.blockResult(c, ShardBlock(start: Int(bWork.firstShard), count: bWork.shardCount))
+
+        var poisoned = aValue.gradients
+        poisoned[poisoned.count / 2] = .nan
+        poisoned.withUnsafeBytes { aResults.write(slot: 1, tag: 1, payload: $0) }
+        try a.transport.send(.result(Self.wire(aValue, runID: c.runID, first: aWork.firstShard, shared: SharedSlot(slot: 1, tag: 1))),
+                             to: .coordinator)
+        bValue.gradients.withUnsafeBytes { bResults.write(slot: 1, tag: 1, payload: $0) }
+        try b.transport.send(.result(Self.wire(bValue, runID: c.runID, first: bWork.firstShard, shared: SharedSlot(slot: 1, tag: 1))),
+                             to: .coordinator)
+        // Long enough for the coordinator to take both in and reject a's (it polls every 20 ms).
+        Thread.sleep(forTimeInterval: 0.3)
+        aValue.gradients.withUnsafeBytes { aResults.write(slot: 0, tag: 2, payload: $0) }
+        try a.transport.send(.result(Self.wire(aValue, runID: c.runID, first: aWork.firstShard, shared: SharedSlot(slot: 0, tag: 2))),
+                             to: .coordinator)
+
+        #expect(sameBits(try step.finish(), try c.localResult(step: 0)))
+        #expect(c.executor.rejects["non-finite values"] == 1)
+        #expect(c.executor.rejects.total == 1)
+        #expect(c.executor.statistics.blocksReassigned == 0)
+    }
+
+    /// What a shared result carries in the message is checked when it arrives, as for a
+    /// result sent whole: a wrong shape is rejected at once and the worker sends it again.
+    @Test func aSharedResultOfTheWrongShapeIsRejectedOnArrival() throws {
+        let c = try InMemoryCluster(timeoutMs: 5000)
+        let fake = try FakeWorker(c)
+        let (_, results) = try fake.takeSharedMemory(c)
+        let expected = try c.localResult(step: 0)
+        let step = StepThread(c)
+        _ = try #require(try Self.nextAssignment(fake, runID: c.runID))
+        expected.gradients.withUnsafeBytes { results.write(slot: 1, tag: 1, payload: $0) }
+        var wrong = Self.wire(expected, runID: c.runID, shared: SharedSlot(slot: 1, tag: 1))
+        wrong.metricSums.append(0)
+        try fake.transport.send(.result(wrong), to: .coordinator)
+        Thread.sleep(forTimeInterval: 0.3)
+        try fake.transport.send(.result(Self.wire(expected, runID: c.runID, shared: SharedSlot(slot: 1, tag: 1))), to: .coordinator)
+        #expect(sameBits(try step.finish(), expected))
+        #expect(c.executor.rejects["bad result shape"] == 1)
+        #expect(c.executor.rejects.total == 1)
+    }
+
     /// A worker that gets another block of the same step (its peer died) may write that
     /// result into the slot of the one it left: the coordinator reads the left one before the
     /// new assignment goes out, so nothing is computed twice.

@@ -125,6 +125,26 @@ import Testing
         #expect(out.withUnsafeMutableBytes { peer.read(slot: 1, tag: 43, into: $0) } && out == values.reversed())
     }
 
+    /// A read in two halves (the coordinator sums gradients where they lie): the payload in
+    /// place under its tag and size only, and `stillHolds` false once a new write began.
+    @Test func thePayloadInPlaceIsGoodUntilTheTagChanges() throws {
+        let dir = try Directory()
+        let owner = try SharedRegion.create(kind: "results", slotCount: 2, slotBytes: 4000, directory: dir.path)
+        let peer = try SharedRegion.open(path: owner.path, token: owner.token, directory: dir.path)
+        let values = (0..<1000).map { Float($0) * 0.25 - 3 }
+        values.withUnsafeBytes { owner.write(slot: 0, tag: 7, payload: $0) }
+        let bytes = try #require(peer.payload(slot: 0, tag: 7, byteCount: 4000))
+        #expect(Array(bytes.bindMemory(to: Float.self)) == values)
+        #expect(peer.stillHolds(slot: 0, tag: 7))
+        #expect(peer.payload(slot: 0, tag: 6, byteCount: 4000) == nil, "another tag")
+        #expect(peer.payload(slot: 0, tag: 7, byteCount: 3996) == nil, "another size")
+        #expect(peer.payload(slot: 1, tag: 7, byteCount: 4000) == nil, "a slot never written")
+        #expect(peer.payload(slot: 2, tag: 7, byteCount: 4000) == nil, "slot out of range")
+        values.withUnsafeBytes { owner.write(slot: 0, tag: 8, payload: $0) }
+        #expect(!peer.stillHolds(slot: 0, tag: 7), "what was computed from the old payload is void")
+        #expect(peer.stillHolds(slot: 0, tag: 8))
+    }
+
     @Test func theFileIsPrivateAndGoesWithItsOwner() throws {
         let dir = try Directory()
         var owner: SharedRegion? = try SharedRegion.create(kind: "results", slotCount: 2, slotBytes: 10, directory: dir.path)

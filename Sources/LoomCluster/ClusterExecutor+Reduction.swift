@@ -1,0 +1,117 @@
+// The end of a training step on the coordinator: its pieces' results reduced in the fixed
+// tree order (DESIGN.md invariant 1), the gradient sums that workers of this machine left in
+// shared memory summed where they lie.
+//
+// Copying each such gradient out first, checking it, then adding the copies passes over
+// every byte three times; summing the slots straight into a new buffer, checking the sums
+// on the way, passes once. The slots are sequence locks (`SharedRegion`): each must hold its
+// tag before and after the sum. When one does not, or a sum is not finite, nothing of the
+// job has changed and the step falls back to copying each gradient out, which finds the
+// culprit, rejects it and gives its block out again.
+
+import LoomKernels
+import LoomTraining
+import LoomWire
+
+extension ClusterExecutor {
+    /// Completes `job` once every piece is in: a training step's results go into
+    /// `job.reduced`. False when a gradient left in shared memory was bad: its piece is out
+    /// again for a worker to compute.
+    func finish(_ job: ClusterJob) -> Bool {
+        guard case .train(let plan) = job.kind else { return readPendingShared(job) }
+        let root = ShardBlock(start: 0, count: plan.shardCount)
+        if let sum = sumInPlace(job, root: root) {
+            job.reduced = sum
+            return true
+        }
+        guard readPendingShared(job) else { return false }
+        // Results are taken out of the job, not copied: the first `add` then writes into the
+        // left result's own buffer instead of copying 4 bytes per parameter first.
+        job.reduced = ReductionTree.reduce(root, value: { job.trainResults.removeValue(forKey: $0) },
+                                           combine: { $0.add($1) })
+        return true
+    }
+
+    /// The reduction of `job` with its shared gradients read where they lie, or nil when it
+    /// has none to add to anything (one piece), a slot does not hold its tag before or after,
+    /// or a sum is not finite. Nothing in the job changes, so the caller can start over.
+    private func sumInPlace(_ job: ClusterJob, root: ShardBlock) -> LoomTraining.ShardResult? {
+        guard !job.pendingShared.isEmpty, job.pieces.count > 1 else { return nil }
+        let count = problem.model.parameters.count
+        var slots: [Int: UnsafePointer<Float>] = [:]
+        for (key, pending) in job.pendingShared {
+            guard let bytes = pending.region.payload(slot: Int(pending.slot.slot), tag: pending.slot.tag, byteCount: 4 * count),
+                  let floats = bytes.bindMemory(to: Float.self).baseAddress else { return nil }
+            slots[key] = floats
+        }
+        var finite = true
+        let total = ReductionTree.reduce(root, value: { block -> Partial? in
+            if let result = job.trainResults[block] { return .kept(result) }
+            guard job.pieces[block.start]?.block == block, let pending = job.pendingShared[block.start],
+                  let slot = slots[block.start] else { return nil }
+            return .shared(slot, pending.statistics)
+        }, combine: { left, right in
+            finite = left.absorb(right, count: count) && finite
+        })
+        for pending in job.pendingShared.values
+        where !pending.region.stillHolds(slot: Int(pending.slot.slot), tag: pending.slot.tag) {
+            return nil
+        }
+        guard finite, case .made(let sum)? = total else { return nil }
+        statistics.sharedGradientBytes += 4 * count * job.pendingShared.count
+        job.pendingShared.removeAll()
+        job.trainResults.removeAll()
+        return sum
+    }
+}
+
+/// A node's value while `sumInPlace` reduces: a result the job keeps (read, never written:
+/// it must survive an abandoned sum), a gradient sum in a worker's slot with the rest of its
+/// result, or a sum made here and owned by nothing else.
+private enum Partial {
+    case kept(LoomTraining.ShardResult)
+    case shared(UnsafePointer<Float>, LoomTraining.ShardResult)
+    case made(LoomTraining.ShardResult)
+    /// Left behind for an instant while a made sum is updated, so that it is not shared.
+    case moved
+
+    /// Everything but the gradients, as the result to add them to.
+    private var statistics: LoomTraining.ShardResult {
+        switch self {
+        case .kept(let r), .shared(_, let r), .made(let r): r
+        case .moved: preconditionFailure("a moved partial sum was read")
+        }
+    }
+
+    private func withGradients<R>(_ body: (UnsafePointer<Float>) -> R) -> R {
+        switch self {
+        case .kept(let r), .made(let r): r.gradients.withUnsafeBufferPointer { body($0.baseAddress!) }
+        case .shared(let slot, _): body(slot)
+        case .moved: preconditionFailure("a moved partial sum was read")
+        }
+    }
+
+    /// self = self + right (left operand first), every gradient of `count`; a sum made
+    /// here is updated in its own buffer, anything else goes to a new one. Returns whether
+    /// every gradient sum is finite.
+    mutating func absorb(_ right: Partial, count: Int) -> Bool {
+        var finite = true
+        var sum: LoomTraining.ShardResult
+        if case .made(let made) = self {
+            sum = consume made
+            self = .moved
+            sum.gradients.withUnsafeMutableBufferPointer { out in
+                right.withGradients { b in finite = elementwiseSum(out.baseAddress!, b, into: out.baseAddress!, count: count) }
+            }
+        } else {
+            sum = statistics
+            sum.gradients = [Float](unsafeUninitializedCapacity: count) { out, initialized in
+                withGradients { a in right.withGradients { b in finite = elementwiseSum(a, b, into: out.baseAddress!, count: count) } }
+                initialized = count
+            }
+        }
+        sum.addStatistics(right.statistics)
+        self = .made(sum)
+        return finite
+    }
+}

@@ -149,29 +149,28 @@ func planeMoments(_ p: UnsafePointer<Float>, _ n: Int) -> (mean: Float, squares:
     return (shift + m, max(s2 - s1 * m, 0))
 }
 
-/// The index of the first NaN or ±Inf in `values`, nil when all are finite. A float is not
-/// finite exactly when its exponent bits are all ones, i.e. when its bits without the sign
-/// are at least 0x7F80_0000: the scan keeps the lane-wise maximum of those, 8 lanes wide
-/// and branch-free, and only looks for the index once it knows there is one. Messages of
+/// The index of the first NaN or ±Inf in `values`, nil when all are finite. x · 0 is ±0 for
+/// a finite x and NaN for NaN or ±Inf, so a sum of every x · 0 is 0 exactly when all are
+/// finite: two float operations per value, 16 lanes at a time and branch-free (a maximum of
+/// the exponent bits costs three times as much where the build has only SSE2's integer
+/// comparisons). Only once it knows there is one does it look for the index. Messages of
 /// weights and gradients (1.7 MB for the reference CNN) are checked on every hop.
 public func firstNonFinite(_ values: UnsafeBufferPointer<Float>) -> Int? {
     guard let base = values.baseAddress else { return nil }
     let n = values.count
-    let bits = UnsafeRawPointer(base)
-    let magnitude = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
-    var high = SIMD8<UInt32>()
+    var zeros = Lanes(), more = Lanes()
     var i = 0
-    while i + 8 <= n {
-        let v = bits.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<UInt32>.self) & magnitude
-        high = pointwiseMax(high, v)
-        i += 8
+    while i + 16 <= n {
+        zeros += loadLanes(base + i) * 0
+        more += loadLanes(base + i + 8) * 0
+        i += 16
     }
-    var tail: UInt32 = 0
+    var tail: Float = 0
     while i < n {
-        tail = max(tail, base[i].bitPattern & 0x7FFF_FFFF)
+        tail += base[i] * 0
         i += 1
     }
-    guard max(high.max(), tail) >= 0x7F80_0000 else { return nil }
+    if (zeros + more).sum() + tail == 0 { return nil }
     return values.firstIndex { !$0.isFinite }
 }
 
@@ -182,26 +181,25 @@ public func firstNonFinite(_ values: [Float]) -> Int? {
 
 /// out[i] = a[i] + b[i] for i in 0..<n, left operand first (the reduction tree's order);
 /// `out` may be `a` or `b` itself, not a shifted overlap. Returns whether every sum is
-/// finite, found on the way as `firstNonFinite` finds it: a sum is not finite when an
-/// operand was not, or when it overflowed.
+/// finite, found on the way as `firstNonFinite` finds it (a sum of every sum · 0): a sum is
+/// not finite when an operand was not, or when it overflowed.
 @discardableResult
 public func elementwiseSum(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                            into out: UnsafeMutablePointer<Float>, count n: Int) -> Bool {
-    let magnitude = SIMD8<UInt32>(repeating: 0x7FFF_FFFF)
-    var high = SIMD8<UInt32>()
+    var zeros = Lanes()
     var i = 0
     while i + 8 <= n {
         let s = loadLanes(a + i) + loadLanes(b + i)
         storeLanes(s, out + i)
-        high = pointwiseMax(high, unsafeBitCast(s, to: SIMD8<UInt32>.self) & magnitude)
+        zeros += s * 0
         i += 8
     }
-    var tail: UInt32 = 0
+    var tail: Float = 0
     while i < n {
         let s = a[i] + b[i]
         out[i] = s
-        tail = max(tail, s.bitPattern & 0x7FFF_FFFF)
+        tail += s * 0
         i += 1
     }
-    return max(high.max(), tail) < 0x7F80_0000
+    return zeros.sum() + tail == 0
 }

@@ -124,11 +124,11 @@ extension ClusterExecutor {
                 return reject(peer, "unexpected shared payload", "step \(job.step) block \(piece.block): a shared gradient from a worker whose shared memory was not accepted")
             }
             var why = ""
-            guard let statistics = LoomTraining.ShardResult.statisticsFromWire(result, bufferCount: problem.model.buffers.count,
-                                                                                headCount: problem.losses.count, why: &why) else {
+            guard let rest = LoomTraining.ShardResult.statisticsFromWire(result, bufferCount: problem.model.buffers.count,
+                                                                          headCount: problem.losses.count, why: &why) else {
                 return reject(peer, "bad result shape", "step \(job.step) block \(piece.block): \(why)")
             }
-            job.pendingShared[key] = PendingShared(statistics: statistics, slot: slot, region: region, worker: worker)
+            job.pendingShared[key] = PendingShared(withoutGradients: rest, slot: slot, region: region, worker: worker)
         } else {
             switch job.kind {
             case .train:
@@ -177,7 +177,7 @@ extension ClusterExecutor {
                 good = false
                 continue
             }
-            var result = pending.statistics
+            var result = pending.withoutGradients
             result.gradients = gradients
             job.trainResults[piece.block] = result
             statistics.sharedGradientBytes += 4 * gradients.count

@@ -3,11 +3,14 @@
 // shared memory summed where they lie.
 //
 // Copying each such gradient out first, checking it, then adding the copies passes over
-// every byte three times; summing the slots straight into a new buffer, checking the sums
-// on the way, passes once. The slots are sequence locks (`SharedRegion`): each must hold its
-// tag before and after the sum. When one does not, or a sum is not finite, nothing of the
-// job has changed and the step falls back to copying each gradient out, which finds the
-// culprit, rejects it and gives its block out again.
+// every byte three times; reading the slots where they lie and writing the sums to a new
+// buffer, checking them on the way, passes once. The slots are sequence locks
+// (`SharedRegion`): each must hold its tag before and after the sum. When one does not, or a
+// sum is not finite, nothing of the job has changed and the step falls back to copying each
+// gradient out and checking it on its own: that finds an overwritten slot or a non-finite
+// gradient, rejects it and has its block computed again. Finite gradients whose sum
+// overflows have no culprit: the fallback then returns that sum, and the step's own check
+// (`TrainingState.apply`) refuses it, as without shared memory.
 
 import LoomKernels
 import LoomTraining
@@ -15,13 +18,14 @@ import LoomWire
 
 extension ClusterExecutor {
     /// Completes `job` once every piece is in: a training step's results go into
-    /// `job.reduced`. False when a gradient left in shared memory was bad: its piece is out
-    /// again for a worker to compute.
+    /// `job.reduced` (not finite if finite gradients overflowed). False when a gradient left
+    /// in shared memory was bad: its piece is out again for a worker to compute.
     func finish(_ job: ClusterJob) -> Bool {
         guard case .train(let plan) = job.kind else { return readPendingShared(job) }
         let root = ShardBlock(start: 0, count: plan.shardCount)
-        if let sum = sumInPlace(job, root: root) {
+        if let sum = sumWhereTheyLie(job, root: root) {
             job.reduced = sum
+            statistics.sharedGradientsSummedInPlace += 1
             return true
         }
         guard readPendingShared(job) else { return false }
@@ -35,7 +39,7 @@ extension ClusterExecutor {
     /// The reduction of `job` with its shared gradients read where they lie, or nil when it
     /// has none to add to anything (one piece), a slot does not hold its tag before or after,
     /// or a sum is not finite. Nothing in the job changes, so the caller can start over.
-    private func sumInPlace(_ job: ClusterJob, root: ShardBlock) -> LoomTraining.ShardResult? {
+    private func sumWhereTheyLie(_ job: ClusterJob, root: ShardBlock) -> LoomTraining.ShardResult? {
         guard !job.pendingShared.isEmpty, job.pieces.count > 1 else { return nil }
         let count = problem.model.parameters.count
         var slots: [Int: UnsafePointer<Float>] = [:]
@@ -49,7 +53,7 @@ extension ClusterExecutor {
             if let result = job.trainResults[block] { return .kept(result) }
             guard job.pieces[block.start]?.block == block, let pending = job.pendingShared[block.start],
                   let slot = slots[block.start] else { return nil }
-            return .shared(slot, pending.statistics)
+            return .shared(slot, pending.withoutGradients)
         }, combine: { left, right in
             finite = left.absorb(right, count: count) && finite
         })
@@ -65,7 +69,7 @@ extension ClusterExecutor {
     }
 }
 
-/// A node's value while `sumInPlace` reduces: a result the job keeps (read, never written:
+/// A node's value while `sumWhereTheyLie` reduces: a result the job keeps (read, never written:
 /// it must survive an abandoned sum), a gradient sum in a worker's slot with the rest of its
 /// result, or a sum made here and owned by nothing else.
 private enum Partial {
@@ -75,8 +79,8 @@ private enum Partial {
     /// Left behind for an instant while a made sum is updated, so that it is not shared.
     case moved
 
-    /// Everything but the gradients, as the result to add them to.
-    private var statistics: LoomTraining.ShardResult {
+    /// The result this stands for, without its gradients when they lie in a slot.
+    private var result: LoomTraining.ShardResult {
         switch self {
         case .kept(let r), .shared(_, let r), .made(let r): r
         case .moved: preconditionFailure("a moved partial sum was read")
@@ -104,13 +108,13 @@ private enum Partial {
                 right.withGradients { b in finite = elementwiseSum(out.baseAddress!, b, into: out.baseAddress!, count: count) }
             }
         } else {
-            sum = statistics
+            sum = result
             sum.gradients = [Float](unsafeUninitializedCapacity: count) { out, initialized in
                 withGradients { a in right.withGradients { b in finite = elementwiseSum(a, b, into: out.baseAddress!, count: count) } }
                 initialized = count
             }
         }
-        sum.addStatistics(right.statistics)
+        sum.addStatistics(right.result)
         self = .made(sum)
         return finite
     }

@@ -19,7 +19,7 @@ struct Piece {
 /// sum; the region is kept here, as a worker declared dead meanwhile loses its record's.
 struct PendingShared {
     /// Everything else the result carried, checked; `gradients` is empty.
-    var statistics: LoomTraining.ShardResult
+    var withoutGradients: LoomTraining.ShardResult
     var slot: SharedSlot
     var region: SharedRegion
     var worker: WorkerRecord

@@ -65,6 +65,9 @@ public struct ClusterStatistics: Equatable, Sendable {
     public var sharedWeightBytes = 0
     public var sharedGradientBytes = 0
     public var sharedBytes: Int { sharedWeightBytes + sharedGradientBytes }
+    /// Steps whose gradient sums in shared memory were added where they lie (the others
+    /// copied each one out first: one piece, or a slot or a sum that did not check out).
+    public var sharedGradientsSummedInPlace = 0
     /// Seconds spent inside steps and evaluations (assigning, waiting for workers,
     /// reducing): the rest of a run's time is the driver's own (optimizer, checkpoints).
     public var jobSeconds = 0.0

@@ -183,7 +183,6 @@ public func firstNonFinite(_ values: [Float]) -> Int? {
 /// `out` may be `a` or `b` itself, not a shifted overlap. Returns whether every sum is
 /// finite, found on the way as `firstNonFinite` finds it (a sum of every sum · 0): a sum is
 /// not finite when an operand was not, or when it overflowed.
-@discardableResult
 public func elementwiseSum(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                            into out: UnsafeMutablePointer<Float>, count n: Int) -> Bool {
     var zeros = Lanes()

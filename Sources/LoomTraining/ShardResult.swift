@@ -40,9 +40,11 @@ public struct ShardResult: Equatable, Sendable {
     public mutating func add(_ other: ShardResult) {
         precondition(gradients.count == other.gradients.count && batchStatistics.count == other.batchStatistics.count
                      && headSums.count == other.headSums.count, "adding results of different shapes")
+        // The coordinator sums gradients left in shared memory with the same kernel, so both
+        // ways of reducing a step give the same bits.
         gradients.withUnsafeMutableBufferPointer { g in
             other.gradients.withUnsafeBufferPointer { o in
-                for i in 0..<g.count { g[i] += o[i] }
+                if let out = g.baseAddress, let b = o.baseAddress { _ = elementwiseSum(out, b, into: out, count: g.count) }
             }
         }
         addStatistics(other)

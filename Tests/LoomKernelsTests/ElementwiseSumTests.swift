@@ -5,7 +5,7 @@ import LoomKernels
 import Testing
 
 struct ElementwiseSumTests {
-    /// Values whose sums round: a changed order or a fused multiply would show in the bits.
+    /// Values whose sums round, so that a sum computed any other way would show in the bits.
     static func operands(_ n: Int) -> ([Float], [Float]) {
         ((0..<n).map { Float($0) * 0.1 + 1e-3 }, (0..<n).map { 1 / Float($0 + 3) - 7.25 })
     }
@@ -40,7 +40,7 @@ struct ElementwiseSumTests {
 
     /// A NaN or infinite operand, or two finite ones whose sum overflows, in a full 8-lane
     /// block or in the tail: the flag is false, and the other sums are still written.
-    @Test(arguments: [Float.nan, .infinity, -.infinity, .greatestFiniteMagnitude])
+    @Test(arguments: [Float.nan, -Float.nan, .signalingNaN, .infinity, -.infinity, .greatestFiniteMagnitude])
     func aSumThatIsNotFiniteIsReported(bad: Float) {
         for (n, position) in [(8, 3), (19, 17), (19, 0), (1, 0)] {
             var (a, b) = Self.operands(n)
@@ -54,5 +54,21 @@ struct ElementwiseSumTests {
             #expect(!out[position].isFinite)
             #expect(out.indices.filter { $0 != position }.allSatisfy { out[$0] == a[$0] + b[$0] })
         }
+    }
+
+    /// Sums at the edges of the finite range are finite: signed zeros, subnormals, the
+    /// largest values cancelling, in full blocks and in the tail.
+    @Test func finiteEdgesAreFinite() {
+        let edges: [(Float, Float)] = [(-0.0, -0.0), (0, -0.0), (.greatestFiniteMagnitude, -.greatestFiniteMagnitude),
+                                       (.leastNonzeroMagnitude, -.leastNonzeroMagnitude), (1e-40, 1e-40),
+                                       (.greatestFiniteMagnitude, 0), (-.greatestFiniteMagnitude, -1e30), (3e38, 0)]
+        let n = 8 * edges.count + 5
+        let a = (0..<n).map { edges[$0 % edges.count].0 }, b = (0..<n).map { edges[$0 % edges.count].1 }
+        var out = [Float](repeating: .nan, count: n)
+        let finite = a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
+            out.withUnsafeMutableBufferPointer { elementwiseSum(pa.baseAddress!, pb.baseAddress!, into: $0.baseAddress!, count: n) }
+        } }
+        #expect(finite)
+        #expect(out.map(\.bitPattern) == zip(a, b).map { ($0 + $1).bitPattern })
     }
 }

@@ -5,9 +5,13 @@ import Testing
 
 struct FiniteScanTests {
     @Test func finiteExtremesPass() {
-        let values: [Float] = [0, -0.0, .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
-                               .leastNonzeroMagnitude, -.leastNormalMagnitude, 1, -1, 3e38, 1e-40, 7, 8, 9]
-        #expect(firstNonFinite(values) == nil)
+        let extremes: [Float] = [0, -0.0, .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
+                                 .leastNonzeroMagnitude, -.leastNormalMagnitude, 1, -1, 3e38, 1e-40, 7, 8, 9]
+        // Through the 16-lane loop and the tail, at every lane position.
+        for n in [extremes.count, 16, 48, 53] {
+            let values = (0..<n).map { extremes[$0 % extremes.count] }
+            #expect(firstNonFinite(values) == nil, "n \(n)")
+        }
         #expect(firstNonFinite([]) == nil)
     }
 

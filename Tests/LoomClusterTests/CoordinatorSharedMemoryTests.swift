@@ -154,39 +154,61 @@ import Testing
         return nil
     }
 
+    /// A fake worker of a running step: its results region (nil: it uses the socket), the
+    /// block it was given and that block's result computed in this process.
+    struct Member {
+        let fake: FakeWorker
+        let results: SharedRegion?
+        let work: Assignment
+        let value: LoomTraining.ShardResult
+
+        /// Sends `value` (default: the block's result), its gradient in `slot` of the
+        /// worker's region when given (written there first, unless `again`), else in the message.
+        func send(_ value: LoomTraining.ShardResult? = nil, slot: SharedSlot? = nil, again: Bool = false, runID: UInt64) throws {
+            let v = value ?? self.value
+            if let slot, let results, !again {
+                v.gradients.withUnsafeBytes { results.write(slot: Int(slot.slot), tag: slot.tag, payload: $0) }
+            }
+            try fake.transport.send(.result(wire(v, runID: runID, first: work.firstShard, shared: slot)), to: .coordinator)
+        }
+    }
+
+    /// Fake workers w0, w1, ... (worker i with shared memory when `shared[i]`), step 0
+    /// running, and each worker's block (one each, in join order).
+    static func startStep(shared: [Bool]) throws -> (InMemoryCluster, StepThread, [Member]) {
+        let c = try InMemoryCluster(timeoutMs: 5000)
+        var joined: [(FakeWorker, SharedRegion?)] = []
+        for (i, isShared) in shared.enumerated() {
+            let fake = try FakeWorker(c, hostname: "w\(i)", live: i + 1)
+            joined.append((fake, isShared ? try fake.takeSharedMemory(c).results : nil))
+        }
+        #expect(c.executor.liveWorkers.map(\.sharedMemory) == shared)
+        let step = StepThread(c)
+        let members = try joined.map { fake, results in
+            let work = try #require(try nextAssignment(fake, runID: c.runID))
+            #expect(work.sharedResult == (results != nil))
+            let value = try blockResult(c, ShardBlock(start: Int(work.firstShard), count: work.shardCount))
+            return Member(fake: fake, results: results, work: work, value: value)
+        }
+        return (c, step, members)
+    }
+
     /// A gradient left in shared memory is read when the step's last result is in, not when
     /// it arrives (then a worker of this machine may still be computing on the core the copy
     /// would take): a slot overwritten in between is unreadable, and its block is computed again.
     @Test func sharedGradientsAreReadOnceEveryResultIsIn() throws {
-        let c = try InMemoryCluster(timeoutMs: 5000)
-        let a = try FakeWorker(c, hostname: "a")
-        let (_, aResults) = try a.takeSharedMemory(c)
-        let b = try FakeWorker(c, hostname: "b", live: 2)
-        let (_, bResults) = try b.takeSharedMemory(c)
-        #expect(c.executor.liveWorkers.map(\.sharedMemory) == [true, true])
-        let step = StepThread(c)
-        let aWork = try #require(try Self.nextAssignment(a, runID: c.runID))
-        let bWork = try #require(try Self.nextAssignment(b, runID: c.runID))
-        let aBlock = ShardBlock(start: Int(aWork.firstShard), count: aWork.shardCount)
-        let bBlock = ShardBlock(start: Int(bWork.firstShard), count: bWork.shardCount)
-        let aValue = try Self.blockResult(c, aBlock), bValue = try Self.blockResult(c, bBlock)
-
-        aValue.gradients.withUnsafeBytes { aResults.write(slot: 1, tag: 1, payload: $0) }
-        try a.transport.send(.result(Self.wire(aValue, runID: c.runID, first: aWork.firstShard, shared: SharedSlot(slot: 1, tag: 1))),
-                             to: .coordinator)
-        // Long enough for the coordinator to take the result in (it polls every 20 ms here).
+        let (c, step, members) = try Self.startStep(shared: [true, true])
+        let a = members[0], b = members[1]
+        try a.send(slot: SharedSlot(slot: 1, tag: 1), runID: c.runID)
+        // Long enough for the coordinator to take the result in (it polls every 20 ms).
         Thread.sleep(forTimeInterval: 0.3)
         // The slot changes before b's result: had the coordinator copied it already, this
         // would go unnoticed.
-        bValue.gradients.withUnsafeBytes { aResults.write(slot: 1, tag: 2, payload: $0) }
-        bValue.gradients.withUnsafeBytes { bResults.write(slot: 1, tag: 1, payload: $0) }
-        try b.transport.send(.result(Self.wire(bValue, runID: c.runID, first: bWork.firstShard, shared: SharedSlot(slot: 1, tag: 1))),
-                             to: .coordinator)
-        let again = try #require(try Self.nextAssignment(a, runID: c.runID), "a's block goes out again")
-        #expect(again.firstShard == aWork.firstShard && again.shardCount == aWork.shardCount)
-        aValue.gradients.withUnsafeBytes { aResults.write(slot: 0, tag: 3, payload: $0) }
-        try a.transport.send(.result(Self.wire(aValue, runID: c.runID, first: aWork.firstShard, shared: SharedSlot(slot: 0, tag: 3))),
-                             to: .coordinator)
+        b.value.gradients.withUnsafeBytes { a.results!.write(slot: 1, tag: 2, payload: $0) }
+        try b.send(slot: SharedSlot(slot: 1, tag: 1), runID: c.runID)
+        let again = try #require(try Self.nextAssignment(a.fake, runID: c.runID), "a's block goes out again")
+        #expect(again.firstShard == a.work.firstShard && again.shardCount == a.work.shardCount)
+        try a.send(slot: SharedSlot(slot: 0, tag: 3), runID: c.runID)
 
         #expect(sameBits(try step.finish(), try c.localResult(step: 0)))
         #expect(c.executor.rejects["unreadable shared payload"] == 1)
@@ -201,25 +223,8 @@ import Testing
     @Test(arguments: [[true, false], [false, true], [true, true, true], [false, false, true],
                       [true, true, true, true], [true, false, true, true]])
     func sharedAndInlineGradientsSumInTheTreeOrder(shared: [Bool]) throws {
-        let c = try InMemoryCluster(timeoutMs: 5000)
-        var workers: [(fake: FakeWorker, results: SharedRegion?)] = []
-        for (i, isShared) in shared.enumerated() {
-            let fake = try FakeWorker(c, hostname: "w\(i)", live: i + 1)
-            workers.append((fake, isShared ? try fake.takeSharedMemory(c).results : nil))
-        }
-        #expect(c.executor.liveWorkers.map(\.sharedMemory) == shared)
-        let step = StepThread(c)
-        for (fake, results) in workers {
-            let work = try #require(try Self.nextAssignment(fake, runID: c.runID))
-            #expect(work.sharedResult == (results != nil))
-            let value = try Self.blockResult(c, ShardBlock(start: Int(work.firstShard), count: work.shardCount))
-            var slot: SharedSlot?
-            if let results {
-                value.gradients.withUnsafeBytes { results.write(slot: 1, tag: 1, payload: $0) }
-                slot = SharedSlot(slot: 1, tag: 1)
-            }
-            try fake.transport.send(.result(Self.wire(value, runID: c.runID, first: work.firstShard, shared: slot)), to: .coordinator)
-        }
+        let (c, step, members) = try Self.startStep(shared: shared)
+        for m in members { try m.send(slot: m.results == nil ? nil : SharedSlot(slot: 1, tag: 1), runID: c.runID) }
         #expect(sameBits(try step.finish(), try c.localResult(step: 0)))
         #expect(c.executor.rejects.total == 0)
         let p = c.problem.model.parameters.count
@@ -231,21 +236,12 @@ import Testing
     /// result the job keeps (the left operand, sent in the message) untouched, and the
     /// gradients copied out give the same sum, infinite, for the step's own check to refuse.
     @Test func anOverflowingSumFallsBackWithTheKeptResultIntact() throws {
-        let c = try InMemoryCluster(timeoutMs: 5000)
-        let a = try FakeWorker(c, hostname: "a")
-        let b = try FakeWorker(c, hostname: "b", live: 2)
-        let (_, bResults) = try b.takeSharedMemory(c)
-        let step = StepThread(c)
-        let aWork = try #require(try Self.nextAssignment(a, runID: c.runID))
-        let bWork = try #require(try Self.nextAssignment(b, runID: c.runID))
-        var aValue = try Self.blockResult(c, ShardBlock(start: Int(aWork.firstShard), count: aWork.shardCount))
-        var bValue = try Self.blockResult(c, ShardBlock(start: Int(bWork.firstShard), count: bWork.shardCount))
+        let (c, step, members) = try Self.startStep(shared: [false, true])
+        var aValue = members[0].value, bValue = members[1].value
         aValue.gradients[5] = .greatestFiniteMagnitude
         bValue.gradients[5] = .greatestFiniteMagnitude
-        try a.transport.send(.result(Self.wire(aValue, runID: c.runID, first: aWork.firstShard, shared: nil)), to: .coordinator)
-        bValue.gradients.withUnsafeBytes { bResults.write(slot: 1, tag: 1, payload: $0) }
-        try b.transport.send(.result(Self.wire(bValue, runID: c.runID, first: bWork.firstShard, shared: SharedSlot(slot: 1, tag: 1))),
-                             to: .coordinator)
+        try members[0].send(aValue, runID: c.runID)
+        try members[1].send(bValue, slot: SharedSlot(slot: 1, tag: 1), runID: c.runID)
         var expected = aValue
         expected.add(bValue)
         let reduced = try step.finish()
@@ -259,33 +255,19 @@ import Testing
     /// then reads each gradient on its own, rejects that one, and waits for its worker to
     /// send the block again, as for a rejected result in the message (R12).
     @Test func aNonFiniteSharedGradientIsFoundAndItsWorkerSendsItAgain() throws {
-        let c = try InMemoryCluster(timeoutMs: 5000)
-        let a = try FakeWorker(c, hostname: "a")
-        let (_, aResults) = try a.takeSharedMemory(c)
-        let b = try FakeWorker(c, hostname: "b", live: 2)
-        let (_, bResults) = try b.takeSharedMemory(c)
-        let step = StepThread(c)
-        let aWork = try #require(try Self.nextAssignment(a, runID: c.runID))
-        let bWork = try #require(try Self.nextAssignment(b, runID: c.runID))
-        let aValue = try Self.blockResult(c, ShardBlock(start: Int(aWork.firstShard), count: aWork.shardCount))
-        let bValue = try Self.blockResult(c, ShardBlock(start: Int(bWork.firstShard), count: bWork.shardCount))
-
-        var poisoned = aValue.gradients
-        poisoned[poisoned.count / 2] = .nan
-        poisoned.withUnsafeBytes { aResults.write(slot: 1, tag: 1, payload: $0) }
-        try a.transport.send(.result(Self.wire(aValue, runID: c.runID, first: aWork.firstShard, shared: SharedSlot(slot: 1, tag: 1))),
-                             to: .coordinator)
-        bValue.gradients.withUnsafeBytes { bResults.write(slot: 1, tag: 1, payload: $0) }
-        try b.transport.send(.result(Self.wire(bValue, runID: c.runID, first: bWork.firstShard, shared: SharedSlot(slot: 1, tag: 1))),
-                             to: .coordinator)
-        // The good result goes again until the step is done: one that arrives before the
-        // coordinator has looked at the step's gradients is a duplicate of the one it holds.
-        aValue.gradients.withUnsafeBytes { aResults.write(slot: 0, tag: 2, payload: $0) }
+        let (c, step, members) = try Self.startStep(shared: [true, true])
+        let a = members[0]
+        var poisoned = a.value
+        poisoned.gradients[poisoned.gradients.count / 2] = .nan
+        try a.send(poisoned, slot: SharedSlot(slot: 1, tag: 1), runID: c.runID)
+        try members[1].send(slot: SharedSlot(slot: 1, tag: 1), runID: c.runID)
+        // The good result, then its message again until the step is done: one that arrives
+        // before the coordinator has looked at the step's gradients is a duplicate.
+        try a.send(slot: SharedSlot(slot: 0, tag: 2), runID: c.runID)
         let deadline = Date().addingTimeInterval(10)
         while !step.isFinished && Date() < deadline {
-            try a.transport.send(.result(Self.wire(aValue, runID: c.runID, first: aWork.firstShard, shared: SharedSlot(slot: 0, tag: 2))),
-                                 to: .coordinator)
             Thread.sleep(forTimeInterval: 0.1)
+            if !step.isFinished { try a.send(slot: SharedSlot(slot: 0, tag: 2), again: true, runID: c.runID) }
         }
 
         #expect(sameBits(try step.finish(), try c.localResult(step: 0)))

@@ -124,8 +124,8 @@ extension ClusterExecutor {
                 return reject(peer, "unexpected shared payload", "step \(job.step) block \(piece.block): a shared gradient from a worker whose shared memory was not accepted")
             }
             var why = ""
-            guard let rest = LoomTraining.ShardResult.statisticsFromWire(result, bufferCount: problem.model.buffers.count,
-                                                                          headCount: problem.losses.count, why: &why) else {
+            guard let rest = LoomTraining.ShardResult.fromWireWithoutGradients(result, bufferCount: problem.model.buffers.count,
+                                                                                headCount: problem.losses.count, why: &why) else {
                 return reject(peer, "bad result shape", "step \(job.step) block \(piece.block): \(why)")
             }
             job.pendingShared[key] = PendingShared(withoutGradients: rest, slot: slot, region: region, worker: worker)

@@ -42,18 +42,16 @@ extension ClusterExecutor {
     private func sumWhereTheyLie(_ job: ClusterJob, root: ShardBlock) -> LoomTraining.ShardResult? {
         guard !job.pendingShared.isEmpty, job.pieces.count > 1 else { return nil }
         let count = problem.model.parameters.count
-        var slots: [Int: UnsafePointer<Float>] = [:]
+        var leaves: [Int: Partial] = [:]
         for (key, pending) in job.pendingShared {
             guard let bytes = pending.region.payload(slot: Int(pending.slot.slot), tag: pending.slot.tag, byteCount: 4 * count),
                   let floats = bytes.bindMemory(to: Float.self).baseAddress else { return nil }
-            slots[key] = floats
+            leaves[key] = .shared(floats, pending.withoutGradients)
         }
         var finite = true
         let total = ReductionTree.reduce(root, value: { block -> Partial? in
-            if let result = job.trainResults[block] { return .kept(result) }
-            guard job.pieces[block.start]?.block == block, let pending = job.pendingShared[block.start],
-                  let slot = slots[block.start] else { return nil }
-            return .shared(slot, pending.withoutGradients)
+            if let result = job.trainResults[block] { return .inMemory(result) }
+            return job.pieces[block.start]?.block == block ? leaves[block.start] : nil
         }, combine: { left, right in
             finite = left.absorb(right, count: count) && finite
         })
@@ -61,7 +59,8 @@ extension ClusterExecutor {
         where !pending.region.stillHolds(slot: Int(pending.slot.slot), tag: pending.slot.tag) {
             return nil
         }
-        guard finite, case .made(let sum)? = total else { return nil }
+        // More than one piece: the root is a sum made here, never a result the job holds.
+        guard finite, case .inMemory(let sum)? = total else { return nil }
         statistics.sharedGradientBytes += 4 * count * job.pendingShared.count
         job.pendingShared.removeAll()
         job.trainResults.removeAll()
@@ -69,53 +68,38 @@ extension ClusterExecutor {
     }
 }
 
-/// A node's value while `sumWhereTheyLie` reduces: a result the job keeps (read, never written:
-/// it must survive an abandoned sum), a gradient sum in a worker's slot with the rest of its
-/// result, or a sum made here and owned by nothing else.
+/// A node's value while `sumWhereTheyLie` reduces: a result in memory (one the job holds, or
+/// a sum made here), or a gradient sum in a worker's slot with the rest of its result.
 private enum Partial {
-    case kept(LoomTraining.ShardResult)
+    case inMemory(LoomTraining.ShardResult)
     case shared(UnsafePointer<Float>, LoomTraining.ShardResult)
-    case made(LoomTraining.ShardResult)
-    /// Left behind for an instant while a made sum is updated, so that it is not shared.
-    case moved
 
     /// The result this stands for, without its gradients when they lie in a slot.
     private var result: LoomTraining.ShardResult {
         switch self {
-        case .kept(let r), .shared(_, let r), .made(let r): r
-        case .moved: preconditionFailure("a moved partial sum was read")
+        case .inMemory(let r), .shared(_, let r): r
         }
     }
 
     private func withGradients<R>(_ body: (UnsafePointer<Float>) -> R) -> R {
         switch self {
-        case .kept(let r), .made(let r): r.gradients.withUnsafeBufferPointer { body($0.baseAddress!) }
+        case .inMemory(let r): r.gradients.withUnsafeBufferPointer { body($0.baseAddress!) }
         case .shared(let slot, _): body(slot)
-        case .moved: preconditionFailure("a moved partial sum was read")
         }
     }
 
-    /// self = self + right (left operand first), every gradient of `count`; a sum made
-    /// here is updated in its own buffer, anything else goes to a new one. Returns whether
-    /// every gradient sum is finite.
+    /// self = self + right (left operand first), every gradient of `count`, into a new
+    /// buffer: the operands stay as they were (the job's results must survive an abandoned
+    /// sum). Returns whether every gradient sum is finite.
     mutating func absorb(_ right: Partial, count: Int) -> Bool {
         var finite = true
-        var sum: LoomTraining.ShardResult
-        if case .made(let made) = self {
-            sum = consume made
-            self = .moved
-            sum.gradients.withUnsafeMutableBufferPointer { out in
-                right.withGradients { b in finite = elementwiseSum(out.baseAddress!, b, into: out.baseAddress!, count: count) }
-            }
-        } else {
-            sum = result
-            sum.gradients = [Float](unsafeUninitializedCapacity: count) { out, initialized in
-                withGradients { a in right.withGradients { b in finite = elementwiseSum(a, b, into: out.baseAddress!, count: count) } }
-                initialized = count
-            }
+        var sum = result
+        sum.gradients = [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            withGradients { a in right.withGradients { b in finite = elementwiseSum(a, b, into: out.baseAddress!, count: count) } }
+            initialized = count
         }
         sum.addStatistics(right.result)
-        self = .made(sum)
+        self = .inMemory(sum)
         return finite
     }
 }

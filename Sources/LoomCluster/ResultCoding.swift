@@ -32,14 +32,14 @@ extension LoomTraining.ShardResult {
         guard r.gradientSum.count == parameterCount else {
             why = "gradient_sum has \(r.gradientSum.count) values, the model has \(parameterCount) parameters"; return nil
         }
-        var result = statisticsFromWire(r, bufferCount: bufferCount, headCount: headCount, why: &why)
+        var result = fromWireWithoutGradients(r, bufferCount: bufferCount, headCount: headCount, why: &why)
         result?.gradients = r.gradientSum
         return result
     }
 
     /// Everything of a received result but its gradient sum (left empty), checked as
     /// `fromWire` checks it: for a result whose gradient sum lies in shared memory.
-    static func statisticsFromWire(_ r: LoomWire.ShardResult, bufferCount: Int, headCount: Int,
+    static func fromWireWithoutGradients(_ r: LoomWire.ShardResult, bufferCount: Int, headCount: Int,
                                    why: inout String) -> LoomTraining.ShardResult? {
         guard r.batchNormStatistics.count == bufferCount else {
             why = "batch_norm_statistics has \(r.batchNormStatistics.count) values, expected \(bufferCount)"; return nil

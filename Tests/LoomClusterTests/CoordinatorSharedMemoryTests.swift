@@ -218,8 +218,8 @@ import Testing
     /// Gradient sums left in shared memory are summed where they lie, with results that
     /// came in the message, in the tree's order: with `shared[i]`, fake worker i takes the
     /// offer (and the step's block i). One worker on the socket makes a left or a right
-    /// operand that the job keeps; three or four make sums that take in more (blocks [0,1),
-    /// [1,2), [2,4) with three), updated in their own buffer.
+    /// operand that the job keeps; three or four make sums of sums (blocks [0,1), [1,2),
+    /// [2,4) with three).
     @Test(arguments: [[true, false], [false, true], [true, true, true], [false, false, true],
                       [true, true, true, true], [true, false, true, true]])
     func sharedAndInlineGradientsSumInTheTreeOrder(shared: [Bool]) throws {

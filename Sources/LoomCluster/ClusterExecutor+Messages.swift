@@ -123,16 +123,13 @@ extension ClusterExecutor {
             guard case .train = job.kind, let region = worker.sharedResults else {
                 return reject(peer, "unexpected shared payload", "step \(job.step) block \(piece.block): a shared gradient from a worker whose shared memory was not accepted")
             }
-            var why = ""
-            guard let rest = LoomTraining.ShardResult.fromWireWithoutGradients(result, bufferCount: problem.model.buffers.count,
-                                                                                headCount: problem.losses.count, why: &why) else {
-                return reject(peer, "bad result shape", "step \(job.step) block \(piece.block): \(why)")
-            }
+            guard let rest = checked(result, for: piece, of: job, from: peer) else { return }
             job.pendingShared[key] = PendingShared(withoutGradients: rest, slot: slot, region: region, worker: worker)
         } else {
             switch job.kind {
             case .train:
-                guard accept(result, for: piece, of: job, from: peer) else { return }
+                guard let value = checked(result, for: piece, of: job, from: peer) else { return }
+                job.trainResults[piece.block] = value
             case .evaluate:
                 let n = job.evaluationSamples(key).count
                 let expected = n * problem.totalOutputs
@@ -149,18 +146,21 @@ extension ClusterExecutor {
         logger.trace("step \(job.step): block \(piece.block) in from worker \(worker.name)")
     }
 
-    /// Keeps training result `result` of `piece` if its shape fits the model; false after
-    /// rejecting it.
-    private func accept(_ result: LoomWire.ShardResult, for piece: Piece, of job: ClusterJob, from peer: PeerID) -> Bool {
+    /// Training result `result` of `piece` if its shape fits the model, its gradient sum left
+    /// empty when it lies in shared memory; nil after rejecting it.
+    private func checked(_ result: LoomWire.ShardResult, for piece: Piece, of job: ClusterJob,
+                         from peer: PeerID) -> LoomTraining.ShardResult? {
         var why = ""
-        guard let value = LoomTraining.ShardResult.fromWire(result, parameterCount: problem.model.parameters.count,
-                                                             bufferCount: problem.model.buffers.count,
-                                                             headCount: problem.losses.count, why: &why) else {
+        let buffers = problem.model.buffers.count, heads = problem.losses.count
+        let value = result.sharedGradient == nil
+            ? LoomTraining.ShardResult.fromWire(result, parameterCount: problem.model.parameters.count,
+                                                bufferCount: buffers, headCount: heads, why: &why)
+            : LoomTraining.ShardResult.fromWireWithoutGradients(result, bufferCount: buffers, headCount: heads, why: &why)
+        guard let value else {
             reject(peer, "bad result shape", "step \(job.step) block \(piece.block): \(why)")
-            return false
+            return nil
         }
-        job.trainResults[piece.block] = value
-        return true
+        return value
     }
 
     /// Copies the gradient sums `job`'s results left in shared memory into `trainResults`

@@ -38,8 +38,7 @@ public struct ShardResult: Equatable, Sendable {
 
     /// self += other, elementwise (the one combining rule of the reduction tree).
     public mutating func add(_ other: ShardResult) {
-        precondition(gradients.count == other.gradients.count && batchStatistics.count == other.batchStatistics.count
-                     && headSums.count == other.headSums.count, "adding results of different shapes")
+        precondition(gradients.count == other.gradients.count, "adding results of different shapes")
         // The coordinator sums gradients left in shared memory with the same kernel, so both
         // ways of reducing a step give the same bits.
         gradients.withUnsafeMutableBufferPointer { g in

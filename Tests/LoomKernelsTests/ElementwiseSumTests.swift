@@ -10,14 +10,21 @@ struct ElementwiseSumTests {
         ((0..<n).map { Float($0) * 0.1 + 1e-3 }, (0..<n).map { 1 / Float($0 + 3) - 7.25 })
     }
 
+    /// `elementwiseSum` of `a` and `b` into a new array (filled with `fill` first, so that an
+    /// index left unwritten shows), and its flag.
+    static func sum(_ a: [Float], _ b: [Float], fill: Float = .nan) -> (out: [Float], finite: Bool) {
+        var out = [Float](repeating: fill, count: a.count)
+        let finite = a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
+            out.withUnsafeMutableBufferPointer { elementwiseSum(pa.baseAddress!, pb.baseAddress!, into: $0.baseAddress!, count: a.count) }
+        } }
+        return (out, finite)
+    }
+
     @Test(arguments: [0, 1, 7, 8, 9, 31, 1001])
     func everyIndexIsTheScalarSum(n: Int) {
         let (a, b) = Self.operands(n)
         let expected = zip(a, b).map { ($0 + $1).bitPattern }
-        var out = [Float](repeating: .nan, count: n)
-        let finite = a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
-            out.withUnsafeMutableBufferPointer { elementwiseSum(pa.baseAddress!, pb.baseAddress!, into: $0.baseAddress!, count: n) }
-        } }
+        let (out, finite) = Self.sum(a, b)
         #expect(finite)
         #expect(out.map(\.bitPattern) == expected)
     }
@@ -46,10 +53,7 @@ struct ElementwiseSumTests {
             var (a, b) = Self.operands(n)
             a[position] = bad
             b[position] = bad == .greatestFiniteMagnitude ? bad : 1
-            var out = [Float](repeating: 0, count: n)
-            let finite = a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
-                out.withUnsafeMutableBufferPointer { elementwiseSum(pa.baseAddress!, pb.baseAddress!, into: $0.baseAddress!, count: n) }
-            } }
+            let (out, finite) = Self.sum(a, b, fill: 0)
             #expect(!finite, "n \(n), position \(position), value \(bad)")
             #expect(!out[position].isFinite)
             #expect(out.indices.filter { $0 != position }.allSatisfy { out[$0] == a[$0] + b[$0] })
@@ -64,10 +68,7 @@ struct ElementwiseSumTests {
                                        (.greatestFiniteMagnitude, 0), (-.greatestFiniteMagnitude, -1e30), (3e38, 0)]
         let n = 8 * edges.count + 5
         let a = (0..<n).map { edges[$0 % edges.count].0 }, b = (0..<n).map { edges[$0 % edges.count].1 }
-        var out = [Float](repeating: .nan, count: n)
-        let finite = a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in
-            out.withUnsafeMutableBufferPointer { elementwiseSum(pa.baseAddress!, pb.baseAddress!, into: $0.baseAddress!, count: n) }
-        } }
+        let (out, finite) = Self.sum(a, b)
         #expect(finite)
         #expect(out.map(\.bitPattern) == zip(a, b).map { ($0 + $1).bitPattern })
     }

@@ -1,5 +1,5 @@
 // configs/models/reference-cnn.yaml describes exactly the model of
-// ../shared/fixtures/reference_cnn.h5: same layers, names and parameter shapes.
+// Tests/Fixtures/reference_cnn.h5: same layers, names and parameter shapes.
 
 import Foundation
 import LoomConfig
@@ -81,10 +81,10 @@ private func referenceConfig() throws -> RunConfig {
 
 /// Guards the transcribed table above against the fixture file itself, when h5ls is installed.
 @Test func fixtureTableMatchesTheFixtureFile() throws {
-    let fixture = TestConfigs.repo.deletingLastPathComponent()
-        .appendingPathComponent("shared/fixtures/reference_cnn.h5").path
+    let fixture = TestConfigs.repo.appendingPathComponent("Tests/Fixtures/reference_cnn.h5").path
     let h5ls = ["/usr/bin/h5ls", "/usr/local/bin/h5ls"].first { FileManager.default.isExecutableFile(atPath: $0) }
-    guard let h5ls, FileManager.default.fileExists(atPath: fixture) else { return }
+    #expect(FileManager.default.fileExists(atPath: fixture), "the fixture is part of the repository")
+    guard let h5ls else { return }
     let process = Process()
     process.executableURL = URL(fileURLWithPath: h5ls)
     process.arguments = [fixture + "/init"]

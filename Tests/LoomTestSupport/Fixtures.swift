@@ -1,17 +1,16 @@
 import Foundation
 import LoomHDF5
 
-/// The PyTorch reference outputs in `<repo>/../shared/fixtures` (see its README.md).
+/// The PyTorch reference outputs in `Tests/Fixtures` (see its README.md).
 public enum Fixtures {
-    /// The fixtures folder: `$LOOM_FIXTURES` if set, else `../shared/fixtures` next to
-    /// the repository this file was compiled from.
+    /// The fixtures folder: `$LOOM_FIXTURES` if set, else `Tests/Fixtures` in the
+    /// repository this file was compiled from.
     public static var directory: URL {
         if let override = ProcessInfo.processInfo.environment["LOOM_FIXTURES"], !override.isEmpty {
             return URL(fileURLWithPath: override, isDirectory: true)
         }
         return TestPaths.repositoryRoot
-            .deletingLastPathComponent()
-            .appendingPathComponent("shared/fixtures", isDirectory: true)
+            .appendingPathComponent("Tests/Fixtures", isDirectory: true)
     }
 
     /// The path of fixture file `name` (e.g. `"layers.h5"`).

@@ -33,8 +33,11 @@ let package = Package(
         // What Swift cannot import from sched.h and stdatomic.h: CPU affinity (local workers,
         // one core each) and atomics on memory shared with another process (SharedRegion).
         .target(name: "CSystem"),
+        // Loom's memory-bound kernels for SSE2, AVX2 and AVX-512, chosen at run time, and
+        // CPUID. No fused multiply-add anywhere, so that every path computes the same bits.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-ffp-contract=off", "-O2"])]),
 
-        .target(name: "LoomKernels", dependencies: ["CBLAS", "CHeapTuning"], swiftSettings: numericSettings),
+        .target(name: "LoomKernels", dependencies: ["CBLAS", "CHeapTuning", "CKernels"], swiftSettings: numericSettings),
         .target(name: "LoomHDF5", dependencies: ["CHDF5", "CHDF5Shim"]),
         .target(name: "LoomConfig", dependencies: ["Yams"]),
         .target(name: "LoomData", dependencies: ["LoomKernels", "LoomHDF5", "LoomConfig", "CZlib"],

@@ -115,6 +115,11 @@ public struct CheckpointContents: Equatable, Sendable {
     public var extraAttributes: [String: String]
     /// ISO 8601 UTC time of writing; the writer fills it in when empty, the reader returns it.
     public var createdUTC: String
+    /// The kernels the run's gradients were computed with: OpenBLAS's core type (e.g.
+    /// "SkylakeX") and the instruction path of Loom's own kernels (e.g. "avx512"). Empty when
+    /// not recorded (checkpoints written before Loom recorded them, or before any worker).
+    public var blasCore: String = ""
+    public var loomKernelPath: String = ""
 
     public init(runID: String, step: Int, epoch: Int, stepInEpoch: Int, config: String,
                 datasetFingerprint: String, model: [NamedTensor], batchNormLayers: [String] = [],

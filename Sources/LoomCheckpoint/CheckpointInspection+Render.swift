@@ -18,6 +18,8 @@ extension CheckpointInspection {
         out.append("sampler     seed 0x\(CheckpointLayout.hex(sampler.seed)), epoch \(sampler.epoch), "
                    + "step \(sampler.stepInEpoch)")
         out.append("dataset     \(datasetFingerprint)")
+        out.append("kernels     " + (blasCore.isEmpty ? "not recorded"
+                                     : "OpenBLAS \(blasCore), Loom \(loomKernelPath.isEmpty ? "?" : loomKernelPath)"))
         out.append("parameters  \(parameterCount)")
         let mean = preprocessing.mean.map(Self.num).joined(separator: ", ")
         let std = preprocessing.std.map(Self.num).joined(separator: ", ")
@@ -75,6 +77,7 @@ extension CheckpointInspection {
                                  ("step_in_epoch", .int(sampler.stepInEpoch))])),
             ("optimizer", .object([("kind", .string(optimizerKind)), ("step", .int(optimizerStep))])),
             ("dataset_fingerprint", .string(datasetFingerprint)), ("parameter_count", .int(parameterCount)),
+            ("kernels", .object([("blas_core", .string(blasCore)), ("loom_kernel_path", .string(loomKernelPath))])),
             ("preprocessing", .object([("scale", .number(preprocessing.scale)),
                                        ("mean", .array(preprocessing.mean.map { .number($0) })),
                                        ("std", .array(preprocessing.std.map { .number($0) }))])),

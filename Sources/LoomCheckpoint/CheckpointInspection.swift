@@ -19,6 +19,10 @@ public struct CheckpointInspection: Sendable {
     public var optimizerKind: String
     public var optimizerStep: Int
     public var datasetFingerprint: String
+    /// The kernels the run trained with (`CheckpointContents.blasCore`, `.loomKernelPath`;
+    /// empty when not recorded).
+    public var blasCore: String
+    public var loomKernelPath: String
     /// Trainable parameter elements (model tensors without batch-norm running statistics).
     public var parameterCount: Int
     /// The run's configuration, YAML.
@@ -51,6 +55,7 @@ public struct CheckpointInspection: Sendable {
             createdUTC: c.createdUTC, step: c.step, epoch: c.epoch, stepInEpoch: c.stepInEpoch,
             lr: c.schedule.lr, schedule: c.schedule, sampler: c.sampler, optimizerKind: c.optimizer.kind,
             optimizerStep: c.optimizer.step, datasetFingerprint: c.datasetFingerprint,
+            blasCore: c.blasCore, loomKernelPath: c.loomKernelPath,
             parameterCount: c.parameterCount, config: c.config, preprocessing: c.preprocessing,
             metrics: c.metrics, calibration: c.calibration, batchNormLayers: c.batchNormLayers,
             numBatchesTracked: c.numBatchesTracked, tensors: tensors)

@@ -91,6 +91,8 @@ struct CheckpointLoader {
                 scale: try attrs.double("scale", on: "preprocessing"),
                 mean: try attrs.doubles("mean", on: "preprocessing"), std: try attrs.doubles("std", on: "preprocessing")),
             createdUTC: try attrs.optionalString("created_utc", on: "/") ?? "")
+        c.blasCore = try attrs.optionalString("blas_core", on: "/") ?? ""
+        c.loomKernelPath = try attrs.optionalString("loom_kernel_path", on: "/") ?? ""
         for name in try root.children("rng") {
             c.rngStates[name] = try readScalar(UInt64.self, "rng/" + name, expected: [.uint64, .int64])
         }

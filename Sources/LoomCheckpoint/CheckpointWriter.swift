@@ -75,6 +75,8 @@ struct CheckpointLayoutWriter {
         try root.setAttribute("created_utc", c.createdUTC.isEmpty ? CheckpointWriter.nowUTC() : c.createdUTC, on: "/")
         try root.setAttribute("config", c.config, on: "/")
         try root.setAttribute("dataset_fingerprint", c.datasetFingerprint, on: "/")
+        if !c.blasCore.isEmpty { try root.setAttribute("blas_core", c.blasCore, on: "/") }
+        if !c.loomKernelPath.isEmpty { try root.setAttribute("loom_kernel_path", c.loomKernelPath, on: "/") }
     }
 
     /// `/model/<layer>/<param>` float32 in PyTorch layout, plus int64 `num_batches_tracked`.

@@ -38,14 +38,9 @@ extension ClusterExecutor {
     private func handleHello(_ hello: Hello, from peer: PeerID) {
         let name = "\(peer) (\(hello.hostname):\(hello.pid))"
         if hello.hasLocalData && hello.datasetFingerprint != source.fingerprint {
-            let reason = "the worker's dataset has fingerprint \(hello.datasetFingerprint) but the run's dataset (\(problem.config.data.path)) has \(source.fingerprint): give the worker the same file, or start it with --no-local-data"
-            logger.error("refusing worker \(name): \(reason)")
-            statistics.workersRefused += 1
-            if let old = workers[peer] { declareDead(old, why: "refused on a new hello") }
-            departed[peer] = nil
-            try? transport.send(.refuse(Refusal(runID: runID, reason: reason)), to: peer)
-            return
+            return refuse(peer, name: name, reason: "the worker's dataset has fingerprint \(hello.datasetFingerprint) but the run's dataset (\(problem.config.data.path)) has \(source.fingerprint): give the worker the same file, or start it with --no-local-data")
         }
+        if let reason = kernelRefusal(hello, worker: name) { return refuse(peer, name: name, reason: reason) }
         let shared = acceptSharedMemory(hello, worker: name)
         if let known = workers[peer] {
             // Same connection, new hello: the worker found (or lost) its local copy of the
@@ -63,6 +58,33 @@ extension ClusterExecutor {
             logger.info("worker \(name) joined: \(hello.cores) core(s), local data \(hello.hasLocalData ? "yes" : "no"), shared memory \(shared == nil ? "no" : "yes"); \(workers.count) worker(s) live")
         }
         send(welcomeFrames, to: workers[peer]!)
+    }
+
+    /// Refuses the worker at `peer` with `reason`, logged here and sent to it.
+    private func refuse(_ peer: PeerID, name: String, reason: String) {
+        logger.error("refusing worker \(name): \(reason)")
+        statistics.workersRefused += 1
+        if let old = workers[peer] { declareDead(old, why: "refused on a new hello") }
+        departed[peer] = nil
+        try? transport.send(.refuse(Refusal(runID: runID, reason: reason)), to: peer)
+    }
+
+    /// Why a worker's kernels keep it out of the run, or nil to admit it. The first worker
+    /// admitted fixes the run's kernels (`runKernels`); a later one must compute the same
+    /// bits (the same OpenBLAS core type), unless `allowMixedKernels`, which admits it with a
+    /// warning.
+    private func kernelRefusal(_ hello: Hello, worker name: String) -> String? {
+        guard let run = runKernels else {
+            runKernels = hello.kernels
+            logger.info("the run's kernels: \(hello.kernels) (those of worker \(name), the first admitted)")
+            return nil
+        }
+        if run.computesSameBits(as: hello.kernels) { return nil }
+        if options.allowMixedKernels {
+            logger.warning("admitting worker \(name) with other kernels (--allow-mixed-kernels): it computes with \(hello.kernels), the run with \(run); from now on the run's weights are reproducible only to rounding, not bitwise")
+            return nil
+        }
+        return "the worker computes with \(hello.kernels) but the run computes with \(run): its gradients would round differently and the run would no longer be bitwise reproducible; start the worker with OPENBLAS_CORETYPE=\(run.blasCore), or the coordinator with --allow-mixed-kernels"
     }
 
     /// The worker's results region if its hello offers shared memory that checks out: it

@@ -9,6 +9,7 @@
 import Foundation
 import Logging
 import LoomConfig
+import LoomKernels
 import LoomTraining
 import LoomWire
 
@@ -24,6 +25,9 @@ public struct ClusterOptions: Sendable {
     public var evaluationChunk = 512
     /// Offer workers on this machine weights and gradients through shared memory.
     public var sharedMemory = true
+    /// Admit workers whose kernels differ from the run's (with a warning): the run is then
+    /// reproducible only to rounding.
+    public var allowMixedKernels = false
 
     public init(heartbeatInterval: Duration, workerTimeout: Duration) {
         self.heartbeatInterval = heartbeatInterval
@@ -52,6 +56,8 @@ public final class ClusterExecutor: StepExecutor {
     let clock = ContinuousClock()
     let welcomeFrames: [[UInt8]]
     var workers: [PeerID: WorkerRecord] = [:]
+    /// The kernels of the run's workers: those of the first worker admitted.
+    public internal(set) var runKernels: KernelIdentity?
     /// Hellos of workers declared dead, in case they speak again.
     var departed: [PeerID: Hello] = [:]
     var nextSerial = 0
@@ -139,6 +145,9 @@ public final class ClusterExecutor: StepExecutor {
         statistics.evaluations += 1
         return out
     }
+
+    /// The run's kernels (`StepExecutor.kernels`): the workers', not this process's.
+    public var kernels: KernelIdentity? { runKernels }
 
     public func idle() {
         try? pump(timeout: .zero, state: nil)

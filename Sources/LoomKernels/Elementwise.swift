@@ -1,33 +1,17 @@
 // Shape-preserving kernels: ReLU, residual add, flatten. All work on `count` floats; the
 // layout does not matter. In-place use (y == x, dx == dy) is allowed.
+import CKernels
 
-/// y = max(x, 0).
+/// y = max(x, 0) (NaN stays NaN), at the host's width (CKernels).
 public func reluForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, count: Int) {
-    var i = 0
-    while i + 8 <= count {
-        let v = loadLanes(x + i)
-        storeLanes(v.replacing(with: 0, where: v .<= 0), y + i)
-        i += 8
-    }
-    while i < count {
-        y[i] = x[i] > 0 ? x[i] : 0
-        i += 1
-    }
+    loom_relu(y, x, count)
 }
 
-/// dx = dy where the forward output y > 0 (equivalently x > 0), else 0 (overwritten).
+/// dx = dy where the forward output y > 0 (equivalently x > 0), else 0 (overwritten), at the
+/// host's width (CKernels).
 public func reluBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
                          y: UnsafePointer<Float>, count: Int) {
-    var i = 0
-    while i + 8 <= count {
-        let g = loadLanes(dy + i)
-        storeLanes(g.replacing(with: 0, where: loadLanes(y + i) .<= 0), dx + i)
-        i += 8
-    }
-    while i < count {
-        dx[i] = y[i] > 0 ? dy[i] : 0
-        i += 1
-    }
+    loom_relu_backward(dx, dy, y, count)
 }
 
 /// Residual connection: y = x + body, where body = block(x).
@@ -52,4 +36,13 @@ public func flattenForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Floa
 /// Backward of flatten: dx = dy reshaped, i.e. a copy.
 public func flattenBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, count: Int) {
     if UnsafePointer(dx) != dy { dx.update(from: dy, count: count) }
+}
+
+/// Momentum SGD after its first step, without Nesterov, over `count` weights (PyTorch's
+/// order): d = g + weightDecay·w, b = momentum·b + keep·d, w = w − lr·b, at the host's width
+/// (CKernels), element by element with no fused multiply-add.
+public func sgdMomentumStep(weights w: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>,
+                            momentumBuffer b: UnsafeMutablePointer<Float>, count: Int,
+                            lr: Float, weightDecay: Float, momentum: Float, keep: Float) {
+    loom_sgd_momentum(w, g, b, count, lr, weightDecay, momentum, keep)
 }

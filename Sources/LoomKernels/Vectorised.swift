@@ -2,6 +2,11 @@
 // compiler may not reorder float additions), and compare-and-select loops compile to
 // branches; SIMD8 lanes make both branch-free and 8-wide. Summation order is fixed by
 // the lane layout, so results stay deterministic.
+//
+// The loops of the functions below that have a C twin run in CKernels at the host's width
+// (SSE2, AVX2 or AVX-512, `KernelPath`), with the same bits on every path; the Swift
+// kernels that still use `Lanes` directly are compiled for baseline x86-64.
+import CKernels
 
 typealias Lanes = SIMD8<Float>
 
@@ -18,76 +23,28 @@ func storeLanes(_ v: Lanes, _ p: UnsafeMutablePointer<Float>) {
 /// Σ p[0..<n].
 @inline(__always)
 func vectorSum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
-    var a = Lanes(), b = Lanes()
-    var i = 0
-    while i + 16 <= n {
-        a += loadLanes(p + i)
-        b += loadLanes(p + i + 8)
-        i += 16
-    }
-    var s = (a + b).sum()
-    while i < n {
-        s += p[i]
-        i += 1
-    }
-    return s
+    loom_sum(p, n)
 }
 
 /// (Σ d, Σ d·(x − shift)) over n elements: the two reductions of the batch-norm backward pass.
 @inline(__always)
 func vectorSumAndCentredDot(_ d: UnsafePointer<Float>, _ x: UnsafePointer<Float>, shift: Float,
                             _ n: Int) -> (Float, Float) {
-    var a = Lanes(), b = Lanes()
-    let c = Lanes(repeating: shift)
-    var i = 0
-    while i + 8 <= n {
-        let g = loadLanes(d + i)
-        a += g
-        b += g * (loadLanes(x + i) - c)
-        i += 8
-    }
-    var s = a.sum(), t = b.sum()
-    while i < n {
-        s += d[i]
-        t += d[i] * (x[i] - shift)
-        i += 1
-    }
-    return (s, t)
+    var sum: Float = 0, dot: Float = 0
+    loom_sum_and_centred_dot(d, x, shift, n, &sum, &dot)
+    return (sum, dot)
 }
 
 /// Σ (p − shift)² over n elements.
 @inline(__always)
 func vectorCentredSquares(_ p: UnsafePointer<Float>, shift: Float, _ n: Int) -> Float {
-    var a = Lanes(), b = Lanes()
-    let c = Lanes(repeating: shift)
-    var i = 0
-    while i + 16 <= n {
-        let u = loadLanes(p + i) - c, v = loadLanes(p + i + 8) - c
-        a += u * u
-        b += v * v
-        i += 16
-    }
-    var s = (a + b).sum()
-    while i < n {
-        s += (p[i] - shift) * (p[i] - shift)
-        i += 1
-    }
-    return s
+    loom_centred_squares(p, shift, n)
 }
 
 /// q = p·scale + shift over n elements.
 @inline(__always)
 func vectorAffine(_ q: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, scale: Float, shift: Float, _ n: Int) {
-    let a = Lanes(repeating: scale), b = Lanes(repeating: shift)
-    var i = 0
-    while i + 8 <= n {
-        storeLanes(loadLanes(p + i) * a + b, q + i)
-        i += 8
-    }
-    while i < n {
-        q[i] = p[i] * scale + shift
-        i += 1
-    }
+    loom_affine(q, p, scale, shift, n)
 }
 
 /// q[0..<n] = p[0..<n] (no overlap).
@@ -112,15 +69,7 @@ func vectorCopy(_ q: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, _ n
 /// q[0..<n] += p[0..<n] (no overlap).
 @inline(__always)
 func vectorAdd(_ q: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, _ n: Int) {
-    var i = 0
-    while i + 8 <= n {
-        storeLanes(loadLanes(q + i) + loadLanes(p + i), q + i)
-        i += 8
-    }
-    while i < n {
-        q[i] += p[i]
-        i += 1
-    }
+    loom_add(q, p, n)
 }
 
 /// (mean, Σ (p − mean)²) of p[0..<n] in one pass: sums of p − p[0] and of its square (the
@@ -128,25 +77,10 @@ func vectorAdd(_ q: UnsafeMutablePointer<Float>, _ p: UnsafePointer<Float>, _ n:
 @inline(__always)
 func planeMoments(_ p: UnsafePointer<Float>, _ n: Int) -> (mean: Float, squares: Float) {
     guard n > 0 else { return (0, 0) }
-    let shift = p[0]
-    let c = Lanes(repeating: shift)
-    var a = Lanes(), b = Lanes()
-    var i = 0
-    while i + 8 <= n {
-        let d = loadLanes(p + i) - c
-        a += d
-        b += d * d
-        i += 8
-    }
-    var s1 = a.sum(), s2 = b.sum()
-    while i < n {
-        let d = p[i] - shift
-        s1 += d
-        s2 += d * d
-        i += 1
-    }
+    var s1: Float = 0, s2: Float = 0
+    loom_shifted_moments(p, n, &s1, &s2)
     let m = s1 / Float(n)
-    return (shift + m, max(s2 - s1 * m, 0))
+    return (p[0] + m, max(s2 - s1 * m, 0))
 }
 
 /// The index of the first NaN or ±Inf in `values`, nil when all are finite. x · 0 is ±0 for
@@ -156,21 +90,7 @@ func planeMoments(_ p: UnsafePointer<Float>, _ n: Int) -> (mean: Float, squares:
 /// comparisons). Only once it knows there is one does it look for the index. Messages of
 /// weights and gradients (1.7 MB for the reference CNN) are checked on every hop.
 public func firstNonFinite(_ values: UnsafeBufferPointer<Float>) -> Int? {
-    guard let base = values.baseAddress else { return nil }
-    let n = values.count
-    var zeros = Lanes(), more = Lanes()
-    var i = 0
-    while i + 16 <= n {
-        zeros += loadLanes(base + i) * 0
-        more += loadLanes(base + i + 8) * 0
-        i += 16
-    }
-    var tail: Float = 0
-    while i < n {
-        tail += base[i] * 0
-        i += 1
-    }
-    if (zeros + more).sum() + tail == 0 { return nil }
+    guard let base = values.baseAddress, loom_all_finite(base, values.count) == 0 else { return nil }
     return values.firstIndex { !$0.isFinite }
 }
 
@@ -185,20 +105,5 @@ public func firstNonFinite(_ values: [Float]) -> Int? {
 /// not finite when an operand was not, or when it overflowed.
 public func elementwiseSum(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                            into out: UnsafeMutablePointer<Float>, count n: Int) -> Bool {
-    var zeros = Lanes()
-    var i = 0
-    while i + 8 <= n {
-        let s = loadLanes(a + i) + loadLanes(b + i)
-        storeLanes(s, out + i)
-        zeros += s * 0
-        i += 8
-    }
-    var tail: Float = 0
-    while i < n {
-        let s = a[i] + b[i]
-        out[i] = s
-        tail += s * 0
-        i += 1
-    }
-    return zeros.sum() + tail == 0
+    loom_sum_into(a, b, out, n) != 0
 }

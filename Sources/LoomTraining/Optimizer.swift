@@ -20,6 +20,7 @@
 //          w -= (lr_i / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
 
 import Foundation
+import LoomKernels
 import LoomConfig
 
 /// A contiguous range of the flat parameter buffer sharing optimizer options
@@ -198,21 +199,13 @@ public final class Optimizer {
         first = nil
         buffer.withUnsafeMutableBufferPointer { b in
             var i = range.lowerBound
-            // The usual case eight lanes at a time: the same operations on every element in
-            // the same order as the loop below (no fused multiply-add), so the same bits.
-            // This runs on the coordinator between steps, while every worker waits.
+            // The usual case at the host's width (CKernels): the same operations on every
+            // element in the same order as the loop below (no fused multiply-add), so the
+            // same bits. This runs on the coordinator between steps, while every worker waits.
             if !firstStep && !nesterov {
-                let raw = b.baseAddress!
-                while i + 8 <= range.upperBound {
-                    let wv = UnsafeRawPointer(w + i).loadUnaligned(as: SIMD8<Float>.self)
-                    let gv = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<Float>.self)
-                    let bv = UnsafeRawPointer(raw + i).loadUnaligned(as: SIMD8<Float>.self)
-                    let d = gv + wdF * wv
-                    let nb = mu * bv + keep * d
-                    UnsafeMutableRawPointer(raw + i).storeBytes(of: nb, as: SIMD8<Float>.self)
-                    UnsafeMutableRawPointer(w + i).storeBytes(of: wv - lrF * nb, as: SIMD8<Float>.self)
-                    i += 8
-                }
+                sgdMomentumStep(weights: w + i, gradients: g + i, momentumBuffer: b.baseAddress! + i, count: range.count,
+                                lr: lrF, weightDecay: wdF, momentum: mu, keep: keep)
+                i = range.upperBound
             }
             while i < range.upperBound {
                 var d = g[i] + wdF * w[i]

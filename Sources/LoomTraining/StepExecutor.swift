@@ -2,6 +2,8 @@
 // (`LocalExecutor`) or on a cluster of workers (LoomCluster's coordinator). Both must give
 // the same bits: the result is defined by `ReductionTree` over the plan's micro-shards.
 
+import LoomKernels
+
 public protocol StepExecutor: AnyObject {
     /// Computes every micro-shard of `plan` with the current weights of `state` (version
     /// `state.step == plan.step`) and returns their sum in `ReductionTree` order over all
@@ -15,4 +17,13 @@ public protocol StepExecutor: AnyObject {
 
     /// Called between steps (while the driver checkpoints or logs): service heartbeats.
     func idle()
+
+    /// The kernels the gradients are computed with (recorded in checkpoints); nil while
+    /// unknown (a coordinator before its first worker).
+    var kernels: KernelIdentity? { get }
+}
+
+extension StepExecutor {
+    /// An executor that computes in this process computes with this process's kernels.
+    public var kernels: KernelIdentity? { .current }
 }

@@ -8,6 +8,7 @@ import Logging
 import LoomCheckpoint
 import LoomConfig
 import LoomData
+import LoomKernels
 
 /// Requests that reach a run from outside (signal handlers): thread-safe flags.
 public final class RunControl: @unchecked Sendable {
@@ -53,6 +54,10 @@ public final class TrainingRun {
     private var lastTestEvaluation: (step: Int, report: EvaluationReport)?
     private let started = Date()
     private var wallOffset = 0.0
+    /// The kernels the steps are computed with, as the executor last reported them.
+    private var kernels: KernelIdentity?
+    /// The kernels the checkpoint this run resumed from recorded (nil: none recorded).
+    private var resumedKernels: KernelIdentity?
 
     /// Sets up a run: carves the validation split, resolves the heads, initialises weights.
     /// `frozenLayers`: layer names (state_dict prefixes) whose parameters never change.
@@ -100,6 +105,9 @@ public final class TrainingRun {
         }
         try state.restore(from: point.contents)
         runID = point.contents.runID
+        if !point.contents.blasCore.isEmpty {
+            resumedKernels = KernelIdentity(blasCore: point.contents.blasCore, loomPath: point.contents.loomKernelPath)
+        }
         lastCheckpointStep = state.step
         wallOffset = point.contents.metrics["wall_s"]?.last(where: { !$0.isNaN }) ?? 0
         do { try directory.rewriteMetricsCSV(state.history) } catch { throw TrainingError("\(error)") }
@@ -124,6 +132,7 @@ public final class TrainingRun {
             if control.takeCheckpointRequest() { try checkpoint(reason: "checkpoint requested (SIGUSR1)") }
             let plan = state.plan(step: state.step)
             let result = try executor.execute(plan: plan, state: state)
+            noteKernels(executor.kernels)
             let summary = try state.apply(plan: plan, result: result)
             recent.append((Date(), plan.sampleIndices.count))
             if recent.count > 20 { recent.removeFirst() }
@@ -180,14 +189,30 @@ public final class TrainingRun {
     /// Writes a checkpoint of the current state (skipped when one exists for this step).
     public func checkpoint(reason: String) throws(TrainingError) {
         guard lastCheckpointStep != state.step else { return }
+        var contents = state.snapshot(runID: runID, datasetFingerprint: dataset.fingerprint)
+        if let kernels = kernels ?? resumedKernels {
+            contents.blasCore = kernels.blasCore
+            contents.loomKernelPath = kernels.loomPath
+        }
         do {
-            let path = try directory.save(state.snapshot(runID: runID, datasetFingerprint: dataset.fingerprint),
-                                          keep: config.checkpoint.keep)
+            let path = try directory.save(contents, keep: config.checkpoint.keep)
             lastCheckpointStep = state.step
             logger.info("checkpoint \(path) (\(reason))")
         } catch {
             throw TrainingError("checkpoint at step \(state.step) failed, training stopped (the previous checkpoints are intact): \(error)")
         }
+    }
+
+    /// Keeps the executor's kernels for the checkpoints, and says once when they differ
+    /// from those of the checkpoint this run resumed from: from here on the run's weights
+    /// match an uninterrupted run only to rounding.
+    private func noteKernels(_ reported: KernelIdentity?) {
+        guard let reported, reported != kernels else { return }
+        if let resumed = resumedKernels, !resumed.computesSameBits(as: reported) {
+            logger.warning("this run resumed from a checkpoint trained with \(resumed) and continues with \(reported): its weights now match an uninterrupted run only to rounding, not bitwise")
+            resumedKernels = nil
+        }
+        kernels = reported
     }
 
     private func evaluateDuringTraining(executor: StepExecutor) throws(TrainingError) -> EvaluationReport? {

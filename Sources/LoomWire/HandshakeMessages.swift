@@ -2,6 +2,8 @@
 // Unknown JSON keys are ignored so that fields can be added without a version bump;
 // missing required fields are rejected (R13).
 
+import LoomKernels
+
 /// Worker → coordinator, the first message on a connection: who the worker is and what it
 /// can do. Header: run id 0 (the worker does not know the run yet).
 public struct Hello: Equatable, Sendable, Codable {
@@ -21,10 +23,16 @@ public struct Hello: Equatable, Sendable, Codable {
     /// The worker mapped the coordinator's shared weights region and made one of its own for
     /// results (optional; only a worker on the coordinator's machine can).
     public var sharedMemory: SharedMemoryOffer?
+    /// The kernels the worker computes with: OpenBLAS's core type and the instruction path
+    /// of Loom's own kernels. The coordinator admits only workers whose kernels compute the
+    /// same bits as the run's (`KernelIdentity.computesSameBits`).
+    public var kernels: KernelIdentity
 
     public init(protocolVersion: UInt16 = WireHeader.protocolVersion, hostname: String, pid: Int,
-                cores: Int, datasetFingerprint: String, hasLocalData: Bool, sharedMemory: SharedMemoryOffer? = nil) {
+                cores: Int, datasetFingerprint: String, hasLocalData: Bool, sharedMemory: SharedMemoryOffer? = nil,
+                kernels: KernelIdentity = .current) {
         self.sharedMemory = sharedMemory
+        self.kernels = kernels
         self.protocolVersion = protocolVersion
         self.hostname = hostname
         self.pid = pid
@@ -37,6 +45,7 @@ public struct Hello: Equatable, Sendable, Codable {
         case protocolVersion = "protocol_version", hostname, pid, cores
         case datasetFingerprint = "dataset_fingerprint", hasLocalData = "has_local_data"
         case sharedMemory = "shared_memory"
+        case blasCore = "blas_core", kernelPath = "kernel_path"
     }
 
     /// Reads `protocol_version` as a plain integer first: Foundation reports a number out of
@@ -54,6 +63,21 @@ public struct Hello: Equatable, Sendable, Codable {
         datasetFingerprint = try c.decode(String.self, forKey: .datasetFingerprint)
         hasLocalData = try c.decode(Bool.self, forKey: .hasLocalData)
         sharedMemory = try c.decodeIfPresent(SharedMemoryOffer.self, forKey: .sharedMemory)
+        kernels = KernelIdentity(blasCore: try c.decode(String.self, forKey: .blasCore),
+                                 loomPath: try c.decode(String.self, forKey: .kernelPath))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(protocolVersion, forKey: .protocolVersion)
+        try c.encode(hostname, forKey: .hostname)
+        try c.encode(pid, forKey: .pid)
+        try c.encode(cores, forKey: .cores)
+        try c.encode(datasetFingerprint, forKey: .datasetFingerprint)
+        try c.encode(hasLocalData, forKey: .hasLocalData)
+        try c.encodeIfPresent(sharedMemory, forKey: .sharedMemory)
+        try c.encode(kernels.blasCore, forKey: .blasCore)
+        try c.encode(kernels.loomPath, forKey: .kernelPath)
     }
 
     /// R13 range checks; the header's version was already checked equal to ours (R3).
@@ -63,6 +87,11 @@ public struct Hello: Equatable, Sendable, Codable {
         }
         guard pid >= 1 else { throw .json(type: .hello, rule: "pid \(pid) is not ≥ 1") }
         guard cores >= 1 else { throw .json(type: .hello, rule: "cores \(cores) is not ≥ 1") }
+        for (name, value) in [("blas_core", kernels.blasCore), ("kernel_path", kernels.loomPath)] {
+            guard (1...64).contains(value.utf8.count), value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+                throw .json(type: .hello, rule: "\(name) is not 1-64 printable ASCII characters without spaces")
+            }
+        }
         if let offer = sharedMemory {
             for (name, token) in [("weights_token", offer.weightsToken), ("results_token", offer.resultsToken)] {
                 guard SharedRegion.isTokenHex(token) else {

@@ -18,8 +18,10 @@ struct LoomCommand: ParsableCommand {
         ]
     )
 
-    /// Every command (and every worker process) starts here: tune the heap, then parse.
+    /// Every command (and every worker process) starts here: choose the kernels (which may
+    /// execute the process again, see KernelSetup), tune the heap, then parse.
     static func main() {
+        KernelSetup.start()
         HeapTuning.keepLargeBuffersOnHeap()
         main(nil)
     }

@@ -99,13 +99,13 @@ struct BenchBarrierCommand: ParsableCommand {
     func run() throws {
         try runReportingErrors {
             if let cpu { try CPUAffinity.pinProcess(to: cpu) }
-            _ = global.bootstrap(process: "bench-barrier")
+            let logger = global.bootstrap(process: "bench-barrier")
+            global.prepareKernels(logger, level: .debug)
             try measure()
         }
     }
 
     private func measure() throws {
-        BLAS.useSingleThread()
         let config = try BenchCommand.config(model: model, batch: batch, microBatch: microBatch)
         let shards = batch / microBatch
         let blocks = parts >= 1 && parts <= shards ? ReductionTree.blocks(leafCount: shards, parts: parts) : []

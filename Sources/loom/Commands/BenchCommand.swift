@@ -56,7 +56,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         let logger = global.bootstrap(process: "bench")
         try runReportingErrors {
-            BLAS.useSingleThread()
+            global.prepareKernels(logger)
             #if DEBUG
             logger.warning("this is a debug build: numbers are meaningless; build with -c release")
             #endif

@@ -33,7 +33,7 @@ struct CalibrateCommand: ParsableCommand {
     func run() throws {
         let logger = global.bootstrap(process: "calibrate")
         try runReportingErrors {
-            BLAS.useSingleThread()
+            global.prepareKernels(logger)
             var (run, contents) = try RunSetup.restoreRun(checkpoint: checkpoint, overrides: [], dataPath: nil, logger: logger)
             let splitName = split ?? run.config.calibration.split
             let indices: [Int]

@@ -31,6 +31,9 @@ struct CoordinatorCommand: ParsableCommand {
     @Flag(help: "Allow a non-loopback bind without CURVE (anyone who reaches the port can join).")
     var insecure = false
 
+    @Flag(help: "Admit workers whose kernels (OpenBLAS core type) differ from the run's, with a warning: the weights are then reproducible only to rounding.")
+    var allowMixedKernels = false
+
     @Option(help: "Resume: 'auto' (newest valid checkpoint in the run directory, else start fresh) or a checkpoint file.")
     var resume: String?
 
@@ -48,7 +51,7 @@ struct CoordinatorCommand: ParsableCommand {
     func run() throws {
         let logger = global.bootstrap(process: "coordinator")
         try runReportingErrors {
-            BLAS.useSingleThread()
+            global.prepareKernels(logger)
             if keys == nil && !insecure && !isLoopbackEndpoint(bind) {
                 throw CLIError("refusing to bind \(bind) without authentication: it is reachable from other machines. Use --keys DIR (see `loom keygen`), or --insecure on a trusted network")
             }
@@ -64,9 +67,11 @@ struct CoordinatorCommand: ParsableCommand {
                 }
             }
             defer { transport.close() }
+            var options = ClusterOptions(config: config.cluster)
+            options.allowMixedKernels = allowMixedKernels
             let executor = ClusterExecutor(transport: transport, runID: UInt64(run.runID, radix: 16) ?? 1,
                                            problem: run.problem, source: DatasetSampleSource(dataset: run.dataset),
-                                           logger: logger, options: ClusterOptions(config: config.cluster))
+                                           logger: logger, options: options)
             logger.info("coordinator listening on \(transport.endpoint)\(keys == nil ? "" : " (CURVE, \(security.authorizedCount) authorized key(s))")")
             let session = try RunSession(run: run, metricsOptions: metricsOptions, logger: logger)
             session.metrics?.observe(run: run, executor: executor)

@@ -32,7 +32,7 @@ struct EvalCommand: ParsableCommand {
     func run() throws {
         let logger = global.bootstrap(process: "eval")
         try runReportingErrors {
-            BLAS.useSingleThread()
+            global.prepareKernels(logger)
             let (run, _) = try RunSetup.restoreRun(checkpoint: checkpoint, overrides: [], dataPath: dataset, logger: logger)
             if uncalibrated { run.state.calibration = [:] }
             let executor = LocalExecutor(problem: run.problem, dataset: run.dataset)

@@ -36,7 +36,7 @@ struct PredictCommand: ParsableCommand {
     func run() throws {
         let logger = global.bootstrap(process: "predict")
         try runReportingErrors {
-            BLAS.useSingleThread()
+            global.prepareKernels(logger)
             let (run, _) = try RunSetup.restoreRun(checkpoint: checkpoint, overrides: [], dataPath: dataset, logger: logger)
             let s = try run.dataset.split(split)
             guard index >= 0 && index < s.count else {

@@ -50,7 +50,7 @@ struct TrainCommand: ParsableCommand {
         }
         let logger = global.bootstrap(process: workers > 0 ? "coordinator" : "train")
         try runReportingErrors {
-            BLAS.useSingleThread()
+            global.prepareKernels(logger)
             let config = try configOptions.load()
             let frozen = Set((freeze ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
             let run = try RunSetup.trainingRun(config: config, logger: logger, frozenLayers: frozen, resume: resume)

@@ -56,8 +56,8 @@ struct WorkerCommand: ParsableCommand {
             // First, so that every thread started later inherits it.
             if let cpu { try CPUAffinity.pinProcess(to: cpu) }
             let logger = global.bootstrap(process: "worker")
+            global.prepareKernels(logger)
             if let cpu { logger.info("pinned to CPU \(cpu)") }
-            BLAS.useSingleThread()
             let security: Security = try keys.map { try Security.worker(keysDirectory: $0) } ?? .none
             var options = WorkerOptions(endpoint: connect)
             options.dataPath = data

@@ -1,0 +1,55 @@
+// Loom's memory-bound kernels for three instruction paths, and the switch between them.
+// KernelBodies.h is compiled once per path; the public functions call the path chosen
+// by loom_kernels_set_path. This target is compiled with -ffp-contract=off (Package.swift):
+// the AVX2 and AVX-512 paths must not fuse a multiply and an add that SSE2 rounds twice.
+#include "CKernels.h"
+
+typedef float v16f __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+
+#define LOOM_SUFFIX sse2
+#include "KernelBodies.h"
+#undef LOOM_SUFFIX
+
+#pragma clang attribute push(__attribute__((target("avx,avx2"))), apply_to = function)
+#define LOOM_SUFFIX avx2
+#include "KernelBodies.h"
+#undef LOOM_SUFFIX
+#pragma clang attribute pop
+
+#pragma clang attribute push(__attribute__((target("avx,avx2,avx512f,avx512bw,avx512dq,avx512vl"))), apply_to = function)
+#define LOOM_SUFFIX avx512
+#include "KernelBodies.h"
+#undef LOOM_SUFFIX
+#pragma clang attribute pop
+
+static int kernel_path = LOOM_PATH_SSE2;
+
+void loom_kernels_set_path(int path) { kernel_path = path; }
+int loom_kernels_path(void) { return kernel_path; }
+
+/// Calls `name`'s body for the current path with the arguments that follow.
+#define DISPATCH(name, ...)                                                 \
+    switch (kernel_path) {                                                  \
+    case LOOM_PATH_AVX512: return name##_avx512(__VA_ARGS__);               \
+    case LOOM_PATH_AVX2: return name##_avx2(__VA_ARGS__);                   \
+    default: return name##_sse2(__VA_ARGS__);                               \
+    }
+
+float loom_sum(const float *p, size_t n) { DISPATCH(sum, p, n) }
+void loom_sum_and_centred_dot(const float *d, const float *x, float shift, size_t n, float *sum, float *dot) {
+    DISPATCH(sum_and_centred_dot, d, x, shift, n, sum, dot)
+}
+float loom_centred_squares(const float *p, float shift, size_t n) { DISPATCH(centred_squares, p, shift, n) }
+void loom_shifted_moments(const float *p, size_t n, float *sum, float *squares) {
+    DISPATCH(shifted_moments, p, n, sum, squares)
+}
+void loom_affine(float *q, const float *p, float scale, float shift, size_t n) { DISPATCH(affine, q, p, scale, shift, n) }
+void loom_add(float *q, const float *p, size_t n) { DISPATCH(add, q, p, n) }
+int loom_all_finite(const float *p, size_t n) { DISPATCH(all_finite, p, n) }
+int loom_sum_into(const float *a, const float *b, float *out, size_t n) { DISPATCH(sum_into, a, b, out, n) }
+void loom_relu(float *y, const float *x, size_t n) { DISPATCH(relu, y, x, n) }
+void loom_relu_backward(float *dx, const float *dy, const float *y, size_t n) { DISPATCH(relu_backward, dx, dy, y, n) }
+void loom_sgd_momentum(float *w, const float *g, float *b, size_t n, float lr, float wd, float mu, float keep) {
+    DISPATCH(sgd_momentum, w, g, b, n, lr, wd, mu, keep)
+}

@@ -1,0 +1,93 @@
+// Which kernels a process computes with. Identical bits across workers hold only when all
+// of them run the same kernels: OpenBLAS's core types block and order their sums
+// differently, so a worker on another core type computes other roundings of the same
+// gradients. The identity travels in the worker's hello (the coordinator refuses a
+// worker whose BLAS core differs from the run's) and into every checkpoint.
+import CKernels
+
+/// The instruction path of Loom's own kernels (CKernels). All paths compute the same bits
+/// (the kernels' 16-lane layout and -ffp-contract=off; tested), so the path is reported but
+/// is not part of what must match between workers.
+public enum KernelPath: String, CaseIterable, Sendable, Comparable {
+    case sse2, avx2, avx512
+
+    /// What the CPU needs for this path.
+    public var needs: CPUInfo.Features {
+        switch self {
+        case .sse2: []
+        case .avx2: [.avx, .avx2]
+        case .avx512: .avx512
+        }
+    }
+
+    /// The widest path `cpu` runs.
+    public static func best(for cpu: CPUInfo) -> KernelPath {
+        allCases.last { cpu.features.isSuperset(of: $0.needs) } ?? .sse2
+    }
+
+    /// The paths `cpu` runs.
+    public static func runnable(on cpu: CPUInfo) -> [KernelPath] {
+        allCases.filter { cpu.features.isSuperset(of: $0.needs) }
+    }
+
+    /// The path the kernels run in this process; set it once at start (the CLI does), or
+    /// around a test. Setting a path the CPU lacks is refused by `use`.
+    public static var current: KernelPath {
+        switch Int(loom_kernels_path()) {
+        case Int(LOOM_PATH_AVX512): .avx512
+        case Int(LOOM_PATH_AVX2): .avx2
+        default: .sse2
+        }
+    }
+
+    /// Makes the kernels run `path`. Throws when this CPU cannot run it.
+    public static func use(_ path: KernelPath, cpu: CPUInfo = .current) throws(KernelPathError) {
+        guard cpu.features.isSuperset(of: path.needs) else {
+            throw KernelPathError(path: path, cpu: cpu)
+        }
+        switch path {
+        case .sse2: loom_kernels_set_path(Int32(LOOM_PATH_SSE2))
+        case .avx2: loom_kernels_set_path(Int32(LOOM_PATH_AVX2))
+        case .avx512: loom_kernels_set_path(Int32(LOOM_PATH_AVX512))
+        }
+    }
+
+    public static func < (a: KernelPath, b: KernelPath) -> Bool {
+        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    }
+}
+
+/// A kernel path this CPU cannot run.
+public struct KernelPathError: Error, CustomStringConvertible, Equatable {
+    public var path: KernelPath
+    public var cpu: CPUInfo
+    public var description: String {
+        "this CPU (\(cpu.vendor), family \(cpu.family)) cannot run Loom's \(path.rawValue) kernels; it runs \(KernelPath.runnable(on: cpu).map(\.rawValue).joined(separator: ", "))"
+    }
+}
+
+/// The kernels a process computes with: OpenBLAS's core type and Loom's own path.
+public struct KernelIdentity: Equatable, Sendable, CustomStringConvertible {
+    /// OpenBLAS's core name (`openblas_get_corename`), e.g. "SkylakeX".
+    public var blasCore: String
+    /// Loom's own kernels' instruction path, e.g. "avx512".
+    public var loomPath: String
+
+    public init(blasCore: String, loomPath: String) {
+        self.blasCore = blasCore
+        self.loomPath = loomPath
+    }
+
+    /// This process's kernels.
+    public static var current: KernelIdentity {
+        KernelIdentity(blasCore: BLAS.coreName, loomPath: KernelPath.current.rawValue)
+    }
+
+    /// Whether a worker with `other` computes the same bits as this: the BLAS core must match
+    /// (case aside); Loom's paths compute the same bits, so they need not.
+    public func computesSameBits(as other: KernelIdentity) -> Bool {
+        blasCore.lowercased() == other.blasCore.lowercased()
+    }
+
+    public var description: String { "OpenBLAS \(blasCore), Loom \(loomPath)" }
+}

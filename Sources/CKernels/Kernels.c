@@ -25,6 +25,15 @@ typedef int32_t v16i __attribute__((vector_size(64)));
 
 static int kernel_path = LOOM_PATH_SSE2;
 
+/// Every process starts on the widest path its CPU runs (before main, so that libraries and
+/// test processes get it too; the CLI may choose another with LOOM_KERNEL_PATH).
+__attribute__((constructor)) static void choose_widest_path(void) {
+    uint32_t f = loom_cpu_features();
+    uint32_t avx512 = LOOM_CPU_AVX512F | LOOM_CPU_AVX512BW | LOOM_CPU_AVX512DQ | LOOM_CPU_AVX512VL;
+    if ((f & avx512) == avx512) kernel_path = LOOM_PATH_AVX512;
+    else if ((f & (LOOM_CPU_AVX | LOOM_CPU_AVX2)) == (LOOM_CPU_AVX | LOOM_CPU_AVX2)) kernel_path = LOOM_PATH_AVX2;
+}
+
 void loom_kernels_set_path(int path) { kernel_path = path; }
 int loom_kernels_path(void) { return kernel_path; }
 

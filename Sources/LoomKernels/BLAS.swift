@@ -8,9 +8,10 @@ public enum BLAS {
     /// multi-threaded sgemm may split K differently from run to run and change the sums.
     /// The first call in a process also faults in OpenBLAS's work buffer
     /// (`faultInWorkBuffer`), on the calling thread: call it from the thread that trains.
-    public static func useSingleThread() {
+    /// `warmUp: false` leaves the buffer cold (to measure what the warm-up is worth).
+    public static func useSingleThread(warmUp: Bool = true) {
         openblas_set_num_threads(1)
-        _ = workBufferFaultedIn
+        if warmUp { _ = workBufferFaultedIn }
     }
 
     private static let workBufferFaultedIn: Void = faultInWorkBuffer()

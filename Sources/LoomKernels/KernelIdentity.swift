@@ -30,8 +30,8 @@ public enum KernelPath: String, CaseIterable, Sendable, Comparable {
         allCases.filter { cpu.features.isSuperset(of: $0.needs) }
     }
 
-    /// The path the kernels run in this process; set it once at start (the CLI does), or
-    /// around a test. Setting a path the CPU lacks is refused by `use`.
+    /// The path the kernels run in this process: the widest the CPU runs from the start, or
+    /// what `use` chose since (the CLI does for LOOM_KERNEL_PATH; tests do to cover every path).
     public static var current: KernelPath {
         switch Int(loom_kernels_path()) {
         case Int(LOOM_PATH_AVX512): .avx512

@@ -87,7 +87,8 @@ extension GlobalOptions {
     /// What every command that computes does first: OpenBLAS on one thread (with its work
     /// buffer faulted in), and the kernel line in the log.
     func prepareKernels(_ logger: Logger, level: Logger.Level = .info) {
-        BLAS.useSingleThread()
+        // LOOM_BLAS_WARMUP=0 skips the work buffer's warm-up: for measuring it, never needed.
+        BLAS.useSingleThread(warmUp: ProcessInfo.processInfo.environment["LOOM_BLAS_WARMUP"] != "0")
         logger.log(level: level, "\(KernelSetup.summary)")
     }
 }

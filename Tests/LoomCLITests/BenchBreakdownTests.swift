@@ -121,11 +121,13 @@ import Testing
 
     /// Starts `loom bench-barrier` for `part` of `parts` (the MLP, 4 micro-shards of 8),
     /// with its stdin and stdout at hand.
-    static func startBarrierChild(part: Int, parts: Int) throws -> (process: Process, toChild: FileHandle, fromChild: FileHandle) {
+    static func startBarrierChild(part: Int, parts: Int, model: String = model, environment: [String: String] = [:])
+        throws -> (process: Process, toChild: FileHandle, fromChild: FileHandle) {
         let process = Process()
         process.executableURL = TestPaths.loomExecutable
         process.arguments = ["bench-barrier", "--model", model, "--batch", "32", "--micro-batch", "8",
                              "--part", "\(part)", "--parts", "\(parts)"]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let input = Pipe(), output = Pipe()
         process.standardInput = input
         process.standardOutput = output

@@ -78,18 +78,19 @@ enum Loom {
     }
 
     /// Starts `loom args` in `directory`; stdout and stderr go to `<directory>/<tag>.out|.err`
-    /// (appended, so restarts of one run share a log).
-    static func start(_ arguments: [String], in directory: URL, tag: String = "loom") throws -> LoomChild {
+    /// (appended, so restarts of one run share a log). `environment` is added to the usual.
+    static func start(_ arguments: [String], in directory: URL, tag: String = "loom",
+                      environment extra: [String: String] = [:], executable: URL = TestPaths.loomExecutable) throws -> LoomChild {
         let out = directory.appendingPathComponent("\(tag).out")
         let err = directory.appendingPathComponent("\(tag).err")
         for url in [out, err] where !FileManager.default.fileExists(atPath: url.path) {
             _ = FileManager.default.createFile(atPath: url.path, contents: nil)
         }
         let p = Process()
-        p.executableURL = TestPaths.loomExecutable
+        p.executableURL = executable
         p.arguments = arguments
         p.currentDirectoryURL = directory
-        p.environment = environment
+        p.environment = environment.merging(extra) { $1 }
         p.standardInput = FileHandle.nullDevice
         let outHandle = try FileHandle(forWritingTo: out)
         let errHandle = try FileHandle(forWritingTo: err)
@@ -105,9 +106,10 @@ enum Loom {
 
     /// Runs `loom args` in `directory` to completion; the result holds only this run's output.
     static func run(_ arguments: [String], in directory: URL, timeout: Double = 120,
+                    environment extra: [String: String] = [:], executable: URL = TestPaths.loomExecutable,
                     sourceLocation: SourceLocation = #_sourceLocation) throws -> LoomResult {
         let tag = "run-\(UUID().uuidString.prefix(8))"
-        let child = try start(arguments, in: directory, tag: tag)
+        let child = try start(arguments, in: directory, tag: tag, environment: extra, executable: executable)
         let result = child.wait(timeout: timeout, sourceLocation: sourceLocation)
         try? FileManager.default.removeItem(at: child.stdoutURL)
         try? FileManager.default.removeItem(at: child.stderrURL)

@@ -31,13 +31,13 @@ final class Workspace {
     }
 
     /// Runs `loom args` here to completion.
-    func loom(_ arguments: [String], timeout: Double = 120) throws -> LoomResult {
-        try Loom.run(arguments, in: directory, timeout: timeout)
+    func loom(_ arguments: [String], timeout: Double = 120, environment: [String: String] = [:]) throws -> LoomResult {
+        try Loom.run(arguments, in: directory, timeout: timeout, environment: environment)
     }
 
     /// Starts `loom args` here in the background, logging to `<tag>.out|.err`.
-    func start(_ arguments: [String], tag: String) throws -> LoomChild {
-        try Loom.start(arguments, in: directory, tag: tag)
+    func start(_ arguments: [String], tag: String, environment: [String: String] = [:]) throws -> LoomChild {
+        try Loom.start(arguments, in: directory, tag: tag, environment: environment)
     }
 }
 

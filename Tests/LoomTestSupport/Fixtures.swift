@@ -6,6 +6,7 @@ public enum Fixtures {
     /// The fixtures folder: `$LOOM_FIXTURES` if set, else `Tests/Fixtures` in the
     /// repository this file was compiled from.
     public static var directory: URL {
+        KernelRequest.applied
         if let override = ProcessInfo.processInfo.environment["LOOM_FIXTURES"], !override.isEmpty {
             return URL(fileURLWithPath: override, isDirectory: true)
         }

@@ -29,6 +29,12 @@ public enum TestPaths {
         return testBinaryDirectory.appendingPathComponent("loom")
     }
 
+    /// The running test executable (on Linux; SwiftPM's `<Package>PackageTests.xctest`).
+    public static var testExecutable: URL {
+        URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0])
+    }
+
     /// The directory holding the test executable. On Linux /proc/self/exe names it; on
     /// macOS the .xctest bundle sits in the build folder next to `loom`.
     private static var testBinaryDirectory: URL {

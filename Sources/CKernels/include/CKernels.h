@@ -52,7 +52,7 @@ enum {
 };
 
 /// Makes every kernel below run `path` from now on. The caller checks that the CPU has it
-/// (`loom_cpu_features`); the default is LOOM_PATH_SSE2, which every x86-64 CPU runs.
+/// (`loom_cpu_features`). A process starts on the widest path its CPU runs.
 void loom_kernels_set_path(int path);
 
 /// The path the kernels run.

@@ -97,6 +97,53 @@ static void K(affine)(float *q, const float *p, float scale, float shift, size_t
     for (; i < n; i++) q[i] = p[i] * scale + shift;
 }
 
+/// (Σ gate, Σ gate·(p − shift)) with gate = g where v > 0, else 0: the batch-norm
+/// backward's two reductions seen through a ReLU (v is the rectified output).
+static void K(gated_sum_and_centred_dot)(const float *g, const float *v, const float *p, float shift, size_t n,
+                                          float *sum, float *dot) {
+    v16f a = {0}, b = {0}, c = {0}, zero = {0};
+    c += shift;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v16i open = K(load)(v + i) > zero;
+        v16f gate = (v16f)((v16i)K(load)(g + i) & open);
+        a += gate;
+        b += gate * (K(load)(p + i) - c);
+    }
+    float s = K(hsum)(a), t = K(hsum)(b);
+    for (; i < n; i++) {
+        float gate = v[i] > 0 ? g[i] : 0;
+        s += gate;
+        t += gate * (p[i] - shift);
+    }
+    *sum = s;
+    *dot = t;
+}
+
+/// d = (p − centre)·slope + shift.
+static void K(centred_affine)(float *d, const float *p, float centre, float slope, float shift, size_t n) {
+    v16f vc = {0}, vs = {0}, vh = {0};
+    vc += centre;
+    vs += slope;
+    vh += shift;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) K(store)(d + i, (K(load)(p + i) - vc) * vs + vh);
+    for (; i < n; i++) d[i] = (p[i] - centre) * slope + shift;
+}
+
+/// d = g·scale + (p − centre)·slope + shift: batch norm's input gradient.
+static void K(scaled_plus_centred_affine)(float *d, const float *g, float scale, const float *p, float centre,
+                                          float slope, float shift, size_t n) {
+    v16f va = {0}, vc = {0}, vs = {0}, vh = {0};
+    va += scale;
+    vc += centre;
+    vs += slope;
+    vh += shift;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) K(store)(d + i, K(load)(g + i) * va + (K(load)(p + i) - vc) * vs + vh);
+    for (; i < n; i++) d[i] = g[i] * scale + (p[i] - centre) * slope + shift;
+}
+
 /// q += p.
 static void K(add)(float *q, const float *p, size_t n) {
     size_t i = 0;

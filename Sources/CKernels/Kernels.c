@@ -55,6 +55,17 @@ void loom_shifted_moments(const float *p, size_t n, float *sum, float *squares) 
 }
 void loom_affine(float *q, const float *p, float scale, float shift, size_t n) { DISPATCH(affine, q, p, scale, shift, n) }
 void loom_add(float *q, const float *p, size_t n) { DISPATCH(add, q, p, n) }
+void loom_gated_sum_and_centred_dot(const float *g, const float *v, const float *p, float shift, size_t n,
+                                    float *sum, float *dot) {
+    DISPATCH(gated_sum_and_centred_dot, g, v, p, shift, n, sum, dot)
+}
+void loom_centred_affine(float *d, const float *p, float centre, float slope, float shift, size_t n) {
+    DISPATCH(centred_affine, d, p, centre, slope, shift, n)
+}
+void loom_scaled_plus_centred_affine(float *d, const float *g, float scale, const float *p, float centre, float slope,
+                                     float shift, size_t n) {
+    DISPATCH(scaled_plus_centred_affine, d, g, scale, p, centre, slope, shift, n)
+}
 int loom_all_finite(const float *p, size_t n) { DISPATCH(all_finite, p, n) }
 int loom_sum_into(const float *a, const float *b, float *out, size_t n) { DISPATCH(sum_into, a, b, out, n) }
 void loom_relu(float *y, const float *x, size_t n) { DISPATCH(relu, y, x, n) }

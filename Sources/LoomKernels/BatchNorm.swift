@@ -12,6 +12,8 @@
 /// Writes per channel (C): `mean`, `invStd` (for the backward pass) and `unbiasedVar`
 /// = var·M/(M−1), which PyTorch blends into running_var (for M = 1, where that would divide
 /// by zero, the biased value).
+import CKernels
+
 public func batchNormForwardTraining(y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
                                      invStd: UnsafeMutablePointer<Float>,
                                      unbiasedVar: UnsafeMutablePointer<Float>,
@@ -105,20 +107,9 @@ public func batchNormBackward(dx: UnsafeMutablePointer<Float>?, dweight: UnsafeM
             let k = Float(sumDyXhat) / m * inv
             // dx = scale·dy − scale·k·(x − mean) − scale·meanDy, centred before scaling
             // so that a large mean does not cost precision.
-            let a = Lanes(repeating: scale), b = Lanes(repeating: -scale * k)
-            let centre = Lanes(repeating: mu), shift = Lanes(repeating: -scale * meanDy)
             for i in 0..<n {
                 let plane = (i * channels + c) * spatial
-                let (g, p, d) = (dy + plane, x + plane, dx + plane)
-                var j = 0
-                while j + 8 <= spatial {
-                    storeLanes(loadLanes(g + j) * a + (loadLanes(p + j) - centre) * b + shift, d + j)
-                    j += 8
-                }
-                while j < spatial {
-                    d[j] = scale * (g[j] - meanDy - (p[j] - mu) * k)
-                    j += 1
-                }
+                loom_scaled_plus_centred_affine(dx + plane, dy + plane, scale, x + plane, mu, -scale * k, -scale * meanDy, spatial)
             }
         } else {
             for i in 0..<n {

@@ -19,6 +19,8 @@
 /// reading x twice more.
 /// Writes per channel `mean`, `invStd` and `unbiasedVar` as `batchNormForwardTraining`.
 /// Odd H or W drop the last row or column from pooling (floor mode), not from the statistics.
+import CKernels
+
 public func batchNormPoolReLUForwardTraining(y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
                                              selected: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
                                              invStd: UnsafeMutablePointer<Float>,
@@ -159,26 +161,12 @@ private struct PooledGradient {
                       dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>)
         -> (meanDz: Float, slope: Float) {
         var sumDz = 0.0, sumDzCentred = 0.0
-        let centre = Lanes(repeating: mu)
         for i in 0..<n {
             let plane = i * channels + c
-            let (g, v, p) = (dy + plane * pooled, y + plane * pooled, selected! + plane * pooled)
-            var a = Lanes(), b = Lanes()
-            var o = 0
-            while o + 8 <= pooled {
-                // The ReLU mask as a lane select: a branch on it would mispredict.
-                let gate = gatedGradient(g + o, v + o)
-                a += gate
-                b += gate * (loadLanes(p + o) - centre)
-                o += 8
-            }
-            var a1 = a.sum(), b1 = b.sum()
-            while o < pooled {
-                let gate = v[o] > 0 ? g[o] : 0
-                a1 += gate
-                b1 += gate * (p[o] - mu)
-                o += 1
-            }
+            // The ReLU mask as a lane select (CKernels): a branch on it would mispredict.
+            var a1: Float = 0, b1: Float = 0
+            loom_gated_sum_and_centred_dot(dy + plane * pooled, y + plane * pooled, selected! + plane * pooled, mu, pooled,
+                                           &a1, &b1)
             sumDz += Double(a1)
             sumDzCentred += Double(b1)
         }
@@ -195,18 +183,8 @@ private struct PooledGradient {
     func inputGradient(_ dx: UnsafeMutablePointer<Float>, image i: Int, channel c: Int, scale: Float, mean mu: Float,
                        meanDz: Float, slope k: Float) {
         let plane = i * channels + c
-        let (p, d) = (x! + plane * spatial, dx + plane * spatial)
-        let b = Lanes(repeating: -scale * k), centre = Lanes(repeating: mu)
-        let shift = Lanes(repeating: -scale * meanDz)
-        var j = 0
-        while j + 8 <= spatial {
-            storeLanes((loadLanes(p + j) - centre) * b + shift, d + j)
-            j += 8
-        }
-        while j < spatial {
-            d[j] = scale * (-meanDz - (p[j] - mu) * k)
-            j += 1
-        }
+        let d = dx + plane * spatial
+        loom_centred_affine(d, x! + plane * spatial, mu, -scale * k, -scale * meanDz, spatial)
         let (g, v, at) = (dy + plane * pooled, y + plane * pooled, argmax! + plane * pooled)
         let lanesScale = Lanes(repeating: scale)
         var o = 0

@@ -2,6 +2,7 @@
 // path must return the same bits as the others (16-lane vectors whatever the registers,
 // one order of the final sums, no fused multiply-add), and the right values.
 
+import CKernels
 import Foundation
 @testable import LoomKernels
 import Testing
@@ -133,5 +134,27 @@ import Testing
             w[i] -= lr * b[i]
         }
         #expect(results[.sse2]! == (w + b).map(\.bitPattern))
+    }
+
+    @Test(arguments: lengths) func batchNormBackwardKernelsAreTheSameOnEveryPathAndRight(n: Int) {
+        let g = Self.values(n, seed: 10), v = Self.values(n, seed: 11), p = Self.values(n, seed: 12)
+        let results = Self.onEveryPath {
+            var d1 = [Float](repeating: 7, count: n), d2 = [Float](repeating: 7, count: n)
+            var sum: Float = 0, dot: Float = 0
+            g.withUnsafeBufferPointer { gp in v.withUnsafeBufferPointer { vp in p.withUnsafeBufferPointer { pp in
+                guard let gb = gp.baseAddress, let vb = vp.baseAddress, let pb = pp.baseAddress else { return }
+                loom_gated_sum_and_centred_dot(gb, vb, pb, 0.3, n, &sum, &dot)
+                d1.withUnsafeMutableBufferPointer { loom_centred_affine($0.baseAddress!, pb, 0.3, -1.7, 0.25, n) }
+                d2.withUnsafeMutableBufferPointer { loom_scaled_plus_centred_affine($0.baseAddress!, gb, 0.9, pb, 0.3, -1.7, 0.25, n) }
+            } } }
+            return [sum.bitPattern, dot.bitPattern] + (d1 + d2).map(\.bitPattern)
+        }
+        Self.expectOneAnswer(results, "batch-norm backward", n)
+        let r = results[.sse2]!
+        let gates = zip(g, v).map { $1 > 0 ? $0 : 0 }
+        let sum = gates.reduce(0.0) { $0 + Double($1) }
+        #expect(abs(Double(Float(bitPattern: r[0])) - sum) <= 1e-4 * max(1, gates.reduce(0.0) { $0 + abs(Double($1)) }))
+        #expect(Array(r[2..<(2 + n)]) == p.map { ($0 - 0.3) * -1.7 + 0.25 }.map(\.bitPattern))
+        #expect(Array(r[(2 + n)...]) == zip(g, p).map { $0 * 0.9 + ($1 - 0.3) * -1.7 + 0.25 }.map(\.bitPattern))
     }
 }

@@ -70,6 +70,14 @@ float loom_centred_squares(const float *p, float shift, size_t n);
 void loom_shifted_moments(const float *p, size_t n, float *sum, float *squares);
 /// q = p·scale + shift (q may be p).
 void loom_affine(float *q, const float *p, float scale, float shift, size_t n);
+/// *sum = Σ gate, *dot = Σ gate·(p − shift), gate = g where v > 0, else 0.
+void loom_gated_sum_and_centred_dot(const float *g, const float *v, const float *p, float shift, size_t n,
+                                    float *sum, float *dot);
+/// d = (p − centre)·slope + shift.
+void loom_centred_affine(float *d, const float *p, float centre, float slope, float shift, size_t n);
+/// d = g·scale + (p − centre)·slope + shift.
+void loom_scaled_plus_centred_affine(float *d, const float *g, float scale, const float *p, float centre, float slope,
+                                     float shift, size_t n);
 /// q += p.
 void loom_add(float *q, const float *p, size_t n);
 /// 1 when every value is finite, else 0.

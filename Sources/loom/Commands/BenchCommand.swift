@@ -22,6 +22,10 @@ struct BenchCommand: ParsableCommand {
         the first result, waiting for the slowest worker, the coordinator's own work), and
         the machine bound: the same split run by plain processes that meet at a barrier
         every step and send no data, with Loom's samples/s as a share of theirs.
+        With --pytorch PYTHON: the same model, batch and optimizer trained by PyTorch
+        (deploy/bench/pytorch_reference.py run with PYTHON) in the same run, on one thread
+        (with --workers: N DistributedDataParallel processes for each count N), and the
+        ratio of Loom's samples/s to PyTorch's. Only the reference CNN has a PyTorch twin.
         """)
 
     @Option(help: "Model file.")
@@ -41,6 +45,12 @@ struct BenchCommand: ParsableCommand {
 
     @Option(help: "With --workers: measure every count this many times in turn and report the medians.")
     var rounds: Int = 3
+
+    @Option(help: "A Python with PyTorch: also measure PyTorch on the same model and batch, and print the ratio.")
+    var pytorch: String?
+
+    @Option(help: "The PyTorch script --pytorch runs.")
+    var pytorchScript: String = "deploy/bench/pytorch_reference.py"
 
     @Flag(help: "Also print one JSON line with all figures.")
     var json = false
@@ -62,26 +72,41 @@ struct BenchCommand: ParsableCommand {
             #endif
             var config = try benchConfig()
             config.cluster.sharedMemory = !noSharedMemory
+            if pytorch != nil && URL(fileURLWithPath: model).lastPathComponent != "reference-cnn.yaml" {
+                throw CLIError("--pytorch compares the reference CNN only (configs/models/reference-cnn.yaml), not \(model)")
+            }
+            print("kernels: \(KernelSetup.summary.dropFirst("kernels: ".count))")
             if let workers {
                 let counts = workers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
                 guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 }) else { throw CLIError("--workers wants counts like 1,2, got '\(workers)'") }
                 guard rounds >= 1 else { throw CLIError("--rounds must be at least 1, got \(rounds)") }
-                try ClusterBench.run(model: URL(fileURLWithPath: model).standardizedFileURL.path, config: config, workerCounts: counts, seconds: seconds, rounds: rounds, pinning: !noPin, json: json, logger: logger)
+                try ClusterBench.run(model: URL(fileURLWithPath: model).standardizedFileURL.path, config: config, workerCounts: counts, seconds: seconds, rounds: rounds, pinning: !noPin, json: json, logger: logger,
+                                     pytorch: pytorch.map { (python: $0, script: pytorchScript) })
                 return
             }
             let sgemm = BLAS.measureSgemmGFLOPS(size: 512, seconds: seconds)
             let training = try TrainingThroughput.measure(config: config, seconds: seconds)
+            let torch = try pytorch.map { try PyTorchReference.measure(python: $0, script: pytorchScript, batch: batch, seconds: seconds) }
             let ratio = training.gflops / sgemm
             print(String(format: "sgemm (1 thread, 512x512x512):   %7.2f GFLOP/s", sgemm))
             print(String(format: "training (%@, batch %d, micro %d): %7.1f samples/s  %7.2f GFLOP/s (3 x %.2f MFLOP forward per sample)",
                          config.name, batch, microBatch, training.samplesPerSecond, training.gflops,
                          Double(training.forwardFLOPs) / 1e6))
             print(String(format: "ratio training/sgemm:            %7.3f", ratio))
+            if let torch {
+                print(String(format: "PyTorch %@ (1 thread, batch %d): %7.1f samples/s", torch.version, batch, torch.samplesPerSecond))
+                print(String(format: "ratio Loom/PyTorch:              %7.2f", training.samplesPerSecond / torch.samplesPerSecond))
+            }
             if json {
-                let object: [String: Any] = ["sgemm_gflops": sgemm, "training_samples_per_s": training.samplesPerSecond,
+                var object: [String: Any] = ["sgemm_gflops": sgemm, "training_samples_per_s": training.samplesPerSecond,
                                              "training_gflops": training.gflops, "ratio": ratio, "batch": batch,
                                              "micro_batch": microBatch, "forward_flops_per_sample": training.forwardFLOPs,
-                                             "model": model]
+                                             "model": model, "blas_core": BLAS.coreName, "loom_kernel_path": KernelPath.current.rawValue]
+                if let torch {
+                    object["pytorch_samples_per_s"] = torch.samplesPerSecond
+                    object["pytorch_version"] = torch.version
+                    object["ratio_loom_pytorch"] = training.samplesPerSecond / torch.samplesPerSecond
+                }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(data: data, encoding: .utf8)!)
             }
@@ -174,10 +199,12 @@ enum TrainingThroughput {
 /// of whichever happened to run during it.
 enum ClusterBench {
     static func run(model: String, config: RunConfig, workerCounts: [Int], seconds: Double, rounds: Int,
-                    pinning: Bool, json: Bool, logger: Logger) throws {
+                    pinning: Bool, json: Bool, logger: Logger, pytorch: (python: String, script: String)? = nil) throws {
         let exe = LocalCluster.selfExecutable()
         var figures: [Int: [ClusterBenchmark.Figures]] = [:]
         var barrier: [Int: [Double]] = [:]
+        var torch: [Int: [Double]] = [:]
+        var torchVersion = ""
         for round in 1...rounds {
             var line: [String] = []
             for n in workerCounts {
@@ -191,6 +218,16 @@ enum ClusterBench {
                 for n in workerCounts where n <= config.training.batchSize / config.training.microBatch {
                     barrier[n, default: []].append(try BarrierBound.secondsPerStep(model: model, config: config, processes: n, seconds: seconds,
                                                                                   pinning: pinning))
+                }
+            }
+            // PyTorch in the same round: one thread, or N DistributedDataParallel processes.
+            if let pytorch {
+                for n in workerCounts {
+                    let f = try PyTorchReference.measure(python: pytorch.python, script: pytorch.script,
+                                                         batch: config.training.batchSize, seconds: seconds, ddp: n)
+                    torch[n, default: []].append(f.samplesPerSecond)
+                    torchVersion = f.version
+                    line.append(String(format: "PyTorch %d process(es) %.1f samples/s", n, f.samplesPerSecond))
                 }
             }
             if rounds > 1 { print("round \(round) of \(rounds): " + line.joined(separator: ", ")) }
@@ -251,14 +288,29 @@ enum ClusterBench {
             print("barrier processes (the same work, no data sent): " + bound.joined(separator: ", "))
             print("Loom's throughput against them: " + share.joined(separator: ", "))
         }
+        var torchRatios: [String: Double] = [:]
+        if !torch.isEmpty {
+            for n in workerCounts {
+                let t = Self.median(torch[n]!)
+                torchRatios["\(n)"] = median[n]! / t
+                print(String(format: "PyTorch %@, %d %@ of 1 thread (batch %d): %8.1f samples/s; Loom/PyTorch %.2f",
+                             torchVersion, n, n == 1 ? "process" : "DDP processes (gloo)", config.training.batchSize, t, median[n]! / t))
+            }
+        }
         if json {
-            let object: [String: Any] = [
+            var object: [String: Any] = [
                 "workers": workerCounts.map { ["workers": $0, "samples_per_s": median[$0]!, "samples_per_s_rounds": samples[$0]!,
                                                "bytes_per_step": bytes[$0]!, "shared_memory_bytes_per_step": shared[$0]!] },
                 "scaling_efficiency": efficiency, "batch": config.training.batchSize, "micro_batch": config.training.microBatch,
                 "rounds": rounds, "pinned": pinning, "shared_memory": config.cluster.sharedMemory, "step_breakdown": breakdown, "barrier_bound": bounds, "barrier_samples_per_s": barrierSamples,
                 "fraction_of_barrier_throughput": ofBound,
+                "blas_core": BLAS.coreName, "loom_kernel_path": KernelPath.current.rawValue,
             ]
+            if !torch.isEmpty {
+                object["pytorch_samples_per_s"] = Dictionary(uniqueKeysWithValues: torch.map { ("\($0.key)", Self.median($0.value)) })
+                object["ratio_loom_pytorch"] = torchRatios
+                object["pytorch_version"] = torchVersion
+            }
             let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
             print(String(data: data, encoding: .utf8)!)
         }

@@ -56,6 +56,7 @@ enum ProcessTable {
         let ws = try Workspace("cluster-kill")
         let spec = TrainSpec(workspace: ws, run: "run")
         var kills: [String] = []
+        var midWrite = false
         var orphans: [Int32] = []
         defer { for pid in orphans where ProcessTable.isAlive(pid) { kill(pid, SIGKILL) } }
         for attempt in 1...3 {
@@ -64,22 +65,30 @@ enum ProcessTable {
             let pids = workers(of: child, count: 2)
             #expect(pids.count == 2, "attempt \(attempt): \(pids.count) worker children found")
             orphans += pids
-            // First kill inside a checkpoint write, then at moments after a step.
-            let landed = attempt == 1
-                ? killDuringCheckpointWrite(child, directory: spec.runDirectory)
-                : { () -> Bool in
-                    guard child.waitForLog("step \(resumeStep + 2)/") else { return false }
-                    child.signal(SIGKILL)
-                    return true
-                }()
+            // The coordinator runs in short windows and is looked at while stopped (SIGSTOP),
+            // so the kill lands in the state seen: the first inside a checkpoint write when
+            // one is caught, and every one by the line `step <resumed + 2>/` at the latest,
+            // far from the end of the run however fast the host.
+            let landed = stepUntil(child) {
+                if child.stderr.contains("step \(resumeStep + 2)/") { return true }
+                return attempt == 1 && !checkpointTemporaries(of: child.pid, in: spec.runDirectory).isEmpty
+            }
+            child.signal(SIGKILL)
             let result = child.wait()
             try #require(landed && result.signalled, "attempt \(attempt): the coordinator ended before the kill: \(result.stderr.suffix(1500))")
-            kills.append("checkpoints \(RunFiles.checkpointSteps(in: spec.runDirectory))")
+            let partial = !checkpointTemporaries(of: child.pid, in: spec.runDirectory).isEmpty
+            if attempt == 1 { midWrite = partial }
+            kills.append("checkpoints \(RunFiles.checkpointSteps(in: spec.runDirectory))\(partial ? " + a partial write" : "")")
             // The workers notice their coordinator is gone and exit by themselves.
             let deadline = Date().addingTimeInterval(15)
             while Date() < deadline && pids.contains(where: ProcessTable.isAlive) { usleep(50_000) }
             let survivors = pids.filter(ProcessTable.isAlive)
             #expect(survivors.isEmpty, "worker(s) \(survivors) outlived their SIGKILLed coordinator by 15 s: \(survivors.map(ProcessTable.commandLine))")
+        }
+        // Best effort: catching a write takes a look while one is under way (likely, not
+        // certain, from outside the process), so a miss is reported, not failed.
+        if !midWrite {
+            Issue.record("the first kill did not land during a checkpoint write (\(kills.joined(separator: "; ")))", severity: .warning)
         }
         let last = try ws.start(spec.arguments(["--workers", "2", "--resume", "auto"]), tag: "last")
         let lastWorkers = workers(of: last, count: 2)

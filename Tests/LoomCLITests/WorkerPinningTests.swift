@@ -26,8 +26,14 @@ import Testing
         defer { worker.signal(SIGKILL) }
         #expect(worker.waitForLog("pinned to CPU \(cpu)"), "stderr: \(worker.stderr)")
         #expect(worker.waitForLog("connecting to"), "stderr: \(worker.stderr)")
-        let lists = Self.allowedLists(of: worker.pid)
-        #expect(lists.count >= 2, "the worker has its ZeroMQ I/O thread by now: \(lists)")
+        // Its ZeroMQ I/O thread starts on its own schedule: wait for a second thread.
+        var lists = Self.allowedLists(of: worker.pid)
+        let deadline = Date().addingTimeInterval(30)
+        while lists.count < 2 && Date() < deadline && worker.isRunning {
+            usleep(10_000)
+            lists = Self.allowedLists(of: worker.pid)
+        }
+        #expect(lists.count >= 2, "the worker has its ZeroMQ I/O thread within 30 s: \(lists)")
         #expect(lists.allSatisfy { $0 == "\(cpu)" }, "every thread on CPU \(cpu): \(lists)")
         worker.signal(SIGTERM)
         #expect(worker.wait(timeout: 30).status == 0)
@@ -54,16 +60,24 @@ import Testing
         let spec = TrainSpec(workspace: ws, run: "run")
         let train = try ws.start(spec.arguments(["--workers", "2", "--log-level", "info"]), tag: "train")
         defer { train.signal(SIGKILL) }
-        #expect(train.waitForLog("local worker process(es) on CPU(s) \(allowed[0]), \(allowed[1])"), "\(train.stderr)")
+        // The line comes once both children are started; the run cannot end before they
+        // join, nor while it is stopped (SIGSTOP): stopped at once, it keeps them alive (they
+        // run on) for as long as it takes to see their threads, however fast the host.
+        let started = train.waitForLog("local worker process(es) on CPU(s) \(allowed[0]), \(allowed[1])")
+        train.signal(SIGSTOP)
         var seen: [Int32: [String]] = [:]
         let deadline = Date().addingTimeInterval(30)
-        while seen.count < 2 && Date() < deadline && train.isRunning {
-            for pid in ProcessTable.children(of: train.pid) where ProcessTable.commandLine(of: pid).contains(" worker ") {
+        while Date() < deadline && train.isRunning {
+            let workers = ProcessTable.children(of: train.pid).filter { ProcessTable.commandLine(of: $0).contains(" worker ") }
+            for pid in workers {
                 let lists = Self.allowedLists(of: pid)
                 if lists.count >= 2 { seen[pid] = lists }
             }
+            if workers.count >= 2 && workers.allSatisfy({ seen[$0] != nil }) { break }
             usleep(20_000)
         }
+        train.signal(SIGCONT)
+        #expect(started, "\(train.stderr)")
         #expect(seen.count == 2, "two worker children seen running: \(seen)")
         let cpus = Set(seen.values.compactMap { Set($0).count == 1 ? $0.first : nil })
         #expect(cpus == ["\(allowed[0])", "\(allowed[1])"], "one CPU per worker, all its threads: \(seen)")

@@ -83,15 +83,24 @@ import Testing
         #expect(bitwiseEqual(model, reference))
     }
 
+    /// The first worker is stopped (SIGSTOP) after step 8 until the late one has joined, so
+    /// the late one joins with steps still to go however fast the host; the worker timeout is
+    /// long enough that the stopped worker is not declared dead meanwhile.
     @Test func aWorkerJoiningHalfwayLeavesTheWeightsUnchanged() throws {
-        let h = try ClusterHarness("join", model: "reference-cnn", maxSteps: 40)
+        let h = try ClusterHarness("join", model: "reference-cnn", maxSteps: 40, extra: ["cluster.worker_timeout_ms=120000"])
         let reference = try h.referenceModel()
         let coordinator = try h.startCoordinator(run: "run")
-        try h.startWorker("first")
-        #expect(h.waitFor("step 8/", in: "run.log"))
+        let first = try h.startWorker("first")
+        try #require(h.waitFor("step 8/", in: "run.log"), "no progress: \(h.log("run.log"))")
+        kill(first.processIdentifier, SIGSTOP)
+        defer { kill(first.processIdentifier, SIGCONT) }
         try h.startWorker("late", extra: ["--exit-on-shutdown", "--no-local-data"])
+        let joined = h.waitFor("2 worker(s) live", in: "run.log")
+        let stepsBefore = h.log("run.log").components(separatedBy: "\n").filter { $0.contains("step 40/") }.count
+        kill(first.processIdentifier, SIGCONT)
+        #expect(joined, "the late worker never joined: \(h.log("run.log"))")
+        #expect(stepsBefore == 0, "the run ended before the late worker joined")
         let model = try h.finish(coordinator, run: "run")
-        #expect(h.log("run.log").contains("2 worker(s) live"))
         #expect(bitwiseEqual(model, reference))
     }
 

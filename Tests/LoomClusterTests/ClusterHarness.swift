@@ -109,6 +109,23 @@ final class ClusterHarness {
         return false
     }
 
+    /// The endpoint of the `coordinator listening on <endpoint>` line of log `name` (the
+    /// port chosen for a `tcp://HOST:*` bind), waiting for that line up to `seconds`.
+    func listeningEndpoint(in name: String, seconds: Double = 60) -> String? {
+        let marker = "coordinator listening on "
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            // Once the whole line is in: the endpoint ends at the first space (or the newline).
+            let text = log(name)
+            if let range = text.range(of: marker), text[range.upperBound...].contains("\n") {
+                let endpoint = text[range.upperBound...].prefix { !$0.isWhitespace }
+                return endpoint.isEmpty ? nil : String(endpoint)
+            }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return nil
+    }
+
     func wait(_ p: Process, seconds: Double) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }

@@ -64,9 +64,10 @@ import Testing
         let attrs = try fm.attributesOfItem(atPath: h.path("good/loom.key"))
         #expect((attrs[.posixPermissions] as? Int) == 0o600)
 
-        let endpoint = "tcp://127.0.0.1:\(Int.random(in: 20_000...60_000))"
-        let coordinator = try h.startCoordinator(run: "run", bind: endpoint, extra: ["--keys", h.path("coordinator-keys")])
-        #expect(h.waitFor("coordinator listening", in: "run.log"))
+        // A port the system chooses (a fixed one may be taken), read back from the log.
+        let coordinator = try h.startCoordinator(run: "run", bind: "tcp://127.0.0.1:*", extra: ["--keys", h.path("coordinator-keys")])
+        let endpoint = try #require(h.listeningEndpoint(in: "run.log"), "no endpoint in the log: \(h.log("run.log"))")
+        #expect(endpoint.hasPrefix("tcp://127.0.0.1:") && !endpoint.hasSuffix(":*"), "\(endpoint)")
         let intruder = try h.startWorker("bad", connect: endpoint, extra: ["--keys", h.path("bad")])
         let plaintext = try h.startWorker("plain", connect: endpoint, extra: [])
         #expect(h.waitFor("CURVE: refused", in: "run.log", seconds: 20))
@@ -83,7 +84,8 @@ import Testing
 
     @Test func aCoordinatorRefusesANonLoopbackBindWithoutKeys() throws {
         let h = try ClusterHarness("open", maxSteps: 1)
-        let p = try h.startCoordinator(run: "run", bind: "tcp://0.0.0.0:\(Int.random(in: 20_000...60_000))")
+        // Any port: the refusal comes before the bind (and were it to bind, the system chooses).
+        let p = try h.startCoordinator(run: "run", bind: "tcp://0.0.0.0:*")
         #expect(h.wait(p, seconds: 30))
         #expect(p.terminationStatus != 0)
         #expect(h.log("run.log").contains("--insecure"))

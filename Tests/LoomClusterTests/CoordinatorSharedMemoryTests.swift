@@ -300,10 +300,17 @@ import Testing
     /// result into the slot of the one it left: the coordinator reads the left one before the
     /// new assignment goes out, so nothing is computed twice.
     @Test func aWorkerGivenMoreOfTheStepHasItsLeftGradientReadFirst() throws {
-        let c = try InMemoryCluster(timeoutMs: 300)
+        // The default timeout (5 s), and only the silent worker can reach it: a heartbeats on a
+        // thread of its own throughout; the silent one heartbeats until it is given its block
+        // (so it cannot die before a's block was cut from a step for two), then goes silent.
+        let c = try InMemoryCluster()
         let a = try FakeWorker(c, hostname: "a")
+        let aBeats = FakeHeartbeat(a.transport, runID: c.runID)
+        defer { aBeats.stop() }
         let (_, aResults) = try a.takeSharedMemory(c)
         let silent = try FakeWorker(c, hostname: "silent", live: 2)
+        let silentBeats = FakeHeartbeat(silent.transport, runID: c.runID, untilAssigned: true)
+        defer { silentBeats.stop() }
         _ = try silent.takeSharedMemory(c)
         let step = StepThread(c)
         let first = try #require(try Self.nextAssignment(a, runID: c.runID))
@@ -313,6 +320,7 @@ import Testing
                              to: .coordinator)
         // The silent worker is declared dead and its block comes to a, which writes that
         // result over the same slot.
+        #expect(silentBeats.waitForAssignment(), "the silent worker was given a block")
         let second = try #require(try Self.nextAssignment(a, runID: c.runID), "the dead worker's block comes to a")
         #expect(second.firstShard != first.firstShard)
         let secondValue = try Self.blockResult(c, ShardBlock(start: Int(second.firstShard), count: second.shardCount))

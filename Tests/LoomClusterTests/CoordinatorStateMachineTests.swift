@@ -18,15 +18,22 @@ import Testing
     }
 
     @Test func theBlocksOfADeadWorkerAreReassigned() throws {
+        // The default timeout (5 s): only the silent worker can reach it. The real worker
+        // heartbeats every 20 ms; the silent one heartbeats too until it is given its block
+        // (so it cannot die before the other joined and the step was cut for two), then never
+        // answers again.
         let c = try InMemoryCluster()
-        // A worker that says hello, then never answers: it joins first, so it gets work.
+        // It joins first, so it gets work.
         let silent = c.network.connectWorker()
         try silent.send(.hello(Hello(hostname: "silent", pid: 1, cores: 1, datasetFingerprint: "", hasLocalData: false)),
                         to: .coordinator)
         #expect(c.executor.waitForWorkers(1, timeout: .seconds(5)) == 1)
+        let beats = FakeHeartbeat(silent, runID: c.runID, untilAssigned: true)
+        defer { beats.stop() }
         c.startWorker()
         #expect(c.executor.waitForWorkers(2, timeout: .seconds(10)) == 2)
         let result = try c.executor.execute(plan: c.state.plan(step: 0), state: c.state)
+        #expect(beats.gotAssignment, "the silent worker was given a block")
         #expect(sameBits(result, try c.localResult(step: 0)))
         #expect(c.executor.statistics.workersLost == 1)
         #expect(c.executor.statistics.blocksReassigned >= 1)
@@ -34,12 +41,14 @@ import Testing
     }
 
     @Test func aWorkerDeclaredDeadThatSpeaksAgainIsTakenBack() throws {
-        let c = try InMemoryCluster(timeoutMs: 100)
+        // 1 s: the worker must not die inside `waitForWorkers`, between its hello and the
+        // check that it joined, however long the test thread is kept off the CPU there.
+        let c = try InMemoryCluster(timeoutMs: 1000)
         let slow = c.network.connectWorker()
         try slow.send(.hello(Hello(hostname: "slow", pid: 1, cores: 1, datasetFingerprint: "", hasLocalData: false)),
                       to: .coordinator)
         #expect(c.executor.waitForWorkers(1, timeout: .seconds(5)) == 1)
-        Thread.sleep(forTimeInterval: 0.2)
+        Thread.sleep(forTimeInterval: 1.1)
         c.executor.idle()
         #expect(c.executor.liveWorkers.isEmpty)
         try slow.send(.heartbeat(Heartbeat(runID: c.runID, step: 0, weightsVersion: 0)), to: .coordinator)

@@ -6,11 +6,17 @@ import Logging
 import LoomCluster
 import LoomConfig
 import LoomData
+import LoomKernels
 import LoomTestSupport
 import LoomTraining
 import LoomWire
 
 /// A small MLP problem with synthetic data: batch 16 in 4 micro-shards of 4.
+///
+/// The default worker timeout is long (5 s): a test thread or worker thread that stalls for a
+/// moment on a loaded machine must not get a worker declared dead. Tests about a worker's
+/// death keep the others live (real workers heartbeat every 20 ms; fake ones use
+/// `FakeHeartbeat`) and let only the victim go silent.
 final class InMemoryCluster {
     let network = InMemoryNetwork()
     let problem: TrainingProblem
@@ -21,7 +27,10 @@ final class InMemoryCluster {
     private var stops: [StopFlag] = []
     private var finished: [DispatchSemaphore] = []
 
-    init(timeoutMs: Int = 300, sharedMemory: Bool = true) throws {
+    init(timeoutMs: Int = 5000, sharedMemory: Bool = true) throws {
+        // As the CLI does (KernelSetup): OpenBLAS on one thread, or sgemm may split its sums
+        // differently from one call to the next and the bitwise comparisons fail on a many-core host.
+        BLAS.useSingleThread()
         let model = TestPaths.repositoryRoot.appendingPathComponent("configs/models/mlp.yaml").path
         let config = try ConfigLoader.parse(yaml: """
             name: unit
@@ -79,6 +88,58 @@ final class InMemoryCluster {
             .compute(plan: plan, block: ShardBlock(start: 0, count: plan.shardCount), data: data,
                      parameters: state.parameters, buffers: state.buffers)
     }
+}
+
+/// Heartbeats from a fake worker's transport every 20 ms, on a thread of its own, so that
+/// the coordinator keeps it live whatever the test thread is doing. With `untilAssigned` the
+/// thread also reads the worker's messages and stops at its first assignment: from then on
+/// the worker is silent (the victim of a test about dead workers), and it cannot die before.
+final class FakeHeartbeat {
+    private let stopFlag = Locked(false)
+    private let done = DispatchSemaphore(value: 0)
+    private let assigned = Locked(false)
+
+    init(_ transport: Transport, runID: UInt64, untilAssigned: Bool = false) {
+        let stopFlag = self.stopFlag, done = self.done, assigned = self.assigned
+        let thread = Thread {
+            defer { done.signal() }
+            while !stopFlag.current {
+                try? transport.send(.heartbeat(Heartbeat(runID: runID, step: 0, weightsVersion: 0)), to: .coordinator)
+                if untilAssigned {
+                    let deadline = Date().addingTimeInterval(0.02)
+                    while Date() < deadline {
+                        guard let e = try? transport.receive(timeout: .milliseconds(5)) else { continue }
+                        if case .assignment? = try? Message.decode(e.frames, expectedRunID: nil) {
+                            assigned.withValue { $0 = true }
+                            return
+                        }
+                    }
+                } else {
+                    Thread.sleep(forTimeInterval: 0.02)
+                }
+            }
+        }
+        thread.start()
+    }
+
+    /// Whether the worker got its assignment (and went silent), with `untilAssigned`.
+    var gotAssignment: Bool { assigned.current }
+
+    /// Stops the heartbeats (waits for the thread to end); once only.
+    func stop() {
+        guard !stopFlag.current else { return }
+        stopFlag.withValue { $0 = true }
+        done.wait()
+    }
+
+    /// Waits up to `seconds` for the assignment that silences the worker.
+    func waitForAssignment(seconds: Double = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while !assigned.current && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+        return assigned.current
+    }
+
+    deinit { stop() }
 }
 
 func sameBits(_ a: LoomTraining.ShardResult, _ b: LoomTraining.ShardResult) -> Bool {

@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import LoomConfig
 import LoomData
+import LoomKernels
 import LoomTestSupport
 import LoomTraining
 import Testing
@@ -17,6 +18,8 @@ final class MultilabelFixture {
 
     init(_ name: String, missing: Float = .nan, trunk: String = MultilabelDataset.mlpTrunk,
          overrides: [String] = []) throws {
+        // As the CLI does: the runs compared bit for bit need OpenBLAS on one thread.
+        BLAS.useSingleThread()
         directory = try TestPaths.temporaryDirectory("loom-multilabel-\(name)")
         let data = directory.appendingPathComponent("data.h5").path
         try MultilabelDataset.write(to: data, missing: missing)

@@ -3,6 +3,7 @@ import Logging
 import LoomCheckpoint
 import LoomConfig
 import LoomData
+import LoomKernels
 import LoomTestSupport
 import LoomTraining
 import Testing
@@ -28,6 +29,8 @@ import Testing
     }
 
     func makeRun(_ dir: URL, _ extra: [String] = []) throws -> TrainingRun {
+        // As the CLI does: the runs compared bit for bit need OpenBLAS on one thread.
+        BLAS.useSingleThread()
         let cfg = try config(dir, extra)
         return try TrainingRun(config: cfg, dataset: try Dataset(path: cfg.data.path), logger: Logger(label: "test"))
     }

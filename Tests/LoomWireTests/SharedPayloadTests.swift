@@ -224,8 +224,11 @@ import Testing
         writer.start()
         var out = [Float](repeating: 0, count: count)
         var whole = 0, mixed = 0, refused = 0
-        let deadline = Date().addingTimeInterval(0.5)
-        while Date() < deadline {
+        // At least `minimumReads` reads, and on until one got through whole (how many do
+        // depends on how the two threads share the cores), within 30 s.
+        let minimumReads = 100_000
+        let deadline = Date().addingTimeInterval(30)
+        while (whole == 0 || whole + mixed + refused < minimumReads) && Date() < deadline {
             let tag = published.current
             guard tag > 0 else { continue }
             if out.withUnsafeMutableBytes({ peer.read(slot: 0, tag: tag, into: $0) }) {

@@ -49,7 +49,8 @@ import Testing
         let start = ContinuousClock.now
         #expect(try coordinator.receive(timeout: .milliseconds(200)) == nil)
         let elapsed = ContinuousClock.now - start
-        #expect(elapsed >= .milliseconds(195) && elapsed < .milliseconds(1000))
+        // Not early; the upper bound only says it returns (a loaded host may be slow to wake it).
+        #expect(elapsed >= .milliseconds(195) && elapsed < .seconds(5))
     }
 
     @Test func sendToAPeerThatNeverConnectedFailsAtOnce() throws {
@@ -79,7 +80,7 @@ import Testing
             }
         }
         #expect(failed)
-        #expect(slowest < .milliseconds(500))   // a blocking send would never return
+        #expect(slowest < .seconds(3))   // a blocking send would never return (a loaded host may be slow)
     }
 
     @Test func fixedWorkerIdentityIsThePeerIDTheCoordinatorSees() throws {

@@ -212,10 +212,10 @@ enum ClusterBench {
                                                  pinning: pinning, logger: logger)
                 figures[n, default: []].append(r)
                 line.append(String(format: "%d worker(s) %.1f samples/s", n, r.samplesPerSecond))
-            }
-            // The same counts as plain processes meeting at a barrier, with no data sent.
-            if workerCounts.contains(1) {
-                for n in workerCounts where n <= config.training.batchSize / config.training.microBatch {
+                // The same count as plain processes meeting at a barrier, with no data sent,
+                // right after: the host's speed drifts from minute to minute, and the pair
+                // compared is then measured seconds apart.
+                if workerCounts.contains(1) && n <= config.training.batchSize / config.training.microBatch {
                     barrier[n, default: []].append(try BarrierBound.secondsPerStep(model: model, config: config, processes: n, seconds: seconds,
                                                                                   pinning: pinning))
                 }

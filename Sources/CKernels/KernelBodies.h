@@ -226,4 +226,39 @@ static void K(sgd_momentum)(float *w, const float *g, float *b, size_t n, float 
     }
 }
 
+/// Adam and AdamW, element by element in PyTorch's order (AdamParameters in CKernels.h).
+static void K(adam)(float *w, const float *g, float *m, float *v, size_t n, const struct loom_adam_parameters *a) {
+    v16f decay = {0}, wd = {0}, b1c = {0}, b2 = {0}, b2c = {0}, b2sqrt = {0}, eps = {0}, step = {0};
+    decay += a->decay;
+    wd += a->weight_decay;
+    b1c += a->one_minus_beta1;
+    b2 += a->beta2;
+    b2c += a->one_minus_beta2;
+    b2sqrt += a->bias2_sqrt;
+    eps += a->eps;
+    step += a->step_size;
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v16f grad = K(load)(g + i), wv = K(load)(w + i), mv = K(load)(m + i), vv = K(load)(v + i);
+        if (a->decoupled) wv *= decay;
+        if (a->l2) grad += wd * wv;
+        mv += b1c * (grad - mv);
+        vv = b2 * vv + b2c * grad * grad;
+        v16f denom = __builtin_elementwise_sqrt(vv) / b2sqrt + eps;
+        wv -= step * (mv / denom);
+        K(store)(m + i, mv);
+        K(store)(v + i, vv);
+        K(store)(w + i, wv);
+    }
+    for (; i < n; i++) {
+        float grad = g[i];
+        if (a->decoupled) w[i] *= a->decay;
+        if (a->l2) grad += a->weight_decay * w[i];
+        m[i] += a->one_minus_beta1 * (grad - m[i]);
+        v[i] = a->beta2 * v[i] + a->one_minus_beta2 * grad * grad;
+        float denom = __builtin_sqrtf(v[i]) / a->bias2_sqrt + a->eps;
+        w[i] -= a->step_size * (m[i] / denom);
+    }
+}
+
 #undef K

@@ -70,6 +70,9 @@ int loom_all_finite(const float *p, size_t n) { DISPATCH(all_finite, p, n) }
 int loom_sum_into(const float *a, const float *b, float *out, size_t n) { DISPATCH(sum_into, a, b, out, n) }
 void loom_relu(float *y, const float *x, size_t n) { DISPATCH(relu, y, x, n) }
 void loom_relu_backward(float *dx, const float *dy, const float *y, size_t n) { DISPATCH(relu_backward, dx, dy, y, n) }
+void loom_adam(float *w, const float *g, float *m, float *v, size_t n, const struct loom_adam_parameters *a) {
+    DISPATCH(adam, w, g, m, v, n, a)
+}
 void loom_sgd_momentum(float *w, const float *g, float *b, size_t n, float lr, float wd, float mu, float keep) {
     DISPATCH(sgd_momentum, w, g, b, n, lr, wd, mu, keep)
 }

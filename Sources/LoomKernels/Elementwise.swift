@@ -38,6 +38,20 @@ public func flattenBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<F
     if UnsafePointer(dx) != dy { dx.update(from: dy, count: count) }
 }
 
+/// Adam (`decoupled` false: L2 weight decay added to the gradient) or AdamW (`decoupled`:
+/// the weights shrink by `decay` = 1 − lr·weightDecay first) over `count` weights, in
+/// PyTorch's order, at the host's width (CKernels): m += (1−β1)(g − m),
+/// v = β2·v + (1−β2)·g·g, w −= stepSize · m / (√v / bias2Sqrt + eps).
+public func adamStep(weights w: UnsafeMutablePointer<Float>, gradients g: UnsafePointer<Float>,
+                     mean m: UnsafeMutablePointer<Float>, square v: UnsafeMutablePointer<Float>, count: Int,
+                     decay: Float, weightDecay: Float, oneMinusBeta1: Float, beta2: Float, oneMinusBeta2: Float,
+                     bias2Sqrt: Float, eps: Float, stepSize: Float, decoupled: Bool, l2: Bool) {
+    var a = loom_adam_parameters(decay: decay, weight_decay: weightDecay, one_minus_beta1: oneMinusBeta1, beta2: beta2,
+                                 one_minus_beta2: oneMinusBeta2, bias2_sqrt: bias2Sqrt, eps: eps, step_size: stepSize,
+                                 decoupled: decoupled ? 1 : 0, l2: l2 ? 1 : 0)
+    loom_adam(w, g, m, v, count, &a)
+}
+
 /// Momentum SGD after its first step, without Nesterov, over `count` weights (PyTorch's
 /// order): d = g + weightDecay·w, b = momentum·b + keep·d, w = w − lr·b, at the host's width
 /// (CKernels), element by element with no fused multiply-add.

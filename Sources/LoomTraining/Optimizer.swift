@@ -230,17 +230,15 @@ public final class Optimizer {
         guard var mean = first, var square = second else { return }
         first = nil; second = nil
         let decoupledDecay = decoupled && wd != 0, l2 = !decoupled && wd != 0
+        // Element by element in PyTorch's order, at the host's width (CKernels; the same
+        // bits on every path: IEEE square root and division, no fused multiply-add).
         mean.withUnsafeMutableBufferPointer { m in
             square.withUnsafeMutableBufferPointer { v in
-                for i in range {
-                    var grad = g[i]
-                    if decoupledDecay { w[i] *= decay }
-                    if l2 { grad += wdF * w[i] }
-                    m[i] += oneMinusB1 * (grad - m[i])
-                    v[i] = b2 * v[i] + oneMinusB2 * grad * grad
-                    let denom = v[i].squareRoot() / b2Sqrt + eps
-                    w[i] -= stepSize * (m[i] / denom)
-                }
+                let o = range.lowerBound
+                adamStep(weights: w + o, gradients: g + o, mean: m.baseAddress! + o, square: v.baseAddress! + o,
+                         count: range.count, decay: decay, weightDecay: wdF, oneMinusBeta1: oneMinusB1, beta2: b2,
+                         oneMinusBeta2: oneMinusB2, bias2Sqrt: b2Sqrt, eps: eps, stepSize: stepSize,
+                         decoupled: decoupledDecay, l2: l2)
             }
         }
         first = mean; second = square

@@ -157,4 +157,35 @@ import Testing
         #expect(Array(r[2..<(2 + n)]) == p.map { ($0 - 0.3) * -1.7 + 0.25 }.map(\.bitPattern))
         #expect(Array(r[(2 + n)...]) == zip(g, p).map { $0 * 0.9 + ($1 - 0.3) * -1.7 + 0.25 }.map(\.bitPattern))
     }
+
+    @Test(arguments: [0, 1, 17, 1000], [false, true])
+    func adamIsTheSameOnEveryPathAndTheElementLoop(n: Int, decoupled: Bool) {
+        let w0 = Self.values(n, seed: 13), g = Self.values(n, seed: 14)
+        let m0 = Self.values(n, seed: 15), v0 = Self.values(n, seed: 16).map { $0 * $0 }
+        let (decay, wd, b1c, b2, b2c, b2s, eps, step): (Float, Float, Float, Float, Float, Float, Float, Float) =
+            (0.9995, 0.01, 0.1, 0.999, 0.001, 0.0447, 1e-8, 0.0031)
+        let results = Self.onEveryPath {
+            var w = w0, m = m0, v = v0
+            w.withUnsafeMutableBufferPointer { wp in m.withUnsafeMutableBufferPointer { mp in v.withUnsafeMutableBufferPointer { vp in
+                g.withUnsafeBufferPointer { gp in
+                    guard let wb = wp.baseAddress else { return }
+                    adamStep(weights: wb, gradients: gp.baseAddress!, mean: mp.baseAddress!, square: vp.baseAddress!, count: n,
+                             decay: decay, weightDecay: wd, oneMinusBeta1: b1c, beta2: b2, oneMinusBeta2: b2c, bias2Sqrt: b2s,
+                             eps: eps, stepSize: step, decoupled: decoupled, l2: !decoupled)
+                }
+            } } }
+            return (w + m + v).map(\.bitPattern)
+        }
+        Self.expectOneAnswer(results, "Adam", n)
+        var w = w0, m = m0, v = v0
+        for i in 0..<n {
+            var grad = g[i]
+            if decoupled { w[i] *= decay } else { grad += wd * w[i] }
+            m[i] += b1c * (grad - m[i])
+            v[i] = b2 * v[i] + b2c * grad * grad
+            let denom = v[i].squareRoot() / b2s + eps
+            w[i] -= step * (m[i] / denom)
+        }
+        #expect(results[.sse2]! == (w + m + v).map(\.bitPattern))
+    }
 }

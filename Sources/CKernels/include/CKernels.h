@@ -88,6 +88,24 @@ int loom_sum_into(const float *a, const float *b, float *out, size_t n);
 void loom_relu(float *y, const float *x, size_t n);
 /// dx = dy where y > 0, else 0 (dx may be dy).
 void loom_relu_backward(float *dx, const float *dy, const float *y, size_t n);
+/// What an Adam step needs besides the arrays (PyTorch's Adam and AdamW).
+struct loom_adam_parameters {
+    float decay;            // AdamW: w *= decay (1 − lr·weight_decay) first
+    float weight_decay;     // Adam: grad += weight_decay·w
+    float one_minus_beta1;
+    float beta2;
+    float one_minus_beta2;
+    float bias2_sqrt;       // √(1 − beta2^t)
+    float eps;
+    float step_size;        // lr / (1 − beta1^t)
+    int decoupled;          // AdamW's decay
+    int l2;                 // Adam's L2 term
+};
+
+/// Adam or AdamW over n weights: m += (1−β1)(g − m), v = β2·v + (1−β2)·g·g,
+/// w −= step_size · m / (√v / bias2_sqrt + eps), with the weight decay as `a` says.
+void loom_adam(float *w, const float *g, float *m, float *v, size_t n, const struct loom_adam_parameters *a);
+
 /// Momentum SGD after its first step, without Nesterov: d = g + wd·w, b = mu·b + keep·d,
 /// w = w − lr·b.
 void loom_sgd_momentum(float *w, const float *g, float *b, size_t n, float lr, float wd, float mu, float keep);

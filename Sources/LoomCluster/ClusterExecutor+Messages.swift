@@ -13,6 +13,10 @@ extension ClusterExecutor {
         do {
             message = try Message.decode(envelope.frames, expectedRunID: runID)
         } catch {
+            if case .nonFinite(.result, _, _, let step, let first, _) = error, let worker = workers[peer], let job,
+               !isEvaluation(job), step == job.step, job.pieces[Int(first)]?.done == false {
+                noteNonFinite(job, piece: Int(first), from: worker, detail: "\(error)")
+            }
             reject(peer, RejectCounts.reason(error), "\(error)")
             if case .unsupportedVersion = error {
                 let refusal = Message.refuse(Refusal(runID: runID, reason: "protocol version not supported: this coordinator speaks version \(WireHeader.protocolVersion)"))
@@ -233,10 +237,31 @@ extension ClusterExecutor {
             return nil
         }
         if let bad = firstNonFinite(gradients) {
-            reject(peer, "non-finite values", "step \(job.step) block \(piece.block): shared gradient element \(bad) is NaN or infinite (R12)")
+            let detail = "step \(job.step) block \(piece.block): shared gradient element \(bad) is NaN or infinite (R12)"
+            noteNonFinite(job, piece: piece.block.start, from: worker, detail: detail)
+            reject(peer, "non-finite values", detail)
             return nil
         }
         return gradients
+    }
+
+    /// A result of `worker` for `piece` of the training step `job` held NaN or Inf. Honest
+    /// divergence looks like this, and so does a broken worker: a second worker computes the
+    /// piece to tell them apart (they compute the same bits). Confirmed, or with no other
+    /// worker to ask, the step has diverged (`job.divergence`) and nobody is blamed.
+    func noteNonFinite(_ job: ClusterJob, piece key: Int, from worker: WorkerRecord, detail: String) {
+        guard var piece = job.pieces[key] else { return }
+        piece.nonFiniteFrom.insert(worker.peer)
+        let others = workers.values.filter { !piece.nonFiniteFrom.contains($0.peer) }
+        let names = orderedWorkers.filter { piece.nonFiniteFrom.contains($0.peer) }.map(\.name)
+        if piece.nonFiniteFrom.count >= 2 || others.isEmpty {
+            job.divergence = "micro-shards \(piece.block.start)..<\(piece.block.start + piece.block.count) gave NaN or Inf on \(names.joined(separator: " and ")) (\(detail))"
+        } else {
+            piece.done = false
+            piece.owner = nil
+            logger.warning("step \(job.step): micro-shards \(piece.block.start)..<\(piece.block.start + piece.block.count) gave NaN or Inf on worker \(worker.name); asking another worker to compute them (a deterministic divergence gives the same)")
+        }
+        job.pieces[key] = piece
     }
 
     private func isEvaluation(_ job: ClusterJob) -> Bool {

@@ -215,6 +215,10 @@ public final class ClusterExecutor: StepExecutor {
         }
         let tick = min(options.heartbeatInterval, .milliseconds(50))
         while true {
+            if let divergence = job.divergence {
+                // As `TrainingState.apply` says it for a step computed in this process.
+                throw TrainingError("step \(job.step): the gradient or batch statistics contain NaN or Inf (loss diverged?); weights left unchanged, last checkpoint kept: \(divergence)")
+            }
             if job.isComplete {
                 // Every piece is in: reduce; a piece whose gradient in shared memory was
                 // unreadable is out again and goes to a worker below.
@@ -276,7 +280,11 @@ public final class ClusterExecutor: StepExecutor {
         // a send of each other (building one costs as much as sending several).
         var outgoing: [(key: Int, worker: WorkerRecord, frames: [[UInt8]])] = []
         for key in job.unowned {
-            guard let worker = orderedWorkers.min(by: { job.load(of: $0.peer) < job.load(of: $1.peer) }) else { break }
+            // A piece some worker found NaN in goes to another worker if there is one.
+            let avoid = job.pieces[key]!.nonFiniteFrom
+            let candidates = orderedWorkers.filter { !avoid.contains($0.peer) }
+            guard let worker = (candidates.isEmpty ? orderedWorkers : candidates)
+                .min(by: { job.load(of: $0.peer) < job.load(of: $1.peer) }) else { break }
             outgoing.append((key, worker, try assignmentFrames(job, piece: key, for: worker, state: state)))
             job.pieces[key]!.owner = worker.peer
         }

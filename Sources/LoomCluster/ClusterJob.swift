@@ -13,6 +13,10 @@ struct Piece {
     /// Every worker it was ever given to: a late result from any of them is as good.
     var givenTo: Set<PeerID> = []
     var done = false
+    /// Workers whose result for it held NaN or Inf. Results are deterministic, so a second
+    /// worker computing the same gives the same; until one has, the piece goes to another
+    /// worker rather than back to this one.
+    var nonFiniteFrom: Set<PeerID> = []
 }
 
 /// A result that arrived naming a slot of its worker's results region for its gradient
@@ -48,6 +52,9 @@ final class ClusterJob {
     /// (which may overwrite the slot): touching megabytes on arrival would run on a core a
     /// slower worker of this machine is computing on, and evict its caches.
     var pendingShared: [Int: PendingShared] = [:]
+    /// Why the step diverged, once a piece's NaN or Inf is confirmed (by a second worker, or
+    /// by the only one there is): the coordinator then stops the run as `--workers 0` does.
+    var divergence: String?
     /// A training step's results reduced, once every piece is in (`ClusterExecutor.finish`).
     var reduced: LoomTraining.ShardResult?
     var logits: [Int: [Float]] = [:]

@@ -25,6 +25,12 @@ enum HDF5Library {
         pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_RECURSIVE))
         pthread_mutex_init(mutex, &attributes)
         pthread_mutexattr_destroy(&attributes)
+        // No library shutdown at exit: after a failed write (a full disk) libhdf5 keeps the
+        // file half-closed, and its exit-time cleanup then dereferences freed state and
+        // crashes the process after Loom has reported the error (exit 139 instead of 1).
+        // Loom closes every file it writes before renaming it into place, so nothing is left
+        // for that cleanup to flush; a temporary file abandoned by a failure is removed.
+        H5dont_atexit()
         H5open()
         return mutex
     }()

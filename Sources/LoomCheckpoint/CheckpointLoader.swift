@@ -41,6 +41,9 @@ struct CheckpointLoader {
         guard !DurableFile.isDirectory(path) else {
             throw CheckpointError(path: path, reason: .invalid(object: "path", detail: "is a directory, not a checkpoint file"))
         }
+        guard DurableFile.isRegularFile(path) else {
+            throw CheckpointError(path: path, reason: .invalid(object: "path", detail: "is not a regular file (a FIFO or a device), not a checkpoint file"))
+        }
         do {
             return try HDF5File.open(path, mode: .readOnly)
         } catch {

@@ -67,6 +67,13 @@ enum DurableFile {
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// Whether `path` is a regular file (symbolic links followed): not a FIFO, whose read
+    /// would block until a writer comes, nor a device.
+    static func isRegularFile(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+    }
+
     /// Up to `count` bytes from the start of the file, or nil if it cannot be opened.
     static func prefix(_ path: String, count: Int) -> [UInt8]? {
         let fd = open(path, O_RDONLY)

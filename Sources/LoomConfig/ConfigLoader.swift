@@ -10,8 +10,11 @@ public enum ConfigLoader {
     /// Reads the YAML config at `path`, applies `overrides` (`key.path=value`, as given to
     /// `--set`) and validates it. The run name defaults to the file's base name.
     public static func load(path: String, overrides: [String] = []) throws(ConfigError) -> RunConfig {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw ConfigError(source: path, line: nil, keyPath: "", message: "cannot read the config file '\(path)'")
+        let text: String
+        switch TextFile.read(path) {
+        case .success(let read): text = read
+        case .failure(let failure):
+            throw ConfigError(source: path, line: nil, keyPath: "", message: "cannot read the config file '\(path)': \(failure.why)")
         }
         let base = (path as NSString).lastPathComponent
         let name = (base as NSString).deletingPathExtension

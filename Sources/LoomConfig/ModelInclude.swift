@@ -17,8 +17,10 @@ extension ConfigTree {
         let values = ValueReader(tree: self)
         let file = try values.string(fileNode, filePath)
         let resolved = file.hasPrefix("/") || baseDirectory.isEmpty ? file : baseDirectory + "/" + file
-        guard let text = try? String(contentsOfFile: resolved, encoding: .utf8) else {
-            throw error(filePath, fileNode, "'model.file': cannot read the model file '\(resolved)'")
+        let text: String
+        switch TextFile.read(resolved) {
+        case .success(let read): text = read
+        case .failure(let failure): throw error(filePath, fileNode, "'model.file': cannot read the model file '\(resolved)': \(failure.why)")
         }
         let included: Node?
         do {

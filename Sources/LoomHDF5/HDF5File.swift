@@ -37,6 +37,12 @@ public final class HDF5File {
     public static func open(_ path: String, mode: Mode = .readOnly) throws(HDF5Error) -> HDF5File {
         let call = HDF5Call(file: path, object: "/")
         guard FileManager.default.fileExists(atPath: path) else { throw call.error("no such file") }
+        // A FIFO would block the open forever (and a device or directory is no HDF5 file):
+        // refuse anything but a regular file (a symbolic link is followed) at once.
+        var status = stat()
+        guard stat(path, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            throw call.error("not a regular file (a FIFO, device or directory): cannot read it as an HDF5 file")
+        }
         return try HDF5Library.serialized { () throws(HDF5Error) -> HDF5File in
             let fapl = try strongCloseAccessList(call)
             defer { H5Pclose(fapl) }

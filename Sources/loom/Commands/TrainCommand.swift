@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import LoomCheckpoint
+import LoomCluster
 import LoomConfig
 import LoomKernels
 import LoomTraining
@@ -19,8 +20,13 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var configOptions: ConfigOptions
 
-    @Option(help: "Local worker processes (0 = compute in this process).")
+    // Parsed unconditionally so that `--workers -1` reaches `validate` ("must be >= 0")
+    // instead of reading as an unknown option.
+    @Option(parsing: .unconditional, help: "Local worker processes (0 = compute in this process; at most 4 per CPU without --force).")
     var workers: Int = 0
+
+    @Flag(help: "Allow --workers beyond 4 per CPU this process may run on.")
+    var force = false
 
     @Option(help: "Resume: 'auto' (newest valid checkpoint in the run directory, else start fresh) or a checkpoint file.")
     var resume: String?
@@ -40,6 +46,10 @@ struct TrainCommand: ParsableCommand {
 
     func validate() throws {
         guard workers >= 0 else { throw ValidationError("--workers must be >= 0, got \(workers)") }
+        let cpus = max(CPUAffinity.allowedCPUs().count, 1)
+        if workers > 4 * cpus && !force {
+            throw ValidationError("--workers \(workers) would start \(workers) processes on \(cpus) CPU(s); at most \(4 * cpus) (4 per CPU) without --force. Workers on other machines join with `loom worker --connect`")
+        }
         if freeze != nil && initFrom == nil { throw ValidationError("--freeze needs --init-from") }
     }
 

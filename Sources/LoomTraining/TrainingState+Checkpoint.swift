@@ -87,6 +87,9 @@ public struct InitializationReport: Sendable {
     public var loaded: [String] = []
     /// "name: reason" for tensors of this model left at their fresh initialisation.
     public var skipped: [String] = []
+    /// Those of `skipped` outside the heads' own layers: trunk layers a fine-tune expected
+    /// to start from the source's weights.
+    public var skippedInTrunk: [String] = []
 }
 
 extension TrainingState {
@@ -97,6 +100,11 @@ extension TrainingState {
                            frozenLayers: Set<String> = []) throws(TrainingError) -> InitializationReport {
         var report = InitializationReport()
         let byName = Dictionary(source.model.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let headLayers = Set(problem.config.heads.map(\.layer))
+        func skip(_ name: String, _ why: String) {
+            report.skipped.append("\(name): \(why)")
+            if !headLayers.contains(TrainingState.layerName(of: name)) { report.skippedInTrunk.append("\(name): \(why)") }
+        }
         let m = problem.model
         for (layout, isBuffer) in [(m.parameters, false), (m.buffers, true)] {
             for v in layout.views {
@@ -104,14 +112,14 @@ extension TrainingState {
                     if frozenLayers.contains(TrainingState.layerName(of: v.name)) {
                         throw TrainingError("--freeze \(TrainingState.layerName(of: v.name)): the source checkpoint has no tensor '\(v.name)'")
                     }
-                    report.skipped.append("\(v.name): not in the source")
+                    skip(v.name, "not in the source")
                     continue
                 }
                 guard t.shape == v.shape else {
                     if frozenLayers.contains(TrainingState.layerName(of: v.name)) {
                         throw TrainingError("cannot load '\(v.name)' for frozen layer: source shape \(t.shape), model shape \(v.shape)")
                     }
-                    report.skipped.append("\(v.name): shape \(t.shape) vs \(v.shape)")
+                    skip(v.name, "shape \(t.shape) vs \(v.shape)")
                     continue
                 }
                 for i in 0..<v.count {

@@ -98,7 +98,11 @@ func jsonObject(_ text: String, sourceLocation: SourceLocation = #_sourceLocatio
         var spec = TrainSpec(workspace: ws, run: "run", everySteps: 0)
         spec.epochs = 1
         spec.extra = ["model.layers.3.out=64"]   // l2: 256 -> 64 (was 128); l3 then takes 64 inputs
-        let r = try ws.loom(spec.arguments(["--init-from", reference.spec.latest, "--freeze", "l1"]))
+        // A trunk layer (l2) that cannot be loaded needs --allow-partial.
+        let refused = try ws.loom(spec.arguments(["--init-from", reference.spec.latest, "--freeze", "l1"]))
+        expectCleanFailure(refused, naming: ["--init-from", "trunk tensors left at their fresh initialisation", "l2.weight: shape", "--allow-partial"],
+                           "a fine-tune whose trunk is not all loaded")
+        let r = try ws.loom(spec.arguments(["--init-from", reference.spec.latest, "--freeze", "l1", "--allow-partial"]))
         try #require(r.status == 0, "\(r.stderr)")
         let report = try #require(lines(of: r.stderr, containing: "initialised from").first, "no init report:\n\(r.stderr)")
         for needle in ["l2.weight: shape", "l2.bias: shape", "l3.weight: shape", "l1.weight", "l3.bias", "frozen l1"] {
@@ -157,5 +161,19 @@ func jsonObject(_ text: String, sourceLocation: SourceLocation = #_sourceLocatio
         let predictions = try #require(head["predictions"] as? [[String: Any]])
         let total = predictions.compactMap { $0["probability"] as? Double }.reduce(0, +)
         #expect(predictions.count == 10 && abs(total - 1) < 1e-9, "\(predictions)")
+    }
+}
+
+/// `--init-from` a checkpoint of another model loads nothing: an error, not a silent fresh run.
+@Suite struct InitFromNothingTests {
+    @Test func initFromACheckpointOfAnotherModelIsAnError() throws {
+        let reference = try ReferenceRun.get()
+        let ws = try Workspace("init-nothing")
+        var spec = TrainSpec(workspace: ws, run: "run", everySteps: 0)
+        spec.epochs = 1
+        // Other layer names: nothing of the reference MLP's l1, l2, l3 matches.
+        spec.extra = ["model.layers.1.name=m1", "model.layers.3.name=m2", "heads.0.layer=m3"]
+        let r = try ws.loom(spec.arguments(["--init-from", reference.spec.latest, "--allow-partial"]))
+        expectCleanFailure(r, naming: ["--init-from", "loaded 0 of", "none matches this model"], "init from another model")
     }
 }

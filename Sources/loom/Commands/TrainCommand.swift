@@ -34,6 +34,9 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Start from another checkpoint's weights (every tensor whose name and shape match).")
     var initFrom: String?
 
+    @Flag(help: "With --init-from: train even when trunk layers (not the heads) could not be loaded.")
+    var allowPartial = false
+
     @Option(help: "With --init-from: comma-separated layers to freeze (e.g. c1,b1,c2).")
     var freeze: String?
 
@@ -66,6 +69,11 @@ struct TrainCommand: ParsableCommand {
             let run = try RunSetup.trainingRun(config: config, logger: logger, frozenLayers: frozen, resume: resume)
             if let initFrom, run.state.step == 0 {
                 let report = try run.state.initialize(from: try CheckpointReader.read(initFrom), frozenLayers: frozen)
+                if report.loaded.isEmpty || (!report.skippedInTrunk.isEmpty && !allowPartial) {
+                    throw CLIError("--init-from \(initFrom): loaded \(report.loaded.count) of \(report.loaded.count + report.skipped.count) tensors; "
+                                   + (report.loaded.isEmpty ? "none matches this model by name and shape" : "trunk tensors left at their fresh initialisation: \(report.skippedInTrunk.joined(separator: "; "))")
+                                   + (report.loaded.isEmpty ? "" : ". Pass --allow-partial to train anyway"))
+                }
                 logger.info("initialised from \(initFrom): loaded \(report.loaded.count) tensors (\(report.loaded.joined(separator: ", "))); skipped \(report.skipped.isEmpty ? "none" : report.skipped.joined(separator: "; ")); frozen \(frozen.isEmpty ? "none" : frozen.sorted().joined(separator: ","))")
             }
             let session = try RunSession(run: run, metricsOptions: metricsOptions, logger: logger)

@@ -52,8 +52,17 @@ public final class ZeroMQTransport: Transport {
     public static func bind(endpoint: String, security: Security = .none, options: ZeroMQOptions = .init(),
                             onAuthenticationEvent: (@Sendable (AuthEvent) -> Void)? = nil)
         throws(TransportError) -> ZeroMQTransport {
-        try ZeroMQTransport(role: .coordinator, endpoint: endpoint, security: security, identity: nil,
+        try ZeroMQTransport(role: .coordinator, endpoint: bindable(endpoint), security: security, identity: nil,
                             options: options, onAuthenticationEvent: onAuthenticationEvent)
+    }
+
+    /// `endpoint` as ZeroMQ can bind it: its tcp bind takes an interface or an address, not
+    /// a host name, and `tcp://localhost:P` failed with ENODEV although it is loopback.
+    /// It becomes `tcp://127.0.0.1:P`; every other endpoint is left as it is.
+    static func bindable(_ endpoint: String) -> String {
+        let prefix = "tcp://localhost:"
+        guard endpoint.lowercased().hasPrefix(prefix) else { return endpoint }
+        return "tcp://127.0.0.1:" + endpoint.dropFirst(prefix.count)
     }
 
     /// The worker side: a DEALER connecting to `endpoint`, reconnecting on its own when

@@ -14,6 +14,14 @@
 static inline v16f K(load)(const float *p) { v16f v; __builtin_memcpy(&v, p, sizeof v); return v; }
 static inline void K(store)(float *p, v16f v) { __builtin_memcpy(p, &v, sizeof v); }
 
+/// x in all 16 lanes, bit for bit: a sum 0 + x would turn −0 into +0, which the scalar
+/// tail keeps, so the vector lanes and the tail would round a zero differently.
+static inline v16f K(splat)(float x) {
+    v16f v;
+    for (int i = 0; i < 16; i++) v[i] = x;
+    return v;
+}
+
 /// The sum of v's 16 lanes: lanes i and i+8, then i and i+4, then i and i+2, then 0 and 1.
 static inline float K(hsum)(v16f v) {
     float a[16], b[8], c[4];
@@ -35,8 +43,7 @@ static float K(sum)(const float *p, size_t n) {
 
 /// (Σ d, Σ d·(x − shift)).
 static void K(sum_and_centred_dot)(const float *d, const float *x, float shift, size_t n, float *sum, float *dot) {
-    v16f a = {0}, b = {0}, c = {0};
-    c += shift;
+    v16f a = {0}, b = {0}, c = K(splat)(shift);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         v16f g = K(load)(d + i);
@@ -54,8 +61,7 @@ static void K(sum_and_centred_dot)(const float *d, const float *x, float shift, 
 
 /// Σ (p − shift)².
 static float K(centred_squares)(const float *p, float shift, size_t n) {
-    v16f a = {0}, c = {0};
-    c += shift;
+    v16f a = {0}, c = K(splat)(shift);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         v16f u = K(load)(p + i) - c;
@@ -69,8 +75,7 @@ static float K(centred_squares)(const float *p, float shift, size_t n) {
 /// (Σ (p − p[0]), Σ (p − p[0])²): a plane's moments around its first value.
 static void K(shifted_moments)(const float *p, size_t n, float *sum, float *squares) {
     float shift = n > 0 ? p[0] : 0;
-    v16f a = {0}, b = {0}, c = {0};
-    c += shift;
+    v16f a = {0}, b = {0}, c = K(splat)(shift);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         v16f u = K(load)(p + i) - c;
@@ -89,9 +94,7 @@ static void K(shifted_moments)(const float *p, size_t n, float *sum, float *squa
 
 /// q = p·scale + shift (q may be p).
 static void K(affine)(float *q, const float *p, float scale, float shift, size_t n) {
-    v16f a = {0}, b = {0};
-    a += scale;
-    b += shift;
+    v16f a = K(splat)(scale), b = K(splat)(shift);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) K(store)(q + i, K(load)(p + i) * a + b);
     for (; i < n; i++) q[i] = p[i] * scale + shift;
@@ -101,8 +104,7 @@ static void K(affine)(float *q, const float *p, float scale, float shift, size_t
 /// backward's two reductions seen through a ReLU (v is the rectified output).
 static void K(gated_sum_and_centred_dot)(const float *g, const float *v, const float *p, float shift, size_t n,
                                           float *sum, float *dot) {
-    v16f a = {0}, b = {0}, c = {0}, zero = {0};
-    c += shift;
+    v16f a = {0}, b = {0}, c = K(splat)(shift), zero = {0};
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         v16i open = K(load)(v + i) > zero;
@@ -122,10 +124,7 @@ static void K(gated_sum_and_centred_dot)(const float *g, const float *v, const f
 
 /// d = (p − centre)·slope + shift.
 static void K(centred_affine)(float *d, const float *p, float centre, float slope, float shift, size_t n) {
-    v16f vc = {0}, vs = {0}, vh = {0};
-    vc += centre;
-    vs += slope;
-    vh += shift;
+    v16f vc = K(splat)(centre), vs = K(splat)(slope), vh = K(splat)(shift);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) K(store)(d + i, (K(load)(p + i) - vc) * vs + vh);
     for (; i < n; i++) d[i] = (p[i] - centre) * slope + shift;
@@ -134,11 +133,7 @@ static void K(centred_affine)(float *d, const float *p, float centre, float slop
 /// d = g·scale + (p − centre)·slope + shift: batch norm's input gradient.
 static void K(scaled_plus_centred_affine)(float *d, const float *g, float scale, const float *p, float centre,
                                           float slope, float shift, size_t n) {
-    v16f va = {0}, vc = {0}, vs = {0}, vh = {0};
-    va += scale;
-    vc += centre;
-    vs += slope;
-    vh += shift;
+    v16f va = K(splat)(scale), vc = K(splat)(centre), vs = K(splat)(slope), vh = K(splat)(shift);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) K(store)(d + i, K(load)(g + i) * va + (K(load)(p + i) - vc) * vs + vh);
     for (; i < n; i++) d[i] = g[i] * scale + (p[i] - centre) * slope + shift;
@@ -206,11 +201,7 @@ static void K(relu_backward)(float *dx, const float *dy, const float *y, size_t 
 /// Momentum SGD after its first step, without Nesterov (PyTorch's order):
 /// d = g + wd·w, b = mu·b + keep·d, w = w − lr·b.
 static void K(sgd_momentum)(float *w, const float *g, float *b, size_t n, float lr, float wd, float mu, float keep) {
-    v16f vlr = {0}, vwd = {0}, vmu = {0}, vkeep = {0};
-    vlr += lr;
-    vwd += wd;
-    vmu += mu;
-    vkeep += keep;
+    v16f vlr = K(splat)(lr), vwd = K(splat)(wd), vmu = K(splat)(mu), vkeep = K(splat)(keep);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         v16f wv = K(load)(w + i);
@@ -228,15 +219,9 @@ static void K(sgd_momentum)(float *w, const float *g, float *b, size_t n, float 
 
 /// Adam and AdamW, element by element in PyTorch's order (AdamParameters in CKernels.h).
 static void K(adam)(float *w, const float *g, float *m, float *v, size_t n, const struct loom_adam_parameters *a) {
-    v16f decay = {0}, wd = {0}, b1c = {0}, b2 = {0}, b2c = {0}, b2sqrt = {0}, eps = {0}, step = {0};
-    decay += a->decay;
-    wd += a->weight_decay;
-    b1c += a->one_minus_beta1;
-    b2 += a->beta2;
-    b2c += a->one_minus_beta2;
-    b2sqrt += a->bias2_sqrt;
-    eps += a->eps;
-    step += a->step_size;
+    v16f decay = K(splat)(a->decay), wd = K(splat)(a->weight_decay), b1c = K(splat)(a->one_minus_beta1);
+    v16f b2 = K(splat)(a->beta2), b2c = K(splat)(a->one_minus_beta2), b2sqrt = K(splat)(a->bias2_sqrt);
+    v16f eps = K(splat)(a->eps), step = K(splat)(a->step_size);
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         v16f grad = K(load)(g + i), wv = K(load)(w + i), mv = K(load)(m + i), vv = K(load)(v + i);

@@ -44,7 +44,7 @@ extension ClusterExecutor {
         if hello.hasLocalData && hello.datasetFingerprint != source.fingerprint {
             return refuse(peer, name: name, reason: "the worker's dataset has fingerprint \(hello.datasetFingerprint) but the run's dataset (\(problem.config.data.path)) has \(source.fingerprint): give the worker the same file, or start it with --no-local-data")
         }
-        if let reason = kernelRefusal(hello, worker: name) { return refuse(peer, name: name, reason: reason) }
+        if let reason = kernelRefusal(hello, from: peer, worker: name) { return refuse(peer, name: name, reason: reason) }
         let shared = acceptSharedMemory(hello, worker: name)
         if let known = workers[peer] {
             // Same connection, new hello: the worker found (or lost) its local copy of the
@@ -76,14 +76,21 @@ extension ClusterExecutor {
     /// Why a worker's kernels keep it out of the run, or nil to admit it. The first worker
     /// admitted fixes the run's kernels (`runKernels`); a later one must compute the same
     /// bits (the same OpenBLAS core type), unless `allowMixedKernels`, which admits it with a
-    /// warning.
-    private func kernelRefusal(_ hello: Hello, worker name: String) -> String? {
+    /// warning. When no other worker is live the newcomer's kernels become the run's, with a
+    /// warning, as for a run resumed on other machines: a run whose workers all moved to
+    /// another CPU type goes on instead of refusing every one of them forever.
+    private func kernelRefusal(_ hello: Hello, from peer: PeerID, worker name: String) -> String? {
         guard let run = runKernels else {
             runKernels = hello.kernels
             logger.info("the run's kernels: \(hello.kernels) (those of worker \(name), the first admitted)")
             return nil
         }
         if run.computesSameBits(as: hello.kernels) { return nil }
+        if workers.keys.allSatisfy({ $0 == peer }) {
+            logger.warning("no worker with the run's kernels (\(run)) is live: the run goes on with \(hello.kernels), those of worker \(name); its weights now match an uninterrupted run only to rounding, not bitwise")
+            runKernels = hello.kernels
+            return nil
+        }
         if options.allowMixedKernels {
             logger.warning("admitting worker \(name) with other kernels (--allow-mixed-kernels): it computes with \(hello.kernels), the run with \(run); from now on the run's weights are reproducible only to rounding, not bitwise")
             return nil

@@ -282,8 +282,8 @@ public final class ClusterExecutor: StepExecutor {
         for key in job.unowned {
             // A piece some worker found NaN in goes to another worker if there is one.
             let avoid = job.pieces[key]!.nonFiniteFrom
-            let candidates = orderedWorkers.filter { !avoid.contains($0.peer) }
-            guard let worker = (candidates.isEmpty ? orderedWorkers : candidates)
+            let others = avoid.isEmpty ? orderedWorkers : orderedWorkers.filter { !avoid.contains($0.peer) }
+            guard let worker = (others.isEmpty ? orderedWorkers : others)
                 .min(by: { job.load(of: $0.peer) < job.load(of: $1.peer) }) else { break }
             outgoing.append((key, worker, try assignmentFrames(job, piece: key, for: worker, state: state)))
             job.pieces[key]!.owner = worker.peer

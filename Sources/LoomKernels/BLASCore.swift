@@ -20,9 +20,11 @@ public struct BLASCoreType: Equatable, Sendable {
 
     /// The x86-64 core types of OpenBLAS 0.3.x that Loom knows, generic ones first.
     public static let known: [BLASCoreType] = {
-        let generic = ["Katmai", "Coppermine", "Northwood", "Prescott", "Banias", "Atom", "Core2", "Penryn",
-                       "Dunnington", "Athlon", "Opteron", "OpteronSSE3", "Barcelona", "Nano", "Bobcat"]
-        return generic.map { BLASCoreType(name: $0, rank: 1, needs: $0 == "Core2" || $0 == "Penryn" || $0 == "Dunnington" ? [.sse3, .ssse3] : [.sse3]) } + [
+        let sse3 = ["Katmai", "Coppermine", "Northwood", "Prescott", "Banias", "Atom", "Athlon", "Opteron",
+                    "OpteronSSE3", "Barcelona", "Nano", "Bobcat"]
+        let ssse3 = ["Core2", "Penryn", "Dunnington"]
+        return sse3.map { BLASCoreType(name: $0, rank: 1, needs: [.sse3]) }
+            + ssse3.map { BLASCoreType(name: $0, rank: 1, needs: [.sse3, .ssse3]) } + [
             BLASCoreType(name: "Nehalem", rank: 2, needs: [.sse3, .ssse3, .sse41, .sse42]),
             BLASCoreType(name: "Sandybridge", rank: 3, needs: [.sse42, .avx]),
             BLASCoreType(name: "Bulldozer", rank: 3, needs: [.sse42, .avx]),
@@ -71,13 +73,6 @@ public enum BLASCoreChoice: Equatable, Sendable {
     /// Loom set OPENBLAS_CORETYPE to `core` because OpenBLAS detected only `detected`.
     case chosenByLoom(core: String, detected: String, because: String)
 
-    /// The core that runs.
-    public var core: String {
-        switch self {
-        case .detected(let core), .userSet(_, let core), .chosenByLoom(let core, _, _): core
-        }
-    }
-
     /// One phrase for the first log line: which kernels run and why.
     public var explanation: String {
         switch self {
@@ -120,11 +115,5 @@ extension BLAS {
     public static var coreName: String {
         guard let name = openblas_get_corename() else { return "unknown" }
         return String(cString: name)
-    }
-
-    /// OpenBLAS's build description (`openblas_get_config`): version and build options.
-    public static var configuration: String {
-        guard let text = openblas_get_config() else { return "unknown" }
-        return String(cString: text)
     }
 }

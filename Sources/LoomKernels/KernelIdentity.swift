@@ -8,7 +8,7 @@ import CKernels
 /// The instruction path of Loom's own kernels (CKernels). All paths compute the same bits
 /// (the kernels' 16-lane layout and -ffp-contract=off; tested), so the path is reported but
 /// is not part of what must match between workers.
-public enum KernelPath: String, CaseIterable, Sendable, Comparable {
+public enum KernelPath: String, CaseIterable, Sendable {
     case sse2, avx2, avx512
 
     /// What the CPU needs for this path.
@@ -50,10 +50,6 @@ public enum KernelPath: String, CaseIterable, Sendable, Comparable {
         case .avx2: loom_kernels_set_path(Int32(LOOM_PATH_AVX2))
         case .avx512: loom_kernels_set_path(Int32(LOOM_PATH_AVX512))
         }
-    }
-
-    public static func < (a: KernelPath, b: KernelPath) -> Bool {
-        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
     }
 }
 

@@ -60,10 +60,8 @@ enum KernelSetup {
     }
 
     private static func selectPath(_ requested: String?, cpu: CPUInfo) {
-        guard let requested, !requested.isEmpty else {
-            try? KernelPath.use(.best(for: cpu), cpu: cpu)
-            return
-        }
+        // Without it, the kernels already run the widest path (chosen when CKernels loads).
+        guard let requested, !requested.isEmpty else { return }
         guard let path = KernelPath(rawValue: requested.lowercased()) else {
             StandardError.write("loom: \(pathVariable)=\(requested) is not a kernel path; use one of \(KernelPath.allCases.map(\.rawValue).joined(separator: ", "))\n")
             exit(2)

@@ -11,12 +11,12 @@ import Testing
         let ws = try Workspace("diverge-\(workers)")
         var spec = TrainSpec(workspace: ws, run: "run", everySteps: 4)
         spec.extra = ["optimizer.lr=1000"]
-        let started = Date()
-        let r = try ws.loom(spec.arguments(["--workers", "\(workers)"]), timeout: 120)
+        // A hang is what this guards against: the run is killed and the test fails after 60 s
+        // (it takes about half a second).
+        let r = try ws.loom(spec.arguments(["--workers", "\(workers)"]), timeout: 60)
         #expect(!r.signalled && r.status == 1, "status \(r.status): \(r.stderr.suffix(1500))")
         #expect(r.errorLine?.contains("the gradient or batch statistics contain NaN or Inf (loss diverged?); weights left unchanged, last checkpoint kept") == true,
                 "\(r.stderr.suffix(1500))")
-        #expect(Date().timeIntervalSince(started) < 60)
         if workers > 1 {
             // A second worker was asked before the step was called diverged: nobody is blamed.
             #expect(r.stderr.contains("asking another worker to compute them"), "\(r.stderr.suffix(1500))")

@@ -56,7 +56,7 @@ import Testing
         }
     }
 
-    /// `loom schedule` computes nothing; `loom bench` logs the kernel line first.
+    /// A short `loom bench` of the MLP, which logs the kernel line first.
     static func kernelLine(_ environment: [String: String], in ws: Workspace) throws -> LoomResult {
         let model = TestPaths.repositoryRoot.appendingPathComponent("configs/models/mlp.yaml").path
         return try ws.loom(["bench", "--model", model, "--batch", "32", "--micro-batch", "8", "--seconds", "0.05"],

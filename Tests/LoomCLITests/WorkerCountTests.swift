@@ -15,12 +15,11 @@ import Testing
 
     @Test func hundredsOfWorkersOnAFewCPUsAreRefusedBeforeAnyStarts() throws {
         let ws = try Workspace("workers-many", train: 8, test: 8)
-        let started = Date()
-        let r = try ws.loom(TrainSpec(workspace: ws, run: "run").arguments(["--workers", "100000"]))
+        // Refused before any process starts: the run is killed and the test fails after 20 s.
+        let r = try ws.loom(TrainSpec(workspace: ws, run: "run").arguments(["--workers", "100000"]), timeout: 20)
         #expect(r.status != 0 && !r.signalled)
         #expect(r.stderr.contains("--workers 100000 would start 100000 processes on") && r.stderr.contains("without --force"),
                 "\(r.stderr)")
-        #expect(Date().timeIntervalSince(started) < 10)
         #expect(!FileManager.default.fileExists(atPath: ws.path("run")), "nothing was started")
     }
 }

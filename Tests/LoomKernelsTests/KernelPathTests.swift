@@ -5,6 +5,7 @@
 import CKernels
 import Foundation
 @testable import LoomKernels
+import LoomTestSupport
 import Testing
 
 @Suite(.serialized) struct KernelPathTests {
@@ -40,6 +41,9 @@ import Testing
         let runnable = KernelPath.runnable(on: .current)
         #expect(runnable.first == .sse2)
         #expect(KernelPath.best(for: .current) == runnable.last)
+        // CKernels starts every process on the widest path (a matrix child on the one it asked for).
+        KernelRequest.applied
+        #expect(KernelPath.current == (KernelRequest.path ?? KernelPath.best(for: .current)))
     }
 
     @Test func aPathTheCPULacksIsRefused() {
@@ -71,7 +75,7 @@ import Testing
         let dy = Self.values(n, seed: 4)
         let results = Self.onEveryPath {
             var relu = [Float](repeating: 7, count: n), back = [Float](repeating: 7, count: n)
-            var affine = [Float](repeating: 7, count: n), added = dy
+            var affine = [Float](repeating: 7, count: n), added = dy, signed = [Float](repeating: 7, count: n)
             x.withUnsafeBufferPointer { xp in dy.withUnsafeBufferPointer { gp in
                 guard let xb = xp.baseAddress, let gb = gp.baseAddress else { return }
                 relu.withUnsafeMutableBufferPointer { reluForward(y: $0.baseAddress!, x: xb, count: n) }
@@ -79,9 +83,11 @@ import Testing
                     back.withUnsafeMutableBufferPointer { reluBackward(dx: $0.baseAddress!, dy: gb, y: r.baseAddress!, count: n) }
                 }
                 affine.withUnsafeMutableBufferPointer { vectorAffine($0.baseAddress!, xb, scale: 1.3, shift: -0.7, n) }
+                // A shift of −0 must stay −0 in every lane: −0 + −0 is −0, −0 + +0 is +0.
+                signed.withUnsafeMutableBufferPointer { vectorAffine($0.baseAddress!, xb, scale: 1, shift: -0.0, n) }
                 added.withUnsafeMutableBufferPointer { vectorAdd($0.baseAddress!, xb, n) }
             } }
-            return (relu + back + affine + added).map(\.bitPattern)
+            return (relu + back + affine + added + signed).map(\.bitPattern)
         }
         Self.expectOneAnswer(results, "elementwise", n)
         // The values, element by element, as the scalar definitions give them.
@@ -89,7 +95,8 @@ import Testing
         let back = zip(relu, dy).map { $0 <= 0 ? 0 : $1 }
         let affine = x.map { $0 * 1.3 + -0.7 }
         let added = zip(dy, x).map { $0 + $1 }
-        #expect(results[.sse2]! == (relu + back + affine + added).map(\.bitPattern))
+        let signed = x.map { $0 * 1 + -0.0 }
+        #expect(results[.sse2]! == (relu + back + affine + added + signed).map(\.bitPattern))
     }
 
     @Test(arguments: lengths) func finiteChecksAndGradientSumsAreTheSameOnEveryPath(n: Int) {

@@ -75,7 +75,7 @@ struct BenchCommand: ParsableCommand {
             if pytorch != nil && URL(fileURLWithPath: model).lastPathComponent != "reference-cnn.yaml" {
                 throw CLIError("--pytorch compares the reference CNN only (configs/models/reference-cnn.yaml), not \(model)")
             }
-            print("kernels: \(KernelSetup.summary.dropFirst("kernels: ".count))")
+            print(KernelSetup.summary)
             if let workers {
                 let counts = workers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
                 guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 }) else { throw CLIError("--workers wants counts like 1,2, got '\(workers)'") }

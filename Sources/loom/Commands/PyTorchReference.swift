@@ -5,7 +5,7 @@
 import Foundation
 
 enum PyTorchReference {
-    struct Figures { var samplesPerSecond: Double; var version: String; var processes: Int }
+    struct Figures { var samplesPerSecond: Double; var version: String }
 
     /// Runs `script` with `python` for `seconds` at `batch`: one thread, or `ddp` processes of
     /// one thread each (DistributedDataParallel over gloo) when `ddp` > 1.
@@ -35,7 +35,6 @@ enum PyTorchReference {
               let rate = object["samples_per_s"] as? Double else {
             throw CLIError("--pytorch: \(script) printed no JSON line with samples_per_s")
         }
-        return Figures(samplesPerSecond: rate, version: object["torch_version"] as? String ?? "?",
-                       processes: max(ddp, 1))
+        return Figures(samplesPerSecond: rate, version: object["torch_version"] as? String ?? "?")
     }
 }

@@ -69,10 +69,12 @@ struct TrainCommand: ParsableCommand {
             let run = try RunSetup.trainingRun(config: config, logger: logger, frozenLayers: frozen, resume: resume)
             if let initFrom, run.state.step == 0 {
                 let report = try run.state.initialize(from: try CheckpointReader.read(initFrom), frozenLayers: frozen)
-                if report.loaded.isEmpty || (!report.skippedInTrunk.isEmpty && !allowPartial) {
-                    throw CLIError("--init-from \(initFrom): loaded \(report.loaded.count) of \(report.loaded.count + report.skipped.count) tensors; "
-                                   + (report.loaded.isEmpty ? "none matches this model by name and shape" : "trunk tensors left at their fresh initialisation: \(report.skippedInTrunk.joined(separator: "; "))")
-                                   + (report.loaded.isEmpty ? "" : ". Pass --allow-partial to train anyway"))
+                let total = report.loaded.count + report.skipped.count
+                if report.loaded.isEmpty {
+                    throw CLIError("--init-from \(initFrom): loaded 0 of \(total) tensors; none matches this model by name and shape")
+                }
+                if !report.skippedInTrunk.isEmpty && !allowPartial {
+                    throw CLIError("--init-from \(initFrom): loaded \(report.loaded.count) of \(total) tensors; trunk tensors left at their fresh initialisation: \(report.skippedInTrunk.joined(separator: "; ")). Pass --allow-partial to train anyway")
                 }
                 logger.info("initialised from \(initFrom): loaded \(report.loaded.count) tensors (\(report.loaded.joined(separator: ", "))); skipped \(report.skipped.isEmpty ? "none" : report.skipped.joined(separator: "; ")); frozen \(frozen.isEmpty ? "none" : frozen.sorted().joined(separator: ","))")
             }

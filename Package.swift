@@ -42,35 +42,55 @@ let package = Package(
         .target(name: "LoomConfig", dependencies: ["Yams"]),
         .target(name: "LoomData", dependencies: ["LoomKernels", "LoomHDF5", "LoomConfig", "CZlib"],
                 swiftSettings: numericSettings),
+        // The derived attribute benchmark: garments rendered from Fashion-MNIST, and a PNG
+        // writer for its previews. Nothing at training time needs it.
+        .target(name: "LoomSynthetic", dependencies: ["LoomKernels", "LoomData", "CZlib"], swiftSettings: numericSettings),
         .target(name: "LoomModel", dependencies: ["LoomKernels", "LoomConfig"], swiftSettings: numericSettings),
+        .target(name: "LoomCheckpoint", dependencies: ["LoomHDF5"]),
         .target(name: "LoomTraining", dependencies: ["LoomKernels", "LoomModel", "LoomData", "LoomConfig", "LoomCheckpoint",
                                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: numericSettings),
-        .target(name: "LoomCheckpoint", dependencies: ["LoomHDF5", "LoomConfig"]),
-        .target(name: "LoomWire", dependencies: ["CZeroMQ", "CSystem", "LoomKernels"]),
+        // Messages and transports. Checks payloads with CKernels' finite test; links no BLAS.
+        .target(name: "LoomWire", dependencies: ["CZeroMQ", "CSystem", "CKernels"]),
         .target(name: "LoomCluster", dependencies: [
-            "LoomWire", "LoomTraining", "LoomCheckpoint", "LoomData", "LoomModel", "LoomConfig", "CSystem",
+            "LoomWire", "LoomTraining", "LoomData", "LoomConfig", "LoomKernels",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // A coordinator in this process with `loom worker` children: spawning, CPU pinning.
+        .target(name: "LoomLocal", dependencies: [
+            "LoomCluster", "LoomWire", "LoomTraining", "CSystem", .product(name: "Logging", package: "swift-log"),
+        ]),
+        // `loom bench --workers`: real worker processes on synthetic samples.
+        .target(name: "LoomBench", dependencies: [
+            "LoomCluster", "LoomLocal", "LoomWire", "LoomTraining", "LoomData", "LoomConfig",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "loom", dependencies: [
-            "LoomCluster", "LoomCheckpoint", "LoomTraining", "LoomData", "LoomModel", "LoomConfig",
-            "LoomHDF5", "LoomWire", "LoomKernels", "CBLAS",
+            "LoomCluster", "LoomLocal", "LoomBench", "LoomCheckpoint", "LoomTraining", "LoomData", "LoomSynthetic",
+            "LoomConfig", "LoomWire", "LoomKernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        .target(name: "LoomTestSupport", dependencies: ["LoomHDF5", "LoomKernels", "LoomData"], path: "Tests/LoomTestSupport"),
-        .testTarget(name: "LoomKernelsTests", dependencies: ["LoomKernels", "LoomTestSupport"]),
+        .target(name: "LoomTestSupport", dependencies: ["LoomHDF5", "LoomKernels", "LoomData", "CZlib"], path: "Tests/LoomTestSupport"),
+        .testTarget(name: "LoomKernelsTests", dependencies: ["LoomKernels", "CKernels", "LoomHDF5", "LoomTestSupport"]),
         .testTarget(name: "LoomHDF5Tests", dependencies: ["LoomHDF5", "LoomTestSupport"]),
         .testTarget(name: "LoomConfigTests", dependencies: ["LoomConfig"]),
-        .testTarget(name: "LoomDataTests", dependencies: ["LoomData", "LoomTestSupport"]),
-        .testTarget(name: "LoomModelTests", dependencies: ["LoomModel", "LoomTraining", "LoomTestSupport"]),
-        .testTarget(name: "LoomTrainingTests", dependencies: ["LoomTraining", "LoomTestSupport", "LoomHDF5", "LoomConfig", "LoomData", "LoomCheckpoint",
+        .testTarget(name: "LoomDataTests", dependencies: ["LoomData", "LoomSynthetic", "LoomConfig", "LoomHDF5",
+                                                     "LoomTestSupport"]),
+        .testTarget(name: "LoomSyntheticTests", dependencies: ["LoomSynthetic", "LoomData", "LoomTestSupport"]),
+        .testTarget(name: "LoomModelTests", dependencies: ["LoomModel", "LoomTraining", "LoomConfig", "LoomHDF5", "LoomKernels",
+                                                      "LoomTestSupport"]),
+        .testTarget(name: "LoomTrainingTests", dependencies: ["LoomTraining", "LoomTestSupport", "LoomHDF5", "LoomConfig", "LoomData",
+                                                         "LoomCheckpoint", "LoomKernels",
                                                          .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "LoomCheckpointTests", dependencies: ["LoomCheckpoint", "LoomTestSupport"]),
+        .testTarget(name: "LoomCheckpointTests", dependencies: ["LoomCheckpoint", "LoomHDF5", "LoomTestSupport"]),
         .testTarget(name: "LoomWireTests", dependencies: ["LoomWire", "LoomTestSupport"]),
-        .testTarget(name: "LoomClusterTests", dependencies: ["LoomCluster", "LoomWire", "LoomTestSupport"]),
-        .testTarget(name: "LoomCLITests", dependencies: ["LoomHDF5", "LoomCluster", "LoomTestSupport"]),
+        .testTarget(name: "LoomClusterTests", dependencies: ["LoomCluster", "LoomWire", "LoomTraining", "LoomData", "LoomConfig",
+                                                        "LoomCheckpoint", "LoomHDF5", "LoomKernels", "LoomTestSupport",
+                                                        .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "LoomLocalTests", dependencies: ["LoomLocal"]),
+        .testTarget(name: "LoomCLITests", dependencies: ["LoomHDF5", "LoomLocal", "LoomKernels", "LoomTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -14,7 +14,7 @@ extension ClusterExecutor {
             message = try Message.decode(envelope.frames, expectedRunID: runID)
         } catch {
             if case .nonFinite(.result, _, _, let step, let first, _) = error, let worker = workers[peer], let job,
-               !isEvaluation(job), step == job.step, job.pieces[Int(first)]?.done == false {
+               case .train = job.kind, step == job.step, job.pieces[Int(first)]?.done == false {
                 noteNonFinite(job, piece: Int(first), from: worker, detail: "\(error)")
             }
             reject(peer, RejectCounts.reason(error), "\(error)")
@@ -34,6 +34,8 @@ extension ClusterExecutor {
             return
         case .result(let result):
             handleResult(result, from: worker)
+        case .evaluation(let reply):
+            handleEvaluation(reply, from: worker)
         default:
             reject(peer, "unexpected type", "a worker may not send \(message.type)")
         }
@@ -137,13 +139,13 @@ extension ClusterExecutor {
         return record
     }
 
-    private func handleResult(_ result: LoomWire.ShardResult, from worker: WorkerRecord) {
+    private func handleResult(_ result: BlockResult, from worker: WorkerRecord) {
         let peer = worker.peer
         guard let job, result.step == job.step, result.epoch == job.epoch, result.weightsVersion == job.weightsVersion else {
             return reject(peer, "stale result", "result for step \(result.step) (weights \(result.weightsVersion)) while \(job.map { "step \($0.step) is running" } ?? "no step is running")")
         }
         let key = Int(result.firstShard)
-        guard let piece = job.pieces[key], piece.block.count == Int(result.shardCount) || isEvaluation(job) && result.shardCount == 1 else {
+        guard case .train = job.kind, let piece = job.pieces[key], piece.block.count == Int(result.shardCount) else {
             return reject(peer, "unknown block", "step \(job.step): no block starts at \(result.firstShard) with \(result.shardCount) micro-shard(s)")
         }
         guard piece.givenTo.contains(peer) else {
@@ -153,42 +155,59 @@ extension ClusterExecutor {
             return reject(peer, "duplicate result", "step \(job.step): block \(piece.block) is already in")
         }
         if let slot = result.sharedGradient {
-            guard case .train = job.kind, let region = worker.sharedResults else {
+            guard let region = worker.sharedResults else {
                 return reject(peer, "unexpected shared payload", "step \(job.step) block \(piece.block): a shared gradient from a worker whose shared memory was not accepted")
             }
             guard let rest = checked(result, for: piece, of: job, from: peer) else { return }
             job.pendingShared[key] = PendingShared(withoutGradients: rest, slot: slot, region: region, worker: worker)
         } else {
-            switch job.kind {
-            case .train:
-                guard let value = checked(result, for: piece, of: job, from: peer) else { return }
-                job.trainResults[piece.block] = value
-            case .evaluate:
-                let n = job.evaluationSamples(key).count
-                let expected = n * problem.totalOutputs
-                guard result.gradientSum.count == expected else {
-                    return reject(peer, "bad result shape", "evaluation chunk \(key): \(result.gradientSum.count) logits, expected \(expected)")
-                }
-                job.logits[key] = result.gradientSum
-            }
+            guard let value = checked(result, for: piece, of: job, from: peer) else { return }
+            job.trainResults[piece.block] = value
         }
+        markDone(job, key: key, by: worker)
+    }
+
+    private func handleEvaluation(_ reply: EvaluationReply, from worker: WorkerRecord) {
+        let peer = worker.peer
+        guard let job, case .evaluate = job.kind, reply.weightsVersion == job.weightsVersion else {
+            return reject(peer, "stale result", "evaluation chunk \(reply.chunk) (weights \(reply.weightsVersion)) while \(job.map { "step \($0.step) is running" } ?? "nothing is running")")
+        }
+        let key = Int(reply.chunk)
+        guard let piece = job.pieces[key] else {
+            return reject(peer, "unknown block", "evaluation: no chunk \(reply.chunk)")
+        }
+        guard piece.givenTo.contains(peer) else {
+            return reject(peer, "unassigned block", "evaluation chunk \(key) was not given to this worker")
+        }
+        guard !piece.done else {
+            return reject(peer, "duplicate result", "evaluation chunk \(key) is already in")
+        }
+        let expected = job.evaluationSamples(key).count * problem.totalOutputs
+        guard reply.logits.count == expected else {
+            return reject(peer, "bad result shape", "evaluation chunk \(key): \(reply.logits.count) logits, expected \(expected)")
+        }
+        job.logits[key] = reply.logits
+        markDone(job, key: key, by: worker)
+    }
+
+    private func markDone(_ job: ClusterJob, key: Int, by worker: WorkerRecord) {
         job.pieces[key]!.done = true
         let now = clock.now
         if job.firstResultAt == nil { job.firstResultAt = now }
         job.lastResultAt = now
-        logger.trace("step \(job.step): block \(piece.block) in from worker \(worker.name)")
+        logger.trace("step \(job.step): piece \(job.pieces[key]!.block) in from worker \(worker.name)")
     }
 
     /// Training result `result` of `piece` if its shape fits the model, its gradient sum left
     /// empty when it lies in shared memory; nil after rejecting it.
-    private func checked(_ result: LoomWire.ShardResult, for piece: Piece, of job: ClusterJob,
-                         from peer: PeerID) -> LoomTraining.ShardResult? {
+    private func checked(_ result: BlockResult, for piece: Piece, of job: ClusterJob,
+                         from peer: PeerID) -> ShardResult? {
         var why = ""
         let buffers = problem.model.buffers.count, heads = problem.losses.count
         let value = result.sharedGradient == nil
-            ? LoomTraining.ShardResult.fromWire(result, parameterCount: problem.model.parameters.count,
+            ? ShardResult.fromWire(result, parameterCount: problem.model.parameters.count,
                                                 bufferCount: buffers, headCount: heads, why: &why)
-            : LoomTraining.ShardResult.fromWireWithoutGradients(result, bufferCount: buffers, headCount: heads, why: &why)
+            : ShardResult.fromWireWithoutGradients(result, bufferCount: buffers, headCount: heads, why: &why)
         guard let value else {
             reject(peer, "bad result shape", "step \(job.step) block \(piece.block): \(why)")
             return nil
@@ -271,11 +290,6 @@ extension ClusterExecutor {
         job.pieces[key] = piece
     }
 
-    private func isEvaluation(_ job: ClusterJob) -> Bool {
-        if case .evaluate = job.kind { return true }
-        return false
-    }
-
     func reject(_ peer: PeerID, _ reason: String, _ detail: String) {
         rejects.add(reason)
         let who = workers[peer]?.name ?? "\(peer)"
@@ -309,19 +323,18 @@ extension ClusterExecutor {
                 let a = Assignment(runID: runID, step: job.step, epoch: job.epoch, weightsVersion: job.weightsVersion,
                                    firstShard: UInt32(block.start),
                                    shardSampleCounts: [UInt32](repeating: UInt32(plan.microBatch), count: block.count),
-                                   sampleIndices: samples.map { UInt64($0) }, sampleRecords: records,
+                                   sampleIndices: Array(samples), sampleRecords: records,
                                    headScales: plan.headScales, sharedResult: worker.sharedResults != nil)
                 return Message.assignment(a).encode()
-            case .evaluate(let split, _, _, _):
-                let samples = job.evaluationSamples(key)
-                let images = try source.images(split: split, indices: Array(samples))
-                let a = Assignment(runID: runID, step: job.step, epoch: job.epoch, weightsVersion: job.weightsVersion,
-                                   firstShard: UInt32(key), shardSampleCounts: [UInt32(samples.count)],
-                                   sampleIndices: samples.map { UInt64($0) }, sampleRecords: images)
-                return Message.assignment(a).encode()
+            case .evaluate(let split, _, _, let tta):
+                let samples = Array(job.evaluationSamples(key))
+                let images = try source.images(split: split, indices: samples)
+                let request = EvaluationRequest(runID: runID, weightsVersion: job.weightsVersion, chunk: UInt32(key),
+                                                tta: tta, sampleIndices: samples, images: images)
+                return Message.evaluate(request).encode()
             }
         } catch {
-            throw TrainingError("step \(job.step): cannot read the samples of block \(block) for worker \(worker.name): \(error)")
+            throw .cluster(what: "step \(job.step): cannot read the samples of block \(block) for worker \(worker.name)", cause: error)
         }
     }
 }

@@ -39,7 +39,7 @@ extension ClusterExecutor {
     /// The reduction of `job` with its shared gradients read where they lie, or nil when it
     /// has none to add to anything (one piece), a slot does not hold its tag before or after,
     /// or a sum is not finite. Nothing in the job changes, so the caller can start over.
-    private func sumWhereTheyLie(_ job: ClusterJob, root: ShardBlock) -> LoomTraining.ShardResult? {
+    private func sumWhereTheyLie(_ job: ClusterJob, root: ShardBlock) -> ShardResult? {
         guard !job.pendingShared.isEmpty, job.pieces.count > 1 else { return nil }
         let count = problem.model.parameters.count
         var leaves: [Int: Partial] = [:]
@@ -71,11 +71,11 @@ extension ClusterExecutor {
 /// A node's value while `sumWhereTheyLie` reduces: a result in memory (one the job holds, or
 /// a sum made here), or a gradient sum in a worker's slot with the rest of its result.
 private enum Partial {
-    case inMemory(LoomTraining.ShardResult)
-    case shared(UnsafePointer<Float>, LoomTraining.ShardResult)
+    case inMemory(ShardResult)
+    case shared(UnsafePointer<Float>, ShardResult)
 
     /// The result this stands for, without its gradients when they lie in a slot.
-    private var result: LoomTraining.ShardResult {
+    private var result: ShardResult {
         switch self {
         case .inMemory(let r), .shared(_, let r): r
         }

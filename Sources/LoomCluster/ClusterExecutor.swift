@@ -112,13 +112,13 @@ public final class ClusterExecutor: StepExecutor {
 
     // MARK: - StepExecutor
 
-    public func execute(plan: StepPlan, state: TrainingState) throws(TrainingError) -> LoomTraining.ShardResult {
+    public func execute(plan: StepPlan, state: TrainingState) throws(TrainingError) -> ShardResult {
         guard plan.step == state.step else {
-            throw TrainingError("cluster: plan for step \(plan.step) but the weights are version \(state.step)")
+            throw .resultMismatch(step: plan.step, "planned while the weights are version \(state.step)")
         }
         let job = ClusterJob(kind: .train(plan: plan), weightsVersion: state.step)
         try run(job, state: state)
-        guard let result = job.reduced else { throw TrainingError("cluster: step \(plan.step) finished without covering every micro-shard") }
+        guard let result = job.reduced else { throw .resultMismatch(step: plan.step, "finished without covering every micro-shard") }
         statistics.stepsExecuted += 1
         return result
     }
@@ -152,6 +152,24 @@ public final class ClusterExecutor: StepExecutor {
     public func idle() {
         try? pump(timeout: .zero, state: nil)
         maintain(state: nil)
+    }
+
+    /// Runs `run` to its end on this cluster, then tells the workers why it ended (finished,
+    /// stopped at a step, or failed): what `loom train --workers N` and `loom coordinator`
+    /// both do, so that they end the same way.
+    public func drive(_ run: TrainingRun, control: RunControl) throws(TrainingError) -> RunOutcome {
+        let outcome: RunOutcome
+        do {
+            outcome = try run.run(executor: self, control: control)
+        } catch {
+            shutdown(reason: "the coordinator failed: \(error)")
+            throw error
+        }
+        switch outcome {
+        case .stopped(let step): shutdown(reason: "the coordinator stopped at step \(step)")
+        case .finished: shutdown(reason: "training finished")
+        }
+        return outcome
     }
 
     /// Tells every worker to stop (they reconnect, or exit with `--exit-on-shutdown`) and
@@ -217,7 +235,7 @@ public final class ClusterExecutor: StepExecutor {
         while true {
             if let divergence = job.divergence {
                 // As `TrainingState.apply` says it for a step computed in this process.
-                throw TrainingError("step \(job.step): the gradient or batch statistics contain NaN or Inf (loss diverged?); weights left unchanged, last checkpoint kept: \(divergence)")
+                throw .diverged(step: Int(job.step), detail: divergence)
             }
             if job.isComplete {
                 // Every piece is in: reduce; a piece whose gradient in shared memory was
@@ -243,7 +261,7 @@ public final class ClusterExecutor: StepExecutor {
         for _ in 0..<10_000 {
             let envelope: Envelope?
             do { envelope = try transport.receive(timeout: wait) } catch {
-                throw TrainingError("cluster: \(error)")
+                throw .cluster(what: "receiving from the workers", cause: error)
             }
             guard let envelope else { return }
             handle(envelope, state: state)

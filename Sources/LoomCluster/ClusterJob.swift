@@ -23,7 +23,7 @@ struct Piece {
 /// sum; the region is kept here, as a worker declared dead meanwhile loses its record's.
 struct PendingShared {
     /// Everything else the result carried, checked; `gradients` is empty.
-    var withoutGradients: LoomTraining.ShardResult
+    var withoutGradients: ShardResult
     var slot: SharedSlot
     var region: SharedRegion
     var worker: WorkerRecord
@@ -40,12 +40,13 @@ final class ClusterJob {
 
     let kind: Kind
     let step: UInt64
+    /// The training step's epoch (0 for an evaluation, whose messages carry none).
     let epoch: UInt32
     let weightsVersion: UInt64
     /// Pieces by `block.start`; empty until a worker is live (training cuts them for the
     /// workers there are when it starts).
     var pieces: [Int: Piece] = [:]
-    var trainResults: [ShardBlock: LoomTraining.ShardResult] = [:]
+    var trainResults: [ShardBlock: ShardResult] = [:]
     /// Training results whose gradient sum is still in the worker's shared results region,
     /// by `block.start`; their pieces count as done. They are summed where they lie once
     /// every piece is in, or copied out before their worker gets another piece of this job
@@ -56,7 +57,7 @@ final class ClusterJob {
     /// by the only one there is): the coordinator then stops the run as `--workers 0` does.
     var divergence: String?
     /// A training step's results reduced, once every piece is in (`ClusterExecutor.finish`).
-    var reduced: LoomTraining.ShardResult?
+    var reduced: ShardResult?
     var logits: [Int: [Float]] = [:]
     /// When the first and the last piece came in (for the step-time breakdown).
     var firstResultAt: ContinuousClock.Instant?
@@ -69,9 +70,9 @@ final class ClusterJob {
         case .train(let plan):
             step = UInt64(plan.step)
             epoch = UInt32(clamping: plan.epoch)
-        case .evaluate(_, _, _, let tta):
+        case .evaluate:
             step = UInt64(weightsVersion)
-            epoch = tta ? EvaluationMarker.tta : EvaluationMarker.plain
+            epoch = 0
         }
     }
 

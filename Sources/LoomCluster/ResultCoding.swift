@@ -1,25 +1,16 @@
-// Conversions between a step's `LoomTraining.ShardResult` and the wire's `LoomWire.ShardResult`:
+// Conversions between a step's `ShardResult` and the wire's `BlockResult`:
 //   gradients -> gradient_sum (float32 [P]), batchStatistics -> batch_norm_statistics
 //   (float32 [S]), headSums -> metric_sums (float64 [heads × HeadSums.width]),
 //   shardCount -> sample_counts (u64 [1]: micro-shards summed).
-// Evaluation results reuse the same message: gradient_sum holds the logits of every head,
-// (n, K_h) row-major one head after the other; sample_counts = [n].
 
 import LoomTraining
 import LoomWire
 
-/// The assignment `epoch` values that mark evaluation work (no training epoch comes close).
-public enum EvaluationMarker {
-    public static let plain: UInt32 = .max
-    public static let tta: UInt32 = .max - 1
-    public static func isEvaluation(_ epoch: UInt32) -> Bool { epoch >= tta }
-}
-
-extension LoomTraining.ShardResult {
+extension ShardResult {
     /// This result on the wire, for `assignment`'s step and the block `[first, first+count)`.
     func wire(runID: UInt64, step: UInt64, epoch: UInt32, weightsVersion: UInt64,
-              firstShard: UInt32, shardCount: UInt32) -> LoomWire.ShardResult {
-        LoomWire.ShardResult(runID: runID, step: step, epoch: epoch, weightsVersion: weightsVersion,
+              firstShard: UInt32, shardCount: UInt32) -> BlockResult {
+        BlockResult(runID: runID, step: step, epoch: epoch, weightsVersion: weightsVersion,
                              firstShard: firstShard, shardCount: shardCount, gradientSum: gradients,
                              batchNormStatistics: batchStatistics, metricSums: headSums,
                              sampleCounts: [UInt64(self.shardCount)])
@@ -27,8 +18,8 @@ extension LoomTraining.ShardResult {
 
     /// A received result, checked against the shapes of this run's model; nil (with the
     /// rule broken in `why`) when it does not fit.
-    static func fromWire(_ r: LoomWire.ShardResult, parameterCount: Int, bufferCount: Int,
-                         headCount: Int, why: inout String) -> LoomTraining.ShardResult? {
+    static func fromWire(_ r: BlockResult, parameterCount: Int, bufferCount: Int,
+                         headCount: Int, why: inout String) -> ShardResult? {
         guard r.gradientSum.count == parameterCount else {
             why = "gradient_sum has \(r.gradientSum.count) values, the model has \(parameterCount) parameters"; return nil
         }
@@ -39,8 +30,8 @@ extension LoomTraining.ShardResult {
 
     /// Everything of a received result but its gradient sum (left empty), checked as
     /// `fromWire` checks it: for a result whose gradient sum lies in shared memory.
-    static func fromWireWithoutGradients(_ r: LoomWire.ShardResult, bufferCount: Int, headCount: Int,
-                                   why: inout String) -> LoomTraining.ShardResult? {
+    static func fromWireWithoutGradients(_ r: BlockResult, bufferCount: Int, headCount: Int,
+                                   why: inout String) -> ShardResult? {
         guard r.batchNormStatistics.count == bufferCount else {
             why = "batch_norm_statistics has \(r.batchNormStatistics.count) values, expected \(bufferCount)"; return nil
         }
@@ -50,7 +41,7 @@ extension LoomTraining.ShardResult {
         guard r.sampleCounts.count == 1, r.sampleCounts[0] == UInt64(r.shardCount) else {
             why = "sample_counts \(r.sampleCounts) does not state the \(r.shardCount) micro-shards of the block"; return nil
         }
-        return LoomTraining.ShardResult(gradients: [], batchStatistics: r.batchNormStatistics,
+        return ShardResult(gradients: [], batchStatistics: r.batchNormStatistics,
                                         headSums: r.metricSums, shardCount: Int(r.shardCount))
     }
 }

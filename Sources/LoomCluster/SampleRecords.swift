@@ -118,7 +118,7 @@ public enum SampleRecords {
                 throw .target(sample: ids[e / k], head: h, element: e % k, value: values[e])
             }
         }
-        return ShardData(sampleIDs: ids, images: images, labels: labels, targets: targets)
+        return ShardData(count: n, images: images, labels: labels, targets: targets)
     }
 
     /// Writes `bits` little-endian at `o[at ..< at + 4]`.

@@ -23,7 +23,7 @@ public final class DatasetSampleSource: SampleSource {
         do {
             return try dataset.split(split).readImages(indices: indices)
         } catch {
-            throw TrainingError("\(error)")
+            throw .dataset(error)
         }
     }
 }

@@ -28,7 +28,7 @@ final class WorkerData {
             let images = try split.readImages(indices: ids)
             if truthCache[name]?.heads != heads { truthCache[name] = (heads, try GroundTruth.read(split, heads: heads)) }
             let truth = truthCache[name]!.truth.rows(ids)
-            return ShardData(sampleIDs: ids, images: images, labels: truth.labels, targets: truth.targets)
+            return ShardData(count: ids.count, images: images, labels: truth.labels, targets: truth.targets)
         } catch let error as ClusterError {
             throw error
         } catch {

@@ -104,7 +104,7 @@ final class WorkerSession {
             let model = run.computer.problem.model
             if let slot = update.shared {
                 guard update.buffers.count == model.buffers.count else {
-                    throw .badWelcome(endpoint: worker.options.endpoint, reason: "weights with \(update.buffers.count) buffer values for a model of \(model.buffers.count)")
+                    throw .unusableWork(endpoint: worker.options.endpoint, what: "weights version \(update.weightsVersion)", reason: "\(update.buffers.count) buffer values for a model of \(model.buffers.count)")
                 }
                 // Whatever the copy leaves in `parameters` belongs to no version until it checks out.
                 version = nil
@@ -119,14 +119,16 @@ final class WorkerSession {
                 return nil
             }
             guard update.parameters.count == model.parameters.count, update.buffers.count == model.buffers.count else {
-                throw .badWelcome(endpoint: worker.options.endpoint, reason: "weights of \(update.parameters.count)+\(update.buffers.count) values for a model of \(model.parameters.count)+\(model.buffers.count)")
+                throw .unusableWork(endpoint: worker.options.endpoint, what: "weights version \(update.weightsVersion)", reason: "\(update.parameters.count)+\(update.buffers.count) values for a model of \(model.parameters.count)+\(model.buffers.count)")
             }
             parameters = update.parameters
             buffers = update.buffers
             version = update.weightsVersion
         case .assignment(let assignment):
             try compute(assignment)
-        case .heartbeat, .hello, .result:
+        case .evaluate(let request):
+            try evaluate(request)
+        case .heartbeat, .hello, .result, .evaluation:
             break
         }
         return nil

@@ -115,7 +115,7 @@ public struct LayerConfig: Equatable, Sendable {
 // MARK: - heads and losses
 
 public struct HeadConfig: Equatable, Sendable {
-    public enum Kind: String, Sendable, CaseIterable { case softmax, binary, multilabel }
+    public enum Kind: String, Sendable, CaseIterable, Codable { case softmax, binary, multilabel }
     /// Head name; also the dataset attribute (`/<split>/labels/<attribute>` or `/targets/`).
     public var name: String
     public var kind: Kind

@@ -9,29 +9,40 @@ import LoomHDF5
 extension HDF5Error: HDF5ErrorLike {}
 
 /// Everything a dataset file holds, in memory.
-struct DatasetContents {
-    struct Split {
-        var name: String
-        var count: Int
+public struct DatasetContents {
+    public struct Split {
+        public var name: String
+        public var count: Int
         /// `(count, H, W, C)` uint8.
-        var images: [UInt8]
+        public var images: [UInt8]
         /// Per attribute: int32 `(count)`, -1 = not labelled.
-        var labels: [String: [Int32]] = [:]
+        public var labels: [String: [Int32]] = [:]
         /// Per name: float32 `(count, k)`.
-        var targets: [String: (k: Int, values: [Float])] = [:]
+        public var targets: [String: (k: Int, values: [Float])] = [:]
+
+        public init(name: String, count: Int, images: [UInt8], labels: [String: [Int32]] = [:],
+                    targets: [String: (k: Int, values: [Float])] = [:]) {
+            self.name = name; self.count = count; self.images = images; self.labels = labels; self.targets = targets
+        }
     }
 
-    var name: String
-    var source: String
-    var license: String
-    var imageShape: ImageShape
-    var attributes: [AttributeInfo]
-    var splits: [Split]
+    public var name: String
+    public var source: String
+    public var license: String
+    public var imageShape: ImageShape
+    public var attributes: [AttributeInfo]
+    public var splits: [Split]
+
+    public init(name: String, source: String, license: String, imageShape: ImageShape, attributes: [AttributeInfo],
+                splits: [Split]) {
+        self.name = name; self.source = source; self.license = license; self.imageShape = imageShape
+        self.attributes = attributes; self.splits = splits
+    }
 
     /// The content hash stored as the `fingerprint` root attr: FNV-1a over, for each split
     /// by name, its name, count and image shape, image bytes, then each label array and
     /// each target array by name (name, then little-endian values).
-    var fingerprint: String {
+    public var fingerprint: String {
         var f = Fingerprint()
         for split in splits.sorted(by: { $0.name < $1.name }) {
             f.add(name: "\(split.name) \(split.count)x\(imageShape)")
@@ -50,13 +61,13 @@ struct DatasetContents {
     }
 }
 
-enum DatasetWriter {
+public enum DatasetWriter {
     /// Image rows per HDF5 chunk: 28x28x3 images give ~300 KiB chunks, small enough that
     /// reading a random minibatch touches little more than it needs.
-    static let chunkRows = 128
+    public static let chunkRows = 128
 
     /// Writes `contents` to `output` atomically (creating its directory).
-    static func write(_ contents: DatasetContents, to output: String) throws(DatasetError) -> DatasetSummary {
+    public static func write(_ contents: DatasetContents, to output: String) throws(DatasetError) -> DatasetSummary {
         let url = URL(fileURLWithPath: output)
         do {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -5,6 +5,12 @@
 
 /// Converts the Fashion-MNIST IDX files into a Loom HDF5 dataset.
 public enum FashionMNISTImporter {
+    /// Fashion-MNIST's ten garment categories, in label order.
+    public static let categories: [String] = [
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ]
+
     /// Where `dataset-fashion-mnist` installs the files.
     public static let defaultSource = "/usr/share/datasets/fashion-mnist"
 
@@ -51,7 +57,7 @@ public enum FashionMNISTImporter {
             source: "Fashion-MNIST (Xiao, Rasul, Vollgraf 2017), IDX files from \(source)",
             license: "MIT (Zalando SE)",
             imageShape: shape,
-            attributes: [AttributeInfo(name: "category", kind: .softmax, classNames: AttributeClasses.category)],
+            attributes: [AttributeInfo(name: "category", kind: .softmax, classNames: categories)],
             splits: splits)
         return try DatasetWriter.write(contents, to: output)
     }

@@ -8,10 +8,11 @@
 /// `sampleIDs` (N) are the dataset indices of the rows; `layer` tells dropout layers apart.
 public func dropoutForward(y: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>,
                            x: UnsafePointer<Float>, batch n: Int, features: Int, p: Float,
-                           seed: UInt64, step: UInt64, sampleIDs: UnsafePointer<UInt64>, layer: Int) {
+                           seed: UInt64, step: Int, sampleIDs: UnsafePointer<Int>, layer: Int) {
     let keep = p < 1 ? 1 / (1 - p) : 0
     for i in 0..<n {
-        var random = KeyedRandom(seed: seed, purpose: .dropout, keys: [step, sampleIDs[i], UInt64(layer)])
+        var random = KeyedRandom(seed: seed, purpose: .dropout,
+                                 keys: [UInt64(bitPattern: Int64(step)), UInt64(bitPattern: Int64(sampleIDs[i])), UInt64(layer)])
         let row = i * features
         for f in 0..<features {
             // nextFloat is in [0, 1): P(u < p) = p.

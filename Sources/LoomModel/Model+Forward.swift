@@ -9,8 +9,8 @@ extension Model {
     /// keyed by (`seed`, `step`, `sampleIDs[i]`, layer). The input is copied, so it need
     /// not outlive the call.
     public func forward(parameters: UnsafePointer<Float>, buffers: UnsafePointer<Float>,
-                        input: UnsafePointer<Float>, count n: Int, sampleIDs: [UInt64] = [],
-                        step: UInt64 = 0, seed: UInt64 = 0, training: Bool,
+                        input: UnsafePointer<Float>, count n: Int, sampleIDs: [Int] = [],
+                        step: Int = 0, seed: UInt64 = 0, training: Bool,
                         workspace ws: Workspace) throws(ModelError) {
         guard ws.model === self else { throw .foreignWorkspace }
         guard n <= ws.capacity else { throw .batchTooLarge(count: n, capacity: ws.capacity) }
@@ -35,9 +35,9 @@ struct ForwardPass {
     let buffers: UnsafePointer<Float>
     let n: Int
     let training: Bool
-    let step: UInt64
+    let step: Int
     let seed: UInt64
-    let sampleIDs: UnsafePointer<UInt64>?
+    let sampleIDs: UnsafePointer<Int>?
     let ws: Workspace
 
     func run(_ operations: [Operation]) {

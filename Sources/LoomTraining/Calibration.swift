@@ -128,7 +128,7 @@ public enum TemperatureScaling {
         var fits: [TemperatureFit?] = []
         for (h, head) in heads.enumerated() {
             do throws(CalibrationError) {
-                if head.kind == "softmax" {
+                if head.kind == .softmax {
                     let labels = truth.labels[h]
                     guard labels.contains(where: { $0 >= 0 && Int($0) < head.classes }) else { fits.append(nil); continue }
                     fits.append(try fit(logits: logits[h], labels: labels, maxIterations: maxIterations))

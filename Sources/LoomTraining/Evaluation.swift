@@ -72,8 +72,14 @@ public enum Evaluation {
                     lossHeads += 1
                 }
             }
+        } catch let error as TrainingError {
+            throw error
+        } catch let error as DatasetError {
+            throw .dataset(error)
+        } catch let error as MetricsError {
+            throw .metrics(error)
         } catch {
-            throw TrainingError("evaluation on '\(split)': \(error)")
+            throw .cluster(what: "evaluation on '\(split)'", cause: error)
         }
         return EvaluationReport(split: split, count: indices.count, heads: heads, confusion: confusion,
                                 loss: lossHeads > 0 ? loss : .nan)

@@ -71,13 +71,13 @@ public struct GroundTruth: Equatable, Sendable {
             if head.usesTargets {
                 targets.append(try readTargets(split, head: head, width: head.classes))
                 labels.append([Int32](repeating: -1, count: split.count))
-            } else if head.kind == "binary" && !split.labelNames.contains(head.attribute)
+            } else if head.kind == .binary && !split.labelNames.contains(head.attribute)
                         && split.targetNames.contains(head.attribute) {
                 labels.append(try binaryLabels(split, head: head))
                 targets.append([])
             } else {
                 do { labels.append(try split.labels(head.attribute)) } catch {
-                    throw TrainingError("head '\(head.name)' (\(head.kind)): \(error)")
+                    throw .headData(head: head.name, kind: head.kind, cause: error)
                 }
                 targets.append([])
             }
@@ -97,16 +97,16 @@ public struct GroundTruth: Equatable, Sendable {
         let object = "/\(split.name)/targets/\(head.attribute)"
         let read: (k: Int, values: [Float])?
         do { read = try split.targets(head.attribute) } catch {
-            throw TrainingError("head '\(head.name)' (\(head.kind)): \(error)")
+            throw .headData(head: head.name, kind: head.kind, cause: error)
         }
         guard let read else {
-            throw TrainingError("head '\(head.name)' (\(head.kind)): \(split.path) has no \(object) (float32 [N, \(k)]);"
+            throw .labels(head: head.name, kind: head.kind, reason: "\(split.path) has no \(object) (float32 [N, \(k)]);"
                                 + " split '\(split.name)' has targets [\(split.targetNames.joined(separator: ", "))]"
                                 + " and labels [\(split.labelNames.joined(separator: ", "))]")
         }
         guard read.k == k else {
             let why = head.usesTargets ? " (the \(head.classNames.count) class_names of /attributes/\(head.attribute))" : ""
-            throw TrainingError("head '\(head.name)' (\(head.kind)): \(split.path) \(object) has K = \(read.k) columns,"
+            throw .labels(head: head.name, kind: head.kind, reason: "\(split.path) \(object) has K = \(read.k) columns,"
                                 + " the head has \(k) output(s)\(why)")
         }
         var values = read.values
@@ -114,7 +114,7 @@ public struct GroundTruth: Equatable, Sendable {
             let v = values[e]
             if v == -1 { values[e] = .nan; continue }
             guard isValidTarget(v) else {
-                throw TrainingError("head '\(head.name)' (\(head.kind)): \(split.path) \(object)[\(e / k), \(e % k)] is \(v);"
+                throw .labels(head: head.name, kind: head.kind, reason: "\(split.path) \(object)[\(e / k), \(e % k)] is \(v);"
                                     + " targets must be in [0, 1], or NaN / -1 for not labelled")
             }
         }
@@ -127,7 +127,7 @@ public struct GroundTruth: Equatable, Sendable {
         var labels = [Int32](repeating: -1, count: values.count)
         for (i, v) in values.enumerated() where !v.isNaN {
             guard v == 0 || v == 1 else {
-                throw TrainingError("head '\(head.name)' (binary): \(split.path) /\(split.name)/targets/\(head.attribute)[\(i), 0]"
+                throw .labels(head: head.name, kind: .binary, reason: "\(split.path) /\(split.name)/targets/\(head.attribute)[\(i), 0]"
                                     + " is \(v); a binary target must be 0, 1 or missing (use a multilabel head of 1 label for soft targets)")
             }
             labels[i] = Int32(v)

@@ -14,14 +14,14 @@ public final class LocalExecutor: StepExecutor {
     }
 
     public func execute(plan: StepPlan, state: TrainingState) throws(TrainingError) -> ShardResult {
-        let whole = ShardBlock(start: 0, count: plan.shardCount)
-        let data = try load(split: state.problem.config.data.trainSplit, indices: Array(plan.sampleIndices))
-        return try computer.compute(plan: plan, block: whole, data: data, parameters: state.parameters, buffers: state.buffers)
+        let work = plan.work(ShardBlock(start: 0, count: plan.shardCount), seed: state.problem.config.training.seed)
+        let data = try load(split: state.problem.config.data.trainSplit, indices: work.sampleIDs)
+        return try computer.compute(work, data: data, parameters: state.parameters, buffers: state.buffers)
     }
 
     public func predict(split: String, indices: [Int], state: TrainingState, tta: Bool) throws(TrainingError) -> [[Float]] {
         let transforms: [TTATransform]
-        do { transforms = tta ? try TTATransform.parse(state.problem.config.data.tta) : [] } catch { throw TrainingError("\(error)") }
+        do { transforms = tta ? try TTATransform.parse(state.problem.config.data.tta) : [] } catch { throw .dataset(error) }
         let data = try load(split: split, indices: indices, labels: false)
         return try data.images.withUnsafeBufferPointer { (images) throws(TrainingError) in
             try computer.predict(images: images.baseAddress!, count: indices.count, parameters: state.parameters,
@@ -38,16 +38,18 @@ public final class LocalExecutor: StepExecutor {
             let split = try dataset.split(name)
             var images = [UInt8](repeating: 0, count: indices.count * split.imageShape.elementCount)
             try images.withUnsafeMutableBufferPointer { try split.readImages(indices: indices, into: $0.baseAddress!) }
-            guard labels else { return ShardData(sampleIDs: indices, images: images, labels: []) }
+            guard labels else { return ShardData(count: indices.count, images: images, labels: []) }
             if truthCache[name] == nil {
                 truthCache[name] = try GroundTruth.read(split, heads: problem.heads)
             }
             let truth = truthCache[name]!.rows(indices)
-            return ShardData(sampleIDs: indices, images: images, labels: truth.labels, targets: truth.targets)
+            return ShardData(count: indices.count, images: images, labels: truth.labels, targets: truth.targets)
         } catch let error as TrainingError {
             throw error
+        } catch let error as DatasetError {
+            throw .dataset(error)
         } catch {
-            throw TrainingError("\(error)")
+            throw .cluster(what: "reading split '\(name)'", cause: error)
         }
     }
 }

@@ -9,35 +9,21 @@ import LoomData
 import LoomKernels
 import LoomModel
 
-/// Samples of one block, as a worker receives or reads them.
+/// The data of a block's samples, as a worker receives or reads them, in the order of its
+/// `ShardWork.sampleIDs` (or of the indices an evaluation asked for).
 public struct ShardData: Sendable {
-    /// Global sample indices (train split), in plan order.
-    public var sampleIDs: [Int]
+    /// Samples held.
+    public var count: Int
     /// Images (n, H, W, C) uint8.
     public var images: [UInt8]
-    /// Per head: n labels (-1 = not labelled).
+    /// Per head: n labels (-1 = not labelled); `[]` when only images were read.
     public var labels: [[Int32]]
     /// Per head: (n, K) targets (NaN = not labelled) for heads that `usesTargets`, empty for
     /// the others (or `[]` altogether when no head has targets).
     public var targets: [[Float]]
 
-    public init(sampleIDs: [Int], images: [UInt8], labels: [[Int32]], targets: [[Float]] = []) {
-        self.sampleIDs = sampleIDs; self.images = images; self.labels = labels; self.targets = targets
-    }
-
-    /// Samples `range` of these: ids, images, labels and targets (each head's K from its
-    /// share of the n rows).
-    public func rows(_ range: Range<Int>) -> ShardData {
-        let n = sampleIDs.count
-        let pixels = n == 0 ? 0 : images.count / n
-        return ShardData(sampleIDs: Array(sampleIDs[range]),
-                         images: Array(images[(range.lowerBound * pixels)..<(range.upperBound * pixels)]),
-                         labels: labels.map { Array($0[range]) },
-                         targets: targets.map { all in
-                             guard !all.isEmpty else { return [] }
-                             let k = all.count / n
-                             return Array(all[(range.lowerBound * k)..<(range.upperBound * k)])
-                         })
+    public init(count: Int, images: [UInt8], labels: [[Int32]], targets: [[Float]] = []) {
+        self.count = count; self.images = images; self.labels = labels; self.targets = targets
     }
 }
 
@@ -56,66 +42,76 @@ public final class ShardComputer {
         dlogits = problem.losses.map { [Float](repeating: 0, count: microBatch * $0.classes) }
     }
 
-    /// Computes `block` of `plan`. `data` holds the block's samples (block.count × m).
-    public func compute(plan: StepPlan, block: ShardBlock, data: ShardData,
-                        parameters: [Float], buffers: [Float]) throws(TrainingError) -> ShardResult {
-        let m = plan.microBatch
-        guard m == microBatch, data.sampleIDs.count == block.count * m,
-              data.images.count == data.sampleIDs.count * problem.imageShape.elementCount,
-              data.labels.count == problem.losses.count, data.labels.allSatisfy({ $0.count == data.sampleIDs.count })
+    /// Computes the micro-shards of `work` one by one, each into a zeroed gradient buffer,
+    /// and sums them in `ReductionTree` order: the same bits whether the block is one
+    /// micro-shard or many. `data` holds the block's samples in `work.sampleIDs` order;
+    /// `afterEach` runs after every micro-shard (a worker sends its heartbeats there).
+    public func compute(_ work: ShardWork, data: ShardData, parameters: [Float], buffers: [Float],
+                        afterEach: () -> Void = {}) throws(TrainingError) -> ShardResult {
+        let m = work.microBatch
+        let n = work.block.count * m
+        guard m == microBatch else { throw .workMismatch(block: work.block, step: work.step, "micro-batch \(m), this computer was built for \(microBatch)") }
+        guard work.headScales.count == problem.losses.count else {
+            throw .workMismatch(block: work.block, step: work.step, "\(work.headScales.count) head scales for \(problem.losses.count) heads")
+        }
+        guard work.sampleIDs.count == n, data.count == n, data.images.count == n * problem.imageShape.elementCount,
+              data.labels.count == problem.losses.count, data.labels.allSatisfy({ $0.count == n })
         else {
-            throw TrainingError("block \(block) of step \(plan.step): data for \(data.sampleIDs.count) samples does not fit \(block.count) micro-shards of \(m)")
+            throw .workMismatch(block: work.block, step: work.step, "data for \(data.count) samples (\(work.sampleIDs.count) ids) does not fit \(work.block.count) micro-shards of \(m)")
         }
         for (h, head) in problem.heads.enumerated() where head.usesTargets {
-            let expected = data.sampleIDs.count * problem.losses[h].classes
+            let expected = n * problem.losses[h].classes
             guard data.targets.count == problem.losses.count, data.targets[h].count == expected else {
                 let got = data.targets.count == problem.losses.count ? data.targets[h].count : 0
-                throw TrainingError("block \(block) of step \(plan.step): head '\(head.name)' needs \(expected) target values (\(data.sampleIDs.count) samples x \(problem.losses[h].classes)), got \(got)")
+                throw .workMismatch(block: work.block, step: work.step, "head '\(head.name)' needs \(expected) target values (\(n) samples x \(problem.losses[h].classes)), got \(got)")
             }
         }
         guard parameters.count == problem.model.parameters.count, buffers.count == problem.model.buffers.count else {
-            throw TrainingError("weights of \(parameters.count)+\(buffers.count) values for a model of \(problem.model.parameters.count)+\(problem.model.buffers.count)")
+            throw .weightsShape(parameters: parameters.count, buffers: buffers.count,
+                                expectedParameters: problem.model.parameters.count, expectedBuffers: problem.model.buffers.count)
         }
         var failure: TrainingError?
         let value: (ShardBlock) -> ShardResult? = { leaf in
             guard leaf.count == 1 else { return nil }
-            do {
-                return try self.computeMicroShard(plan: plan, offset: (leaf.start - block.start) * m, data: data,
-                                                  parameters: parameters, buffers: buffers)
+            if failure != nil { return ShardResult(parameterCount: 0, bufferCount: 0, headCount: 0) }
+            defer { afterEach() }
+            do throws(TrainingError) {
+                return try self.computeMicroShard(work, leaf: leaf.start, data: data, parameters: parameters, buffers: buffers)
             } catch {
-                failure = error as? TrainingError ?? TrainingError("\(error)")
+                failure = error
                 return ShardResult(parameterCount: 0, bufferCount: 0, headCount: 0)
             }
         }
-        let result = ReductionTree.reduce(block, value: value, combine: { if failure == nil { $0.add($1) } })!
+        let result = ReductionTree.reduce(work.block, value: value, combine: { if failure == nil { $0.add($1) } })
         if let failure { throw failure }
+        guard let result else { throw .workMismatch(block: work.block, step: work.step, "an empty block") }
         return result
     }
 
-    /// One micro-shard: rows `offset..<offset+m` of `data`.
-    private func computeMicroShard(plan: StepPlan, offset: Int, data: ShardData,
+    /// Micro-shard `leaf` of `work`: rows `offset..<offset+m` of `data`.
+    private func computeMicroShard(_ work: ShardWork, leaf: Int, data: ShardData,
                                    parameters: [Float], buffers: [Float]) throws(TrainingError) -> ShardResult {
         let m = microBatch
+        let offset = (leaf - work.block.start) * m
         let model = problem.model
         var result = ShardResult(parameterCount: model.parameters.count, bufferCount: model.buffers.count,
                                  headCount: problem.losses.count)
-        let ids = Array(data.sampleIDs[offset..<(offset + m)])
+        let ids = Array(work.samples(ofLeaf: leaf))
         let pixels = problem.imageShape.elementCount
         data.images.withUnsafeBufferPointer { images in
             input.withUnsafeMutableBufferPointer { x in
                 problem.pipeline.makeBatch(images: images.baseAddress! + offset * pixels, count: m, sampleIDs: ids,
-                                           epoch: plan.epoch, seed: problem.config.training.seed,
+                                           epoch: work.epoch, seed: work.seed,
                                            augment: true, into: x.baseAddress!)
             }
         }
-        let seed = problem.config.training.seed
         try run { () throws(ModelError) in
             try parameters.withUnsafeBufferPointer { (p) throws(ModelError) in
                 try buffers.withUnsafeBufferPointer { (b) throws(ModelError) in
                     try input.withUnsafeBufferPointer { (x) throws(ModelError) in
                         try model.forward(parameters: p.baseAddress!, buffers: b.baseAddress!, input: x.baseAddress!,
-                                          count: m, sampleIDs: ids.map { UInt64($0) }, step: UInt64(plan.step),
-                                          seed: seed, training: true, workspace: workspace)
+                                          count: m, sampleIDs: ids, step: work.step,
+                                          seed: work.seed, training: true, workspace: workspace)
                     }
                 }
             }
@@ -146,7 +142,7 @@ public final class ShardComputer {
                 labelled = sums.labelledRows
             }
             // Scale d(sum)/dlogits into d(total mean loss)/dlogits for this head.
-            let scale = plan.headScales[h]
+            let scale = work.headScales[h]
             let dst = workspace.dlogits(head: h)
             dlogits[h].withUnsafeBufferPointer { d in
                 for i in 0..<(m * k) { dst[i] = d[i] * scale }
@@ -204,7 +200,7 @@ public final class ShardComputer {
                     if tta.isEmpty {
                         for i in 0..<(c * k) { out[h][start * k + i] = logits[i] }
                     } else {
-                        accumulateProbabilities(logits, rows: c, classes: k, softmax: problem.heads[h].kind == "softmax",
+                        accumulateProbabilities(logits, rows: c, classes: k, softmax: problem.heads[h].kind == .softmax,
                                                 into: &probabilitySums[h])
                     }
                 }
@@ -212,7 +208,7 @@ public final class ShardComputer {
             if !tta.isEmpty {
                 for (h, loss) in problem.losses.enumerated() {
                     let k = loss.classes
-                    let softmax = problem.heads[h].kind == "softmax"
+                    let softmax = problem.heads[h].kind == .softmax
                     for i in 0..<(c * k) {
                         let p = max(probabilitySums[h][i] / Double(views.count), 1e-12)
                         out[h][start * k + i] = Float(softmax ? _log(p) : _log(p / max(1 - p, 1e-12)))
@@ -225,9 +221,9 @@ public final class ShardComputer {
     }
 }
 
-/// Runs a model call, turning its error into a TrainingError.
+/// Runs a model call; its error becomes the `TrainingError` that keeps it.
 private func run(_ body: () throws(ModelError) -> Void) throws(TrainingError) {
-    do { try body() } catch { throw TrainingError("\(error)") }
+    do { try body() } catch { throw .model(error) }
 }
 
 /// Rows whose arg-max (softmax) or sign (binary, 1 output) matches the label.

@@ -26,4 +26,42 @@ public struct StepPlan: Equatable, Sendable {
     public func samples(of block: ShardBlock) -> ArraySlice<Int> {
         sampleIndices[(block.start * microBatch)..<(block.end * microBatch)]
     }
+
+    /// The work of the micro-shards in `block`, for whoever computes them.
+    public func work(_ block: ShardBlock, seed: UInt64) -> ShardWork {
+        ShardWork(step: step, epoch: epoch, seed: seed, block: block, microBatch: microBatch,
+                  sampleIDs: Array(samples(of: block)), headScales: headScales)
+    }
+}
+
+/// Everything needed to compute a block of micro-shards of one training step, and nothing
+/// else: the coordinator cuts it from its `StepPlan` (`StepPlan.work`), a worker rebuilds it
+/// from an assignment, and both the local executor and the worker compute it with
+/// `ShardComputer.compute(_:data:parameters:buffers:)`. The result of micro-shard i is a
+/// function of this, the weights and the samples' data only.
+public struct ShardWork: Equatable, Sendable {
+    public var step: Int
+    public var epoch: Int
+    /// `training.seed`: keys augmentation and dropout with (epoch or step, sample).
+    public var seed: UInt64
+    /// The micro-shards, by global index in the step.
+    public var block: ShardBlock
+    public var microBatch: Int
+    /// Dataset indices (train split) of the block's samples, `block.count × microBatch`, in
+    /// micro-shard order.
+    public var sampleIDs: [Int]
+    /// Per head: loss weight / loss normaliser over the step's whole global batch.
+    public var headScales: [Float]
+
+    public init(step: Int, epoch: Int, seed: UInt64, block: ShardBlock, microBatch: Int, sampleIDs: [Int],
+                headScales: [Float]) {
+        self.step = step; self.epoch = epoch; self.seed = seed; self.block = block
+        self.microBatch = microBatch; self.sampleIDs = sampleIDs; self.headScales = headScales
+    }
+
+    /// Sample indices of micro-shard `leaf` (a global micro-shard index inside `block`).
+    public func samples(ofLeaf leaf: Int) -> ArraySlice<Int> {
+        let offset = (leaf - block.start) * microBatch
+        return sampleIDs[offset..<(offset + microBatch)]
+    }
 }

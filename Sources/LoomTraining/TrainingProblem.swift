@@ -15,14 +15,14 @@ import LoomModel
 /// A head with everything the dataset told us about it.
 public struct ResolvedHead: Codable, Equatable, Sendable {
     public var name: String
-    public var kind: String
+    public var kind: HeadConfig.Kind
     public var attribute: String
     public var classes: Int
     public var classNames: [String]
     /// Resolved class weights for weighted losses (nil = unweighted).
     public var classWeights: [Double]?
 
-    public init(name: String, kind: String, attribute: String, classes: Int,
+    public init(name: String, kind: HeadConfig.Kind, attribute: String, classes: Int,
                 classNames: [String], classWeights: [Double]?) {
         self.name = name; self.kind = kind; self.attribute = attribute; self.classes = classes
         self.classNames = classNames; self.classWeights = classWeights
@@ -30,14 +30,9 @@ public struct ResolvedHead: Codable, Equatable, Sendable {
 
     /// Whether the head learns from dense targets `(N, K)` (multilabel heads) rather than
     /// one class label per sample (softmax and binary heads). See `GroundTruth`.
-    public var usesTargets: Bool { kind == HeadConfig.Kind.multilabel.rawValue }
+    public var usesTargets: Bool { kind == .multilabel }
 }
 
-/// Failure to set up a run from its config and dataset.
-public struct TrainingError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ message: String) { description = message }
-}
 
 public final class TrainingProblem {
     public let config: RunConfig
@@ -50,7 +45,7 @@ public final class TrainingProblem {
     /// Builds the problem from resolved heads (a worker, or a coordinator after `resolve`).
     public init(config: RunConfig, heads: [ResolvedHead], imageShape: ImageShape) throws(TrainingError) {
         guard heads.count == config.heads.count else {
-            throw TrainingError("\(heads.count) resolved heads for \(config.heads.count) configured heads")
+            throw .configDoesNotFit("\(heads.count) resolved heads for \(config.heads.count) configured heads")
         }
         var headConfigs = config.heads
         var losses: [HeadLoss] = []
@@ -61,7 +56,7 @@ public final class TrainingProblem {
                                            classes: headConfigs[i].classes, classWeights: resolved.classWeights,
                                            head: resolved.name))
             } catch {
-                throw TrainingError("\(error)")
+                throw .setting(error)
             }
         }
         var modelConfig = config.model
@@ -69,17 +64,17 @@ public final class TrainingProblem {
             modelConfig.input = [imageShape.channels, imageShape.height, imageShape.width]
         }
         guard modelConfig.input == [imageShape.channels, imageShape.height, imageShape.width] else {
-            throw TrainingError("model.input \(modelConfig.input) does not match the dataset's images (C,H,W) = [\(imageShape.channels), \(imageShape.height), \(imageShape.width)]")
+            throw .configDoesNotFit("model.input \(modelConfig.input) does not match the dataset's images (C,H,W) = [\(imageShape.channels), \(imageShape.height), \(imageShape.width)]")
         }
         do {
             model = try Model(model: modelConfig, heads: headConfigs)
         } catch {
-            throw TrainingError("\(error)")
+            throw .model(error)
         }
         do {
             pipeline = try InputPipeline(config: config.data, imageShape: imageShape)
         } catch {
-            throw TrainingError("\(error)")
+            throw .dataset(error)
         }
         self.config = config
         self.heads = heads
@@ -92,19 +87,19 @@ public final class TrainingProblem {
     public static func resolve(config: RunConfig, dataset: Dataset,
                                trainIndices: [Int]) throws(TrainingError) -> TrainingProblem {
         let split: DatasetSplit
-        do { split = try dataset.split(config.data.trainSplit) } catch { throw TrainingError("\(error)") }
+        do { split = try dataset.split(config.data.trainSplit) } catch { throw .dataset(error) }
         var resolved: [ResolvedHead] = []
         for head in config.heads {
             guard let info = dataset.attributes.first(where: { $0.name == head.attribute }) else {
                 let known = dataset.attributes.map(\.name).joined(separator: ", ")
-                throw TrainingError("head '\(head.name)': the dataset \(dataset.path) has no attribute '\(head.attribute)' (it has: \(known))")
+                throw .configDoesNotFit("head '\(head.name)': the dataset \(dataset.path) has no attribute '\(head.attribute)' (it has: \(known))")
             }
             var classes = head.kind == .binary ? max(1, info.classNames.count) : info.classNames.count
             if head.kind == .multilabel {
                 classes = try multilabelWidth(head: head, info: info, split: split)
             }
             if head.classes != 0 && head.kind != .binary && head.classes != classes {
-                throw TrainingError("head '\(head.name)': config says \(head.classes) classes, the dataset attribute '\(head.attribute)' has \(classes)")
+                throw .configDoesNotFit("head '\(head.name)': config says \(head.classes) classes, the dataset attribute '\(head.attribute)' has \(classes)")
             }
             var weights: [Double]? = nil
             let loss = head.loss ?? config.loss
@@ -113,7 +108,7 @@ public final class TrainingProblem {
             if loss.classWeights != .none && head.kind != .multilabel {
                 do {
                     // Through GroundTruth: a binary head may read its labels from a target.
-                    let probe = ResolvedHead(name: head.name, kind: head.kind.rawValue, attribute: head.attribute,
+                    let probe = ResolvedHead(name: head.name, kind: head.kind, attribute: head.attribute,
                                              classes: classes, classNames: info.classNames, classWeights: nil)
                     let all = try GroundTruth.read(split, heads: [probe]).labels[0]
                     let labels = trainIndices.map { all[$0] }
@@ -121,11 +116,11 @@ public final class TrainingProblem {
                 } catch let error as TrainingError {
                     throw error
                 } catch {
-                    throw TrainingError("head '\(head.name)': \(error)")
+                    throw .labels(head: head.name, kind: head.kind, reason: "\(error)")
                 }
             }
             let names = head.kind == .multilabel && info.classNames.isEmpty ? (0..<classes).map { "\($0)" } : info.classNames
-            resolved.append(ResolvedHead(name: head.name, kind: head.kind.rawValue, attribute: head.attribute,
+            resolved.append(ResolvedHead(name: head.name, kind: head.kind, attribute: head.attribute,
                                          classes: classes, classNames: names, classWeights: weights))
         }
         return try TrainingProblem(config: config, heads: resolved, imageShape: split.imageShape)
@@ -137,12 +132,12 @@ public final class TrainingProblem {
                                         split: DatasetSplit) throws(TrainingError) -> Int {
         let object = "/\(split.name)/targets/\(head.attribute)"
         guard let k = split.targetWidth(head.attribute) else {
-            throw TrainingError("head '\(head.name)' (multilabel): \(split.path) has no \(object) (float32 [N, K]);"
+            throw .labels(head: head.name, kind: .multilabel, reason: "\(split.path) has no \(object) (float32 [N, K]);"
                                 + " split '\(split.name)' has targets [\(split.targetNames.joined(separator: ", "))]"
                                 + " and labels [\(split.labelNames.joined(separator: ", "))]")
         }
         guard info.classNames.isEmpty || info.classNames.count == k else {
-            throw TrainingError("head '\(head.name)' (multilabel): \(split.path) \(object) has K = \(k) columns but"
+            throw .labels(head: head.name, kind: .multilabel, reason: "\(split.path) \(object) has K = \(k) columns but"
                                 + " /attributes/\(head.attribute) declares \(info.classNames.count) class_names")
         }
         return k
@@ -152,10 +147,10 @@ public final class TrainingProblem {
     /// head with its configured class count (10 when the config leaves it to the dataset).
     public static func synthetic(config: RunConfig) throws(TrainingError) -> TrainingProblem {
         let input = config.model.input
-        guard input.count == 3 else { throw TrainingError("model.input must be [C, H, W], got \(input)") }
+        guard input.count == 3 else { throw .configDoesNotFit("model.input must be [C, H, W], got \(input)") }
         let heads = config.heads.map { h in
             let k = h.classes > 0 ? h.classes : 10
-            return ResolvedHead(name: h.name, kind: h.kind.rawValue, attribute: h.attribute, classes: k,
+            return ResolvedHead(name: h.name, kind: h.kind, attribute: h.attribute, classes: k,
                                 classNames: (0..<k).map { "class\($0)" }, classWeights: nil)
         }
         return try TrainingProblem(config: config, heads: heads,

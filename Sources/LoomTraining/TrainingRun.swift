@@ -67,7 +67,7 @@ public final class TrainingRun {
         self.dataset = dataset
         self.logger = logger
         let train: DatasetSplit
-        do { train = try dataset.split(config.data.trainSplit) } catch { throw TrainingError("\(error)") }
+        do { train = try dataset.split(config.data.trainSplit) } catch { throw .dataset(error) }
         let carved = ValidationSplit.carve(count: train.count, fraction: config.data.validationFraction,
                                            seed: config.training.seed)
         problem = try TrainingProblem.resolve(config: config, dataset: dataset, trainIndices: carved.train)
@@ -75,7 +75,7 @@ public final class TrainingRun {
         state = try TrainingState(problem: problem, truth: truth, trainIndices: carved.train,
                                   validationIndices: carved.validation, frozenLayers: frozenLayers)
         directory = RunDirectory(path: config.runDirectory)
-        runID = String(KeyedRandomRunID.make(), radix: 16)
+        runID = String(RunID.random(), radix: 16)
     }
 
     /// Continues from a checkpoint: `"auto"` (the newest valid one in the run directory, or
@@ -84,7 +84,7 @@ public final class TrainingRun {
     public func resume(_ spec: String) throws(TrainingError) -> String? {
         let point: ResumePoint?
         do { point = try directory.resolveResume(spec, expecting: state.checkpointExpectation) } catch {
-            throw TrainingError("cannot resume: \(error)")
+            throw .runDirectory(error)
         }
         guard let point else {
             logger.info("no checkpoint in \(directory.path): starting a new run")
@@ -92,7 +92,7 @@ public final class TrainingRun {
             // no checkpoint, so the new run's history starts empty (else rows repeat).
             if FileManager.default.fileExists(atPath: directory.metricsPath) {
                 do { try FileManager.default.removeItem(atPath: directory.metricsPath) } catch {
-                    throw TrainingError("cannot remove the stale \(directory.metricsPath): \(error.localizedDescription)")
+                    throw .fileSystem(path: directory.metricsPath, reason: "cannot remove this stale file: \(error.localizedDescription)")
                 }
             }
             return nil
@@ -101,7 +101,7 @@ public final class TrainingRun {
             logger.warning("skipping checkpoint \(path): \(error)")
         }
         guard point.contents.datasetFingerprint == dataset.fingerprint else {
-            throw TrainingError("checkpoint \(point.path) was trained on dataset \(point.contents.datasetFingerprint), but \(dataset.path) is \(dataset.fingerprint)")
+            throw .checkpointDoesNotFit(path: point.path, reason: "it was trained on dataset \(point.contents.datasetFingerprint), but \(dataset.path) is \(dataset.fingerprint)")
         }
         try state.restore(from: point.contents)
         runID = point.contents.runID
@@ -110,7 +110,7 @@ public final class TrainingRun {
         }
         lastCheckpointStep = state.step
         wallOffset = point.contents.metrics["wall_s"]?.last(where: { !$0.isNaN }) ?? 0
-        do { try directory.rewriteMetricsCSV(state.history) } catch { throw TrainingError("\(error)") }
+        do { try directory.rewriteMetricsCSV(state.history) } catch { throw .runDirectory(error) }
         logger.info("resumed from \(point.path) at step \(state.step) (epoch \(state.epoch))")
         return point.path
     }
@@ -121,7 +121,7 @@ public final class TrainingRun {
         do {
             try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
         } catch {
-            throw TrainingError("cannot create the run directory \(directory.path): \(error.localizedDescription)")
+            throw .fileSystem(path: directory.path, reason: "cannot create the run directory: \(error.localizedDescription)")
         }
         var recent: [(Date, Int)] = [(Date(), 0)]
         while !state.isFinished {
@@ -153,7 +153,7 @@ public final class TrainingRun {
                 }
                 state.recordHistoryRow(extra: row)
                 do { try directory.appendMetricsCSV(state.history.rows((state.history.rowCount - 1)..<state.history.rowCount)) }
-                catch { throw TrainingError("\(error)") }
+                catch { throw .runDirectory(error) }
             }
             let every = config.checkpoint.everySteps
             if summary.endsEpoch || (every > 0 && state.step % every == 0) || state.isFinished {
@@ -177,7 +177,7 @@ public final class TrainingRun {
             return r
         }
         let s: DatasetSplit
-        do { s = try dataset.split(split) } catch { throw TrainingError("\(error)") }
+        do { s = try dataset.split(split) } catch { throw .dataset(error) }
         var r = try Evaluation.run(split: split, indices: Array(0..<s.count), dataset: dataset, state: state,
                                    executor: executor, tta: tta)
         r.split = split
@@ -199,7 +199,7 @@ public final class TrainingRun {
             lastCheckpointStep = state.step
             logger.info("checkpoint \(path) (\(reason))")
         } catch {
-            throw TrainingError("checkpoint at step \(state.step) failed, training stopped (the previous checkpoints are intact): \(error)")
+            throw .checkpointWrite(step: state.step, cause: error)
         }
     }
 
@@ -237,9 +237,12 @@ public final class TrainingRun {
     private func wallClock() -> Double { wallOffset + Date().timeIntervalSince(started) }
 }
 
-/// A fresh run id: 64 random bits from the system generator (not part of any result).
-enum KeyedRandomRunID {
-    static func make() -> UInt64 {
+/// A run's id: 64 bits from the system's random generator, drawn once when a run starts
+/// (resumes keep theirs). It names the run on the wire and in checkpoints and is part of no
+/// result, so unlike every other random choice it is not keyed by the seed: two runs with
+/// one config must not be taken for one.
+enum RunID {
+    static func random() -> UInt64 {
         var g = SystemRandomNumberGenerator()
         return g.next() | 1
     }

@@ -54,7 +54,7 @@ extension TrainingState {
     /// Continues from `contents` (already validated against `checkpointExpectation`).
     public func restore(from contents: CheckpointContents) throws(TrainingError) {
         guard contents.step <= plannedSteps else {
-            throw TrainingError("checkpoint is at step \(contents.step), beyond this run's \(plannedSteps) steps")
+            throw .checkpointDoesNotFit(path: nil, reason: "it is at step \(contents.step), beyond this run's \(plannedSteps) steps")
         }
         let m = problem.model
         var newParameters = parameters, newBuffers = buffers
@@ -62,7 +62,7 @@ extension TrainingState {
         for (layout, isBuffer) in [(m.parameters, false), (m.buffers, true)] {
             for v in layout.views {
                 guard let t = byName[v.name], t.values.count == v.count else {
-                    throw TrainingError("checkpoint has no tensor '\(v.name)' of \(v.count) values")
+                    throw .checkpointDoesNotFit(path: nil, reason: "it has no tensor '\(v.name)' of \(v.count) values")
                 }
                 for i in 0..<v.count {
                     if isBuffer { newBuffers[v.offset + i] = t.values[i] } else { newParameters[v.offset + i] = t.values[i] }
@@ -71,7 +71,7 @@ extension TrainingState {
         }
         do {
             try optimizer.restore(OptimizerState(slots: contents.optimizer.slots, step: contents.optimizer.step))
-        } catch { throw TrainingError("checkpoint optimizer state: \(error)") }
+        } catch { throw .checkpointDoesNotFit(path: nil, reason: "optimizer state: \(error)") }
         parameters = newParameters
         buffers = newBuffers
         history = contents.metrics
@@ -110,14 +110,14 @@ extension TrainingState {
             for v in layout.views {
                 guard let t = byName[v.name] else {
                     if frozenLayers.contains(TrainingState.layerName(of: v.name)) {
-                        throw TrainingError("--freeze \(TrainingState.layerName(of: v.name)): the source checkpoint has no tensor '\(v.name)'")
+                        throw .checkpointDoesNotFit(path: nil, reason: "--freeze \(TrainingState.layerName(of: v.name)): the source checkpoint has no tensor '\(v.name)'")
                     }
                     skip(v.name, "not in the source")
                     continue
                 }
                 guard t.shape == v.shape else {
                     if frozenLayers.contains(TrainingState.layerName(of: v.name)) {
-                        throw TrainingError("cannot load '\(v.name)' for frozen layer: source shape \(t.shape), model shape \(v.shape)")
+                        throw .checkpointDoesNotFit(path: nil, reason: "cannot load '\(v.name)' for frozen layer: source shape \(t.shape), model shape \(v.shape)")
                     }
                     skip(v.name, "shape \(t.shape) vs \(v.shape)")
                     continue

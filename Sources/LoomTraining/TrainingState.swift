@@ -64,20 +64,20 @@ public final class TrainingState {
         self.problem = problem
         self.validationIndices = validationIndices
         guard truth.labels.count == problem.heads.count, truth.targets.count == problem.heads.count else {
-            throw TrainingError("train labels of \(truth.labels.count) heads for \(problem.heads.count) heads")
+            throw .configDoesNotFit("train labels of \(truth.labels.count) heads for \(problem.heads.count) heads")
         }
         for (h, head) in problem.heads.enumerated() where head.usesTargets
             && truth.targets[h].count != truth.count * problem.losses[h].classes {
-            throw TrainingError("head '\(head.name)' learns from targets: \(truth.targets[h].count) target values for \(truth.count) samples of \(problem.losses[h].classes) outputs")
+            throw .labels(head: head.name, kind: head.kind, reason: "learns from targets: \(truth.targets[h].count) target values for \(truth.count) samples of \(problem.losses[h].classes) outputs")
         }
         self.trainTruth = truth
         var oversample: (labels: [Int32], target: OversampleConfig.Target)? = nil
         if let o = config.data.oversample {
             guard let h = config.heads.firstIndex(where: { $0.name == o.head }) else {
-                throw TrainingError("data.oversample.head '\(o.head)' is not one of the heads (\(config.heads.map(\.name).joined(separator: ", ")))")
+                throw .configDoesNotFit("data.oversample.head '\(o.head)' is not one of the heads (\(config.heads.map(\.name).joined(separator: ", ")))")
             }
             guard !problem.heads[h].usesTargets else {
-                throw TrainingError("data.oversample.head '\(o.head)' is a multilabel head: oversampling needs one class per sample (a softmax or binary head)")
+                throw .configDoesNotFit("data.oversample.head '\(o.head)' is a multilabel head: oversampling needs one class per sample (a softmax or binary head)")
             }
             oversample = (truth.labels[h], o.target)
         }
@@ -85,18 +85,18 @@ public final class TrainingState {
                                seed: config.training.seed, oversample: oversample)
         stepsPerEpoch = sampler.stepsPerEpoch
         guard stepsPerEpoch > 0 else {
-            throw TrainingError("the train split has \(trainIndices.count) samples, fewer than one batch of training.batch_size \(config.training.batchSize)")
+            throw .configDoesNotFit("the train split has \(trainIndices.count) samples, fewer than one batch of training.batch_size \(config.training.batchSize)")
         }
         plannedSteps = stepsPerEpoch * config.training.epochs
         let baseLR = LRSchedule.effectiveBaseLR(config: config.optimizer, batchSize: config.training.batchSize)
         do {
             schedule = try LRSchedule(config: config.schedule, baseLR: baseLR, stepsPerEpoch: stepsPerEpoch,
                                       totalSteps: plannedSteps)
-        } catch { throw TrainingError("\(error)") }
+        } catch { throw .setting(error) }
         let model = problem.model
         let layerNames = Set(model.parameters.views.map { TrainingState.layerName(of: $0.name) })
         if let unknown = frozenLayers.subtracting(layerNames).sorted().first {
-            throw TrainingError("cannot freeze '\(unknown)': the model has no such layer (layers: \(layerNames.sorted().joined(separator: ", ")))")
+            throw .configDoesNotFit("cannot freeze '\(unknown)': the model has no such layer (layers: \(layerNames.sorted().joined(separator: ", ")))")
         }
         let groups = model.parameters.views.map { view in
             let frozen = frozenLayers.contains(TrainingState.layerName(of: view.name))
@@ -106,7 +106,7 @@ public final class TrainingState {
         }
         do {
             optimizer = try Optimizer(config: config.optimizer, parameterCount: model.parameters.count, groups: groups)
-        } catch { throw TrainingError("\(error)") }
+        } catch { throw .setting(error) }
         (parameters, buffers) = model.initialParameters(seed: config.training.seed)
     }
 
@@ -144,12 +144,12 @@ public final class TrainingState {
     /// schedule's lr, BN running statistics, bookkeeping. Refuses a non-finite result
     /// before it touches the weights (DESIGN.md invariant 4).
     public func apply(plan: StepPlan, result: ShardResult) throws(TrainingError) -> StepSummary {
-        guard plan.step == step else { throw TrainingError("result for step \(plan.step), expected step \(step)") }
+        guard plan.step == step else { throw .resultMismatch(step: plan.step, "the weights are at step \(step)") }
         guard result.shardCount == plan.shardCount else {
-            throw TrainingError("step \(plan.step): result covers \(result.shardCount) of \(plan.shardCount) micro-shards")
+            throw .resultMismatch(step: plan.step, "the result covers \(result.shardCount) of \(plan.shardCount) micro-shards")
         }
         guard result.isFinite else {
-            throw TrainingError("step \(plan.step): the gradient or batch statistics contain NaN or Inf (loss diverged?); weights left unchanged, last checkpoint kept")
+            throw .diverged(step: plan.step, detail: "")
         }
         let lr = schedule.lr(atStep: step)
         parameters.withUnsafeMutableBufferPointer { w in

@@ -2,8 +2,6 @@
 // Unknown JSON keys are ignored so that fields can be added without a version bump;
 // missing required fields are rejected (R13).
 
-import LoomKernels
-
 /// Worker → coordinator, the first message on a connection: who the worker is and what it
 /// can do. Header: run id 0 (the worker does not know the run yet).
 public struct Hello: Equatable, Sendable, Codable {
@@ -23,16 +21,19 @@ public struct Hello: Equatable, Sendable, Codable {
     /// The worker mapped the coordinator's shared weights region and made one of its own for
     /// results (optional; only a worker on the coordinator's machine can).
     public var sharedMemory: SharedMemoryOffer?
-    /// The kernels the worker computes with: OpenBLAS's core type and the instruction path
-    /// of Loom's own kernels. The coordinator admits only workers whose kernels compute the
-    /// same bits as the run's (`KernelIdentity.computesSameBits`).
-    public var kernels: KernelIdentity
+    /// The kernels the worker computes with: OpenBLAS's core type (`openblas_get_corename`)
+    /// and the instruction path of Loom's own kernels. The coordinator admits only workers
+    /// whose kernels compute the same bits as the run's (LoomCluster reads these two as a
+    /// `KernelIdentity`; the wire carries them as the strings they are).
+    public var blasCore: String
+    public var kernelPath: String
 
     public init(protocolVersion: UInt16 = WireHeader.protocolVersion, hostname: String, pid: Int,
                 cores: Int, datasetFingerprint: String, hasLocalData: Bool, sharedMemory: SharedMemoryOffer? = nil,
-                kernels: KernelIdentity = .current) {
+                blasCore: String, kernelPath: String) {
         self.sharedMemory = sharedMemory
-        self.kernels = kernels
+        self.blasCore = blasCore
+        self.kernelPath = kernelPath
         self.protocolVersion = protocolVersion
         self.hostname = hostname
         self.pid = pid
@@ -63,8 +64,8 @@ public struct Hello: Equatable, Sendable, Codable {
         datasetFingerprint = try c.decode(String.self, forKey: .datasetFingerprint)
         hasLocalData = try c.decode(Bool.self, forKey: .hasLocalData)
         sharedMemory = try c.decodeIfPresent(SharedMemoryOffer.self, forKey: .sharedMemory)
-        kernels = KernelIdentity(blasCore: try c.decode(String.self, forKey: .blasCore),
-                                 loomPath: try c.decode(String.self, forKey: .kernelPath))
+        blasCore = try c.decode(String.self, forKey: .blasCore)
+        kernelPath = try c.decode(String.self, forKey: .kernelPath)
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -76,8 +77,8 @@ public struct Hello: Equatable, Sendable, Codable {
         try c.encode(datasetFingerprint, forKey: .datasetFingerprint)
         try c.encode(hasLocalData, forKey: .hasLocalData)
         try c.encodeIfPresent(sharedMemory, forKey: .sharedMemory)
-        try c.encode(kernels.blasCore, forKey: .blasCore)
-        try c.encode(kernels.loomPath, forKey: .kernelPath)
+        try c.encode(blasCore, forKey: .blasCore)
+        try c.encode(kernelPath, forKey: .kernelPath)
     }
 
     /// R13 range checks; the header's version was already checked equal to ours (R3).
@@ -87,7 +88,7 @@ public struct Hello: Equatable, Sendable, Codable {
         }
         guard pid >= 1 else { throw .json(type: .hello, rule: "pid \(pid) is not ≥ 1") }
         guard cores >= 1 else { throw .json(type: .hello, rule: "cores \(cores) is not ≥ 1") }
-        for (name, value) in [("blas_core", kernels.blasCore), ("kernel_path", kernels.loomPath)] {
+        for (name, value) in [("blas_core", blasCore), ("kernel_path", kernelPath)] {
             guard (1...64).contains(value.utf8.count), value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
                 throw .json(type: .hello, rule: "\(name) is not 1-64 printable ASCII characters without spaces")
             }

@@ -138,6 +138,7 @@ public final class InMemoryNetwork: @unchecked Sendable {
 /// One end of an `InMemoryNetwork`: the coordinator or a worker. Keeps the `Transport`
 /// contract: sends never block and fail for disconnected peers or full queues.
 public final class InMemoryTransport: Transport {
+    public var endpoint: String { InMemoryNetwork.endpoint(peerID) }
     /// The identity the other side sees: `PeerID.coordinator` or the worker's id.
     public let peerID: PeerID
     private let network: InMemoryNetwork

@@ -6,10 +6,12 @@ public enum Message: Equatable, Sendable {
     case welcome(Welcome)
     case refuse(Refusal)
     case assignment(Assignment)
-    case result(ShardResult)
+    case result(BlockResult)
     case weights(WeightsUpdate)
     case heartbeat(Heartbeat)
     case shutdown(Shutdown)
+    case evaluate(EvaluationRequest)
+    case evaluation(EvaluationReply)
 
     public var type: MessageType {
         switch self {
@@ -21,6 +23,8 @@ public enum Message: Equatable, Sendable {
         case .weights: .weights
         case .heartbeat: .heartbeat
         case .shutdown: .shutdown
+        case .evaluate: .evaluate
+        case .evaluation: .evaluation
         }
     }
 
@@ -45,12 +49,15 @@ public enum Message: Equatable, Sendable {
         case .refuse(let m): [jsonFrame(ReasonBody(reason: m.reason))]
         case .shutdown(let m): [jsonFrame(ReasonBody(reason: m.reason))]
         case .assignment(let m):
-            [packFrame(m.shardSampleCounts), packFrame(m.sampleIndices), m.sampleRecords, packFrame(m.headScales)]
+            [packFrame(m.shardSampleCounts), packFrame(m.sampleIndices.map { UInt64($0) }), m.sampleRecords,
+             packFrame(m.headScales)]
         case .result(let m):
             [m.sharedGradient?.frame() ?? packFrame(m.gradientSum), packFrame(m.batchNormStatistics),
              packFrame(m.metricSums), packFrame(m.sampleCounts)]
         case .weights(let m): [m.shared?.frame() ?? packFrame(m.parameters), packFrame(m.buffers)]
         case .heartbeat: []
+        case .evaluate(let m): [packFrame(m.sampleIndices.map { UInt64($0) }), m.images]
+        case .evaluation(let m): [packFrame(m.logits)]
         }
     }
 
@@ -78,6 +85,12 @@ public enum Message: Equatable, Sendable {
                            flags: m.shared == nil ? 0 : WireHeader.sharedFlag)
         case .heartbeat(let m):
             h = WireHeader(type: .heartbeat, runID: m.runID, step: m.step, weightsVersion: m.weightsVersion)
+        case .evaluate(let m):
+            h = WireHeader(type: .evaluate, runID: m.runID, weightsVersion: m.weightsVersion, firstShard: m.chunk,
+                           shardCount: 1, flags: m.tta ? WireHeader.ttaFlag : 0)
+        case .evaluation(let m):
+            h = WireHeader(type: .evaluation, runID: m.runID, weightsVersion: m.weightsVersion, firstShard: m.chunk,
+                           shardCount: 1)
         }
         h.payloadFrameCount = UInt16(truncatingIfNeeded: payload.count)
         h.payloadBytes = payload.reduce(0) { $0 + UInt64($1.count) }
@@ -156,7 +169,7 @@ public enum Message: Equatable, Sendable {
             return .assignment(try decodeAssignment(h, p))
         case .result:
             let shared = h.isShared ? try p.sharedSlot(0) : nil
-            return .result(ShardResult(
+            return .result(BlockResult(
                 runID: h.runID, step: h.step, epoch: h.epoch, weightsVersion: h.weightsVersion,
                 firstShard: h.firstShard, shardCount: h.shardCount,
                 gradientSum: shared == nil ? try p.finiteFloats(0) : [], batchNormStatistics: try p.finiteFloats(1),
@@ -169,7 +182,30 @@ public enum Message: Equatable, Sendable {
                                           buffers: try p.finiteFloats(1), shared: shared))
         case .heartbeat:
             return .heartbeat(Heartbeat(runID: h.runID, step: h.step, weightsVersion: h.weightsVersion))
+        case .evaluate:
+            return .evaluate(try decodeEvaluate(h, p))
+        case .evaluation:
+            return .evaluation(EvaluationReply(runID: h.runID, weightsVersion: h.weightsVersion, chunk: h.firstShard,
+                                               logits: try p.finiteFloats(0)))
         }
+    }
+
+    /// R10-R11 for evaluation requests: one chunk, at least one sample, one equal-sized
+    /// image per sample.
+    private static func decodeEvaluate(_ h: WireHeader, _ p: PayloadReader) throws(WireError) -> EvaluationRequest {
+        guard h.shardCount == 1 else {
+            throw .shardRange(type: .evaluate, first: h.firstShard, count: h.shardCount, rule: "an evaluation request is one chunk")
+        }
+        let indices = try p.sampleIndices(0)
+        guard !indices.isEmpty else {
+            throw .frameSize(type: .evaluate, frame: p.name(0), bytes: 0, rule: "no samples to evaluate")
+        }
+        guard !p.frames[1].isEmpty, p.frames[1].count % indices.count == 0 else {
+            throw .frameSize(type: .evaluate, frame: p.name(1), bytes: p.frames[1].count,
+                             rule: "not one equal-sized image per sample (\(indices.count) samples)")
+        }
+        return EvaluationRequest(runID: h.runID, weightsVersion: h.weightsVersion, chunk: h.firstShard,
+                                 tta: h.flags & WireHeader.ttaFlag != 0, sampleIndices: indices, images: p.frames[1])
     }
 
     /// R11 for assignments: one count per micro-shard, each ≥ 1, indices matching their sum,
@@ -195,7 +231,7 @@ public enum Message: Equatable, Sendable {
         }
         return Assignment(runID: h.runID, step: h.step, epoch: h.epoch, weightsVersion: h.weightsVersion,
                           firstShard: h.firstShard, shardSampleCounts: counts,
-                          sampleIndices: try p.array(1, of: UInt64.self, elementName: "u64"),
+                          sampleIndices: try p.sampleIndices(1),
                           sampleRecords: p.frames[2], headScales: try p.finiteFloats(3), sharedResult: h.isShared)
     }
 }

@@ -19,6 +19,10 @@ public enum MessageType: UInt8, CaseIterable, Sendable, CustomStringConvertible 
     case heartbeat = 7
     /// Coordinator → worker: stop and exit, with a reason.
     case shutdown = 8
+    /// Coordinator → worker: evaluation-mode logits for a chunk of samples (version 3).
+    case evaluate = 9
+    /// Worker → coordinator: the logits of an evaluation chunk (version 3).
+    case evaluation = 10
 
     public var description: String {
         switch self {
@@ -30,6 +34,8 @@ public enum MessageType: UInt8, CaseIterable, Sendable, CustomStringConvertible 
         case .weights: "weights"
         case .heartbeat: "heartbeat"
         case .shutdown: "shutdown"
+        case .evaluate: "evaluate"
+        case .evaluation: "evaluation"
         }
     }
 
@@ -42,12 +48,21 @@ public enum MessageType: UInt8, CaseIterable, Sendable, CustomStringConvertible 
         case .result: ["gradient_sum", "batch_norm_statistics", "metric_sums", "sample_counts"]
         case .weights: ["parameters", "buffers"]
         case .heartbeat: []
+        case .evaluate: ["sample_indices", "images"]
+        case .evaluation: ["logits"]
         }
     }
 
-    /// Whether the header may carry the `shared` flag (R5, R14).
-    var mayBeShared: Bool { self == .assignment || self == .weights || self == .result }
+    /// The header flags this type may carry (R5).
+    var allowedFlags: UInt8 {
+        switch self {
+        case .assignment, .weights, .result: WireHeader.sharedFlag
+        case .evaluate: WireHeader.ttaFlag
+        default: 0
+        }
+    }
 
     /// Whether the header's micro-shard range must be non-empty (true) or zero (false).
-    var carriesShardRange: Bool { self == .assignment || self == .result }
+    /// Evaluation messages carry their chunk there, with a count of 1.
+    var carriesShardRange: Bool { self == .assignment || self == .result || self == .evaluate || self == .evaluation }
 }

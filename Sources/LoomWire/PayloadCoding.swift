@@ -3,8 +3,8 @@
 // Payload frames are raw little-endian arrays with no length prefix: the element count is
 // the frame size divided by the element size, so there is no length field to distrust.
 
+import CKernels
 import Foundation
-import LoomKernels
 
 #if _endian(big)
 #error("LoomWire copies arrays straight into little-endian frames; big-endian hosts are not supported")
@@ -50,8 +50,20 @@ struct PayloadReader {
     /// Frame `index` as float32 values, all finite (R11, R12).
     func finiteFloats(_ index: Int) throws(WireError) -> [Float] {
         let values = try array(index, of: Float.self, elementName: "float32")
-        if let bad = firstNonFinite(values) { throw nonFinite(index, bad) }
+        let finite = values.withUnsafeBufferPointer { $0.isEmpty || loom_all_finite($0.baseAddress!, $0.count) != 0 }
+        if !finite, let bad = values.firstIndex(where: { !$0.isFinite }) { throw nonFinite(index, bad) }
         return values
+    }
+
+    /// Frame `index` as dataset sample indices: u64 values below 2^63, so that every one is
+    /// an `Int` (R11).
+    func sampleIndices(_ index: Int) throws(WireError) -> [Int] {
+        let raw = try array(index, of: UInt64.self, elementName: "u64")
+        if let bad = raw.firstIndex(where: { $0 > UInt64(Int.max) }) {
+            throw .frameSize(type: type, frame: name(index), bytes: frames[index].count,
+                             rule: "sample index \(raw[bad]) at position \(bad) is not below 2^63")
+        }
+        return raw.map { Int($0) }
     }
 
     /// Frame `index` as float64 values, all finite (R11, R12).

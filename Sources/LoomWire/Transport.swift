@@ -48,6 +48,9 @@ public struct Envelope: Equatable, Sendable {
 /// - One transport is used from one thread at a time. After `close()` every call throws
 ///   `.closed`; `close()` itself may be called more than once.
 public protocol Transport: AnyObject {
+    /// Where this transport is bound or connected, as logs and workers should name it (the
+    /// port chosen for `tcp://host:*`, for one).
+    var endpoint: String { get }
     /// Queues `frames` as one message to `peer` without blocking.
     func send(_ frames: [[UInt8]], to peer: PeerID) throws(TransportError)
     /// The next message from any peer, or nil after `timeout`.
@@ -73,8 +76,8 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
     case queueFull(peer: PeerID, endpoint: String)
     /// The endpoint is not `tcp://host:port` or `ipc://path`.
     case invalidEndpoint(String, reason: String)
-    /// A ZeroMQ call failed: which call, where, and `zmq_strerror`.
-    case zeroMQ(operation: String, endpoint: String, errno: Int32, message: String)
+    /// A socket call failed: which call, where, and the system's message for `errno`.
+    case socket(operation: String, endpoint: String, errno: Int32, message: String)
     /// Setting up CURVE failed (no CURVE support, bad key...).
     case security(SecurityError)
 
@@ -88,7 +91,7 @@ public enum TransportError: Error, Equatable, Sendable, CustomStringConvertible 
             return "send queue to peer \(peer) on \(endpoint) is full; message dropped"
         case .invalidEndpoint(let endpoint, let reason):
             return "invalid endpoint \"\(endpoint)\": \(reason)"
-        case .zeroMQ(let operation, let endpoint, let errno, let message):
+        case .socket(let operation, let endpoint, let errno, let message):
             return "\(operation) on \(endpoint) failed: \(message) (errno \(errno))"
         case .security(let error):
             return error.description

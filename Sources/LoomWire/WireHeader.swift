@@ -3,9 +3,10 @@
 /// ```
 /// offset size field
 ///  0     4    magic "LOOM"
-///  4     2    protocol version (u16) = 2
+///  4     2    protocol version (u16) = 3
 ///  6     1    message type (u8, MessageType)
-///  7     1    flags (u8): bit 0 `shared` (assignment, weights, result); other bits 0
+///  7     1    flags (u8): bit 0 `shared` (assignment, weights, result), bit 1 `tta`
+///                (evaluate); other bits 0
 ///  8     8    run id (u64)
 /// 16     8    step (u64)
 /// 24     8    weights version (u64)
@@ -25,12 +26,16 @@ public struct WireHeader: Equatable, Sendable {
     /// "LOOM" in ASCII.
     public static let magic: [UInt8] = [0x4C, 0x4F, 0x4F, 0x4D]
     /// The protocol version this build speaks and accepts.
-    /// Version 2 added the `shared` flag (shared-memory payloads, R14).
-    public static let protocolVersion: UInt16 = 2
+    /// Version 2 added the `shared` flag (shared-memory payloads, R14); version 3 gave
+    /// evaluation its own messages (`evaluate`, `evaluation`) instead of assignments and
+    /// results with marker epochs.
+    public static let protocolVersion: UInt16 = 3
     /// Flags bit 0. On weights and result: the big array (parameters, gradient_sum) is in
     /// the sender's shared region, and its frame holds a `SharedSlot`. On an assignment:
     /// the coordinator asks for the gradient that way.
     public static let sharedFlag: UInt8 = 1
+    /// Flags bit 1, on an evaluate request: average the config's test-time views.
+    public static let ttaFlag: UInt8 = 2
     /// Upper bound on the payload of one message (1 GiB); larger claims are rejected
     /// before anything is read. The ZeroMQ transport bounds each frame the same way.
     public static let maxPayloadBytes: UInt64 = 1 << 30
@@ -90,8 +95,7 @@ public struct WireHeader: Equatable, Sendable {
         let version: UInt16 = load(at: 4, from: frame)
         guard version == Self.protocolVersion else { throw .unsupportedVersion(version) }
         guard let type = MessageType(rawValue: frame[6]) else { throw .unknownType(frame[6]) }
-        let allowedFlags = type.mayBeShared ? Self.sharedFlag : 0
-        if frame[7] & ~allowedFlags != 0 { throw .nonZeroReserved(type: type, offset: 7) }
+        if frame[7] & ~type.allowedFlags != 0 { throw .nonZeroReserved(type: type, offset: 7) }
         for offset in [46, 47] + Array(56..<64) where frame[offset] != 0 {
             throw .nonZeroReserved(type: type, offset: offset)
         }

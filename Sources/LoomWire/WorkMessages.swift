@@ -1,4 +1,5 @@
-// Messages of the training loop: assignment, result, weights, heartbeat.
+// Messages of the training loop (assignment, result, weights, heartbeat) and of evaluation
+// (evaluate, evaluation).
 // Their payload frames are raw little-endian arrays (see PayloadCoding.swift).
 
 /// Coordinator → worker: compute micro-shards `firstShard ..< firstShard + shardCount` of
@@ -17,22 +18,23 @@ public struct Assignment: Equatable, Sendable {
     public var firstShard: UInt32
     /// Samples per micro-shard, u32 [shardCount]; each ≥ 1.
     public var shardSampleCounts: [UInt32]
-    /// Dataset indices of the samples, u64 [Σ shardSampleCounts], in micro-shard order.
-    public var sampleIndices: [UInt64]
+    /// Dataset indices of the samples, in micro-shard order (u64 [Σ shardSampleCounts] on
+    /// the wire, each below 2^63).
+    public var sampleIndices: [Int]
     /// For workers without local data: one fixed-size record per sample, in the order of
     /// `sampleIndices` (uint8 [N, recordSize]; the record layout belongs to LoomCluster).
     /// Empty when the worker reads its own copy of the dataset.
     public var sampleRecords: [UInt8]
     /// Per head: the step's loss weight / loss normaliser over the whole global batch,
     /// float32 [heads], finite. A worker cannot compute it from its share of the batch; it
-    /// scales its loss gradients by it. Empty for evaluation work.
+    /// scales its loss gradients by it.
     public var headScales: [Float]
     /// Header flag `shared`: put the gradient sum in your shared region (a worker without one
     /// sends it in the message as usual).
     public var sharedResult: Bool
 
     public init(runID: UInt64, step: UInt64, epoch: UInt32, weightsVersion: UInt64, firstShard: UInt32,
-                shardSampleCounts: [UInt32], sampleIndices: [UInt64], sampleRecords: [UInt8] = [],
+                shardSampleCounts: [UInt32], sampleIndices: [Int], sampleRecords: [UInt8] = [],
                 headScales: [Float] = [], sharedResult: Bool = false) {
         self.sharedResult = sharedResult
         self.runID = runID
@@ -53,7 +55,7 @@ public struct Assignment: Equatable, Sendable {
 
     /// Dataset indices of the samples of the `i`-th micro-shard of this assignment
     /// (global micro-shard `firstShard + i`).
-    public func samples(ofShard i: Int) -> ArraySlice<UInt64> {
+    public func samples(ofShard i: Int) -> ArraySlice<Int> {
         let start = shardSampleCounts[..<i].reduce(0) { $0 + Int($1) }
         return sampleIndices[start ..< start + Int(shardSampleCounts[i])]
     }
@@ -62,7 +64,7 @@ public struct Assignment: Equatable, Sendable {
 /// Worker → coordinator: the contribution of micro-shards `firstShard ..< firstShard +
 /// shardCount` of step `step`, already reduced by the worker along the fixed reduction tree
 /// (one result per aligned subtree; a worker may send several results per assignment).
-public struct ShardResult: Equatable, Sendable {
+public struct BlockResult: Equatable, Sendable {
     public var runID: UInt64
     public var step: UInt64
     public var epoch: UInt32
@@ -132,5 +134,45 @@ public struct Heartbeat: Equatable, Sendable {
         self.runID = runID
         self.step = step
         self.weightsVersion = weightsVersion
+    }
+}
+
+/// Coordinator → worker: evaluation-mode logits of chunk `chunk` of an evaluation with the
+/// weights of version `weightsVersion` (header: first micro-shard = chunk, count 1). The
+/// images always travel with the request, so any worker can take any split.
+public struct EvaluationRequest: Equatable, Sendable {
+    public var runID: UInt64
+    public var weightsVersion: UInt64
+    public var chunk: UInt32
+    /// Header flag `tta`: average the config's test-time views.
+    public var tta: Bool
+    /// Dataset indices of the samples (u64 on the wire, each below 2^63).
+    public var sampleIndices: [Int]
+    /// The samples' images, uint8 [N, H, W, C], in the order of `sampleIndices`.
+    public var images: [UInt8]
+
+    public init(runID: UInt64, weightsVersion: UInt64, chunk: UInt32, tta: Bool, sampleIndices: [Int], images: [UInt8]) {
+        self.runID = runID
+        self.weightsVersion = weightsVersion
+        self.chunk = chunk
+        self.tta = tta
+        self.sampleIndices = sampleIndices
+        self.images = images
+    }
+}
+
+/// Worker → coordinator: the logits of every head for the samples of evaluation chunk
+/// `chunk`, float32, (n, K_h) row-major one head after the other.
+public struct EvaluationReply: Equatable, Sendable {
+    public var runID: UInt64
+    public var weightsVersion: UInt64
+    public var chunk: UInt32
+    public var logits: [Float]
+
+    public init(runID: UInt64, weightsVersion: UInt64, chunk: UInt32, logits: [Float]) {
+        self.runID = runID
+        self.weightsVersion = weightsVersion
+        self.chunk = chunk
+        self.logits = logits
     }
 }

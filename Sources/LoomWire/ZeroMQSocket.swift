@@ -31,7 +31,7 @@ final class ZeroMQSocket {
 
     static func error(_ operation: String, _ endpoint: String) -> TransportError {
         let code = zmq_errno()
-        return .zeroMQ(operation: operation, endpoint: endpoint, errno: code, message: String(cString: zmq_strerror(code)))
+        return .socket(operation: operation, endpoint: endpoint, errno: code, message: String(cString: zmq_strerror(code)))
     }
 
     func set(_ option: Int32, _ value: Int32, _ name: String) throws(TransportError) {

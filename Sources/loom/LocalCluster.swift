@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import LoomCluster
+import LoomLocal
 import LoomTraining
 
 /// `loom train --workers N`: a coordinator in this process and N `loom worker` child

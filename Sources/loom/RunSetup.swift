@@ -70,7 +70,8 @@ struct RunSession {
     init(run: TrainingRun, metricsOptions: MetricsOptions, logger: Logger) throws {
         self.run = run
         self.logger = logger
-        SignalHandling.install(control: control)
+        let control = self.control
+        SignalHandling.install(stop: { control.requestStop($0) }, checkpoint: { control.requestCheckpoint() })
         let batch = run.config.training.batchSize
         let progress = ProgressReporter(logger: logger, stepsPerEpoch: run.state.stepsPerEpoch,
                                         lastStep: run.state.lastStep, logEvery: run.config.training.logEverySteps)
@@ -104,21 +105,20 @@ struct RunSession {
     }
 }
 
-/// Installs handlers: SIGTERM/SIGINT ask the run to checkpoint and stop, SIGUSR1 to checkpoint.
+/// The one signal installer of every command: SIGTERM and SIGINT call `stop` with
+/// "SIGTERM received" or "SIGINT received"; SIGUSR1 calls `checkpoint` when given (and is
+/// left alone otherwise). Handlers run on a dispatch queue, not in signal context.
 enum SignalHandling {
     nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
 
-    static func install(control: RunControl, onStop: (@Sendable (Int32) -> Void)? = nil) {
-        for (sig, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT"), (SIGUSR1, "SIGUSR1")] {
+    static func install(stop: @escaping @Sendable (String) -> Void, checkpoint: (@Sendable () -> Void)? = nil) {
+        var signals = [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")]
+        if checkpoint != nil { signals.append((SIGUSR1, "SIGUSR1")) }
+        for (sig, name) in signals {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
-                if sig == SIGUSR1 {
-                    control.requestCheckpoint()
-                } else {
-                    control.requestStop("\(name) received")
-                    onStop?(sig)
-                }
+                if sig == SIGUSR1 { checkpoint?() } else { stop("\(name) received") }
             }
             source.resume()
             sources.append(source)

@@ -2,7 +2,7 @@
 // giving worker i its own CPU when the machine has N (read back from /proc, per thread).
 
 import Foundation
-import LoomCluster
+import LoomLocal
 import Testing
 
 @Suite struct WorkerPinningTests {

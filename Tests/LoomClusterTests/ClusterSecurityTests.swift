@@ -37,7 +37,7 @@ import Testing
         wrongVersion[0][4] = 9
         try raw.send(wrongVersion, to: .coordinator)
         // A result replayed from an earlier step.
-        try raw.send(.result(ShardResult(runID: id, step: 0, epoch: 0, weightsVersion: 0, firstShard: 0, shardCount: 1,
+        try raw.send(.result(BlockResult(runID: id, step: 0, epoch: 0, weightsVersion: 0, firstShard: 0, shardCount: 1,
                                          gradientSum: [0], batchNormStatistics: [], metricSums: [], sampleCounts: [1])),
                      to: .coordinator)
 

@@ -50,17 +50,17 @@ import Testing
     /// Step 0 on a thread of its own, while the test plays the workers.
     final class StepThread {
         private let thread: Thread
-        private let outcome: Locked<Result<LoomTraining.ShardResult, TrainingError>?>
+        private let outcome: Locked<Result<ShardResult, TrainingError>?>
         init(_ c: InMemoryCluster) {
             let executor = c.executor, state = c.state
-            let outcome = Locked<Result<LoomTraining.ShardResult, TrainingError>?>(nil)
+            let outcome = Locked<Result<ShardResult, TrainingError>?>(nil)
             self.outcome = outcome
             thread = Thread { outcome.withValue { $0 = Result { () throws(TrainingError) in try executor.execute(plan: state.plan(step: 0), state: state) } } }
             thread.start()
         }
         var isFinished: Bool { thread.isFinished }
         /// The step's result, once it returns (within 10 s).
-        func finish() throws -> LoomTraining.ShardResult {
+        func finish() throws -> ShardResult {
             let deadline = Date().addingTimeInterval(10)
             while !thread.isFinished && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
             // The thread holds `outcome` until the step returns.
@@ -69,8 +69,8 @@ import Testing
         }
     }
 
-    static func wire(_ r: LoomTraining.ShardResult, runID: UInt64, first: UInt32 = 0, shared: SharedSlot?) -> LoomWire.ShardResult {
-        LoomWire.ShardResult(runID: runID, step: 0, epoch: 0, weightsVersion: 0, firstShard: first, shardCount: UInt32(r.shardCount),
+    static func wire(_ r: ShardResult, runID: UInt64, first: UInt32 = 0, shared: SharedSlot?) -> BlockResult {
+        BlockResult(runID: runID, step: 0, epoch: 0, weightsVersion: 0, firstShard: first, shardCount: UInt32(r.shardCount),
                     gradientSum: shared == nil ? r.gradients : [], batchNormStatistics: r.batchStatistics,
                     metricSums: r.headSums, sampleCounts: [UInt64(r.shardCount)], sharedGradient: shared)
     }
@@ -132,13 +132,14 @@ import Testing
     }
 
     /// Block `block` of step 0 computed in this process, as a worker would.
-    static func blockResult(_ c: InMemoryCluster, _ block: ShardBlock) throws -> LoomTraining.ShardResult {
+    static func blockResult(_ c: InMemoryCluster, _ block: ShardBlock) throws -> ShardResult {
         let plan = c.state.plan(step: 0)
-        let ids = Array(plan.samples(of: block))
-        let data = ShardData(sampleIDs: ids, images: try c.source.images(split: "train", indices: ids),
+        let work = plan.work(block, seed: c.problem.config.training.seed)
+        let ids = work.sampleIDs
+        let data = ShardData(count: ids.count, images: try c.source.images(split: "train", indices: ids),
                              labels: c.state.truth(of: ids[...]).labels)
         return try ShardComputer(problem: c.problem, microBatch: 4)
-            .compute(plan: plan, block: block, data: data, parameters: c.state.parameters, buffers: c.state.buffers)
+            .compute(work, data: data, parameters: c.state.parameters, buffers: c.state.buffers)
     }
 
     /// The next assignment for `fake`, sending heartbeats meanwhile (so that it stays live).
@@ -160,11 +161,11 @@ import Testing
         let fake: FakeWorker
         let results: SharedRegion?
         let work: Assignment
-        let value: LoomTraining.ShardResult
+        let value: ShardResult
 
         /// Sends `value` (default: the block's result), its gradient in `slot` of the
         /// worker's region when given (written there first, unless `again`), else in the message.
-        func send(_ value: LoomTraining.ShardResult? = nil, slot: SharedSlot? = nil, again: Bool = false, runID: UInt64) throws {
+        func send(_ value: ShardResult? = nil, slot: SharedSlot? = nil, again: Bool = false, runID: UInt64) throws {
             let v = value ?? self.value
             if let slot, let results, !again {
                 v.gradients.withUnsafeBytes { results.write(slot: Int(slot.slot), tag: slot.tag, payload: $0) }

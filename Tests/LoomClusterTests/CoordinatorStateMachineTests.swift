@@ -66,7 +66,7 @@ import Testing
         // The fake's answers are queued before the step starts: its one block is [0, 4).
         let p = c.problem.model.parameters.count, b = c.problem.model.buffers.count
         func result(step: UInt64, gradient: Float) -> Message {
-            .result(ShardResult(runID: c.runID, step: step, epoch: 0, weightsVersion: step, firstShard: 0, shardCount: 4,
+            .result(BlockResult(runID: c.runID, step: step, epoch: 0, weightsVersion: step, firstShard: 0, shardCount: 4,
                                 gradientSum: [Float](repeating: gradient, count: p), batchNormStatistics: [Float](repeating: 0, count: b),
                                 metricSums: [Double](repeating: 0, count: 4), sampleCounts: [4]))
         }

@@ -11,7 +11,7 @@ import Testing
     typealias Shared = CoordinatorSharedMemoryTests
 
     /// `value` with a NaN in its batch-norm statistics (what a diverged BN layer sends).
-    static func poisoned(_ value: LoomTraining.ShardResult) -> LoomTraining.ShardResult {
+    static func poisoned(_ value: ShardResult) -> ShardResult {
         var v = value
         if v.batchStatistics.isEmpty { v.gradients[0] = .nan } else { v.batchStatistics[0] = .nan }
         return v

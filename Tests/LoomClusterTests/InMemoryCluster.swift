@@ -40,7 +40,7 @@ final class InMemoryCluster {
             cluster: {heartbeat_ms: 20, worker_timeout_ms: \(timeoutMs), shared_memory: \(sharedMemory)}
             """, source: "unit", defaultName: "unit")
         let shape = ImageShape(height: 28, width: 28, channels: 1)
-        let heads = config.heads.map { ResolvedHead(name: $0.name, kind: $0.kind.rawValue, attribute: $0.attribute, classes: 10,
+        let heads = config.heads.map { ResolvedHead(name: $0.name, kind: $0.kind, attribute: $0.attribute, classes: 10,
                                                     classNames: (0..<10).map { "c\($0)" }, classWeights: nil) }
         problem = try TrainingProblem(config: config, heads: heads, imageShape: shape)
         state = try TrainingState(problem: problem, trainLabels: [(0..<64).map { Int32($0 % 10) }],
@@ -79,14 +79,14 @@ final class InMemoryCluster {
     }
 
     /// The step computed in this process, in one block (what `LocalExecutor` does).
-    func localResult(step: Int) throws -> LoomTraining.ShardResult {
+    func localResult(step: Int) throws -> ShardResult {
         let plan = state.plan(step: step)
         let ids = plan.sampleIndices
-        let data = ShardData(sampleIDs: ids, images: try source.images(split: "train", indices: ids),
+        let data = ShardData(count: ids.count, images: try source.images(split: "train", indices: ids),
                              labels: state.truth(of: ids[...]).labels)
         return try ShardComputer(problem: problem, microBatch: 4)
-            .compute(plan: plan, block: ShardBlock(start: 0, count: plan.shardCount), data: data,
-                     parameters: state.parameters, buffers: state.buffers)
+            .compute(plan.work(ShardBlock(start: 0, count: plan.shardCount), seed: problem.config.training.seed),
+                     data: data, parameters: state.parameters, buffers: state.buffers)
     }
 }
 
@@ -142,7 +142,7 @@ final class FakeHeartbeat {
     deinit { stop() }
 }
 
-func sameBits(_ a: LoomTraining.ShardResult, _ b: LoomTraining.ShardResult) -> Bool {
+func sameBits(_ a: ShardResult, _ b: ShardResult) -> Bool {
     a.shardCount == b.shardCount && a.gradients.map(\.bitPattern) == b.gradients.map(\.bitPattern)
         && a.batchStatistics.map(\.bitPattern) == b.batchStatistics.map(\.bitPattern)
         && a.headSums.map(\.bitPattern) == b.headSums.map(\.bitPattern)

@@ -1,5 +1,6 @@
 import Foundation
 import LoomData
+import LoomTestSupport
 import LoomHDF5
 import Testing
 

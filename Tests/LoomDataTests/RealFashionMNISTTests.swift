@@ -2,6 +2,7 @@
 
 import Foundation
 import LoomData
+import LoomSynthetic
 import LoomTestSupport
 import Testing
 

@@ -2,7 +2,7 @@
 import LoomKernels
 import Testing
 
-private func masks(ids: [UInt64], features: Int, p: Float = 0.5, step: UInt64 = 1) -> [[Float]] {
+private func masks(ids: [Int], features: Int, p: Float = 0.5, step: Int = 1) -> [[Float]] {
     var y = [Float](repeating: 0, count: ids.count * features), mask = y
     let x = [Float](repeating: 1, count: ids.count * features)
     dropoutForward(y: &y, mask: &mask, x: x, batch: ids.count, features: features, p: p, seed: 9, step: step,

@@ -30,7 +30,7 @@ private func mixedModel() throws -> Model {
     var random = KeyedRandom(seed: 8, purpose: .dataset)
     let input = (0..<(n * model.inputCount)).map { _ in random.nextFloat() * 2 - 1 }
     let dlogits = model.headOutputs.map { k in (0..<(n * k)).map { _ in random.nextFloat() * 2 - 1 } }
-    let ids: [UInt64] = [10, 11, 12, 13]
+    let ids: [Int] = [10, 11, 12, 13]
 
     // L = Σ_heads Σ dlogits·logits, in Double.
     func loss(_ p: [Float]) throws -> Double {

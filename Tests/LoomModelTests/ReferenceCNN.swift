@@ -4,6 +4,7 @@ import LoomConfig
 import LoomHDF5
 import LoomKernels
 import LoomModel
+import LoomTraining
 import LoomTestSupport
 
 func layer(_ kind: LayerConfig.Kind, _ name: String = "", out: Int = 0, kernel: Int = 3, stride: Int = 1,
@@ -66,9 +67,8 @@ func trainingPass(_ model: Model, _ workspace: Workspace, parameters: [Float], b
     var gradients = [Float](repeating: 0, count: model.parameters.count)
     try model.forward(parameters: parameters, buffers: buffers, input: x, count: n, training: true, workspace: workspace)
     let logits = Array(UnsafeBufferPointer(start: workspace.logits(head: 0), count: n * 10))
-    let sum = try softmaxCrossEntropy(dlogits: workspace.dlogits(head: 0), logits: workspace.logits(head: 0),
-                                      labels: labels, batch: n, classes: 10)
-    for i in 0..<(n * 10) { workspace.dlogits(head: 0)[i] /= Float(n) }
+    let (sums, dlogits) = try HeadLoss(kind: .softmax, config: LossConfig(), classes: 10).evaluate(logits: logits, labels: labels)
+    for i in 0..<(n * 10) { workspace.dlogits(head: 0)[i] = dlogits[i] / Float(n) }
     try model.backward(parameters: parameters, workspace: workspace, gradients: &gradients)
-    return (sum.loss / Double(n), logits, gradients)
+    return (sums.loss / Double(n), logits, gradients)
 }

@@ -34,8 +34,8 @@ struct CalibrationTests {
 
     /// A softmax head of 2 classes and a multilabel head of 2 labels over 4 samples.
     private let twoHeads = [
-        ResolvedHead(name: "category", kind: "softmax", attribute: "category", classes: 2, classNames: ["a", "b"], classWeights: nil),
-        ResolvedHead(name: "tags", kind: "multilabel", attribute: "tags", classes: 2, classNames: ["x", "y"], classWeights: nil),
+        ResolvedHead(name: "category", kind: .softmax, attribute: "category", classes: 2, classNames: ["a", "b"], classWeights: nil),
+        ResolvedHead(name: "tags", kind: .multilabel, attribute: "tags", classes: 2, classNames: ["x", "y"], classWeights: nil),
     ]
     private let twoHeadLogits: [[Float]] = [[4, -4, -4, 4, 4, -4, -4, 4], [8, -8, 8, -8, -8, 8, -8, 8]]
 

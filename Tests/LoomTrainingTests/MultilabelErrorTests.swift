@@ -107,7 +107,7 @@ import Testing
         let path = try dataset(dir, attributes: [AttributeInfo(name: "sale", kind: .binary, classNames: ["no", "yes"])],
                                train: ["sale": tags(k: 1, values)])
         let dataset = try Dataset(path: path)
-        let head = ResolvedHead(name: "sale", kind: "binary", attribute: "sale", classes: 2, classNames: ["no", "yes"],
+        let head = ResolvedHead(name: "sale", kind: .binary, attribute: "sale", classes: 2, classNames: ["no", "yes"],
                                 classWeights: nil)
         let truth = try GroundTruth.read(try dataset.split("train"), heads: [head])
         let expected: [Int32] = (0..<32).map { (i: Int) -> Int32 in i % 5 == 0 || i % 7 == 0 ? -1 : Int32(i % 2) }

@@ -90,11 +90,12 @@ import Testing
         let whole = try executor.execute(plan: plan, state: run.state)
         // Compute each micro-shard alone and combine in tree order.
         let computer = ShardComputer(problem: run.problem, microBatch: plan.microBatch)
-        var leaves: [ShardBlock: LoomTraining.ShardResult] = [:]
+        var leaves: [ShardBlock: ShardResult] = [:]
         for s in 0..<plan.shardCount {
             let block = ShardBlock(start: s, count: 1)
-            let data = try executor.load(split: "train", indices: Array(plan.samples(of: block)))
-            leaves[block] = try computer.compute(plan: plan, block: block, data: data, parameters: run.state.parameters,
+            let work = plan.work(block, seed: run.problem.config.training.seed)
+            let data = try executor.load(split: "train", indices: work.sampleIDs)
+            leaves[block] = try computer.compute(work, data: data, parameters: run.state.parameters,
                                                  buffers: run.state.buffers)
         }
         let combined = ReductionTree.reduce(ShardBlock(start: 0, count: plan.shardCount), value: { leaves[$0] },

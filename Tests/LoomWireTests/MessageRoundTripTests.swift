@@ -20,7 +20,7 @@ import Testing
 
     @Test func headerStartsWithMagicAndVersionLittleEndian() {
         let frame = Message.heartbeat(SampleMessages.heartbeat).encode()[0]
-        #expect(Array(frame[0..<7]) == [0x4C, 0x4F, 0x4F, 0x4D, 0x02, 0x00, MessageType.heartbeat.rawValue])
+        #expect(Array(frame[0..<7]) == [0x4C, 0x4F, 0x4F, 0x4D, 0x03, 0x00, MessageType.heartbeat.rawValue])
     }
 
     @Test func floatPayloadIsRawLittleEndianFloat32() {
@@ -32,12 +32,12 @@ import Testing
         let a = SampleMessages.assignment
         #expect(Array(a.samples(ofShard: 0)) == [10, 11])
         #expect(Array(a.samples(ofShard: 1)) == [500, 501, 502])
-        #expect(Array(a.samples(ofShard: 2)) == [UInt64.max - 1])
+        #expect(Array(a.samples(ofShard: 2)) == [Int.max - 1])
         #expect(a.recordSize == 5)
     }
 
     @Test func emptyGradientArraysRoundTrip() throws {
-        let result = ShardResult(runID: 5, step: 0, epoch: 0, weightsVersion: 0, firstShard: 0, shardCount: 1,
+        let result = BlockResult(runID: 5, step: 0, epoch: 0, weightsVersion: 0, firstShard: 0, shardCount: 1,
                                  gradientSum: [], batchNormStatistics: [], metricSums: [], sampleCounts: [])
         #expect(try Message.decode(Message.result(result).encode(), expectedRunID: 5) == .result(result))
     }
@@ -46,7 +46,7 @@ import Testing
         let json = String(decoding: Message.hello(SampleMessages.hello).encode()[1], as: UTF8.self)
         #expect(json.contains("\"dataset_fingerprint\":\"sha256:abcdef\""))
         #expect(json.contains("\"has_local_data\":true"))
-        #expect(json.contains("\"protocol_version\":2"))
+        #expect(json.contains("\"protocol_version\":3"))
     }
 
     @Test func workerBeforeWelcomeAcceptsAnyRunID() throws {

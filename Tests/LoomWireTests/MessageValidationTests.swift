@@ -22,13 +22,14 @@ import Testing
         guard case .badMagic = decodeError(frames) else { Issue.record("expected badMagic"); return }
     }
 
-    @Test(arguments: [UInt16(1), 3])
+    @Test(arguments: [UInt16(1), 2, 4])
     func otherProtocolVersionIsRejected(version: UInt16) {
-        // 1 is the version before shared-memory payloads: its peers are refused, not misread.
+        // 1 is the version before shared-memory payloads, 2 the one before evaluation had its
+        // own messages: their peers are refused, not misread.
         #expect(decodeError(patchingHeader(heartbeat, at: 4, with: version)) == .unsupportedVersion(version))
     }
 
-    @Test(arguments: [UInt8(0), 9, 255])
+    @Test(arguments: [UInt8(0), 11, 255])
     func unknownTypeIsRejected(type: UInt8) {
         #expect(decodeError(patchingHeader(heartbeat, at: 6, with: type)) == .unknownType(type))
     }

@@ -5,16 +5,17 @@ enum SampleMessages {
     static let runID: UInt64 = 0x1234_5678_9ABC_DEF0
 
     static let hello = Hello(hostname: "node-7.cluster", pid: 4242, cores: 16,
-                             datasetFingerprint: "sha256:abcdef", hasLocalData: true)
+                             datasetFingerprint: "sha256:abcdef", hasLocalData: true,
+                             blasCore: "SkylakeX", kernelPath: "avx512")
     static let welcome = Welcome(runID: runID, configYAML: "training:\n  seed: 7\n  batch_size: 256\n",
                                  runJSON: #"{"heads":["category"]}"#)
     static let refusal = Refusal(runID: runID, reason: "dataset fingerprint differs")
     static let assignment = Assignment(runID: runID, step: 1_000_000_000_001, epoch: 3, weightsVersion: 77,
                                        firstShard: 8, shardSampleCounts: [2, 3, 1],
-                                       sampleIndices: [10, 11, 500, 501, 502, UInt64.max - 1],
+                                       sampleIndices: [10, 11, 500, 501, 502, Int.max - 1],
                                        sampleRecords: Array(0..<(6 * 5)).map { UInt8($0) },
                                        headScales: [0.5, 0.25])
-    static let result = ShardResult(runID: runID, step: 12, epoch: 1, weightsVersion: 12, firstShard: 4, shardCount: 4,
+    static let result = BlockResult(runID: runID, step: 12, epoch: 1, weightsVersion: 12, firstShard: 4, shardCount: 4,
                                     gradientSum: [0.5, -1.25, Float.leastNonzeroMagnitude, 3e38],
                                     batchNormStatistics: [1, 2, 3],
                                     metricSums: [0.693, 12.5], sampleCounts: [64, 60])
@@ -27,7 +28,8 @@ enum SampleMessages {
     static let sharedHello = Hello(hostname: "node-7.cluster", pid: 4242, cores: 1, datasetFingerprint: "", hasLocalData: false,
                                    sharedMemory: SharedMemoryOffer(weightsToken: String(repeating: "ab", count: 16),
                                                                    resultsPath: "/dev/shm/loom-4242-results-0011223344aa",
-                                                                   resultsToken: String(repeating: "0f", count: 16)))
+                                                                   resultsToken: String(repeating: "0f", count: 16)),
+                                   blasCore: "Zen", kernelPath: "avx2")
     static let sharedWelcome = Welcome(runID: runID, configYAML: "a: 1\n", runJSON: "{}",
                                        sharedWeightsPath: "/dev/shm/loom-17-weights-a1b2c3d4e5f6")
     static let sharedAssignment: Assignment = {
@@ -35,7 +37,7 @@ enum SampleMessages {
         a.sharedResult = true
         return a
     }()
-    static let sharedResult: ShardResult = {
+    static let sharedResult: BlockResult = {
         var r = result
         r.gradientSum = []
         r.sharedGradient = SharedSlot(slot: 1, tag: 0xFEED_0000_0001)
@@ -44,11 +46,17 @@ enum SampleMessages {
     static let sharedWeights = WeightsUpdate(runID: runID, step: 12, weightsVersion: 13, parameters: [], buffers: [0, 1],
                                              shared: SharedSlot(slot: 0, tag: 14))
 
+    static let evaluate = EvaluationRequest(runID: runID, weightsVersion: 40, chunk: 3, tta: false,
+                                            sampleIndices: [7, 8, 9], images: Array(0..<(3 * 4)).map { UInt8($0) })
+    static let evaluateTTA = EvaluationRequest(runID: runID, weightsVersion: 40, chunk: 0, tta: true,
+                                               sampleIndices: [Int.max - 1], images: [1, 2, 3, 4])
+    static let evaluation = EvaluationReply(runID: runID, weightsVersion: 40, chunk: 3, logits: [0.25, -3, 8, 1e-30])
+
     static let all: [Message] = [
         .hello(hello), .welcome(welcome), .refuse(refusal), .assignment(assignment),
         .result(result), .weights(weights), .heartbeat(heartbeat), .shutdown(shutdown),
         .hello(sharedHello), .welcome(sharedWelcome), .assignment(sharedAssignment), .result(sharedResult),
-        .weights(sharedWeights),
+        .weights(sharedWeights), .evaluate(evaluate), .evaluate(evaluateTTA), .evaluation(evaluation),
     ]
 }
 

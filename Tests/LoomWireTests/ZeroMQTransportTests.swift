@@ -112,7 +112,7 @@ import Testing
             _ = try ZeroMQTransport.bind(endpoint: first.endpoint)
             Issue.record("second bind succeeded")
         } catch {
-            guard case .zeroMQ("zmq_bind", first.endpoint, _, _) = error else { Issue.record("\(error)"); return }
+            guard case .socket("zmq_bind", first.endpoint, _, _) = error else { Issue.record("\(error)"); return }
         }
     }
 

@@ -13,7 +13,9 @@
 
 import ArgumentParser
 import Foundation
+import LoomBench
 import LoomCluster
+import LoomLocal
 import LoomConfig
 import LoomKernels
 import LoomTraining

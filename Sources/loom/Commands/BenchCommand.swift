@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import Logging
+import LoomBench
 import LoomCluster
+import LoomLocal
 import LoomConfig
 import LoomData
 import LoomKernels
@@ -138,7 +140,7 @@ final class SyntheticTraining {
     private let computer: ShardComputer
     private let optimizer: Optimizer
     private let data: ShardData
-    private let plan: StepPlan
+    private let work: ShardWork
     private var parameters: [Float]
     private var buffers: [Float]
 
@@ -154,14 +156,14 @@ final class SyntheticTraining {
         var rng = KeyedRandom(seed: 3, purpose: .dataset)
         let images = (0..<(n * problem.imageShape.elementCount)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         let labels = problem.heads.map { h in (0..<n).map { _ in Int32(rng.nextInt(below: h.classes)) } }
-        data = ShardData(sampleIDs: Array(0..<n), images: images, labels: labels,
+        data = ShardData(count: n, images: images, labels: labels,
                          targets: GroundTruth.synthetic(heads: problem.heads, count: n).targets)
-        plan = StepPlan(step: 0, epoch: 0, stepInEpoch: 0, sampleIndices: Array(0..<b), microBatch: m,
-                        headScales: problem.heads.map { _ in 1 / Float(b) })
+        work = StepPlan(step: 0, epoch: 0, stepInEpoch: 0, sampleIndices: Array(0..<b), microBatch: m,
+                        headScales: problem.heads.map { _ in 1 / Float(b) }).work(self.block, seed: 1)
     }
 
     func step() throws {
-        let r = try computer.compute(plan: plan, block: block, data: data, parameters: parameters, buffers: buffers)
+        let r = try computer.compute(work, data: data, parameters: parameters, buffers: buffers)
         optimizer.step(weights: &parameters, gradients: r.gradients, lr: 0.01)
         let stats = r.batchStatistics.map { $0 / Float(block.count) }
         let model = problem.model

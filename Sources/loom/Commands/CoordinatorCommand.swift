@@ -59,7 +59,7 @@ struct CoordinatorCommand: ParsableCommand {
             let config = try configOptions.load()
             let run = try RunSetup.trainingRun(config: config, logger: logger, resume: resume)
             let authLogger = logger
-            let transport = try ZeroMQTransport.bind(endpoint: bind, security: security) { event in
+            let transport = try TransportFactory(security: security).bind(bind) { event in
                 if event.accepted {
                     authLogger.info("CURVE: \(event)")
                 } else {
@@ -77,18 +77,7 @@ struct CoordinatorCommand: ParsableCommand {
             session.metrics?.observe(run: run, executor: executor)
             // A stop signal ends the wait (the run then stops at once).
             if minWorkers > 1 { executor.assemble(minWorkers, timeout: nil, control: session.control) }
-            let outcome: RunOutcome
-            do {
-                outcome = try run.run(executor: executor, control: session.control)
-            } catch {
-                executor.shutdown(reason: "the coordinator failed: \(error)")
-                throw error
-            }
-            switch outcome {
-            case .stopped(let step): executor.shutdown(reason: "the coordinator stopped at step \(step)")
-            case .finished: executor.shutdown(reason: "training finished")
-            }
-            session.report(outcome)
+            session.report(try executor.drive(run, control: session.control))
         }
     }
 }

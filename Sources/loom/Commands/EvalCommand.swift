@@ -70,7 +70,7 @@ enum EvaluationPrinter {
             table(multi, ["map", "top3_recall", "top5_recall", "bce"], mean: true)
         }
         for (h, head) in problem.heads.enumerated() {
-            guard let confusion = r.confusion[h], head.kind == "softmax" else { continue }
+            guard let confusion = r.confusion[h], head.kind == .softmax else { continue }
             let k = head.classes
             out += "\nper-class recall, \(head.name):\n"
             for c in 0..<k {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import LoomData
+import LoomSynthetic
 
 struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

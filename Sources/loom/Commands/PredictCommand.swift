@@ -51,7 +51,7 @@ struct PredictCommand: ParsableCommand {
                 let z = logits[h].map { Double($0) / t }
                 // The sample's labels or targets when the split has them for this head.
                 let known = head.usesTargets ? s.targetNames.contains(head.attribute)
-                    : s.labelNames.contains(head.attribute) || (head.kind == "binary" && s.targetNames.contains(head.attribute))
+                    : s.labelNames.contains(head.attribute) || (head.kind == .binary && s.targetNames.contains(head.attribute))
                 let truth = known ? try GroundTruth.read(s, heads: [head]).rows([index]) : nil
                 let entry: (text: String, json: [String: Any])
                 if head.usesTargets {
@@ -77,7 +77,7 @@ struct PredictCommand: ParsableCommand {
                             label: Int32?) -> (text: String, json: [String: Any]) {
         let probabilities: [Double]
         var names = head.classNames
-        if head.kind == "softmax" {
+        if head.kind == .softmax {
             let m = z.max() ?? 0
             let e = z.map { exp($0 - m) }
             let sum = e.reduce(0, +)
@@ -97,7 +97,7 @@ struct PredictCommand: ParsableCommand {
                 + (truth == c ? "  <- true" : "") + "\n"
         }
         let json: [String: Any] = [
-            "head": head.name, "kind": head.kind, "temperature": t,
+            "head": head.name, "kind": head.kind.rawValue, "temperature": t,
             "true_label": truth >= 0 ? name(truth) : NSNull(),
             "predictions": ranked.map { ["class": name($0), "probability": probabilities[$0]] },
         ]
@@ -129,7 +129,7 @@ struct PredictCommand: ParsableCommand {
                 + String(format: "%.4f", probabilities[j]) + mark + "\n"
         }
         let json: [String: Any] = [
-            "head": head.name, "kind": head.kind, "temperature": t,
+            "head": head.name, "kind": head.kind.rawValue, "temperature": t,
             "true_labels": positives.map { $0 as Any } ?? NSNull(),
             "predictions": ranked.map { j -> [String: Any] in
                 var p: [String: Any] = ["class": name(j), "probability": probabilities[j]]

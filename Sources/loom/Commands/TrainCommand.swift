@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import LoomCheckpoint
 import LoomCluster
+import LoomLocal
 import LoomConfig
 import LoomKernels
 import LoomTraining

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import LoomCluster
+import LoomLocal
 import LoomKernels
 import LoomWire
 
@@ -66,32 +67,18 @@ struct WorkerCommand: ParsableCommand {
             options.exitOnShutdown = exitOnShutdown
             if exitWithParent { options.parentPID = parentPid ?? getppid() }
             let stop = StopFlag()
-            WorkerSignals.install(stop: stop, logger: logger)
-            let endpoint = connect
+            // SIGTERM/SIGINT: finish the current piece and exit.
+            SignalHandling.install(stop: { why in
+                logger.info("\(why): stopping")
+                stop.requestStop()
+            })
+            let endpoint = connect, transports = TransportFactory(security: security)
             let worker = Worker(options: options, logger: logger, stop: stop) { () throws(TransportError) -> Transport in
-                try ZeroMQTransport.connect(endpoint: endpoint, security: security)
+                try transports.connect(endpoint)
             }
             logger.info("worker pid \(ProcessInfo.processInfo.processIdentifier) connecting to \(connect)\(keys == nil ? "" : " with CURVE")")
             try worker.run()
             logger.info("worker done: \(worker.piecesComputed) pieces computed")
-        }
-    }
-}
-
-/// SIGTERM/SIGINT set the worker's stop flag; it finishes the current piece and exits.
-enum WorkerSignals {
-    nonisolated(unsafe) static var sources: [DispatchSourceSignal] = []
-
-    static func install(stop: StopFlag, logger: Logger) {
-        for (sig, name) in [(SIGTERM, "SIGTERM"), (SIGINT, "SIGINT")] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler {
-                logger.info("\(name) received: stopping")
-                stop.requestStop()
-            }
-            source.resume()
-            sources.append(source)
         }
     }
 }

@@ -1,5 +1,7 @@
 import Foundation
 import LoomData
+import LoomSynthetic
+import LoomTestSupport
 import Testing
 
 @Suite struct AttributeBenchmarkTests {

@@ -6,6 +6,7 @@
 // rendering from the same key with a final 1, so changing how a pattern is drawn never
 // changes which labels a sample has.
 
+import LoomData
 import LoomKernels
 
 /// Generator of the `fashion-mnist-attr` dataset (colour, pattern and category heads).

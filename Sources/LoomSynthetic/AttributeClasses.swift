@@ -3,6 +3,8 @@
 // from millions of photos", attribute statistics of the annotated subset). The benchmark
 // draws its labels with these frequencies so that the imbalance is the real one.
 
+import LoomData
+
 /// Class names and reference counts of the benchmark's `colour` and `pattern` heads, and
 /// Fashion-MNIST's `category` head.
 public enum AttributeClasses {
@@ -20,10 +22,7 @@ public enum AttributeClasses {
     ]
 
     /// Fashion-MNIST's ten garment categories, in label order.
-    public static let category: [String] = [
-        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-    ]
+    public static var category: [String] { FashionMNISTImporter.categories }
 
     /// Colour class indices, for the renderer.
     enum Colour: Int, CaseIterable {

@@ -1,6 +1,6 @@
 // Which CPU a local worker gets, and the CPU lists in messages.
 
-import LoomCluster
+import LoomLocal
 import Testing
 
 @Suite struct CPUAffinityTests {

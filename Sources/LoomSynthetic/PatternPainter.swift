@@ -8,6 +8,7 @@
 // plainly trained CNN (docs/DATASETS.md). Coordinates are pixels; (0, 0) is the top-left
 // corner.
 
+import LoomData
 import LoomKernels
 
 /// Paints patterns into an `(H, W)` array of colours.

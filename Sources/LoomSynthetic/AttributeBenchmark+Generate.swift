@@ -1,5 +1,6 @@
 // Writing the attribute benchmark file and example grids for the docs.
 
+import LoomData
 import Foundation
 
 extension AttributeBenchmark {

@@ -1,4 +1,5 @@
 import LoomData
+import LoomSynthetic
 import Testing
 
 @Suite struct PNGWriterTests {

@@ -3,7 +3,9 @@
 
 import Foundation
 import Logging
+import LoomCluster
 import LoomConfig
+import LoomLocal
 import LoomData
 import LoomTraining
 import LoomWire
@@ -40,11 +42,11 @@ public enum ClusterBenchmark {
         let count = config.training.batchSize * 16
         let state = try TrainingState(problem: problem, truth: GroundTruth.synthetic(heads: heads, count: count),
                                       trainIndices: Array(0..<count), validationIndices: [])
-        let endpoint = "ipc:///tmp/loom-bench-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max)).sock"
-        let transport = try ZeroMQTransport.bind(endpoint: endpoint)
+        let (endpoint, socketFile) = TransportFactory.localEndpoint(tag: "bench")
+        let transport = try TransportFactory().bind(endpoint)
         defer {
             transport.close()
-            try? FileManager.default.removeItem(atPath: String(endpoint.dropFirst("ipc://".count)))
+            try? FileManager.default.removeItem(atPath: socketFile)
         }
         let executor = ClusterExecutor(transport: transport, runID: UInt64.random(in: 1...UInt64.max), problem: problem,
                                        source: SyntheticSampleSource(imageShape: shape), logger: logger,

@@ -4,6 +4,7 @@
 // the neighbours (red/pink/purple/orange/brown share hue tails; black/gray/white share
 // value ranges), so colour is learnable but not trivially separable.
 
+import LoomData
 import LoomKernels
 
 /// A linear RGB colour, components in [0, 1].

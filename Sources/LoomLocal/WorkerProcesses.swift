@@ -2,6 +2,7 @@
 // the integration tests. Every child is killed when the group is terminated or released.
 
 import Foundation
+import LoomCluster
 
 /// A set of `loom worker` child processes connected to one endpoint.
 public final class WorkerProcesses {

@@ -8,6 +8,7 @@
 
 import CSystem
 import Foundation
+import LoomCluster
 
 public enum CPUAffinity {
     /// The CPUs this process may run on (its affinity mask, e.g. narrowed by `taskset` or a

@@ -3,6 +3,7 @@
 
 import Foundation
 import Logging
+import LoomCluster
 import LoomTraining
 import LoomWire
 
@@ -12,13 +13,14 @@ public enum LocalClusterRun {
     /// when this process dies (they watch their parent), so none is left behind.
     /// `prepare` sees the executor before the first step (e.g. to serve its metrics).
     public static func train(run: TrainingRun, workers: Int, loomExecutable: String, control: RunControl,
-                             logger: Logger, workerArguments: [String] = [],
+                             logger: Logger, transports: TransportFactory = TransportFactory(),
+                             workerArguments: [String] = [],
                              prepare: (ClusterExecutor) -> Void = { _ in }) throws -> RunOutcome {
-        let endpoint = "ipc:///tmp/loom-\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max)).sock"
-        let transport = try ZeroMQTransport.bind(endpoint: endpoint)
+        let (endpoint, socketFile) = TransportFactory.localEndpoint(tag: "train")
+        let transport = try transports.bind(endpoint)
         defer {
             transport.close()
-            try? FileManager.default.removeItem(atPath: String(endpoint.dropFirst("ipc://".count)))
+            try? FileManager.default.removeItem(atPath: socketFile)
         }
         let executor = ClusterExecutor(transport: transport, runID: UInt64(run.runID, radix: 16) ?? 1, problem: run.problem,
                                        source: DatasetSampleSource(dataset: run.dataset), logger: logger,
@@ -37,13 +39,6 @@ public enum LocalClusterRun {
         if executor.assemble(workers, timeout: .seconds(30), control: control) < workers && !control.stopRequested {
             logger.warning("\(executor.liveWorkers.count) of \(workers) local worker(s) connected within 30 s; training starts with them, the others join when they connect")
         }
-        do {
-            let outcome = try run.run(executor: executor, control: control)
-            executor.shutdown(reason: "training finished")
-            return outcome
-        } catch {
-            executor.shutdown(reason: "the coordinator failed: \(error)")
-            throw error
-        }
+        return try executor.drive(run, control: control)
     }
 }

@@ -3,6 +3,7 @@
 // or two shades split along a random line for `more-than-one`, then the pattern); a
 // global colour cast and illumination; and per-pixel noise. Output `(H, W, 3)` uint8.
 
+import LoomData
 import LoomKernels
 
 struct GarmentRenderer {

@@ -1,5 +1,5 @@
 // The end of a training step on the coordinator: its pieces' results reduced in the fixed
-// tree order (DESIGN.md invariant 1), the gradient sums that workers of this machine left in
+// tree order (ARCHITECTURE.md, invariant 1), the gradient sums that workers of this machine left in
 // shared memory summed where they lie.
 //
 // Copying each such gradient out first, checking it, then adding the copies passes over

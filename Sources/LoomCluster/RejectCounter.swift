@@ -1,4 +1,4 @@
-// Counting what the coordinator drops (DESIGN.md invariant 4: drop, log with the peer, count).
+// Counting what the coordinator drops (ARCHITECTURE.md, invariant 4: drop, log with the peer, count).
 
 import Logging
 import LoomWire

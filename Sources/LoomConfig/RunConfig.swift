@@ -1,6 +1,6 @@
 // The typed run configuration. One YAML file per run (under `configs/`) is parsed into a
 // `RunConfig` by `ConfigLoader`; every module reads its own section from it. Key names
-// follow DESIGN.md ("Config keys every tool relies on"); see docs/CONFIG.md for each key.
+// follow docs/ARCHITECTURE.md ("Config keys every tool relies on"); docs/CONFIG.md has each key.
 
 /// Everything a run needs, as parsed and validated from YAML (after `--set` overrides).
 public struct RunConfig: Equatable, Sendable {
@@ -35,7 +35,7 @@ public struct RunConfig: Equatable, Sendable {
 // MARK: - data
 
 public struct DataConfig: Equatable, Sendable {
-    /// HDF5 dataset file in the layout of DESIGN.md.
+    /// HDF5 dataset file in the layout of docs/ARCHITECTURE.md ("Dataset file").
     public var path: String = "data/fashion-mnist.h5"
     public var trainSplit: String = "train"
     public var testSplit: String = "test"

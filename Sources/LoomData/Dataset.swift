@@ -1,4 +1,4 @@
-// Reading a dataset file in the layout of DESIGN.md. Opening checks the layout (root
+// Reading a dataset file (docs/ARCHITECTURE.md, "Dataset file"). Opening checks the layout (root
 // attrs, attribute declarations); splits are checked when first asked for; samples are
 // then served by index without the caller knowing how they are stored.
 

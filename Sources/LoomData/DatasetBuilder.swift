@@ -1,4 +1,4 @@
-// Building a dataset file in memory and writing it in the layout of DESIGN.md: the public
+// Building a dataset file in memory and writing it (ARCHITECTURE.md, "Dataset file"): the public
 // face of `DatasetWriter` for generators, tools and tests. The file gets its content
 // fingerprint and is written atomically, like every importer's output.
 

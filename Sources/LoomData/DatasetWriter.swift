@@ -1,4 +1,4 @@
-// Writing a whole dataset in the layout of DESIGN.md, atomically: everything goes to
+// Writing a whole dataset (ARCHITECTURE.md, "Dataset file"), atomically: everything goes to
 // `<output>.tmp-<pid>`, which is flushed, closed and renamed over `<output>` only when
 // complete. Any failure removes the temporary file, so a reader never sees a partial
 // dataset under the final name.

@@ -1,4 +1,4 @@
-// The coordinator's sample order. DESIGN.md invariant 1: the batch of step k in epoch e is
+// The coordinator's sample order. ARCHITECTURE.md, invariant 1: the batch of step k in epoch e is
 // a pure function of (seed, e, k), so a resumed coordinator and any number of workers see
 // the same samples. Nothing here depends on how often or in which order it is called.
 

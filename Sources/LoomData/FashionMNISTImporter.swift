@@ -1,6 +1,6 @@
 // Importing Fashion-MNIST (Xiao, Rasul, Vollgraf 2017) from its four gzip'd IDX files,
 // as the Debian package `dataset-fashion-mnist` installs them, into the dataset layout
-// of DESIGN.md: `train` (60000) and `test` (10000) splits of 28x28x1 uint8 images with a
+// of ARCHITECTURE.md ("Dataset file"): `train` (60000) and `test` (10000) splits of 28x28x1 uint8 images with a
 // `category` softmax label.
 
 /// Converts the Fashion-MNIST IDX files into a Loom HDF5 dataset.

@@ -9,7 +9,7 @@
 // contrast scale around the image mean, clamp to [0, 1] (as torchvision's ColorJitter).
 // Each sample's random draws come from `KeyedRandom(seed:, purpose: .augmentation,
 // keys: [epoch, sampleID])` only, so a sample gets the same view whichever worker,
-// thread or batch position processes it (DESIGN.md invariant 1).
+// thread or batch position processes it (ARCHITECTURE.md, invariant 1).
 
 import LoomConfig
 import LoomKernels

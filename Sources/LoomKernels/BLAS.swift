@@ -4,7 +4,7 @@ import CBLAS
 
 /// OpenBLAS process settings and measurements.
 public enum BLAS {
-    /// Runs OpenBLAS on one thread. Determinism (DESIGN.md invariant 1) depends on it: a
+    /// Runs OpenBLAS on one thread. Determinism (ARCHITECTURE.md, invariant 1) depends on it: a
     /// multi-threaded sgemm may split K differently from run to run and change the sums.
     /// The first call in a process also faults in OpenBLAS's work buffer
     /// (`faultInWorkBuffer`), on the calling thread: call it from the thread that trains.

@@ -2,7 +2,7 @@
 // probability p and survivors are scaled by 1/(1 − p); in eval it is the identity.
 // The mask of a sample is drawn from KeyedRandom(seed, .dropout, [step, sampleID, layer]):
 // a function of the sample, never of the worker, thread or position in the batch, so that
-// any sharding of a batch draws the same masks (DESIGN.md invariant 1).
+// any sharding of a batch draws the same masks (ARCHITECTURE.md, invariant 1).
 
 /// y (N, F) = x (N, F) · mask, mask (N, F) ∈ {0, 1/(1 − p)} written for the backward pass.
 /// `sampleIDs` (N) are the dataset indices of the rows; `layer` tells dropout layers apart.

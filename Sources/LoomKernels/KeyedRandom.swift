@@ -1,6 +1,6 @@
 // Deterministic random streams keyed by what they are for, never by who draws them.
 //
-// DESIGN.md invariant 1: every random choice (shuffle, augmentation, dropout, init) is a
+// ARCHITECTURE.md, invariant 1: every random choice (shuffle, augmentation, dropout, init) is a
 // function of (seed, purpose, epoch/step, sample or micro-shard index). A `KeyedRandom`
 // is created from such a key tuple; two processes that build the same key get the same
 // stream, whatever thread or worker they run on. The generator is SplitMix64 (Steele,

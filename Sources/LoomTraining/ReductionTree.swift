@@ -1,4 +1,4 @@
-// The fixed order in which micro-shard results are summed (DESIGN.md invariant 1).
+// The fixed order in which micro-shard results are summed (ARCHITECTURE.md, invariant 1).
 //
 // Float addition is not associative, so "sum the gradients of the step" only has one
 // answer if the order is fixed. A step's S micro-shards are the leaves 0..<S of a binary

@@ -142,7 +142,7 @@ public final class TrainingState {
 
     /// Applies the reduced result of `plan` (all its micro-shards): optimizer step with the
     /// schedule's lr, BN running statistics, bookkeeping. Refuses a non-finite result
-    /// before it touches the weights (DESIGN.md invariant 4).
+    /// before it touches the weights (ARCHITECTURE.md, invariant 4).
     public func apply(plan: StepPlan, result: ShardResult) throws(TrainingError) -> StepSummary {
         guard plan.step == step else { throw .resultMismatch(step: plan.step, "the weights are at step \(step)") }
         guard result.shardCount == plan.shardCount else {

@@ -100,7 +100,7 @@ public enum SecurityError: Error, Equatable, Sendable, CustomStringConvertible {
 /// Whether `endpoint` can only be reached from this machine: `tcp://127.x.x.x:port`,
 /// `tcp://localhost:port`, `tcp://[::1]:port`, `ipc://...`, `inproc://...`. Anything else
 /// (including `tcp://*:port` and `tcp://0.0.0.0:port`) is not loopback, and a coordinator
-/// bound there must use CURVE unless run with `--insecure` (invariant 5).
+/// bound there must use CURVE unless run with `--insecure` (ARCHITECTURE.md, invariant 5).
 public func isLoopbackEndpoint(_ endpoint: String) -> Bool {
     if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
     guard endpoint.hasPrefix("tcp://"), !endpoint.contains(";") else { return false }

@@ -1,4 +1,4 @@
-// Invariant 4 through the command line: bad input gives one `error:` line naming what is
+// ARCHITECTURE.md, invariant 4, through the command line: bad input gives one `error:` line naming what is
 // wrong and where, a non-zero exit, and no half-written output.
 
 import Foundation

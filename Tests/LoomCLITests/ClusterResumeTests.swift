@@ -1,4 +1,4 @@
-// Invariants 1 and 3 for `loom train --workers N`: a coordinator SIGKILLed and restarted
+// ARCHITECTURE.md, invariants 1 and 3, for `loom train --workers N`: a coordinator SIGKILLed and restarted
 // with `--resume auto` ends identical to the one-process run, and its worker children
 // never outlive it. (Worker counts against `loom coordinator` + `loom worker` are
 // covered by LoomClusterTests; here the `train --workers N` path is checked once.)

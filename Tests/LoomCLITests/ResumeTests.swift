@@ -1,4 +1,4 @@
-// Invariant 3 with real processes: a single-process run killed (SIGKILL), stopped
+// ARCHITECTURE.md, invariant 3, with real processes: a single-process run killed (SIGKILL), stopped
 // (SIGTERM) or asked for a checkpoint (SIGUSR1) ends bitwise identical to one that was
 // left alone.
 

@@ -1,4 +1,4 @@
-// A tiny dataset in DESIGN.md's layout, written with LoomHDF5, that trains in a blink:
+// A tiny dataset (ARCHITECTURE.md, "Dataset file"), written with LoomHDF5, that trains in a blink:
 // 28x28x1 images where class c brightens the c-th of ten horizontal bands under heavy
 // noise. The MLP gets well above chance in a few dozen steps without saturating, so
 // accuracies and calibration have something to measure.

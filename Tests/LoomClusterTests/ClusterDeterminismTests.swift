@@ -1,4 +1,4 @@
-// Invariant 1 with real processes: whatever the workers do, the weights are the ones of a
+// ARCHITECTURE.md, invariant 1, with real processes: whatever the workers do, the weights are the ones of a
 // one-process run.
 
 import Foundation

@@ -1,4 +1,4 @@
-// Invariant 1 for a run with a multilabel head: dense targets travel in the sample records
+// ARCHITECTURE.md, invariant 1, for a run with a multilabel head: dense targets travel in the sample records
 // (workers without the file) or are read from the worker's own copy, and the weights are
 // those of the one-process run either way.
 

@@ -1,4 +1,4 @@
-// Invariants 4 and 5 with real processes: bad traffic is counted and changes nothing; only
+// ARCHITECTURE.md, invariants 4 and 5, with real processes: bad traffic is counted and changes nothing; only
 // authorized keys get in; a worker with other data is refused.
 
 import Foundation

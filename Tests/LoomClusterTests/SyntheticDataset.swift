@@ -1,4 +1,4 @@
-// A tiny dataset in the layout of DESIGN.md, written with LoomHDF5: 28x28x1 images whose
+// A tiny dataset (ARCHITECTURE.md, "Dataset file"), written with LoomHDF5: 28x28x1 images whose
 // brightness depends on the class, so a few steps of training move the loss.
 
 import Foundation

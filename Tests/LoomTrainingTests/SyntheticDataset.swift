@@ -2,7 +2,7 @@ import Foundation
 import LoomHDF5
 import LoomKernels
 
-/// A small dataset in DESIGN.md's layout with a learnable signal: class c lights up the
+/// A small dataset (ARCHITECTURE.md, "Dataset file") with a learnable signal: class c lights up the
 /// c-th horizontal band of a 28x28 image, plus noise.
 enum SyntheticDataset {
     static func write(to path: String, train: Int = 512, test: Int = 128, classes: Int = 10, seed: UInt64 = 5) throws {

@@ -1,4 +1,4 @@
-// A dataset's content hash. Workers report it in READY and checkpoints store it, so a run
+// A dataset's content hash. Workers report it in their hello and checkpoints store it, so a run
 // never mixes two different datasets under one name. 64-bit FNV-1a (Fowler, Noll, Vo):
 // simple, streaming, and the same on every platform; collisions only need to be unlikely
 // between honest datasets, not resistant to attack.

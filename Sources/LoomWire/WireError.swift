@@ -29,8 +29,9 @@ public enum WireError: Error, Equatable, Sendable, CustomStringConvertible {
     case shardRange(type: MessageType, first: UInt32, count: UInt32, rule: String)
     /// R11: a payload frame's size agrees with its element type and with the other frames.
     case frameSize(type: MessageType, frame: String, bytes: Int, rule: String)
-    /// R12: float payloads are finite (ARCHITECTURE.md, invariant 4). For a result this means the worker
-    /// computed a NaN/Inf gradient at `step`: deterministic, so reassigning will not help.
+    /// R12: float payloads are finite (ARCHITECTURE.md, invariant 4). For a result this means
+    /// the worker computed a NaN/Inf gradient at `step`: the coordinator asks another worker
+    /// to compute the block, which tells an honest divergence from a broken worker.
     case nonFinite(type: MessageType, frame: String, index: Int, step: UInt64,
                    firstShard: UInt32, shardCount: UInt32)
     /// R13: a JSON body is well-formed UTF-8 JSON with every required field, of the right

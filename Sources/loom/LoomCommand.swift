@@ -3,8 +3,9 @@ import Foundation
 import Logging
 import LoomKernels
 
-/// The `loom` command-line tool: the only place that reads the environment, the command
-/// line and config files, builds real sockets and decides to exit.
+/// The `loom` command-line tool: where the command line and config files are read, signal
+/// handlers installed and the decision to exit taken. Its commands make their transports
+/// with LoomWire's `TransportFactory`.
 @main
 struct LoomCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -94,7 +94,7 @@ public enum TemperatureScaling {
             var f = 0.0, g = 0.0, h = 0.0
             for e in elements {
                 let z = Double(logits[e]), y = Double(targets[e]), x = a * z
-                let p = x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x))
+                let p = StableMath.sigmoid(x)
                 f += log1p(exp(-abs(x))) + max(x, 0) - y * x
                 g += (p - y) * z
                 h += p * (1 - p) * z * z
@@ -106,7 +106,7 @@ public enum TemperatureScaling {
             var bins = CalibrationBins()
             for e in elements {
                 let x = Double(logits[e]) / t
-                let p = x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x))
+                let p = StableMath.sigmoid(x)
                 bins.add(confidence: max(p, 1 - p), correct: (x >= 0) == (targets[e] > 0.5))
             }
             return bins.ece

@@ -51,14 +51,11 @@ extension HeadLoss {
         return rows
     }
 
-    /// log(1 + e^-x), stable for any x.
     @inline(__always)
-    func softplusOfNegative(_ x: Double) -> Double { log1p(exp(-abs(x))) + max(-x, 0) }
+    func softplusOfNegative(_ x: Double) -> Double { StableMath.softplusOfNegative(x) }
 
     @inline(__always)
-    func sigmoid(_ x: Double) -> Double {
-        x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x))
-    }
+    func sigmoid(_ x: Double) -> Double { StableMath.sigmoid(x) }
 
     func binaryCrossEntropy(_ logits: UnsafePointer<Float>, _ targets: HeadTargets, _ n: Int, _ k: Int,
                             _ dlogits: UnsafeMutablePointer<Float>, _ posWeight: [Double]) -> LossSums {

@@ -14,17 +14,6 @@
 import Foundation
 
 extension HeadLoss {
-    /// Writes the row's log-softmax (Double) into `logp` and returns nothing else.
-    @inline(__always)
-    func logSoftmax(_ z: UnsafePointer<Float>, _ k: Int, _ logp: inout [Double]) {
-        var m = -Double.infinity
-        for j in 0..<k { m = max(m, Double(z[j])) }
-        var s = 0.0
-        for j in 0..<k { s += exp(Double(z[j]) - m) }
-        let lse = m + log(s)
-        for j in 0..<k { logp[j] = Double(z[j]) - lse }
-    }
-
     /// The class a row is trained towards, or nil when the row is not labelled.
     /// Dense rows (soft or one-hot) give their argmax; any NaN masks the row.
     @inline(__always)
@@ -70,7 +59,7 @@ extension HeadLoss {
                 rowNormalizer = 1
             }
             if let w = weights { for j in 0..<k { c[j] *= w[j] } }
-            logSoftmax(logits + i * k, k, &logp)
+            StableMath.logSoftmax(logits + i * k, k, into: &logp)
             var loss = 0.0, csum = 0.0
             for j in 0..<k { loss -= c[j] * logp[j]; csum += c[j] }
             let d = dlogits + i * k
@@ -93,7 +82,7 @@ extension HeadLoss {
         var logp = [Double](repeating: 0, count: k)
         for i in 0..<n {
             guard let y = rowClass(targets, i, k) else { continue }
-            logSoftmax(logits + i * k, k, &logp)
+            StableMath.logSoftmax(logits + i * k, k, into: &logp)
             let w = weights?[y] ?? 1
             let a = (alpha.isEmpty ? 1 : alpha[y]) * w
             let lp = logp[y], p = exp(lp), q = max(0, 1 - p)

@@ -26,10 +26,10 @@ public struct BinaryMetrics: Equatable, Sendable {
             let y = Int(labels[i])
             guard y == 0 || y == 1 else { continue }
             let x = Double(logits[i])
-            let p = x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x))
+            let p = StableMath.sigmoid(x)
             let predicted = x >= 0 ? 1 : 0
             confusion[y * 2 + predicted] += 1
-            nllSum += Double(1 - y) * x + log1p(exp(-abs(x))) + max(-x, 0)
+            nllSum += Double(1 - y) * x + StableMath.softplusOfNegative(x)
             calibration.add(confidence: max(p, 1 - p), correct: predicted == y)
             count += 1
         }

@@ -54,7 +54,7 @@ public struct MultilabelMetrics: Equatable, Sendable {
                 scores[j].append(logits[i * k + j])
                 positives[j].append(t > 0.5)
                 if t > 0.5 { rowPositives += 1 }
-                bceSum += (1 - y) * x + log1p(exp(-abs(x))) + max(-x, 0)
+                bceSum += (1 - y) * x + StableMath.softplusOfNegative(x)
                 elements += 1
             }
             guard complete, rowPositives > 0, !topK.isEmpty else { continue }

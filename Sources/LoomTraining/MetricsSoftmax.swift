@@ -41,15 +41,7 @@ public struct SoftmaxMetrics: Equatable, Sendable {
     /// Adds `count` rows of logits (N, K) with labels (N).
     public mutating func add(logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, count n: Int) {
         let k = classes
-        addRows(n, labels) { i, logp in
-            let z = logits + i * k
-            var m = -Double.infinity
-            for j in 0..<k { m = max(m, Double(z[j])) }
-            var s = 0.0
-            for j in 0..<k { s += exp(Double(z[j]) - m) }
-            let lse = m + log(s)
-            for j in 0..<k { logp[j] = Double(z[j]) - lse }
-        }
+        addRows(n, labels) { i, logp in StableMath.logSoftmax(logits + i * k, k, into: &logp) }
     }
 
     /// Adds `count` rows of probabilities (N, K) with labels (N).

@@ -254,15 +254,13 @@ func elementAgreement(_ logits: UnsafePointer<Float>, _ targets: UnsafePointer<F
 
 private func accumulateProbabilities(_ logits: UnsafePointer<Float>, rows: Int, classes k: Int, softmax: Bool,
                                      into sums: inout [Double]) {
+    var logp = [Double](repeating: 0, count: k)
     for r in 0..<rows {
         if softmax {
-            var mx = -Double.infinity
-            for j in 0..<k { mx = max(mx, Double(logits[r * k + j])) }
-            var z = 0.0
-            for j in 0..<k { z += _exp(Double(logits[r * k + j]) - mx) }
-            for j in 0..<k { sums[r * k + j] += _exp(Double(logits[r * k + j]) - mx) / z }
+            StableMath.logSoftmax(logits + r * k, k, into: &logp)
+            for j in 0..<k { sums[r * k + j] += _exp(logp[j]) }
         } else {
-            for j in 0..<k { sums[r * k + j] += 1 / (1 + _exp(-Double(logits[r * k + j]))) }
+            for j in 0..<k { sums[r * k + j] += StableMath.sigmoid(Double(logits[r * k + j])) }
         }
     }
 }

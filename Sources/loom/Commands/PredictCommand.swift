@@ -78,12 +78,9 @@ struct PredictCommand: ParsableCommand {
         let probabilities: [Double]
         var names = head.classNames
         if head.kind == .softmax {
-            let m = z.max() ?? 0
-            let e = z.map { exp($0 - m) }
-            let sum = e.reduce(0, +)
-            probabilities = e.map { $0 / sum }
+            probabilities = StableMath.softmax(z)
         } else {
-            let p = 1 / (1 + exp(-z[0]))
+            let p = StableMath.sigmoid(z[0])
             probabilities = [1 - p, p]
             if names.count != 2 { names = ["0", "1"] }
         }
@@ -108,7 +105,7 @@ struct PredictCommand: ParsableCommand {
     /// (1 = present, 0 = absent, soft values as stored, NaN = not labelled).
     static func multilabel(head: ResolvedHead, temperature t: Double, logits z: [Double],
                            targets: [Float]?) -> (text: String, json: [String: Any]) {
-        let probabilities = z.map { 1 / (1 + exp(-$0)) }
+        let probabilities = z.map(StableMath.sigmoid)
         let name = { (j: Int) -> String in j < head.classNames.count ? head.classNames[j] : "\(j)" }
         let ranked = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
         // The positive labels; nil when the split has no targets or none of this sample's

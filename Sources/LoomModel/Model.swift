@@ -26,8 +26,8 @@ public final class Model {
     /// Whether any layer draws dropout masks (then training passes need sample IDs).
     public let hasDropout: Bool
 
-    let trunk: [Operation]
-    let headOperations: [[Operation]]
+    let trunk: [any Operation]
+    let headOperations: [[any Operation]]
     let logitSlots: [Int]
     let slotSizes: [Int]
     let argmaxCount: Int
@@ -47,7 +47,7 @@ public final class Model {
         var builder = NetworkBuilder(inputCount: inputShape.count)
         let trunk = try builder.build(model.layers, input: 0, shape: inputShape, isHead: false)
 
-        var headOperations: [[Operation]] = []
+        var headOperations: [[any Operation]] = []
         var logitSlots: [Int] = []
         for (h, head) in heads.enumerated() {
             guard head.classes > 0 else {
@@ -72,9 +72,9 @@ public final class Model {
             var built = try builder.build(layers, input: trunk.output, shape: .flat(features: trunk.shape.count),
                                           isHead: true, protected: trunk.output)
             // Every head adds its share to the trunk output's gradient; the first one writes it.
-            if case var .linear(first) = built.operations[0] {
+            if var first = built.operations[0] as? LinearOperation {
                 first.accumulatesInputGradient = h > 0
-                built.operations[0] = .linear(first)
+                built.operations[0] = first
             }
             headOperations.append(built.operations)
             logitSlots.append(built.output)
@@ -96,18 +96,7 @@ public final class Model {
         self.maskCount = builder.maskCount
         self.convShapes = builder.convShapes
         self.initialisers = builder.initialisers
-        self.batchNorms = Model.collectBatchNorms(trunk.operations)
-    }
-
-    private static func collectBatchNorms(_ operations: [Operation]) -> [BatchNormOperation] {
-        operations.flatMap { op -> [BatchNormOperation] in
-            switch op {
-            case let .batchNorm(bn): return [bn]
-            case let .batchNormPoolReLU(fused): return [fused.norm]
-            case let .residual(r): return collectBatchNorms(r.body)
-            default: return []
-            }
-        }
+        self.batchNorms = trunk.operations.flatMap(\.batchNorms)
     }
 
     /// PyTorch's default initialisation: conv and linear weights and biases U(±1/√fan_in)

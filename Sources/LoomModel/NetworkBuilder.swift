@@ -112,154 +112,37 @@ struct NetworkBuilder {
     /// `protected` (a residual block's input, needed again by the skip connection) or 0.
     mutating func build(_ layers: [LayerConfig], input: Int, shape: ActivationShape,
                         isHead: Bool, protected: Int = 0) throws(ModelError)
-        -> (operations: [Operation], output: Int, shape: ActivationShape) {
-        var operations: [Operation] = []
+        -> (operations: [any Operation], output: Int, shape: ActivationShape) {
+        var operations: [any Operation] = []
         var slot = input
         var shape = shape
         for layer in Self.poolingBeforeReLU(layers) {
             let index = nextLayerIndex
             nextLayerIndex += 1
-            let label = Self.label(layer, index)
-            let fail = { (reason: String) in ModelError.invalidLayer(layer: label, line: layer.line, reason: reason) }
-            let needsGradient = slot != 0
-            let mayRunInPlace = slot != 0 && slot != protected
-            let parametric = [.conv2d, .linear, .batchnorm2d, .batchnorm1d].contains(layer.kind)
-            try claim(name: layer.name, line: layer.line, required: parametric, fail: fail)
-
-            switch layer.kind {
-            case .conv2d:
-                guard case let .spatial(c, h, w) = shape else {
-                    throw fail("conv2d needs a [C, H, W] input, got \(shape)")
-                }
-                guard layer.out > 0, layer.kernel > 0, layer.stride > 0, layer.padding >= 0 else {
-                    throw fail("conv2d needs out > 0, kernel > 0, stride > 0, padding >= 0")
-                }
-                guard layer.kernel <= h + 2 * layer.padding, layer.kernel <= w + 2 * layer.padding else {
-                    throw fail("kernel \(layer.kernel) is larger than the padded input \(shape) (padding \(layer.padding))")
-                }
-                let s = Conv2DShape(inChannels: c, outChannels: layer.out, height: h, width: w,
-                                    kernel: layer.kernel, stride: layer.stride, padding: layer.padding)
-                let (weight, bias) = addAffine(prefix: layer.name, weightShape: [layer.out, c, layer.kernel, layer.kernel],
-                                               bias: layer.bias, fanIn: s.columnRows, layer: index, isHead: isHead)
-                shape = .spatial(channels: layer.out, height: s.outHeight, width: s.outWidth)
-                let output = newSlot(shape.count)
-                operations.append(.conv(ConvOperation(shape: s, input: slot, output: output, weight: weight,
-                                                      bias: bias, inputNeedsGradient: needsGradient)))
-                flops += s.forwardFLOPs
-                convShapes.append(s)
-                slot = output
-
-            case .linear:
-                guard case let .flat(f) = shape else {
-                    throw fail("linear needs a flat input, got \(shape): add a flatten layer before it")
-                }
-                guard layer.out > 0 else { throw fail("linear needs out > 0") }
-                let (weight, bias) = addAffine(prefix: layer.name, weightShape: [layer.out, f], bias: layer.bias,
-                                               fanIn: f, layer: index, isHead: isHead)
-                let output = newSlot(layer.out)
-                operations.append(.linear(LinearOperation(inFeatures: f, outFeatures: layer.out, input: slot,
-                                                          output: output, weight: weight, bias: bias,
-                                                          inputNeedsGradient: needsGradient,
-                                                          accumulatesInputGradient: false)))
-                flops += 2 * f * layer.out
-                shape = .flat(features: layer.out)
-                slot = output
-
-            case .batchnorm2d, .batchnorm1d:
-                let channels: Int, spatial: Int
-                switch (layer.kind, shape) {
-                case let (.batchnorm2d, .spatial(c, h, w)): (channels, spatial) = (c, h * w)
-                case let (.batchnorm1d, .flat(f)): (channels, spatial) = (f, 1)
-                default:
-                    throw fail("\(layer.kind.rawValue) cannot normalise a \(shape) input")
-                }
-                if layer.out != 0 && layer.out != channels {
-                    throw fail("\(layer.kind.rawValue) declares \(layer.out) channels but its input has \(channels)")
-                }
-                guard layer.momentum >= 0, layer.momentum <= 1, layer.eps > 0 else {
-                    throw fail("batch norm needs 0 <= momentum <= 1 and eps > 0")
-                }
-                let w = parameters.append(name: layer.name + ".weight", shape: [channels], isBiasOrNorm: true, isHead: isHead)!
-                let b = parameters.append(name: layer.name + ".bias", shape: [channels], isBiasOrNorm: true, isHead: isHead)!
-                let rm = buffers.append(name: layer.name + ".running_mean", shape: [channels], isBiasOrNorm: true, isHead: isHead)!
-                let rv = buffers.append(name: layer.name + ".running_var", shape: [channels], isBiasOrNorm: true, isHead: isHead)!
-                for (view, value, inBuffers) in [(w, Float(1), false), (b, 0, false), (rm, 0, true), (rv, 1, true)] {
-                    initialisers.append(Initialiser(layer: index, offset: view.offset, count: view.count,
-                                                    inBuffers: inBuffers, rule: .constant(value)))
-                }
-                let output = newSlot(shape.count)
-                operations.append(.batchNorm(BatchNormOperation(
-                    channels: channels, spatial: spatial, input: slot, output: output, weight: w.offset,
-                    bias: b.offset, runningMean: rm.offset, runningVar: rv.offset,
-                    momentum: Float(layer.momentum), eps: Float(layer.eps), inputNeedsGradient: needsGradient)))
-                slot = output
-
-            case .relu:
-                let output = mayRunInPlace ? slot : newSlot(shape.count)
-                operations.append(.relu(ReLUOperation(count: shape.count, input: slot, output: output,
-                                                      inputNeedsGradient: needsGradient)))
-                slot = output
-
-            case .maxpool2d, .avgpool2d:
-                guard case let .spatial(c, h, w) = shape else {
-                    throw fail("\(layer.kind.rawValue) needs a [C, H, W] input, got \(shape)")
-                }
-                guard layer.kernel > 0, layer.stride > 0, layer.padding >= 0, 2 * layer.padding <= layer.kernel else {
-                    throw fail("pooling needs kernel > 0, stride > 0 and 0 <= padding <= kernel/2")
-                }
-                guard layer.kernel <= h + 2 * layer.padding, layer.kernel <= w + 2 * layer.padding else {
-                    throw fail("kernel \(layer.kernel) is larger than the padded input \(shape) (padding \(layer.padding))")
-                }
-                let s = Pool2DShape(channels: c, height: h, width: w, kernel: layer.kernel,
-                                    stride: layer.stride, padding: layer.padding)
-                shape = .spatial(channels: c, height: s.outHeight, width: s.outWidth)
-                let output = newSlot(shape.count)
-                if layer.kind == .maxpool2d {
-                    operations.append(.maxPool(PoolOperation(shape: s, input: slot, output: output, argmax: argmaxCount,
-                                                             inputNeedsGradient: needsGradient)))
-                    argmaxCount += shape.count
-                } else {
-                    operations.append(.avgPool(PoolOperation(shape: s, input: slot, output: output, argmax: 0,
-                                                             inputNeedsGradient: needsGradient)))
-                }
-                slot = output
-
-            case .globalavgpool:
-                guard case let .spatial(c, h, w) = shape else {
-                    throw fail("globalavgpool needs a [C, H, W] input, got \(shape)")
-                }
-                let output = newSlot(c)
-                operations.append(.globalAvgPool(GlobalPoolOperation(channels: c, spatial: h * w, input: slot,
-                                                                     output: output, inputNeedsGradient: needsGradient)))
-                shape = .spatial(channels: c, height: 1, width: 1)
-                slot = output
-
-            case .flatten:
-                shape = .flat(features: shape.count)
-
-            case .dropout:
-                guard layer.p >= 0, layer.p < 1 else { throw fail("dropout p must be in [0, 1), got \(layer.p)") }
-                let output = newSlot(shape.count)
-                operations.append(.dropout(DropoutOperation(features: shape.count, p: Float(layer.p), layer: index,
-                                                            input: slot, output: output, mask: maskCount,
-                                                            inputNeedsGradient: needsGradient)))
-                maskCount += shape.count
-                hasDropout = true
-                slot = output
-
-            case .residual:
-                guard !layer.block.isEmpty else { throw fail("a residual block needs a non-empty block") }
-                let body = try build(layer.block, input: slot, shape: shape, isHead: isHead, protected: slot)
-                guard body.shape == shape else {
-                    throw fail("the block maps \(shape) to \(body.shape); a residual block must keep the shape")
-                }
-                let output = newSlot(shape.count)
-                operations.append(.residual(ResidualOperation(body: body.operations, count: shape.count, input: slot,
-                                                              bodyOutput: body.output, output: output,
-                                                              inputNeedsGradient: needsGradient)))
-                slot = output
-            }
+            let input = LayerInput(layer: layer, index: index, label: Self.label(layer, index), slot: slot, shape: shape,
+                                   isHead: isHead, needsGradient: slot != 0, mayRunInPlace: slot != 0 && slot != protected)
+            try claim(name: layer.name, line: layer.line, required: false, fail: input.fail)
+            let compiled = try compile(input)
+            if let operation = compiled.operation { operations.append(operation) }
+            slot = compiled.slot
+            shape = compiled.shape
         }
-        return (Operation.fusingConvolutionTails(operations), slot, shape)
+        return (fusingConvolutionTails(operations), slot, shape)
+    }
+
+    /// One layer of the config, by kind: each kind's file in Layers/ says how it compiles.
+    private mutating func compile(_ l: LayerInput) throws(ModelError) -> LayerOutput {
+        switch l.layer.kind {
+        case .conv2d: return try ConvOperation.compile(l, &self)
+        case .linear: return try LinearOperation.compile(l, &self)
+        case .batchnorm2d, .batchnorm1d: return try BatchNormOperation.compile(l, &self)
+        case .relu: return try ReLUOperation.compile(l, &self)
+        case .maxpool2d: return try MaxPoolOperation.compile(l, &self)
+        case .avgpool2d: return try AvgPoolOperation.compile(l, &self)
+        case .globalavgpool: return try GlobalAvgPoolOperation.compile(l, &self)
+        case .dropout: return try DropoutOperation.compile(l, &self)
+        case .residual: return try ResidualOperation.compile(l, &self)
+        case .flatten: return LayerOutput(operation: nil, slot: l.slot, shape: .flat(features: l.shape.count))
+        }
     }
 }

@@ -313,18 +313,19 @@ extension ClusterExecutor {
         do {
             switch job.kind {
             case .train(let plan):
-                let samples = plan.samples(of: block)
+                // The block's ShardWork, as the worker rebuilds it from this assignment.
+                let work = plan.work(block, seed: config.training.seed)
                 var records: [UInt8] = []
                 if !worker.hello.hasLocalData {
-                    let images = try source.images(split: config.data.trainSplit, indices: Array(samples))
-                    let truth = state.truth(of: samples)
+                    let images = try source.images(split: config.data.trainSplit, indices: work.sampleIDs)
+                    let truth = state.truth(of: work.sampleIDs[...])
                     records = SampleRecords.pack(images: images, labels: truth.labels, targets: truth.targets, pixels: pixels)
                 }
-                let a = Assignment(runID: runID, step: job.step, epoch: job.epoch, weightsVersion: job.weightsVersion,
-                                   firstShard: UInt32(block.start),
-                                   shardSampleCounts: [UInt32](repeating: UInt32(plan.microBatch), count: block.count),
-                                   sampleIndices: Array(samples), sampleRecords: records,
-                                   headScales: plan.headScales, sharedResult: worker.sharedResults != nil)
+                let a = Assignment(runID: runID, step: UInt64(work.step), epoch: UInt32(clamping: work.epoch),
+                                   weightsVersion: job.weightsVersion, firstShard: UInt32(block.start),
+                                   shardSampleCounts: [UInt32](repeating: UInt32(work.microBatch), count: block.count),
+                                   sampleIndices: work.sampleIDs, sampleRecords: records,
+                                   headScales: work.headScales, sharedResult: worker.sharedResults != nil)
                 return Message.assignment(a).encode()
             case .evaluate(let split, _, _, let tta):
                 let samples = Array(job.evaluationSamples(key))

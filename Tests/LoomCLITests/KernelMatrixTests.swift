@@ -16,7 +16,7 @@ import Testing
     /// Runs this test binary again on the fixture suites with `environment`; returns its
     /// status and output.
     static func fixtureRun(_ environment: [String: String], in ws: Workspace) throws -> LoomResult {
-        try Loom.run(["--testing-library", "swift-testing", "--filter", fixtureFilter, "--skip", "TrainingBenchmark"],
+        try Loom.run(["--testing-library", "swift-testing", "--filter", fixtureFilter],
                      in: ws.directory, timeout: 300, environment: environment, executable: TestPaths.testExecutable)
     }
 

@@ -60,9 +60,10 @@ let package = Package(
         .target(name: "LoomLocal", dependencies: [
             "LoomCluster", "LoomWire", "LoomTraining", "CSystem", .product(name: "Logging", package: "swift-log"),
         ]),
-        // `loom bench --workers`: real worker processes on synthetic samples.
+        // `loom bench`: training throughput on synthetic data in one process, and real
+        // worker processes on synthetic samples (`--workers`).
         .target(name: "LoomBench", dependencies: [
-            "LoomCluster", "LoomLocal", "LoomWire", "LoomTraining", "LoomData", "LoomConfig",
+            "LoomCluster", "LoomLocal", "LoomWire", "LoomTraining", "LoomData", "LoomConfig", "LoomKernels",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "loom", dependencies: [

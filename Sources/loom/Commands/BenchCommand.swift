@@ -131,69 +131,6 @@ struct BenchCommand: ParsableCommand {
     }
 }
 
-/// The training of `loom bench` on synthetic data, through the real step code: one block of
-/// a step's micro-shards computed on this thread, then the optimizer step and the batch-norm
-/// statistics, as a process with the whole batch (or its block of it) would take them.
-final class SyntheticTraining {
-    let problem: TrainingProblem
-    let block: ShardBlock
-    private let computer: ShardComputer
-    private let optimizer: Optimizer
-    private let data: ShardData
-    private let work: ShardWork
-    private var parameters: [Float]
-    private var buffers: [Float]
-
-    /// `block` of the micro-shards of `config`'s batch (all of them when nil).
-    init(config: RunConfig, block: ShardBlock? = nil) throws {
-        problem = try TrainingProblem.synthetic(config: config)
-        let b = config.training.batchSize, m = config.training.microBatch
-        self.block = block ?? ShardBlock(start: 0, count: b / m)
-        let n = self.block.count * m
-        computer = ShardComputer(problem: problem, microBatch: m)
-        (parameters, buffers) = problem.model.initialParameters(seed: 1)
-        optimizer = try Optimizer(config: config.optimizer, parameterCount: parameters.count)
-        var rng = KeyedRandom(seed: 3, purpose: .dataset)
-        let images = (0..<(n * problem.imageShape.elementCount)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-        let labels = problem.heads.map { h in (0..<n).map { _ in Int32(rng.nextInt(below: h.classes)) } }
-        data = ShardData(count: n, images: images, labels: labels,
-                         targets: GroundTruth.synthetic(heads: problem.heads, count: n).targets)
-        work = StepPlan(step: 0, epoch: 0, stepInEpoch: 0, sampleIndices: Array(0..<b), microBatch: m,
-                        headScales: problem.heads.map { _ in 1 / Float(b) }).work(self.block, seed: 1)
-    }
-
-    func step() throws {
-        let r = try computer.compute(work, data: data, parameters: parameters, buffers: buffers)
-        optimizer.step(weights: &parameters, gradients: r.gradients, lr: 0.01)
-        let stats = r.batchStatistics.map { $0 / Float(block.count) }
-        let model = problem.model
-        stats.withUnsafeBufferPointer { s in
-            buffers.withUnsafeMutableBufferPointer { model.applyBatchStatistics(s.baseAddress!, to: $0.baseAddress!) }
-        }
-    }
-}
-
-/// Single-process training throughput on synthetic data.
-enum TrainingThroughput {
-    struct Figures { var samplesPerSecond: Double; var gflops: Double; var forwardFLOPs: Int }
-
-    static func measure(config: RunConfig, seconds: Double) throws -> Figures {
-        let training = try SyntheticTraining(config: config)
-        let b = config.training.batchSize
-        try training.step()  // warm-up
-        let start = Date()
-        var steps = 0
-        while Date().timeIntervalSince(start) < seconds || steps < 3 {
-            try training.step()
-            steps += 1
-        }
-        let elapsed = Date().timeIntervalSince(start)
-        let sps = Double(steps * b) / elapsed
-        let flops = training.problem.model.forwardFLOPsPerSample
-        return Figures(samplesPerSecond: sps, gflops: sps * 3 * Double(flops) / 1e9, forwardFLOPs: flops)
-    }
-}
-
 /// `loom bench --workers 1,2`: samples/s with each worker count, scaling efficiency, bytes per step.
 ///
 /// The counts are measured in turn, `rounds` times over (1, 2, 1, 2, ...), and the medians

@@ -47,13 +47,15 @@ let package = Package(
                                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: numericSettings),
         .target(name: "LoomCheckpoint", dependencies: ["LoomHDF5", "LoomConfig"]),
+        .target(name: "LoomReport", dependencies: ["LoomTraining", "LoomCheckpoint", "LoomConfig", "LoomData",
+                                             .product(name: "Logging", package: "swift-log")]),
         .target(name: "LoomWire", dependencies: ["CZeroMQ", "CSystem", "LoomKernels"]),
         .target(name: "LoomCluster", dependencies: [
             "LoomWire", "LoomTraining", "LoomCheckpoint", "LoomData", "LoomModel", "LoomConfig", "CSystem",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "loom", dependencies: [
-            "LoomCluster", "LoomCheckpoint", "LoomTraining", "LoomData", "LoomModel", "LoomConfig",
+            "LoomCluster", "LoomCheckpoint", "LoomReport", "LoomTraining", "LoomData", "LoomModel", "LoomConfig",
             "LoomHDF5", "LoomWire", "LoomKernels", "CBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -70,6 +72,7 @@ let package = Package(
         .testTarget(name: "LoomCheckpointTests", dependencies: ["LoomCheckpoint", "LoomTestSupport"]),
         .testTarget(name: "LoomWireTests", dependencies: ["LoomWire", "LoomTestSupport"]),
         .testTarget(name: "LoomClusterTests", dependencies: ["LoomCluster", "LoomWire", "LoomTestSupport"]),
+        .testTarget(name: "LoomReportTests", dependencies: ["LoomReport", "LoomTraining", "LoomCheckpoint", "LoomTestSupport"]),
         .testTarget(name: "LoomCLITests", dependencies: ["LoomHDF5", "LoomCluster", "LoomTestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,0 +1,68 @@
+// Reads the runs, evaluates their latest checkpoints and writes the page. Keeps the
+// evaluations it made, so `loom report --watch` evaluates a checkpoint once, not at every
+// rewrite (the file of a checkpoint never changes in place, except by `loom calibrate`,
+// which the modification time catches).
+
+import Foundation
+import Logging
+
+/// What to evaluate: a split of each run's dataset, or nothing.
+public struct ReportOptions: Sendable {
+    /// Split of the final evaluation (`test`, `validation`, ...); nil: no evaluation (the page
+    /// then shows what metrics.csv logged).
+    public var split: String?
+    /// Replaces every run's `data.path`.
+    public var datasetPath: String?
+    public init(split: String? = "test", datasetPath: String? = nil) {
+        self.split = split; self.datasetPath = datasetPath
+    }
+}
+
+public final class ReportBuilder {
+    public let directories: [String]
+    public let options: ReportOptions
+    private let logger: Logger
+    private var evaluations: [String: RunEvaluation] = [:]
+
+    public init(directories: [String], options: ReportOptions, logger: Logger) {
+        self.directories = directories; self.options = options; self.logger = logger
+    }
+
+    /// The runs as they are now, each evaluated (once per checkpoint file version).
+    public func gather() throws(ReportError) -> [ReportedRun] {
+        var runs: [ReportedRun] = []
+        for directory in directories {
+            let snapshot = try RunSnapshot.read(directory)
+            var evaluation: RunEvaluation?
+            if let split = options.split, let path = snapshot.latestPath, let contents = snapshot.latest {
+                let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+                let key = "\(path)|\(contents.step)|\(modified)|\(split)"
+                if let known = evaluations[key] {
+                    evaluation = known
+                } else {
+                    logger.info("evaluating \(path) (step \(contents.step)) on split '\(split)'")
+                    let e = try RunEvaluation.evaluate(checkpoint: path, contents: contents, split: split,
+                                                       datasetPath: options.datasetPath, logger: logger)
+                    evaluations[key] = e
+                    evaluation = e
+                }
+            }
+            runs.append(ReportedRun(snapshot: snapshot, evaluation: evaluation))
+        }
+        return runs
+    }
+
+    /// Gathers the runs and writes the page to `path` atomically (a browser reloading it
+    /// never sees half a page). Returns the runs reported.
+    @discardableResult
+    public func write(to path: String, refreshSeconds: Int? = nil) throws(ReportError) -> [ReportedRun] {
+        let runs = try gather()
+        let html = ReportPage.render(runs, generated: Date(), refreshSeconds: refreshSeconds)
+        do {
+            try Data(html.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw .writeFailed(path: path, detail: error.localizedDescription)
+        }
+        return runs
+    }
+}

@@ -36,7 +36,9 @@ func niceTicks(_ lo: Double, _ hi: Double, count: Int = 5) -> (ticks: [Double], 
     let raw = (hi - lo) / Double(max(count, 1))
     let magnitude = pow(10, floor(log10(raw)))
     let fraction = raw / magnitude
-    let step = (fraction <= 1 ? 1 : fraction <= 2 ? 2 : fraction <= 5 ? 5 : 10) * magnitude
+    // Round the step to 1, 2, 5 or 10 x the power of ten, whichever gives nearest `count` ticks
+    // (the thresholds are the geometric means √2, √10, √50 between the choices).
+    let step = (fraction >= 50.0.squareRoot() ? 10 : fraction >= 10.0.squareRoot() ? 5 : fraction >= 2.0.squareRoot() ? 2 : 1) * magnitude
     var ticks: [Double] = []
     var t = (lo / step).rounded(.up) * step
     while t <= hi + step * 1e-9 {

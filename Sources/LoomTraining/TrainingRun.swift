@@ -58,6 +58,10 @@ public final class TrainingRun {
     private var kernels: KernelIdentity?
     /// The kernels the checkpoint this run resumed from recorded (nil: none recorded).
     private var resumedKernels: KernelIdentity?
+    /// Workers joined and lost before this process took the run over (from the checkpoint
+    /// resumed from), and the executor's own counts as last seen.
+    private var workersBefore: (joined: Int, lost: Int) = (0, 0)
+    private var workersNow: (joined: Int, lost: Int)?
 
     /// Sets up a run: carves the validation split, resolves the heads, initialises weights.
     /// `frozenLayers`: layer names (state_dict prefixes) whose parameters never change.
@@ -110,6 +114,8 @@ public final class TrainingRun {
         }
         lastCheckpointStep = state.step
         wallOffset = point.contents.metrics["wall_s"]?.last(where: { !$0.isNaN }) ?? 0
+        workersBefore = (Int(point.contents.extraAttributes["workers_joined"] ?? "") ?? 0,
+                         Int(point.contents.extraAttributes["workers_lost"] ?? "") ?? 0)
         do { try directory.rewriteMetricsCSV(state.history) } catch { throw TrainingError("\(error)") }
         logger.info("resumed from \(point.path) at step \(state.step) (epoch \(state.epoch))")
         return point.path
@@ -133,6 +139,7 @@ public final class TrainingRun {
             let plan = state.plan(step: state.step)
             let result = try executor.execute(plan: plan, state: state)
             noteKernels(executor.kernels)
+            workersNow = executor.workerCounts
             let summary = try state.apply(plan: plan, result: result)
             recent.append((Date(), plan.sampleIndices.count))
             if recent.count > 20 { recent.removeFirst() }
@@ -193,6 +200,13 @@ public final class TrainingRun {
         if let kernels = kernels ?? resumedKernels {
             contents.blasCore = kernels.blasCore
             contents.loomKernelPath = kernels.loomPath
+        }
+        // Who computed the run, for reports: not part of the weights or the history, so
+        // runs on different numbers of workers keep identical histories.
+        if workersNow != nil || workersBefore != (0, 0) {
+            let now = workersNow ?? (0, 0)
+            contents.extraAttributes["workers_joined"] = String(workersBefore.joined + now.joined)
+            contents.extraAttributes["workers_lost"] = String(workersBefore.lost + now.lost)
         }
         do {
             let path = try directory.save(contents, keep: config.checkpoint.keep)

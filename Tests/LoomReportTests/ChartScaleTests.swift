@@ -9,8 +9,8 @@ struct ChartScaleTests {
         #expect(step == 0.5)
         #expect(ticks == [0.5, 1.0, 1.5, 2.0, 2.5])
         let (big, bigStep) = niceTicks(0, 3750, count: 6)
-        #expect(bigStep == 1000)
-        #expect(big == [0, 1000, 2000, 3000])
+        #expect(bigStep == 500)
+        #expect(big == [0, 500, 1000, 1500, 2000, 2500, 3000, 3500])
     }
 
     @Test func aScaleMapsTheDomainOntoTheRangeEvenBackwards() {

@@ -35,6 +35,8 @@ struct ReportCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    nonisolated(unsafe) static var signalSources: [DispatchSourceSignal] = []
+
     func validate() throws {
         guard !runs.isEmpty else { throw ValidationError("give at least one run directory") }
         if let watch, watch < 1 { throw ValidationError("--watch takes a number of seconds >= 1, got \(watch)") }
@@ -49,6 +51,18 @@ struct ReportCommand: ParsableCommand {
             let written = try builder.write(to: out, refreshSeconds: watch)
             print("wrote \(out): \(written.count) run\(written.count == 1 ? "" : "s")")
             guard let watch else { return }
+            // Interrupting the watch is how it ends: the page on disk is always whole (written
+            // by rename), so exit at once, with success.
+            for sig in [SIGTERM, SIGINT] {
+                signal(sig, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                source.setEventHandler {
+                    logger.info("stopped watching; \(out) is the last page written")
+                    Foundation.exit(0)
+                }
+                source.resume()
+                Self.signalSources.append(source)
+            }
             while true {
                 sleep(UInt32(watch))
                 do {

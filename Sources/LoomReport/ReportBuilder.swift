@@ -54,15 +54,21 @@ public final class ReportBuilder {
 
     /// Gathers the runs and writes the page to `path` atomically (a browser reloading it
     /// never sees half a page). Returns the runs reported.
+    /// With `markdown`, the comparison is also written there as Markdown.
     @discardableResult
-    public func write(to path: String, refreshSeconds: Int? = nil) throws(ReportError) -> [ReportedRun] {
+    public func write(to path: String, markdown: String? = nil, refreshSeconds: Int? = nil) throws(ReportError) -> [ReportedRun] {
         let runs = try gather()
-        let html = ReportPage.render(runs, generated: Date(), refreshSeconds: refreshSeconds)
+        let now = Date()
+        try Self.write(ReportPage.render(runs, generated: now, refreshSeconds: refreshSeconds), to: path)
+        if let markdown { try Self.write(ReportMarkdown.render(runs, generated: now), to: markdown) }
+        return runs
+    }
+
+    static func write(_ text: String, to path: String) throws(ReportError) {
         do {
-            try Data(html.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
             throw .writeFailed(path: path, detail: error.localizedDescription)
         }
-        return runs
     }
 }

@@ -49,7 +49,9 @@ public enum ReportPage {
     static func comparison(_ runs: [ReportedRun], labels: [String]) -> String {
         var out = "<section id=\"comparison\"><h2>Comparison</h2>"
         let heads = orderedHeads(runs)
-        out += "<table class=\"comparison\"><thead><tr><th>run</th><th>steps</th><th>epochs</th><th>train loss</th><th>eval loss</th>"
+        let finalSplit = runs.compactMap { $0.evaluation?.final.split }.first
+        let logged = runs.first?.snapshot.evaluationPrefix == "val" ? "validation" : "test"
+        out += "<table class=\"comparison\"><thead><tr><th>run</th><th>steps</th><th>epochs</th><th>train loss</th><th>\(HTML.escape(finalSplit ?? logged)) loss</th>"
         for h in heads { out += "<th>\(HTML.escape(h)) accuracy</th><th>\(HTML.escape(h)) balanced</th><th>\(HTML.escape(h)) ECE</th>" }
         out += "<th>best epoch</th><th>wall time</th></tr></thead><tbody>"
         // Per head column, the best run (highest accuracy, lowest ECE) is bold.
@@ -94,7 +96,7 @@ public enum ReportPage {
         let colour = { (i: Int) in seriesColour(i) }
         out += LineChart(id: "compare-train-loss", title: "Training loss", xLabel: "step", yLabel: "loss",
                          series: runs.enumerated().map { ChartSeries(label: labels[$0], colour: colour($0), points: $1.snapshot.series("train_loss")) }).render()
-        out += LineChart(id: "compare-eval-loss", title: "Evaluation loss", xLabel: "step", yLabel: "loss",
+        out += LineChart(id: "compare-eval-loss", title: "\(logged.capitalized) loss", xLabel: "step", yLabel: "loss",
                          series: runs.enumerated().map { i, r in
                              ChartSeries(label: labels[i], colour: colour(i), points: r.snapshot.series("\(r.snapshot.evaluationPrefix)_loss"), dots: true)
                          }).render()
@@ -105,7 +107,7 @@ public enum ReportPage {
                          series: runs.enumerated().map { ChartSeries(label: labels[$0], colour: colour($0), points: $1.snapshot.series("samples_per_s").filter { $0.1 > 0 }) },
                          yIncludes: [0], yFormat: { String(format: "%.0f", $0) }).render()
         for h in heads {
-            out += LineChart(id: "compare-accuracy-\(h)", title: "\(h): evaluation accuracy", xLabel: "epoch", yLabel: "accuracy",
+            out += LineChart(id: "compare-accuracy-\(h)", title: "\(h): \(logged) accuracy", xLabel: "epoch", yLabel: "accuracy",
                              series: runs.enumerated().map { i, r in
                                  let s = r.snapshot, p = s.evaluationPrefix
                                  let points = s.series("\(p)_accuracy/\(h)", against: "epoch")
@@ -114,7 +116,7 @@ public enum ReportPage {
                              }, yFormat: { HTML.percent($0) }).render()
             let balanced = runs.map { $0.snapshot.series("\($0.snapshot.evaluationPrefix)_balanced_accuracy/\(h)", against: "epoch") }
             if balanced.contains(where: { !$0.isEmpty }) {
-                out += LineChart(id: "compare-balanced-\(h)", title: "\(h): evaluation balanced accuracy", xLabel: "epoch", yLabel: "balanced accuracy",
+                out += LineChart(id: "compare-balanced-\(h)", title: "\(h): \(logged) balanced accuracy", xLabel: "epoch", yLabel: "balanced accuracy",
                                  series: balanced.enumerated().map { ChartSeries(label: labels[$0], colour: colour($0), points: $1, dots: true) },
                                  yFormat: { HTML.percent($0) }).render()
             }

@@ -47,9 +47,10 @@ enum ReportRuns {
     @Test func thePageShowsTheNumbersLoomEvalAndMetricsCSVHold() throws {
         let ws = try Workspace("report-numbers")
         let run = try ReportRuns.copy(into: ws, as: "run", calibrate: true)
-        let r = try ws.loom(["report", run, "--out", ws.path("report.html")])
+        let r = try ws.loom(["report", run, "--out", ws.path("report.html"), "--markdown", ws.path("results.md")])
         try #require(r.status == 0, "\(r.stderr)")
         let html = try String(contentsOfFile: ws.path("report.html"), encoding: .utf8)
+        let markdown = try String(contentsOfFile: ws.path("results.md"), encoding: .utf8)
 
         let eval = try jsonObject(try ws.loom(["eval", "--json", run + "/latest.h5"]).stdout)
         let category = try #require((eval["heads"] as? [String: Any])?["category"] as? [String: Any])
@@ -60,6 +61,12 @@ enum ReportRuns {
             let shown = try #require(ReportHTML.value(html, head: "category", metric: metric), "\(metric) on the page")
             #expect(abs(shown - expected) <= 4 * expected.ulp, "\(metric): page \(shown), eval \(expected)")
         }
+        // The Markdown row: accuracy, balanced accuracy and ECE in %, one decimal.
+        let row = String(format: "| run | 32 | 4.00 |")
+        let figures = ["accuracy", "balanced_accuracy", "ece"].map { String(format: "%.1f", 100 * (category[$0] as? Double ?? .nan)) }
+        let line = markdown.split(separator: "\n").first { $0.hasPrefix(row) }.map(String.init) ?? ""
+        #expect(line.contains(" | " + figures.joined(separator: " | ") + " | "), "\(line)\n\(figures)")
+        #expect(markdown.contains("| band0 | "), "per-class recall rows are class-named")
         let confusion = try #require(category["confusion"] as? [[Int]])
         #expect(ReportHTML.confusionCounts(html, head: "category") == confusion.flatMap { $0 })
         #expect(confusion.flatMap { $0 }.reduce(0, +) == 64, "every test sample in the matrix")

@@ -21,6 +21,9 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "The HTML file to write.")
     var out: String = "report.html"
 
+    @Option(help: "Also write the comparison as Markdown to this file (a results page for a repository).")
+    var markdown: String?
+
     @Option(help: "Split of the final evaluation: test, validation (carved from train as in the run), or any split of the dataset.")
     var split: String = "test"
 
@@ -48,8 +51,8 @@ struct ReportCommand: ParsableCommand {
             global.prepareKernels(logger)
             let builder = ReportBuilder(directories: runs, options: ReportOptions(split: noEval ? nil : split, datasetPath: dataset),
                                         logger: logger)
-            let written = try builder.write(to: out, refreshSeconds: watch)
-            print("wrote \(out): \(written.count) run\(written.count == 1 ? "" : "s")")
+            let written = try builder.write(to: out, markdown: markdown, refreshSeconds: watch)
+            print("wrote \(out)\(markdown.map { " and \($0)" } ?? ""): \(written.count) run\(written.count == 1 ? "" : "s")")
             guard let watch else { return }
             // Interrupting the watch is how it ends: the page on disk is always whole (written
             // by rename), so exit at once, with success.
@@ -66,7 +69,7 @@ struct ReportCommand: ParsableCommand {
             while true {
                 sleep(UInt32(watch))
                 do {
-                    try builder.write(to: out, refreshSeconds: watch)
+                    try builder.write(to: out, markdown: markdown, refreshSeconds: watch)
                     logger.info("rewrote \(out)")
                 } catch {
                     // A run in the middle of something (a first checkpoint not yet there) is no

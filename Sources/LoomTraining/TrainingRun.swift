@@ -9,6 +9,7 @@ import LoomCheckpoint
 import LoomConfig
 import LoomData
 import LoomKernels
+import LoomTensorBoard
 
 /// Requests that reach a run from outside (signal handlers): thread-safe flags.
 public final class RunControl: @unchecked Sendable {
@@ -62,6 +63,9 @@ public final class TrainingRun {
     /// resumed from), and the executor's own counts as last seen.
     private var workersBefore: (joined: Int, lost: Int) = (0, 0)
     private var workersNow: (joined: Int, lost: Int)?
+    /// The event file of `training.tensorboard`, opened at the first row logged.
+    private var tensorBoard: EventFileWriter?
+    private var tensorBoardFailed = false
 
     /// Sets up a run: carves the validation split, resolves the heads, initialises weights.
     /// `frozenLayers`: layer names (state_dict prefixes) whose parameters never change.
@@ -161,6 +165,7 @@ public final class TrainingRun {
                 state.recordHistoryRow(extra: row)
                 do { try directory.appendMetricsCSV(state.history.rows((state.history.rowCount - 1)..<state.history.rowCount)) }
                 catch { throw TrainingError("\(error)") }
+                writeTensorBoard(state.history.row(state.history.rowCount - 1))
             }
             let every = config.checkpoint.everySteps
             if summary.endsEpoch || (every > 0 && state.step % every == 0) || state.isFinished {
@@ -246,6 +251,24 @@ public final class TrainingRun {
             if let e = metrics["ece"] { row["ece/\(name)"] = e }
         }
         return row
+    }
+
+    /// Appends a history row to the `training.tensorboard` event file. A failure stops the
+    /// events (with a warning), not the training: metrics.csv and the checkpoints hold the
+    /// same numbers, and `loom export-tensorboard` writes them again.
+    private func writeTensorBoard(_ row: [String: Double]) {
+        let dir = config.training.tensorboard
+        guard !dir.isEmpty, !tensorBoardFailed, let event = ScalarEvent(row: row, wallTime: Date().timeIntervalSince1970) else { return }
+        do {
+            if tensorBoard == nil {
+                tensorBoard = try EventFileWriter(directory: dir)
+                logger.info("TensorBoard events in \(tensorBoard!.path)")
+            }
+            try tensorBoard!.append([event])
+        } catch {
+            tensorBoardFailed = true
+            logger.warning("TensorBoard events stopped (training goes on; loom export-tensorboard rewrites them): \(error)")
+        }
     }
 
     private func wallClock() -> Double { wallOffset + Date().timeIntervalSince(started) }

@@ -13,7 +13,7 @@ struct LoomCommand: ParsableCommand {
         subcommands: [
             TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self,
             ImportCommand.self, InspectCommand.self, DiffCommand.self,
-            EvalCommand.self, CalibrateCommand.self, PredictCommand.self, ReportCommand.self,
+            EvalCommand.self, CalibrateCommand.self, PredictCommand.self, ReportCommand.self, ExportTensorBoardCommand.self,
             ScheduleCommand.self, KeygenCommand.self, BenchCommand.self, BenchBarrierCommand.self,
         ]
     )

@@ -49,7 +49,7 @@ let package = Package(
                                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: numericSettings),
         .target(name: "LoomCheckpoint", dependencies: ["LoomHDF5", "LoomConfig"]),
-        .target(name: "LoomReport", dependencies: ["LoomTraining", "LoomCheckpoint", "LoomConfig", "LoomData", "LoomTensorBoard",
+        .target(name: "LoomReport", dependencies: ["LoomTraining", "LoomCheckpoint", "LoomConfig", "LoomData", "LoomTensorBoard", "LoomHDF5",
                                              .product(name: "Logging", package: "swift-log")]),
         .target(name: "LoomWire", dependencies: ["CZeroMQ", "CSystem", "LoomKernels"]),
         .target(name: "LoomCluster", dependencies: [

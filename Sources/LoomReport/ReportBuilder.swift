@@ -13,8 +13,12 @@ public struct ReportOptions: Sendable {
     public var split: String?
     /// Replaces every run's `data.path`.
     public var datasetPath: String?
-    public init(split: String? = "test", datasetPath: String? = nil) {
-        self.split = split; self.datasetPath = datasetPath
+    /// Samples of the split on the feature map (evenly spaced; 0 = no map).
+    public var mapSamples: Int
+    /// Head whose classes colour the map (nil: the first softmax head).
+    public var mapHead: String?
+    public init(split: String? = "test", datasetPath: String? = nil, mapSamples: Int = 500, mapHead: String? = nil) {
+        self.split = split; self.datasetPath = datasetPath; self.mapSamples = mapSamples; self.mapHead = mapHead
     }
 }
 
@@ -23,6 +27,7 @@ public final class ReportBuilder {
     public let options: ReportOptions
     private let logger: Logger
     private var evaluations: [String: RunEvaluation] = [:]
+    private var embeddings: [String: EmbeddingSet] = [:]
 
     public init(directories: [String], options: ReportOptions, logger: Logger) {
         self.directories = directories; self.options = options; self.logger = logger
@@ -34,6 +39,7 @@ public final class ReportBuilder {
         for directory in directories {
             let snapshot = try RunSnapshot.read(directory)
             var evaluation: RunEvaluation?
+            var embedding: EmbeddingSet?
             if let split = options.split, let path = snapshot.latestPath, let contents = snapshot.latest {
                 let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
                 let key = "\(path)|\(contents.step)|\(modified)|\(split)"
@@ -46,8 +52,19 @@ public final class ReportBuilder {
                     evaluations[key] = e
                     evaluation = e
                 }
+                if options.mapSamples > 0 {
+                    if let known = embeddings[key] {
+                        embedding = known
+                    } else {
+                        let set = try EmbeddingSet.compute(checkpoint: path, contents: contents, split: split,
+                                                           limit: options.mapSamples, datasetPath: options.datasetPath,
+                                                           keepImages: true, logger: logger)
+                        embeddings[key] = set
+                        embedding = set
+                    }
+                }
             }
-            runs.append(ReportedRun(snapshot: snapshot, evaluation: evaluation))
+            runs.append(ReportedRun(snapshot: snapshot, evaluation: evaluation, embedding: embedding))
         }
         return runs
     }
@@ -59,7 +76,7 @@ public final class ReportBuilder {
     public func write(to path: String, markdown: String? = nil, refreshSeconds: Int? = nil) throws(ReportError) -> [ReportedRun] {
         let runs = try gather()
         let now = Date()
-        try Self.write(ReportPage.render(runs, generated: now, refreshSeconds: refreshSeconds), to: path)
+        try Self.write(ReportPage.render(runs, generated: now, refreshSeconds: refreshSeconds, mapHead: options.mapHead), to: path)
         if let markdown { try Self.write(ReportMarkdown.render(runs, generated: now), to: markdown) }
         return runs
     }

@@ -15,15 +15,20 @@ import LoomCheckpoint
 public struct ReportedRun: Sendable {
     public var snapshot: RunSnapshot
     public var evaluation: RunEvaluation?
-    public init(snapshot: RunSnapshot, evaluation: RunEvaluation?) {
-        self.snapshot = snapshot; self.evaluation = evaluation
+    /// A sample of the evaluation split, embedded, for the feature map.
+    public var embedding: EmbeddingSet?
+    public init(snapshot: RunSnapshot, evaluation: RunEvaluation?, embedding: EmbeddingSet? = nil) {
+        self.snapshot = snapshot; self.evaluation = evaluation; self.embedding = embedding
     }
 }
 
 public enum ReportPage {
     /// The page for `runs`, stamped with `generated`. `refreshSeconds` adds a meta refresh
     /// (for `loom report --watch`, so an open browser tab follows the file).
-    public static func render(_ runs: [ReportedRun], generated: Date = Date(), refreshSeconds: Int? = nil) -> String {
+    /// `mapHead` chooses the head whose classes colour the feature map (default: the first
+    /// softmax head).
+    public static func render(_ runs: [ReportedRun], generated: Date = Date(), refreshSeconds: Int? = nil,
+                              mapHead: String? = nil) -> String {
         let labels = uniqueLabels(runs.map(\.snapshot.label))
         let title = runs.count == 1 ? "Loom run \(labels[0])" : "Loom runs: " + labels.joined(separator: ", ")
         var out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -38,7 +43,7 @@ public enum ReportPage {
             out += comparison(runs, labels: labels)
         }
         for (i, run) in runs.enumerated() {
-            out += runSection(run, label: labels[i], index: i, open: runs.count == 1)
+            out += runSection(run, label: labels[i], index: i, open: runs.count == 1, mapHead: mapHead)
         }
         out += "</body></html>\n"
         return out
@@ -127,7 +132,7 @@ public enum ReportPage {
 
     // MARK: - One run
 
-    static func runSection(_ run: ReportedRun, label: String, index: Int, open: Bool) -> String {
+    static func runSection(_ run: ReportedRun, label: String, index: Int, open: Bool, mapHead: String? = nil) -> String {
         let s = run.snapshot
         var out = "<section class=\"run\" id=\"run-\(index)\" data-run=\"\(HTML.escape(label))\"><details\(open ? " open" : "")>"
         out += "<summary><h2><span class=\"swatch\" style=\"background:\(seriesColour(index))\"></span>Run \(HTML.escape(label))</h2></summary>"
@@ -166,6 +171,9 @@ public enum ReportPage {
             out += "</div>"
         }
         if let e = run.evaluation { out += evaluationSection(e) }
+        if let set = run.embedding {
+            out += "<h3>Feature map</h3><div class=\"charts\">\(EmbeddingFigures.map(set, colourBy: mapHead))</div>"
+        }
         if let config = s.latest?.config {
             out += "<details class=\"config\"><summary>Effective config (from \(HTML.escape(s.latestPath ?? "")))</summary><pre>\(HTML.escape(config))</pre></details>"
         }
@@ -310,6 +318,8 @@ public enum ReportPage {
     .confusion .count{font-size:10px}.confusion .share{font-size:8px}.class-label{font-size:11px}
     .reliability .accuracy{fill:#1f77b4}.reliability .gap{fill:#d62728;fill-opacity:.25;stroke:#d62728;stroke-width:.6}
     .reliability .diagonal{stroke:#555;stroke-dasharray:4 3}.bars .value{font-size:11px}.bars .tick{font-size:10px;fill:#777}
+    .map .pt image{display:none}.map .pt:hover image{display:inline}.map .pt:hover circle{stroke:#000;stroke-width:1.5}
+    .map .frame{fill:none;stroke:#ddd}figure.map{max-width:540px}
     pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px}.empty{color:#888;font-style:italic}
     """
 }

@@ -14,6 +14,7 @@ struct LoomCommand: ParsableCommand {
             TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self,
             ImportCommand.self, InspectCommand.self, DiffCommand.self,
             EvalCommand.self, CalibrateCommand.self, PredictCommand.self, ReportCommand.self, ExportTensorBoardCommand.self,
+            EmbedCommand.self, SimilarCommand.self,
             ScheduleCommand.self, KeygenCommand.self, BenchCommand.self, BenchBarrierCommand.self,
         ]
     )

@@ -106,6 +106,9 @@ struct BrowserReportTests {
         #expect(dom.contains(String(format: ">%.2f%%</td>", 100 * accuracy)), "accuracy \(accuracy)")
         #expect(ReportHTML.confusionCounts(dom, head: "category") == (category["confusion"] as? [[Int]] ?? []).flatMap { $0 })
         #expect(ReportHTML.count(dom, "data-chart=\"reliability\"") == 2, "before and after calibration")
+        // The feature map: every test sample (64 < 500) a point with its thumbnail.
+        #expect(dom.contains("data-chart=\"pca-map\" data-head=\"category\" data-points=\"64\""))
+        #expect(ReportHTML.count(dom, "<image href=\"data:image/png;base64,") == 64)
     }
 
     @Test func aComparisonReportLooksRightInChromium() throws {

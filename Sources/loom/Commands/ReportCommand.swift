@@ -30,6 +30,12 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Dataset file for the evaluations (default: each run's data.path).")
     var dataset: String?
 
+    @Option(help: "Samples of the split on the PCA feature map (evenly spaced; 0: no map).")
+    var mapSamples: Int = 500
+
+    @Option(help: "Head whose classes colour the feature map (default: the first softmax head).")
+    var mapHead: String?
+
     @Flag(help: "Do not evaluate the checkpoints: show what metrics.csv logged.")
     var noEval = false
 
@@ -42,6 +48,7 @@ struct ReportCommand: ParsableCommand {
 
     func validate() throws {
         guard !runs.isEmpty else { throw ValidationError("give at least one run directory") }
+        if mapSamples < 0 { throw ValidationError("--map-samples takes a count >= 0, got \(mapSamples)") }
         if let watch, watch < 1 { throw ValidationError("--watch takes a number of seconds >= 1, got \(watch)") }
     }
 
@@ -49,7 +56,8 @@ struct ReportCommand: ParsableCommand {
         let logger = global.bootstrap(process: "report")
         try runReportingErrors {
             global.prepareKernels(logger)
-            let builder = ReportBuilder(directories: runs, options: ReportOptions(split: noEval ? nil : split, datasetPath: dataset),
+            let builder = ReportBuilder(directories: runs, options: ReportOptions(split: noEval ? nil : split, datasetPath: dataset,
+                                                                                    mapSamples: mapSamples, mapHead: mapHead),
                                         logger: logger)
             let written = try builder.write(to: out, markdown: markdown, refreshSeconds: watch)
             print("wrote \(out)\(markdown.map { " and \($0)" } ?? ""): \(written.count) run\(written.count == 1 ? "" : "s")")

@@ -40,18 +40,24 @@ let package = Package(
         .target(name: "LoomKernels", dependencies: ["CBLAS", "CHeapTuning", "CKernels"], swiftSettings: numericSettings),
         .target(name: "LoomHDF5", dependencies: ["CHDF5", "CHDF5Shim"]),
         .target(name: "LoomConfig", dependencies: ["Yams"]),
+        // TensorBoard event files (TFRecord + hand-encoded protobuf scalars): no dependency.
+        .target(name: "LoomTensorBoard"),
         .target(name: "LoomData", dependencies: ["LoomKernels", "LoomHDF5", "LoomConfig", "CZlib"],
                 swiftSettings: numericSettings),
         // The derived attribute benchmark: garments rendered from Fashion-MNIST, and a PNG
         // writer for its previews. Nothing at training time needs it.
-        .target(name: "LoomSynthetic", dependencies: ["LoomKernels", "LoomData", "CZlib"], swiftSettings: numericSettings),
+        .target(name: "LoomSynthetic", dependencies: ["LoomKernels", "LoomData"], swiftSettings: numericSettings),
         .target(name: "LoomModel", dependencies: ["LoomKernels", "LoomConfig"], swiftSettings: numericSettings),
         .target(name: "LoomCheckpoint", dependencies: ["LoomHDF5"]),
         .target(name: "LoomTraining", dependencies: ["LoomKernels", "LoomModel", "LoomData", "LoomConfig", "LoomCheckpoint",
+                                               "LoomTensorBoard",
                                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: numericSettings),
         // Messages and transports. Checks payloads with CKernels' finite test; links no BLAS.
         .target(name: "LoomWire", dependencies: ["CZeroMQ", "CSystem", "CKernels"]),
+        // `loom report`, `loom embed`, `loom similar`: HTML pages and embeddings from runs.
+        .target(name: "LoomReport", dependencies: ["LoomTraining", "LoomCheckpoint", "LoomConfig", "LoomData", "LoomTensorBoard", "LoomHDF5",
+                                             .product(name: "Logging", package: "swift-log")]),
         .target(name: "LoomCluster", dependencies: [
             "LoomWire", "LoomTraining", "LoomData", "LoomConfig", "LoomKernels",
             .product(name: "Logging", package: "swift-log"),
@@ -67,7 +73,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "loom", dependencies: [
-            "LoomCluster", "LoomLocal", "LoomBench", "LoomCheckpoint", "LoomTraining", "LoomData", "LoomSynthetic",
+            "LoomCluster", "LoomLocal", "LoomBench", "LoomReport", "LoomCheckpoint", "LoomTraining", "LoomData", "LoomSynthetic",
             "LoomConfig", "LoomWire", "LoomKernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -92,6 +98,8 @@ let package = Package(
                                                         .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LoomLocalTests", dependencies: ["LoomLocal"]),
         .testTarget(name: "LoomCLITests", dependencies: ["LoomHDF5", "LoomLocal", "LoomKernels", "LoomTestSupport"]),
+        .testTarget(name: "LoomTensorBoardTests", dependencies: ["LoomTensorBoard", "LoomReport", "LoomTestSupport"]),
+        .testTarget(name: "LoomReportTests", dependencies: ["LoomReport", "LoomTraining", "LoomCheckpoint", "LoomTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -55,6 +55,11 @@ extension RunDirectory {
     public func readMetricsCSV() throws(CheckpointError) -> MetricsHistory? {
         let file = metricsPath
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { return nil }
+        return try Self.parseMetricsCSV(text, file: file)
+    }
+
+    /// Parses metrics.csv text (`file` names it in errors).
+    public static func parseMetricsCSV(_ text: String, file: String) throws(CheckpointError) -> MetricsHistory {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: true)
         guard let first = lines.first else { return MetricsHistory() }
         let header = first.split(separator: ",", omittingEmptySubsequences: false).map(String.init)

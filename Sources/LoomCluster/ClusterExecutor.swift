@@ -149,6 +149,8 @@ public final class ClusterExecutor: StepExecutor {
     /// The run's kernels (`StepExecutor.kernels`): the workers', not this process's.
     public var kernels: KernelIdentity? { runKernels }
 
+    public var workerCounts: (joined: Int, lost: Int)? { (statistics.workersJoined, statistics.workersLost) }
+
     public func idle() {
         try? pump(timeout: .zero, state: nil)
         maintain(state: nil)

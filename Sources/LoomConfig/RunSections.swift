@@ -2,7 +2,7 @@
 
 extension TrainingConfig {
     static let keys = ["seed", "epochs", "max_steps", "batch_size", "micro_batch", "log_every_steps",
-                       "eval_every_steps"]
+                       "eval_every_steps", "tensorboard"]
 
     init(reading r: SectionReader) throws(ConfigError) {
         self.init()
@@ -14,6 +14,7 @@ extension TrainingConfig {
         microBatch = try r.int("micro_batch", microBatch, .positive)
         logEverySteps = try r.int("log_every_steps", logEverySteps, .positive)
         evalEverySteps = try r.int("eval_every_steps", evalEverySteps, .nonNegative)
+        tensorboard = try r.string("tensorboard", tensorboard, nonEmpty: false)
         // Determinism rests on cutting every global batch into whole micro-shards.
         if batchSize % microBatch != 0 {
             throw r.error(r.node("micro_batch") != nil ? "micro_batch" : "batch_size",

@@ -25,10 +25,13 @@ public final class Model {
     public let headOutputs: [Int]
     /// Whether any layer draws dropout masks (then training passes need sample IDs).
     public let hasDropout: Bool
+    /// Floats per sample of the trunk's output: the features every head reads (embeddings).
+    public let featureCount: Int
 
     let trunk: [any Operation]
     let headOperations: [[any Operation]]
     let logitSlots: [Int]
+    let featureSlot: Int
     let slotSizes: [Int]
     let argmaxCount: Int
     let maskCount: Int
@@ -88,6 +91,8 @@ public final class Model {
         self.inputCount = inputShape.count
         self.headOutputs = heads.map(\.classes)
         self.hasDropout = builder.hasDropout
+        self.featureCount = trunk.shape.count
+        self.featureSlot = trunk.output
         self.trunk = trunk.operations
         self.headOperations = headOperations
         self.logitSlots = logitSlots

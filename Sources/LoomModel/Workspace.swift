@@ -101,6 +101,10 @@ public final class Workspace {
     /// Head `head`'s logits (count, K) from the last forward pass.
     public func logits(head: Int) -> UnsafeMutablePointer<Float> { activation(model.logitSlots[head]) }
 
+    /// The trunk's output (count, featureCount) from the last forward pass: what the heads
+    /// read, kept intact by them.
+    public func features() -> UnsafeMutablePointer<Float> { activation(model.featureSlot) }
+
     /// Where the caller writes head `head`'s loss gradient (count, K) before `backward`.
     public func dlogits(head: Int) -> UnsafeMutablePointer<Float> { gradient(model.logitSlots[head]) }
 }

@@ -29,6 +29,14 @@ public final class LocalExecutor: StepExecutor {
         }
     }
 
+    /// Trunk features (n, F) and per-head logits (n, K) of samples `indices` of `split`.
+    public func embed(split: String, indices: [Int], state: TrainingState) throws(TrainingError) -> (features: [Float], logits: [[Float]]) {
+        let data = try load(split: split, indices: indices, labels: false)
+        return try data.images.withUnsafeBufferPointer { (images) throws(TrainingError) in
+            try computer.embed(images: images.baseAddress!, count: indices.count, parameters: state.parameters, buffers: state.buffers)
+        }
+    }
+
     public func idle() {}
 
     /// Images, labels and targets of `indices` from `split`.

@@ -67,4 +67,23 @@ public enum HeadMetrics: Equatable, Sendable {
         case .multilabel: return nil
         }
     }
+
+    /// The confidence histogram behind ECE; nil for multilabel heads (they report no ECE).
+    public var calibration: CalibrationBins? {
+        switch self {
+        case let .softmax(m): return m.calibration
+        case let .binary(m): return m.calibration
+        case .multilabel: return nil
+        }
+    }
+
+    /// The top-k figures computed: (k, accuracy) for softmax heads, (k, recall) for
+    /// multilabel heads, ascending k; empty for binary heads.
+    public var topK: [(k: Int, value: Double)] {
+        switch self {
+        case let .softmax(m): return m.topK.map { ($0, m.topKAccuracy($0) ?? .nan) }
+        case .binary: return []
+        case let .multilabel(m): return m.topK.map { ($0, m.topKRecall($0) ?? .nan) }
+        }
+    }
 }

@@ -30,8 +30,8 @@ public struct ShardData: Sendable {
 public final class ShardComputer {
     public let problem: TrainingProblem
     public let microBatch: Int
-    private let workspace: Workspace
-    private var input: [Float]
+    let workspace: Workspace
+    private(set) var input: [Float]
     private var dlogits: [[Float]]
 
     public init(problem: TrainingProblem, microBatch: Int) {
@@ -169,6 +169,23 @@ public final class ShardComputer {
     /// Forward only, evaluation mode: each head's logits (n, K) for `images` (n, H, W, C).
     /// With `tta` transforms, the logits are log of the mean probability over the views
     /// (softmax heads) or the logit of the mean probability (binary / multilabel heads).
+    /// One evaluation-mode forward pass of `count` (<= microBatch) images into the workspace.
+    func forwardBatch(images: UnsafePointer<UInt8>, count c: Int, parameters: [Float], buffers: [Float]) throws(TrainingError) {
+        input.withUnsafeMutableBufferPointer { x in
+            problem.pipeline.makeTTAView(images: images, count: c, transform: .identity, into: x.baseAddress!)
+        }
+        try run { () throws(ModelError) in
+            try parameters.withUnsafeBufferPointer { (p) throws(ModelError) in
+                try buffers.withUnsafeBufferPointer { (b) throws(ModelError) in
+                    try input.withUnsafeBufferPointer { (x) throws(ModelError) in
+                        try problem.model.forward(parameters: p.baseAddress!, buffers: b.baseAddress!,
+                                                  input: x.baseAddress!, count: c, training: false, workspace: workspace)
+                    }
+                }
+            }
+        }
+    }
+
     public func predict(images: UnsafePointer<UInt8>, count n: Int, parameters: [Float], buffers: [Float],
                         tta: [TTATransform] = []) throws(TrainingError) -> [[Float]] {
         var out = problem.losses.map { [Float](repeating: 0, count: n * $0.classes) }
@@ -218,6 +235,31 @@ public final class ShardComputer {
             start += c
         }
         return out
+    }
+}
+
+extension ShardComputer {
+    /// Evaluation-mode trunk features (n, F) and per-head logits (n, K) of `count` images,
+    /// micro-batch by micro-batch (no test-time augmentation).
+    public func embed(images: UnsafePointer<UInt8>, count n: Int, parameters: [Float],
+                      buffers: [Float]) throws(TrainingError) -> (features: [Float], logits: [[Float]]) {
+        let f = problem.model.featureCount
+        var features = [Float](repeating: 0, count: n * f)
+        var logits = problem.losses.map { [Float](repeating: 0, count: n * $0.classes) }
+        let pixels = problem.imageShape.elementCount
+        var start = 0
+        while start < n {
+            let c = min(microBatch, n - start)
+            try forwardBatch(images: images + start * pixels, count: c, parameters: parameters, buffers: buffers)
+            let trunk = workspace.features()
+            for i in 0..<(c * f) { features[start * f + i] = trunk[i] }
+            for (h, loss) in problem.losses.enumerated() {
+                let out = workspace.logits(head: h)
+                for i in 0..<(c * loss.classes) { logits[h][start * loss.classes + i] = out[i] }
+            }
+            start += c
+        }
+        return (features, logits)
     }
 }
 

@@ -21,9 +21,15 @@ public protocol StepExecutor: AnyObject {
     /// The kernels the gradients are computed with (recorded in checkpoints); nil while
     /// unknown (a coordinator before its first worker).
     var kernels: KernelIdentity? { get }
+
+    /// Workers admitted and declared lost since this executor started (recorded in the
+    /// checkpoints for reports); nil for an executor without workers.
+    var workerCounts: (joined: Int, lost: Int)? { get }
 }
 
 extension StepExecutor {
     /// An executor that computes in this process computes with this process's kernels.
     public var kernels: KernelIdentity? { .current }
+
+    public var workerCounts: (joined: Int, lost: Int)? { nil }
 }

@@ -9,6 +9,7 @@ import LoomCheckpoint
 import LoomConfig
 import LoomData
 import LoomKernels
+import LoomTensorBoard
 
 /// Requests that reach a run from outside (signal handlers): thread-safe flags.
 public final class RunControl: @unchecked Sendable {
@@ -58,6 +59,13 @@ public final class TrainingRun {
     private var kernels: KernelIdentity?
     /// The kernels the checkpoint this run resumed from recorded (nil: none recorded).
     private var resumedKernels: KernelIdentity?
+    /// Workers joined and lost before this process took the run over (from the checkpoint
+    /// resumed from), and the executor's own counts as last seen.
+    private var workersBefore: (joined: Int, lost: Int) = (0, 0)
+    private var workersNow: (joined: Int, lost: Int)?
+    /// The event file of `training.tensorboard`, opened at the first row logged.
+    private var tensorBoard: EventFileWriter?
+    private var tensorBoardFailed = false
 
     /// Sets up a run: carves the validation split, resolves the heads, initialises weights.
     /// `frozenLayers`: layer names (state_dict prefixes) whose parameters never change.
@@ -110,6 +118,8 @@ public final class TrainingRun {
         }
         lastCheckpointStep = state.step
         wallOffset = point.contents.metrics["wall_s"]?.last(where: { !$0.isNaN }) ?? 0
+        workersBefore = (Int(point.contents.extraAttributes["workers_joined"] ?? "") ?? 0,
+                         Int(point.contents.extraAttributes["workers_lost"] ?? "") ?? 0)
         do { try directory.rewriteMetricsCSV(state.history) } catch { throw .runDirectory(error) }
         logger.info("resumed from \(point.path) at step \(state.step) (epoch \(state.epoch))")
         return point.path
@@ -133,6 +143,7 @@ public final class TrainingRun {
             let plan = state.plan(step: state.step)
             let result = try executor.execute(plan: plan, state: state)
             noteKernels(executor.kernels)
+            workersNow = executor.workerCounts
             let summary = try state.apply(plan: plan, result: result)
             recent.append((Date(), plan.sampleIndices.count))
             if recent.count > 20 { recent.removeFirst() }
@@ -154,6 +165,7 @@ public final class TrainingRun {
                 state.recordHistoryRow(extra: row)
                 do { try directory.appendMetricsCSV(state.history.rows((state.history.rowCount - 1)..<state.history.rowCount)) }
                 catch { throw .runDirectory(error) }
+                writeTensorBoard(state.history.row(state.history.rowCount - 1))
             }
             let every = config.checkpoint.everySteps
             if summary.endsEpoch || (every > 0 && state.step % every == 0) || state.isFinished {
@@ -194,6 +206,13 @@ public final class TrainingRun {
             contents.blasCore = kernels.blasCore
             contents.loomKernelPath = kernels.loomPath
         }
+        // Who computed the run, for reports: not part of the weights or the history, so
+        // runs on different numbers of workers keep identical histories.
+        if workersNow != nil || workersBefore != (0, 0) {
+            let now = workersNow ?? (0, 0)
+            contents.extraAttributes["workers_joined"] = String(workersBefore.joined + now.joined)
+            contents.extraAttributes["workers_lost"] = String(workersBefore.lost + now.lost)
+        }
         do {
             let path = try directory.save(contents, keep: config.checkpoint.keep)
             lastCheckpointStep = state.step
@@ -232,6 +251,24 @@ public final class TrainingRun {
             if let e = metrics["ece"] { row["ece/\(name)"] = e }
         }
         return row
+    }
+
+    /// Appends a history row to the `training.tensorboard` event file. A failure stops the
+    /// events (with a warning), not the training: metrics.csv and the checkpoints hold the
+    /// same numbers, and `loom export-tensorboard` writes them again.
+    private func writeTensorBoard(_ row: [String: Double]) {
+        let dir = config.training.tensorboard
+        guard !dir.isEmpty, !tensorBoardFailed, let event = ScalarEvent(row: row, wallTime: Date().timeIntervalSince1970) else { return }
+        do {
+            if tensorBoard == nil {
+                tensorBoard = try EventFileWriter(directory: dir)
+                logger.info("TensorBoard events in \(tensorBoard!.path)")
+            }
+            try tensorBoard!.append([event])
+        } catch {
+            tensorBoardFailed = true
+            logger.warning("TensorBoard events stopped (training goes on; loom export-tensorboard rewrites them): \(error)")
+        }
     }
 
     private func wallClock() -> Double { wallOffset + Date().timeIntervalSince(started) }

@@ -14,7 +14,8 @@ struct LoomCommand: ParsableCommand {
         subcommands: [
             TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self,
             ImportCommand.self, InspectCommand.self, DiffCommand.self,
-            EvalCommand.self, CalibrateCommand.self, PredictCommand.self,
+            EvalCommand.self, CalibrateCommand.self, PredictCommand.self, ReportCommand.self, ExportTensorBoardCommand.self,
+            EmbedCommand.self, SimilarCommand.self,
             ScheduleCommand.self, KeygenCommand.self, BenchCommand.self, BenchBarrierCommand.self,
         ]
     )

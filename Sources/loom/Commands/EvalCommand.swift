@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LoomCheckpoint
 import LoomKernels
+import LoomReport
 import LoomTraining
 
 struct EvalCommand: ParsableCommand {
@@ -39,7 +40,8 @@ struct EvalCommand: ParsableCommand {
             guard let report = try run.evaluate(split: split, executor: executor, tta: tta) else {
                 throw CLIError("split '\(split)' is empty for this run (data.validation_fraction is 0?)")
             }
-            print(json ? EvaluationPrinter.json(report, checkpoint: checkpoint) : EvaluationPrinter.text(report, problem: run.problem))
+            print(json ? EvaluationSummary(checkpoint: checkpoint, report: report, heads: run.problem.heads).json()
+                  : EvaluationPrinter.text(report, problem: run.problem))
         }
     }
 }
@@ -62,38 +64,27 @@ enum EvaluationPrinter {
                 out += columns.map { MetricText.column(r.mean($0, over: heads), width: 19) }.joined() + "\n"
             }
         }
+        // The top-k columns are the k the metrics computed (k < classes for softmax heads).
+        func topK(_ heads: [Int], _ suffix: String) -> [String] {
+            Set(heads.flatMap { r.heads[$0].metrics.keys.filter { $0.hasPrefix("top") && $0.hasSuffix(suffix) } })
+                .sorted { Int($0.dropFirst(3).prefix { $0.isNumber }) ?? 0 < Int($1.dropFirst(3).prefix { $0.isNumber }) ?? 0 }
+        }
         if !single.isEmpty {
-            table(single, ["accuracy", "balanced_accuracy", "top2_accuracy", "nll", "ece"], mean: true)
+            table(single, ["accuracy", "balanced_accuracy"] + topK(single, "_accuracy") + ["nll", "ece"], mean: true)
         }
         if !multi.isEmpty {
             if !single.isEmpty { out += "\n" }
-            table(multi, ["map", "top3_recall", "top5_recall", "bce"], mean: true)
+            table(multi, ["map"] + topK(multi, "_recall") + ["bce"], mean: true)
         }
         for (h, head) in problem.heads.enumerated() {
-            guard let confusion = r.confusion[h], head.kind == .softmax else { continue }
-            let k = head.classes
-            out += "\nper-class recall, \(head.name):\n"
-            for c in 0..<k {
-                let row = confusion[(c * k)..<((c + 1) * k)]
-                let total = row.reduce(0, +)
-                let recall = total > 0 ? Double(row[row.startIndex + c]) / Double(total) : .nan
+            guard head.kind == .softmax, let counts = r.confusion[h], let m = ConfusionMatrix(counts: counts) else { continue }
+            out += "\nper class, \(head.name):  recall  precision  (labelled)\n"
+            for c in 0..<m.classes {
                 let label = c < head.classNames.count ? head.classNames[c] : "\(c)"
-                out += "  " + label.padding(toLength: 16, withPad: " ", startingAt: 0) + MetricText.text(recall) + "  (\(total))\n"
+                out += "  " + label.padding(toLength: 16, withPad: " ", startingAt: 0) + MetricText.column(m.recall(c) ?? .nan, width: 8)
+                    + MetricText.column(m.precision(c) ?? .nan, width: 11) + "(\(m.support(c)))\n"
             }
         }
         return out
-    }
-
-    static func json(_ r: EvaluationReport, checkpoint: String) -> String {
-        var heads: [String: Any] = [:]
-        for (h, (name, metrics)) in r.heads.enumerated() {
-            var entry: [String: Any] = metrics.mapValues(MetricText.json)
-            if let c = r.confusion[h] { entry["confusion"] = c }
-            heads[name] = entry
-        }
-        let object: [String: Any] = ["checkpoint": checkpoint, "split": r.split, "count": r.count,
-                                     "loss": MetricText.json(r.loss), "heads": heads]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])) ?? Data()
-        return String(data: data, encoding: .utf8) ?? "{}"
     }
 }

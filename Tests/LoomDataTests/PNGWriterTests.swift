@@ -1,5 +1,4 @@
 import LoomData
-import LoomSynthetic
 import Testing
 
 @Suite struct PNGWriterTests {

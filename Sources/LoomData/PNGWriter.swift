@@ -3,7 +3,6 @@
 // IHDR (size, bit depth, colour type 2 = RGB), IDAT (zlib stream of scanlines, each
 // prefixed with filter byte 0 = none), IEND. See the PNG specification (ISO/IEC 15948).
 
-import LoomData
 import CZlib
 import Foundation
 

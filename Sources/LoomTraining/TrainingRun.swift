@@ -58,6 +58,11 @@ public final class TrainingRun {
     private var kernels: KernelIdentity?
     /// The kernels the checkpoint this run resumed from recorded (nil: none recorded).
     private var resumedKernels: KernelIdentity?
+    /// Config changes made when this run was resumed, oldest first, one line per resume
+    /// ("step 12 at 2026-12-06T08:40:00Z: optimizer.lr: 0.05 -> 0.01; ..."); carried from
+    /// checkpoint to checkpoint as the `/extra` attribute `config_changes`.
+    public private(set) var configChangeLog: [String] = []
+    func appendConfigChangeLine(_ line: String) { configChangeLog.append(line) }
 
     /// Sets up a run: carves the validation split, resolves the heads, initialises weights.
     /// `frozenLayers`: layer names (state_dict prefixes) whose parameters never change.
@@ -109,6 +114,7 @@ public final class TrainingRun {
             resumedKernels = KernelIdentity(blasCore: point.contents.blasCore, loomPath: point.contents.loomKernelPath)
         }
         lastCheckpointStep = state.step
+        configChangeLog = ConfigChangeLog.lines(point.contents.extraAttributes[ConfigChangeLog.attribute])
         wallOffset = point.contents.metrics["wall_s"]?.last(where: { !$0.isNaN }) ?? 0
         do { try directory.rewriteMetricsCSV(state.history) } catch { throw TrainingError("\(error)") }
         logger.info("resumed from \(point.path) at step \(state.step) (epoch \(state.epoch))")
@@ -193,6 +199,9 @@ public final class TrainingRun {
         if let kernels = kernels ?? resumedKernels {
             contents.blasCore = kernels.blasCore
             contents.loomKernelPath = kernels.loomPath
+        }
+        if !configChangeLog.isEmpty {
+            contents.extraAttributes[ConfigChangeLog.attribute] = configChangeLog.joined(separator: "\n")
         }
         do {
             let path = try directory.save(contents, keep: config.checkpoint.keep)

@@ -19,6 +19,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // Metrics: swift-metrics' API, swift-prometheus' registry and text exposition.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // System libraries, found through pkg-config, installed by deploy/bootstrap.sh.
@@ -52,8 +55,15 @@ let package = Package(
             "LoomWire", "LoomTraining", "LoomCheckpoint", "LoomData", "LoomModel", "LoomConfig", "CSystem",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // What `--metrics-port` serves: Loom's metrics recorded through swift-metrics, kept
+        // and rendered by swift-prometheus (one registry per process, nothing global).
+        .target(name: "LoomMetrics", dependencies: [
+            "LoomWire",
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .executableTarget(name: "loom", dependencies: [
-            "LoomCluster", "LoomCheckpoint", "LoomTraining", "LoomData", "LoomModel", "LoomConfig",
+            "LoomCluster", "LoomMetrics", "LoomCheckpoint", "LoomTraining", "LoomData", "LoomModel", "LoomConfig",
             "LoomHDF5", "LoomWire", "LoomKernels", "CBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -70,6 +80,7 @@ let package = Package(
         .testTarget(name: "LoomCheckpointTests", dependencies: ["LoomCheckpoint", "LoomTestSupport"]),
         .testTarget(name: "LoomWireTests", dependencies: ["LoomWire", "LoomTestSupport"]),
         .testTarget(name: "LoomClusterTests", dependencies: ["LoomCluster", "LoomWire", "LoomTestSupport"]),
+        .testTarget(name: "LoomMetricsTests", dependencies: ["LoomMetrics", "LoomWire"]),
         .testTarget(name: "LoomCLITests", dependencies: ["LoomHDF5", "LoomCluster", "LoomTestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -246,6 +246,7 @@ public final class ClusterExecutor: StepExecutor {
                 throw TrainingError("cluster: \(error)")
             }
             guard let envelope else { return }
+            statistics.bytesReceived += envelope.frames.reduce(0) { $0 + $1.count }
             handle(envelope, state: state)
             wait = .zero
         }

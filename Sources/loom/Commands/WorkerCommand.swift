@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import LoomCluster
 import LoomKernels
+import LoomMetrics
 import LoomWire
 
 /// `loom worker --connect EP`: computes what a coordinator assigns, until SIGTERM/SIGINT.
@@ -44,6 +45,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Run on this CPU only (0-based; the compute thread and ZeroMQ's I/O thread). loom train --workers N gives each local worker its own.")
     var cpu: Int?
 
+    @OptionGroup var metricsOptions: MetricsOptions
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -68,8 +71,10 @@ struct WorkerCommand: ParsableCommand {
             let stop = StopFlag()
             WorkerSignals.install(stop: stop, logger: logger)
             let endpoint = connect
+            let metrics = try metricsOptions.startWorker(logger: logger)
             let worker = Worker(options: options, logger: logger, stop: stop) { () throws(TransportError) -> Transport in
-                try ZeroMQTransport.connect(endpoint: endpoint, security: security)
+                let transport = try ZeroMQTransport.connect(endpoint: endpoint, security: security)
+                return metrics.map { MeteredTransport(transport, metrics: $0.1) } ?? transport
             }
             logger.info("worker pid \(ProcessInfo.processInfo.processIdentifier) connecting to \(connect)\(keys == nil ? "" : " with CURVE")")
             try worker.run()

@@ -19,6 +19,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // Metrics: swift-metrics' API, swift-prometheus' registry and text exposition.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // System libraries, found through pkg-config, installed by deploy/bootstrap.sh.
@@ -72,8 +75,15 @@ let package = Package(
             "LoomCluster", "LoomLocal", "LoomWire", "LoomTraining", "LoomData", "LoomConfig", "LoomKernels",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // What `--metrics-port` serves: Loom's metrics recorded through swift-metrics, kept
+        // and rendered by swift-prometheus (one registry per process, nothing global).
+        .target(name: "LoomMetrics", dependencies: [
+            "LoomWire",
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .executableTarget(name: "loom", dependencies: [
-            "LoomCluster", "LoomLocal", "LoomBench", "LoomReport", "LoomCheckpoint", "LoomTraining", "LoomData", "LoomSynthetic",
+            "LoomCluster", "LoomLocal", "LoomBench", "LoomReport", "LoomMetrics", "LoomCheckpoint", "LoomTraining", "LoomData", "LoomSynthetic",
             "LoomConfig", "LoomWire", "LoomKernels",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -100,6 +110,7 @@ let package = Package(
         .testTarget(name: "LoomCLITests", dependencies: ["LoomHDF5", "LoomLocal", "LoomKernels", "LoomTestSupport"]),
         .testTarget(name: "LoomTensorBoardTests", dependencies: ["LoomTensorBoard", "LoomReport", "LoomTestSupport"]),
         .testTarget(name: "LoomReportTests", dependencies: ["LoomReport", "LoomTraining", "LoomCheckpoint", "LoomTestSupport"]),
+        .testTarget(name: "LoomMetricsTests", dependencies: ["LoomMetrics", "LoomWire"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 [[ -d /opt/swift/usr/bin ]] && export PATH="/opt/swift/usr/bin:$PATH"
 
 # chromium: the browser tests open the HTML reports headless (BrowserReportTests).
-deploy/bootstrap.sh chromium
+# bubblewrap and python3-seccomp: deploy/tests/systemd.sh runs the units' sandbox with them.
+deploy/bootstrap.sh chromium bubblewrap python3-seccomp
 python3 -c 'import h5py' 2>/dev/null || python3 -m pip install -q h5py >/dev/null 2>&1 \
   || python3 -m pip install -q --break-system-packages h5py >/dev/null 2>&1 \
   || echo "test.sh: could not install h5py; the h5py interoperability test will be skipped" >&2

@@ -33,6 +33,7 @@ extension CheckpointInspection {
             out.append("calibration " + calibration.keys.sorted().map { "\($0) T=\(Self.num(calibration[$0]!))" }
                 .joined(separator: ", "))
         }
+        for (i, line) in configChanges.enumerated() { out.append((i == 0 ? "resumed     " : "            ") + line) }
         if nonFiniteCount > 0 { out.append("WARNING     \(nonFiniteCount) non-finite value(s), see the tensor table") }
         out.append("")
         out.append("metrics (\(metrics.rowCount) rows)")
@@ -85,6 +86,7 @@ extension CheckpointInspection {
             ("num_batches_tracked", .int(numBatchesTracked)),
             ("calibration", .object(calibration.keys.sorted().map { ($0, .number(calibration[$0]!)) })),
             ("config", .string(config)),
+            ("config_changes", .array(configChanges.map { .string($0) })),
             ("metrics", .object([("columns", .array(metrics.names.map { .string($0) })),
                                  ("rows", .array(metricsRows.map { .array($0.map { .number($0) }) }))])),
             ("tensors", .array(tensorValues)),

@@ -36,6 +36,9 @@ public struct CheckpointInspection: Sendable {
     public var numBatchesTracked: Int
     /// Model tensors in state_dict order, then flat optimizer slots.
     public var tensors: [TensorStatistics]
+    /// Config changes the run was resumed with, one line per resume (`/extra`
+    /// `config_changes`; empty when it never changed).
+    public var configChanges: [String] = []
 
     /// Reads `path` and summarises it. Throws for a missing, non-HDF5, truncated or foreign file.
     public static func inspect(_ path: String) throws(CheckpointError) -> CheckpointInspection {
@@ -58,7 +61,8 @@ public struct CheckpointInspection: Sendable {
             blasCore: c.blasCore, loomKernelPath: c.loomKernelPath,
             parameterCount: c.parameterCount, config: c.config, preprocessing: c.preprocessing,
             metrics: c.metrics, calibration: c.calibration, batchNormLayers: c.batchNormLayers,
-            numBatchesTracked: c.numBatchesTracked, tensors: tensors)
+            numBatchesTracked: c.numBatchesTracked, tensors: tensors,
+            configChanges: (c.extraAttributes["config_changes"] ?? "").split(separator: "\n").map(String.init))
     }
 
     /// The metrics history as rows (one array per logged point, columns in `metrics.names` order).

@@ -266,6 +266,7 @@ public final class ClusterExecutor: StepExecutor {
                 throw .cluster(what: "receiving from the workers", cause: error)
             }
             guard let envelope else { return }
+            statistics.bytesReceived += envelope.frames.reduce(0) { $0 + $1.count }
             handle(envelope, state: state)
             wait = .zero
         }

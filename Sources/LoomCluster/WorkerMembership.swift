@@ -60,6 +60,8 @@ public struct ClusterStatistics: Equatable, Sendable {
     /// Bytes handed to the transport (all messages), and of weights messages alone.
     public var bytesSent = 0
     public var weightBytesSent = 0
+    /// Bytes received from the transport (all messages, accepted or dropped).
+    public var bytesReceived = 0
     /// Bytes that went through shared memory instead: weights published (once per version,
     /// whatever the number of workers reading them) and gradient sums read.
     public var sharedWeightBytes = 0

@@ -66,6 +66,11 @@ public final class TrainingRun {
     /// The event file of `training.tensorboard`, opened at the first row logged.
     private var tensorBoard: EventFileWriter?
     private var tensorBoardFailed = false
+    /// Config changes made when this run was resumed, oldest first, one line per resume
+    /// ("step 12 at 2026-12-06T08:40:00Z: optimizer.lr: 0.05 -> 0.01; ..."); carried from
+    /// checkpoint to checkpoint as the `/extra` attribute `config_changes`.
+    public private(set) var configChangeLog: [String] = []
+    func appendConfigChangeLine(_ line: String) { configChangeLog.append(line) }
 
     /// Sets up a run: carves the validation split, resolves the heads, initialises weights.
     /// `frozenLayers`: layer names (state_dict prefixes) whose parameters never change.
@@ -117,6 +122,7 @@ public final class TrainingRun {
             resumedKernels = KernelIdentity(blasCore: point.contents.blasCore, loomPath: point.contents.loomKernelPath)
         }
         lastCheckpointStep = state.step
+        configChangeLog = ConfigChangeLog.lines(point.contents.extraAttributes[ConfigChangeLog.attribute])
         wallOffset = point.contents.metrics["wall_s"]?.last(where: { !$0.isNaN }) ?? 0
         workersBefore = (Int(point.contents.extraAttributes["workers_joined"] ?? "") ?? 0,
                          Int(point.contents.extraAttributes["workers_lost"] ?? "") ?? 0)
@@ -212,6 +218,9 @@ public final class TrainingRun {
             let now = workersNow ?? (0, 0)
             contents.extraAttributes["workers_joined"] = String(workersBefore.joined + now.joined)
             contents.extraAttributes["workers_lost"] = String(workersBefore.lost + now.lost)
+        }
+        if !configChangeLog.isEmpty {
+            contents.extraAttributes[ConfigChangeLog.attribute] = configChangeLog.joined(separator: "\n")
         }
         do {
             let path = try directory.save(contents, keep: config.checkpoint.keep)

@@ -35,7 +35,7 @@ public enum Security: Equatable, Sendable {
 }
 
 /// One authentication decision of a CURVE server, reported to
-/// `ZeroMQTransport.bind(...onAuthenticationEvent:)` so that the coordinator can log it.
+/// `TransportFactory.bind(_:onAuthenticationEvent:)` so that the coordinator can log it.
 public struct AuthEvent: Equatable, Sendable, CustomStringConvertible {
     /// Whether the client was admitted.
     public var accepted: Bool

@@ -1,6 +1,7 @@
 // `--metrics-port PORT`: a tiny HTTP/1.1 server for Prometheus scrapes and probes.
 //
-//   GET /metrics  the text exposition of a `MetricsRegistry`
+//   GET /metrics  the text exposition of the process's `MetricsEndpoint` (LoomMetrics:
+//                 swift-metrics over swift-prometheus)
 //   GET /healthz  "ok" (liveness and readiness probes)
 //
 // One background thread accepts and answers one connection at a time, then closes it
@@ -11,13 +12,14 @@ import ArgumentParser
 import Foundation
 import Logging
 import LoomCluster
+import LoomMetrics
 import LoomTraining
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// `--metrics-port`, shared by `loom coordinator` and `loom train`.
+/// `--metrics-port`, shared by `loom coordinator`, `loom train` and `loom worker`.
 struct MetricsOptions: ParsableArguments {
     @Option(help: "Serve Prometheus metrics at http://0.0.0.0:PORT/metrics and a probe at /healthz (0 = any free port).")
     var metricsPort: Int?
@@ -31,10 +33,21 @@ struct MetricsOptions: ParsableArguments {
     /// Starts the server for `run` when asked; its values follow every step of the run.
     func start(for run: TrainingRun, logger: Logger) throws -> MetricsServer? {
         guard let metricsPort else { return nil }
-        let registry = MetricsRegistry(latestCheckpointPath: run.directory.latestPath, runID: run.runID)
-        let server = try MetricsServer(port: UInt16(metricsPort), registry: registry)
+        let endpoint = MetricsEndpoint()
+        let server = try MetricsServer(port: UInt16(metricsPort), endpoint: endpoint)
+        server.training = TrainingMetrics(endpoint: endpoint, latestCheckpointPath: run.directory.latestPath, runID: run.runID)
         logger.info("metrics on http://0.0.0.0:\(server.port)/metrics (probe: /healthz)")
         return server
+    }
+
+    /// Starts the server for a worker when asked: its metrics, and the transport decorator
+    /// that feeds them.
+    func startWorker(logger: Logger) throws -> (MetricsServer, WorkerMetrics)? {
+        guard let metricsPort else { return nil }
+        let endpoint = MetricsEndpoint()
+        let server = try MetricsServer(port: UInt16(metricsPort), endpoint: endpoint)
+        logger.info("metrics on http://0.0.0.0:\(server.port)/metrics (probe: /healthz)")
+        return (server, WorkerMetrics(endpoint: endpoint))
     }
 }
 
@@ -44,13 +57,15 @@ struct MetricsServerError: Error, CustomStringConvertible {
 }
 
 final class MetricsServer: @unchecked Sendable {
-    let registry: MetricsRegistry
+    let endpoint: MetricsEndpoint
+    /// The run's metrics (`loom train`, `loom coordinator`); nil on a worker.
+    var training: TrainingMetrics?
     /// The bound port (the one chosen by the system when 0 was asked for).
     let port: UInt16
     private let listener: Int32
 
-    init(port: UInt16, registry: MetricsRegistry) throws(MetricsServerError) {
-        self.registry = registry
+    init(port: UInt16, endpoint: MetricsEndpoint) throws(MetricsServerError) {
+        self.endpoint = endpoint
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw MetricsServerError(description: "metrics server: socket(): \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
@@ -79,21 +94,46 @@ final class MetricsServer: @unchecked Sendable {
         thread.start()
     }
 
-    /// Makes the registry follow `run`: every step records its numbers and, when the
-    /// steps are computed by a cluster, the executor's membership and counters.
-    /// Wraps (keeps) the `onStep` callback already set.
+    /// Makes the metrics follow `run`: every step records its numbers, every evaluation its
+    /// accuracy and loss per head and, when the steps are computed by a cluster, the
+    /// executor's membership and traffic. Wraps (keeps) the callbacks already set.
     func observe(run: TrainingRun, executor: ClusterExecutor?) {
-        let registry = self.registry
-        let previous = run.onStep
-        registry.recordRunID(run.runID)
+        guard let training else { return }
+        let cluster = executor.map { _ in ClusterMetrics(endpoint: endpoint) }
+        let previousStep = run.onStep, previousEvaluation = run.onEvaluation
+        training.recordRunID(run.runID)
         run.onStep = { [weak run] summary, samplesPerSecond in
-            previous?(summary, samplesPerSecond)
+            previousStep?(summary, samplesPerSecond)
             // `summary.step` and `.epoch` are 0-based indices; operators see counts, as in the log lines.
-            registry.recordStep(step: summary.step + 1, epoch: summary.epoch + 1, loss: summary.loss,
+            training.recordStep(step: summary.step + 1, epoch: summary.epoch + 1, loss: summary.loss,
                                 learningRate: summary.lr, samplesPerSecond: samplesPerSecond)
-            if let executor { registry.recordCluster(executor) }
-            if let run { registry.recordRunID(run.runID) }
+            if let executor, let cluster { cluster.record(Self.totals(executor)) }
+            if let run { training.recordRunID(run.runID) }
         }
+        run.onEvaluation = { report in
+            previousEvaluation?(report)
+            training.recordEvaluation(split: report.split, heads: report.heads.map { head in
+                HeadEvaluation(head: head.name, accuracy: head.metrics["accuracy"],
+                               loss: head.metrics["nll"] ?? head.metrics["bce"])
+            })
+            if let executor, let cluster { cluster.record(Self.totals(executor)) }
+        }
+    }
+
+    /// The executor's counters as LoomMetrics takes them.
+    static func totals(_ executor: ClusterExecutor) -> ClusterTotals {
+        let s = executor.statistics
+        var t = ClusterTotals()
+        t.liveWorkers = executor.liveWorkers.count
+        t.workersJoined = s.workersJoined
+        t.workersLost = s.workersLost
+        t.workersRefused = s.workersRefused
+        t.blocksReassigned = s.blocksReassigned
+        t.bytesSent = s.bytesSent
+        t.bytesReceived = s.bytesReceived
+        t.sharedMemoryBytes = s.sharedBytes
+        t.rejectedMessages = executor.rejects.byReason
+        return t
     }
 
     private func acceptLoop() {
@@ -130,7 +170,7 @@ final class MetricsServer: @unchecked Sendable {
             (status, type, body) = ("405 Method Not Allowed", "text/plain", "only GET and HEAD\n")
         } else {
             switch parts[1].split(separator: "?").first.map(String.init) ?? "" {
-            case "/metrics": (status, type, body) = ("200 OK", MetricsExposition.contentType, registry.exposition())
+            case "/metrics": (status, type, body) = ("200 OK", MetricsEndpoint.contentType, endpoint.exposition())
             case "/healthz", "/": (status, type, body) = ("200 OK", "text/plain", "ok\n")
             default: (status, type, body) = ("404 Not Found", "text/plain", "not found: try /metrics or /healthz\n")
             }

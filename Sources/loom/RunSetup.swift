@@ -30,11 +30,13 @@ enum RunSetup {
 
     /// A TrainingRun of `config` on its dataset (`data.path`), resumed from `resume` ('auto'
     /// or a checkpoint file) when given: how `loom train` and `loom coordinator` start.
+    /// `directory` decides about a run directory that holds a run (RunDirectoryGuard).
     static func trainingRun(config: RunConfig, logger: Logger, frozenLayers: Set<String> = [],
-                            resume: String?) throws -> TrainingRun {
+                            resume: String?, directory: RunDirectoryPolicy) throws -> TrainingRun {
+        let changes = try RunDirectoryGuard.prepare(config: config, resume: resume, policy: directory, logger: logger)
         let dataset = try openDataset(config.data.path)
         let run = try TrainingRun(config: config, dataset: dataset, logger: logger, frozenLayers: frozenLayers)
-        if let resume { try run.resume(resume) }
+        if let resume, try run.resume(resume) != nil { run.recordConfigChanges(changes) }
         return run
     }
 

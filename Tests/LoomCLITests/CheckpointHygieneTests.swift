@@ -74,7 +74,10 @@ import Testing
         let ws = try Workspace("other-model")
         var spec = TrainSpec(workspace: ws, run: "run")
         spec.extra = ["model.layers.3.out=64"]
-        let result = try ws.loom(spec.arguments(["--resume", reference.spec.latest]))
+        // The config change is refused first, naming the key; allowed, the tensors still do not fit.
+        let refused = try ws.loom(spec.arguments(["--resume", reference.spec.latest]))
+        expectCleanFailure(refused, naming: ["model.layers.3.out: 128 -> 64", "--allow-config-change"], "resume with another model")
+        let result = try ws.loom(spec.arguments(["--resume", reference.spec.latest, "--allow-config-change"]))
         expectCleanFailure(result, naming: ["l2.weight", "[64, 256]"], "resume from another model")
         #expect(RunFiles.checkpointSteps(in: spec.runDirectory).isEmpty, "a refused resume wrote checkpoints")
     }

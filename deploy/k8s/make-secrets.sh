@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
-# Prints the two CURVE key Secrets of deploy/k8s/secrets.yaml with fresh keys:
-#   deploy/k8s/make-secrets.sh | kubectl apply -f -
+# Prints the two CURVE key Secrets the manifests of deploy/k8s/ mount, with fresh keys:
+#   deploy/k8s/make-secrets.sh | kubectl create -f -
+# Run it once per namespace. `kubectl create` refuses to replace Secrets that exist, so
+# running it again by mistake changes no key; to rotate the keys, delete both Secrets
+# first, then restart the coordinator and the workers. The Secrets are not part of what
+# `kubectl apply -k deploy/k8s/` applies, so re-applying the manifests keeps them.
+# The coordinator admits the workers' public key (worker.pub, installed as authorized/);
+# workers trust the coordinator's (coordinator.pub). Secret keys never leave their Secret.
 # LOOM=/path/to/loom selects the binary (default: loom on PATH). The keys exist only in
 # the output (and then in the cluster): nothing is left on disk.
 set -euo pipefail

@@ -10,6 +10,9 @@
 #   node-b workers=8                   # 8 workers on node-b
 #   node-c                             # one worker per core of node-c (its `nproc`)
 # A `workers=N` on the first line also starts N workers beside the coordinator.
+# MPI and DeepSpeed hostfiles work as they are: `node-b slots=8` is `node-b workers=8`, on
+# the first line too (their first host computes as well), and Open MPI's `max_slots=N` is
+# accepted and ignored (Loom starts exactly `slots` workers, never more).
 #
 # Every host needs the loom binary and, on the coordinator, CONFIG and its dataset (paths
 # relative to --workdir). Keys: each host makes its pair once in --keys-dir (loom keygen);
@@ -61,14 +64,21 @@ lineno=0
 while IFS= read -r line || [[ -n $line ]]; do
     lineno=$((lineno + 1))
     line=${line%%#*}
-    read -r host opt rest <<< "$line"
-    [[ -z ${host:-} ]] && continue
-    [[ -z ${rest:-} ]] || die "$HOSTS_FILE:$lineno: expected 'host [workers=N]', got '$line'"
-    count=auto
-    if [[ -n ${opt:-} ]]; then
-        [[ $opt =~ ^workers=([0-9]+)$ ]] || die "$HOSTS_FILE:$lineno: expected workers=N, got '$opt'"
-        count=${BASH_REMATCH[1]}
-    fi
+    read -ra words <<< "$line"
+    ((${#words[@]} > 0)) || continue
+    host=${words[0]} count=auto given=""
+    for opt in "${words[@]:1}"; do
+        case $opt in
+            workers=*|slots=*)
+                [[ $opt =~ ^[a-z]+=([0-9]+)$ ]] \
+                    || die "$HOSTS_FILE:$lineno: expected ${opt%%=*}=N with N a number, got '$opt'"
+                [[ -z $given ]] || die "$HOSTS_FILE:$lineno: '$given' and '$opt' both give the number of workers; keep one"
+                count=$((10#${BASH_REMATCH[1]})) given=$opt ;;
+            max_slots=*)   # Open MPI's oversubscription limit: Loom starts exactly slots= workers
+                [[ $opt =~ ^max_slots=[0-9]+$ ]] || die "$HOSTS_FILE:$lineno: expected max_slots=N, got '$opt'" ;;
+            *) die "$HOSTS_FILE:$lineno: expected 'host [workers=N]' or 'host slots=N', got '$opt' in '$line'" ;;
+        esac
+    done
     HOSTS+=("$host"); COUNTS+=("$count")
 done < "$HOSTS_FILE"
 ((${#HOSTS[@]} >= 1)) || die "$HOSTS_FILE names no host"

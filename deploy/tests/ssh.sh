@@ -37,6 +37,23 @@ out=$(bash "$LAUNCH" --dry-run "$T/bad-hosts" run.yaml 2>&1); status=$?
 check "a bad hosts line is refused, naming file and line" \
     bash -c "[[ $status -eq 2 ]] && grep -qF '$T/bad-hosts:2' <<< \"\$0\"" "$out"
 
+# MPI / DeepSpeed hostfiles: slots=N is workers=N, on the first line too; max_slots ignored.
+printf '# DeepSpeed\nnode-a slots=2\nnode-b slots=4 max_slots=8\nnode-c\n' > "$T/mpi-hosts"
+dry=$(bash "$LAUNCH" --dry-run "$T/mpi-hosts" run.yaml 2>&1); status=$?
+check "an MPI/DeepSpeed hostfile is accepted (status $status)" test $status = 0
+check "slots=2 on the first line: the coordinator and two workers on node-a" \
+    both "node-a 'echo \$\$ > " "node-a 'for i in \$(seq 1 2);"
+check "slots=4 max_slots=8 starts four workers on node-b" has "node-b 'for i in \$(seq 1 4);"
+check "a host without slots= still gets one worker per core" has "node-c 'for i in \$(seq 1 \$(nproc));"
+refused() {  # refused LINE WHAT: a hosts file with LINE second is refused, naming file, line and WHAT
+    printf 'coord-a\n%s\n' "$1" > "$T/bad-hosts"
+    out=$(bash "$LAUNCH" --dry-run "$T/bad-hosts" run.yaml 2>&1); status=$?
+    check "'$1' is refused: $2" bash -c "[[ $status -eq 2 ]] && grep -qF '$T/bad-hosts:2' <<< \"\$0\" && grep -qF \"\$1\" <<< \"\$0\"" "$out" "$2"
+}
+refused 'node-b slots=four' "expected slots=N with N a number"
+refused 'node-b slots=2 workers=2' "both give the number of workers"
+refused 'node-b slots=2 extra' "got 'extra'"
+
 # ---- for real, over sshd on loopback ---------------------------------------------------------
 if ! apt_install openssh-server openssh-client || [[ ! -x /usr/sbin/sshd ]]; then
     skip "openssh-server cannot be installed here: real launches not tried"
@@ -85,6 +102,8 @@ check "its checkpoint is at step 20" test "$(step_of "$T/full")" = 20
 check "workers were admitted by their CURVE key" grep -q "authorized key" "$T/full.log"
 check "two workers joined" test "$(grep -c 'joined' "$T/full.log")" -ge 2
 
+# The stopped launch uses a DeepSpeed-style hostfile: coordinator and 2 workers on one host.
+printf 'localhost slots=2\n' > "$T/hosts"
 launch "$T/stop" 100000
 for _ in $(seq 1 600); do
     [[ -f $T/stop/metrics.csv ]] && (( $(wc -l < "$T/stop/metrics.csv") > 5 )) && break
@@ -95,6 +114,7 @@ wait "$LAUNCHED"; status=$?
 check "a stopped launch exits 0 (status $status)" test $status = 0
 check "the coordinator checkpointed and stopped" grep -q "stopped at step" "$T/stop.log"
 check "the stop checkpoint is readable (step $(step_of "$T/stop"))" test -n "$(step_of "$T/stop")"
+check "localhost slots=2 started two workers" test "$(grep -c 'joined' "$T/stop.log")" -ge 2
 sleep 1
 none_left() { ! pgrep -f "loom (worker|coordinator) .*[-]-keys $T/keys" >/dev/null; }
 check "no loom process of the launch is left" none_left

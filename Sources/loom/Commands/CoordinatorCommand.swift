@@ -40,6 +40,8 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(help: "Wait until this many workers are connected before the first step (later ones still join at any step).")
     var minWorkers: Int = 0
 
+    @OptionGroup var runDirectory: RunDirectoryOptions
+
     @OptionGroup var metricsOptions: MetricsOptions
 
     @OptionGroup var global: GlobalOptions
@@ -57,7 +59,7 @@ struct CoordinatorCommand: ParsableCommand {
             }
             let security: Security = try keys.map { try Security.coordinator(keysDirectory: $0) } ?? .none
             let config = try configOptions.load()
-            let run = try RunSetup.trainingRun(config: config, logger: logger, resume: resume)
+            let run = try RunSetup.trainingRun(config: config, logger: logger, resume: resume, directory: runDirectory.policy)
             let authLogger = logger
             let transport = try TransportFactory(security: security).bind(bind) { event in
                 if event.accepted {

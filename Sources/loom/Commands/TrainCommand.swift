@@ -44,6 +44,8 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Print the run directory of this config and exit.")
     var printRunDir = false
 
+    @OptionGroup var runDirectory: RunDirectoryOptions
+
     @OptionGroup var metricsOptions: MetricsOptions
 
     @OptionGroup var global: GlobalOptions
@@ -67,7 +69,7 @@ struct TrainCommand: ParsableCommand {
             global.prepareKernels(logger)
             let config = try configOptions.load()
             let frozen = Set((freeze ?? "").split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
-            let run = try RunSetup.trainingRun(config: config, logger: logger, frozenLayers: frozen, resume: resume)
+            let run = try RunSetup.trainingRun(config: config, logger: logger, frozenLayers: frozen, resume: resume, directory: runDirectory.policy)
             if let initFrom, run.state.step == 0 {
                 let report = try run.state.initialize(from: try CheckpointReader.read(initFrom), frozenLayers: frozen)
                 let total = report.loaded.count + report.skipped.count

@@ -4,6 +4,7 @@ import Logging
 import LoomCluster
 import LoomLocal
 import LoomKernels
+import LoomMetrics
 import LoomWire
 
 /// `loom worker --connect EP`: computes what a coordinator assigns, until SIGTERM/SIGINT.
@@ -45,6 +46,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Run on this CPU only (0-based; the compute thread and ZeroMQ's I/O thread). loom train --workers N gives each local worker its own.")
     var cpu: Int?
 
+    @OptionGroup var metricsOptions: MetricsOptions
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -73,8 +76,10 @@ struct WorkerCommand: ParsableCommand {
                 stop.requestStop()
             })
             let endpoint = connect, transports = TransportFactory(security: security)
+            let metrics = try metricsOptions.startWorker(logger: logger)
             let worker = Worker(options: options, logger: logger, stop: stop) { () throws(TransportError) -> Transport in
-                try transports.connect(endpoint)
+                let transport = try transports.connect(endpoint)
+                return metrics.map { MeteredTransport(transport, metrics: $0.1) } ?? transport
             }
             logger.info("worker pid \(ProcessInfo.processInfo.processIdentifier) connecting to \(connect)\(keys == nil ? "" : " with CURVE")")
             try worker.run()

@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 passed=0 failed=0 failing=()
-for t in lint k8s logs metrics ssh slurm; do
+for t in lint k8s logs metrics ssh multihost slurm; do
     start=$SECONDS
     out=$(bash "$t.sh" 2>&1); status=$?
     echo "$out" | grep -E ': (PASS|FAIL|SKIP) |passed, ' | sed 's/^/  /'

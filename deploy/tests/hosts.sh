@@ -147,10 +147,11 @@ bed_keys() {
 }
 
 # bed_coordinator HOST PORT KEYS LOG ARGS...: `loom coordinator` on HOST, bound to its address
-# with CURVE, shared memory off; sets BED_PID. ARGS: --config and --set options.
+# with CURVE, shared memory off; sets BED_PID (the loom process: ip netns exec execs it).
+# ARGS: --config and --set options.
 bed_coordinator() {
     local h=$1 port=$2 keys=$3 log=$4; shift 4
-    bed_exec "$h" "$LOOM" coordinator --bind "tcp://$(bed_addr "$h"):$port" --keys "$keys/coordinator" \
+    ip netns exec "$(bed_ns "$h")" "$LOOM" coordinator --bind "tcp://$(bed_addr "$h"):$port" --keys "$keys/coordinator" \
         --set cluster.shared_memory=false "$@" > "$log" 2>&1 &
     BED_PID=$!
 }
@@ -159,7 +160,7 @@ bed_coordinator() {
 # connected to COORD_HOST over TCP with CURVE and --no-shared-memory; sets BED_PID.
 bed_worker() {
     local h=$1 c=$2 port=$3 keys=$4 k=$5 log=$6; shift 6
-    bed_exec "$h" "$LOOM" worker --connect "tcp://$(bed_addr "$c"):$port" --keys "$keys/w$k" \
+    ip netns exec "$(bed_ns "$h")" "$LOOM" worker --connect "tcp://$(bed_addr "$c"):$port" --keys "$keys/w$k" \
         --no-shared-memory --exit-on-shutdown "$@" > "$log" 2>&1 &
     BED_PID=$!
 }

@@ -179,16 +179,20 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
             *) usage ;;
         esac
     done
+    [[ $N =~ ^[1-9][0-9]*$ && $N -le 250 ]] || { echo "hosts: N must be 1..250, got '$N'" >&2; exit 2; }
     [[ $RATE == none ]] || bed_rate_bytes "$RATE" >/dev/null || { echo "hosts: bad rate '$RATE'" >&2; exit 2; }
     why=$(bed_available) || { echo "hosts: cannot make a test bed here: $why" >&2; exit 1; }
+    CHILD=""
     trap 'bed_down' EXIT
-    trap 'exit 130' INT
-    trap 'exit 143' TERM
+    # A signal stops COMMAND too (it runs in the background so that the trap runs at once).
+    trap '[[ -n $CHILD ]] && kill -TERM $CHILD 2>/dev/null; exit 130' INT
+    trap '[[ -n $CHILD ]] && kill -TERM $CHILD 2>/dev/null; exit 143' TERM
     bed_up "$N" "$RATE" || { echo "hosts: could not make the bed" >&2; exit 1; }
     echo "hosts: $N host(s), prefix $LOOM_BED, rate $RATE:" >&2
     for ((i = 0; i < N; i++)); do echo "  host $i: namespace $(bed_ns $i), address $(bed_addr $i)" >&2; done
     if [[ $# -gt 0 ]]; then
-        "$@"; exit
+        "$@" <&0 & CHILD=$!
+        wait $CHILD; exit
     fi
     echo "hosts: a shell with LOOM_BED set; 'source $0' for bed_exec, bed_cut, bed_restore, bed_rate; exit to remove" >&2
     "${SHELL:-bash}"

@@ -24,6 +24,31 @@ if ! why=$(bed_available); then
     summary; exit
 fi
 need_loom
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s.
+wait_until() { local n=$(($1 * 10)); shift; for _ in $(seq 1 $n); do "$@" && return 0; sleep 0.1; done; return 1; }
+
+# ---- the bed cleans up after itself -------------------------------------------------------------
+HOSTS=$REPO/deploy/tests/hosts.sh
+beds_of() { ip netns list | awk '{print $1}' | grep -c "^loomhb-$1-"; }
+# COMMAND writes its pid once the bed is up (hosts.sh starts it after the last namespace).
+command_of() { echo "echo \$\$ > $T/$1.pid; exec sleep 60"; }
+started() { [[ -s $T/$1.pid ]]; }
+bash "$HOSTS" 2 --rate 10gbit -- bash -c "$(command_of term)" 2>/dev/null & H=$!
+wait_until 10 started term
+check "hosts.sh 2 makes 3 namespaces (2 hosts and the switch)" test "$(beds_of $H)" = 3
+kill -TERM $H; wait $H
+check "hosts.sh stopped by SIGTERM removes them and stops its command" \
+    bash -c "[[ $(beds_of $H) == 0 ]] && ! kill -0 $(cat "$T/term.pid") 2>/dev/null"
+bash "$HOSTS" 2 -- bash -c "$(command_of kill)" 2>/dev/null & H=$!
+wait_until 10 started kill
+kill -KILL $H; wait $H 2>/dev/null
+killed_left=$(beds_of $H)
+bed_sweep 2>/dev/null
+check "a bed left by SIGKILL ($killed_left namespaces) is swept at the next start" \
+    test "$killed_left" = 3 -a "$(beds_of $H)" = 0
+kill "$(cat "$T/kill.pid")" 2>/dev/null   # the killed bed's command, orphaned: ours to stop
+
 bed_up 4 1gbit || { fail "could not make a 4-host test bed"; summary; exit 1; }
 pass "a 4-host bed: namespaces $(bed_ns 0) .. $(bed_ns 3), addresses $(bed_addr 0) .. $(bed_addr 3)"
 check "nothing of the bed is in the machine's own namespace" \
@@ -67,8 +92,6 @@ ARGS=(--config "$REPO/configs/smoke.yaml" --set "data.path=$T/tiny.h5" --set tra
       --set training.log_every_steps=1)
 step_of() { "$LOOM" inspect "$1" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["step"])'; }
 last_step() { tail -n 1 "$1/metrics.csv" 2>/dev/null | cut -d, -f1 | grep -E '^[0-9]+$' || echo 0; }
-# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s.
-wait_until() { local n=$(($1 * 10)); shift; for _ in $(seq 1 $n); do "$@" && return 0; sleep 0.1; done; return 1; }
 # cluster NAME STEPS HOST...: coordinator on host 0, one worker on each HOST; waits for the end.
 cluster() {
     local name=$1 steps=$2 h k=0 pids=(); shift 2

@@ -132,19 +132,24 @@ past() { (( $(last_step "$T/cut") >= $1 )); }
 if ! wait_until 60 past 5; then fail "the run did not reach step 5"; tail -n 5 "$CL" >&2; summary; exit 1; fi
 
 W2=${WPIDS[1]}
-bed_cut 2
+# What was done when, beside the logs' timestamps (KEEP=1 keeps $T).
+event() { echo "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ) $*" >> "$T/events.log"; "$@"; }
+event bed_cut 2
 dead() { grep "declared dead" "$CL" | grep -q ":$W2)"; }
 check "host 2's link cut: its worker (pid $W2) is declared dead" wait_until 20 dead
 s1=$(last_step "$T/cut")
 check "the run goes on without it (step $s1 -> $((s1 + 5)))" wait_until 30 past $((s1 + 5))
-joined_before=$(grep 'joined:' "$CL" | grep -c ":$W2)")
-bed_restore 2
-back() { (( $(grep -E 'joined:|taken back' "$CL" | grep -c ":$W2)") > joined_before )); }
+# live_again N: the coordinator has logged "3 worker(s) live" since line N of its log.
+live_again() { tail -n +$(($1 + 1)) "$CL" | grep -q "; 3 worker(s) live"; }
+lines=$(wc -l < "$CL")
+event bed_restore 2
+back() { tail -n +$((lines + 1)) "$CL" | grep -E 'joined:|taken back' | grep -q ":$W2)"; }
 check "host 2's link restored: the same worker (pid $W2) is back" wait_until 30 back
+check "... and 3 workers are live again" wait_until 30 live_again $lines
 check "... and the run goes on with it" wait_until 30 past $(( $(last_step "$T/cut") + 3 ))
 
 lost_before=$(count "declared dead")
-bed_cut 0
+event bed_cut 0
 all_dead() { (( $(count "declared dead") >= lost_before + 3 )); }
 check "the coordinator's link cut: it declares its 3 workers dead" wait_until 20 all_dead
 reconnecting() { local h; for h in 1 2 3; do grep -q "reconnecting with a fresh socket" "$T/cut.w$h.log" || return 1; done; }
@@ -152,10 +157,9 @@ check "the 3 workers notice and reconnect with fresh sockets" wait_until 20 reco
 s2=$(last_step "$T/cut")
 sleep 1
 check "training stands still while the coordinator is cut off (step $s2)" test "$(last_step "$T/cut")" -le $((s2 + 1))
-joins_before=$(grep -cE 'joined:|taken back' "$CL")
-bed_restore 0
-rejoined() { (( $(grep -cE 'joined:|taken back' "$CL") >= joins_before + 3 )); }
-check "the coordinator's link restored: the 3 workers are back" wait_until 30 rejoined
+lines=$(wc -l < "$CL")
+event bed_restore 0
+check "the coordinator's link restored: the 3 workers are back" wait_until 30 live_again $lines
 check "... and training resumes (step $s2 -> $((s2 + 5)))" wait_until 30 past $((s2 + 5))
 kill -TERM $COORD; wait $COORD; status=$?
 for p in "${WPIDS[@]}"; do wait "$p"; done

@@ -6,8 +6,9 @@
 #   - 4 hosts train bitwise the same weights as 1 host;
 #   - a worker's link is cut: it is declared dead, the run goes on, it rejoins when the link
 #     returns; the coordinator's link is cut: the workers reconnect and training resumes;
-#     the weights at the end are bitwise those of a one-process run of as many steps.
-# Skips (with the reason) where network namespaces cannot be made. About 60 s on 2 busy cores.
+#     the weights at the end are bitwise those of a one-process run of as many steps;
+#   - hosts.sh as a command runs a scenario (scenarios/flap.sh) and removes its bed.
+# Skips (with the reason) where network namespaces cannot be made. 30-90 s on 2 busy cores.
 set -uo pipefail
 TEST_NAME=multihost
 source "$(dirname "$0")/lib.sh"
@@ -169,4 +170,15 @@ check "the coordinator stops with a checkpoint (status $status, step $K)" test "
     > "$T/ref.log" 2>&1
 check "after both cuts the weights are bitwise those of a one-process run of $K steps" \
     same "$T/ref/latest.h5" "$T/cut/latest.h5"
+bed_down
+
+# ---- a scenario through the command line ----------------------------------------------------------
+out=$(bash "$HOSTS" 3 --rate 1gbit -- bash "$REPO/deploy/tests/scenarios/flap.sh" 8 0.7 2>&1); status=$?
+if [[ $status == 0 ]] && grep -q "flap: 2 passed, 0 failed" <<< "$out"; then
+    pass "hosts.sh 3 -- scenarios/flap.sh: a worker's link flapping every 0.7 s, weights bitwise ($(grep -o 'declared dead [0-9]* time(s)' <<< "$out"))"
+else
+    fail "hosts.sh 3 -- scenarios/flap.sh (status $status)"; tail -n 15 <<< "$out" >&2
+fi
+prefix=$(grep -oE "prefix $BED_PREFIX_ROOT[0-9]+-" <<< "$out" | cut -d' ' -f2)
+check "the scenario's bed ($prefix) is gone" test -n "$prefix" -a "$(ip netns list | grep -c "^$prefix")" = 0
 summary

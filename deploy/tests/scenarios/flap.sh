@@ -32,7 +32,7 @@ wait "$W2"
 # Worker 1 may be between sessions when the run ends; it is the bed's to stop.
 kill "$W1" 2>/dev/null; wait "$W1" 2>/dev/null
 check "the run ends (status $status) with host 1's link flapping every $FLAP s" test "$status" = 0
-lost=$(grep -c "declared dead" "$T/coord.log")
+lost=$(grep -c "declared dead:" "$T/coord.log")
 echo "flap: host 1's worker was declared dead $lost time(s); $(grep -c 'joined:' "$T/coord.log") join(s)"
 "$LOOM" train "${ARGS[@]}" --set "checkpoint.dir=$T/ref" --workers 0 > "$T/ref.log" 2>&1
 if "$LOOM" diff "$T/ref/latest.h5" "$T/run/latest.h5" > "$T/diff.out" 2>&1; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every operations test (deploy/tests/*.sh) against the release build and prints one
 # total line. Called at the end of deploy/test.sh; run one alone with `bash deploy/tests/NAME.sh`.
-# About 3 minutes on 2 cores, most of it the Slurm test (plus its apt install on a fresh machine).
+# About 4 minutes on 2 cores, most of it the Slurm test (plus its apt install on a fresh machine)
+# and the multi-host test (about a minute).
 set -uo pipefail
 cd "$(dirname "$0")"
 passed=0 failed=0 failing=()

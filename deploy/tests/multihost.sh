@@ -38,6 +38,8 @@ started() { [[ -s $T/$1.pid ]]; }
 bash "$HOSTS" 2 --rate 10gbit -- bash -c "$(command_of term)" 2>/dev/null & H=$!
 wait_until 10 started term
 check "hosts.sh 2 makes 3 namespaces (2 hosts and the switch)" test "$(beds_of $H)" = 3
+check "hosts.sh --rate 10gbit shapes host 1 to 10 Gbit/s" \
+    bash -c "tc -n loomhb-$H-h1 qdisc show dev eth0 | grep -q 'tbf.*rate 10Gbit'"
 kill -TERM $H; wait $H
 check "hosts.sh stopped by SIGTERM removes them and stops its command" \
     bash -c "[[ $(beds_of $H) == 0 ]] && ! kill -0 $(cat "$T/term.pid") 2>/dev/null"
@@ -77,6 +79,9 @@ bed_rate 1 200mbit; bed_rate 2 200mbit
 read -r bytes secs bps < <(transfer 1 2 25000000)
 check "25 MB at 200 Mbit/s took $secs s: $((bps / 1000000)) Mbit/s, within 200 x [0.5, 1.06]" \
     test "${bps:-0}" -ge 100000000 -a "${bps:-0}" -le 212000000
+bed_rate 1 25gbit
+check "bed_rate 1 25gbit shapes both ends to 25 Gbit/s" bash -c \
+    "tc -n $(bed_ns 1) qdisc show dev eth0 | grep -q 'tbf.*rate 25Gbit' && tc -n $(bed_sw) qdisc show dev p1 | grep -q 'tbf.*rate 25Gbit'"
 bed_rate 1 1gbit; bed_rate 2 1gbit
 bed_cut 2
 bed_exec 2 timeout 3 python3 "$REPO/deploy/tests/linkrate.py" recv "$(bed_addr 2)" 7999 > /dev/null 2>&1 &

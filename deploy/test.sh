@@ -14,5 +14,5 @@ swift build -c release --product loom
 swift test -c release "$@"
 
 # Operations: Slurm, SSH, Kubernetes, systemd/Docker lint, metrics, logs, the namespaced
-# multi-host test bed (deploy/tests/, ~4 min).
+# multi-host test bed (deploy/tests/, ~2-4 min).
 if [[ $# -eq 0 ]]; then deploy/tests/all.sh; fi

@@ -2,7 +2,7 @@
 # Runs every operations test (deploy/tests/*.sh) against the release build and prints one
 # total line. Called at the end of deploy/test.sh; run one alone with `bash deploy/tests/NAME.sh`.
 # About 4 minutes on 2 cores, most of it the Slurm test (plus its apt install on a fresh machine)
-# and the multi-host test (about a minute).
+# and the multi-host test (about 30 s).
 set -uo pipefail
 cd "$(dirname "$0")"
 passed=0 failed=0 failing=()

@@ -8,7 +8,7 @@
 #     returns; the coordinator's link is cut: the workers reconnect and training resumes;
 #     the weights at the end are bitwise those of a one-process run of as many steps;
 #   - hosts.sh as a command runs a scenario (scenarios/flap.sh) and removes its bed.
-# Skips (with the reason) where network namespaces cannot be made. 30-90 s on 2 busy cores.
+# Skips (with the reason) where network namespaces cannot be made. About 30 s (up to 2 min beside a build).
 set -uo pipefail
 TEST_NAME=multihost
 source "$(dirname "$0")/lib.sh"

@@ -15,5 +15,6 @@ python3 -c 'import h5py' 2>/dev/null || python3 -m pip install -q h5py >/dev/nul
 swift build -c release --product loom
 swift test -c release "$@"
 
-# Operations: Slurm, SSH, Kubernetes, systemd/Docker lint, metrics, logs (deploy/tests/, ~3 min).
+# Operations: Slurm, SSH, Kubernetes, systemd/Docker lint, metrics, logs, the namespaced
+# multi-host test bed (deploy/tests/, ~2-4 min).
 if [[ $# -eq 0 ]]; then deploy/tests/all.sh; fi

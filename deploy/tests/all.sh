@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs every operations test (deploy/tests/*.sh) against the release build and prints one
 # total line. Called at the end of deploy/test.sh; run one alone with `bash deploy/tests/NAME.sh`.
-# About 3 minutes on 2 cores, most of it the Slurm test (plus its apt install on a fresh machine).
+# About 4 minutes on 2 cores, most of it the Slurm test (plus its apt install on a fresh machine)
+# and the multi-host test (about 30 s).
 set -uo pipefail
 cd "$(dirname "$0")"
 passed=0 failed=0 failing=()
-for t in lint k8s systemd logs metrics prometheus ssh slurm; do
+for t in lint k8s systemd logs metrics prometheus ssh multihost slurm; do
     start=$SECONDS
     out=$(bash "$t.sh" 2>&1); status=$?
     echo "$out" | grep -E ': (PASS|FAIL|SKIP) |passed, ' | sed 's/^/  /'

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job, from a fresh machine: install what is missing, build Loom in release mode,
 # import Fashion-MNIST, train the reference CNN with a local coordinator and 2 workers,
-# then show the final checkpoint.
+# then show the final checkpoint and write an HTML report of the run (runs/<name>/report.html).
 #
 #   deploy/quickstart.sh            # resume the run in runs/fashion-mnist if there is one
 #   deploy/quickstart.sh --fresh    # start a new run (the old run directory is kept, renamed)
@@ -50,3 +50,8 @@ echo "==> training with a local coordinator and $workers workers (checkpoints in
 
 echo "==> final checkpoint"
 "$loom" inspect "$rundir/latest.h5"
+
+echo "==> report: curves, confusion matrix, reliability diagram, feature map"
+if "$loom" report "$rundir" --out "$rundir/report.html" --log-level warning; then
+  echo "open $rundir/report.html in a browser (docs/REPORT.md says what it shows)"
+fi

@@ -49,7 +49,9 @@ func niceTicks(_ lo: Double, _ hi: Double, count: Int = 5) -> (ticks: [Double], 
 }
 
 /// Colours of series and runs, in order (readable on white, distinct in print).
+/// Twenty, so the 13 colour classes of the attribute benchmark get one each on the map.
 let seriesColours = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-                     "#7f7f7f", "#bcbd22"]
+                     "#7f7f7f", "#bcbd22", "#393b79", "#ad494a", "#637939", "#e7ba52", "#7b4173", "#3182bd",
+                     "#31a354", "#fd8d3c", "#756bb1", "#636363"]
 
 func seriesColour(_ i: Int) -> String { seriesColours[i % seriesColours.count] }

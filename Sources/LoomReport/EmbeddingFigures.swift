@@ -59,14 +59,36 @@ func principalComponents(_ values: [Float], width: Int) -> [(Double, Double)] {
 }
 
 enum EmbeddingFigures {
-    /// Sample `row`'s image as a PNG data URI (grey images become RGB).
-    static func thumbnail(_ set: EmbeddingSet, row: Int) -> String? {
-        let shape = set.imageShape, pixels = shape.height * shape.width
-        guard set.images.count >= (row + 1) * shape.elementCount, shape.channels == 1 || shape.channels == 3 else { return nil }
+    /// Sample `row`'s image as a PNG data URI (grey images become RGB), shrunk by an integer
+    /// factor (box average) until no side exceeds `maxSide`: a page of 500 photo thumbnails
+    /// stays a few MB, not hundreds.
+    static func thumbnail(_ set: EmbeddingSet, row: Int, maxSide: Int = 64) -> String? {
+        let shape = set.imageShape
+        guard set.images.count >= (row + 1) * shape.elementCount, shape.channels == 1 || shape.channels == 3,
+              shape.width > 0, shape.height > 0 else { return nil }
         let image = set.images[(row * shape.elementCount)..<((row + 1) * shape.elementCount)]
         let rgb = shape.channels == 3 ? Array(image) : image.flatMap { [$0, $0, $0] }
-        guard pixels > 0, let png = try? PNGWriter.encode(rgb: rgb, width: shape.width, height: shape.height) else { return nil }
+        let (small, w, h) = shrink(rgb, width: shape.width, height: shape.height, maxSide: maxSide)
+        guard let png = try? PNGWriter.encode(rgb: small, width: w, height: h) else { return nil }
         return "data:image/png;base64," + Data(png).base64EncodedString()
+    }
+
+    /// RGB `(height, width, 3)` averaged over f x f blocks, f = ⌈max(width, height) / maxSide⌉.
+    static func shrink(_ rgb: [UInt8], width: Int, height: Int, maxSide: Int) -> ([UInt8], Int, Int) {
+        let f = max(1, (max(width, height) + maxSide - 1) / max(maxSide, 1))
+        guard f > 1 else { return (rgb, width, height) }
+        let w = width / f, h = height / f
+        var out = [UInt8](repeating: 0, count: w * h * 3)
+        for y in 0..<h {
+            for x in 0..<w {
+                for c in 0..<3 {
+                    var sum = 0
+                    for dy in 0..<f { for dx in 0..<f { sum += Int(rgb[((y * f + dy) * width + x * f + dx) * 3 + c]) } }
+                    out[(y * w + x) * 3 + c] = UInt8(sum / (f * f))
+                }
+            }
+        }
+        return (out, w, h)
     }
 
     /// The head whose classes colour the map: `name` if given and known, else the first
@@ -129,7 +151,7 @@ enum EmbeddingFigures {
                       space: EmbeddingSpace) -> String {
         func card(_ row: Int, _ caption: String) -> String {
             var out = "<figure class=\"sample\" data-index=\"\(set.indices[row])\">"
-            if let uri = thumbnail(set, row: row) { out += "<img src=\"\(uri)\" width=\"112\" height=\"112\" alt=\"sample \(set.indices[row])\">" }
+            if let uri = thumbnail(set, row: row, maxSide: 224) { out += "<img src=\"\(uri)\" width=\"112\" height=\"112\" alt=\"sample \(set.indices[row])\">" }
             out += "<figcaption><b>\(HTML.escape(caption))</b><br>sample \(set.indices[row])"
             for h in set.heads where h.kind != .multilabel {
                 let k = h.probabilities.count / max(set.count, 1)

@@ -3,6 +3,7 @@
 // follows a run as it grows.
 
 import Foundation
+import LoomTestSupport
 import Testing
 
 /// Pieces of a report page the tests read.
@@ -87,6 +88,28 @@ enum ReportRuns {
         #expect(html.contains("data-series=\"train loss\" data-points=\"\(table.column("train_loss").filter(\.isFinite).count)\""))
         #expect(html.contains("data-series=\"test loss\" data-points=\"\(table.column("test_loss").filter(\.isFinite).count)\""))
         #expect(html.contains("max_steps: 0"), "the effective config")
+    }
+
+    @Test func aMultilabelRunReportsItsMAPAndDrawsNoConfusionForIt() throws {
+        let ws = try Workspace("report-multilabel", train: 16, test: 16)
+        let data = ws.path("tags.h5")
+        try MultilabelDataset.write(to: data, train: 512, test: 64)
+        let config = TestPaths.repositoryRoot.appendingPathComponent("configs/multilabel.yaml").path
+        let run = ws.path("run")
+        let train = try ws.loom(["train", "--config", config, "--set", "data.path=\(data)", "--set", "checkpoint.dir=\(run)",
+                                 "--set", "training.epochs=2", "--set", "model.file=models/mlp.yaml"])
+        try #require(train.status == 0, "\(train.stderr)")
+        let r = try ws.loom(["report", run, "--out", ws.path("r.html"), "--map-head", "category"])
+        try #require(r.status == 0, "\(r.stderr)")
+        let html = try String(contentsOfFile: ws.path("r.html"), encoding: .utf8)
+        let eval = try jsonObject(try ws.loom(["eval", "--json", run + "/latest.h5"]).stdout)
+        let tags = try #require((eval["heads"] as? [String: Any])?["tags"] as? [String: Any])
+        let map = try #require(tags["map"] as? Double)
+        let shown = try #require(ReportHTML.value(html, head: "tags", metric: "map"))
+        #expect(abs(shown - map) <= 4 * map.ulp)
+        #expect(html.contains("data-chart=\"confusion\" data-head=\"category\""))
+        #expect(!html.contains("data-chart=\"confusion\" data-head=\"tags\""))
+        #expect(html.contains("data-chart=\"pca-map\" data-head=\"category\""))
     }
 
     @Test func aDirectoryThatIsNoRunIsAClearError() throws {

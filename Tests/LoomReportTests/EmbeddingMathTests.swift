@@ -35,4 +35,14 @@ struct EmbeddingMathTests {
         // Deterministic: the same input gives the same map.
         #expect(principalComponents(values, width: 2).map(\.0) == p.map(\.0))
     }
+
+    @Test func largeThumbnailsAreShrunkByBoxAveraging() {
+        // 4x2 RGB image: left 2x2 block black/white checker (mean 127), right block all 200.
+        let rgb: [UInt8] = [0, 0, 0, 255, 255, 255, 200, 200, 200, 200, 200, 200,
+                            255, 255, 255, 0, 0, 0, 200, 200, 200, 200, 200, 200]
+        let (small, w, h) = EmbeddingFigures.shrink(rgb, width: 4, height: 2, maxSide: 2)
+        #expect(w == 2 && h == 1)
+        #expect(small == [127, 127, 127, 200, 200, 200])
+        #expect(EmbeddingFigures.shrink(rgb, width: 4, height: 2, maxSide: 4).1 == 4, "small images stay as they are")
+    }
 }

@@ -16,6 +16,7 @@ struct LoomCommand: ParsableCommand {
             ImportCommand.self, InspectCommand.self, DiffCommand.self,
             EvalCommand.self, CalibrateCommand.self, PredictCommand.self,
             ScheduleCommand.self, KeygenCommand.self, BenchCommand.self, BenchBarrierCommand.self,
+            ImportWeightsCommand.self,
         ]
     )
 

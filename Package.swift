@@ -68,7 +68,7 @@ let package = Package(
         ]),
         .executableTarget(name: "loom", dependencies: [
             "LoomCluster", "LoomLocal", "LoomBench", "LoomCheckpoint", "LoomTraining", "LoomData", "LoomSynthetic",
-            "LoomConfig", "LoomWire", "LoomKernels",
+            "LoomConfig", "LoomWire", "LoomKernels", "LoomModel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -81,6 +81,7 @@ let package = Package(
                                                      "LoomTestSupport"]),
         .testTarget(name: "LoomSyntheticTests", dependencies: ["LoomSynthetic", "LoomData", "LoomTestSupport"]),
         .testTarget(name: "LoomModelTests", dependencies: ["LoomModel", "LoomTraining", "LoomConfig", "LoomHDF5", "LoomKernels",
+                                                      "LoomCheckpoint",
                                                       "LoomTestSupport"]),
         .testTarget(name: "LoomTrainingTests", dependencies: ["LoomTraining", "LoomTestSupport", "LoomHDF5", "LoomConfig", "LoomData",
                                                          "LoomCheckpoint", "LoomKernels",

@@ -84,7 +84,7 @@ let package = Package(
         ]),
         .executableTarget(name: "loom", dependencies: [
             "LoomCluster", "LoomLocal", "LoomBench", "LoomReport", "LoomMetrics", "LoomCheckpoint", "LoomTraining", "LoomData", "LoomSynthetic",
-            "LoomConfig", "LoomWire", "LoomKernels",
+            "LoomConfig", "LoomWire", "LoomKernels", "LoomModel",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -97,6 +97,7 @@ let package = Package(
                                                      "LoomTestSupport"]),
         .testTarget(name: "LoomSyntheticTests", dependencies: ["LoomSynthetic", "LoomData", "LoomTestSupport"]),
         .testTarget(name: "LoomModelTests", dependencies: ["LoomModel", "LoomTraining", "LoomConfig", "LoomHDF5", "LoomKernels",
+                                                      "LoomCheckpoint",
                                                       "LoomTestSupport"]),
         .testTarget(name: "LoomTrainingTests", dependencies: ["LoomTraining", "LoomTestSupport", "LoomHDF5", "LoomConfig", "LoomData",
                                                          "LoomCheckpoint", "LoomKernels",

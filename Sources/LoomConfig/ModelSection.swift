@@ -25,13 +25,16 @@ extension LayerConfig {
         case .batchnorm2d, .batchnorm1d: return ["momentum", "eps"]
         case .maxpool2d, .avgpool2d: return ["kernel", "stride", "padding"]
         case .dropout: return ["p"]
-        case .residual: return ["block"]
-        case .relu, .globalavgpool, .flatten: return []
+        case .residual: return ["block", "shortcut"]
+        case .depthwise2d: return ["kernel", "stride", "padding", "bias"]
+        case .squeeze_excite: return ["squeeze", "activation"]
+        case .concat: return ["branches"]
+        case .relu, .silu, .globalavgpool, .flatten: return []
         }
     }
 
     /// Kinds with parameters need a name: it is their state_dict prefix.
-    var hasParameters: Bool { [.conv2d, .linear, .batchnorm2d, .batchnorm1d].contains(kind) }
+    var hasParameters: Bool { [.conv2d, .linear, .batchnorm2d, .batchnorm1d, .depthwise2d, .squeeze_excite].contains(kind) }
 
     static func list(_ node: Node, _ path: KeyPath, _ values: ValueReader) throws(ConfigError) -> [LayerConfig] {
         var layers: [LayerConfig] = []
@@ -77,7 +80,26 @@ extension LayerConfig {
         case .residual:
             block = try LayerConfig.list(try r.required("block"), r.path + ["block"], r.values)
             if block.isEmpty { throw r.error("block", "'\(r.path.dotted).block' must list at least one layer") }
-        case .relu, .globalavgpool, .flatten:
+            if let node = r.node("shortcut") {
+                shortcut = try LayerConfig.list(node, r.path + ["shortcut"], r.values)
+            }
+        case .depthwise2d:
+            kernel = try r.int("kernel", 3, .positive)
+            stride = try r.int("stride", 1, .positive)
+            padding = try r.int("padding", 0, .nonNegative)
+            bias = try r.bool("bias", bias)
+        case .squeeze_excite:
+            squeeze = try r.values.int(try r.required("squeeze"), r.path + ["squeeze"], .positive)
+            activation = try r.choice("activation", activation)
+        case .concat:
+            let branchesPath = r.path + ["branches"]
+            for (item, itemPath) in try r.values.list(try r.required("branches"), branchesPath) {
+                let branch = try LayerConfig.list(item, itemPath, r.values)
+                if branch.isEmpty { throw r.error("branches", "'\(itemPath.dotted)' must list at least one layer") }
+                branches.append(branch)
+            }
+            if branches.count < 2 { throw r.error("branches", "'\(branchesPath.dotted)' must list at least two branches") }
+        case .relu, .silu, .globalavgpool, .flatten:
             break
         }
     }

@@ -89,8 +89,17 @@ public struct LayerConfig: Equatable, Sendable {
     public enum Kind: String, Sendable, CaseIterable {
         case conv2d, linear, batchnorm2d, batchnorm1d, relu, maxpool2d, avgpool2d
         case globalavgpool, flatten, dropout
-        /// Residual block: output = input + body(input); the body is `block`.
+        /// Residual block: output = shortcut(input) + body(input); the body is `block`, the
+        /// shortcut is `shortcut` (empty: the identity).
         case residual
+        /// SiLU (swish): x·σ(x).
+        case silu
+        /// Depthwise convolution: one k×k filter per channel (PyTorch `Conv2d(C, C, k, groups=C)`).
+        case depthwise2d
+        /// Squeeze-and-excitation: x·σ(fc2(act(fc1(mean_hw(x))))), fc1/fc2 1×1 convolutions.
+        case squeeze_excite
+        /// Concatenation along channels of `branches`, each a list of layers reading the input.
+        case concat
     }
     public var kind: Kind
     public var name: String = ""
@@ -107,6 +116,15 @@ public struct LayerConfig: Equatable, Sendable {
     public var eps: Double = 1e-5
     /// Body of a residual block.
     public var block: [LayerConfig] = []
+    /// Shortcut of a residual block (empty: the identity), e.g. a 1×1 stride-2 conv + BN.
+    public var shortcut: [LayerConfig] = []
+    /// Branches of a concat layer, concatenated along channels in this order.
+    public var branches: [[LayerConfig]] = []
+    /// squeeze_excite: channels of the squeezed vector (fc1's output).
+    public var squeeze: Int = 0
+    /// squeeze_excite: the activation between fc1 and fc2.
+    public var activation: Activation = .relu
+    public enum Activation: String, Sendable, CaseIterable { case relu, silu }
     /// 1-based line in the YAML file where this layer was declared (0 if unknown), for errors.
     public var line: Int = 0
     public init(kind: Kind, name: String = "") { self.kind = kind; self.name = name }

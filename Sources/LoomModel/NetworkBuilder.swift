@@ -142,6 +142,10 @@ struct NetworkBuilder {
         case .globalavgpool: return try GlobalAvgPoolOperation.compile(l, &self)
         case .dropout: return try DropoutOperation.compile(l, &self)
         case .residual: return try ResidualOperation.compile(l, &self)
+        case .silu: return try SiLUOperation.compile(l, &self)
+        case .depthwise2d: return try DepthwiseOperation.compile(l, &self)
+        case .squeeze_excite: return try SqueezeExciteOperation.compile(l, &self)
+        case .concat: return try ConcatOperation.compile(l, &self)
         case .flatten: return LayerOutput(operation: nil, slot: l.slot, shape: .flat(features: l.shape.count))
         }
     }

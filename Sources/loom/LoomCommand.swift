@@ -17,6 +17,7 @@ struct LoomCommand: ParsableCommand {
             EvalCommand.self, CalibrateCommand.self, PredictCommand.self, ReportCommand.self, ExportTensorBoardCommand.self,
             EmbedCommand.self, SimilarCommand.self,
             ScheduleCommand.self, KeygenCommand.self, BenchCommand.self, BenchBarrierCommand.self,
+            ImportWeightsCommand.self,
         ]
     )
 

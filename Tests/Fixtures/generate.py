@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Regenerate or check the PyTorch reference fixtures in Tests/Fixtures.
 
-    python Tests/Fixtures/generate.py [--out DIR]        write the five .h5 files (default: this folder)
+    python Tests/Fixtures/generate.py [--out DIR]        write the six .h5 files (default: this folder)
     python Tests/Fixtures/generate.py --check DIR        recompute every stored output from the stored
                                                          inputs and compare (exit 1 on a mismatch)
     python Tests/Fixtures/generate.py --compare-layout A B
@@ -20,6 +20,7 @@ import sys
 import warnings
 
 import h5py
+import yaml
 import numpy as np
 import torch
 import torch.nn as nn
@@ -27,7 +28,8 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FASHION_MNIST = "/usr/share/datasets/fashion-mnist"  # Debian package dataset-fashion-mnist
-FILES = ["layers.h5", "optimizers.h5", "schedules.h5", "calibration.h5", "reference_cnn.h5"]
+FILES = ["layers.h5", "optimizers.h5", "schedules.h5", "calibration.h5", "reference_cnn.h5", "blocks.h5"]
+MODELS = os.path.join(HERE, "..", "..", "configs", "models")
 
 # Tolerance of --check: |got - stored| <= RTOL * |stored| + ATOL * max|stored| (per tensor).
 # The scale-aware absolute part absorbs float32 sums taken in another order.
@@ -530,6 +532,325 @@ def check_reference_cnn(path, report, fashion_mnist):
 
 
 # ---------------------------------------------------------------------------------------------
+# blocks.h5: Loom model files (blocks and shipped models) and their PyTorch twins, one
+# training-mode pass on one batch
+# ---------------------------------------------------------------------------------------------
+
+BLOCKS_NOTE = ("/<case>: attribute 'model' is a Loom model file (YAML); its PyTorch twin is built from "
+               "torch.nn modules layer by layer (LoomTwin). init/<name>: parameters and buffers by Loom "
+               "name (= state_dict name); x (N,C,H,W); dlogits (N,K) of the single head; logits; "
+               "grad/<name>; batch_mean/<bn> and batch_var/<bn> (unbiased) of every batch norm. "
+               "Training-mode batch norm; loss = sum(dlogits * logits). x is redrawn until every ReLU input "
+               "is at least 1e-5 from 0 (no sign decided by rounding).")
+
+# Small blocks, one behaviour each; the shipped models are read from configs/models.
+BLOCK_CASES = {
+    "residual_basic_downsample": """
+input: [4, 8, 8]
+layers:
+  - kind: residual
+    block:
+      - {kind: conv2d, name: l1.conv1, out: 8, kernel: 3, stride: 2, padding: 1, bias: false}
+      - {kind: batchnorm2d, name: l1.bn1}
+      - {kind: relu}
+      - {kind: conv2d, name: l1.conv2, out: 8, kernel: 3, stride: 1, padding: 1, bias: false}
+      - {kind: batchnorm2d, name: l1.bn2}
+    shortcut:
+      - {kind: conv2d, name: l1.down.0, out: 8, kernel: 1, stride: 2, bias: false}
+      - {kind: batchnorm2d, name: l1.down.1}
+  - {kind: relu}
+  - {kind: globalavgpool}
+  - {kind: flatten}
+heads:
+  - {name: out, kind: softmax, classes: 3}
+""",
+    "residual_bottleneck_downsample": """
+input: [8, 7, 7]
+layers:
+  - kind: residual
+    block:
+      - {kind: conv2d, name: b.conv1, out: 4, kernel: 1, bias: false}
+      - {kind: batchnorm2d, name: b.bn1}
+      - {kind: relu}
+      - {kind: conv2d, name: b.conv2, out: 4, kernel: 3, stride: 2, padding: 1, bias: false}
+      - {kind: batchnorm2d, name: b.bn2}
+      - {kind: relu}
+      - {kind: conv2d, name: b.conv3, out: 16, kernel: 1, bias: false}
+      - {kind: batchnorm2d, name: b.bn3}
+    shortcut:
+      - {kind: conv2d, name: b.downsample.0, out: 16, kernel: 1, stride: 2, bias: false}
+      - {kind: batchnorm2d, name: b.downsample.1}
+  - {kind: relu}
+  - {kind: globalavgpool}
+  - {kind: flatten}
+heads:
+  - {name: out, kind: softmax, classes: 3}
+""",
+    "depthwise_pointwise_silu": """
+input: [3, 9, 10]
+layers:
+  - {kind: depthwise2d, name: dw1, kernel: 3, stride: 1, padding: 1}
+  - {kind: silu}
+  - {kind: depthwise2d, name: dw2, kernel: 5, stride: 2, padding: 2, bias: false}
+  - {kind: conv2d, name: pw, out: 6, kernel: 1}
+  - {kind: depthwise2d, name: dw3, kernel: 3, stride: 2, padding: 0}
+  - {kind: silu}
+  - {kind: flatten}
+heads:
+  - {name: out, kind: softmax, classes: 4}
+""",
+    "mbconv_squeeze_excite": """
+input: [4, 8, 8]
+layers:
+  - kind: residual
+    block:
+      - {kind: conv2d, name: m.expand, out: 16, kernel: 1, bias: false}
+      - {kind: batchnorm2d, name: m.bn0}
+      - {kind: silu}
+      - {kind: depthwise2d, name: m.dw, kernel: 3, padding: 1, bias: false}
+      - {kind: batchnorm2d, name: m.bn1}
+      - {kind: silu}
+      - {kind: squeeze_excite, name: m.se, squeeze: 2, activation: silu}
+      - {kind: conv2d, name: m.project, out: 4, kernel: 1, bias: false}
+      - {kind: batchnorm2d, name: m.bn2}
+  - {kind: squeeze_excite, name: se2, squeeze: 3, activation: relu}
+  - {kind: globalavgpool}
+  - {kind: flatten}
+heads:
+  - {name: out, kind: softmax, classes: 3}
+""",
+    "inception_concat": """
+input: [4, 6, 6]
+layers:
+  - {kind: conv2d, name: stem, out: 4, kernel: 3, padding: 1}
+  - kind: concat
+    branches:
+      - [{kind: conv2d, name: b1, out: 3, kernel: 1}]
+      - [{kind: conv2d, name: b2a, out: 2, kernel: 1}, {kind: relu}, {kind: conv2d, name: b2b, out: 5, kernel: 3, padding: 1}]
+      - [{kind: maxpool2d, kernel: 3, stride: 1, padding: 1}, {kind: conv2d, name: b3, out: 2, kernel: 1}]
+  - {kind: relu}
+  - {kind: flatten}
+heads:
+  - {name: out, kind: softmax, classes: 3}
+""",
+}
+# Shipped models: (file in configs/models, batch size).
+MODEL_CASES = {"model_resnet_20": ("resnet-20.yaml", 2), "model_mobilenet_small": ("mobilenet-small.yaml", 2)}
+
+
+class SqueezeExcitation(nn.Module):
+    """torchvision.ops.SqueezeExcitation (same state_dict names fc1, fc2), written out so
+    that the script needs no torchvision."""
+
+    def __init__(self, channels, squeeze, activation):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Conv2d(channels, squeeze, 1), nn.Conv2d(squeeze, channels, 1)
+        self.activation = activation()
+
+    def forward(self, x):
+        gate = torch.sigmoid(self.fc2(self.activation(self.fc1(F.adaptive_avg_pool2d(x, 1)))))
+        return x * gate
+
+
+class MarginReLU(nn.ReLU):
+    """nn.ReLU that remembers the smallest |input| of its last call: an input within float32
+    rounding of 0 may take the other side in a sum taken in another order."""
+
+    def forward(self, x):
+        self.margin = float(x.detach().abs().min())
+        return super().forward(x)
+
+
+# The batch of a case is redrawn until every ReLU input is at least this far from 0.
+RELU_MARGIN = 1e-5
+
+
+class LoomTwin(nn.Module):
+    """A Loom model file built from torch.nn modules, layer for layer. `tensors` maps each
+    Loom name (the state_dict name) to its parameter or buffer."""
+
+    def __init__(self, spec):
+        super().__init__()
+        self.spec = spec
+        self.mods = nn.ModuleList()
+        self.tensors = {}
+        self.norms = []
+        self.relus = []
+        shape = list(spec["input"])
+        self.trunk, shape = self.build(spec["layers"], shape)
+        head = spec["heads"][0]
+        features = int(np.prod(shape))
+        name = head.get("layer", "head." + head["name"])
+        self.head = self.add(name, nn.Linear(features, head["classes"]))
+
+    def add(self, name, module):
+        self.mods.append(module)
+        for k, v in list(module.named_parameters()) + list(module.named_buffers()):
+            if not k.endswith("num_batches_tracked"):
+                self.tensors[f"{name}.{k}"] = v
+        if isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            self.norms.append((name, module))
+        return module
+
+    def build(self, layers, shape):
+        ops = []
+        for l in layers:
+            op, shape = self.layer(l, shape)
+            ops.append(op)
+        return ops, shape
+
+    def layer(self, l, shape):
+        kind, name = l["kind"], l.get("name", "")
+        if kind == "conv2d":
+            c, h, w = shape
+            k, s, p = l.get("kernel", 3), l.get("stride", 1), l.get("padding", 0)
+            m = self.add(name, nn.Conv2d(c, l["out"], k, s, p, bias=l.get("bias", True)))
+            return m, [l["out"], (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1]
+        if kind == "depthwise2d":
+            c, h, w = shape
+            k, s, p = l.get("kernel", 3), l.get("stride", 1), l.get("padding", 0)
+            m = self.add(name, nn.Conv2d(c, c, k, s, p, groups=c, bias=l.get("bias", True)))
+            return m, [c, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1]
+        if kind == "linear":
+            m = self.add(name, nn.Linear(shape[0], l["out"], bias=l.get("bias", True)))
+            return m, [l["out"]]
+        if kind in ("batchnorm2d", "batchnorm1d"):
+            cls = nn.BatchNorm2d if kind == "batchnorm2d" else nn.BatchNorm1d
+            m = self.add(name, cls(shape[0], eps=l.get("eps", 1e-5), momentum=l.get("momentum", 0.1)))
+            return m, shape
+        if kind == "relu":
+            relu = MarginReLU()
+            self.relus.append(relu)
+            return relu, shape
+        if kind == "silu":
+            return nn.SiLU(), shape
+        if kind in ("maxpool2d", "avgpool2d"):
+            c, h, w = shape
+            k = l.get("kernel", 2)
+            s, p = l.get("stride", k), l.get("padding", 0)
+            m = nn.MaxPool2d(k, s, p) if kind == "maxpool2d" else nn.AvgPool2d(k, s, p)
+            return m, [c, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1]
+        if kind == "globalavgpool":
+            return nn.AdaptiveAvgPool2d(1), [shape[0], 1, 1]
+        if kind == "flatten":
+            return nn.Flatten(), [int(np.prod(shape))]
+        if kind == "squeeze_excite":
+            c = shape[0]
+            act = nn.SiLU if l.get("activation", "relu") == "silu" else nn.ReLU
+            return self.add(name, SqueezeExcitation(c, l["squeeze"], act)), shape
+        if kind == "residual":
+            body, out = self.build(l["block"], shape)
+            short, short_out = self.build(l.get("shortcut", []), shape)
+            assert out == short_out, (out, short_out)
+            return ("residual", body, short), out
+        if kind == "concat":
+            branches, outs = [], []
+            for b in l["branches"]:
+                ops, out = self.build(b, shape)
+                branches.append(ops)
+                outs.append(out)
+            if len(outs[0]) == 1:
+                return ("concat", branches), [sum(o[0] for o in outs)]
+            return ("concat", branches), [sum(o[0] for o in outs)] + outs[0][1:]
+        raise ValueError(f"unknown layer kind {kind}")
+
+    def run(self, ops, x):
+        for op in ops:
+            if isinstance(op, tuple) and op[0] == "residual":
+                x = self.run(op[1], x) + self.run(op[2], x)
+            elif isinstance(op, tuple):
+                x = torch.cat([self.run(b, x) for b in op[1]], dim=1)
+            else:
+                x = op(x)
+        return x
+
+    def forward(self, x):
+        return self.head(self.run(self.trunk, x))
+
+
+def block_init(twin, seed):
+    """PyTorch's default initialisation, then batch-norm affine parameters and running
+    statistics drawn away from 1 and 0 so that a mix-up of them shows."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in twin.tensors.items():
+            if any(name.endswith(s) for s in (".running_mean", ".running_var")) or \
+                    (name.rsplit(".", 1)[0] in dict(twin.norms)):
+                t.copy_(0.5 + torch.rand(t.shape, generator=gen) if not name.endswith(("bias", "mean"))
+                        else 0.2 * torch.randn(t.shape, generator=gen))
+    return {k: numpy(v) for k, v in twin.tensors.items()}
+
+
+def run_block(model_text, init, x, dlogits):
+    spec = yaml.safe_load(model_text)
+    twin = LoomTwin(spec)
+    with torch.no_grad():
+        for k, v in init.items():
+            twin.tensors[k].copy_(tensor(v))
+    twin.train()
+    stats = {}
+    hooks = []
+    for name, m in twin.norms:
+        def hook(module, inputs, output, name=name):
+            dims = [0, 2, 3] if inputs[0].dim() == 4 else [0]
+            stats["batch_mean/" + name] = numpy(inputs[0].mean(dims))
+            stats["batch_var/" + name] = numpy(inputs[0].var(dims, unbiased=True))
+        hooks.append(m.register_forward_hook(hook))
+    logits = twin(tensor(x))
+    logits.backward(tensor(dlogits))
+    out = {"logits": numpy(logits), **stats}
+    for k, v in twin.tensors.items():
+        if isinstance(v, nn.Parameter):
+            out["grad/" + k] = numpy(v.grad)
+    return out
+
+
+def block_cases():
+    cases = dict(BLOCK_CASES)
+    for name, (file, _) in MODEL_CASES.items():
+        with open(os.path.join(MODELS, file)) as f:
+            cases[name] = f.read()
+    return cases
+
+
+def write_blocks(path):
+    with h5py.File(path, "w") as f:
+        f.attrs["note"] = BLOCKS_NOTE
+        f.attrs["torch_version"] = str(torch.__version__)
+        for i, (name, text) in enumerate(sorted(block_cases().items())):
+            torch.manual_seed(100 + i)
+            spec = yaml.safe_load(text)
+            twin = LoomTwin(spec)
+            init = block_init(twin, 200 + i)
+            batch = MODEL_CASES.get(name, (None, 4))[1]
+            while True:
+                x = torch.randn([batch] + list(spec["input"]))
+                with torch.no_grad():
+                    twin.train()(x)
+                if all(r.margin >= RELU_MARGIN for r in twin.relus):
+                    break
+            dlogits = torch.randn(batch, spec["heads"][0]["classes"])
+            g = f.create_group(name)
+            g.attrs["model"] = text
+            for k, v in init.items():
+                write(g.require_group("init"), k, v)
+            write(g, "x", numpy(x))
+            write(g, "dlogits", numpy(dlogits))
+            for k, v in run_block(text, init, numpy(x), numpy(dlogits)).items():
+                write(g, k, v)
+
+
+def check_blocks(path, report):
+    with h5py.File(path, "r") as f:
+        report.text("blocks.h5 cases", sorted(f), sorted(block_cases()))
+        for name, g in f.items():
+            report.text(f"blocks.h5 /{name} model", g.attrs["model"], block_cases().get(name))
+            init = {k: v[()] for k, v in g["init"].items()}
+            out = run_block(g.attrs["model"], init, g["x"][()], g["dlogits"][()])
+            report.compare(f"blocks.h5 /{name}", g, out)
+
+
+# ---------------------------------------------------------------------------------------------
 # Comparison and reporting
 # ---------------------------------------------------------------------------------------------
 
@@ -620,7 +941,7 @@ def compare_layout(a_dir, b_dir):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default=HERE, help="folder to write the five files to (default: %(default)s)")
+    parser.add_argument("--out", default=HERE, help="folder to write the six files to (default: %(default)s)")
     parser.add_argument("--check", metavar="DIR", help="recompute the outputs stored in DIR's files and compare")
     parser.add_argument("--compare-layout", nargs=2, metavar=("A", "B"), help="compare the structure of two folders")
     parser.add_argument("--fashion-mnist", default=FASHION_MNIST, help="folder of the IDX files (default: %(default)s)")
@@ -638,6 +959,7 @@ def main():
         check_schedules(os.path.join(args.check, "schedules.h5"), report)
         check_calibration(os.path.join(args.check, "calibration.h5"), report)
         check_reference_cnn(os.path.join(args.check, "reference_cnn.h5"), report, args.fashion_mnist)
+        check_blocks(os.path.join(args.check, "blocks.h5"), report)
         print(f"{report.lines} checks, {report.failures} mismatches, {report.exact} bit for bit")
         sys.exit(1 if report.failures else 0)
 
@@ -647,6 +969,7 @@ def main():
     write_schedules(os.path.join(args.out, "schedules.h5"))
     write_calibration(os.path.join(args.out, "calibration.h5"))
     write_reference_cnn(os.path.join(args.out, "reference_cnn.h5"), args.fashion_mnist)
+    write_blocks(os.path.join(args.out, "blocks.h5"))
     print(f"wrote {', '.join(FILES)} to {args.out} with torch {torch.__version__}")
 
 

@@ -1,0 +1,104 @@
+// Reads a safetensors file (the common format of PyTorch state_dicts): an 8-byte little-endian
+// header length N, N bytes of JSON {"<name>": {"dtype": "F32", "shape": [...],
+// "data_offsets": [begin, end]}, "__metadata__": {...}}, then the tensors' little-endian bytes,
+// offsets counted from the end of the header. F32, F64, F16 and BF16 become Float; integer
+// tensors (e.g. num_batches_tracked) are skipped and listed.
+import Foundation
+
+/// What is wrong with a safetensors file.
+public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
+    case unreadable(path: String, detail: String)
+    case truncated(path: String, detail: String)
+    case badHeader(path: String, detail: String)
+    case badTensor(path: String, tensor: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case let .unreadable(p, d): return "\(p): cannot read the file (\(d))"
+        case let .truncated(p, d): return "\(p): truncated safetensors file (\(d))"
+        case let .badHeader(p, d): return "\(p): not a safetensors file: \(d)"
+        case let .badTensor(p, t, d): return "\(p): tensor '\(t)': \(d)"
+        }
+    }
+}
+
+/// The floating-point tensors of a safetensors file, in file order, and the names of
+/// the non-float tensors it skipped.
+public struct SafeTensorsFile: Sendable {
+    public var tensors: [NamedTensor]
+    public var skipped: [String]
+
+    public static func read(_ path: String) throws(SafeTensorsError) -> SafeTensorsFile {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw .unreadable(path: path, detail: error.localizedDescription)
+        }
+        return try parse(data, path: path)
+    }
+
+    public static func parse(_ data: Data, path: String) throws(SafeTensorsError) -> SafeTensorsFile {
+        let bytes = [UInt8](data)
+        guard bytes.count >= 8 else { throw .truncated(path: path, detail: "\(bytes.count) bytes, no header length") }
+        let headerLength = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[$1]) << (8 * UInt64($1)) }
+        guard headerLength <= UInt64(bytes.count - 8) else {
+            throw .truncated(path: path, detail: "header of \(headerLength) bytes but the file has \(bytes.count)")
+        }
+        let dataStart = 8 + Int(headerLength)
+        let json: Any
+        do { json = try JSONSerialization.jsonObject(with: Data(bytes[8..<dataStart])) } catch {
+            throw .badHeader(path: path, detail: "the header is not JSON (\(error.localizedDescription))")
+        }
+        guard let header = json as? [String: Any] else { throw .badHeader(path: path, detail: "the header is not a JSON object") }
+        // File order: by data offset (JSON objects have no order).
+        var entries: [(name: String, dtype: String, shape: [Int], begin: Int, end: Int)] = []
+        for (name, value) in header where name != "__metadata__" {
+            guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
+                  let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
+                throw .badTensor(path: path, tensor: name, detail: "needs dtype, shape and data_offsets [begin, end]")
+            }
+            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1],
+                  dataStart + offsets[1] <= bytes.count else {
+                throw .badTensor(path: path, tensor: name, detail: "shape \(shape) or offsets \(offsets) out of range"
+                                 + " (\(bytes.count - dataStart) data bytes)")
+            }
+            entries.append((name, dtype, shape, offsets[0], offsets[1]))
+        }
+        entries.sort { ($0.begin, $0.name) < ($1.begin, $1.name) }
+        var file = SafeTensorsFile(tensors: [], skipped: [])
+        for e in entries {
+            let count = e.shape.reduce(1, *)
+            let width: Int
+            switch e.dtype {
+            case "F32": width = 4
+            case "F64": width = 8
+            case "F16", "BF16": width = 2
+            default:
+                file.skipped.append("\(e.name) (\(e.dtype))")
+                continue
+            }
+            guard e.end - e.begin == count * width else {
+                throw .badTensor(path: path, tensor: e.name, detail: "\(e.dtype) \(e.shape) needs \(count * width) bytes,"
+                                 + " data_offsets give \(e.end - e.begin)")
+            }
+            let base = dataStart + e.begin
+            var values = [Float](repeating: 0, count: count)
+            for i in 0..<count {
+                let at = base + i * width
+                switch e.dtype {
+                case "F32":
+                    values[i] = Float(bitPattern: UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8
+                                      | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3]) << 24)
+                case "F64":
+                    let bits = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[at + $1]) << (8 * UInt64($1)) }
+                    values[i] = Float(Double(bitPattern: bits))
+                case "F16":
+                    values[i] = Float(Float16(bitPattern: UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8))
+                default: // BF16: the high half of a float32
+                    values[i] = Float(bitPattern: (UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8) << 16)
+                }
+            }
+            file.tensors.append(NamedTensor(name: e.name, shape: e.shape, values: values))
+        }
+        return file
+    }
+}

@@ -60,11 +60,12 @@ PORT=$((41000 + RANDOM % 4000))
 ENDPOINT=tcp://127.0.0.1:$PORT
 
 declare -A count=([worker_killed]=0 [worker_started]=0 [coordinator_killed]=0 [coordinator_stopped]=0
-                  [coordinator_restarted]=0 [disk_filled]=0 [checkpoint_write_failed]=0 [start_refused_disk_full]=0 [malformed_sent]=0
+                  [coordinator_restarted]=0 [disk_filled]=0 [checkpoint_write_failed]=0 [start_refused_disk_full]=0 [terminated_while_starting]=0 [malformed_sent]=0
                   [coordinator_failed_other]=0)
 coordinator_starts=0
 start_coordinator() {
     coordinator_starts=$((coordinator_starts + 1))
+    term_sent=0
     "$LOOM" coordinator "${ARGS[@]}" --set "checkpoint.dir=$RUN" --bind "$ENDPOINT" --resume auto \
         >> "$T/coordinator.log" 2>&1 &
     COORD=$!
@@ -132,6 +133,9 @@ coordinator_ended() {
     elif grep -q "No space left on device" <(tail -n 5 "$T/coordinator.log"); then
         # restarted (after a SIGKILL) while the disk was full: refused at once, nothing written
         count[start_refused_disk_full]=$((count[start_refused_disk_full] + 1))
+    elif ((status == 143 && term_sent)); then
+        # SIGTERM before the coordinator installed its handlers (still starting: no state yet)
+        count[terminated_while_starting]=$((count[terminated_while_starting] + 1))
     elif ((status != 0 && status != 137)); then
         count[coordinator_failed_other]=$((count[coordinator_failed_other] + 1))
         echo "soak: the coordinator exited with status $status:" >&2; tail -n 3 "$T/coordinator.log" >&2
@@ -164,7 +168,7 @@ while ((SECONDS < deadline)); do
         5|6|7|8|9) if ((n < 4)); then start_worker; fi ;;
         10|11) kill -KILL "$COORD"; wait "$COORD" 2>/dev/null; count[coordinator_killed]=$((count[coordinator_killed] + 1))
                start_coordinator; count[coordinator_restarted]=$((count[coordinator_restarted] + 1)) ;;
-        12) kill -TERM "$COORD"; count[coordinator_stopped]=$((count[coordinator_stopped] + 1)) ;;
+        12) kill -TERM "$COORD"; term_sent=1; count[coordinator_stopped]=$((count[coordinator_stopped] + 1)) ;;
         13) ((MOUNTED)) && [[ ! -f $T/disk/filler ]] && fill_disk ;;
         *) k=$((1 + RANDOM % 5)); malformed $k 2>/dev/null && count[malformed_sent]=$((count[malformed_sent] + k)) ;;
     esac
@@ -196,7 +200,8 @@ declared_dead=$(grep -c 'declared dead' "$T/coordinator.log")
 step_of() { "$LOOM" inspect "$1" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["step"])'; }
 echo "soak report (seed $SEED, $MINUTES min of disturbances, $((SECONDS - start)) s in all)"
 for k in worker_killed worker_started coordinator_killed coordinator_stopped coordinator_restarted \
-         disk_filled checkpoint_write_failed start_refused_disk_full malformed_sent coordinator_failed_other; do
+         disk_filled checkpoint_write_failed start_refused_disk_full terminated_while_starting malformed_sent \
+         coordinator_failed_other; do
     printf '  %-26s %s\n' "$k" "${count[$k]}"
 done
 printf '  %-26s %s\n' coordinator_starts "$coordinator_starts" workers_declared_dead "$declared_dead" \

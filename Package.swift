@@ -26,6 +26,10 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // libpng reports errors by longjmp: the shim keeps setjmp in C and returns a status.
+        .target(name: "CPNGShim", dependencies: ["CPNG"]),
         // What Swift cannot import from hdf5.h: the H5T_NATIVE_* and H5P_DEFAULT macros.
         .target(name: "CHDF5Shim", dependencies: ["CHDF5"]),
         // What Swift cannot import from malloc.h: mallopt (see LoomKernels/HeapTuning.swift).
@@ -40,7 +44,9 @@ let package = Package(
         .target(name: "LoomKernels", dependencies: ["CBLAS", "CHeapTuning", "CKernels"], swiftSettings: numericSettings),
         .target(name: "LoomHDF5", dependencies: ["CHDF5", "CHDF5Shim"]),
         .target(name: "LoomConfig", dependencies: ["Yams"]),
-        .target(name: "LoomData", dependencies: ["LoomKernels", "LoomHDF5", "LoomConfig", "CZlib"],
+        // Image files: JPEG (TurboJPEG) and PNG (libpng) decoding, crop, area resize.
+        .target(name: "LoomImage", dependencies: ["CTurboJPEG", "CPNGShim"], swiftSettings: numericSettings),
+        .target(name: "LoomData", dependencies: ["LoomKernels", "LoomHDF5", "LoomConfig", "LoomImage", "CZlib", "Yams"],
                 swiftSettings: numericSettings),
         .target(name: "LoomModel", dependencies: ["LoomKernels", "LoomConfig"], swiftSettings: numericSettings),
         .target(name: "LoomTraining", dependencies: ["LoomKernels", "LoomModel", "LoomData", "LoomConfig", "LoomCheckpoint",
@@ -61,6 +67,7 @@ let package = Package(
 
         .target(name: "LoomTestSupport", dependencies: ["LoomHDF5", "LoomKernels", "LoomData"], path: "Tests/LoomTestSupport"),
         .testTarget(name: "LoomKernelsTests", dependencies: ["LoomKernels", "LoomTestSupport"]),
+        .testTarget(name: "LoomImageTests", dependencies: ["LoomImage"]),
         .testTarget(name: "LoomHDF5Tests", dependencies: ["LoomHDF5", "LoomTestSupport"]),
         .testTarget(name: "LoomConfigTests", dependencies: ["LoomConfig"]),
         .testTarget(name: "LoomDataTests", dependencies: ["LoomData", "LoomTestSupport"]),

@@ -65,19 +65,19 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        .target(name: "LoomTestSupport", dependencies: ["LoomHDF5", "LoomKernels", "LoomData"], path: "Tests/LoomTestSupport"),
+        .target(name: "LoomTestSupport", dependencies: ["LoomHDF5", "LoomKernels", "LoomData", "LoomImage"], path: "Tests/LoomTestSupport"),
         .testTarget(name: "LoomKernelsTests", dependencies: ["LoomKernels", "LoomTestSupport"]),
         .testTarget(name: "LoomImageTests", dependencies: ["LoomImage"]),
         .testTarget(name: "LoomHDF5Tests", dependencies: ["LoomHDF5", "LoomTestSupport"]),
         .testTarget(name: "LoomConfigTests", dependencies: ["LoomConfig"]),
-        .testTarget(name: "LoomDataTests", dependencies: ["LoomData", "LoomTestSupport"]),
+        .testTarget(name: "LoomDataTests", dependencies: ["LoomData", "LoomImage", "LoomTestSupport"]),
         .testTarget(name: "LoomModelTests", dependencies: ["LoomModel", "LoomTraining", "LoomTestSupport"]),
         .testTarget(name: "LoomTrainingTests", dependencies: ["LoomTraining", "LoomTestSupport", "LoomHDF5", "LoomConfig", "LoomData", "LoomCheckpoint",
                                                          .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LoomCheckpointTests", dependencies: ["LoomCheckpoint", "LoomTestSupport"]),
         .testTarget(name: "LoomWireTests", dependencies: ["LoomWire", "LoomTestSupport"]),
         .testTarget(name: "LoomClusterTests", dependencies: ["LoomCluster", "LoomWire", "LoomTestSupport"]),
-        .testTarget(name: "LoomCLITests", dependencies: ["LoomHDF5", "LoomCluster", "LoomTestSupport"]),
+        .testTarget(name: "LoomCLITests", dependencies: ["LoomHDF5", "LoomCluster", "LoomData", "LoomImage", "LoomTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -19,11 +19,11 @@ public struct ImagePreprocessing: Equatable, Sendable {
     public var fit: Fit
     /// A JPEG is decoded at the smallest TurboJPEG scale (1/2, 1/4, 1/8 ...) at which the
     /// decoded window is still at least `reductionGap` times the output size in both
-    /// directions, then area-averaged; 0 decodes at full size. With 2, the result differs
-    /// from a full-size decode by well under one level on average (docs/DATASETS.md).
+    /// directions, then area-averaged; 0 (the default) decodes at full size. With 2 it is
+    /// faster and within about half a level of a full-size decode on average (docs/DATASETS.md).
     public var reductionGap: Double
 
-    public init(size: Int, fit: Fit = .pad, reductionGap: Double = 2) {
+    public init(size: Int, fit: Fit = .pad, reductionGap: Double = 0) {
         self.size = size; self.fit = fit; self.reductionGap = reductionGap
     }
 

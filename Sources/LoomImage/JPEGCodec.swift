@@ -63,7 +63,7 @@ public final class JPEGDecoder {
         let base = bytes.baseAddress!.assumingMemoryBound(to: UInt8.self)
         guard tjDecompressHeader3(handle, base, UInt(bytes.count), &w, &h, &subsampling, &colourSpace) == 0 else {
             let m = message
-            if m.contains("Premature") { throw .truncated(format: "JPEG", reason: m) }
+            if m.contains("Premature") || !Self.endsWithEOI(bytes) { throw .truncated(format: "JPEG", reason: m) }
             throw .corrupt(format: "JPEG", reason: m)
         }
         let space: JPEGHeader.ColourSpace
@@ -76,6 +76,12 @@ public final class JPEGDecoder {
         }
         guard Int(w) * Int(h) <= maxPixels else { throw .tooLarge(width: Int(w), height: Int(h), limit: maxPixels) }
         return JPEGHeader(width: Int(w), height: Int(h), colourSpace: space, markers: JPEGMarkers(bytes))
+    }
+
+    /// True when the file ends with the EOI marker (FF D9), as every complete JPEG does: a
+    /// failure on a file without it is reported as truncation.
+    static func endsWithEOI(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        bytes.count >= 2 && bytes[bytes.count - 2] == 0xFF && bytes[bytes.count - 1] == 0xD9
     }
 
     /// Decodes `bytes` at `scale` (one of `JPEGScale.reductions`), without applying the
@@ -93,7 +99,7 @@ public final class JPEGDecoder {
         if status != 0 {
             let m = message
             let warning = tjGetErrorCode(handle) == Int32(TJERR_WARNING.rawValue)
-            if m.contains("Premature end") { throw .truncated(format: "JPEG", reason: m) }
+            if m.contains("Premature end") || (!warning && !Self.endsWithEOI(bytes)) { throw .truncated(format: "JPEG", reason: m) }
             if !warning { throw .corrupt(format: "JPEG", reason: m) }
         }
         guard cmyk else { return RGBImage(width: w, height: h, pixels: out) }

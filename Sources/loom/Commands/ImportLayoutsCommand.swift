@@ -52,11 +52,9 @@ struct ImportPhotoBenchmarkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "photo-benchmark",
         abstract: "Write the photo benchmark (JPEGs + a StreetStyle-27k manifest) and import it.",
-        discussion: """
-        Renders Fashion-MNIST garments as (2S x 3S/2) street photos with StreetStyle-27k's colour
-        and pattern frequencies into --root, then imports that directory exactly as
-        `loom import streetstyle --root` would (see docs/DATASETS.md).
-        """)
+        discussion: "Renders Fashion-MNIST garments as (2S x 3S/2) street photos with StreetStyle-27k's colour and "
+            + "pattern frequencies into --root, then imports that directory exactly as `loom import streetstyle --root` "
+            + "would (see docs/DATASETS.md).")
 
     @Option(help: "Directory to write the photos and streetstyle27k.manifest into.")
     var root: String

@@ -102,11 +102,9 @@ struct ImportImagesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "images",
         abstract: "Import JPEG/PNG photos listed in a CSV manifest.",
-        discussion: """
-        The manifest has a header with a path column (path, image, file or filename), optional
-        x1,y1,x2,y2 crop box and split (train/validation/test) columns, and one column per
-        attribute (class names, or 0/1; empty or -1 = unlabelled). See docs/DATASETS.md.
-        """)
+        discussion: "The manifest has a header with a path column (path, image, file or filename), optional "
+            + "x1,y1,x2,y2 crop box and split (train/validation/test) columns, and one column per attribute "
+            + "(class names, or 0/1; empty or -1 = unlabelled). See docs/DATASETS.md.")
 
     @Option(help: "The CSV manifest.")
     var manifest: String

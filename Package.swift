@@ -29,6 +29,10 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg", providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        // libpng reports errors by longjmp: the shim keeps setjmp in C and returns a status.
+        .target(name: "CPNGShim", dependencies: ["CPNG"]),
         // What Swift cannot import from hdf5.h: the H5T_NATIVE_* and H5P_DEFAULT macros.
         .target(name: "CHDF5Shim", dependencies: ["CHDF5"]),
         // What Swift cannot import from malloc.h: mallopt (see LoomKernels/HeapTuning.swift).
@@ -45,11 +49,13 @@ let package = Package(
         .target(name: "LoomConfig", dependencies: ["Yams"]),
         // TensorBoard event files (TFRecord + hand-encoded protobuf scalars): no dependency.
         .target(name: "LoomTensorBoard"),
-        .target(name: "LoomData", dependencies: ["LoomKernels", "LoomHDF5", "LoomConfig", "CZlib"],
+        // Image files: JPEG (TurboJPEG) and PNG (libpng) decoding, crop, area resize.
+        .target(name: "LoomImage", dependencies: ["CTurboJPEG", "CPNGShim"], swiftSettings: numericSettings),
+        .target(name: "LoomData", dependencies: ["LoomKernels", "LoomHDF5", "LoomConfig", "LoomImage", "CZlib", "Yams"],
                 swiftSettings: numericSettings),
         // The derived attribute benchmark: garments rendered from Fashion-MNIST, and a PNG
         // writer for its previews. Nothing at training time needs it.
-        .target(name: "LoomSynthetic", dependencies: ["LoomKernels", "LoomData"], swiftSettings: numericSettings),
+        .target(name: "LoomSynthetic", dependencies: ["LoomKernels", "LoomData", "LoomImage"], swiftSettings: numericSettings),
         .target(name: "LoomModel", dependencies: ["LoomKernels", "LoomConfig"], swiftSettings: numericSettings),
         .target(name: "LoomCheckpoint", dependencies: ["LoomHDF5"]),
         .target(name: "LoomTraining", dependencies: ["LoomKernels", "LoomModel", "LoomData", "LoomConfig", "LoomCheckpoint",
@@ -84,16 +90,17 @@ let package = Package(
         ]),
         .executableTarget(name: "loom", dependencies: [
             "LoomCluster", "LoomLocal", "LoomBench", "LoomReport", "LoomMetrics", "LoomCheckpoint", "LoomTraining", "LoomData", "LoomSynthetic",
-            "LoomConfig", "LoomWire", "LoomKernels", "LoomModel",
+            "LoomConfig", "LoomWire", "LoomKernels", "LoomModel", "LoomImage",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        .target(name: "LoomTestSupport", dependencies: ["LoomHDF5", "LoomKernels", "LoomData", "CZlib"], path: "Tests/LoomTestSupport"),
+        .target(name: "LoomTestSupport", dependencies: ["LoomHDF5", "LoomKernels", "LoomData", "LoomImage", "CZlib"], path: "Tests/LoomTestSupport"),
         .testTarget(name: "LoomKernelsTests", dependencies: ["LoomKernels", "CKernels", "LoomHDF5", "LoomTestSupport"]),
+        .testTarget(name: "LoomImageTests", dependencies: ["LoomImage"]),
         .testTarget(name: "LoomHDF5Tests", dependencies: ["LoomHDF5", "LoomTestSupport"]),
         .testTarget(name: "LoomConfigTests", dependencies: ["LoomConfig"]),
-        .testTarget(name: "LoomDataTests", dependencies: ["LoomData", "LoomSynthetic", "LoomConfig", "LoomHDF5",
+        .testTarget(name: "LoomDataTests", dependencies: ["LoomData", "LoomImage", "LoomSynthetic", "LoomConfig", "LoomHDF5",
                                                      "LoomTestSupport"]),
         .testTarget(name: "LoomSyntheticTests", dependencies: ["LoomSynthetic", "LoomData", "LoomTestSupport"]),
         .testTarget(name: "LoomModelTests", dependencies: ["LoomModel", "LoomTraining", "LoomConfig", "LoomHDF5", "LoomKernels",
@@ -108,7 +115,7 @@ let package = Package(
                                                         "LoomCheckpoint", "LoomHDF5", "LoomKernels", "LoomTestSupport",
                                                         .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LoomLocalTests", dependencies: ["LoomLocal"]),
-        .testTarget(name: "LoomCLITests", dependencies: ["LoomHDF5", "LoomLocal", "LoomKernels", "LoomTestSupport"]),
+        .testTarget(name: "LoomCLITests", dependencies: ["LoomHDF5", "LoomLocal", "LoomKernels", "LoomData", "LoomImage", "LoomTestSupport"]),
         .testTarget(name: "LoomTensorBoardTests", dependencies: ["LoomTensorBoard", "LoomReport", "LoomTestSupport"]),
         .testTarget(name: "LoomReportTests", dependencies: ["LoomReport", "LoomTraining", "LoomCheckpoint", "LoomTestSupport"]),
         .testTarget(name: "LoomMetricsTests", dependencies: ["LoomMetrics", "LoomWire"]),

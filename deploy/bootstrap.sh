@@ -4,7 +4,7 @@
 # arguments (the test and ops scripts add theirs this way).
 set -euo pipefail
 
-packages=(libzmq3-dev libopenblas-dev libhdf5-dev hdf5-tools pkg-config zlib1g-dev dataset-fashion-mnist "$@")
+packages=(libzmq3-dev libopenblas-dev libhdf5-dev hdf5-tools pkg-config zlib1g-dev libturbojpeg0-dev libpng-dev dataset-fashion-mnist "$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -11,6 +11,9 @@ deploy/bootstrap.sh chromium bubblewrap python3-seccomp
 python3 -c 'import h5py' 2>/dev/null || python3 -m pip install -q h5py >/dev/null 2>&1 \
   || python3 -m pip install -q --break-system-packages h5py >/dev/null 2>&1 \
   || echo "test.sh: could not install h5py; the h5py interoperability test will be skipped" >&2
+python3 -c 'import PIL' 2>/dev/null || python3 -m pip install -q pillow >/dev/null 2>&1 \
+  || python3 -m pip install -q --break-system-packages pillow >/dev/null 2>&1 \
+  || echo "test.sh: could not install Pillow; the Pillow pixel comparison will be skipped" >&2
 
 swift build -c release --product loom
 swift test -c release "$@"

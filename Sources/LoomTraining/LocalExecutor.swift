@@ -39,6 +39,17 @@ public final class LocalExecutor: StepExecutor {
 
     public func idle() {}
 
+    /// Logits of `count` images given as stored pixels `(count, H, W, C)` uint8 (e.g. image
+    /// files prepared like the dataset's), per head `(count, classes)`.
+    public func predict(images: [UInt8], count: Int, state: TrainingState, tta: Bool) throws(TrainingError) -> [[Float]] {
+        let transforms: [TTATransform]
+        do { transforms = tta ? try TTATransform.parse(state.problem.config.data.tta) : [] } catch { throw .dataset(error) }
+        return try images.withUnsafeBufferPointer { (p) throws(TrainingError) in
+            try computer.predict(images: p.baseAddress!, count: count, parameters: state.parameters, buffers: state.buffers,
+                                 tta: transforms)
+        }
+    }
+
     /// Images, labels and targets of `indices` from `split`.
     public func load(split name: String, indices: [Int], labels: Bool = true) throws(TrainingError) -> ShardData {
         let problem = computer.problem

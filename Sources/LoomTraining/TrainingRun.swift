@@ -208,6 +208,8 @@ public final class TrainingRun {
     public func checkpoint(reason: String) throws(TrainingError) {
         guard lastCheckpointStep != state.step else { return }
         var contents = state.snapshot(runID: runID, datasetFingerprint: dataset.fingerprint)
+        // Photo datasets: how images were prepared, so `loom predict --image` does the same.
+        if let p = dataset.imagePreprocessing { contents.extraAttributes[PhotoDatasetInfo.preprocessingAttribute] = p }
         if let kernels = kernels ?? resumedKernels {
             contents.blasCore = kernels.blasCore
             contents.loomKernelPath = kernels.loomPath

@@ -13,7 +13,7 @@ import re
 import subprocess
 import sys
 
-RUNTIME = {"libzmq5", "libopenblas0", "libhdf5-103-1", "zlib1g"}
+RUNTIME = {"libzmq5", "libopenblas0", "libhdf5-103-1", "zlib1g", "libturbojpeg0", "libpng16-16"}
 BASE = {"libc6", "libstdc++6", "libgcc-s1"}  # in debian:bookworm-slim already
 results = []
 

@@ -63,12 +63,23 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "With --workers: send weights and gradients over the socket instead of through shared memory.")
     var noSharedMemory = false
 
+    @Option(help: "A run config: measure reading and augmenting its dataset, streamed from the file, against its training step.")
+    var input: String?
+
+    @Option(name: .customLong("set"), help: "With --input: override a config key (repeatable).")
+    var overrides: [String] = []
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
         let logger = global.bootstrap(process: "bench")
         try runReportingErrors {
             global.prepareKernels(logger)
+            if let input {
+                try InputBench.run(config: try ConfigLoader.load(path: input, overrides: overrides),
+                                   steps: max(3, Int(seconds * 10)), logger: logger)
+                return
+            }
             #if DEBUG
             logger.warning("this is a debug build: numbers are meaningless; build with -c release")
             #endif

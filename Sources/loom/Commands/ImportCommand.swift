@@ -6,14 +6,20 @@ struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "Import a dataset into Loom's HDF5 layout.",
+        discussion: "See docs/DATASETS.md for each layout.",
+        subcommands: [ImportFashionMNISTCommand.self, ImportImagesCommand.self, ImportStreetStyleCommand.self,
+                      ImportDeepFashionCommand.self, ImportPhotoBenchmarkCommand.self])
+}
+
+struct ImportFashionMNISTCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fashion-mnist",
+        abstract: "Import Fashion-MNIST (and derive the attribute benchmark).",
         discussion: """
-        fashion-mnist reads the four gzip'd IDX files of the Debian package dataset-fashion-mnist.
+        Reads the four gzip'd IDX files of the Debian package dataset-fashion-mnist.
         With --attributes it then derives the colour/pattern attribute benchmark from the
         imported file (see docs/DATASETS.md).
         """)
-
-    @Argument(help: "Dataset to import: fashion-mnist.")
-    var dataset: String
 
     @Option(help: "Directory holding the IDX files.")
     var source: String = FashionMNISTImporter.defaultSource
@@ -38,9 +44,6 @@ struct ImportCommand: ParsableCommand {
     func run() throws {
         let log = global.bootstrap(process: "import")
         try runReportingErrors {
-            guard dataset == "fashion-mnist" else {
-                throw CLIError("unknown dataset '\(dataset)'; known: fashion-mnist")
-            }
             if attributes {
                 let output = out ?? "data/fashion-mnist-attr.h5"
                 if !FileManagerShim.exists(from) {

@@ -6,11 +6,14 @@ import LoomTraining
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
-        abstract: "Print each head's class probabilities (calibrated) for one sample, best first.",
+        abstract: "Print each head's class probabilities (calibrated) for a sample or for image files, best first.",
         discussion: """
         Softmax heads: the K class probabilities; binary heads: P(0) and P(1); multilabel heads:
         each label's own sigmoid probability (they do not sum to 1), with the sample's targets
         when the split has them. --json prints the same per head under "predictions".
+        With --image or --manifest, JPEG/PNG files are prepared exactly as the checkpoint's
+        training images were (size, fit, normalisation) and predicted in batches; --csv prints
+        one line per image with each head's best class and its probability.
         """)
 
     @Argument(help: "Checkpoint file.")
@@ -23,7 +26,22 @@ struct PredictCommand: ParsableCommand {
     var split: String = "test"
 
     @Option(help: "Sample index in the split.")
-    var index: Int
+    var index: Int?
+
+    @Option(parsing: .upToNextOption, help: "Image files (JPEG or PNG) to predict: --image a.jpg b.jpg ...")
+    var image: [String] = []
+
+    @Option(help: "CSV manifest of images to predict (a path column, optional x1,y1,x2,y2 boxes).")
+    var manifest: String?
+
+    @Option(help: "Directory the manifest's paths are relative to (default: the manifest's directory).")
+    var root: String?
+
+    @Option(help: "Classes shown per head for image files.")
+    var top: Int = 3
+
+    @Flag(help: "Print CSV (image files only).")
+    var csv = false
 
     @Flag(help: "Average the config's test-time augmentation views (data.tta).")
     var tta = false
@@ -37,7 +55,14 @@ struct PredictCommand: ParsableCommand {
         let logger = global.bootstrap(process: "predict")
         try runReportingErrors {
             global.prepareKernels(logger)
-            let (run, _) = try RunSetup.restoreRun(checkpoint: checkpoint, overrides: [], dataPath: dataset, logger: logger)
+            let (run, contents) = try RunSetup.restoreRun(checkpoint: checkpoint, overrides: [], dataPath: dataset, logger: logger)
+            if !image.isEmpty || manifest != nil {
+                guard index == nil else { throw CLIError("--index cannot be combined with --image or --manifest") }
+                try ImagePrediction(command: self, training: run, contents: contents, logger: logger).run()
+                return
+            }
+            guard let index else { throw CLIError("give --index I (a dataset sample), --image FILE... or --manifest CSV") }
+            guard !csv else { throw CLIError("--csv is for --image and --manifest") }
             let s = try run.dataset.split(split)
             guard index >= 0 && index < s.count else {
                 throw CLIError("--index \(index) is outside split '\(split)' of \(run.dataset.path) (0..<\(s.count))")

@@ -146,6 +146,9 @@ public final class ClusterExecutor: StepExecutor {
         return out
     }
 
+    /// Set while `drive` runs: a stop request ends the wait for results.
+    var control: RunControl?
+
     /// The run's kernels (`StepExecutor.kernels`): the workers', not this process's.
     public var kernels: KernelIdentity? { runKernels }
 
@@ -160,6 +163,9 @@ public final class ClusterExecutor: StepExecutor {
     /// stopped at a step, or failed): what `loom train --workers N` and `loom coordinator`
     /// both do, so that they end the same way.
     public func drive(_ run: TrainingRun, control: RunControl) throws(TrainingError) -> RunOutcome {
+        // A step or evaluation that waits for workers gives up when a stop is requested.
+        self.control = control
+        defer { self.control = nil }
         let outcome: RunOutcome
         do {
             outcome = try run.run(executor: self, control: control)
@@ -235,6 +241,10 @@ public final class ClusterExecutor: StepExecutor {
         }
         let tick = min(options.heartbeatInterval, .milliseconds(50))
         while true {
+            if control?.stopRequested == true {
+                logger.notice("step \(job.step): stop requested before every result was in; the step is not taken")
+                throw .stopRequested
+            }
             if let divergence = job.divergence {
                 // As `TrainingState.apply` says it for a step computed in this process.
                 throw .diverged(step: Int(job.step), detail: divergence)

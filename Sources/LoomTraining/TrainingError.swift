@@ -39,6 +39,10 @@ public enum TrainingError: Error, CustomStringConvertible {
     /// The step's gradient or batch statistics hold NaN or Inf: the loss diverged. Nothing
     /// was applied; the last checkpoint stands.
     case diverged(step: Int, detail: String)
+    /// A stop was requested (SIGTERM, SIGINT) while an executor waited for the step's or an
+    /// evaluation's results; nothing of it was applied. `TrainingRun.run` checkpoints and
+    /// returns `.stopped`.
+    case stopRequested
     /// A step's results could not be turned into metrics.
     case metrics(MetricsError)
     /// The cluster executing the steps failed (the samples for a worker could not be read,
@@ -75,6 +79,8 @@ public enum TrainingError: Error, CustomStringConvertible {
             return "step \(step): \(reason)"
         case .diverged(let step, let detail):
             return "step \(step): the gradient or batch statistics contain NaN or Inf (loss diverged?); weights left unchanged, last checkpoint kept" + (detail.isEmpty ? "" : ": \(detail)")
+        case .stopRequested:
+            return "stopped on request before the step's results were in"
         case .metrics(let error):
             return "\(error)"
         case .cluster(let what, let cause):

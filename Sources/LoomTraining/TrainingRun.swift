@@ -147,7 +147,14 @@ public final class TrainingRun {
             }
             if control.takeCheckpointRequest() { try checkpoint(reason: "checkpoint requested (SIGUSR1)") }
             let plan = state.plan(step: state.step)
-            let result = try executor.execute(plan: plan, state: state)
+            let result: ShardResult
+            do {
+                result = try executor.execute(plan: plan, state: state)
+            } catch {
+                // A cluster waiting for its workers stops here; the step is simply not taken.
+                if case .stopRequested = error { return try stopped(control) }
+                throw error
+            }
             noteKernels(executor.kernels)
             workersNow = executor.workerCounts
             let summary = try state.apply(plan: plan, result: result)
@@ -165,7 +172,11 @@ public final class TrainingRun {
                 var row: [String: Double] = ["samples_per_s": throughput, "wall_s": wallClock()]
                 if evaluate {
                     executor.idle()
-                    let report = try evaluateDuringTraining(executor: executor)
+                    let report: EvaluationReport?
+                    do { report = try evaluateDuringTraining(executor: executor) } catch {
+                        if case .stopRequested = error { return try stopped(control) }
+                        throw error
+                    }
                     row.merge(historyColumns(report)) { $1 }
                 }
                 state.recordHistoryRow(extra: row)
@@ -181,8 +192,18 @@ public final class TrainingRun {
         }
         executor.idle()
         if let last = lastTestEvaluation, last.step == state.step { return .finished(test: last.report) }
-        let test = try evaluate(split: config.data.testSplit, executor: executor)
-        return .finished(test: test)
+        do {
+            return .finished(test: try evaluate(split: config.data.testSplit, executor: executor))
+        } catch {
+            if case .stopRequested = error { return try stopped(control) }
+            throw error
+        }
+    }
+
+    /// A stop requested while the executor waited: checkpoint what is applied, and say so.
+    private func stopped(_ control: RunControl) throws(TrainingError) -> RunOutcome {
+        try checkpoint(reason: control.reason.isEmpty ? "stop requested" : control.reason)
+        return .stopped(atStep: state.step)
     }
 
     /// Evaluates a whole split (`test`, or the carved `validation` set).

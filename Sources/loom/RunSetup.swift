@@ -61,25 +61,33 @@ enum RunSetup {
 /// endpoint, and how the outcome is reported.
 struct RunSession {
     let run: TrainingRun
-    /// Set by the signal handlers; pass it to `TrainingRun.run`.
-    let control = RunControl()
+    /// Set by the signal handlers (`installSignals`); pass it to `TrainingRun.run`.
+    let control: RunControl
     /// The metrics endpoint, when asked for: `observe` it once the executor exists.
     let metrics: MetricsServer?
     private let logger: Logger
 
-    /// Installs the signal handlers (SIGTERM/SIGINT: checkpoint and stop; SIGUSR1:
-    /// checkpoint and go on), reports progress of `run` and starts the metrics endpoint.
-    init(run: TrainingRun, metricsOptions: MetricsOptions, logger: Logger) throws {
+    /// Reports progress of `run` and starts the metrics endpoint; `control` is the one
+    /// `installSignals` gave.
+    init(run: TrainingRun, control: RunControl, metricsOptions: MetricsOptions, logger: Logger) throws {
         self.run = run
+        self.control = control
         self.logger = logger
-        let control = self.control
-        SignalHandling.install(stop: { control.requestStop($0) }, checkpoint: { control.requestCheckpoint() })
         let batch = run.config.training.batchSize
         let progress = ProgressReporter(logger: logger, stepsPerEpoch: run.state.stepsPerEpoch,
                                         lastStep: run.state.lastStep, logEvery: run.config.training.logEverySteps)
         run.onStep = { progress.step($0, samplesPerSecond: $1, batch: batch) }
         run.onEvaluation = { progress.evaluation($0) }
         metrics = try metricsOptions.start(for: run, logger: logger)
+    }
+
+    /// Installs the handlers of a training command, first thing, so that a stop during
+    /// start-up (kernels, dataset, resume) is a clean stop too: SIGTERM/SIGINT ask the run to
+    /// checkpoint and stop, SIGUSR1 to checkpoint and go on.
+    static func installSignals() -> RunControl {
+        let control = RunControl()
+        SignalHandling.install(stop: { control.requestStop($0) }, checkpoint: { control.requestCheckpoint() })
+        return control
     }
 
     /// A stopped run: the step and how to continue (log). A finished run: one line per

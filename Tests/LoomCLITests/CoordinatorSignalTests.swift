@@ -52,3 +52,43 @@ import Testing
         try reference.expectSame(as: spec, in: ws, "coordinator stopped by SIGTERM at step \(stop)")
     }
 }
+
+/// A coordinator that waits for workers (none ever came, or the only one died mid-run) is
+/// stopped by SIGTERM or SIGINT as a training one is: it checkpoints what is applied and exits
+/// 0 with the resume hint, instead of waiting for SIGKILL.
+@Suite struct WaitingCoordinatorStopTests {
+    @Test(arguments: [SIGTERM, SIGINT])
+    func aCoordinatorWithNoWorkerStops(signal: Int32) throws {
+        let ws = try Workspace("coordinator-waiting-\(signal)")
+        let spec = TrainSpec(workspace: ws, run: "run", everySteps: 0, keep: 10)
+        let c = try ws.start(["coordinator", "--config", TrainSpec.smokeConfig, "--bind", "ipc://" + ws.path("c.sock")]
+                             + spec.overrides.flatMap { ["--set", $0] }, tag: "coordinator")
+        try #require(c.waitForLog("coordinator listening"), "\(c.stderr)")
+        c.signal(signal)
+        let r = c.wait(timeout: 30)
+        #expect(r.status == 0 && !r.signalled, "a waiting coordinator must stop cleanly on signal \(signal): \(r.stderr)")
+        #expect(r.stderr.contains("stopped at step 0; continue with --resume auto"), "\(r.stderr)")
+        #expect(RunFiles.checkpointSteps(in: spec.runDirectory) == [0], "\(RunFiles.checkpointSteps(in: spec.runDirectory))")
+    }
+
+    @Test func aCoordinatorWhoseOnlyWorkerDiedStopsWithItsLastStep() throws {
+        let ws = try Workspace("coordinator-orphaned")
+        let spec = TrainSpec(workspace: ws, run: "run", everySteps: 0, keep: 10)
+        let bind = "ipc://" + ws.path("c.sock")
+        let c = try ws.start(["coordinator", "--config", TrainSpec.smokeConfig, "--bind", bind]
+                             + spec.overrides.flatMap { ["--set", $0] }, tag: "coordinator")
+        try #require(c.waitForLog("coordinator listening"), "\(c.stderr)")
+        let w = try ws.start(["worker", "--connect", bind], tag: "worker")
+        try #require(c.waitForLog("step 2/"), "no progress: \(c.stderr)")
+        w.signal(SIGKILL)
+        _ = w.wait(timeout: 30)
+        // Declared dead after cluster.worker_timeout_ms; the next step then waits for workers.
+        try #require(c.waitForLog("no live worker", timeout: 90), "\(c.stderr)")
+        c.signal(SIGTERM)
+        let r = c.wait(timeout: 30)
+        #expect(r.status == 0 && !r.signalled, "\(r.stderr)")
+        let stopped = try #require(number(after: "stopped at step ", in: r.stderr), "\(r.stderr)")
+        #expect(stopped >= 2 && stopped < spec.totalSteps)
+        #expect(RunFiles.checkpointSteps(in: spec.runDirectory).last == stopped)
+    }
+}

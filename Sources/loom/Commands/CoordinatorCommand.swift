@@ -52,6 +52,7 @@ struct CoordinatorCommand: ParsableCommand {
 
     func run() throws {
         let logger = global.bootstrap(process: "coordinator")
+        let control = RunSession.installSignals()
         try runReportingErrors {
             global.prepareKernels(logger)
             if keys == nil && !insecure && !isLoopbackEndpoint(bind) {
@@ -75,7 +76,7 @@ struct CoordinatorCommand: ParsableCommand {
                                            problem: run.problem, source: DatasetSampleSource(dataset: run.dataset),
                                            logger: logger, options: options)
             logger.info("coordinator listening on \(transport.endpoint)\(keys == nil ? "" : " (CURVE, \(security.authorizedCount) authorized key(s))")")
-            let session = try RunSession(run: run, metricsOptions: metricsOptions, logger: logger)
+            let session = try RunSession(run: run, control: control, metricsOptions: metricsOptions, logger: logger)
             session.metrics?.observe(run: run, executor: executor)
             // A stop signal ends the wait (the run then stops at once).
             if minWorkers > 1 { executor.assemble(minWorkers, timeout: nil, control: session.control) }

@@ -65,6 +65,7 @@ struct TrainCommand: ParsableCommand {
             return
         }
         let logger = global.bootstrap(process: workers > 0 ? "coordinator" : "train")
+        let control = RunSession.installSignals()
         try runReportingErrors {
             global.prepareKernels(logger)
             let config = try configOptions.load()
@@ -81,7 +82,7 @@ struct TrainCommand: ParsableCommand {
                 }
                 logger.info("initialised from \(initFrom): loaded \(report.loaded.count) tensors (\(report.loaded.joined(separator: ", "))); skipped \(report.skipped.isEmpty ? "none" : report.skipped.joined(separator: "; ")); frozen \(frozen.isEmpty ? "none" : frozen.sorted().joined(separator: ","))")
             }
-            let session = try RunSession(run: run, metricsOptions: metricsOptions, logger: logger)
+            let session = try RunSession(run: run, control: control, metricsOptions: metricsOptions, logger: logger)
 
             let outcome: RunOutcome
             if workers == 0 {

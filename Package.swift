@@ -66,6 +66,7 @@ let package = Package(
         .target(name: "LoomWire", dependencies: ["CZeroMQ", "CSystem", "CKernels"]),
         // `loom report`, `loom embed`, `loom similar`: HTML pages and embeddings from runs.
         .target(name: "LoomReport", dependencies: ["LoomTraining", "LoomCheckpoint", "LoomConfig", "LoomData", "LoomTensorBoard", "LoomHDF5",
+                                             "LoomImage",
                                              .product(name: "Logging", package: "swift-log")]),
         .target(name: "LoomCluster", dependencies: [
             "LoomWire", "LoomTraining", "LoomData", "LoomConfig", "LoomKernels",

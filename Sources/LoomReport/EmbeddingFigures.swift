@@ -151,8 +151,8 @@ enum EmbeddingFigures {
                       space: EmbeddingSpace) -> String {
         func card(_ row: Int, _ caption: String) -> String {
             var out = "<figure class=\"sample\" data-index=\"\(set.indices[row])\">"
-            if let uri = thumbnail(set, row: row, maxSide: 224) { out += "<img src=\"\(uri)\" width=\"112\" height=\"112\" alt=\"sample \(set.indices[row])\">" }
-            out += "<figcaption><b>\(HTML.escape(caption))</b><br>sample \(set.indices[row])"
+            if let uri = thumbnail(set, row: row, maxSide: 224) { out += "<img src=\"\(uri)\" width=\"112\" height=\"112\" alt=\"\(set.sampleName(row))\">" }
+            out += "<figcaption><b>\(HTML.escape(caption))</b><br>\(set.sampleName(row))"
             for h in set.heads where h.kind != .multilabel {
                 let k = h.probabilities.count / max(set.count, 1)
                 let names = h.classNames.count == max(k, 2) ? h.classNames : (0..<max(k, 2)).map { "\($0)" }
@@ -170,7 +170,7 @@ enum EmbeddingFigures {
             }
             return out + "</figcaption></figure>"
         }
-        var out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Similar to sample \(set.indices[query])</title><style>"
+        var out = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Similar to \(set.sampleName(query))</title><style>"
         out += "body{font:14px/1.4 system-ui,\"DejaVu Sans\",sans-serif;margin:16px 24px;color:#222}"
         out += ".strip{display:flex;gap:14px;flex-wrap:wrap;align-items:flex-start}figure.sample{margin:0;padding:8px;border:1px solid #ddd;border-radius:4px;font-size:12px;width:150px}"
         out += "figure.sample img{image-rendering:pixelated;display:block;margin-bottom:4px;border:1px solid #eee}figure.query{border-color:#1f77b4;border-width:2px}"

@@ -8,6 +8,7 @@ import LoomCheckpoint
 import LoomConfig
 import LoomData
 import LoomHDF5
+import LoomImage
 import LoomTraining
 
 /// One head's calibrated probabilities over the embedded samples.
@@ -41,11 +42,15 @@ public struct EmbeddingSet: Sendable {
 
     public var count: Int { indices.count }
 
+    /// "sample I" for a row of the split, "query image" for a photo given with `--image`.
+    public func sampleName(_ row: Int) -> String { indices[row] < 0 ? "query image" : "sample \(indices[row])" }
+
     /// Embeds `indices` (default: the whole split; `limit` keeps that many, evenly spaced) of
     /// `split` with the checkpoint's weights and temperatures.
     public static func compute(checkpoint path: String, contents: CheckpointContents, split: String,
                                indices requested: [Int]? = nil, limit: Int? = nil, datasetPath: String? = nil,
-                               keepImages: Bool = false, logger: Logger) throws(ReportError) -> EmbeddingSet {
+                               keepImages: Bool = false, queryImage: String? = nil,
+                               logger: Logger) throws(ReportError) -> EmbeddingSet {
         let fail = { (detail: String) in ReportError.evaluation(checkpoint: path, detail: detail) }
         let config: RunConfig
         do {
@@ -89,9 +94,32 @@ public struct EmbeddingSet: Sendable {
                 images = [UInt8](repeating: 0, count: indices.count * s.imageShape.elementCount)
                 try images.withUnsafeMutableBufferPointer { try s.readImages(indices: indices, into: $0.baseAddress!) }
             }
-            return EmbeddingSet(checkpoint: path, step: contents.step, split: split, indices: indices,
-                                featureCount: run.problem.model.featureCount, features: features, heads: heads,
-                                images: images, imageShape: s.imageShape)
+            var set = EmbeddingSet(checkpoint: path, step: contents.step, split: split, indices: indices,
+                                   featureCount: run.problem.model.featureCount, features: features, heads: heads,
+                                   images: images, imageShape: s.imageShape)
+            if let queryImage {
+                // The photo, prepared exactly as the training images were, becomes the last row
+                // (index -1, no labels).
+                guard let text = contents.extraAttributes[PhotoDatasetInfo.preprocessingAttribute] ?? dataset.imagePreprocessing,
+                      let preprocessing = ImagePreprocessing(summary: text) else {
+                    throw fail("the checkpoint was not trained on a dataset imported from image files (no image_preprocessing): query by --index")
+                }
+                guard s.imageShape == ImageShape(height: preprocessing.size, width: preprocessing.size, channels: 3) else {
+                    throw fail("the model takes \(s.imageShape) images, the checkpoint's preprocessing makes \(preprocessing.size)x\(preprocessing.size)x3")
+                }
+                let row = PhotoRow(line: 1, name: queryImage, path: queryImage, box: nil, split: "", labels: [])
+                let pixels = try PhotoImporter.prepare([row], preprocessing: preprocessing, file: "--image")
+                let (f, l) = try executor.embed(images: pixels, count: 1, state: run.state)
+                set.indices.append(-1)
+                set.features += f
+                for (h, head) in run.problem.heads.enumerated() {
+                    set.heads[h].probabilities += probabilities(l[h], classes: head.kind == .softmax ? head.classes : 1,
+                                                                softmax: head.kind == .softmax, temperature: set.heads[h].temperature)
+                    if !set.heads[h].labels.isEmpty { set.heads[h].labels.append(-1) }
+                }
+                if keepImages { set.images += pixels }
+            }
+            return set
         } catch let error as ReportError {
             throw error
         } catch {
@@ -101,14 +129,11 @@ public struct EmbeddingSet: Sendable {
 
     /// Softmax rows of `logits / T` (softmax heads) or element-wise sigmoid (the others).
     static func probabilities(_ logits: [Float], classes k: Int, softmax: Bool, temperature t: Double) -> [Float] {
-        guard softmax else { return logits.map { Float(1 / (1 + exp(-Double($0) / t))) } }
+        guard softmax else { return logits.map { Float(StableMath.sigmoid(Double($0) / t)) } }
         var out = [Float](repeating: 0, count: logits.count)
         for r in 0..<(logits.count / max(k, 1)) {
-            let z = (0..<k).map { Double(logits[r * k + $0]) / t }
-            let m = z.max() ?? 0
-            let e = z.map { exp($0 - m) }
-            let sum = e.reduce(0, +)
-            for j in 0..<k { out[r * k + j] = Float(e[j] / sum) }
+            let p = StableMath.softmax((0..<k).map { Double(logits[r * k + $0]) / t })
+            for j in 0..<k { out[r * k + j] = Float(p[j]) }
         }
         return out
     }

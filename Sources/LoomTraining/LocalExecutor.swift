@@ -29,6 +29,14 @@ public final class LocalExecutor: StepExecutor {
         }
     }
 
+    /// Trunk features (n, F) and per-head logits (n, K) of `count` images given as stored
+    /// pixels `(count, H, W, C)` uint8 (e.g. image files prepared like the dataset's).
+    public func embed(images: [UInt8], count: Int, state: TrainingState) throws(TrainingError) -> (features: [Float], logits: [[Float]]) {
+        try images.withUnsafeBufferPointer { (p) throws(TrainingError) in
+            try computer.embed(images: p.baseAddress!, count: count, parameters: state.parameters, buffers: state.buffers)
+        }
+    }
+
     /// Trunk features (n, F) and per-head logits (n, K) of samples `indices` of `split`.
     public func embed(split: String, indices: [Int], state: TrainingState) throws(TrainingError) -> (features: [Float], logits: [[Float]]) {
         let data = try load(split: split, indices: indices, labels: false)

@@ -65,6 +65,19 @@ import Testing
         #expect(bench.status == 0, "\(bench.stderr)")
         #expect(bench.stdout.contains("% of a step") && bench.stdout.contains("streamed from the file"), "\(bench.stdout)")
 
+        // `loom similar --image`: a test image written losslessly as a PNG of the model's size
+        // is prepared back to the same pixels, so its nearest neighbour is itself, at 1.
+        let stored = try ds.split("test").readImages(indices: [5])
+        try PNGWriter.write(rgb: stored, width: 32, height: 32, to: ws.path("query.png"))
+        let similar = try ws.loom(["similar", latest, "--image", ws.path("query.png"), "--split", "test", "--k", "2",
+                                   "--out", ws.path("similar.html")])
+        try #require(similar.status == 0, "\(similar.stderr)")
+        #expect(similar.stdout.contains("nearest to image \(ws.path("query.png"))"), "\(similar.stdout)")
+        #expect(similar.stdout.contains("1. sample 5  similarity 1.0000"), "\(similar.stdout)")
+        #expect(try String(contentsOfFile: ws.path("similar.html"), encoding: .utf8).contains("query image"))
+        let both = try ws.loom(["similar", latest, "--image", ws.path("query.png"), "--index", "1"])
+        #expect(both.status != 0 && both.stderr.contains("either --index I or --image FILE"), "\(both.stderr)")
+
         // A broken file is named.
         try ws.write("broken.jpg", "not a photo")
         let broken = try ws.loom(["predict", latest, "--image", ws.path("broken.jpg")])

@@ -46,7 +46,7 @@ struct EmbedCommand: ParsableCommand {
 struct SimilarCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "similar",
-        abstract: "List the samples nearest to one sample by cosine similarity, and write an HTML strip of them.",
+        abstract: "List the samples nearest to a sample or a photo by cosine similarity, and write an HTML strip of them.",
         discussion: """
         The whole split is embedded with the checkpoint; --space features compares trunk
         features (how the network sees the sample), --space probabilities the calibrated head
@@ -57,7 +57,10 @@ struct SimilarCommand: ParsableCommand {
     var checkpoint: String
 
     @Option(help: "Index of the query sample in the split.")
-    var index: Int
+    var index: Int?
+
+    @Option(help: "A photo to query with instead of --index (JPEG or PNG), prepared as the checkpoint's training images were.")
+    var image: String?
 
     @Option(help: "Split to search (the query is taken from it too).")
     var split: String = "test"
@@ -81,6 +84,7 @@ struct SimilarCommand: ParsableCommand {
             throw ValidationError("--space must be 'features' or 'probabilities', got '\(space)'")
         }
         guard k >= 1 else { throw ValidationError("--k takes a count >= 1, got \(k)") }
+        guard (index == nil) != (image == nil) else { throw ValidationError("give the query as either --index I or --image FILE") }
     }
 
     func run() throws {
@@ -89,14 +93,16 @@ struct SimilarCommand: ParsableCommand {
             global.prepareKernels(logger)
             let contents = try CheckpointReader.read(checkpoint)
             let set = try EmbeddingSet.compute(checkpoint: checkpoint, contents: contents, split: split,
-                                               datasetPath: dataset, keepImages: true, logger: logger)
+                                               datasetPath: dataset, keepImages: true, queryImage: image, logger: logger)
+            // A photo is the set's last row; a sample of the split is its own row.
+            let index = self.index ?? set.count - 1
             guard index >= 0 && index < set.count else {
                 throw CLIError("--index \(index) is outside split '\(split)' (0..<\(set.count))")
             }
             let chosen = EmbeddingSpace(rawValue: space)!
             let (values, width) = set.vectors(chosen)
             let neighbours = Similarity.nearest(to: index, in: values, width: width, k: k)
-            print("nearest to \(split) sample \(index) by cosine similarity of \(chosen.rawValue):")
+            print("nearest to \(image.map { "image \($0)" } ?? "\(split) sample \(index)") by cosine similarity of \(chosen.rawValue):")
             for (i, n) in neighbours.enumerated() {
                 let labels = set.heads.compactMap { h -> String? in
                     guard n.row < h.labels.count, h.labels[n.row] >= 0 else { return nil }

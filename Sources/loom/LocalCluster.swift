@@ -11,10 +11,10 @@ import LoomTraining
 enum LocalCluster {
     static func train(run: TrainingRun, workers: Int, control: RunControl,
                       global: GlobalOptions, logger: Logger, metrics: MetricsServer? = nil) throws -> RunOutcome {
-        let level = global.logLevel == "info" ? "notice" : global.logLevel
+        let level = global.logLevel == .info ? "notice" : global.logLevel.rawValue
         return try LocalClusterRun.train(run: run, workers: workers, loomExecutable: selfExecutable(), control: control,
                                          logger: logger,
-                                         workerArguments: ["--log-format", global.logFormat, "--log-level", level],
+                                         workerArguments: ["--log-format", global.logFormat.rawValue, "--log-level", level],
                                          prepare: { metrics?.observe(run: run, executor: $0) })
     }
 

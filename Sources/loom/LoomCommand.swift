@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import LoomCheckpoint
 import LoomKernels
 
 /// The `loom` command-line tool: where the command line and config files are read, signal
@@ -11,6 +12,7 @@ struct LoomCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loom",
         abstract: "Train fashion-attribute networks on a cluster of CPUs.",
+        version: CheckpointLayout.loomVersion,
         subcommands: [
             TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self,
             ImportCommand.self, InspectCommand.self, DiffCommand.self,
@@ -32,26 +34,23 @@ struct LoomCommand: ParsableCommand {
 
 /// Options every command shares: logging.
 struct GlobalOptions: ParsableArguments {
-    @Option(help: "Log format: text or json (one object per line, for log shippers).")
-    var logFormat: String = "text"
+    @Option(help: "Log format (json: one object per line, for log shippers).")
+    var logFormat: LogFormat = .text
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
-
-    func validate() throws {
-        guard LogFormat(rawValue: logFormat) != nil else {
-            throw ValidationError("--log-format must be 'text' or 'json', got '\(logFormat)'")
-        }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical; got '\(logLevel)'")
-        }
-    }
+    @Option(help: "Log level.")
+    var logLevel: Logger.Level = .info
 
     func bootstrap(process: String) -> Logger {
-        LogSetup.bootstrap(format: LogFormat(rawValue: logFormat) ?? .text,
-                           level: Logger.Level(rawValue: logLevel) ?? .info, process: process)
+        LogSetup.bootstrap(format: logFormat, level: logLevel, process: process)
         return Logger(label: "loom.\(process)")
     }
+}
+
+// Enum options: help and shell completion list their values, and the parser names them in
+// its error for a value that is not one of them.
+extension LogFormat: ExpressibleByArgument {}
+extension Logger.Level: @retroactive ExpressibleByArgument {
+    public static var allValueStrings: [String] { allCases.map(\.rawValue) }
 }
 
 /// A failure the CLI reports as one line on stderr and a non-zero exit status.

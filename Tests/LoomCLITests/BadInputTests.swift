@@ -146,3 +146,23 @@ func expectCleanFailure(_ result: LoomResult, naming needles: [String], _ what: 
         try expectInspectRefuses(foreign, reason: "not a Loom checkpoint")
     }
 }
+
+/// `loom --version`, and the log options as enums: help lists their values, a bad one is
+/// refused naming them.
+@Suite struct CLIOptionTests {
+    @Test func versionIsPrinted() throws {
+        let ws = try Workspace("cli-version")
+        let r = try ws.loom(["--version"])
+        #expect(r.status == 0 && r.stdout.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ".").count == 3, "\(r.stdout)")
+    }
+
+    @Test func logOptionsListAndCheckTheirValues() throws {
+        let ws = try Workspace("cli-log-options")
+        let help = try ws.loom(["train", "--help"])
+        #expect(help.stdout.contains("text") && help.stdout.contains("json") && help.stdout.contains("critical"), "\(help.stdout)")
+        let bad = try ws.loom(["train", "--config", "x.yaml", "--log-level", "loud"])
+        #expect(bad.status != 0 && bad.stderr.contains("loud") && bad.stderr.contains("warning"), "\(bad.stderr)")
+        let badFormat = try ws.loom(["train", "--config", "x.yaml", "--log-format", "xml"])
+        #expect(badFormat.status != 0 && badFormat.stderr.contains("json"), "\(badFormat.stderr)")
+    }
+}

@@ -14,19 +14,21 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure speed as ratios taken in one run (use a release build).",
         discussion: """
-        Without --workers: single-thread sgemm GFLOP/s, then the training throughput of the
-        model (forward, loss, backward, reduction and optimizer step, synthetic data) at the
-        given batch on one thread, counting 3x the forward FLOPs, and the ratio
+        Without --workers: single-thread sgemm GFLOP/s, then the training throughput of the \
+        model (forward, loss, backward, reduction and optimizer step, synthetic data) at the \
+        given batch on one thread, counting 3x the forward FLOPs, and the ratio \
         training GFLOP/s / sgemm GFLOP/s.
-        With --workers 1,2: samples/s of a coordinator with 1 then 2 local worker processes,
-        the scaling efficiency and the bytes sent per step; the counts are measured in
-        turn --rounds times and the medians reported. Also where a step's time went (until
-        the first result, waiting for the slowest worker, the coordinator's own work), and
-        the machine bound: the same split run by plain processes that meet at a barrier
+
+        With --workers 1,2: samples/s of a coordinator with 1 then 2 local worker processes, \
+        the scaling efficiency and the bytes sent per step; the counts are measured in \
+        turn --rounds times and the medians reported. Also where a step's time went (until \
+        the first result, waiting for the slowest worker, the coordinator's own work), and \
+        the machine bound: the same split run by plain processes that meet at a barrier \
         every step and send no data, with Loom's samples/s as a share of theirs.
-        With --pytorch PYTHON: the same model, batch and optimizer trained by PyTorch
-        (deploy/bench/pytorch_reference.py run with PYTHON) in the same run, on one thread
-        (with --workers: N DistributedDataParallel processes for each count N), and the
+
+        With --pytorch PYTHON: the same model, batch and optimizer trained by PyTorch \
+        (deploy/bench/pytorch_reference.py run with PYTHON) in the same run, on one thread \
+        (with --workers: N DistributedDataParallel processes for each count N), and the \
         ratio of Loom's samples/s to PyTorch's. Only the reference CNN has a PyTorch twin.
         """)
 

@@ -9,13 +9,13 @@ struct CalibrateCommand: ParsableCommand {
         commandName: "calibrate",
         abstract: "Fit one temperature per head and store it in the checkpoint.",
         discussion: """
-        Minimises the NLL of softmax(logits / T) (softmax heads) or the BCE of
-        sigmoid(logits / T) over the labelled elements (binary and multilabel heads, one T
-        shared by a head's labels) over log T on the validation split (carved from train by
-        data.validation_fraction, as during training), prints NLL and ECE before and after,
-        and rewrites the checkpoint atomically with /calibration/<head>. A head with no
-        labelled element in the split is skipped with a notice (no temperature stored for
-        it); calibrate fails when no head has one.
+        Minimises the NLL of softmax(logits / T) (softmax heads) or the BCE of \
+        sigmoid(logits / T) over the labelled elements (binary and multilabel heads, one T \
+        shared by a head's labels) over log T on the validation split (carved from train by \
+        data.validation_fraction, as during training), prints NLL and ECE before and after, \
+        and rewrites the checkpoint atomically with /calibration/<head>. A head with no \
+        labelled element in the split is skipped with a notice (no temperature stored for \
+        it); calibrate fails when no head has one. \
         `loom eval` and `loom predict` then use the temperatures.
         """)
 

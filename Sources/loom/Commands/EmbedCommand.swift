@@ -8,8 +8,8 @@ struct EmbedCommand: ParsableCommand {
         commandName: "embed",
         abstract: "Write each sample's trunk features and calibrated head probabilities to an HDF5 file.",
         discussion: """
-        /features (N, F): the trunk's output, the layer every head reads; /probabilities/<head>
-        (N, K) with the checkpoint's temperatures; /indices (N): sample indices in the split;
+        /features (N, F): the trunk's output, the layer every head reads; /probabilities/<head> \
+        (N, K) with the checkpoint's temperatures; /indices (N): sample indices in the split; \
         /labels/<head> (N) when the split has them. See docs/REPORT.md.
         """)
 
@@ -48,8 +48,8 @@ struct SimilarCommand: ParsableCommand {
         commandName: "similar",
         abstract: "List the samples nearest to a sample or a photo by cosine similarity, and write an HTML strip of them.",
         discussion: """
-        The whole split is embedded with the checkpoint; --space features compares trunk
-        features (how the network sees the sample), --space probabilities the calibrated head
+        The whole split is embedded with the checkpoint; --space features compares trunk \
+        features (how the network sees the sample), --space probabilities the calibrated head \
         probabilities side by side (what it concludes).
         """)
 

@@ -8,8 +8,8 @@ struct ExportTensorBoardCommand: ParsableCommand {
         commandName: "export-tensorboard",
         abstract: "Write a run's metrics.csv as a TensorBoard event file (then: tensorboard --logdir DIR).",
         discussion: """
-        One scalar per metrics.csv column (train_loss, lr, val_accuracy/<head>, ...) at each
-        logged step. Exporting again replaces the earlier export in DIR. To write events while
+        One scalar per metrics.csv column (train_loss, lr, val_accuracy/<head>, ...) at each \
+        logged step. Exporting again replaces the earlier export in DIR. To write events while \
         training instead, set training.tensorboard: DIR in the config. See docs/REPORT.md.
         """)
 

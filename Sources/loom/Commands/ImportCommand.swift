@@ -17,7 +17,8 @@ struct ImportFashionMNISTCommand: ParsableCommand {
         abstract: "Import Fashion-MNIST (and derive the attribute benchmark).",
         discussion: """
         Reads the four gzip'd IDX files of the Debian package dataset-fashion-mnist.
-        With --attributes it then derives the colour/pattern attribute benchmark from the
+
+        With --attributes it then derives the colour/pattern attribute benchmark from the \
         imported file (see docs/DATASETS.md).
         """)
 

@@ -9,10 +9,10 @@ struct ImportWeightsCommand: ParsableCommand {
         commandName: "import-weights",
         abstract: "Turn a PyTorch state_dict (safetensors) into a step-0 checkpoint for train --init-from.",
         discussion: """
-        Every tensor of the model is looked up in FILE by its Loom name (Loom's shipped ResNets
-        use torchvision's names, so torchvision's ResNet-18 needs no map), renamed by --map's
-        prefixes when given, and its shape checked. Tensors FILE lacks, or whose shape differs
-        (e.g. a 1000-class fc for a 10-class head), keep the model's fresh initialisation; the
+        Every tensor of the model is looked up in FILE by its Loom name (Loom's shipped ResNets \
+        use torchvision's names, so torchvision's ResNet-18 needs no map), renamed by --map's \
+        prefixes when given, and its shape checked. Tensors FILE lacks, or whose shape differs \
+        (e.g. a 1000-class fc for a 10-class head), keep the model's fresh initialisation; the \
         command lists what was loaded, left at initialisation, did not fit, and went unused.
         """)
 

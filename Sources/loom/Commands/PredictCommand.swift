@@ -8,11 +8,12 @@ struct PredictCommand: ParsableCommand {
         commandName: "predict",
         abstract: "Print each head's class probabilities (calibrated) for a sample or for image files, best first.",
         discussion: """
-        Softmax heads: the K class probabilities; binary heads: P(0) and P(1); multilabel heads:
-        each label's own sigmoid probability (they do not sum to 1), with the sample's targets
+        Softmax heads: the K class probabilities; binary heads: P(0) and P(1); multilabel heads: \
+        each label's own sigmoid probability (they do not sum to 1), with the sample's targets \
         when the split has them. --json prints the same per head under "predictions".
-        With --image or --manifest, JPEG/PNG files are prepared exactly as the checkpoint's
-        training images were (size, fit, normalisation) and predicted in batches; --csv prints
+
+        With --image or --manifest, JPEG/PNG files are prepared exactly as the checkpoint's \
+        training images were (size, fit, normalisation) and predicted in batches; --csv prints \
         one line per image with each head's best class and its probability.
         """)
 

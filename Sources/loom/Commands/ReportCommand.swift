@@ -7,11 +7,12 @@ struct ReportCommand: ParsableCommand {
         commandName: "report",
         abstract: "Write one self-contained HTML page about one run or a comparison of several.",
         discussion: """
-        Reads each run directory's metrics.csv and checkpoints (so it works on a live run), and
-        evaluates each run's latest checkpoint on --split of the dataset its config names, once
-        uncalibrated and once with the checkpoint's temperatures. The page has inline SVG and
+        Reads each run directory's metrics.csv and checkpoints (so it works on a live run), and \
+        evaluates each run's latest checkpoint on --split of the dataset its config names, once \
+        uncalibrated and once with the checkpoint's temperatures. The page has inline SVG and \
         CSS only: no script, nothing fetched; it opens from disk in any browser.
-        With --watch N it is rewritten every N seconds until interrupted (a checkpoint is
+
+        With --watch N it is rewritten every N seconds until interrupted (a checkpoint is \
         evaluated once, when it appears). See docs/REPORT.md.
         """)
 

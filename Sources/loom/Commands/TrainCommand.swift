@@ -13,9 +13,9 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a model: in this process, or with a local coordinator and N worker processes.",
         discussion: """
-        With --workers N (N > 0) a coordinator runs in this process and N `loom worker`
+        With --workers N (N > 0) a coordinator runs in this process and N `loom worker` \
         processes are started on this machine; the result is bitwise the same as with
-        --workers 0 (everything in this process). Ctrl-C or SIGTERM writes a checkpoint and
+        --workers 0 (everything in this process). Ctrl-C or SIGTERM writes a checkpoint and \
         stops everything; SIGUSR1 writes a checkpoint and goes on.
         """)
 

@@ -37,7 +37,7 @@ if ! command -v swift >/dev/null 2>&1; then
   if [[ -x /opt/swift/usr/bin/swift ]]; then
     echo "bootstrap: swift is at /opt/swift/usr/bin but not on PATH; add it: export PATH=/opt/swift/usr/bin:\$PATH" >&2
   else
-    echo "bootstrap: no Swift toolchain found; install Swift 6 (https://www.swift.org/install/linux/) and run again" >&2
+    echo "bootstrap: no Swift toolchain found; install Swift 6.2 or later (https://www.swift.org/install/linux/) and run again" >&2
   fi
   exit 1
 fi

@@ -9,20 +9,7 @@ import Testing
 
 enum PillowPython {
     /// A Python that imports PIL, h5py and numpy, or nil.
-    static let path: String? = {
-        let candidates = [ProcessInfo.processInfo.environment["LOOM_PILLOW_PYTHON"], "/usr/bin/python3"].compactMap { $0 }
-        for python in candidates where FileManager.default.isExecutableFile(atPath: python) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: python)
-            p.arguments = ["-c", "import PIL, h5py, numpy"]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            guard (try? p.run()) != nil else { continue }
-            p.waitUntilExit()
-            if p.terminationStatus == 0 { return python }
-        }
-        return nil
-    }()
+    static let path: String? = pythonImporting("PIL, h5py, numpy", overriddenBy: "LOOM_PILLOW_PYTHON")
 }
 
 @Suite struct PillowCheckTests {
@@ -114,4 +101,24 @@ enum PillowPython {
             #expect(text.contains("0 mismatches"), "\(fit): \(text)")
         }
     }
+}
+
+/// A Python for an optional test: the one `$variable` names (only it, when set), else the
+/// `python3` on PATH (where deploy/test.sh pip-installs the test packages), else
+/// /usr/bin/python3, if it can `import modules`; nil otherwise (the test then skips).
+func pythonImporting(_ modules: String, overriddenBy variable: String) -> String? {
+    let path = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":")
+    var candidates = path.map { "\($0)/python3" } .filter(FileManager.default.isExecutableFile) .prefix(1) + ["/usr/bin/python3"]
+    if let p = ProcessInfo.processInfo.environment[variable], !p.isEmpty { candidates = [p] }
+    for python in candidates where FileManager.default.isExecutableFile(atPath: python) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = ["-c", "import \(modules)"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { continue }
+        p.waitUntilExit()
+        if p.terminationStatus == 0 { return python }
+    }
+    return nil
 }

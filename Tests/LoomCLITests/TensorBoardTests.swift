@@ -7,21 +7,8 @@ import Testing
 /// A Python with the `tensorboard` package: $LOOM_TEST_TENSORBOARD_PYTHON, else python3 when
 /// it can import it.
 enum TensorBoardPython {
-    static let executable: String? = {
-        var candidates = ["/usr/bin/python3"]
-        if let p = ProcessInfo.processInfo.environment["LOOM_TEST_TENSORBOARD_PYTHON"], !p.isEmpty { candidates = [p] }
-        for python in candidates where FileManager.default.isExecutableFile(atPath: python) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: python)
-            p.arguments = ["-c", "import tensorboard.backend.event_processing.event_accumulator"]
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            guard (try? p.run()) != nil else { continue }
-            p.waitUntilExit()
-            if p.terminationStatus == 0 { return python }
-        }
-        return nil
-    }()
+    static let executable: String? = pythonImporting("tensorboard.backend.event_processing.event_accumulator",
+                                                      overriddenBy: "LOOM_TEST_TENSORBOARD_PYTHON")
 
     /// Prints `tag step value` for every scalar TensorBoard finds under a log directory.
     static let script = """

@@ -44,6 +44,8 @@ let package = Package(
         // CPUID. No fused multiply-add anywhere, so that every path computes the same bits.
         .target(name: "CKernels", cSettings: [.unsafeFlags(["-ffp-contract=off", "-O2"])]),
 
+        // Progress bars that log lines do not break, and their text (no dependency).
+        .target(name: "LoomConsole"),
         .target(name: "LoomKernels", dependencies: ["CBLAS", "CHeapTuning", "CKernels"], swiftSettings: numericSettings),
         .target(name: "LoomHDF5", dependencies: ["CHDF5", "CHDF5Shim"]),
         .target(name: "LoomConfig", dependencies: ["Yams"]),
@@ -91,7 +93,7 @@ let package = Package(
         ]),
         .executableTarget(name: "loom", dependencies: [
             "LoomCluster", "LoomLocal", "LoomBench", "LoomReport", "LoomMetrics", "LoomCheckpoint", "LoomTraining", "LoomData", "LoomSynthetic",
-            "LoomConfig", "LoomWire", "LoomKernels", "LoomModel", "LoomImage",
+            "LoomConfig", "LoomWire", "LoomKernels", "LoomModel", "LoomImage", "LoomConsole", "CSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -119,6 +121,7 @@ let package = Package(
         .testTarget(name: "LoomCLITests", dependencies: ["LoomHDF5", "LoomLocal", "LoomKernels", "LoomData", "LoomImage", "LoomTestSupport"]),
         .testTarget(name: "LoomTensorBoardTests", dependencies: ["LoomTensorBoard", "LoomReport", "LoomTestSupport"]),
         .testTarget(name: "LoomReportTests", dependencies: ["LoomReport", "LoomTraining", "LoomCheckpoint", "LoomTestSupport"]),
+        .testTarget(name: "LoomConsoleTests", dependencies: ["LoomConsole", "LoomTestSupport"]),
         .testTarget(name: "LoomMetricsTests", dependencies: ["LoomMetrics", "LoomWire"]),
     ],
     swiftLanguageModes: [.v5]

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 
 int loom_pin_thread(int tid, int cpu) {
     if (cpu < 0 || cpu >= CPU_SETSIZE) return EINVAL;
@@ -36,3 +37,9 @@ void loom_store_release_u64(void *address, uint64_t value) {
 void loom_fence_acquire(void) { __atomic_thread_fence(__ATOMIC_ACQUIRE); }
 
 void loom_fence_release(void) { __atomic_thread_fence(__ATOMIC_RELEASE); }
+
+int loom_terminal_columns(int fd) {
+    struct winsize size;
+    if (ioctl(fd, TIOCGWINSZ, &size) != 0) return 0;
+    return size.ws_col;
+}

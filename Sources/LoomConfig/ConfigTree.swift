@@ -46,8 +46,14 @@ struct ConfigTree {
     }
 
     /// An error about the value at `path`, located at `node`'s line when its source has lines.
+    /// A key no file wrote (its node has no line) that an override's path runs through was
+    /// made by that override: `--set traning.lr=1` is blamed for the unknown key `traning`.
     func error(_ path: KeyPath, _ node: Node?, _ message: String) -> ConfigError {
-        let origin = origin(of: path)
+        var origin = origin(of: path)
+        if origin.hasLines, node?.mark == nil,
+           let made = origins.last(where: { !$0.hasLines && $0.path.count > path.count && Array($0.path.prefix(path.count)) == path }) {
+            origin = made
+        }
         let line = origin.hasLines ? node?.mark?.line : nil
         return ConfigError(source: origin.source, line: line, keyPath: path.dotted, message: message)
     }

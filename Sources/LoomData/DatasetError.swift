@@ -21,6 +21,10 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable, Sendable {
     case io(file: String, reason: String)
     /// A configuration value the data pipeline cannot use.
     case badConfig(key: String, reason: String)
+    /// An import into `output` was stopped (SIGTERM, SIGINT) `at` a point of its work
+    /// ("reading train-images-idx3-ubyte.gz", "row 512 of 2000"); nothing was written
+    /// under `output`.
+    case stopped(output: String, at: String)
 
     public var description: String {
         switch self {
@@ -42,6 +46,8 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(file): \(reason)"
         case .badConfig(let key, let reason):
             return "config key \(key): \(reason)"
+        case .stopped(let output, let at):
+            return "\(output): import stopped \(at); nothing was written under this name"
         }
     }
 }

@@ -66,8 +66,13 @@ public enum DatasetWriter {
     /// reading a random minibatch touches little more than it needs.
     public static let chunkRows = 128
 
-    /// Writes `contents` to `output` atomically (creating its directory).
-    public static func write(_ contents: DatasetContents, to output: String) throws(DatasetError) -> DatasetSummary {
+    /// Image rows written at a time: `control` is asked before each such slab.
+    static let slabRows = 32 * chunkRows
+
+    /// Writes `contents` to `output` atomically (creating its directory). `control` may stop
+    /// the write between two slabs of rows (`.stopped`; the temporary file is removed).
+    public static func write(_ contents: DatasetContents, to output: String,
+                             control: ImportControl = ImportControl()) throws(DatasetError) -> DatasetSummary {
         let url = URL(fileURLWithPath: output)
         do {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -77,7 +82,7 @@ public enum DatasetWriter {
         let temporary = "\(output).tmp-\(ProcessInfo.processInfo.processIdentifier)"
         let fingerprint = contents.fingerprint
         do throws(DatasetError) {
-            try writeFile(contents, fingerprint: fingerprint, to: temporary)
+            try writeFile(contents, fingerprint: fingerprint, to: temporary, output: output, control: control)
             guard rename(temporary, output) == 0 else {
                 throw .io(file: output, reason: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))")
             }
@@ -91,7 +96,9 @@ public enum DatasetWriter {
                               splits: counts, imageShape: contents.imageShape)
     }
 
-    private static func writeFile(_ c: DatasetContents, fingerprint: String, to path: String) throws(DatasetError) {
+    private static func writeFile(_ c: DatasetContents, fingerprint: String, to path: String, output: String,
+                                  control: ImportControl) throws(DatasetError) {
+        var stoppedAt: String?
         do throws(HDF5Error) {
             let file = try HDF5File.create(path)
             defer { file.close() }
@@ -102,9 +109,17 @@ public enum DatasetWriter {
                     throw HDF5Error(file: path, object: "/\(split.name)/images",
                                     message: "\(split.images.count) bytes for \(split.count) images of \(shape)")
                 }
-                try root.write(split.images, shape: [split.count, shape.height, shape.width, shape.channels],
-                               to: "\(split.name)/images", chunkRows: min(chunkRows, max(1, split.count)),
-                               compressionLevel: 4)
+                let stage = "write \(split.name)"
+                var written = 0
+                let complete = try root.write(split.images, shape: [split.count, shape.height, shape.width, shape.channels],
+                                              to: "\(split.name)/images", chunkRows: min(chunkRows, max(1, split.count)),
+                                              compressionLevel: 4, slabRows: slabRows) { done in
+                    written = done
+                    control.progress(ImportProgress(stage: stage, done: done, total: split.count, unit: "images"))
+                    return !control.shouldStop()
+                }
+                guard complete else { stoppedAt = "while writing split \(split.name) (\(written) of \(split.count) images)"; break }
+                control.progress(ImportProgress(stage: stage, done: split.count, total: split.count, unit: "images"))
                 for (name, labels) in split.labels {
                     try root.write(labels, shape: [split.count], to: "\(split.name)/labels/\(name)")
                 }
@@ -112,18 +127,23 @@ public enum DatasetWriter {
                     try root.write(t.values, shape: [split.count, t.k], to: "\(split.name)/targets/\(name)")
                 }
             }
-            for a in c.attributes {
-                _ = try root.createGroup("attributes/\(a.name)")
-                try root.setAttribute("kind", a.kind.rawValue, on: "attributes/\(a.name)")
-                try root.setAttribute("class_names", a.classNames, on: "attributes/\(a.name)")
+            // A stopped write ends here, and `write` removes the file: no return in this
+            // block, which would return from the function as a success.
+            if stoppedAt == nil {
+                for a in c.attributes {
+                    _ = try root.createGroup("attributes/\(a.name)")
+                    try root.setAttribute("kind", a.kind.rawValue, on: "attributes/\(a.name)")
+                    try root.setAttribute("class_names", a.classNames, on: "attributes/\(a.name)")
+                }
+                try root.setAttribute("name", c.name)
+                try root.setAttribute("source", c.source)
+                try root.setAttribute("license", c.license)
+                try root.setAttribute("fingerprint", fingerprint)
+                try file.flush()
             }
-            try root.setAttribute("name", c.name)
-            try root.setAttribute("source", c.source)
-            try root.setAttribute("license", c.license)
-            try root.setAttribute("fingerprint", fingerprint)
-            try file.flush()
         } catch {
             throw .hdf5(error)
         }
+        if let at = stoppedAt { throw .stopped(output: output, at: at) }
     }
 }

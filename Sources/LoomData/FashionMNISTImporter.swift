@@ -27,14 +27,17 @@ public enum FashionMNISTImporter {
     /// small test files), data length equals what the header declares, labels in 0...9.
     /// - Throws: `DatasetError` naming the offending file; no output file is left behind.
     @discardableResult
+    /// `control` may stop the import between two megabytes read or two slabs written
+    /// (`.stopped`; nothing is left behind).
     public static func `import`(source: String = defaultSource, output: String,
-                                expectedCounts: Bool = true) throws(DatasetError) -> DatasetSummary {
+                                expectedCounts: Bool = true,
+                                control: ImportControl = ImportControl()) throws(DatasetError) -> DatasetSummary {
         let shape = ImageShape(height: 28, width: 28, channels: 1)
         var splits: [DatasetContents.Split] = []
         for f in files {
             let imagePath = source + "/" + f.images, labelPath = source + "/" + f.labels
-            let images = try IDXFile.read(path: imagePath, magic: IDXFile.imageMagic, rank: 3)
-            let labels = try IDXFile.read(path: labelPath, magic: IDXFile.labelMagic, rank: 1)
+            let images = try IDXFile.read(path: imagePath, magic: IDXFile.imageMagic, rank: 3, output: output, control: control)
+            let labels = try IDXFile.read(path: labelPath, magic: IDXFile.labelMagic, rank: 1, output: output, control: control)
             let n = images.dimensions[0]
             guard images.dimensions[1] == 28, images.dimensions[2] == 28 else {
                 throw .badIDX(file: imagePath, reason: "images are \(images.dimensions[1])x\(images.dimensions[2]), expected 28x28")
@@ -59,6 +62,7 @@ public enum FashionMNISTImporter {
             imageShape: shape,
             attributes: [AttributeInfo(name: "category", kind: .softmax, classNames: categories)],
             splits: splits)
-        return try DatasetWriter.write(contents, to: output)
+        try control.check(output: output, at: "before writing")
+        return try DatasetWriter.write(contents, to: output, control: control)
     }
 }

@@ -7,6 +7,7 @@
 // with the file name and the reason instead of producing a short dataset.
 
 import CZlib
+import Foundation
 
 /// The contents of one IDX file: its dimensions and raw uint8 data.
 struct IDXFile {
@@ -20,8 +21,10 @@ struct IDXFile {
     /// - Parameters:
     ///   - magic: the expected magic number (2051 images, 2049 labels).
     ///   - rank: dimensions the header must declare (3 for images, 1 for labels).
-    static func read(path: String, magic: UInt32, rank: Int) throws(DatasetError) -> IDXFile {
-        let bytes = try readGzip(path: path)
+    /// `control` is asked between two megabytes read (`output`: the file being imported into).
+    static func read(path: String, magic: UInt32, rank: Int, output: String = "",
+                     control: ImportControl = ImportControl()) throws(DatasetError) -> IDXFile {
+        let bytes = try readGzip(path: path, output: output, control: control)
         let headerSize = 4 + 4 * rank
         guard bytes.count >= 4 else {
             throw .badIDX(file: path, reason: "only \(bytes.count) bytes, shorter than the 4-byte magic number")
@@ -47,14 +50,18 @@ struct IDXFile {
 
     /// The whole decompressed content of a gzip file. A corrupt or cut-off gzip stream
     /// is an error, not a short read.
-    static func readGzip(path: String) throws(DatasetError) -> [UInt8] {
+    static func readGzip(path: String, output: String = "", control: ImportControl = ImportControl()) throws(DatasetError) -> [UInt8] {
         guard let gz = gzopen(path, "rb") else { throw .fileNotFound(file: path) }
         defer { gzclose(gz) }
+        let name = (path as NSString).lastPathComponent
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         var out: [UInt8] = []
         let chunk = 1 << 20
         var buffer = [UInt8](repeating: 0, count: chunk)
         while true {
+            try control.check(output: output, at: "while reading \(path)")
             let n = buffer.withUnsafeMutableBytes { gzread(gz, $0.baseAddress, UInt32(chunk)) }
+            control.progress(ImportProgress(stage: "read \(name)", done: min(size, Int(gzoffset(gz))), total: size, unit: "bytes"))
             if n < 0 { throw .badIDX(file: path, reason: "gzip stream is corrupt (\(gzipMessage(gz)))") }
             if n == 0 { break }
             out.append(contentsOf: buffer[0..<Int(n)])

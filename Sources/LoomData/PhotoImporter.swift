@@ -42,8 +42,11 @@ public struct PhotoImportReport: Sendable {
 }
 
 public enum PhotoImporter {
-    /// Imports `manifest` into `output`; `progress(done, total, skipped)` is called after each batch.
+    /// Imports `manifest` into `output`; `progress(done, total, skipped)` is called after each
+    /// batch. `shouldStop` is asked between two rows decoded: true stops the import with
+    /// `.output(.stopped)`, leaving nothing under `output`.
     public static func run(_ manifest: PhotoManifest, output: String, options: PhotoImportOptions,
+                           shouldStop: @escaping @Sendable () -> Bool = { false },
                            progress: (Int, Int, Int) -> Void = { _, _, _ in }) throws(ManifestError) -> PhotoImportReport {
         if !options.skipBad, let first = manifest.rejected.first { throw first }
         guard !manifest.rows.isEmpty else {
@@ -61,7 +64,8 @@ public enum PhotoImporter {
         let temporary = "\(output).tmp-\(ProcessInfo.processInfo.processIdentifier)"
         let start = Date()
         do throws(ManifestError) {
-            let result = try write(manifest, to: temporary, options: options, progress: progress)
+            let result = try write(manifest, to: temporary, output: output, options: options, shouldStop: shouldStop,
+                                   progress: progress)
             guard rename(temporary, output) == 0 else {
                 throw .output(.io(file: output, reason: "cannot rename \(temporary) into place: \(String(cString: strerror(errno)))"))
             }
@@ -74,10 +78,11 @@ public enum PhotoImporter {
         }
     }
 
-    private static func write(_ m: PhotoManifest, to path: String, options: PhotoImportOptions,
+    private static func write(_ m: PhotoManifest, to path: String, output: String, options: PhotoImportOptions,
+                              shouldStop: @escaping @Sendable () -> Bool,
                               progress: (Int, Int, Int) -> Void) throws(ManifestError) -> (summary: DatasetSummary, skipped: [ManifestError]) {
         do {
-            return try writeFile(m, to: path, options: options, progress: progress)
+            return try writeFile(m, to: path, output: output, options: options, shouldStop: shouldStop, progress: progress)
         } catch let e as ManifestError {
             throw e
         } catch let e as HDF5Error {
@@ -88,7 +93,8 @@ public enum PhotoImporter {
     }
 
     /// `write` with untyped throws: ManifestError for rows, HDF5Error for the file.
-    private static func writeFile(_ m: PhotoManifest, to path: String, options: PhotoImportOptions,
+    private static func writeFile(_ m: PhotoManifest, to path: String, output: String, options: PhotoImportOptions,
+                                  shouldStop: @escaping @Sendable () -> Bool,
                                   progress: (Int, Int, Int) -> Void) throws -> (summary: DatasetSummary, skipped: [ManifestError]) {
         let s = options.preprocessing.size
         let shape = ImageShape(height: s, width: s, channels: 3)
@@ -123,7 +129,14 @@ public enum PhotoImporter {
                 var good = 0
                 for first in stride(from: 0, to: rows.count, by: batch) {
                     let part = Array(rows[first..<min(rows.count, first + batch)])
-                    decode(part, preprocessors: preprocessors, into: pixels, failures: failures, manifest: m.file)
+                    let stopped = { () -> ManifestError in
+                        .output(.stopped(output: output, at: "at row \(done + 1) of \(m.rows.count) (split \(split))"))
+                    }
+                    if shouldStop() { throw stopped() }
+                    decode(part, preprocessors: preprocessors, into: pixels, failures: failures, manifest: m.file,
+                           shouldStop: shouldStop)
+                    // A stop seen while decoding left rows undecoded: the batch is not written.
+                    if shouldStop() { throw stopped() }
                     // Keep the good rows, in order, at the front of the buffer.
                     var kept: [PhotoRow] = []
                     for (k, row) in part.enumerated() {
@@ -177,7 +190,8 @@ public enum PhotoImporter {
     /// Decodes `rows` into `pixels` (row k at k * S * S * 3) on all threads; a row that
     /// fails leaves its error in `failures[k]` (nil when it succeeded).
     static func decode(_ rows: [PhotoRow], preprocessors: [ImagePreprocessor], into pixels: UnsafeMutableBufferPointer<UInt8>,
-                       failures: UnsafeMutableBufferPointer<ManifestError?>, manifest: String) {
+                       failures: UnsafeMutableBufferPointer<ManifestError?>, manifest: String,
+                       shouldStop: @Sendable () -> Bool = { false }) {
         let rowBytes = preprocessors[0].preprocessing.size * preprocessors[0].preprocessing.size * 3
         let threads = min(preprocessors.count, rows.count)
         let base = pixels.baseAddress!
@@ -187,6 +201,7 @@ public enum PhotoImporter {
             while k < rows.count {
                 let row = rows[k]
                 (failureBase + k).initialize(to: nil)
+                if shouldStop() { k += threads; continue }
                 switch readFile(row.path) {
                 case .failure(let reason):
                     failureBase[k] = .missingImage(file: manifest, line: row.line, path: row.name, reason: reason)

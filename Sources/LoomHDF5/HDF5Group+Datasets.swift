@@ -98,8 +98,14 @@ extension HDF5Group {
     ///   - compressionLevel: gzip level 0...9 (with byte shuffling); implies chunking,
     ///     about 1 MiB per chunk unless `chunkRows` is given. Scalar and empty
     ///     datasets are always stored contiguous and uncompressed.
+    ///   - slabRows: with `goOn`, write this many rows at a time, and before each slab ask
+    ///     `goOn(rows written so far)`; false leaves the dataset partly written and returns
+    ///     false (a caller that stops discards the file). The bytes stored do not depend on it.
+    /// - Returns: true when every value was written.
+    @discardableResult
     public func write<T: HDF5Scalar>(_ values: [T], shape: [Int], to path: String, chunkRows: Int? = nil,
-                                     compressionLevel: Int? = nil) throws(HDF5Error) {
+                                     compressionLevel: Int? = nil, slabRows: Int? = nil,
+                                     goOn: ((Int) -> Bool)? = nil) throws(HDF5Error) -> Bool {
         let target = absolute(path)
         let call = call(path)
         guard shape.allSatisfy({ $0 >= 0 }) else { throw call.error("negative dimension in shape \(shape)") }
@@ -110,7 +116,7 @@ extension HDF5Group {
         if let level = compressionLevel, !(0...9).contains(level) {
             throw call.error("compression level must be 0...9, got \(level)")
         }
-        try HDF5Library.serialized { () throws(HDF5Error) in
+        return try HDF5Library.serialized { () throws(HDF5Error) -> Bool in
             let fid = try file.handle(for: target)
             try removeExistingDataset(target, call)
             let space = shape.isEmpty
@@ -135,12 +141,39 @@ extension HDF5Group {
             let dataset = try call.id(H5Dcreate2(fid, target, T.hdf5MemoryType, space, lcpl, dcpl,
                                                  HDF5Library.defaultPlist), "cannot create dataset")
             defer { H5Dclose(dataset) }
-            guard !values.isEmpty else { return }
+            guard !values.isEmpty else { return true }
+            if let goOn, let slabRows, slabRows > 0, shape.count >= 1 {
+                let rowSize = shape.dropFirst().reduce(1, *)
+                var first = 0
+                while first < shape[0] {
+                    guard goOn(first) else { return false }
+                    let n = min(slabRows, shape[0] - first)
+                    var start = [hsize_t](repeating: 0, count: shape.count)
+                    start[0] = hsize_t(first)
+                    var counts = shape.map { hsize_t($0) }
+                    counts[0] = hsize_t(n)
+                    let fileSpace = try call.id(H5Dget_space(dataset), "cannot read dataspace")
+                    defer { H5Sclose(fileSpace) }
+                    try call.check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, start, nil, counts, nil),
+                                   "cannot select rows \(first)..<\(first + n)")
+                    let memorySpace = try call.id(H5Screate_simple(Int32(counts.count), counts, nil),
+                                                  "cannot create memory dataspace")
+                    defer { H5Sclose(memorySpace) }
+                    let status = values.withUnsafeBufferPointer {
+                        H5Dwrite(dataset, T.hdf5MemoryType, memorySpace, fileSpace, HDF5Library.defaultPlist,
+                                 $0.baseAddress! + first * rowSize)
+                    }
+                    try call.check(status, "cannot write rows \(first)..<\(first + n)")
+                    first += n
+                }
+                return true
+            }
             let status = values.withUnsafeBufferPointer {
                 H5Dwrite(dataset, T.hdf5MemoryType, loom_h5s_all(), loom_h5s_all(), HDF5Library.defaultPlist,
                          $0.baseAddress)
             }
             try call.check(status, "cannot write dataset")
+            return true
         }
     }
 

@@ -13,11 +13,13 @@ extension AttributeBenchmark {
     ///   - limit: keep only the first `limit` samples of each split (tests, previews).
     @discardableResult
     public static func generate(source: Dataset, output: String = "data/fashion-mnist-attr.h5",
-                                seed: UInt64 = 7, limit: Int? = nil) throws(DatasetError) -> DatasetSummary {
+                                seed: UInt64 = 7, limit: Int? = nil,
+                                control: ImportControl = ImportControl()) throws(DatasetError) -> DatasetSummary {
         let categories = try source.attribute("category")
         var splits: [DatasetContents.Split] = []
         var shape = ImageShape(height: 0, width: 0, channels: 3)
         for splitName in ["train", "test"] {
+            if control.shouldStop() { throw .stopped(output: output, at: "before rendering split \(splitName)") }
             let split = try source.split(splitName)
             guard split.imageShape.channels == 1 else {
                 throw .badLayout(file: source.path, object: "/\(splitName)/images",
@@ -49,14 +51,15 @@ extension AttributeBenchmark {
                 AttributeInfo(name: "pattern", kind: .softmax, classNames: AttributeClasses.pattern.map(\.name)),
             ],
             splits: splits)
-        return try DatasetWriter.write(contents, to: output)
+        return try DatasetWriter.write(contents, to: output, control: control)
     }
 
     /// Opens `sourcePath` (e.g. `data/fashion-mnist.h5`) and generates from it.
     @discardableResult
     public static func generate(sourcePath: String, output: String = "data/fashion-mnist-attr.h5",
-                                seed: UInt64 = 7, limit: Int? = nil) throws(DatasetError) -> DatasetSummary {
-        try generate(source: try Dataset(path: sourcePath), output: output, seed: seed, limit: limit)
+                                seed: UInt64 = 7, limit: Int? = nil,
+                                control: ImportControl = ImportControl()) throws(DatasetError) -> DatasetSummary {
+        try generate(source: try Dataset(path: sourcePath), output: output, seed: seed, limit: limit, control: control)
     }
 
     /// Renders samples in parallel; each writes only its own slots, and each sample

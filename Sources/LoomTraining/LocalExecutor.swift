@@ -1,6 +1,7 @@
 // Steps computed in this process, micro-shard by micro-shard, with the same ShardComputer a
 // worker uses: `loom train --workers 0`, tests and benchmarks.
 
+import Foundation
 import LoomData
 
 public final class LocalExecutor: StepExecutor {
@@ -19,14 +20,52 @@ public final class LocalExecutor: StepExecutor {
         return try computer.compute(work, data: data, parameters: state.parameters, buffers: state.buffers)
     }
 
+    /// Asked between two chunks of a prediction: true gives it up with
+    /// `TrainingError.stopRequested` (SIGTERM, SIGINT). `TrainingRun.run` sets it to its
+    /// `RunControl` while it runs; commands that predict set their own.
+    public var shouldStop: (@Sendable () -> Bool)?
+    /// Called after each chunk of a prediction with the samples done and the total.
+    public var onPredictProgress: ((Int, Int) -> Void)?
+    /// Seconds of work a prediction chunk aims at: how long a stop request may wait.
+    public var chunkSeconds = 0.2
+
+    /// Logits of `indices`, read and computed in chunks of whole micro-batches, so that a
+    /// stop request is seen within about `chunkSeconds` whatever the model and a split is
+    /// never held in memory whole. The first chunk is one micro-batch; the next ones are
+    /// sized from its time. Each sample's logits come from the same micro-batch
+    /// positions as in one call (`ShardComputer.predict` works micro-batch by micro-batch),
+    /// so the bits do not depend on the chunks.
     public func predict(split: String, indices: [Int], state: TrainingState, tta: Bool) throws(TrainingError) -> [[Float]] {
         let transforms: [TTATransform]
         do { transforms = tta ? try TTATransform.parse(state.problem.config.data.tta) : [] } catch { throw .dataset(error) }
-        let data = try load(split: split, indices: indices, labels: false)
-        return try data.images.withUnsafeBufferPointer { (images) throws(TrainingError) in
-            try computer.predict(images: images.baseAddress!, count: indices.count, parameters: state.parameters,
-                                 buffers: state.buffers, tta: transforms)
+        let micro = max(1, state.problem.config.training.microBatch)
+        var out = state.problem.losses.map { [Float](repeating: 0, count: indices.count * $0.classes) }
+        var start = 0
+        var rows = micro
+        while start < indices.count {
+            if shouldStop?() == true { throw .stopRequested }
+            let chunk = Array(indices[start..<min(indices.count, start + rows)])
+            let began = Date()
+            let data = try load(split: split, indices: chunk, labels: false)
+            let logits = try data.images.withUnsafeBufferPointer { (images) throws(TrainingError) in
+                try computer.predict(images: images.baseAddress!, count: chunk.count, parameters: state.parameters,
+                                     buffers: state.buffers, tta: transforms)
+            }
+            for (h, loss) in state.problem.losses.enumerated() {
+                let k = loss.classes
+                out[h].withUnsafeMutableBufferPointer { o in
+                    logits[h].withUnsafeBufferPointer { l in
+                        (o.baseAddress! + start * k).update(from: l.baseAddress!, count: chunk.count * k)
+                    }
+                }
+            }
+            start += chunk.count
+            onPredictProgress?(start, indices.count)
+            let perSample = Date().timeIntervalSince(began) / Double(chunk.count)
+            let fit = perSample > 0 ? Int(chunkSeconds / perSample) : 4096
+            rows = min(max(1, fit / micro), max(1, 4096 / micro)) * micro
         }
+        return out
     }
 
     /// Trunk features (n, F) and per-head logits (n, K) of `count` images given as stored

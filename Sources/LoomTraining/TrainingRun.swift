@@ -70,6 +70,9 @@ public final class TrainingRun {
     /// ("step 12 at 2026-12-06T08:40:00Z: optimizer.lr: 0.05 -> 0.01; ..."); carried from
     /// checkpoint to checkpoint as the `/extra` attribute `config_changes`.
     public private(set) var configChangeLog: [String] = []
+    /// The evaluation a stop interrupted (see `PendingEvaluation`): kept in the checkpoint of
+    /// its step and done first when the run resumes.
+    private var pendingEvaluation: PendingEvaluation?
     func appendConfigChangeLine(_ line: String) { configChangeLog.append(line) }
 
     /// Sets up a run: carves the validation split, resolves the heads, initialises weights.
@@ -123,6 +126,8 @@ public final class TrainingRun {
         }
         lastCheckpointStep = state.step
         configChangeLog = ConfigChangeLog.lines(point.contents.extraAttributes[ConfigChangeLog.attribute])
+        pendingEvaluation = PendingEvaluation(point.contents.extraAttributes[PendingEvaluation.attribute] ?? "")
+            .flatMap { $0.step == state.step ? $0 : nil }
         wallOffset = point.contents.metrics["wall_s"]?.last(where: { !$0.isNaN }) ?? 0
         workersBefore = (Int(point.contents.extraAttributes["workers_joined"] ?? "") ?? 0,
                          Int(point.contents.extraAttributes["workers_lost"] ?? "") ?? 0)
@@ -138,6 +143,14 @@ public final class TrainingRun {
             try FileManager.default.createDirectory(atPath: directory.path, withIntermediateDirectories: true)
         } catch {
             throw .fileSystem(path: directory.path, reason: "cannot create the run directory: \(error.localizedDescription)")
+        }
+        // A one-process run's predictions give up between chunks when a stop is requested.
+        let local = executor as? LocalExecutor
+        let earlierStop = local?.shouldStop
+        local?.shouldStop = { control.stopRequested }
+        defer { local?.shouldStop = earlierStop }
+        if pendingEvaluation != nil, let outcome = try finishPendingEvaluation(executor: executor, control: control) {
+            return outcome
         }
         var recent: [(Date, Int)] = [(Date(), 0)]
         while !state.isFinished {
@@ -174,7 +187,13 @@ public final class TrainingRun {
                     executor.idle()
                     let report: EvaluationReport?
                     do { report = try evaluateDuringTraining(executor: executor) } catch {
-                        if case .stopRequested = error { return try stopped(control) }
+                        if case .stopRequested = error {
+                            // The step is applied but its row waits for the evaluation: the
+                            // checkpoint keeps the row's other columns, and the resumed run
+                            // evaluates first (finishPendingEvaluation).
+                            pendingEvaluation = PendingEvaluation(step: state.step, columns: row)
+                            return try stopped(control)
+                        }
                         throw error
                     }
                     row.merge(historyColumns(report)) { $1 }
@@ -198,6 +217,30 @@ public final class TrainingRun {
             if case .stopRequested = error { return try stopped(control) }
             throw error
         }
+    }
+
+    /// The evaluation a stop interrupted at this step, done now: its history row is written
+    /// as the uninterrupted run wrote it (the timing columns aside), and the checkpoint of
+    /// the step written again with the row. Returns the outcome when stopped again.
+    private func finishPendingEvaluation(executor: StepExecutor, control: RunControl) throws(TrainingError) -> RunOutcome? {
+        guard let pending = pendingEvaluation, pending.step == state.step else { return nil }
+        logger.info("evaluating step \(state.step) first: a stop interrupted its evaluation")
+        executor.idle()
+        let report: EvaluationReport?
+        do { report = try evaluateDuringTraining(executor: executor) } catch {
+            if case .stopRequested = error { return try stopped(control) }
+            throw error
+        }
+        var row = pending.columns
+        row.merge(historyColumns(report)) { $1 }
+        pendingEvaluation = nil
+        state.recordHistoryRow(extra: row)
+        do { try directory.appendMetricsCSV(state.history.rows((state.history.rowCount - 1)..<state.history.rowCount)) }
+        catch { throw .runDirectory(error) }
+        writeTensorBoard(state.history.row(state.history.rowCount - 1))
+        lastCheckpointStep = -1
+        try checkpoint(reason: "step \(state.step) with its evaluation")
+        return nil
     }
 
     /// A stop requested while the executor waited: checkpoint what is applied, and say so.
@@ -244,6 +287,9 @@ public final class TrainingRun {
         }
         if !configChangeLog.isEmpty {
             contents.extraAttributes[ConfigChangeLog.attribute] = configChangeLog.joined(separator: "\n")
+        }
+        if let pending = pendingEvaluation, pending.step == state.step {
+            contents.extraAttributes[PendingEvaluation.attribute] = pending.text
         }
         do {
             let path = try directory.save(contents, keep: config.checkpoint.keep)
@@ -304,6 +350,38 @@ public final class TrainingRun {
     }
 
     private func wallClock() -> Double { wallOffset + Date().timeIntervalSince(started) }
+}
+
+/// An in-training evaluation a stop interrupted (SIGTERM while a cluster waited for the
+/// evaluation's results, or between two chunks of a one-process evaluation). The step is
+/// applied and checkpointed, but its history row, which holds the evaluation, is not
+/// written; the row's other columns are kept in the checkpoint's `/extra` attribute
+/// `pending_evaluation` (`step=12 samples_per_s=803.5 wall_s=4.25`), and the resumed run
+/// evaluates and writes the row before its next step.
+struct PendingEvaluation {
+    static let attribute = "pending_evaluation"
+    var step: Int
+    /// The row's columns known at the stop (speed, wall time).
+    var columns: [String: Double]
+
+    init(step: Int, columns: [String: Double]) { self.step = step; self.columns = columns }
+
+    /// Parses `text`; nil when it is not one.
+    init?(_ text: String) {
+        var step: Int?
+        var columns: [String: Double] = [:]
+        for field in text.split(separator: " ") {
+            let parts = field.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { return nil }
+            if parts[0] == "step" { step = Int(parts[1]) } else if let v = Double(parts[1]) { columns[parts[0]] = v } else { return nil }
+        }
+        guard let step else { return nil }
+        self.step = step; self.columns = columns
+    }
+
+    var text: String {
+        (["step=\(step)"] + columns.keys.sorted().map { "\($0)=\(columns[$0]!)" }).joined(separator: " ")
+    }
 }
 
 /// A run's id: 64 bits from the system's random generator, drawn once when a run starts

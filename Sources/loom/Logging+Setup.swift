@@ -62,11 +62,11 @@ enum LogClock {
     }
 }
 
-/// Unbuffered writes to stderr (log lines must not interleave mid-line between threads).
+/// Unbuffered writes of whole lines to stderr, above the progress bar when one is shown
+/// (`Console.status`): log lines neither interleave mid-line between threads nor land on
+/// the bar.
 enum StandardError {
-    static let lock = NSLock()
     static func write(_ text: String) {
-        lock.lock(); defer { lock.unlock() }
-        FileHandle.standardError.write(text.data(using: .utf8)!)
+        Console.status.write(text)
     }
 }

@@ -23,9 +23,24 @@ struct ConfigOptions: ParsableArguments {
 enum RunSetup {
     static func openDataset(_ path: String) throws -> Dataset {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw CLIError("dataset file \(path) does not exist (data.path); import it first: loom import fashion-mnist --out \(path)")
+            throw CLIError("dataset file \(shown(path)) does not exist (data.path); import it first (loom import fashion-mnist --out \(path)), or point data.path at another: --set data.path=PATH")
         }
         return try Dataset(path: path)
+    }
+
+    /// The dataset of a checkpoint's run (`eval`, `predict`, `calibrate`): `--dataset` when
+    /// given, else the config's data.path; a missing file names the option that picks another.
+    static func openCheckpointDataset(_ path: String, given: Bool) throws -> Dataset {
+        guard FileManager.default.fileExists(atPath: path) else {
+            if given { throw CLIError("dataset file \(shown(path)) (--dataset) does not exist") }
+            throw CLIError("dataset file \(shown(path)) does not exist: the checkpoint's config names it (data.path); pass --dataset PATH to use another copy, or import it there (loom import fashion-mnist --out \(path))")
+        }
+        return try Dataset(path: path)
+    }
+
+    /// `path`, with where it was looked for when it is relative: `data/x.h5 (looked for in /srv/run)`.
+    static func shown(_ path: String) -> String {
+        path.hasPrefix("/") ? path : "\(path) (looked for in \(FileManager.default.currentDirectoryPath))"
     }
 
     /// A TrainingRun of `config` on its dataset (`data.path`), resumed from `resume` ('auto'
@@ -48,7 +63,7 @@ enum RunSetup {
         if let dataPath { allOverrides.append("data.path=\(dataPath)") }
         let config = try ConfigLoader.parse(yaml: contents.config, source: "\(path):/config", overrides: allOverrides,
                                             defaultName: "checkpoint")
-        let dataset = try openDataset(config.data.path)
+        let dataset = try openCheckpointDataset(config.data.path, given: dataPath != nil)
         let run = try TrainingRun(config: config, dataset: dataset, logger: logger)
         _ = try CheckpointReader.read(path, expecting: run.state.checkpointExpectation)
         try run.state.restore(from: contents)

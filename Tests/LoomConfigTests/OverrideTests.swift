@@ -67,3 +67,29 @@ import Testing
     let config = try TestConfigs.parse(yaml, overrides: ["data.oversample=null"])
     #expect(config.data.oversample == nil)
 }
+
+/// A misspelt section in `--set` is the override's fault, not the file's: the file never
+/// wrote `traning`, the override made it.
+@Test func overrideOfUnknownSectionBlamesTheOverride() throws {
+    let error = try #require(TestConfigs.error(TestConfigs.minimal, overrides: ["traning.lr=1"]))
+    #expect(error.source == "--set traning.lr=1")
+    #expect(error.line == nil)
+    #expect(error.description == "--set traning.lr=1: unknown key 'traning' (did you mean 'training'?)")
+}
+
+/// The same misspelling written in the file is blamed on the file, with its line, even
+/// when an override also reaches into it.
+@Test func unknownSectionInTheFileBlamesTheFileAndLine() throws {
+    let yaml = TestConfigs.minimal + "\ntraning:\n  lr: 1\n"
+    let error = try #require(TestConfigs.error(yaml, overrides: ["traning.lr=2"]))
+    #expect(error.source == "test.yaml", "\(error)")
+    #expect(error.line == yaml.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0 == "traning:" }.map { $0 + 1 })
+    #expect(error.description.contains("unknown key 'traning' (did you mean 'training'?)"))
+}
+
+/// A misspelt key inside a section the file has: the override made the key.
+@Test func overrideOfUnknownKeyInAFileSectionBlamesTheOverride() throws {
+    let error = try #require(TestConfigs.error(TestConfigs.minimal, overrides: ["training.batch_sise=4"]))
+    #expect(error.source == "--set training.batch_sise=4")
+    #expect(error.description.contains("unknown key 'training.batch_sise' (did you mean 'batch_size'?)"))
+}

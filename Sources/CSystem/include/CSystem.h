@@ -23,4 +23,8 @@ void loom_fence_acquire(void);
 /// A release fence (the writer side: mark the slot busy, fence, then write the data).
 void loom_fence_release(void);
 
+/// The width in columns of the terminal `fd` is, or 0 when it is none or does not say
+/// (ioctl TIOCGWINSZ, which Swift cannot call: ioctl is variadic).
+int loom_terminal_columns(int fd);
+
 #endif

@@ -28,13 +28,17 @@ struct CalibrateCommand: ParsableCommand {
     @Option(help: "Write the calibrated checkpoint here instead of in place.")
     var out: String?
 
+    @Option(help: "Dataset file (default: the checkpoint config's data.path).")
+    var dataset: String?
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
+        let stop = CommandStop.install()
         let logger = global.bootstrap(process: "calibrate")
         try runReportingErrors {
             global.prepareKernels(logger)
-            var (run, contents) = try RunSetup.restoreRun(checkpoint: checkpoint, overrides: [], dataPath: nil, logger: logger)
+            var (run, contents) = try RunSetup.restoreRun(checkpoint: checkpoint, overrides: [], dataPath: dataset, logger: logger)
             let splitName = split ?? run.config.calibration.split
             let indices: [Int]
             let datasetSplit: String
@@ -50,7 +54,15 @@ struct CalibrateCommand: ParsableCommand {
             }
             run.state.calibration = [:]
             let executor = LocalExecutor(problem: run.problem, dataset: run.dataset)
-            let logits = try executor.predict(split: datasetSplit, indices: indices, state: run.state, tta: false)
+            let predicted = PredictionProgress(executor: executor, stop: stop, logger: logger, title: "calibrate \(splitName)")
+            logger.info("calibrating \(checkpoint) on split '\(splitName)' of \(run.dataset.path): \(indices.count) samples")
+            let logits: [[Float]]
+            do {
+                logits = try executor.predict(split: datasetSplit, indices: indices, state: run.state, tta: false)
+                predicted.finish()
+            } catch TrainingError.stopRequested {
+                throw predicted.stopped("calibration stopped; \(checkpoint) is unchanged")
+            }
             let truth = try GroundTruth.read(try run.dataset.split(datasetSplit), heads: run.problem.heads).rows(indices)
             let fits: [TemperatureFit?]
             do {
@@ -75,6 +87,7 @@ struct CalibrateCommand: ParsableCommand {
             }
             contents.calibration = temperatures
             let target = out ?? URL(fileURLWithPath: checkpoint).resolvingSymlinksInPath().path
+            if stop.isRequested { throw stop.exit(logger, "calibration stopped before writing; \(target) is unchanged") }
             try CheckpointWriter.write(contents, to: target)
             print("stored temperatures in \(target)")
         }

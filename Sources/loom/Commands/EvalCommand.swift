@@ -31,13 +31,24 @@ struct EvalCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
+        let stop = CommandStop.install()
         let logger = global.bootstrap(process: "eval")
         try runReportingErrors {
             global.prepareKernels(logger)
             let (run, _) = try RunSetup.restoreRun(checkpoint: checkpoint, overrides: [], dataPath: dataset, logger: logger)
             if uncalibrated { run.state.calibration = [:] }
             let executor = LocalExecutor(problem: run.problem, dataset: run.dataset)
-            guard let report = try run.evaluate(split: split, executor: executor, tta: tta) else {
+            let predicted = PredictionProgress(executor: executor, stop: stop, logger: logger, title: "eval \(split)")
+            let total = split == "validation" ? run.state.validationIndices.count : try run.dataset.split(split).count
+            logger.info("evaluating \(checkpoint) on split '\(split)' of \(run.dataset.path): \(total) samples\(tta ? ", TTA" : "")")
+            let evaluated: EvaluationReport?
+            do {
+                evaluated = try run.evaluate(split: split, executor: executor, tta: tta)
+                predicted.finish()
+            } catch TrainingError.stopRequested {
+                throw predicted.stopped("evaluation stopped; nothing printed")
+            }
+            guard let report = evaluated else {
                 throw CLIError("split '\(split)' is empty for this run (data.validation_fraction is 0?)")
             }
             print(json ? EvaluationSummary(checkpoint: checkpoint, report: report, heads: run.problem.heads).json()

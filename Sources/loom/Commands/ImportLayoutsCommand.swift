@@ -21,10 +21,11 @@ struct ImportStreetStyleCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
+        let stop = CommandStop.install()
         let logger = global.bootstrap(process: "import")
         try runReportingErrors {
             let m = try StreetStyleLayout.read(root: root, splitFractions: try PhotoManifest.parseFractions(split), seed: seed)
-            try photo.run(m, logger: logger)
+            try photo.run(m, logger: logger, stop: stop)
         }
     }
 }
@@ -41,10 +42,11 @@ struct ImportDeepFashionCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
+        let stop = CommandStop.install()
         let logger = global.bootstrap(process: "import")
         try runReportingErrors {
             let m = try DeepFashionLayout.read(root: root)
-            try photo.run(m, logger: logger)
+            try photo.run(m, logger: logger, stop: stop)
         }
     }
 }
@@ -76,6 +78,7 @@ struct ImportPhotoBenchmarkCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
+        let stop = CommandStop.install()
         let logger = global.bootstrap(process: "import")
         try runReportingErrors {
             if !FileManagerShim.exists(from) {
@@ -87,7 +90,7 @@ struct ImportPhotoBenchmarkCommand: ParsableCommand {
             print(String(format: "wrote %d photos and %@ into %@ in %.1f s", count, StreetStyleLayout.manifestName, root,
                          Date().timeIntervalSince(start)))
             let m = try StreetStyleLayout.read(root: root, splitFractions: try PhotoManifest.parseFractions(split), seed: seed)
-            try photo.run(m, logger: logger)
+            try photo.run(m, logger: logger, stop: stop)
         }
     }
 }

@@ -51,26 +51,26 @@ struct PhotoImportArguments: ParsableArguments {
         return o
     }
 
-    /// Imports `manifest` with a progress line, then prints what was written, what was
-    /// skipped, the throughput and the peak memory.
-    func run(_ manifest: PhotoManifest, logger: Logger) throws {
-        let terminal = FileManagerShim.isTerminal && ProcessInfo.processInfo.environment["LOOM_NO_PROGRESS"] == nil
-        let start = Date()
-        var lastLog = start
-        let report = try PhotoImporter.run(manifest, output: out, options: options) { done, total, skipped in
-            let elapsed = Date().timeIntervalSince(start)
-            let rate = Double(done) / max(elapsed, 1e-9)
-            let eta = ProgressReporter.duration(Double(total - done) / max(rate, 1e-9))
-            let line = String(format: "%d/%d images (%d%%), %d skipped, %.0f images/s, ETA %@",
-                              done, total, 100 * done / max(total, 1), skipped, rate, eta)
-            if terminal {
-                FileHandle.standardError.write(Data("\r\(line)   ".utf8))
-                if done == total { FileHandle.standardError.write(Data("\n".utf8)) }
-            } else if done == total || Date().timeIntervalSince(lastLog) >= 5 {
-                logger.info("\(line)")
-                lastLog = Date()
+    /// Imports `manifest` with progress (a bar, or a log line at the first batch and every
+    /// 10 s), then prints what was written, what was skipped, the throughput and the peak
+    /// memory. SIGTERM/SIGINT stop it between two rows (`CommandStop`).
+    func run(_ manifest: PhotoManifest, logger: Logger, stop: CommandStop) throws {
+        let progress = WorkProgress(logger: logger, title: "import", unit: "images")
+        var first = true
+        logger.info("\(manifest.rows.count) rows of \(manifest.file) into \(out)")
+        let report: PhotoImportReport
+        do {
+            report = try PhotoImporter.run(manifest, output: out, options: options, shouldStop: stop.check) { done, total, skipped in
+                if first && !Console.drawsBars { logger.info("\(done)/\(total) rows decoded, \(skipped) skipped") }
+                first = false
+                progress.update(done: done, total: total, detail: "\(skipped) skipped")
             }
+        } catch {
+            progress.finish()
+            if case .output(.stopped) = error { throw stop.exit(logger, "\(error)") }
+            throw error
         }
+        progress.finish()
         let s = report.summary
         let splits = s.splits.keys.sorted().map { "\($0) \(s.splits[$0]!)" }.joined(separator: ", ")
         print("wrote \(s.path): \(splits) images of \(s.imageShape), fingerprint \(s.fingerprint)")
@@ -128,6 +128,7 @@ struct ImportImagesCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
+        let stop = CommandStop.install()
         let logger = global.bootstrap(process: "import")
         try runReportingErrors {
             var o = ImageManifestOptions(root: root ?? (manifest as NSString).deletingLastPathComponent)
@@ -137,7 +138,7 @@ struct ImportImagesCommand: ParsableCommand {
             o.splitFractions = try PhotoManifest.parseFractions(split)
             o.seed = seed
             let m = try ImageManifestReader.read(path: manifest, options: o)
-            try photo.run(m, logger: logger)
+            try photo.run(m, logger: logger, stop: stop)
         }
     }
 }

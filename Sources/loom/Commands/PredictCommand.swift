@@ -53,13 +53,14 @@ struct PredictCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
+        let stop = CommandStop.install()
         let logger = global.bootstrap(process: "predict")
         try runReportingErrors {
             global.prepareKernels(logger)
             let (run, contents) = try RunSetup.restoreRun(checkpoint: checkpoint, overrides: [], dataPath: dataset, logger: logger)
             if !image.isEmpty || manifest != nil {
                 guard index == nil else { throw CLIError("--index cannot be combined with --image or --manifest") }
-                try ImagePrediction(command: self, training: run, contents: contents, logger: logger).run()
+                try ImagePrediction(command: self, training: run, contents: contents, logger: logger, stop: stop).run()
                 return
             }
             guard let index else { throw CLIError("give --index I (a dataset sample), --image FILE... or --manifest CSV") }

@@ -12,6 +12,7 @@ struct ImagePrediction {
     let training: TrainingRun
     let contents: CheckpointContents
     let logger: Logger
+    let stop: CommandStop
     static let batch = 256
 
     func run() throws {
@@ -38,7 +39,12 @@ struct ImagePrediction {
         let executor = LocalExecutor(problem: run.problem, dataset: run.dataset)
         var decodeSeconds = 0.0, networkSeconds = 0.0
         var results: [(row: PhotoRow, logits: [[Float]])] = []
+        let progress = WorkProgress(logger: logger, title: "predict", unit: "images")
         for first in stride(from: 0, to: rows.count, by: Self.batch) {
+            if stop.isRequested {
+                progress.finish()
+                throw stop.exit(logger, "prediction stopped after \(first) of \(rows.count) images; nothing printed")
+            }
             let part = Array(rows[first..<min(rows.count, first + Self.batch)])
             let t0 = Date()
             let pixels = try PhotoImporter.prepare(part, preprocessing: preprocessing, file: file)
@@ -52,7 +58,9 @@ struct ImagePrediction {
                     return Array(logits[h][(k * c)..<((k + 1) * c)])
                 }))
             }
+            progress.update(done: results.count, total: rows.count)
         }
+        progress.finish()
         let heads = run.problem.heads
         let ranked = results.map { r in
             (r.row.name, heads.enumerated().map { h, head in
@@ -86,9 +94,9 @@ struct ImagePrediction {
             }
         }
         let total = decodeSeconds + networkSeconds
-        FileHandle.standardError.write(Data(String(format: "predicted %d images in %.2f s (%.0f images/s; decode %.0f%%, network %.0f%%)\n",
-                                                   rows.count, total, Double(rows.count) / max(total, 1e-9),
-                                                   100 * decodeSeconds / max(total, 1e-9), 100 * networkSeconds / max(total, 1e-9)).utf8))
+        StandardError.write(String(format: "predicted %d images in %.2f s (%.0f images/s; decode %.0f%%, network %.0f%%)\n",
+                                   rows.count, total, Double(rows.count) / max(total, 1e-9),
+                                   100 * decodeSeconds / max(total, 1e-9), 100 * networkSeconds / max(total, 1e-9)))
     }
 
     /// Calibrated probabilities of one head, best first: softmax over classes, P(0)/P(1) for

@@ -62,15 +62,19 @@ enum HostsBench {
         guard !counts.isEmpty, counts.allSatisfy({ (1...64).contains($0) }) else {
             throw CLIError("--hosts wants host counts of 1 to 64 like 1,2,4,8, got '\(o.hosts ?? "")'")
         }
+        guard let rate = linkBytesPerSecond(o.link) else { throw CLIError("--link '\(o.link)' is not a rate like 1gbit, 500mbit, 10gbit") }
+        guard batch > 0, microBatch > 0, batch % microBatch == 0 else {
+            throw CLIError("--batch \(batch) is not a positive multiple of --micro-batch \(microBatch)")
+        }
+        guard (1...256).contains(o.slots) else { throw CLIError("--slots must be 1 to 256, got \(o.slots)") }
+        guard o.steps >= 1 else { throw CLIError("--steps must be at least 1, got \(o.steps)") }
+        if let c = o.computeMs, !(c > 0 && c <= 600_000) { throw CLIError("--compute-ms must be above 0 and at most 600000, got \(c)") }
         guard geteuid() == 0 else {
             throw CLIError("loom bench --hosts makes network namespaces (deploy/tests/hosts.sh) and needs root: run it with sudo, or as root in a container with CAP_NET_ADMIN")
         }
         guard FileManager.default.isReadableFile(atPath: o.bedScript) else {
             throw CLIError("--bed-script \(o.bedScript): no such file (run from the repository's root, or name the script)")
         }
-        guard let rate = linkBytesPerSecond(o.link) else { throw CLIError("--link '\(o.link)' is not a rate like 1gbit, 500mbit, 10gbit") }
-        guard batch % microBatch == 0 else { throw CLIError("--batch \(batch) is not a multiple of --micro-batch \(microBatch)") }
-        guard (1...256).contains(o.slots), o.steps >= 1 else { throw CLIError("--slots must be 1 to 256 and --steps at least 1") }
 
         // What the model costs on this host: one micro-shard's compute (one thread), adding
         // two gradients, one optimizer step.

@@ -301,7 +301,7 @@ public final class ClusterExecutor: StepExecutor {
     func distribute(_ job: ClusterJob, state: TrainingState) throws(TrainingError) {
         guard !workers.isEmpty else { return }
         if !job.isCut {
-            job.cut(workers: workers.count)
+            job.cut(slots: orderedWorkers.map(\.slots))
             // Weights to every worker about to get a piece first, assignments after: the
             // last worker then starts a weights message earlier (all loads are zero, so the
             // loop below picks workers in join order).
@@ -315,7 +315,8 @@ public final class ClusterExecutor: StepExecutor {
             let avoid = job.pieces[key]!.nonFiniteFrom
             let others = avoid.isEmpty ? orderedWorkers : orderedWorkers.filter { !avoid.contains($0.peer) }
             guard let worker = (others.isEmpty ? orderedWorkers : others)
-                .min(by: { job.load(of: $0.peer) < job.load(of: $1.peer) }) else { break }
+                .min(by: { job.cost(of: $0.peer, slots: $0.slots, adding: job.pieces[key]!.block.count)
+                    < job.cost(of: $1.peer, slots: $1.slots, adding: job.pieces[key]!.block.count) }) else { break }
             outgoing.append((key, worker, try assignmentFrames(job, piece: key, for: worker, state: state)))
             job.pieces[key]!.owner = worker.peer
         }

@@ -92,6 +92,28 @@ final class ClusterJob {
         }
     }
 
+    /// Cuts a training step into pieces for live workers of these compute slots (their
+    /// hellos' `cores`): a worker with N slots can take a block N times as large and
+    /// pre-reduce it (`ReductionTree.blocks(leafCount:weights:)`). An evaluation is cut in
+    /// chunks as by `cut(workers:)`.
+    func cut(slots: [Int]) {
+        guard case .train(let plan) = kind, slots.contains(where: { $0 > 1 }) else {
+            cut(workers: slots.count); return
+        }
+        for block in ReductionTree.blocks(leafCount: plan.shardCount, weights: slots.map { max($0, 1) }) {
+            pieces[block.start] = Piece(block: block)
+        }
+    }
+
+    /// How busy `peer` would be with `extra` more micro-shards: its undelivered micro-shards
+    /// per compute slot. A piece goes to the worker for which this is least. Evaluation
+    /// chunks are computed on one thread, so there every worker counts as one slot.
+    func cost(of peer: PeerID, slots: Int, adding extra: Int) -> Double {
+        let leaves = pieces.values.reduce(0) { $0 + ($1.owner == peer && !$1.done ? $1.block.count : 0) }
+        guard case .train = kind else { return Double(leaves + extra) }
+        return Double(leaves + extra) / Double(max(slots, 1))
+    }
+
     /// Pieces not done and owned by nobody, in leaf order.
     var unowned: [Int] { pieces.keys.filter { pieces[$0]!.owner == nil && !pieces[$0]!.done }.sorted() }
 

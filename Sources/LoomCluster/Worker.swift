@@ -24,6 +24,12 @@ public struct WorkerOptions: Sendable {
     /// False with `--no-shared-memory`: never map the coordinator's shared weights region
     /// (weights and gradients then always cross the socket, as from another machine).
     public var useSharedMemory = true
+    /// `--slots N`: compute each block on N threads and pre-reduce it, announced as the
+    /// hello's `cores` so that the coordinator gives this worker blocks N times as large.
+    public var slots = 1
+    /// `--stand-in-ms MS`: hold each micro-shard for MS milliseconds instead of computing it
+    /// and answer with the stand-in result (`StandIn`); nil: compute.
+    public var standInMilliseconds: Double?
     /// Without a welcome within this time, reconnect and say hello again.
     public var helloTimeout: Duration = .seconds(10)
     public var hostname = ProcessInfo.processInfo.hostName
@@ -91,7 +97,7 @@ public final class Worker {
     func countPiece() { piecesComputed += 1 }
 
     var hello: Hello {
-        Hello(hostname: options.hostname, pid: max(options.pid, 1), cores: 1,
+        Hello(hostname: options.hostname, pid: max(options.pid, 1), cores: max(options.slots, 1),
               datasetFingerprint: data?.fingerprint ?? "", hasLocalData: data != nil)
     }
 }

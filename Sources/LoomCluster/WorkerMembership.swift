@@ -46,6 +46,10 @@ final class WorkerRecord {
     }
 
     var name: String { summary.description }
+
+    /// Compute slots: the hello's `cores` (`loom worker --slots N`); a piece of N times the
+    /// micro-shards suits it as well as one piece suits a worker of one slot.
+    var slots: Int { max(1, hello.cores) }
 }
 
 /// Counters the coordinator reports in its final summary line.

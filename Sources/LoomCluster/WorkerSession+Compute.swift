@@ -2,6 +2,7 @@
 // assignment, computed as `ShardWork` and summed along the reduction tree into one result),
 // or a chunk of evaluation samples (an evaluate request, answered with logits).
 
+import Foundation
 import LoomData
 import LoomTraining
 import LoomWire
@@ -20,6 +21,10 @@ extension WorkerSession {
         let work = ShardWork(step: step, epoch: Int(a.epoch), seed: problem.config.training.seed,
                              block: ShardBlock(start: Int(a.firstShard), count: a.shardCount), microBatch: m,
                              sampleIDs: a.sampleIndices, headScales: a.headScales)
+        if let hold = worker.options.standInMilliseconds {
+            let sum = standIn(work, holding: hold, run: run)
+            return send(sum, for: a, run: run)
+        }
         let data: ShardData
         if !a.sampleRecords.isEmpty {
             do throws(SampleRecordsError) {
@@ -34,14 +39,19 @@ extension WorkerSession {
         } else {
             throw .unusableWork(endpoint: endpoint, what: "step \(a.step)", reason: "the assignment has no sample records and this worker has no dataset")
         }
-        // Micro-shard by micro-shard, with heartbeats in between.
+        // Micro-shard by micro-shard (on each slot), with heartbeats in between.
         let sum: ShardResult
         do {
-            sum = try run.computer.compute(work, data: data, parameters: parameters, buffers: buffers,
-                                           afterEach: { self.beatIfDue() })
+            sum = try run.slotComputer.compute(work, data: data, parameters: parameters, buffers: buffers,
+                                               waiting: { self.beatIfDue() })
         } catch {
             throw .computeFailed(endpoint: endpoint, what: "step \(a.step) block \(work.block)", cause: error)
         }
+        send(sum, for: a, run: run)
+    }
+
+    /// Sends the result of assignment `a`, its gradient through shared memory when asked.
+    private func send(_ sum: ShardResult, for a: Assignment, run: Run) {
         var wire = sum.wire(runID: run.runID, step: a.step, epoch: a.epoch, weightsVersion: a.weightsVersion,
                             firstShard: a.firstShard, shardCount: UInt32(a.shardCount))
         if a.sharedResult, let slot = publishSharedGradient(sum.gradients) {
@@ -50,6 +60,24 @@ extension WorkerSession {
         }
         sendToCoordinator(.result(wire))
         worker.countPiece()
+    }
+
+    /// The stand-in of computing `work`: the slots hold their sub-blocks for `hold` ms per
+    /// micro-shard side by side, so the block takes as long as its largest sub-block; the
+    /// result (`StandIn`) is made within that time, and heartbeats go out meanwhile.
+    private func standIn(_ work: ShardWork, holding hold: Double, run: Run) -> ShardResult {
+        let started = ContinuousClock.now
+        let longest = run.slotComputer.subBlocks(of: work.block).map(\.count).max() ?? 1
+        let problem = run.computer.problem
+        let sum = StandIn.result(step: work.step, block: work.block, parameterCount: problem.model.parameters.count,
+                                 buffers: buffers, heads: problem.losses.count, microBatch: work.microBatch)
+        let until = started + .microseconds(Int64(hold * 1000 * Double(longest)))
+        while ContinuousClock.now < until {
+            beatIfDue()
+            let left = until - ContinuousClock.now
+            if left > .zero { Thread.sleep(forTimeInterval: min(0.02, Double(left.components.attoseconds) * 1e-18 + Double(left.components.seconds))) }
+        }
+        return sum
     }
 
     func evaluate(_ request: EvaluationRequest) throws(ClusterError) {

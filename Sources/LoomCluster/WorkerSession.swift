@@ -14,7 +14,9 @@ final class WorkerSession {
     struct Run {
         var runID: UInt64
         var description: RunDescription
-        var computer: ShardComputer
+        /// One computer per slot (`--slots`); `computer` is the first.
+        var slotComputer: SlotComputer
+        var computer: ShardComputer { slotComputer.first }
         var heartbeat: Duration
         var timeout: Duration
         var tta: [TTATransform]
@@ -46,6 +48,11 @@ final class WorkerSession {
     /// The hello of this worker now: its data, and its side of shared memory if any.
     var hello: Hello {
         var hello = worker.hello
+        if worker.options.standInMilliseconds != nil, let run = current {
+            // A stand-in reads no sample: it asks for none, as a worker with the run's file.
+            hello.hasLocalData = true
+            hello.datasetFingerprint = run.description.datasetFingerprint
+        }
         if let shared {
             hello.sharedMemory = SharedMemoryOffer(weightsToken: shared.weights.tokenHex, resultsPath: shared.results.path,
                                                    resultsToken: shared.results.tokenHex)
@@ -143,7 +150,8 @@ final class WorkerSession {
             let problem = try TrainingProblem(config: config, heads: description.heads, imageShape: description.imageShape)
             let tta = try TTATransform.parse(config.data.tta)
             current = Run(runID: welcome.runID, description: description,
-                      computer: ShardComputer(problem: problem, microBatch: config.training.microBatch),
+                      slotComputer: SlotComputer(problem: problem, microBatch: config.training.microBatch,
+                                                 slots: max(worker.options.slots, 1)),
                       heartbeat: .milliseconds(config.cluster.heartbeatMs),
                       timeout: .milliseconds(config.cluster.workerTimeoutMs), tta: tta)
             version = nil
@@ -151,7 +159,7 @@ final class WorkerSession {
             let foundData = findLocalData(description)
             let mapped = mapSharedMemory(path: welcome.sharedWeightsPath, parameterCount: problem.model.parameters.count)
             // Tell the coordinator what changed since the first hello.
-            if foundData || mapped { sendToCoordinator(.hello(hello)) }
+            if foundData || mapped || worker.options.standInMilliseconds != nil { sendToCoordinator(.hello(hello)) }
         } catch let error as ClusterError {
             throw error
         } catch {

@@ -67,6 +67,36 @@ public enum ReductionTree {
         return result
     }
 
+    /// Cuts `leafCount` leaves into tree nodes for owners of different capacities
+    /// (`weights`, e.g. a worker's compute slots): aligned power-of-two blocks whose sizes
+    /// follow the weights as closely as the tree allows, so that an owner of weight 2 can be
+    /// given one block twice as large as an owner of weight 1 (and send one result for it).
+    /// Owners are placed heaviest first, from the left. Equal weights give `blocks(leafCount:
+    /// parts:)`. Blocks are returned in leaf order.
+    public static func blocks(leafCount: Int, weights: [Int]) -> [ShardBlock] {
+        precondition(leafCount > 0 && !weights.isEmpty && weights.allSatisfy { $0 > 0 })
+        if Set(weights).count == 1 { return blocks(leafCount: leafCount, parts: weights.count) }
+        var result: [ShardBlock] = []
+        func visit(_ lo: Int, _ hi: Int, _ owners: ArraySlice<Int>) {
+            if owners.count <= 1 || hi - lo == 1 {
+                result.append(ShardBlock(start: lo, count: hi - lo)); return
+            }
+            let mid = lo + splitPoint(hi - lo)
+            // The heaviest owners go left until their weight matches the left half's share.
+            let target = Double(owners.reduce(0, +)) * Double(mid - lo) / Double(hi - lo)
+            var best = owners.startIndex + 1, bestGap = Double.infinity, sum = 0
+            for k in owners.startIndex..<(owners.endIndex - 1) {
+                sum += owners[k]
+                let gap = abs(Double(sum) - target)
+                if gap < bestGap { bestGap = gap; best = k + 1 }
+            }
+            visit(lo, mid, owners[..<best])
+            visit(mid, hi, owners[best...])
+        }
+        visit(0, leafCount, ArraySlice(weights.sorted(by: >)))
+        return result
+    }
+
     /// Reduces values attached to tree nodes that exactly cover `range` (a node itself),
     /// combining children left + right with `combine`, bottom-up in the fixed tree order.
     /// `value(block)` must return the value of a block that was computed directly (a leaf

@@ -23,6 +23,24 @@ import Testing
         }
     }
 
+    @Test func weightedBlocksAreTreeNodesSizedByWeight() {
+        // A 2-slot worker beside two of 1 slot, 8 micro-shards: half for it, a quarter each.
+        #expect(ReductionTree.blocks(leafCount: 8, weights: [1, 2, 1]).map(\.count) == [4, 2, 2])
+        #expect(ReductionTree.blocks(leafCount: 4, weights: [2, 1]).map(\.count) == [2, 2])
+        #expect(ReductionTree.blocks(leafCount: 16, weights: [4, 2, 1, 1]).map(\.count) == [8, 4, 2, 2])
+        // Equal weights cut as the unweighted owners do.
+        #expect(ReductionTree.blocks(leafCount: 6, weights: [3, 3, 3]) == ReductionTree.blocks(leafCount: 6, parts: 3))
+        for leaves in 1...16 {
+            for weights in [[2, 1], [1, 4], [3, 1, 1], [2, 2, 1, 1], [8, 1], [1, 1, 1, 2, 1]] {
+                let blocks = ReductionTree.blocks(leafCount: leaves, weights: weights)
+                #expect(blocks.first?.start == 0 && blocks.last?.end == leaves)
+                for (a, b) in zip(blocks, blocks.dropFirst()) { #expect(a.end == b.start) }
+                for block in blocks { #expect(ReductionTree.isNode(block, leafCount: leaves), "\(block) of \(leaves)") }
+                #expect(blocks.count <= weights.count)
+            }
+        }
+    }
+
     @Test func unalignedRangesAreNotNodes() {
         #expect(!ReductionTree.isNode(ShardBlock(start: 1, count: 2), leafCount: 4))
         #expect(ReductionTree.isNode(ShardBlock(start: 2, count: 2), leafCount: 4))

@@ -26,6 +26,12 @@ struct BenchCommand: ParsableCommand {
         the machine bound: the same split run by plain processes that meet at a barrier \
         every step and send no data, with Loom's samples/s as a share of theirs.
 
+        With --hosts 1,2,4,8 (root): weak scaling across hosts of the namespaced test bed \
+        (deploy/tests/hosts.sh), links shaped to --link, one `loom worker --stand-in-ms` per \
+        host holding each micro-shard for the compute time measured here (or --compute-ms), \
+        --batch samples per host; prints efficiency, bytes per link and where the step's time \
+        went beside the cost model of docs/SCALING.md.
+
         With --pytorch PYTHON: the same model, batch and optimizer trained by PyTorch \
         (deploy/bench/pytorch_reference.py run with PYTHON) in the same run, on one thread \
         (with --workers: N DistributedDataParallel processes for each count N), and the \
@@ -71,6 +77,8 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("set"), help: "With --input: override a config key (repeatable).")
     var overrides: [String] = []
 
+    @OptionGroup var hostsOptions: HostsBenchOptions
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
@@ -85,6 +93,15 @@ struct BenchCommand: ParsableCommand {
             #if DEBUG
             logger.warning("this is a debug build: numbers are meaningless; build with -c release")
             #endif
+            if let endpoint = hostsOptions.bedCoordinator {
+                try HostsBench.coordinate(hostsOptions, endpoint: endpoint, config: try benchConfig(), logger: logger)
+                return
+            }
+            if hostsOptions.hosts != nil {
+                try HostsBench.run(hostsOptions, model: URL(fileURLWithPath: model).standardizedFileURL.path, batch: batch,
+                                   microBatch: microBatch, logger: logger)
+                return
+            }
             var config = try benchConfig()
             config.cluster.sharedMemory = !noSharedMemory
             if pytorch != nil && URL(fileURLWithPath: model).lastPathComponent != "reference-cnn.yaml" {

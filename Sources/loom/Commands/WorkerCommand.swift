@@ -46,6 +46,12 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Run on this CPU only (0-based; the compute thread and ZeroMQ's I/O thread). loom train --workers N gives each local worker its own.")
     var cpu: Int?
 
+    @Option(help: "Compute each block on this many threads and pre-reduce it, so one gradient per host leaves it; the coordinator gives this worker blocks this many times as large.")
+    var slots: Int = 1
+
+    @Option(name: .customLong("stand-in-ms"), help: "Benchmarks only: hold each micro-shard this many milliseconds instead of computing it, and answer with a deterministic gradient of the model's size (docs/SCALING.md).")
+    var standInMs: Double?
+
     @OptionGroup var metricsOptions: MetricsOptions
 
     @OptionGroup var global: GlobalOptions
@@ -53,6 +59,10 @@ struct WorkerCommand: ParsableCommand {
     func validate() throws {
         if noLocalData && data != nil { throw ValidationError("--data and --no-local-data exclude each other") }
         if let cpu, cpu < 0 { throw ValidationError("--cpu must be a CPU number (0 or more), got \(cpu)") }
+        if !(1...256).contains(slots) { throw ValidationError("--slots must be 1 to 256, got \(slots)") }
+        if let standInMs, !(standInMs >= 0 && standInMs <= 600_000) {
+            throw ValidationError("--stand-in-ms must be 0 to 600000 milliseconds, got \(standInMs)")
+        }
     }
 
     func run() throws {
@@ -68,6 +78,9 @@ struct WorkerCommand: ParsableCommand {
             options.useLocalData = !noLocalData
             options.useSharedMemory = !noSharedMemory
             options.exitOnShutdown = exitOnShutdown
+            options.slots = slots
+            options.standInMilliseconds = standInMs
+            if let standInMs { logger.notice("compute stand-in: each micro-shard held \(standInMs) ms, no gradient computed (benchmarks only)") }
             if exitWithParent { options.parentPID = parentPid ?? getppid() }
             let stop = StopFlag()
             // SIGTERM/SIGINT: finish the current piece and exit.

@@ -1,0 +1,215 @@
+// `loom bench --hosts 1,2,4,8 --model M --link 1gbit`: weak scaling across hosts of the
+// namespaced test bed, with the compute stand-in (docs/SCALING.md). For each host count,
+// deploy/bench/hosts-bench.sh makes a bed of that many hosts (deploy/tests/hosts.sh), runs
+// this binary's coordinator half (`--bed-coordinator`) on host 0 and one
+// `loom worker --stand-in-ms` on every host; this process measures the compute time of a
+// micro-shard here, prints per host count what was measured beside what the cost model
+// (`ScalingModel`) predicts, and what sharding and a ring allreduce would give.
+
+import ArgumentParser
+import Foundation
+import Logging
+import LoomBench
+import LoomConfig
+import LoomKernels
+import LoomTraining
+import LoomWire
+
+struct HostsBenchOptions: ParsableArguments {
+    @Option(help: "Comma-separated host counts for the multi-host benchmark on the test bed (e.g. 1,2,4,8; needs root). --batch is then the batch per host.")
+    var hosts: String?
+
+    @Option(help: "With --hosts: every host's link rate (tc: 1gbit, 500mbit, 10gbit).")
+    var link: String = "1gbit"
+
+    @Option(name: .customLong("compute-ms"), help: "With --hosts: compute per host per step in ms (default: measured here for the model at the batch per host, one thread).")
+    var computeMs: Double?
+
+    @Option(help: "With --hosts: compute slots per worker (loom worker --slots).")
+    var slots: Int = 1
+
+    @Option(help: "With --hosts: steps measured per host count (after 2 warm-up steps).")
+    var steps: Int = 5
+
+    @Option(help: "With --hosts: the bed driver script.")
+    var bedScript: String = "deploy/bench/hosts-bench.sh"
+
+    @Option(help: .hidden)
+    var bedCoordinator: String?
+
+    @Option(help: .hidden)
+    var bedKeys: String?
+
+    @Option(help: .hidden)
+    var bedCheckpoint: String?
+}
+
+enum HostsBench {
+    /// The coordinator's half, on host 0 of a bed: prints one JSON line of `HostsBenchmark.Figures`.
+    static func coordinate(_ o: HostsBenchOptions, endpoint: String, config: RunConfig, logger: Logger) throws {
+        guard let hosts = Int(o.hosts ?? ""), hosts >= 1 else { throw CLIError("--bed-coordinator needs --hosts N (one count)") }
+        let security: Security = try o.bedKeys.map { try Security.coordinator(keysDirectory: $0) } ?? .none
+        let figures = try HostsBenchmark.coordinate(endpoint: endpoint, security: security, hosts: hosts, config: config,
+                                                    steps: o.steps, warmup: 2,
+                                                    checkpointPath: o.bedCheckpoint ?? "/tmp/loom-bench-\(getpid()).h5",
+                                                    bed: ProcessInfo.processInfo.environment["LOOM_BED"], logger: logger)
+        let data = try JSONEncoder().encode(figures)
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    static func run(_ o: HostsBenchOptions, model: String, batch: Int, microBatch: Int, logger: Logger) throws {
+        let counts = (o.hosts ?? "").split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !counts.isEmpty, counts.allSatisfy({ (1...64).contains($0) }) else {
+            throw CLIError("--hosts wants host counts of 1 to 64 like 1,2,4,8, got '\(o.hosts ?? "")'")
+        }
+        guard let rate = linkBytesPerSecond(o.link) else { throw CLIError("--link '\(o.link)' is not a rate like 1gbit, 500mbit, 10gbit") }
+        guard batch > 0, microBatch > 0, batch % microBatch == 0 else {
+            throw CLIError("--batch \(batch) is not a positive multiple of --micro-batch \(microBatch)")
+        }
+        guard (1...256).contains(o.slots) else { throw CLIError("--slots must be 1 to 256, got \(o.slots)") }
+        guard o.steps >= 1 else { throw CLIError("--steps must be at least 1, got \(o.steps)") }
+        if let c = o.computeMs, !(c > 0 && c <= 600_000) { throw CLIError("--compute-ms must be above 0 and at most 600000, got \(c)") }
+        guard geteuid() == 0 else {
+            throw CLIError("loom bench --hosts makes network namespaces (deploy/tests/hosts.sh) and needs root: run it with sudo, or as root in a container with CAP_NET_ADMIN")
+        }
+        guard FileManager.default.isReadableFile(atPath: o.bedScript) else {
+            throw CLIError("--bed-script \(o.bedScript): no such file (run from the repository's root, or name the script)")
+        }
+
+        // What the model costs on this host: one micro-shard's compute (one thread), adding
+        // two gradients, one optimizer step.
+        let config = try BenchCommand.config(model: model, batch: batch, microBatch: microBatch)
+        let shards = batch / microBatch
+        let shardMs: Double
+        if let computeMs = o.computeMs {
+            shardMs = computeMs / Double((shards + o.slots - 1) / o.slots)
+        } else {
+            let t = try TrainingThroughput.measure(config: config, seconds: 3)
+            shardMs = 1000 * Double(microBatch) / t.samplesPerSecond
+        }
+        let hostComputeMs = shardMs * Double((shards + o.slots - 1) / o.slots)
+        let problem = try TrainingProblem.synthetic(config: config)
+        let p = problem.model.parameters.count
+        let (add, opt) = try measureCoordinatorCosts(parameters: p, config: config)
+        var costs = ScalingModel(parameters: p, linkBytesPerSecond: rate, compute: hostComputeMs / 1000,
+                                 addSeconds: add, optimizerSeconds: opt)
+        print(KernelSetup.summary)
+        print(String(format: "model %@: %d parameters (%.2f MB fp32); per host: batch %d, %d micro-shard(s) of %d, %d slot(s), compute %.1f ms per step (%.1f ms per micro-shard%@)",
+                     model, p, Double(4 * p) / 1e6, batch, shards, microBatch, o.slots, hostComputeMs, shardMs,
+                     o.computeMs == nil ? ", measured here on one thread" : ", given"))
+        print(String(format: "link %@ (%.1f MB/s); measured here: adding two gradients %.2f ms, optimizer step %.2f ms",
+                     o.link, rate / 1e6, add * 1000, opt * 1000))
+        print("(other processes share this machine's cores: see docs/SCALING.md on what the bed can carry)")
+
+        var measured: [Int: HostsBenchmark.Figures] = [:]
+        for n in counts {
+            let figures = try runOnBed(o, hosts: n, holdMs: shardMs, model: model, batch: batch, microBatch: microBatch)
+            measured[n] = figures
+            print(String(format: "  %d host(s): %.1f samples/s, step %.1f ms", n, figures.samplesPerSecond, figures.stepMs))
+        }
+        // The CPU cost of a round trip, from the 1-host run (no link between): its step
+        // less the compute, the optimizer and the (absent) additions.
+        if let one = measured[1] {
+            costs.transferCPU = max(0, one.stepMs / 1000 - costs.compute - one.optimizerMs / 1000)
+            print(String(format: "a round trip's CPU (encode, CURVE, copies, decode, checks), from the 1-host run: %.1f ms", costs.transferCPU * 1000))
+        }
+        report(counts: counts, measured: measured, model: model, config: config, costs: costs, batch: batch)
+    }
+
+    /// One host count on a fresh bed: the driver script's output is the coordinator's JSON.
+    static func runOnBed(_ o: HostsBenchOptions, hosts n: Int, holdMs: Double, model: String, batch: Int,
+                         microBatch: Int) throws -> HostsBenchmark.Figures {
+        let exe = LocalCluster.selfExecutable()
+        let coordinatorArgs = ["--model", model, "--batch", "\(batch * n)", "--micro-batch", "\(microBatch)",
+                               "--hosts", "\(n)", "--steps", "\(o.steps)", "--log-level", "warning"]
+        let workerArgs = ["--stand-in-ms", String(format: "%.3f", holdMs), "--slots", "\(o.slots)", "--log-level", "warning"]
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = [o.bedScript, "\(n)", o.link] + coordinatorArgs + ["--"] + workerArgs
+        p.environment = ProcessInfo.processInfo.environment.merging(["LOOM": exe]) { $1 }
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        guard p.terminationStatus == 0, let line = text.split(separator: "\n").last(where: { $0.hasPrefix("{") }) else {
+            throw CLIError("bench on a bed of \(n) host(s) failed (status \(p.terminationStatus)): \(text.suffix(400))")
+        }
+        return try JSONDecoder().decode(HostsBenchmark.Figures.self, from: Data(line.utf8))
+    }
+
+    static func report(counts: [Int], measured: [Int: HostsBenchmark.Figures], model: String, config: RunConfig,
+                       costs: ScalingModel, batch: Int) {
+        let base = measured[1] ?? measured[counts.min()!]!
+        let baseN = Double(base.hosts)
+        let predictedOne = costs.singleCoordinator(hosts: base.hosts).total
+        print("")
+        print("hosts  samples/s  efficiency        step ms            compute  wait    reduce  optim   ckpt    MB/step host0 up/down  host1 up/down   sharded  ring(DDP)")
+        print("                  meas.  model      meas.   model      (held)   (link)                                                                 model eff.")
+        for n in counts {
+            guard let f = measured[n] else { continue }
+            let c = costs.singleCoordinator(hosts: n)
+            let eff = f.samplesPerSecond / (Double(n) / baseN * base.samplesPerSecond)
+            let effModel = predictedOne / c.total
+            let wait = f.firstResultMs + f.spreadMs - costs.compute * 1000
+            let shardedEff = costs.sharded(hosts: 1).total / costs.sharded(hosts: n).total
+            let ringEff = costs.ringAllreduce(hosts: 1).total / costs.ringAllreduce(hosts: n).total
+            func mb(_ v: [Double], _ i: Int) -> Double { i < v.count ? v[i] / 1e6 : 0 }
+            print(String(format: "%5d  %9.1f  %5.3f  %5.3f  %8.1f  %8.1f  %7.1f  %6.1f  %6.1f  %6.1f  %6.1f  %6.2f/%-6.2f  %6.2f/%-6.2f   %5.3f    %5.3f",
+                         n, f.samplesPerSecond, eff, effModel, f.stepMs, c.total * 1000, costs.compute * 1000, wait,
+                         f.reduceMs, f.optimizerMs, f.checkpointMs, mb(f.linkUp, 0), mb(f.linkDown, 0),
+                         mb(f.linkUp, 1), mb(f.linkDown, 1), shardedEff, ringEff))
+        }
+        print("")
+        print("model (docs/SCALING.md): step = compute + (N-1) x model on the coordinator's link out + (N-1) x back in + (N-1) additions + optimizer")
+        print("  + a round trip's CPU (from the 1-host run, so the 1-host model is the measurement);")
+        print("wait = until the last result is in, minus the compute; ckpt = one checkpoint after the last step (not in the step).")
+        print("sharded = S = N shards co-located with the workers (planned); ring(DDP) = 2(N-1)/N model sizes per host per step, no overlap.")
+        var lines: [[String: Any]] = []
+        for n in counts {
+            guard let f = measured[n], let data = try? JSONEncoder().encode(f),
+                  var object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { continue }
+            object["model_step_ms"] = costs.singleCoordinator(hosts: n).total * 1000
+            object["model_efficiency"] = predictedOne / costs.singleCoordinator(hosts: n).total
+            lines.append(object)
+        }
+        if let data = try? JSONSerialization.data(withJSONObject: ["model": model, "compute_ms": costs.compute * 1000, "runs": lines],
+                                                  options: [.sortedKeys]) {
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+
+    /// Seconds to add two gradients of `parameters` floats, and of one optimizer step.
+    static func measureCoordinatorCosts(parameters p: Int, config: RunConfig) throws -> (add: Double, optimizer: Double) {
+        var a = [Float](repeating: 0.001, count: p)
+        let b = [Float](repeating: 0.002, count: p)
+        let optimizer = try Optimizer(config: config.optimizer, parameterCount: p)
+        func best(_ body: () throws -> Void) rethrows -> Double {
+            var t = Double.infinity
+            for _ in 0..<5 {
+                let s = Date()
+                try body()
+                t = min(t, Date().timeIntervalSince(s))
+            }
+            return t
+        }
+        let add = best {
+            a.withUnsafeMutableBufferPointer { x in
+                b.withUnsafeBufferPointer { y in _ = elementwiseSum(x.baseAddress!, y.baseAddress!, into: x.baseAddress!, count: p) }
+            }
+        }
+        var w = [Float](repeating: 0.5, count: p)
+        let opt = try best { try optimizer.step(weights: &w, gradients: b, lr: 0.001) }
+        return (add, opt)
+    }
+
+    /// Bytes per second of a tc rate (decimal kbit, mbit, gbit, as tc reads them).
+    static func linkBytesPerSecond(_ rate: String) -> Double? {
+        let r = rate.lowercased()
+        for (suffix, scale) in [("gbit", 1e9), ("mbit", 1e6), ("kbit", 1e3)] where r.hasSuffix(suffix) {
+            guard let v = Double(r.dropLast(suffix.count)), v > 0 else { return nil }
+            return v * scale / 8
+        }
+        return nil
+    }
+}

@@ -62,7 +62,9 @@ import Testing
             #expect(sent > socketBytes[i] + sharedBytes[i] / 4, "socket only \(sent) B/step; with shared memory \(socketBytes[i]) + \(sharedBytes[i])")
         }
         let bound = try #require((object["barrier_bound"] as? [String: Double])?["2"])
-        #expect(bound > 0.1 && bound < 1.5, "barrier bound \(bound)")
+        // A ratio of two timings: on a loaded machine it can take any positive value, so only
+        // its presence and sign are checked (no test may depend on timing luck).
+        #expect(bound > 0 && bound.isFinite, "barrier bound \(bound)")
         let share = try #require(object["fraction_of_barrier_throughput"] as? [String: Double])
         #expect(Set(share.keys) == ["1", "2"])
         #expect(share.values.allSatisfy { $0 > 0 && $0.isFinite })

@@ -45,9 +45,15 @@ struct ValueReader {
     /// bounded before anything multiplies or allocates with it.
     func int(_ node: Node, _ path: KeyPath, _ rule: NumberRule = .any,
              limit: Int = ConfigLimits.integer) throws(ConfigError) -> Int {
-        let expected = rule.phrase(integer: true) + (limit == Int.max ? "" : " ≤ \(limit)")
-        guard let text = node.plainText, let value = Int(text.replacingOccurrences(of: "_", with: "")),
-              rule.accepts(Double(value)), value <= limit, value >= -limit else { throw fail(path, node, expected) }
+        // The limit is named when the text is a number past it (or past Int's range).
+        let text = node.plainText?.replacingOccurrences(of: "_", with: "")
+        let beyond = rule.phrase(integer: true) + " ≤ \(limit)"
+        guard let text, let value = Int(text) else {
+            let isWhole = text.map { !$0.isEmpty && $0.drop(while: { $0 == "-" || $0 == "+" }).allSatisfy(\.isNumber) } ?? false
+            throw fail(path, node, isWhole ? beyond : rule.phrase(integer: true))
+        }
+        guard rule.accepts(Double(value)) else { throw fail(path, node, rule.phrase(integer: true)) }
+        guard value <= limit, value >= -limit else { throw fail(path, node, beyond) }
         return value
     }
 

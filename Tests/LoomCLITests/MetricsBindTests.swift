@@ -43,7 +43,9 @@ private func accepts(_ host: String, _ port: Int) -> Bool {
 @Suite struct MetricsBindTests {
     /// Starts a worker (its coordinator need not exist) serving metrics; returns it and its port.
     private func worker(_ extra: [String], in directory: URL, tag: String) throws -> (LoomChild, Int) {
-        let child = try Loom.start(["worker", "--connect", "ipc://\(directory.path)/none.sock", "--metrics-port", "0"] + extra,
+        // --exit-with-parent: gone with this test process even if it dies before its defers.
+        let child = try Loom.start(["worker", "--connect", "ipc://\(directory.path)/none.sock", "--exit-with-parent",
+                                    "--metrics-port", "0"] + extra,
                                    in: directory, tag: tag)
         #expect(child.waitForLog("/metrics (probe: /healthz)", timeout: 30), "\(child.stderr)")
         // "... metrics on http://127.0.0.1:PORT/metrics (probe: /healthz)"

@@ -27,7 +27,7 @@ import Testing
         FileManager.default.createFile(atPath: log, contents: nil)
         let worker = Process()
         worker.executableURL = TestPaths.loomExecutable
-        worker.arguments = ["worker", "--connect", coordinator.endpoint]
+        worker.arguments = ["worker", "--connect", coordinator.endpoint, "--exit-with-parent"]
         worker.standardInput = FileHandle.nullDevice
         worker.standardOutput = FileHandle.nullDevice
         worker.standardError = FileHandle(forWritingAtPath: log)

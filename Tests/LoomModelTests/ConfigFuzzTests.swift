@@ -64,7 +64,8 @@ enum ConfigFuzz {
         "training.log_every_steps", "training.eval_every_steps", "cluster.heartbeat_ms",
         "cluster.worker_timeout_ms", "checkpoint.keep", "checkpoint.every_steps", "optimizer.lr",
         "optimizer.betas", "optimizer.eps", "optimizer.weight_decay", "optimizer.reference_batch",
-        "schedule.t_0", "schedule.t_mult", "schedule.warmup", "data.augment.crop_padding",
+        "schedule.t_0", "schedule.t_mult", "schedule.warmup", "schedule.kind", "schedule.step_size",
+        "schedule.gamma", "schedule.t_max", "schedule.eta_min", "schedule.unit", "data.augment.crop_padding",
         "data.mean", "data.std", "data.validation_fraction", "calibration.max_iterations", "name", "x.y",
     ]
 
@@ -80,7 +81,8 @@ enum ConfigFuzz {
 
     static let others = ["true", "null", "~", "[]", "{}", "[1, 2]", "[1, 28, 28]", "[0, 28, 28]",
                          "[3, 65536, 65536]", "{a: 1}", "'7'", "\"\"", "[[[[]]]]", "{kind: relu}",
-                         "[{kind: linear, name: z, out: 1048576}]", "conv2d", "!!int 5", "&a 3", "*a"]
+                         "[{kind: linear, name: z, out: 1048576}]", "conv2d", "!!int 5", "&a 3", "*a",
+                         "step", "sgdr", "cosine", "constant", "epoch", "4.9e-324", "1e-300"]
 
     /// One generated case: YAML text and overrides.
     static func generate(_ random: inout FuzzRandom) -> (yaml: String, overrides: [String]) {
@@ -140,6 +142,11 @@ enum ConfigFuzz {
                 let problem = try TrainingProblem(config: config, heads: heads,
                                                   imageShape: .init(height: input[1], width: input[2], channels: input[0]))
                 let model = problem.model
+                // The schedule the run would follow, at its first and at far-away steps.
+                if let schedule = try? LRSchedule(config: config.schedule, baseLR: config.optimizer.lr,
+                                                  stepsPerEpoch: 10, totalSteps: 1000) {
+                    for step in [0, 1, 999, 1 << 40] { _ = schedule.position(atStep: step) }
+                }
                 #expect(model.parameters.count + model.buffers.count <= ModelLimits.parameters)
                 let bytes = try #require(model.workspaceBytes(batch: config.training.microBatch))
                 #expect(bytes <= ModelLimits.workspaceBytes)

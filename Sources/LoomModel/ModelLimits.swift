@@ -52,7 +52,7 @@ extension NetworkBuilder {
     /// either would pass `ModelLimits` (an overflow counts as passing it).
     func checkBounds(_ l: LayerInput) throws(ModelError) {
         let layer = l.layer
-        let width = Int.max  // stands for "overflowed": always over the limit
+        let overflowed = Int.max  // stands for a count past Int: always over the limit
         var parameters = 0
         var output = l.shape.count
         var flops = 0
@@ -65,17 +65,17 @@ extension NetworkBuilder {
             let outH = (max(h + 2 * p - k, 0)) / s + 1, outW = (max(w + 2 * p - k, 0)) / s + 1
             switch layer.kind {
             case .conv2d:
-                parameters = checkedProduct(layer.out, c, k, k).flatMap { checkedSum($0, layer.out) } ?? width
-                output = checkedProduct(layer.out, outH, outW) ?? width
-                flops = checkedProduct(2, parameters == width ? width : parameters, outH, outW) ?? width
+                parameters = checkedProduct(layer.out, c, k, k).flatMap { checkedSum($0, layer.out) } ?? overflowed
+                output = checkedProduct(layer.out, outH, outW) ?? overflowed
+                flops = checkedProduct(2, parameters, outH, outW) ?? overflowed
             case .depthwise2d:
-                parameters = checkedProduct(c, k, k).flatMap { checkedSum($0, c) } ?? width
-                output = checkedProduct(c, outH, outW) ?? width
-                flops = checkedProduct(2, parameters == width ? width : parameters, outH, outW) ?? width
+                parameters = checkedProduct(c, k, k).flatMap { checkedSum($0, c) } ?? overflowed
+                output = checkedProduct(c, outH, outW) ?? overflowed
+                flops = checkedProduct(2, parameters, outH, outW) ?? overflowed
             case .squeeze_excite:
-                parameters = checkedProduct(2, layer.squeeze, c).flatMap { checkedSum($0, layer.squeeze, c) } ?? width
+                parameters = checkedProduct(2, layer.squeeze, c).flatMap { checkedSum($0, layer.squeeze, c) } ?? overflowed
             case .maxpool2d, .avgpool2d:
-                output = checkedProduct(c, outH, outW) ?? width
+                output = checkedProduct(c, outH, outW) ?? overflowed
             case .batchnorm2d:
                 parameters = 4 * c
             default:
@@ -84,29 +84,29 @@ extension NetworkBuilder {
         } else if case let .flat(f) = l.shape {
             switch layer.kind {
             case .linear:
-                parameters = checkedProduct(layer.out, f).flatMap { checkedSum($0, layer.out) } ?? width
+                parameters = checkedProduct(layer.out, f).flatMap { checkedSum($0, layer.out) } ?? overflowed
                 output = layer.out
-                flops = checkedProduct(2, parameters == width ? width : parameters) ?? width
+                flops = checkedProduct(2, parameters) ?? overflowed
             case .batchnorm1d:
                 parameters = 4 * f
             default:
                 break
             }
         }
-        let total = checkedSum(self.parameters.count, buffers.count, parameters) ?? width
+        let total = checkedSum(self.parameters.count, buffers.count, parameters) ?? overflowed
         if total > ModelLimits.parameters {
             throw .tooLarge(what: "layer \(l.label) (line \(l.layer.line)) brings the parameters and buffers to",
-                            amount: total == width ? "more than 2^63" : "\(total)", limit: ModelLimits.parameters)
+                            amount: total == overflowed ? "more than 2^63" : "\(total)", limit: ModelLimits.parameters)
         }
         if output > ModelLimits.activationsPerSample {
             throw .tooLarge(what: "layer \(l.label) (line \(l.layer.line)) makes an activation of",
-                            amount: output == width ? "more than 2^63 floats" : "\(output) floats per sample",
+                            amount: output == overflowed ? "more than 2^63 floats" : "\(output) floats per sample",
                             limit: ModelLimits.activationsPerSample)
         }
-        let totalFLOPs = checkedSum(self.flops, flops) ?? width
+        let totalFLOPs = checkedSum(self.flops, flops) ?? overflowed
         if totalFLOPs > ModelLimits.flopsPerSample {
             throw .tooLarge(what: "layer \(l.label) (line \(l.layer.line)) brings the forward FLOPs per sample to",
-                            amount: totalFLOPs == width ? "more than 2^63" : "\(totalFLOPs)", limit: ModelLimits.flopsPerSample)
+                            amount: totalFLOPs == overflowed ? "more than 2^63" : "\(totalFLOPs)", limit: ModelLimits.flopsPerSample)
         }
     }
 }

@@ -165,8 +165,19 @@ struct CheckpointLoader {
 
     // MARK: - Typed reads
 
+    /// The most floats one checkpoint tensor or optimizer slot may hold: the parameters of
+    /// the largest model Loom builds (LoomModel's `ModelLimits.parameters`, 2^28). The file
+    /// declares its shapes (a chunked dataset need not store its elements), so the shape
+    /// is checked before the read allocates anything.
+    static let maxTensorElements = 1 << 28
+
     private func readFloats(_ object: String, strict: Bool) throws -> HDF5Array<Float> {
         try requireType(object, [.float32])
+        let shape = try root.shape(of: object)
+        let count = shape.reduce(1, *)  // fits in Int: HDF5Group.shape checks the product
+        guard count <= Self.maxTensorElements else {
+            throw CheckpointError(path: path, reason: .invalid(object: object, detail: "shape \(shape) holds \(count) floats, more than the \(Self.maxTensorElements) of the largest model Loom builds"))
+        }
         let array = try root.read(Float.self, object)
         if strict { try CheckpointValidation.checkFinite(array.values, object: object, path: path) }
         return array

@@ -89,7 +89,8 @@ struct CheckpointLayoutWriter {
             try root.writeScalar(Int64(contents.numBatchesTracked),
                                  to: CheckpointLayout.modelPath(layer + ".num_batches_tracked"))
         }
-        let order = contents.model.map(\.name) + contents.batchNormLayers.map { $0 + ".num_batches_tracked" }
+        // PyTorch's state_dict() order: per module, parameters then buffers.
+        let order = StateDictOrder.keys(contents.model.map(\.name), batchNormLayers: contents.batchNormLayers)
         if !order.isEmpty { try root.setAttribute("state_dict_order", order, on: "model") }
     }
 

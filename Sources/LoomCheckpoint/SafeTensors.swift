@@ -29,6 +29,10 @@ public struct SafeTensorsFile: Sendable {
     public var skipped: [String]
 
     public static func read(_ path: String) throws(SafeTensorsError) -> SafeTensorsFile {
+        // A FIFO would block the read until something writes to it.
+        guard DurableFile.isRegularFile(path) || !DurableFile.exists(path) else {
+            throw .unreadable(path: path, detail: "not a regular file (a FIFO, device or directory)")
+        }
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw .unreadable(path: path, detail: error.localizedDescription)
@@ -56,8 +60,10 @@ public struct SafeTensorsFile: Sendable {
                   let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2 else {
                 throw .badTensor(path: path, tensor: name, detail: "needs dtype, shape and data_offsets [begin, end]")
             }
-            guard shape.allSatisfy({ $0 >= 0 }), offsets[0] >= 0, offsets[0] <= offsets[1],
-                  dataStart + offsets[1] <= bytes.count else {
+            // Every number is the file's: compare without arithmetic that could overflow, and
+            // bound the element count by the data there is (at least one byte per element).
+            guard let elements = elementCount(shape), elements <= bytes.count, offsets[0] >= 0, offsets[0] <= offsets[1],
+                  offsets[1] <= bytes.count - dataStart else {
                 throw .badTensor(path: path, tensor: name, detail: "shape \(shape) or offsets \(offsets) out of range"
                                  + " (\(bytes.count - dataStart) data bytes)")
             }
@@ -100,5 +106,17 @@ public struct SafeTensorsFile: Sendable {
             file.tensors.append(NamedTensor(name: e.name, shape: e.shape, values: values))
         }
         return file
+    }
+
+    /// The product of `shape`, nil when a dimension is negative or the product overflows.
+    static func elementCount(_ shape: [Int]) -> Int? {
+        var product = 1
+        for dim in shape {
+            guard dim >= 0 else { return nil }
+            let (next, overflow) = product.multipliedReportingOverflow(by: dim)
+            if overflow { return nil }
+            product = next
+        }
+        return product
     }
 }

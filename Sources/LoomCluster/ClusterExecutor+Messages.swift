@@ -9,6 +9,8 @@ import LoomWire
 extension ClusterExecutor {
     func handle(_ envelope: Envelope, state: TrainingState?) {
         let peer = envelope.peer
+        handlingAddress = envelope.peerAddress
+        defer { handlingAddress = nil }
         let message: Message
         do {
             message = try Message.decode(envelope.frames, expectedRunID: runID)
@@ -293,13 +295,27 @@ extension ClusterExecutor {
     func reject(_ peer: PeerID, _ reason: String, _ detail: String) {
         rejects.add(reason)
         let who = workers[peer]?.name ?? "\(peer)"
-        let logged = rejectsLogged[peer, default: 0]
-        rejectsLogged[peer] = logged + 1
-        if logged < 20 {
-            logger.warning("dropped a message from peer \(who): \(reason): \(detail)")
-        } else if logged == 20 {
-            logger.warning("peer \(who) keeps sending bad messages; counting them without logging each")
+        let address = handlingAddress
+        let source = address ?? "peer \(peer)"
+        let from = address.map { " at \($0)" } ?? ""
+        switch rejectLog.decide(source: source, reason: reason) {
+        case .log:
+            logger.warning("dropped a message from peer \(who)\(from): \(reason): \(detail)")
+        case .logLast:
+            logger.warning("dropped a message from peer \(who)\(from): \(reason): \(detail)")
+            let every = "a summary every \(options.rejectSummaryInterval.components.seconds) s"
+            logger.warning(rejectLog.windowFull
+                           ? "too many bad messages; counting them without logging each (\(every))"
+                           : "\(source) keeps sending bad messages; counting them without logging each (\(every))")
+        case .suppress:
+            break
         }
+    }
+
+    /// The summary of the rejects not logged in the window that ended (see `RejectLog`);
+    /// with `force`, of those so far.
+    func logRejectSummary(force: Bool = false) {
+        if let line = rejectLog.summary(now: clock.now, force: force) { logger.warning("\(line)") }
     }
 
     /// The assignment of piece `key` of `job` for `worker`, with sample records when the

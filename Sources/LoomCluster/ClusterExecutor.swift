@@ -28,6 +28,8 @@ public struct ClusterOptions: Sendable {
     /// Admit workers whose kernels differ from the run's (with a warning): the run is then
     /// reproducible only to rounding.
     public var allowMixedKernels = false
+    /// How often a line sums up the bad messages not logged one by one (`RejectLog`).
+    public var rejectSummaryInterval: Duration = .seconds(60)
 
     public init(heartbeatInterval: Duration, workerTimeout: Duration) {
         self.heartbeatInterval = heartbeatInterval
@@ -71,8 +73,11 @@ public final class ClusterExecutor: StepExecutor {
     var sharedWeights: SharedRegion?
     /// The small weights message naming the slot of one version, once that version is in it.
     var sharedWeightsCache: (version: UInt64, frames: [[UInt8]])?
-    /// Rejects logged per peer (the rest are counted only, so a flood cannot flood the log).
-    var rejectsLogged: [PeerID: Int] = [:]
+    /// Which rejects are logged, per source address and in total (the rest are counted
+    /// and summed up once per `options.rejectSummaryInterval`, so a flood cannot flood the log).
+    lazy var rejectLog = RejectLog(window: options.rejectSummaryInterval, now: clock.now)
+    /// The address of the envelope being handled, when the transport knows it.
+    var handlingAddress: String?
 
     /// - Parameters:
     ///   - transport: the bound coordinator side (ROUTER).
@@ -185,6 +190,7 @@ public final class ClusterExecutor: StepExecutor {
     public func shutdown(reason: String) {
         let frames = Message.shutdown(Shutdown(runID: runID, reason: reason)).encode()
         for worker in orderedWorkers { try? transport.send(frames, to: worker.peer) }
+        logRejectSummary(force: true)
         logger.info("\(summaryLine)")
         // Its file goes now, not when the executor does; workers after this get the socket.
         sharedWeights = nil
@@ -285,6 +291,7 @@ public final class ClusterExecutor: StepExecutor {
     /// Heartbeats out, dead workers out.
     func maintain(state: TrainingState?) {
         let now = clock.now
+        logRejectSummary()
         for worker in orderedWorkers where now - worker.lastHeard > options.workerTimeout {
             declareDead(worker, why: "silent for \(milliseconds(now - worker.lastHeard)) ms (cluster.worker_timeout_ms \(milliseconds(options.workerTimeout)))")
         }

@@ -40,10 +40,15 @@ public struct RunDescription: Codable, Equatable, Sendable {
 
     /// Parses `Welcome.runJSON`; the error names the field at fault.
     public static func parse(_ text: String) throws(ClusterError) -> RunDescription {
+        let description: RunDescription
         do {
-            return try JSONDecoder().decode(RunDescription.self, from: Data(text.utf8))
+            description = try JSONDecoder().decode(RunDescription.self, from: Data(text.utf8))
         } catch {
             throw .badWelcome(endpoint: "welcome", reason: "run description JSON: \(error)")
         }
+        if let violation = description.boundsViolation() {
+            throw .badWelcome(endpoint: "welcome", reason: "run description JSON: \(violation)")
+        }
+        return description
     }
 }

@@ -14,7 +14,10 @@ extension WorkerSession {
         try checkVersion(a.weightsVersion)
         let problem = run.computer.problem
         let m = run.computer.microBatch
-        let step = Int(a.step)
+        // Steps count from 0 and are keys of dropout's draws: one past 2^63 − 1 is no step of a run.
+        guard let step = Int(exactly: a.step) else {
+            throw .unusableWork(endpoint: endpoint, what: "step \(a.step)", reason: "a step number must be below 2^63")
+        }
         guard a.shardSampleCounts.allSatisfy({ Int($0) == m }), a.headScales.count == problem.losses.count else {
             throw .unusableWork(endpoint: endpoint, what: "step \(a.step)", reason: "micro-shards of \(a.shardSampleCounts) samples and \(a.headScales.count) head scales; this run has micro-batch \(m) and \(problem.losses.count) heads")
         }

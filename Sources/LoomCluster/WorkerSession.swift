@@ -141,30 +141,55 @@ final class WorkerSession {
         return nil
     }
 
-    /// Builds the run from the welcome: config, resolved heads, model, computer.
-    private func join(_ welcome: Welcome) throws(ClusterError) {
-        let endpoint = worker.options.endpoint
+    /// What a welcome asks for, checked whole before anything large is allocated: the
+    /// config (every number within `ConfigLimits`), the run description, the model (within
+    /// `ModelLimits`, its micro-batch workspace too) and the test-time transforms.
+    struct Plan {
+        var config: RunConfig
+        var description: RunDescription
+        var problem: TrainingProblem
+        var tta: [TTATransform]
+    }
+
+    /// The plan of `welcome`, or why it cannot be run here (`.badWelcome`).
+    static func plan(_ welcome: Welcome, endpoint: String,
+                     memoryBytes: UInt64 = ProcessInfo.processInfo.physicalMemory) throws(ClusterError) -> Plan {
         do {
             let config = try ConfigLoader.parse(yaml: welcome.configYAML, source: "welcome from \(endpoint)", defaultName: "run")
             let description = try RunDescription.parse(welcome.runJSON)
             let problem = try TrainingProblem(config: config, heads: description.heads, imageShape: description.imageShape)
             let tta = try TTATransform.parse(config.data.tta)
-            current = Run(runID: welcome.runID, description: description,
-                      slotComputer: SlotComputer(problem: problem, microBatch: config.training.microBatch,
-                                                 slots: max(worker.options.slots, 1)),
-                      heartbeat: .milliseconds(config.cluster.heartbeatMs),
-                      timeout: .milliseconds(config.cluster.workerTimeoutMs), tta: tta)
-            version = nil
-            logger.info("joined run \(String(welcome.runID, radix: 16)) at \(endpoint): \(config.name), \(problem.model.parameters.count) parameters, micro-batch \(config.training.microBatch)")
-            let foundData = findLocalData(description)
-            let mapped = mapSharedMemory(path: welcome.sharedWeightsPath, parameterCount: problem.model.parameters.count)
-            // Tell the coordinator what changed since the first hello.
-            if foundData || mapped || worker.options.standInMilliseconds != nil { sendToCoordinator(.hello(hello)) }
+            // Within the limits but not within this machine: say so rather than abort.
+            let bytes = problem.model.workspaceBytes(batch: config.training.microBatch) ?? Int.max
+            if UInt64(bytes) > memoryBytes {
+                throw ClusterError.badWelcome(endpoint: endpoint, reason: "the model's workspace for a micro-batch of \(config.training.microBatch) takes \(bytes) bytes, more than this machine's \(memoryBytes)")
+            }
+            return Plan(config: config, description: description, problem: problem, tta: tta)
+        } catch ClusterError.badWelcome(_, let reason) {
+            throw .badWelcome(endpoint: endpoint, reason: reason)
         } catch let error as ClusterError {
             throw error
         } catch {
             throw .badWelcome(endpoint: endpoint, reason: "\(error)")
         }
+    }
+
+    /// Builds the run from the welcome: config, resolved heads, model, computer.
+    private func join(_ welcome: Welcome) throws(ClusterError) {
+        let endpoint = worker.options.endpoint
+        let plan = try Self.plan(welcome, endpoint: endpoint)
+        let (config, description, problem, tta) = (plan.config, plan.description, plan.problem, plan.tta)
+        current = Run(runID: welcome.runID, description: description,
+                      slotComputer: SlotComputer(problem: problem, microBatch: config.training.microBatch,
+                                                 slots: max(worker.options.slots, 1)),
+                      heartbeat: .milliseconds(config.cluster.heartbeatMs),
+                      timeout: .milliseconds(config.cluster.workerTimeoutMs), tta: tta)
+        version = nil
+        logger.info("joined run \(String(welcome.runID, radix: 16)) at \(endpoint): \(config.name), \(problem.model.parameters.count) parameters, micro-batch \(config.training.microBatch)")
+        let foundData = findLocalData(description)
+        let mapped = mapSharedMemory(path: welcome.sharedWeightsPath, parameterCount: problem.model.parameters.count)
+        // Tell the coordinator what changed since the first hello.
+        if foundData || mapped || worker.options.standInMilliseconds != nil { sendToCoordinator(.hello(hello)) }
     }
 
     /// Without `--data` and without `--no-local-data`: use the config's `data.path` if this

@@ -36,7 +36,7 @@ extension AugmentConfig {
     init(reading r: SectionReader) throws(ConfigError) {
         self.init()
         try r.checkKeys(["crop_padding", "hflip", "brightness", "contrast"])
-        cropPadding = try r.int("crop_padding", cropPadding, .nonNegative)
+        cropPadding = try r.int("crop_padding", cropPadding, .nonNegative, limit: ConfigLimits.window)
         hflip = try r.bool("hflip", hflip)
         brightness = try r.double("brightness", brightness, .unit)
         contrast = try r.double("contrast", contrast, .fraction)

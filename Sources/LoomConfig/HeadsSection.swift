@@ -14,14 +14,14 @@ extension HeadConfig {
         line = r.node.mark?.line ?? 0
         attribute = try r.string("attribute", name)
         layer = try r.string("layer", "head.\(name)")
-        classes = try r.int("classes", 0, .nonNegative)
+        classes = try r.int("classes", 0, .nonNegative, limit: ConfigLimits.width)
         if kind == .binary && classes > 1 {
             throw r.error("classes", "'\(r.path.dotted).classes' must be 1 (or 0) for a binary head, got \(classes)")
         }
         if kind == .softmax && classes == 1 {
             throw r.error("classes", "'\(r.path.dotted).classes' must be at least 2 for a softmax head (or 0 = from the dataset)")
         }
-        hidden = try r.ints("hidden", [], .positive)
+        hidden = try r.ints("hidden", [], .positive, limit: ConfigLimits.width)
         lossWeight = try r.double("loss_weight", lossWeight, .nonNegative)
         if let l = try r.section("loss") { loss = try LossConfig(reading: l, base: defaultLoss) }
     }

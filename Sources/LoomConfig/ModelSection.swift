@@ -6,7 +6,7 @@ extension ModelConfig {
     init(reading r: SectionReader) throws(ConfigError) {
         self.init()
         try r.checkKeys(["input", "layers"])
-        input = try r.ints("input", input, .positive)
+        input = try r.ints("input", input, .positive, limit: ConfigLimits.inputSide)
         if input.count != 3 {
             throw r.error("input", "'model.input' must be [C, H, W] (3 positive integers), got \(input.count) values")
         }
@@ -56,18 +56,18 @@ extension LayerConfig {
         }
         switch kind {
         case .conv2d, .linear:
-            out = try r.values.int(try r.required("out"), r.path + ["out"], .positive)
+            out = try r.values.int(try r.required("out"), r.path + ["out"], .positive, limit: ConfigLimits.width)
             bias = try r.bool("bias", bias)
             if kind == .conv2d {
-                kernel = try r.int("kernel", 3, .positive)
-                stride = try r.int("stride", 1, .positive)
-                padding = try r.int("padding", 0, .nonNegative)
+                kernel = try r.int("kernel", 3, .positive, limit: ConfigLimits.window)
+                stride = try r.int("stride", 1, .positive, limit: ConfigLimits.window)
+                padding = try r.int("padding", 0, .nonNegative, limit: ConfigLimits.window)
             }
         case .maxpool2d, .avgpool2d:
             // PyTorch's pooling: kernel 2 by default here, stride defaults to the kernel.
-            kernel = try r.int("kernel", 2, .positive)
-            stride = try r.int("stride", kernel, .positive)
-            padding = try r.int("padding", 0, .nonNegative)
+            kernel = try r.int("kernel", 2, .positive, limit: ConfigLimits.window)
+            stride = try r.int("stride", kernel, .positive, limit: ConfigLimits.window)
+            padding = try r.int("padding", 0, .nonNegative, limit: ConfigLimits.window)
             if padding * 2 > kernel {
                 throw r.error("padding", "'\(r.path.dotted).padding' (\(padding)) must be at most half"
                               + " of the kernel (\(kernel))")
@@ -84,12 +84,12 @@ extension LayerConfig {
                 shortcut = try LayerConfig.list(node, r.path + ["shortcut"], r.values)
             }
         case .depthwise2d:
-            kernel = try r.int("kernel", 3, .positive)
-            stride = try r.int("stride", 1, .positive)
-            padding = try r.int("padding", 0, .nonNegative)
+            kernel = try r.int("kernel", 3, .positive, limit: ConfigLimits.window)
+            stride = try r.int("stride", 1, .positive, limit: ConfigLimits.window)
+            padding = try r.int("padding", 0, .nonNegative, limit: ConfigLimits.window)
             bias = try r.bool("bias", bias)
         case .squeeze_excite:
-            squeeze = try r.values.int(try r.required("squeeze"), r.path + ["squeeze"], .positive)
+            squeeze = try r.values.int(try r.required("squeeze"), r.path + ["squeeze"], .positive, limit: ConfigLimits.width)
             activation = try r.choice("activation", activation)
         case .concat:
             let branchesPath = r.path + ["branches"]

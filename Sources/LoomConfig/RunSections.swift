@@ -7,11 +7,11 @@ extension TrainingConfig {
     init(reading r: SectionReader) throws(ConfigError) {
         self.init()
         try r.checkKeys(Self.keys)
-        seed = UInt64(try r.int("seed", Int(seed), .nonNegative))
-        epochs = try r.int("epochs", epochs, .positive)
+        seed = UInt64(try r.int("seed", Int(seed), .nonNegative, limit: ConfigLimits.seed))
+        epochs = try r.int("epochs", epochs, .positive, limit: ConfigLimits.epochs)
         maxSteps = try r.int("max_steps", maxSteps, .nonNegative)
-        batchSize = try r.int("batch_size", batchSize, .positive)
-        microBatch = try r.int("micro_batch", microBatch, .positive)
+        batchSize = try r.int("batch_size", batchSize, .positive, limit: ConfigLimits.batch)
+        microBatch = try r.int("micro_batch", microBatch, .positive, limit: ConfigLimits.batch)
         logEverySteps = try r.int("log_every_steps", logEverySteps, .positive)
         evalEverySteps = try r.int("eval_every_steps", evalEverySteps, .nonNegative)
         tensorboard = try r.string("tensorboard", tensorboard, nonEmpty: false)
@@ -28,8 +28,8 @@ extension ClusterConfig {
     init(reading r: SectionReader) throws(ConfigError) {
         self.init()
         try r.checkKeys(["heartbeat_ms", "worker_timeout_ms", "pin_local_workers", "shared_memory"])
-        heartbeatMs = try r.int("heartbeat_ms", heartbeatMs, .positive)
-        workerTimeoutMs = try r.int("worker_timeout_ms", workerTimeoutMs, .positive)
+        heartbeatMs = try r.int("heartbeat_ms", heartbeatMs, .positive, limit: ConfigLimits.milliseconds)
+        workerTimeoutMs = try r.int("worker_timeout_ms", workerTimeoutMs, .positive, limit: ConfigLimits.milliseconds)
         pinLocalWorkers = try r.bool("pin_local_workers", pinLocalWorkers)
         sharedMemory = try r.bool("shared_memory", sharedMemory)
         // A timeout shorter than two heartbeats declares healthy workers dead.

@@ -41,9 +41,19 @@ struct ValueReader {
         tree.error(path, node, "'\(path.dotted)' must be \(expected), got \(node.shown)")
     }
 
-    func int(_ node: Node, _ path: KeyPath, _ rule: NumberRule = .any) throws(ConfigError) -> Int {
-        guard let text = node.plainText, let value = Int(text.replacingOccurrences(of: "_", with: "")),
-              rule.accepts(Double(value)) else { throw fail(path, node, rule.phrase(integer: true)) }
+    /// An integer of `rule` with magnitude at most `limit` (ConfigLimits): every size is
+    /// bounded before anything multiplies or allocates with it.
+    func int(_ node: Node, _ path: KeyPath, _ rule: NumberRule = .any,
+             limit: Int = ConfigLimits.integer) throws(ConfigError) -> Int {
+        // The limit is named when the text is a number past it (or past Int's range).
+        let text = node.plainText?.replacingOccurrences(of: "_", with: "")
+        let beyond = rule.phrase(integer: true) + " ≤ \(limit)"
+        guard let text, let value = Int(text) else {
+            let isWhole = text.map { !$0.isEmpty && $0.drop(while: { $0 == "-" || $0 == "+" }).allSatisfy(\.isNumber) } ?? false
+            throw fail(path, node, isWhole ? beyond : rule.phrase(integer: true))
+        }
+        guard rule.accepts(Double(value)) else { throw fail(path, node, rule.phrase(integer: true)) }
+        guard value <= limit, value >= -limit else { throw fail(path, node, beyond) }
         return value
     }
 
@@ -131,9 +141,10 @@ struct SectionReader {
         return value
     }
 
-    func int(_ key: String, _ fallback: Int, _ rule: NumberRule = .any) throws(ConfigError) -> Int {
+    func int(_ key: String, _ fallback: Int, _ rule: NumberRule = .any,
+             limit: Int = ConfigLimits.integer) throws(ConfigError) -> Int {
         guard let value = node(key) else { return fallback }
-        return try values.int(value, path + [key], rule)
+        return try values.int(value, path + [key], rule, limit: limit)
     }
 
     func double(_ key: String, _ fallback: Double, _ rule: NumberRule = .any) throws(ConfigError) -> Double {
@@ -166,11 +177,12 @@ struct SectionReader {
         return result
     }
 
-    func ints(_ key: String, _ fallback: [Int], _ rule: NumberRule = .any) throws(ConfigError) -> [Int] {
+    func ints(_ key: String, _ fallback: [Int], _ rule: NumberRule = .any,
+              limit: Int = ConfigLimits.integer) throws(ConfigError) -> [Int] {
         guard let value = node(key) else { return fallback }
         var result: [Int] = []
         for (item, itemPath) in try values.list(value, path + [key]) {
-            result.append(try values.int(item, itemPath, rule))
+            result.append(try values.int(item, itemPath, rule, limit: limit))
         }
         return result
     }

@@ -191,6 +191,10 @@ extension HDF5Group {
             defer { H5Sclose(space) }
             let count = H5Sget_simple_extent_npoints(space)
             guard count >= 0 else { throw HDF5Error.fromLibrary(file: call.file, object: call.object, "cannot count values") }
+            // The file declares the count; Loom's attributes are short lists (names, shapes).
+            guard count <= 1 << 24 else {
+                throw call.error("\(count) values, more than the 2^24 an attribute may hold")
+            }
             return try body(attribute, type, Int(count), call)
         }
     }

@@ -24,6 +24,7 @@ extension HDF5Group {
             try requireNumeric(dataset, call, reading: T.self)
             let shape = try datasetShape(dataset, call)
             let count = shape.reduce(1, *)
+            try checkReadSize(count, of: T.self, call)
             var status: herr_t = 0
             let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
                 if count > 0 {
@@ -44,7 +45,9 @@ extension HDF5Group {
                                         rows: Range<Int>) throws(HDF5Error) -> HDF5Array<T> {
         let shape = try shape(of: path)
         guard !shape.isEmpty else { throw call(path).error("cannot read rows of a scalar dataset") }
-        let count = rows.count * shape.dropFirst().reduce(1, *)
+        let (count, overflow) = rows.count.multipliedReportingOverflow(by: shape.dropFirst().reduce(1, *))
+        if overflow { throw call(path).error("rows \(rows) of shape \(shape) hold more than 2^63 elements") }
+        try checkReadSize(count, of: T.self, call(path))
         var status: HDF5Error?
         let values = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             do throws(HDF5Error) {
@@ -237,5 +240,28 @@ func dataspaceShape(_ space: hid_t, _ call: HDF5Call) throws(HDF5Error) -> [Int]
     guard rank > 0 else { return [] }
     var dims = [hsize_t](repeating: 0, count: Int(rank))
     try call.check(H5Sget_simple_extent_dims(space, &dims, nil), "cannot read dimensions")
+    // A file may declare any dimensions (a chunked dataset need not store its elements):
+    // the shape's product must fit in Int before anyone multiplies or allocates with it.
+    var product = 1
+    for dim in dims {
+        let (next, overflow) = product.multipliedReportingOverflow(by: Int(clamping: dim))
+        guard dim <= hsize_t(Int.max), !overflow else {
+            throw call.error("dimensions \(dims) hold more than 2^63 elements")
+        }
+        product = next
+    }
     return dims.map { Int($0) }
+}
+
+/// The most bytes one read allocates (16 GiB): a whole dataset or attribute, or the rows
+/// asked for. Files declare their own sizes; a larger one is an error naming the object,
+/// not an abort in the allocation.
+public let hdf5ReadLimitBytes = 1 << 34
+
+/// Throws unless `count` elements of `T` fit `hdf5ReadLimitBytes`.
+func checkReadSize<T>(_ count: Int, of: T.Type, _ call: HDF5Call) throws(HDF5Error) {
+    let (bytes, overflow) = count.multipliedReportingOverflow(by: MemoryLayout<T>.stride)
+    guard count >= 0, !overflow, bytes <= hdf5ReadLimitBytes else {
+        throw call.error("\(count) elements of \(T.self) are more than the \(hdf5ReadLimitBytes) bytes one read may take")
+    }
 }

@@ -42,11 +42,15 @@ public final class Model {
     /// Builds the network, checking every layer. Head classes must already be resolved (> 0;
     /// binary heads have 1). Throws naming the layer or head and its config line.
     public init(model: ModelConfig, heads: [HeadConfig]) throws(ModelError) {
-        guard model.input.count == 3, model.input.allSatisfy({ $0 > 0 }) else {
+        guard model.input.count == 3, model.input.allSatisfy({ $0 > 0 && $0 <= ConfigLimits.inputSide }) else {
             throw .invalidInput(shape: model.input)
         }
         let inputShape = ActivationShape.spatial(channels: model.input[0], height: model.input[1],
                                                  width: model.input[2])
+        guard inputShape.count <= ModelLimits.activationsPerSample else {
+            throw .tooLarge(what: "model.input \(model.input) holds", amount: "\(inputShape.count) floats per sample",
+                            limit: ModelLimits.activationsPerSample)
+        }
         var builder = NetworkBuilder(inputCount: inputShape.count)
         let trunk = try builder.build(model.layers, input: 0, shape: inputShape, isHead: false)
 
@@ -56,8 +60,11 @@ public final class Model {
             guard head.classes > 0 else {
                 throw .invalidHead(head: head.name, line: head.line, reason: "needs classes > 0, got \(head.classes)")
             }
-            if let width = head.hidden.first(where: { $0 <= 0 }) {
-                throw .invalidHead(head: head.name, line: head.line, reason: "hidden width \(width) must be > 0")
+            guard head.classes <= ConfigLimits.width else {
+                throw .invalidHead(head: head.name, line: head.line, reason: "\(head.classes) classes, over the limit of \(ConfigLimits.width)")
+            }
+            if let width = head.hidden.first(where: { $0 <= 0 || $0 > ConfigLimits.width }) {
+                throw .invalidHead(head: head.name, line: head.line, reason: "hidden width \(width) must be in 1...\(ConfigLimits.width)")
             }
             var layers: [LayerConfig] = []
             for (i, width) in head.hidden.enumerated() {

@@ -1,5 +1,7 @@
 // Why a model cannot be built from its config, or why a pass cannot run.
 
+import LoomConfig
+
 /// A model config that describes an impossible network, or a misuse of a pass.
 public enum ModelError: Error, CustomStringConvertible, Equatable {
     /// `model.input` is not a positive [C, H, W].
@@ -18,11 +20,14 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case foreignWorkspace
     /// `backward` was called without a preceding `forward` on this workspace.
     case backwardBeforeForward
+    /// The model (or its workspace) would pass one of `ModelLimits`: `what` says which
+    /// layer or total, `amount` how much it would be.
+    case tooLarge(what: String, amount: String, limit: Int)
 
     public var description: String {
         switch self {
         case let .invalidInput(shape):
-            return "model.input \(shape) is not a positive [C, H, W] shape"
+            return "model.input \(shape) is not a positive [C, H, W] shape with each side ≤ \(ConfigLimits.inputSide)"
         case let .invalidLayer(layer, line, reason):
             return "model layer \(layer) (line \(line)): \(reason)"
         case let .duplicateName(name, line, firstLine):
@@ -37,6 +42,8 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
             return "the workspace was made by a different model"
         case .backwardBeforeForward:
             return "backward called before forward on this workspace"
+        case let .tooLarge(what, amount, limit):
+            return "model too large: \(what) \(amount), over the limit of \(limit) (docs/CONFIG.md, Limits)"
         }
     }
 }

@@ -121,8 +121,17 @@ struct NetworkBuilder {
             nextLayerIndex += 1
             let input = LayerInput(layer: layer, index: index, label: Self.label(layer, index), slot: slot, shape: shape,
                                    isHead: isHead, needsGradient: slot != 0, mayRunInPlace: slot != 0 && slot != protected)
+            guard index < ModelLimits.layers else {
+                throw .tooLarge(what: "the network has", amount: "more layers", limit: ModelLimits.layers)
+            }
+            try checkBounds(input)
             try claim(name: layer.name, line: layer.line, required: false, fail: input.fail)
             let compiled = try compile(input)
+            // A concat's output is its branches' together: bounded only once they are built.
+            if compiled.shape.count > ModelLimits.activationsPerSample {
+                throw .tooLarge(what: "layer \(input.label) (line \(layer.line)) makes an activation of",
+                                amount: "\(compiled.shape.count) floats per sample", limit: ModelLimits.activationsPerSample)
+            }
             if let operation = compiled.operation { operations.append(operation) }
             slot = compiled.slot
             shape = compiled.shape

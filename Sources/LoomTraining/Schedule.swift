@@ -122,7 +122,7 @@ public struct LRSchedule: Equatable, Sendable {
         case .constant:
             return SchedulePosition(epoch: epoch, inWarmup: false, tCur: t, tI: 0, restarts: 0, lr: baseLR)
         case .step:
-            let decays = Int((t / config.stepSize).rounded(.down))
+            let decays = wholeCount(t / config.stepSize)
             return SchedulePosition(epoch: epoch, inWarmup: false, tCur: t - Double(decays) * config.stepSize,
                                     tI: config.stepSize, restarts: decays,
                                     lr: baseLR * pow(config.gamma, Double(decays)))
@@ -143,6 +143,8 @@ public struct LRSchedule: Equatable, Sendable {
         let t0 = config.t0
         if config.tMult == 1 {
             let n = (t / t0).rounded(.down)
+            // More restarts than Int counts (t_0 of 1e-320): the phase is anyone's; take 0.
+            guard n < 9.2e18 else { return (0, t0, Int.max) }
             return (t - n * t0, t0, Int(n))
         }
         // Cycle lengths grow geometrically, so this loop runs O(log t) times; the sums of
@@ -165,3 +167,9 @@ extension LRSchedule {
     }
 }
 
+/// ⌊x⌋ as an Int for x ≥ 0, saturating at Int.max: a tiny `step_size` or `t_0` (a config
+/// may hold 1e-320) makes the quotient infinite, and `Int(_:)` of that traps.
+func wholeCount(_ x: Double) -> Int {
+    guard x.isFinite, x < 9.2e18 else { return x.isNaN ? 0 : Int.max }
+    return Int(max(x, 0).rounded(.down))
+}

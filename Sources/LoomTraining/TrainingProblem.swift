@@ -68,6 +68,9 @@ public final class TrainingProblem {
         }
         do {
             model = try Model(model: modelConfig, heads: headConfigs)
+            // Before a `ShardComputer` allocates it: a micro-batch the model cannot hold in
+            // memory is an error naming the workspace's size, not an abort.
+            try model.checkWorkspace(batch: config.training.microBatch)
         } catch {
             throw .model(error)
         }

@@ -8,14 +8,15 @@ import LoomCheckpoint
 import LoomKernels
 
 extension TrainingState {
-    /// The model's tensors in state_dict order, PyTorch names and shapes.
+    /// The model's tensors in PyTorch's state_dict order (module by module: parameters,
+    /// then buffers), PyTorch names and shapes.
     public func modelTensors() -> [NamedTensor] {
         func tensors(_ layout: ParameterLayout, _ values: [Float]) -> [NamedTensor] {
             layout.views.map { v in
                 NamedTensor(name: v.name, shape: v.shape, values: Array(values[v.offset..<(v.offset + v.count)]))
             }
         }
-        return tensors(problem.model.parameters, parameters) + tensors(problem.model.buffers, buffers)
+        return StateDictOrder.ordered(tensors(problem.model.parameters, parameters) + tensors(problem.model.buffers, buffers))
     }
 
     /// What `CheckpointReader` must find for this model: every tensor, by name and shape.

@@ -140,6 +140,12 @@ public struct CurveKeyPair: Equatable, Sendable {
     /// The first line that is neither empty nor a `#` comment, trimmed.
     private static func readKey(file: String, what: String) throws(SecurityError) -> String {
         guard FileManager.default.fileExists(atPath: file) else { throw .fileNotFound(path: file) }
+        // A FIFO would block the read until something writes to it (past SIGTERM, once the
+        // command's handlers are installed): only a regular file (links followed) is read.
+        var status = stat()
+        guard stat(file, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            throw .readFailed(path: file, reason: "not a regular file (a FIFO, device or directory)")
+        }
         let text: String
         do {
             text = try String(contentsOfFile: file, encoding: .utf8)

@@ -198,7 +198,9 @@ public final class SharedRegion: @unchecked Sendable {
         guard name.hasPrefix("loom-"), !name.contains("/"), name.split(separator: "-").count == 4 else {
             throw .invalid(path: path, reason: "not a Loom region (a loom-<pid>-<kind>-<id> file directly in \(directory))")
         }
-        let fd = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        // O_NONBLOCK: the path comes in a welcome, and opening a FIFO for reading would
+        // wait for a writer, past SIGTERM; non-blocking, it opens and fails the check below.
+        let fd = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             if errno == ELOOP { throw .invalid(path: path, reason: "a symbolic link") }
             throw .unavailable(path: path, reason: "cannot open: \(errorText())")

@@ -27,10 +27,15 @@ func hexDigits<Bytes: Sequence<UInt8>>(_ bytes: Bytes) -> String {
 public struct Envelope: Equatable, Sendable {
     public var peer: PeerID
     public var frames: [[UInt8]]
+    /// Where the connection comes from, when the transport knows (the peer's IP address
+    /// for ZeroMQ over TCP): unlike `peer`, a reconnecting peer cannot choose it anew, so
+    /// limits on what one peer may cost (log lines) are kept per address.
+    public var peerAddress: String?
 
-    public init(peer: PeerID, frames: [[UInt8]]) {
+    public init(peer: PeerID, frames: [[UInt8]], peerAddress: String? = nil) {
         self.peer = peer
         self.frames = frames
+        self.peerAddress = peerAddress
     }
 }
 

@@ -18,8 +18,11 @@ public struct TransportFactory: Sendable {
 
     /// A worker's side, connecting to `endpoint` and reconnecting on its own when the
     /// connection drops; its one peer is `PeerID.coordinator`.
-    public func connect(_ endpoint: String) throws(TransportError) -> any Transport {
-        try ZeroMQTransport.connect(endpoint: endpoint, security: security)
+    /// With CURVE, `onHandshakeFailure` hears each refused or failed handshake (libzmq
+    /// retries by itself; without it a refused worker waits in silence).
+    public func connect(_ endpoint: String,
+                        onHandshakeFailure: (@Sendable (String) -> Void)? = nil) throws(TransportError) -> any Transport {
+        try ZeroMQTransport.connect(endpoint: endpoint, security: security, onHandshakeFailure: onHandshakeFailure)
     }
 
     /// A fresh `ipc://` endpoint in /tmp for a coordinator and its local workers, and the

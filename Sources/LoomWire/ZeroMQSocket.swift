@@ -97,7 +97,14 @@ final class ZeroMQSocket {
 
     /// One whole multipart message if one is waiting, nil otherwise (never blocks).
     func receiveNow() throws(TransportError) -> [[UInt8]]? {
+        try receiveNowWithAddress()?.frames
+    }
+
+    /// As `receiveNow`, with the connection's "Peer-Address" metadata (the peer's IP for
+    /// TCP; nil when libzmq has none, as for ipc).
+    func receiveNowWithAddress() throws(TransportError) -> (frames: [[UInt8]], peerAddress: String?)? {
         var frames: [[UInt8]] = []
+        var address: String?
         while true {
             var message = zmq_msg_t()
             zmq_msg_init(&message)
@@ -109,13 +116,16 @@ final class ZeroMQSocket {
                 if frames.isEmpty && zmq_errno() == EAGAIN { return nil }
                 throw Self.error("zmq_msg_recv", endpoint)
             }
+            if address == nil, let text = zmq_msg_gets(&message, "Peer-Address") {
+                address = String(cString: text)
+            }
             let size = zmq_msg_size(&message)
             let data = zmq_msg_data(&message)!
             frames.append([UInt8](unsafeUninitializedCapacity: size) { buffer, count in
                 if size > 0 { memcpy(buffer.baseAddress!, data, size) }
                 count = size
             })
-            if zmq_msg_more(&message) == 0 { return frames }
+            if zmq_msg_more(&message) == 0 { return (frames, address.flatMap { $0.isEmpty ? nil : $0 }) }
         }
     }
 

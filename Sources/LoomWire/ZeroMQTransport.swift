@@ -43,6 +43,9 @@ public final class ZeroMQTransport: Transport {
     private let context: UnsafeMutableRawPointer
     private let socket: ZeroMQSocket
     private let authenticator: ZAPAuthenticator?
+    /// Worker side with CURVE: hears refused handshakes (`onHandshakeFailure`).
+    private let handshakes: HandshakeMonitor?
+    private let onHandshakeFailure: (@Sendable (String) -> Void)?
     private var isClosed = false
 
     /// The coordinator side: a ROUTER bound at `endpoint`.
@@ -68,14 +71,19 @@ public final class ZeroMQTransport: Transport {
     /// The worker side: a DEALER connecting to `endpoint`, reconnecting on its own when
     /// the connection drops. Its one peer is `PeerID.coordinator`. `identity` fixes the
     /// routing id the coordinator sees (default: chosen by ZeroMQ per connection).
+    ///
+    /// With `.curveClient`, `onHandshakeFailure` hears each failed handshake (a key the
+    /// coordinator does not allow, a wrong server key...), called from `receive`.
     public static func connect(endpoint: String, security: Security = .none, identity: [UInt8]? = nil,
-                               options: ZeroMQOptions = .init()) throws(TransportError) -> ZeroMQTransport {
+                               options: ZeroMQOptions = .init(),
+                               onHandshakeFailure: (@Sendable (String) -> Void)? = nil) throws(TransportError) -> ZeroMQTransport {
         try ZeroMQTransport(role: .worker, endpoint: endpoint, security: security, identity: identity,
-                            options: options, onAuthenticationEvent: nil)
+                            options: options, onAuthenticationEvent: nil, onHandshakeFailure: onHandshakeFailure)
     }
 
     private init(role: Role, endpoint: String, security: Security, identity: [UInt8]?, options: ZeroMQOptions,
-                 onAuthenticationEvent: (@Sendable (AuthEvent) -> Void)?) throws(TransportError) {
+                 onAuthenticationEvent: (@Sendable (AuthEvent) -> Void)?,
+                 onHandshakeFailure: (@Sendable (String) -> Void)? = nil) throws(TransportError) {
         guard endpoint.hasPrefix("tcp://") || endpoint.hasPrefix("ipc://") else {
             throw .invalidEndpoint(endpoint, reason: "only tcp:// and ipc:// are supported")
         }
@@ -85,6 +93,7 @@ public final class ZeroMQTransport: Transport {
         guard let context = zmq_ctx_new() else { throw ZeroMQSocket.error("zmq_ctx_new", endpoint) }
         var socket: ZeroMQSocket?
         var authenticator: ZAPAuthenticator?
+        var handshakes: HandshakeMonitor?
         do {
             let s = try ZeroMQSocket(context: context, type: role == .coordinator ? ZMQ_ROUTER : ZMQ_DEALER, endpoint: endpoint)
             socket = s
@@ -98,9 +107,13 @@ public final class ZeroMQTransport: Transport {
                 try s.bind(endpoint)
                 s.endpoint = s.getString(ZMQ_LAST_ENDPOINT) ?? endpoint
             } else {
+                if case .curveClient = security, onHandshakeFailure != nil {
+                    handshakes = try HandshakeMonitor(context: context, watching: s)
+                }
                 try s.connect(endpoint)
             }
         } catch {
+            handshakes?.close()
             socket?.close()
             zmq_ctx_shutdown(context)
             authenticator?.waitUntilStopped()
@@ -111,6 +124,8 @@ public final class ZeroMQTransport: Transport {
         self.context = context
         self.socket = socket!
         self.authenticator = authenticator
+        self.handshakes = handshakes
+        self.onHandshakeFailure = onHandshakeFailure
         self.endpoint = socket!.endpoint
     }
 
@@ -190,15 +205,18 @@ public final class ZeroMQTransport: Transport {
     public func receive(timeout: Duration) throws(TransportError) -> Envelope? {
         guard !isClosed else { throw .closed(endpoint: endpoint) }
         let deadline = ContinuousClock.now + timeout
+        if let handshakes, let onHandshakeFailure {
+            for failure in handshakes.failures() { onHandshakeFailure(failure) }
+        }
         while true {
-            if let frames = try socket.receiveNow() {
+            if let (frames, address) = try socket.receiveNowWithAddress() {
                 switch role {
                 case .worker:
-                    return Envelope(peer: .coordinator, frames: frames)
+                    return Envelope(peer: .coordinator, frames: frames, peerAddress: address)
                 case .coordinator:
                     // A ROUTER always prepends the routing id; guard anyway.
                     guard frames.count >= 1 else { continue }
-                    return Envelope(peer: PeerID(frames[0]), frames: Array(frames.dropFirst()))
+                    return Envelope(peer: PeerID(frames[0]), frames: Array(frames.dropFirst()), peerAddress: address)
                 }
             }
             let remaining = (deadline - ContinuousClock.now).roundedUpMilliseconds
@@ -210,6 +228,7 @@ public final class ZeroMQTransport: Transport {
     public func close() {
         guard !isClosed else { return }
         isClosed = true
+        handshakes?.close()
         socket.close()
         // Shutting the context down wakes the ZAP thread (ETERM) so that it closes its sockets.
         zmq_ctx_shutdown(context)

@@ -19,14 +19,23 @@ import LoomTraining
 import Glibc
 #endif
 
-/// `--metrics-port`, shared by `loom coordinator`, `loom train` and `loom worker`.
+/// `--metrics-port` and `--metrics-bind`, shared by `loom coordinator`, `loom train` and
+/// `loom worker`. The endpoint has no authentication, so it listens on loopback unless told
+/// otherwise (a Prometheus on another machine needs `--metrics-bind 0.0.0.0` or the address
+/// of the interface it scrapes).
 struct MetricsOptions: ParsableArguments {
-    @Option(help: "Serve Prometheus metrics at http://0.0.0.0:PORT/metrics and a probe at /healthz (0 = any free port).")
+    @Option(help: "Serve Prometheus metrics at http://ADDRESS:PORT/metrics and a probe at /healthz (0 = any free port; ADDRESS is --metrics-bind).")
     var metricsPort: Int?
+
+    @Option(help: "The IPv4 address the metrics port listens on: 127.0.0.1 (the default, this machine only), an interface's address, or 0.0.0.0 (every interface; the endpoint has no authentication).")
+    var metricsBind = "127.0.0.1"
 
     func validate() throws {
         if let metricsPort, !(0...65535).contains(metricsPort) {
             throw ValidationError("--metrics-port must be in 0...65535, got \(metricsPort)")
+        }
+        if MetricsServer.ipv4(metricsBind) == nil {
+            throw ValidationError("--metrics-bind must be an IPv4 address such as 127.0.0.1 or 0.0.0.0 (or localhost), got '\(metricsBind)'")
         }
     }
 
@@ -34,9 +43,9 @@ struct MetricsOptions: ParsableArguments {
     func start(for run: TrainingRun, logger: Logger) throws -> MetricsServer? {
         guard let metricsPort else { return nil }
         let endpoint = MetricsEndpoint()
-        let server = try MetricsServer(port: UInt16(metricsPort), endpoint: endpoint)
+        let server = try MetricsServer(port: UInt16(metricsPort), address: metricsBind, endpoint: endpoint)
         server.training = TrainingMetrics(endpoint: endpoint, latestCheckpointPath: run.directory.latestPath, runID: run.runID)
-        logger.info("metrics on http://0.0.0.0:\(server.port)/metrics (probe: /healthz)")
+        logger.info("metrics on http://\(server.address):\(server.port)/metrics (probe: /healthz)")
         return server
     }
 
@@ -45,8 +54,8 @@ struct MetricsOptions: ParsableArguments {
     func startWorker(logger: Logger) throws -> (MetricsServer, WorkerMetrics)? {
         guard let metricsPort else { return nil }
         let endpoint = MetricsEndpoint()
-        let server = try MetricsServer(port: UInt16(metricsPort), endpoint: endpoint)
-        logger.info("metrics on http://0.0.0.0:\(server.port)/metrics (probe: /healthz)")
+        let server = try MetricsServer(port: UInt16(metricsPort), address: metricsBind, endpoint: endpoint)
+        logger.info("metrics on http://\(server.address):\(server.port)/metrics (probe: /healthz)")
         return (server, WorkerMetrics(endpoint: endpoint))
     }
 }
@@ -62,10 +71,24 @@ final class MetricsServer: @unchecked Sendable {
     var training: TrainingMetrics?
     /// The bound port (the one chosen by the system when 0 was asked for).
     let port: UInt16
+    /// The IPv4 address listened on (`--metrics-bind`).
+    let address: String
     private let listener: Int32
 
-    init(port: UInt16, endpoint: MetricsEndpoint) throws(MetricsServerError) {
+    /// `text` as an IPv4 address in network byte order; `localhost` is 127.0.0.1.
+    static func ipv4(_ text: String) -> in_addr? {
+        var parsed = in_addr()
+        let literal = text.lowercased() == "localhost" ? "127.0.0.1" : text
+        return inet_pton(AF_INET, literal, &parsed) == 1 ? parsed : nil
+    }
+
+    init(port: UInt16, address: String, endpoint: MetricsEndpoint) throws(MetricsServerError) {
         self.endpoint = endpoint
+        guard let bindAddress = Self.ipv4(address) else {
+            throw MetricsServerError(description: "metrics server: '\(address)' is not an IPv4 address (--metrics-bind)")
+        }
+        let shown = address.lowercased() == "localhost" ? "127.0.0.1" : address
+        self.address = shown
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw MetricsServerError(description: "metrics server: socket(): \(String(cString: strerror(errno)))") }
         var one: Int32 = 1
@@ -73,14 +96,14 @@ final class MetricsServer: @unchecked Sendable {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
-        address.sin_addr = in_addr(s_addr: INADDR_ANY)
+        address.sin_addr = bindAddress
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard bound == 0, listen(fd, 16) == 0 else {
             let why = String(cString: strerror(errno))
             close(fd)
-            throw MetricsServerError(description: "metrics server: cannot listen on 0.0.0.0:\(port) (--metrics-port): \(why)")
+            throw MetricsServerError(description: "metrics server: cannot listen on \(shown):\(port) (--metrics-bind, --metrics-port): \(why)")
         }
         var actual = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)

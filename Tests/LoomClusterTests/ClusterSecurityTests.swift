@@ -71,6 +71,8 @@ import Testing
         let intruder = try h.startWorker("bad", connect: endpoint, extra: ["--keys", h.path("bad")])
         let plaintext = try h.startWorker("plain", connect: endpoint, extra: [])
         #expect(h.waitFor("CURVE: refused", in: "run.log", seconds: 20))
+        // The refused worker says so, with ZAP's status (it used to retry in silence).
+        #expect(h.waitFor("refused the CURVE handshake (ZAP status 400)", in: "bad.log", seconds: 20), "\(h.log("bad.log"))")
         try h.startWorker("good", connect: endpoint, extra: ["--exit-on-shutdown", "--keys", h.path("good")])
         _ = try h.finish(coordinator, run: "run")
         for p in [intruder, plaintext] { p.terminate(); p.waitUntilExit() }

@@ -21,7 +21,7 @@
 #
 # Options:
 #   --port P            coordinator port (default 5555)
-#   --metrics-port P    serve Prometheus metrics on the coordinator host
+#   --metrics-port P    serve Prometheus metrics on the coordinator host (every interface)
 #   --address A         address workers connect to (default: the first host's name)
 #   --loom PATH         loom on the hosts (default: loom)
 #   --keys-dir DIR      key directory on the hosts (default: .loom/keys, relative to the home)
@@ -134,7 +134,7 @@ done
 # ---- start ---------------------------------------------------------------------------------
 PIDFILE=/tmp/$TAG
 coordinator_cmd=("$LOOM" coordinator --config "$CONFIG" --bind "tcp://0.0.0.0:$PORT" --resume auto)
-[[ -n $METRICS_PORT ]] && coordinator_cmd+=(--metrics-port "$METRICS_PORT")
+[[ -n $METRICS_PORT ]] && coordinator_cmd+=(--metrics-port "$METRICS_PORT" --metrics-bind 0.0.0.0)
 coordinator_cmd+=("${EXTRA[@]}")
 worker_cmd=("$LOOM" worker --connect "tcp://$ADDRESS:$PORT" --exit-on-shutdown)
 

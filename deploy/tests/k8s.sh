@@ -35,6 +35,7 @@ broken 's/--connect=tcp:\/\/loom-coordinator:5555/--connect=tcp:\/\/loom-coordin
 broken '/selector:/,/ports:/ s/component: coordinator/component: coord/' service.yaml "a Service selector matching no pod"
 broken 's/key: reference-cnn.yaml/key: reference.yaml/' coordinator.yaml "a ConfigMap key that does not exist"
 broken 's/port: metrics$/port: metric/' coordinator.yaml "a probe on an undeclared port"
+broken '/--metrics-bind=0.0.0.0/d' coordinator.yaml "a metrics port on loopback that probes cannot reach"
 broken 's/mountPath: \/etc\/loom\/config$/mountPath: \/etc\/loom\/conf/' coordinator.yaml "a config file that is not mounted"
 broken 's/restartPolicy: OnFailure/restartPolicy: Never/' coordinator.yaml "a coordinator that is not restarted after a crash"
 broken 's/podReplacementPolicy: Failed/podReplacementPolicy: TerminatingOrFailed/' coordinator.yaml "two coordinators at once while one stops"

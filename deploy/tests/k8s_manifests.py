@@ -255,10 +255,16 @@ def main(directory, loom=None):
     check("the coordinator binds the port it declares", bind_port in cports.values(), f"{bind_port} vs {cports}")
     check("--metrics-port is the declared metrics port",
           int(ca.get("metrics-port", ["-1"])[0]) == cports.get("metrics"), f"{ca.get('metrics-port')} vs {cports}")
+    # The metrics port listens on loopback unless --metrics-bind says otherwise; probes and
+    # Prometheus reach the pod's address.
+    check("the coordinator's metrics port listens beyond loopback (--metrics-bind=0.0.0.0)",
+          ca.get("metrics-bind") == ["0.0.0.0"], f"{ca.get('metrics-bind')}")
     if "metrics-port" in wa:
         wports = {p.get("name"): p["containerPort"] for p in wc.get("ports", [])}
         check("the worker's --metrics-port is its declared metrics port",
               int(wa["metrics-port"][0]) == wports.get("metrics"), f"{wa['metrics-port']} vs {wports}")
+        check("the worker's metrics port listens beyond loopback (--metrics-bind=0.0.0.0)",
+              wa.get("metrics-bind") == ["0.0.0.0"], f"{wa.get('metrics-bind')}")
 
     # the worker reaches the coordinator through a Service that selects it
     m = re.match(r"tcp://([^:]+):(\d+)$", wa["connect"][0])

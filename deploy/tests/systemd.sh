@@ -65,6 +65,7 @@ LOOM_CONFIG=/etc/loom/run.yaml
 LOOM_BIND=tcp://127.0.0.1:$PORT
 LOOM_KEYS=/etc/loom/keys
 LOOM_METRICS_PORT=$((PORT + 1))
+LOOM_METRICS_BIND=127.0.0.1
 LOOM_ARGS=--set data.path=data/tiny.h5 --set checkpoint.dir=runs/smoke --set training.max_steps=12 --set training.eval_every_steps=0
 EOF
 cat > "$S/etc/loom/worker.env" <<EOF

@@ -90,13 +90,40 @@ struct WorkerCommand: ParsableCommand {
             })
             let endpoint = connect, transports = TransportFactory(security: security)
             let metrics = try metricsOptions.startWorker(logger: logger)
+            // libzmq retries a refused handshake every reconnect interval: one line per
+            // reason and minute is enough.
+            let refusals = HandshakeFailureLog(logger: logger)
             let worker = Worker(options: options, logger: logger, stop: stop) { () throws(TransportError) -> Transport in
-                let transport = try transports.connect(endpoint)
+                let transport = try transports.connect(endpoint, onHandshakeFailure: { refusals.note($0) })
                 return metrics.map { MeteredTransport(transport, metrics: $0.1) } ?? transport
             }
             logger.info("worker pid \(ProcessInfo.processInfo.processIdentifier) connecting to \(connect)\(keys == nil ? "" : " with CURVE")")
             try worker.run()
             logger.info("worker done: \(worker.piecesComputed) pieces computed")
         }
+    }
+}
+
+/// Logs each handshake failure reason at most once a minute (libzmq retries a refused
+/// connection every few seconds).
+final class HandshakeFailureLog: @unchecked Sendable {
+    private let logger: Logger
+    private let lock = NSLock()
+    private var lastLogged: [String: ContinuousClock.Instant] = [:]
+    private var repeats: [String: Int] = [:]
+
+    init(logger: Logger) { self.logger = logger }
+
+    func note(_ failure: String) {
+        let now = ContinuousClock.now
+        lock.lock()
+        defer { lock.unlock() }
+        if let last = lastLogged[failure], now - last < .seconds(60) {
+            repeats[failure, default: 0] += 1
+            return
+        }
+        let again = repeats.removeValue(forKey: failure).map { " (\($0) more times since the last line)" } ?? ""
+        lastLogged[failure] = now
+        logger.error("\(failure)\(again); retrying")
     }
 }

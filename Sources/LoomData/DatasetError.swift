@@ -21,6 +21,13 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable, Sendable {
     case io(file: String, reason: String)
     /// A configuration value the data pipeline cannot use.
     case badConfig(key: String, reason: String)
+    /// Stored bytes of `object` (a dataset inside the file) fail their Fletcher-32 chunk
+    /// checksum: the file changed on disk after it was written (a bad disk, a bad copy, an
+    /// edit). Nothing read from it was used.
+    case corrupt(file: String, object: String, reason: String)
+    /// The content no longer hashes to the file's `fingerprint` attribute: the data was
+    /// changed after it was written, keeping the old fingerprint.
+    case fingerprintMismatch(file: String, stored: String, computed: String)
 
     public var description: String {
         switch self {
@@ -42,6 +49,10 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable, Sendable {
             return "\(file): \(reason)"
         case .badConfig(let key, let reason):
             return "config key \(key): \(reason)"
+        case .corrupt(let file, let object, let reason):
+            return "\(file): \(object): corrupt data, a chunk fails its checksum (the file changed on disk after it was written; restore or re-import it): \(reason)"
+        case .fingerprintMismatch(let file, let stored, let computed):
+            return "\(file): the data does not match its fingerprint: the file says \(stored), its content hashes to \(computed) (it was changed after it was written; restore or re-import it)"
         }
     }
 }

@@ -68,6 +68,7 @@ struct WorkerCommand: ParsableCommand {
             options.useLocalData = !noLocalData
             options.useSharedMemory = !noSharedMemory
             options.exitOnShutdown = exitOnShutdown
+            options.dataVerifier = DataVerification.verifier
             if exitWithParent { options.parentPID = parentPid ?? getppid() }
             let stop = StopFlag()
             // SIGTERM/SIGINT: finish the current piece and exit.

@@ -25,7 +25,7 @@ struct VerifyCommand: ParsableCommand {
             var failed: [String] = []
             for path in datasets {
                 do {
-                    let dataset = try RunSetup.openDataset(path)
+                    let dataset = try Dataset(path: path)
                     let verifier = noCache ? DatasetVerifier(cache: nil) : DataVerification.verifier
                     let outcome = try verifier.verify(dataset, force: true)
                     let coverage: String

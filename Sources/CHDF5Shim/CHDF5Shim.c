@@ -48,3 +48,24 @@ int loom_h5_innermost_error(char *buffer, size_t size) {
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, loom_keep_innermost, &sink);
     return sink.found;
 }
+
+// A checksum failure anywhere on the stack: Fletcher-32 on a chunk ("data error detected by
+// Fletcher32 checksum") or a metadata checksum. libhdf5 reports both only in words, so the
+// words are what is matched.
+static herr_t loom_find_checksum(unsigned n, const H5E_error2_t *entry, void *data) {
+    (void)n;
+    if (entry != NULL && entry->desc != NULL && strstr(entry->desc, "checksum") != NULL) *(int *)data = 1;
+    return 0;
+}
+
+int loom_h5_checksum_failed(void) {
+    int found = 0;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, loom_find_checksum, &found);
+    return found;
+}
+
+int loom_h5_file_descriptor(hid_t file) {
+    void *handle = NULL;
+    if (H5Fget_vfd_handle(file, H5P_DEFAULT, &handle) < 0 || handle == NULL) return -1;
+    return *(int *)handle;
+}

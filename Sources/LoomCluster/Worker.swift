@@ -5,6 +5,7 @@
 import Foundation
 import Logging
 import LoomConfig
+import LoomData
 import LoomWire
 
 /// How a worker joins a cluster.
@@ -30,6 +31,14 @@ public struct WorkerOptions: Sendable {
     /// `--stand-in-ms MS`: hold each micro-shard for MS milliseconds instead of computing it
     /// and answer with the stand-in result (`StandIn`); nil: compute.
     public var standInMilliseconds: Double?
+    /// Checks the worker's own dataset file against its fingerprint before it is used
+    /// (`--data` at start, a found `data.path` when the run begins); nil trusts the
+    /// attribute. The CLI gives it the user's cache of verified files.
+    public var dataVerifier: DatasetVerifier? = DatasetVerifier(cache: nil)
+    /// A found `data.path` (not `--data`) is verified only up to this size while the run
+    /// waits, unless it verified before (`loom verify`): a larger file would hold up the
+    /// worker's first step; its samples then come from the coordinator.
+    public var foundDataVerifyLimit: Int64 = 1 << 30
     /// Without a welcome within this time, reconnect and say hello again.
     public var helloTimeout: Duration = .seconds(10)
     public var hostname = ProcessInfo.processInfo.hostName
@@ -60,8 +69,10 @@ public final class Worker {
     /// retrying cannot help: refused by the coordinator, unreadable data, bad endpoint.
     public func run() throws(ClusterError) {
         if let path = options.dataPath, options.useLocalData {
-            data = try WorkerData(path: path)
-            logger.info("reading samples from \(path) (fingerprint \(data!.fingerprint))")
+            let own = try WorkerData(path: path)
+            if let verifier = options.dataVerifier { try own.verify(with: verifier, logger: logger) }
+            data = own
+            logger.info("reading samples from \(path) (fingerprint \(own.fingerprint))")
         }
         while !stopRequested {
             let transport: Transport

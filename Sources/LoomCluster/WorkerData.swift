@@ -1,5 +1,7 @@
 // A worker's own copy of the dataset: images, labels and targets of the train split by index.
 
+import Foundation
+import Logging
 import LoomData
 import LoomTraining
 
@@ -16,6 +18,23 @@ final class WorkerData {
     }
 
     var fingerprint: String { dataset.fingerprint }
+
+    /// Checks the file against its fingerprint (once per file with a cache), logging what
+    /// it cost. A file whose content does not match, or that fails a chunk checksum, is an
+    /// error: a worker never computes on data other than the run's.
+    func verify(with verifier: DatasetVerifier, logger: Logger) throws(ClusterError) {
+        if verifier.isRemembered(dataset) { return }
+        logger.info("verifying \(path) against its fingerprint \(fingerprint) (once per file)")
+        let outcome: DatasetVerifier.Outcome
+        do { outcome = try verifier.verify(dataset) } catch { throw .data(path: path, reason: "\(error)") }
+        if let c = outcome.check {
+            logger.info("\(path): fingerprint verified: \(c.bytes / 1_000_000) MB in \(String(format: "%.2f", c.seconds)) s (\(Int(c.megabytesPerSecond)) MB/s)")
+        }
+        if let problem = outcome.cacheProblem { logger.warning("\(path) verified but not remembered: \(problem)") }
+    }
+
+    /// Size of the file in bytes (0 when unknown).
+    var fileSize: Int64 { (try? dataset.fileStatus().size) ?? 0 }
     var path: String { dataset.path }
 
     /// Images (n, H, W, C), per-head labels and targets of `ids` of `split`.

@@ -202,6 +202,16 @@ final class WorkerSession {
             logger.notice("not using \(description.dataPath): fingerprint \(data.fingerprint) differs from the run's \(description.datasetFingerprint); samples will come from the coordinator")
             return false
         }
+        if let verifier = worker.options.dataVerifier, !verifier.isRemembered(data.dataset) {
+            guard data.fileSize <= worker.options.foundDataVerifyLimit else {
+                logger.notice("not using \(description.dataPath) yet: it was not verified on this machine, and at \(data.fileSize / 1_000_000) MB it would hold up this worker; run `loom verify \(description.dataPath)` here or start the worker with --data; samples will come from the coordinator")
+                return false
+            }
+            do { try data.verify(with: verifier, logger: logger) } catch {
+                logger.notice("not using \(description.dataPath): \(error); samples will come from the coordinator")
+                return false
+            }
+        }
         worker.localData = data
         logger.info("reading samples from \(description.dataPath) (same fingerprint as the coordinator's)")
         return true

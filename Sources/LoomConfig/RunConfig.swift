@@ -264,6 +264,9 @@ public struct CheckpointConfig: Equatable, Sendable {
     public var dir: String = ""
     public var everySteps: Int = 500
     public var keep: Int = 3
+    /// Checkpoint writes that may fail in a row (a full disk) while the run goes on and
+    /// tries again at the next one; 0 stops the run at the first failure.
+    public var maxConsecutiveFailures: Int = 3
     public init() {}
 }
 

@@ -43,10 +43,11 @@ extension ClusterConfig {
 extension CheckpointConfig {
     init(reading r: SectionReader) throws(ConfigError) {
         self.init()
-        try r.checkKeys(["dir", "every_steps", "keep"])
+        try r.checkKeys(["dir", "every_steps", "keep", "max_consecutive_failures"])
         dir = try r.string("dir", dir, nonEmpty: false)
         everySteps = try r.int("every_steps", everySteps, .nonNegative)
         keep = try r.int("keep", keep, .positive)
+        maxConsecutiveFailures = try r.int("max_consecutive_failures", maxConsecutiveFailures, .nonNegative)
     }
 }
 

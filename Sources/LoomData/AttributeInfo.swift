@@ -35,7 +35,8 @@ public struct DatasetSummary: Equatable, Sendable {
 extension DatasetError {
     /// Wraps an HDF5 layer error, keeping its file and object.
     static func hdf5(_ e: HDF5ErrorLike) -> DatasetError {
-        .io(file: e.file, reason: "\(e.object): \(e.message)")
+        if e.isChecksumMismatch { return .corrupt(file: e.file, object: e.object, reason: e.message) }
+        return .io(file: e.file, reason: "\(e.object): \(e.message)")
     }
 }
 
@@ -44,4 +45,6 @@ protocol HDF5ErrorLike {
     var file: String { get }
     var object: String { get }
     var message: String { get }
+    /// A chunk's checksum did not match: the bytes on disk are not those written.
+    var isChecksumMismatch: Bool { get }
 }

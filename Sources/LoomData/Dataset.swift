@@ -111,21 +111,4 @@ public final class Dataset: @unchecked Sendable {
         }
         return a
     }
-
-    /// Recomputes the content hash from the stored data (reads every split), for
-    /// verifying a file against its `fingerprint` attr.
-    public func computeFingerprint() throws(DatasetError) -> String {
-        var contents = DatasetContents(name: name, source: source, license: license,
-                                       imageShape: ImageShape(height: 0, width: 0, channels: 0),
-                                       attributes: attributes, splits: [])
-        for splitName in splitNames {
-            let s = try split(splitName)
-            contents.imageShape = s.imageShape
-            var part = DatasetContents.Split(name: splitName, count: s.count, images: try s.readImages(indices: Array(0..<s.count)))
-            for l in s.labelNames { part.labels[l] = try s.labels(l) }
-            for t in s.targetNames { part.targets[t] = try s.targets(t) }
-            contents.splits.append(part)
-        }
-        return contents.fingerprint
-    }
 }

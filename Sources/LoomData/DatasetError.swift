@@ -25,6 +25,13 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable, Sendable {
     /// ("reading train-images-idx3-ubyte.gz", "row 512 of 2000"); nothing was written
     /// under `output`.
     case stopped(output: String, at: String)
+    /// Stored bytes of `object` (a dataset inside the file) fail their Fletcher-32 chunk
+    /// checksum: the file changed on disk after it was written (a bad disk, a bad copy, an
+    /// edit). Nothing read from it was used.
+    case corrupt(file: String, object: String, reason: String)
+    /// The content no longer hashes to the file's `fingerprint` attribute: the data was
+    /// changed after it was written, keeping the old fingerprint.
+    case fingerprintMismatch(file: String, stored: String, computed: String)
 
     public var description: String {
         switch self {
@@ -48,6 +55,10 @@ public enum DatasetError: Error, CustomStringConvertible, Equatable, Sendable {
             return "config key \(key): \(reason)"
         case .stopped(let output, let at):
             return "\(output): import stopped \(at); nothing was written under this name"
+        case .corrupt(let file, let object, let reason):
+            return "\(file): \(object): corrupt data, a chunk fails its checksum (the file changed on disk after it was written; restore or re-import it): \(reason)"
+        case .fingerprintMismatch(let file, let stored, let computed):
+            return "\(file): the data does not match its fingerprint: the file says \(stored), its content hashes to \(computed) (it was changed after it was written; restore or re-import it)"
         }
     }
 }

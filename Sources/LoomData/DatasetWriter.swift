@@ -6,7 +6,9 @@
 import Foundation
 import LoomHDF5
 
-extension HDF5Error: HDF5ErrorLike {}
+extension HDF5Error: HDF5ErrorLike {
+    var isChecksumMismatch: Bool { kind == .checksumMismatch }
+}
 
 /// Everything a dataset file holds, in memory.
 public struct DatasetContents {
@@ -109,11 +111,13 @@ public enum DatasetWriter {
                     throw HDF5Error(file: path, object: "/\(split.name)/images",
                                     message: "\(split.images.count) bytes for \(split.count) images of \(shape)")
                 }
+                // Every array carries Fletcher-32 chunk checksums: a byte changed on disk
+                // fails the read of its chunk (DatasetError.corrupt) instead of training on it.
                 let stage = "write \(split.name)"
                 var written = 0
                 let complete = try root.write(split.images, shape: [split.count, shape.height, shape.width, shape.channels],
                                               to: "\(split.name)/images", chunkRows: min(chunkRows, max(1, split.count)),
-                                              compressionLevel: 4, slabRows: slabRows) { done in
+                                              compressionLevel: 4, checksum: true, slabRows: slabRows) { done in
                     written = done
                     control.progress(ImportProgress(stage: stage, done: done, total: split.count, unit: "images"))
                     return !control.shouldStop()
@@ -121,10 +125,10 @@ public enum DatasetWriter {
                 guard complete else { stoppedAt = "while writing split \(split.name) (\(written) of \(split.count) images)"; break }
                 control.progress(ImportProgress(stage: stage, done: split.count, total: split.count, unit: "images"))
                 for (name, labels) in split.labels {
-                    try root.write(labels, shape: [split.count], to: "\(split.name)/labels/\(name)")
+                    try root.write(labels, shape: [split.count], to: "\(split.name)/labels/\(name)", checksum: true)
                 }
                 for (name, t) in split.targets {
-                    try root.write(t.values, shape: [split.count, t.k], to: "\(split.name)/targets/\(name)")
+                    try root.write(t.values, shape: [split.count, t.k], to: "\(split.name)/targets/\(name)", checksum: true)
                 }
             }
             // A stopped write ends here, and `write` removes the file: no return in this

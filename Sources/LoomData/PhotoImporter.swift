@@ -117,13 +117,16 @@ public enum PhotoImporter {
             for split in PhotoManifest.splitNames {
                 let rows = m.rows.filter { $0.split == split }
                 guard !rows.isEmpty else { continue }
+                // Fletcher-32 on every chunk: a changed byte fails its read (DatasetError.corrupt).
                 try root.createRows(UInt8.self, "\(split)/images", rowShape: [s, s, 3],
-                                    chunkRows: max(1, min(64, (1 << 20) / rowBytes)))
+                                    chunkRows: photoChunkRows(rowBytes: rowBytes), checksum: true)
                 for a in m.attributes {
                     switch a.storage {
-                    case .label: try root.createRows(Int32.self, "\(split)/labels/\(a.info.name)", rowShape: [], chunkRows: 4096)
+                    case .label:
+                        try root.createRows(Int32.self, "\(split)/labels/\(a.info.name)", rowShape: [], chunkRows: 4096, checksum: true)
                     case .targets(let columns):
-                        try root.createRows(Float.self, "\(split)/targets/\(a.info.name)", rowShape: [columns.count], chunkRows: 256)
+                        try root.createRows(Float.self, "\(split)/targets/\(a.info.name)", rowShape: [columns.count], chunkRows: 256,
+                                            checksum: true)
                     }
                 }
                 var good = 0
@@ -186,6 +189,12 @@ public enum PhotoImporter {
             return (DatasetSummary(path: path, name: options.name, fingerprint: fingerprint, splits: counts, imageShape: shape), skipped)
         }
     }
+
+    /// Image rows per chunk: about 256 KiB. A checksummed chunk is read and summed whole,
+    /// so a training step that reads one image of a large (not resident) split reads its
+    /// whole chunk: small chunks keep that cost near the image's own size (one 96 px image
+    /// is 27 KiB: 9 per chunk; one of 224 px or more fills a chunk alone).
+    static func photoChunkRows(rowBytes: Int) -> Int { max(1, min(64, (256 << 10) / max(rowBytes, 1))) }
 
     /// Decodes `rows` into `pixels` (row k at k * S * S * 3) on all threads; a row that
     /// fails leaves its error in `failures[k]` (nil when it succeeded).

@@ -101,13 +101,16 @@ extension HDF5Group {
     ///   - compressionLevel: gzip level 0...9 (with byte shuffling); implies chunking,
     ///     about 1 MiB per chunk unless `chunkRows` is given. Scalar and empty
     ///     datasets are always stored contiguous and uncompressed.
+    ///   - checksum: store a Fletcher-32 checksum with every chunk (implies chunking), so
+    ///     that a chunk changed on disk fails to read (`HDF5Error.Kind.checksumMismatch`)
+    ///     instead of returning wrong numbers. Scalar and empty datasets have no chunk.
     ///   - slabRows: with `goOn`, write this many rows at a time, and before each slab ask
     ///     `goOn(rows written so far)`; false leaves the dataset partly written and returns
     ///     false (a caller that stops discards the file). The bytes stored do not depend on it.
     /// - Returns: true when every value was written.
     @discardableResult
     public func write<T: HDF5Scalar>(_ values: [T], shape: [Int], to path: String, chunkRows: Int? = nil,
-                                     compressionLevel: Int? = nil, slabRows: Int? = nil,
+                                     compressionLevel: Int? = nil, checksum: Bool = false, slabRows: Int? = nil,
                                      goOn: ((Int) -> Bool)? = nil) throws(HDF5Error) -> Bool {
         let target = absolute(path)
         let call = call(path)
@@ -129,7 +132,7 @@ extension HDF5Group {
             defer { H5Sclose(space) }
             let dcpl = try call.id(H5Pcreate(loom_h5p_dataset_create()), "cannot create dataset property list")
             defer { H5Pclose(dcpl) }
-            if !values.isEmpty, !shape.isEmpty, chunkRows != nil || compressionLevel != nil {
+            if !values.isEmpty, !shape.isEmpty, chunkRows != nil || compressionLevel != nil || checksum {
                 let rowBytes = shape.dropFirst().reduce(1, *) * MemoryLayout<T>.stride
                 let rows = min(shape[0], chunkRows ?? max(1, (1 << 20) / max(rowBytes, 1)))
                 let chunk = [hsize_t(rows)] + shape.dropFirst().map { hsize_t($0) }
@@ -138,6 +141,8 @@ extension HDF5Group {
                     try call.check(H5Pset_shuffle(dcpl), "cannot enable shuffle filter")
                     try call.check(H5Pset_deflate(dcpl, UInt32(level)), "cannot enable gzip compression")
                 }
+                // Last in the pipeline: it sums the bytes as stored, and is checked first on read.
+                if checksum { try call.check(H5Pset_fletcher32(dcpl), "cannot enable Fletcher-32 checksums") }
             }
             let lcpl = try intermediateGroupsLinkList(call)
             defer { H5Pclose(lcpl) }

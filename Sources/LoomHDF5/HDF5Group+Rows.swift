@@ -6,8 +6,10 @@ import CHDF5Shim
 /// many rows the dataset ends with.
 extension HDF5Group {
     /// Creates an empty `(0, rowShape...)` dataset of `T` at `path` (creating missing
-    /// groups), stored in chunks of `chunkRows` rows, uncompressed.
-    public func createRows<T: HDF5Scalar>(_ type: T.Type, _ path: String, rowShape: [Int], chunkRows: Int) throws(HDF5Error) {
+    /// groups), stored in chunks of `chunkRows` rows, uncompressed; with `checksum`, each
+    /// chunk carries a Fletcher-32 checksum that every read verifies.
+    public func createRows<T: HDF5Scalar>(_ type: T.Type, _ path: String, rowShape: [Int], chunkRows: Int,
+                                          checksum: Bool = false) throws(HDF5Error) {
         let target = absolute(path)
         let call = call(path)
         guard chunkRows > 0, rowShape.allSatisfy({ $0 > 0 }) else {
@@ -24,6 +26,7 @@ extension HDF5Group {
             defer { H5Pclose(dcpl) }
             let chunk = [hsize_t(chunkRows)] + rowShape.map { hsize_t($0) }
             try call.check(H5Pset_chunk(dcpl, Int32(chunk.count), chunk), "cannot set chunk \(chunk)")
+            if checksum { try call.check(H5Pset_fletcher32(dcpl), "cannot enable Fletcher-32 checksums") }
             let lcpl = try intermediateGroupsLinkList(call)
             defer { H5Pclose(lcpl) }
             let dataset = try call.id(H5Dcreate2(fid, target, T.hdf5MemoryType, space, lcpl, dcpl,

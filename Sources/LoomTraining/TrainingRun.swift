@@ -51,6 +51,11 @@ public final class TrainingRun {
     /// Called after each evaluation.
     public var onEvaluation: ((EvaluationReport) -> Void)?
     private var lastCheckpointStep = -1
+    /// Checkpoint writes that failed since the last one that succeeded (a full disk...).
+    private var failedCheckpoints = 0
+    /// metrics.csv missed rows (an append failed): rewritten whole from the history after
+    /// the next checkpoint that succeeds, and not appended to until then.
+    private var metricsCSVStale = false
     /// The latest test-split evaluation and the step it saw (not repeated at the end).
     private var lastTestEvaluation: (step: Int, report: EvaluationReport)?
     private let started = Date()
@@ -158,7 +163,7 @@ public final class TrainingRun {
                 try checkpoint(reason: control.reason)
                 return .stopped(atStep: state.step)
             }
-            if control.takeCheckpointRequest() { try checkpoint(reason: "checkpoint requested (SIGUSR1)") }
+            if control.takeCheckpointRequest() { try checkpoint(reason: "checkpoint requested (SIGUSR1)", mayRetryLater: true) }
             let plan = state.plan(step: state.step)
             let result: ShardResult
             do {
@@ -199,14 +204,14 @@ public final class TrainingRun {
                     row.merge(historyColumns(report)) { $1 }
                 }
                 state.recordHistoryRow(extra: row)
-                do { try directory.appendMetricsCSV(state.history.rows((state.history.rowCount - 1)..<state.history.rowCount)) }
-                catch { throw .runDirectory(error) }
+                appendMetricsRow()
                 writeTensorBoard(state.history.row(state.history.rowCount - 1))
             }
             let every = config.checkpoint.everySteps
             if summary.endsEpoch || (every > 0 && state.step % every == 0) || state.isFinished {
                 executor.idle()
-                try checkpoint(reason: summary.endsEpoch ? "end of epoch \(summary.epoch + 1)" : "step \(state.step)")
+                try checkpoint(reason: summary.endsEpoch ? "end of epoch \(summary.epoch + 1)" : "step \(state.step)",
+                               mayRetryLater: !state.isFinished)
             }
         }
         executor.idle()
@@ -269,7 +274,14 @@ public final class TrainingRun {
     }
 
     /// Writes a checkpoint of the current state (skipped when one exists for this step).
-    public func checkpoint(reason: String) throws(TrainingError) {
+    ///
+    /// When the write fails (`.writeFailed`: a full disk, an I/O error) and `mayRetryLater`
+    /// (the run goes on and will checkpoint again), the failure is logged and the run
+    /// continues, up to `checkpoint.max_consecutive_failures` failures in a row: nothing is
+    /// lost while the next attempt can succeed, and the earlier checkpoints are intact.
+    /// Any other failure, one more in a row, or a failed checkpoint the run stops after
+    /// (the last, or on a stop request) throws `.checkpointWrite`.
+    public func checkpoint(reason: String, mayRetryLater: Bool = false) throws(TrainingError) {
         guard lastCheckpointStep != state.step else { return }
         var contents = state.snapshot(runID: runID, datasetFingerprint: dataset.fingerprint)
         // Photo datasets: how images were prepared, so `loom predict --image` does the same.
@@ -295,8 +307,41 @@ public final class TrainingRun {
             let path = try directory.save(contents, keep: config.checkpoint.keep)
             lastCheckpointStep = state.step
             logger.info("checkpoint \(path) (\(reason))")
+            if failedCheckpoints > 0 {
+                logger.notice("checkpoints are written again (step \(state.step), after \(failedCheckpoints) failed)")
+                failedCheckpoints = 0
+            }
+            if metricsCSVStale { rewriteMetricsCSV() }
         } catch {
-            throw .checkpointWrite(step: state.step, cause: error)
+            let allowed = config.checkpoint.maxConsecutiveFailures
+            guard mayRetryLater, case .writeFailed = error.reason, failedCheckpoints < allowed else {
+                throw .checkpointWrite(step: state.step, cause: error)
+            }
+            failedCheckpoints += 1
+            logger.error("checkpoint at step \(state.step) failed (\(failedCheckpoints) in a row; the run stops after \(allowed + 1)), training goes on and the next checkpoint tries again; the previous checkpoints are intact: \(error)")
+        }
+    }
+
+    /// Appends the newest history row to metrics.csv. A failure (a full disk) does not stop
+    /// the run: the row is in the history, which every checkpoint holds, and metrics.csv is
+    /// rewritten from it after the next checkpoint that succeeds.
+    private func appendMetricsRow() {
+        guard !metricsCSVStale else { return }
+        do {
+            try directory.appendMetricsCSV(state.history.rows((state.history.rowCount - 1)..<state.history.rowCount))
+        } catch {
+            metricsCSVStale = true
+            logger.warning("metrics.csv: a row could not be appended (training goes on; the file is rewritten from the history after the next checkpoint): \(error)")
+        }
+    }
+
+    private func rewriteMetricsCSV() {
+        do {
+            try directory.rewriteMetricsCSV(state.history)
+            metricsCSVStale = false
+            logger.notice("metrics.csv rewritten from the history: its missing rows are back")
+        } catch {
+            logger.warning("metrics.csv could not be rewritten yet (tried again after the next checkpoint): \(error)")
         }
     }
 

@@ -15,7 +15,7 @@ struct LoomCommand: ParsableCommand {
         version: CheckpointLayout.loomVersion,
         subcommands: [
             TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self,
-            ImportCommand.self, InspectCommand.self, DiffCommand.self,
+            ImportCommand.self, InspectCommand.self, VerifyCommand.self, DiffCommand.self,
             EvalCommand.self, CalibrateCommand.self, PredictCommand.self, ReportCommand.self, ExportTensorBoardCommand.self,
             EmbedCommand.self, SimilarCommand.self,
             ScheduleCommand.self, KeygenCommand.self, BenchCommand.self, BenchBarrierCommand.self,

@@ -50,6 +50,8 @@ enum RunSetup {
                             resume: String?, directory: RunDirectoryPolicy) throws -> TrainingRun {
         let changes = try RunDirectoryGuard.prepare(config: config, resume: resume, policy: directory, logger: logger)
         let dataset = try openDataset(config.data.path)
+        // Checkpoints name the dataset by its fingerprint: make sure the data is what it names.
+        try DataVerification.verify(dataset, logger: logger)
         let run = try TrainingRun(config: config, dataset: dataset, logger: logger, frozenLayers: frozenLayers)
         if let resume, try run.resume(resume) != nil { run.recordConfigChanges(changes) }
         return run

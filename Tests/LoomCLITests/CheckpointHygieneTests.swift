@@ -1,6 +1,7 @@
 // The run directory's promises: the last `checkpoint.keep` files kept, `latest.h5` on the
-// newest, a corrupt newest file skipped on resume, a failing write stopping the run with
-// the older checkpoints intact.
+// newest, a corrupt newest file skipped on resume, a failing write leaving the older
+// checkpoints intact and either stopping the run (`checkpoint.max_consecutive_failures: 0`)
+// or, by default, letting it go on to the next checkpoint.
 
 import Foundation
 import Testing
@@ -43,7 +44,8 @@ import Testing
 
     @Test func aCheckpointThatCannotBeWrittenStopsTheRunAndKeepsTheOlderOnes() throws {
         let ws = try Workspace("blocked-write")
-        let spec = TrainSpec(workspace: ws, run: "run", everySteps: 2, keep: 10)
+        var spec = TrainSpec(workspace: ws, run: "run", everySteps: 2, keep: 10)
+        spec.extra = ["checkpoint.max_consecutive_failures=0"]
         // A directory squatting on the name of the second checkpoint: the rename into place fails.
         try FileManager.default.createDirectory(atPath: spec.checkpoint(step: 4) + "/squatter", withIntermediateDirectories: true)
         let result = try ws.loom(spec.arguments())
@@ -56,6 +58,22 @@ import Testing
         let inspect = try ws.loom(["inspect", spec.checkpoint(step: 2)])
         #expect(inspect.status == 0, "the older checkpoint no longer reads: \(inspect.stderr)")
         #expect(try RunFiles.step(of: spec.latest) == 2)
+    }
+
+    @Test func byDefaultTheRunGoesOnPastACheckpointThatCannotBeWritten() throws {
+        let ws = try Workspace("blocked-write-goes-on")
+        let spec = TrainSpec(workspace: ws, run: "run", everySteps: 2, keep: 40)
+        try FileManager.default.createDirectory(atPath: spec.checkpoint(step: 4) + "/squatter", withIntermediateDirectories: true)
+        let result = try ws.loom(spec.arguments())
+        #expect(result.status == 0 && !result.signalled, "\(result.stderr.suffix(1500))")
+        let failures = lines(of: result.stderr, containing: "training goes on and the next checkpoint tries again")
+        #expect(failures.count == 1 && failures[0].contains("checkpoint at step 4 failed (1 in a row"), "\(failures)")
+        #expect(result.stderr.contains("checkpoints are written again (step 6, after 1 failed)"), "\(result.stderr.suffix(1500))")
+        #expect(RunFiles.checkpointSteps(in: spec.runDirectory) == Array(stride(from: 2, through: spec.totalSteps, by: 2)))
+        #expect(RunFiles.latestTarget(in: spec.runDirectory) == "ckpt-\(String(format: "%08d", spec.totalSteps)).h5")
+        #expect(RunFiles.temporaryFiles(in: spec.runDirectory).filter { $0.hasPrefix(".ckpt-") }.isEmpty)
+        // Nothing of the failure reaches the weights: the end equals the reference run's.
+        try ReferenceRun.get().expectSame(as: spec, in: ws, "a run past a failed checkpoint")
     }
 
     @Test func aRunDirectoryUnderARegularFileIsAClearError() throws {

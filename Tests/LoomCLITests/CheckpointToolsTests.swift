@@ -2,6 +2,7 @@
 // `train --init-from --freeze`, on real files written by `loom train`.
 
 import Foundation
+import LoomData
 import Testing
 
 /// `text` parsed as a JSON object.
@@ -16,8 +17,9 @@ func jsonObject(_ text: String, sourceLocation: SourceLocation = #_sourceLocatio
         let r = try reference.workspace.loom(["inspect", reference.spec.latest])
         #expect(r.status == 0, "\(r.stderr)")
         // MLP: 784*256+256 + 256*128+128 + 128*10+10 parameters.
+        let fingerprint = try Dataset(path: reference.workspace.datasetPath).fingerprint
         for needle in ["format      loom-checkpoint v1", "step        32 (epoch 4", "parameters  235146",
-                       "metrics (32 rows)", "max_steps: 0", "dataset     tiny-bands-256-64-11", "calibration none"] {
+                       "metrics (32 rows)", "max_steps: 0", "dataset     \(fingerprint)", "calibration none"] {
             #expect(r.stdout.contains(needle), "inspect does not show '\(needle)':\n\(r.stdout.prefix(3000))")
         }
     }

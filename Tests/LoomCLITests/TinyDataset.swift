@@ -1,9 +1,10 @@
-// A tiny dataset (ARCHITECTURE.md, "Dataset file"), written with LoomHDF5, that trains in a blink:
+// A tiny dataset (ARCHITECTURE.md, "Dataset file"), written with LoomHDF5 (its fingerprint by LoomData), that trains in a blink:
 // 28x28x1 images where class c brightens the c-th of ten horizontal bands under heavy
 // noise. The MLP gets well above chance in a few dozen steps without saturating, so
 // accuracies and calibration have something to measure.
 
 import Foundation
+import LoomData
 import LoomHDF5
 
 enum TinyDataset {
@@ -18,11 +19,13 @@ enum TinyDataset {
         try root.setAttribute("name", "tiny-bands")
         try root.setAttribute("source", "LoomCLITests")
         try root.setAttribute("license", "none")
-        try root.setAttribute("fingerprint", "tiny-bands-\(train)-\(test)-\(seed)")
         _ = try root.createGroup("attributes/category")
         try root.setAttribute("kind", "softmax", on: "attributes/category")
         try root.setAttribute("class_names", (0..<classes).map { "band\($0)" }, on: "attributes/category")
         var rng = SplitMix64(seed: seed)
+        // The real content hash: training and workers verify it (DatasetVerifier).
+        var contents = DatasetContents(name: "tiny-bands", source: "LoomCLITests", license: "none",
+                                       imageShape: ImageShape(height: 28, width: 28, channels: 1), attributes: [], splits: [])
         for (split, n) in [("train", train), ("test", test)] {
             var images = [UInt8](repeating: 0, count: n * 28 * 28)   // (N, H, W, C)
             var labels = [Int32](repeating: 0, count: n)             // (N)
@@ -34,9 +37,12 @@ enum TinyDataset {
                     images[i * 784 + p] = UInt8(Int(rng.next() % 200) + (inBand ? 40 : 0))
                 }
             }
+            // Contiguous, without chunk checksums, like files of earlier Loom versions.
             try root.write(images, shape: [n, 28, 28, 1], to: "\(split)/images")
             try root.write(labels, shape: [n], to: "\(split)/labels/category")
+            contents.splits.append(.init(name: split, count: n, images: images, labels: ["category": labels]))
         }
+        try root.setAttribute("fingerprint", contents.fingerprint)
     }
 }
 

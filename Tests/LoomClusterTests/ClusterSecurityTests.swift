@@ -96,7 +96,7 @@ import Testing
     @Test func aWorkerWithADifferentDatasetIsRefusedOnBothSides() throws {
         let h = try ClusterHarness("fingerprint", maxSteps: 2)
         let other = h.path("other.h5")
-        try SyntheticDataset.write(to: other, fingerprint: "another-dataset")
+        try SyntheticDataset.write(to: other, seed: 99)
         let coordinator = try h.startCoordinator(run: "run")
         let stranger = try h.startWorker("stranger", extra: ["--data", other])
         #expect(h.wait(stranger, seconds: 30))

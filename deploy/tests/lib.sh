@@ -47,13 +47,21 @@ tiny_dataset() {
     python3 - "$1" <<'PY'
 import sys, h5py, numpy as np
 rng = np.random.default_rng(11)
+# Loom verifies a dataset's fingerprint before training on it: 64-bit FNV-1a over, per split
+# by name, "<split> <N>x<H>x<W>x<C>\0", the image bytes, "labels/<name>\0" and the labels
+# as little-endian int32 (docs/DATASETS.md).
+def fnv(h, data):
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+h = 0xcbf29ce484222325
 with h5py.File(sys.argv[1], "w") as f:
-    for k, v in {"name": "tiny-bands", "source": "deploy/tests", "license": "none",
-                 "fingerprint": "tiny-bands-deploy-tests-1"}.items():
+    for k, v in {"name": "tiny-bands", "source": "deploy/tests", "license": "none"}.items():
         f.attrs[k] = v
     a = f.create_group("attributes/category")
     a.attrs["kind"] = "softmax"
     a.attrs["class_names"] = [f"band{c}" for c in range(10)]
+    splits = {}
     for split, n in (("train", 2048), ("test", 64)):
         labels = rng.integers(0, 10, n).astype(np.int32)
         images = rng.integers(20, 110, (n, 28, 28, 1)).astype(np.uint8)
@@ -62,6 +70,14 @@ with h5py.File(sys.argv[1], "w") as f:
             images[i, rows] += 130
         f[f"{split}/images"] = images
         f[f"{split}/labels/category"] = labels
+        splits[split] = (images, labels)
+    for split in sorted(splits):
+        images, labels = splits[split]
+        h = fnv(h, f"{split} {len(labels)}x28x28x1".encode() + b"\0")
+        h = fnv(h, images.tobytes())
+        h = fnv(h, b"labels/category\0")
+        h = fnv(h, labels.astype("<i4").tobytes())
+    f.attrs["fingerprint"] = f"{h:016x}"
 PY
 }
 

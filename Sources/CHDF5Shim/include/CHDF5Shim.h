@@ -36,5 +36,11 @@ void loom_h5_silence_errors(void);
 /// entry, 0 if the stack was empty. Call it right after the failing HDF5 call: any
 /// later API call clears the stack.
 int loom_h5_innermost_error(char *buffer, size_t size);
+/// 1 if an entry of the default error stack reports a checksum failure (a chunk's
+/// Fletcher-32 or a metadata checksum: the bytes on disk are not those written), else 0.
+/// Like `loom_h5_innermost_error`, call it before any other HDF5 call.
+int loom_h5_checksum_failed(void);
+/// The POSIX file descriptor of an open file (the default sec2 driver), or -1.
+int loom_h5_file_descriptor(hid_t file);
 
 #endif

@@ -81,6 +81,7 @@ struct WorkerCommand: ParsableCommand {
             options.slots = slots
             options.standInMilliseconds = standInMs
             if let standInMs { logger.notice("compute stand-in: each micro-shard held \(standInMs) ms, no gradient computed (benchmarks only)") }
+            options.dataVerifier = DataVerification.verifier
             if exitWithParent { options.parentPID = parentPid ?? getppid() }
             let stop = StopFlag()
             // SIGTERM/SIGINT: finish the current piece and exit.

@@ -51,6 +51,8 @@ public final class TrainingRun {
     /// Called after each evaluation.
     public var onEvaluation: ((EvaluationReport) -> Void)?
     private var lastCheckpointStep = -1
+    /// The last evaluation gave a new best of `checkpoint.keep_best`: write `best.h5`.
+    var bestDue = false
     /// The latest test-split evaluation and the step it saw (not repeated at the end).
     private var lastTestEvaluation: (step: Int, report: EvaluationReport)?
     private let started = Date()
@@ -128,6 +130,7 @@ public final class TrainingRun {
                          Int(point.contents.extraAttributes["workers_lost"] ?? "") ?? 0)
         do { try directory.rewriteMetricsCSV(state.history) } catch { throw .runDirectory(error) }
         logger.info("resumed from \(point.path) at step \(state.step) (epoch \(state.epoch))")
+        logResumedWatch()
         return point.path
     }
 
@@ -178,11 +181,13 @@ public final class TrainingRun {
                         throw error
                     }
                     row.merge(historyColumns(report)) { $1 }
+                    if let report { row.merge(watch(report)) { $1 } }
                 }
                 state.recordHistoryRow(extra: row)
                 do { try directory.appendMetricsCSV(state.history.rows((state.history.rowCount - 1)..<state.history.rowCount)) }
                 catch { throw .runDirectory(error) }
                 writeTensorBoard(state.history.row(state.history.rowCount - 1))
+                try saveBestIfDue(executor: executor)
             }
             let every = config.checkpoint.everySteps
             if summary.endsEpoch || (every > 0 && state.step % every == 0) || state.isFinished {
@@ -228,6 +233,18 @@ public final class TrainingRun {
     /// Writes a checkpoint of the current state (skipped when one exists for this step).
     public func checkpoint(reason: String) throws(TrainingError) {
         guard lastCheckpointStep != state.step else { return }
+        let contents = checkpointContents()
+        do {
+            let path = try directory.save(contents, keep: config.checkpoint.keep)
+            lastCheckpointStep = state.step
+            logger.info("checkpoint \(path) (\(reason))")
+        } catch {
+            throw .checkpointWrite(step: state.step, cause: error)
+        }
+    }
+
+    /// The current state as a checkpoint, with the run's bookkeeping in `/extra`.
+    func checkpointContents() -> CheckpointContents {
         var contents = state.snapshot(runID: runID, datasetFingerprint: dataset.fingerprint)
         // Photo datasets: how images were prepared, so `loom predict --image` does the same.
         if let p = dataset.imagePreprocessing { contents.extraAttributes[PhotoDatasetInfo.preprocessingAttribute] = p }
@@ -245,13 +262,7 @@ public final class TrainingRun {
         if !configChangeLog.isEmpty {
             contents.extraAttributes[ConfigChangeLog.attribute] = configChangeLog.joined(separator: "\n")
         }
-        do {
-            let path = try directory.save(contents, keep: config.checkpoint.keep)
-            lastCheckpointStep = state.step
-            logger.info("checkpoint \(path) (\(reason))")
-        } catch {
-            throw .checkpointWrite(step: state.step, cause: error)
-        }
+        return contents
     }
 
     /// Keeps the executor's kernels for the checkpoints, and says once when they differ

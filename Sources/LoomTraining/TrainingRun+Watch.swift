@@ -33,6 +33,18 @@ extension TrainingRun {
         }
     }
 
+    /// At the start of `run`: what is frozen, and until when.
+    func logFreezing() {
+        let f = state.freezing
+        guard let until = f.unfreezeStep else { return }
+        let layers = f.layers.sorted().joined(separator: ",")
+        if until == Int.max {
+            logger.info("frozen for the whole run: \(layers)")
+        } else if state.step < until {
+            logger.info("frozen until step \(until) (the first \(until / state.stepsPerEpoch) epochs): \(layers); then trunk layers learn at optimizer.trunk_lr_scale \(config.optimizer.trunkLRScale) of the rate")
+        }
+    }
+
     /// After a resume: the early-stopping and best records restored, or why they were not.
     func logResumedWatch() {
         for note in state.watchRestoreNotes { logger.notice("\(note)") }

@@ -142,6 +142,7 @@ public final class TrainingRun {
         } catch {
             throw .fileSystem(path: directory.path, reason: "cannot create the run directory: \(error.localizedDescription)")
         }
+        logFreezing()
         var recent: [(Date, Int)] = [(Date(), 0)]
         while !state.isFinished {
             if control.stopRequested {

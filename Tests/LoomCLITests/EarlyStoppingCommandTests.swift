@@ -39,6 +39,13 @@ import Testing
         }
         let wait = try MetricsTable(file: a.metricsCSV).column("early_stopping_wait").filter { !$0.isNaN }
         #expect(wait == [0, 1, 2])
+        let inspect = try ws.loom(["inspect", a.latest])
+        #expect(inspect.stdout.contains("early stop  val_accuracy/mean max: best "), "\(inspect.stdout.prefix(3000))")
+        #expect(inspect.stdout.contains(" at step 4, 2 evaluations since, stopped at step 8"), "\(inspect.stdout.prefix(3000))")
+        #expect(inspect.stdout.contains("best.h5     val_loss min: best "), "\(inspect.stdout.prefix(3000))")
+        let json = try jsonObject(try ws.loom(["inspect", "--json", a.latest]).stdout)
+        let record = try #require(json["early_stopping"] as? [String: Any])
+        #expect(record["stopped_step"] as? Int == 8 && record["best_step"] as? Int == 4 && record["wait"] as? Int == 2)
         // Frozen until step 6, trained (at a tenth of the rate) from there on.
         for name in ["model/l1/weight", "model/l2/bias"] {
             let start = try RunFiles.tensor(name, in: reference.spec.latest)

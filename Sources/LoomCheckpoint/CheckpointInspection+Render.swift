@@ -34,6 +34,8 @@ extension CheckpointInspection {
                 .joined(separator: ", "))
         }
         for (i, line) in configChanges.enumerated() { out.append((i == 0 ? "resumed     " : "            ") + line) }
+        if let r = earlyStopping { out.append("early stop  " + r.text) }
+        if let r = keepBest { out.append("best.h5     " + r.text) }
         if nonFiniteCount > 0 { out.append("WARNING     \(nonFiniteCount) non-finite value(s), see the tensor table") }
         out.append("")
         out.append("metrics (\(metrics.rowCount) rows)")
@@ -87,6 +89,8 @@ extension CheckpointInspection {
             ("calibration", .object(calibration.keys.sorted().map { ($0, .number(calibration[$0]!)) })),
             ("config", .string(config)),
             ("config_changes", .array(configChanges.map { .string($0) })),
+            ("early_stopping", earlyStopping?.json ?? .null),
+            ("keep_best", keepBest?.json ?? .null),
             ("metrics", .object([("columns", .array(metrics.names.map { .string($0) })),
                                  ("rows", .array(metricsRows.map { .array($0.map { .number($0) }) }))])),
             ("tensors", .array(tensorValues)),

@@ -39,6 +39,10 @@ public struct CheckpointInspection: Sendable {
     /// Config changes the run was resumed with, one line per resume (`/extra`
     /// `config_changes`; empty when it never changed).
     public var configChanges: [String] = []
+    /// `training.early_stopping`'s and `checkpoint.keep_best`'s records (nil when the run
+    /// watched nothing).
+    public var earlyStopping: WatchRecord? = nil
+    public var keepBest: WatchRecord? = nil
 
     /// Reads `path` and summarises it. Throws for a missing, non-HDF5, truncated or foreign file.
     public static func inspect(_ path: String) throws(CheckpointError) -> CheckpointInspection {
@@ -62,7 +66,9 @@ public struct CheckpointInspection: Sendable {
             parameterCount: c.parameterCount, config: c.config, preprocessing: c.preprocessing,
             metrics: c.metrics, calibration: c.calibration, batchNormLayers: c.batchNormLayers,
             numBatchesTracked: c.numBatchesTracked, tensors: tensors,
-            configChanges: (c.extraAttributes["config_changes"] ?? "").split(separator: "\n").map(String.init))
+            configChanges: (c.extraAttributes["config_changes"] ?? "").split(separator: "\n").map(String.init),
+            earlyStopping: WatchRecord.read(c.extraAttributes, earlyStopping: true),
+            keepBest: WatchRecord.read(c.extraAttributes, earlyStopping: false))
     }
 
     /// The metrics history as rows (one array per logged point, columns in `metrics.names` order).

@@ -20,18 +20,21 @@ public struct ConfigChange: Equatable, Sendable, CustomStringConvertible {
     /// the model and its heads, the data and how it is read (but not where the file is:
     /// the dataset's fingerprint is checked apart), the batch, the micro-batch (batch-norm
     /// statistics are per micro-shard) and the seed (sampling, augmentation, validation
-    /// split). Other changes (learning rate, schedule, epochs, logging, checkpoints,
-    /// cluster timing) are deliberate changes of course and allowed.
+    /// split), and which layers are frozen (`training.freeze`, `freeze_epochs`: a
+    /// `--freeze` left off a resume command would silently unfreeze them). Other changes
+    /// (learning rate, schedule, epochs, early stopping, logging, checkpoints, cluster
+    /// timing) are deliberate changes of course and allowed.
     public var breaksExactResume: Bool {
         let section = key.split(separator: ".").first.map(String.init) ?? key
         switch section {
         case "model", "heads": return true
         case "data": return key != "data.path"
-        default: return Self.breakingKeys.contains(key)
+        default: return Self.breakingKeys.contains(key) || key.hasPrefix("training.freeze.")
         }
     }
 
-    static let breakingKeys: Set<String> = ["training.batch_size", "training.micro_batch", "training.seed"]
+    static let breakingKeys: Set<String> = ["training.batch_size", "training.micro_batch", "training.seed",
+                                            "training.freeze", "training.freeze_epochs"]
 
     /// `optimizer.lr: 0.05 -> 0.01`; an absent side reads `(default)`.
     public var description: String { "\(key): \(old ?? "(default)") -> \(new ?? "(default)")" }

@@ -245,6 +245,12 @@ public struct TrainingConfig: Equatable, Sendable {
     /// Directory for TensorBoard event files of the history rows as they are logged
     /// (empty = none; relative to the working directory).
     public var tensorboard: String = ""
+    /// Stop when a validation metric stops improving (nil = run every epoch).
+    public var earlyStopping: EarlyStoppingConfig? = nil
+    /// Layers the optimizer leaves alone: for the first `freezeEpochs` epochs, or the whole
+    /// run when `freezeEpochs` is 0.
+    public var freeze: FrozenLayers = .layers([])
+    public var freezeEpochs: Int = 0
     public init() {}
 }
 
@@ -267,6 +273,8 @@ public struct CheckpointConfig: Equatable, Sendable {
     /// Checkpoint writes that may fail in a row (a full disk) while the run goes on and
     /// tries again at the next one; 0 stops the run at the first failure.
     public var maxConsecutiveFailures: Int = 3
+    /// Keep `best.h5`, the checkpoint of the best evaluation of this metric (nil = none).
+    public var keepBest: KeepBestConfig? = nil
     public init() {}
 }
 

@@ -35,6 +35,7 @@ extension RunConfig {
         if let s = try r.section("checkpoint") { checkpoint = try CheckpointConfig(reading: s) }
         if let s = try r.section("calibration") { calibration = try CalibrationConfig(reading: s) }
         try checkAcrossSections(tree)
+        try checkMonitors(tree)
     }
 
     /// Rules that relate keys of different sections (or different list items).

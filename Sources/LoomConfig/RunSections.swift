@@ -2,7 +2,7 @@
 
 extension TrainingConfig {
     static let keys = ["seed", "epochs", "max_steps", "batch_size", "micro_batch", "log_every_steps",
-                       "eval_every_steps", "tensorboard"]
+                       "eval_every_steps", "tensorboard", "early_stopping", "freeze", "freeze_epochs"]
 
     init(reading r: SectionReader) throws(ConfigError) {
         self.init()
@@ -15,6 +15,13 @@ extension TrainingConfig {
         logEverySteps = try r.int("log_every_steps", logEverySteps, .positive)
         evalEverySteps = try r.int("eval_every_steps", evalEverySteps, .nonNegative)
         tensorboard = try r.string("tensorboard", tensorboard, nonEmpty: false)
+        if let s = try r.section("early_stopping") { earlyStopping = try EarlyStoppingConfig(reading: s) }
+        freeze = try FrozenLayers(reading: r, key: "freeze")
+        freezeEpochs = try r.int("freeze_epochs", freezeEpochs, .nonNegative)
+        if freezeEpochs > 0 && freeze.isEmpty {
+            throw r.error("freeze_epochs", "training.freeze_epochs (\(freezeEpochs)) needs training.freeze:"
+                          + " the layers to hold still ('trunk', or a list of layer names)")
+        }
         // Determinism rests on cutting every global batch into whole micro-shards.
         if batchSize % microBatch != 0 {
             throw r.error(r.node("micro_batch") != nil ? "micro_batch" : "batch_size",
@@ -43,11 +50,12 @@ extension ClusterConfig {
 extension CheckpointConfig {
     init(reading r: SectionReader) throws(ConfigError) {
         self.init()
-        try r.checkKeys(["dir", "every_steps", "keep", "max_consecutive_failures"])
+        try r.checkKeys(["dir", "every_steps", "keep", "max_consecutive_failures", "keep_best"])
         dir = try r.string("dir", dir, nonEmpty: false)
         everySteps = try r.int("every_steps", everySteps, .nonNegative)
         keep = try r.int("keep", keep, .positive)
         maxConsecutiveFailures = try r.int("max_consecutive_failures", maxConsecutiveFailures, .nonNegative)
+        if r.node("keep_best") != nil { keepBest = try KeepBestConfig(reading: r, key: "keep_best") }
     }
 }
 

@@ -32,9 +32,15 @@ public struct ParameterGroup: Equatable, Sendable {
     public var lrScale: Double
     /// Whether weight decay applies (off for biases and norm parameters if configured).
     public var weightDecay: Bool
+    /// The first step (0-based) that updates this group: before it the group is frozen,
+    /// and neither its weights nor its slots change. Its own step count starts there (SGD's
+    /// first-step rule, Adam's bias correction), as PyTorch's per-parameter state does for
+    /// a parameter that had no gradient until then. `Int.max`: frozen for good.
+    public var trainsFromStep: Int
 
-    public init(range: Range<Int>, lrScale: Double = 1, weightDecay: Bool = true) {
+    public init(range: Range<Int>, lrScale: Double = 1, weightDecay: Bool = true, trainsFromStep: Int = 0) {
         self.range = range; self.lrScale = lrScale; self.weightDecay = weightDecay
+        self.trainsFromStep = trainsFromStep
     }
 }
 
@@ -94,6 +100,9 @@ public final class Optimizer {
             }
             guard g.lrScale.isFinite && g.lrScale >= 0 else {
                 throw OptimizerError("parameter group \(g.range) has lr scale \(g.lrScale)")
+            }
+            guard g.trainsFromStep >= 0 else {
+                throw OptimizerError("parameter group \(g.range) trains from step \(g.trainsFromStep)")
             }
             end = g.range.upperBound
         }
@@ -162,12 +171,14 @@ public final class Optimizer {
     /// already the MEAN gradient of the minibatch) with the scheduled learning rate `lr`.
     public func step(weights: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, lr: Double) {
         stepCount += 1
-        for g in groups where !g.range.isEmpty {
+        // `stepCount - 1` is the index of this step.
+        for g in groups where !g.range.isEmpty && stepCount - 1 >= g.trainsFromStep {
             let groupLR = lr * g.lrScale
             let wd = g.weightDecay ? config.weightDecay : 0
+            let t = stepCount - g.trainsFromStep
             switch config.kind {
-            case .sgd: sgd(weights, gradients, g.range, groupLR, wd)
-            case .adam, .adamw: adam(weights, gradients, g.range, groupLR, wd, decoupled: config.kind == .adamw)
+            case .sgd: sgd(weights, gradients, g.range, groupLR, wd, t)
+            case .adam, .adamw: adam(weights, gradients, g.range, groupLR, wd, t, decoupled: config.kind == .adamw)
             }
         }
     }
@@ -185,11 +196,12 @@ public final class Optimizer {
         }
     }
 
+    /// `t`: the group's own step count, this step included.
     private func sgd(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ range: Range<Int>,
-                     _ lr: Double, _ wd: Double) {
+                     _ lr: Double, _ wd: Double, _ t: Int) {
         let lrF = Float(lr), wdF = Float(wd)
         let mu = Float(config.momentum), keep = Float(1 - config.dampening)
-        let firstStep = stepCount == 1, nesterov = config.nesterov
+        let firstStep = t == 1, nesterov = config.nesterov
         guard var buffer = first else {
             for i in range { w[i] -= lrF * (g[i] + wdF * w[i]) }
             return
@@ -219,8 +231,8 @@ public final class Optimizer {
     }
 
     private func adam(_ w: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ range: Range<Int>,
-                      _ lr: Double, _ wd: Double, decoupled: Bool) {
-        let t = Double(stepCount)
+                      _ lr: Double, _ wd: Double, _ groupSteps: Int, decoupled: Bool) {
+        let t = Double(groupSteps)
         let bias1 = 1 - pow(config.beta1, t)
         let bias2Sqrt = (1 - pow(config.beta2, t)).squareRoot()
         let stepSize = Float(lr / bias1)

@@ -56,6 +56,8 @@ public final class TrainingRun {
     /// metrics.csv missed rows (an append failed): rewritten whole from the history after
     /// the next checkpoint that succeeds, and not appended to until then.
     private var metricsCSVStale = false
+    /// The last evaluation gave a new best of `checkpoint.keep_best`: write `best.h5`.
+    var bestDue = false
     /// The latest test-split evaluation and the step it saw (not repeated at the end).
     private var lastTestEvaluation: (step: Int, report: EvaluationReport)?
     private let started = Date()
@@ -138,6 +140,7 @@ public final class TrainingRun {
                          Int(point.contents.extraAttributes["workers_lost"] ?? "") ?? 0)
         do { try directory.rewriteMetricsCSV(state.history) } catch { throw .runDirectory(error) }
         logger.info("resumed from \(point.path) at step \(state.step) (epoch \(state.epoch))")
+        logResumedWatch()
         return point.path
     }
 
@@ -157,6 +160,7 @@ public final class TrainingRun {
         if pendingEvaluation != nil, let outcome = try finishPendingEvaluation(executor: executor, control: control) {
             return outcome
         }
+        logFreezing()
         var recent: [(Date, Int)] = [(Date(), 0)]
         while !state.isFinished {
             if control.stopRequested {
@@ -202,10 +206,12 @@ public final class TrainingRun {
                         throw error
                     }
                     row.merge(historyColumns(report)) { $1 }
+                    if let report { row.merge(watch(report)) { $1 } }
                 }
                 state.recordHistoryRow(extra: row)
                 appendMetricsRow()
                 writeTensorBoard(state.history.row(state.history.rowCount - 1))
+                try saveBestIfDue(executor: executor)
             }
             let every = config.checkpoint.everySteps
             if summary.endsEpoch || (every > 0 && state.step % every == 0) || state.isFinished {
@@ -238,11 +244,12 @@ public final class TrainingRun {
         }
         var row = pending.columns
         row.merge(historyColumns(report)) { $1 }
+        if let report { row.merge(watch(report)) { $1 } }
         pendingEvaluation = nil
         state.recordHistoryRow(extra: row)
-        do { try directory.appendMetricsCSV(state.history.rows((state.history.rowCount - 1)..<state.history.rowCount)) }
-        catch { throw .runDirectory(error) }
+        appendMetricsRow()
         writeTensorBoard(state.history.row(state.history.rowCount - 1))
+        try saveBestIfDue(executor: executor)
         lastCheckpointStep = -1
         try checkpoint(reason: "step \(state.step) with its evaluation")
         return nil
@@ -283,6 +290,28 @@ public final class TrainingRun {
     /// (the last, or on a stop request) throws `.checkpointWrite`.
     public func checkpoint(reason: String, mayRetryLater: Bool = false) throws(TrainingError) {
         guard lastCheckpointStep != state.step else { return }
+        let contents = checkpointContents()
+        do {
+            let path = try directory.save(contents, keep: config.checkpoint.keep)
+            lastCheckpointStep = state.step
+            logger.info("checkpoint \(path) (\(reason))")
+            if failedCheckpoints > 0 {
+                logger.notice("checkpoints are written again (step \(state.step), after \(failedCheckpoints) failed)")
+                failedCheckpoints = 0
+            }
+            if metricsCSVStale { rewriteMetricsCSV() }
+        } catch {
+            let allowed = config.checkpoint.maxConsecutiveFailures
+            guard mayRetryLater, case .writeFailed = error.reason, failedCheckpoints < allowed else {
+                throw .checkpointWrite(step: state.step, cause: error)
+            }
+            failedCheckpoints += 1
+            logger.error("checkpoint at step \(state.step) failed (\(failedCheckpoints) in a row; the run stops after \(allowed + 1)), training goes on and the next checkpoint tries again; the previous checkpoints are intact: \(error)")
+        }
+    }
+
+    /// The current state as a checkpoint, with the run's bookkeeping in `/extra`.
+    func checkpointContents() -> CheckpointContents {
         var contents = state.snapshot(runID: runID, datasetFingerprint: dataset.fingerprint)
         // Photo datasets: how images were prepared, so `loom predict --image` does the same.
         if let p = dataset.imagePreprocessing { contents.extraAttributes[PhotoDatasetInfo.preprocessingAttribute] = p }
@@ -303,23 +332,7 @@ public final class TrainingRun {
         if let pending = pendingEvaluation, pending.step == state.step {
             contents.extraAttributes[PendingEvaluation.attribute] = pending.text
         }
-        do {
-            let path = try directory.save(contents, keep: config.checkpoint.keep)
-            lastCheckpointStep = state.step
-            logger.info("checkpoint \(path) (\(reason))")
-            if failedCheckpoints > 0 {
-                logger.notice("checkpoints are written again (step \(state.step), after \(failedCheckpoints) failed)")
-                failedCheckpoints = 0
-            }
-            if metricsCSVStale { rewriteMetricsCSV() }
-        } catch {
-            let allowed = config.checkpoint.maxConsecutiveFailures
-            guard mayRetryLater, case .writeFailed = error.reason, failedCheckpoints < allowed else {
-                throw .checkpointWrite(step: state.step, cause: error)
-            }
-            failedCheckpoints += 1
-            logger.error("checkpoint at step \(state.step) failed (\(failedCheckpoints) in a row; the run stops after \(allowed + 1)), training goes on and the next checkpoint tries again; the previous checkpoints are intact: \(error)")
-        }
+        return contents
     }
 
     /// Appends the newest history row to metrics.csv. A failure (a full disk) does not stop

@@ -49,7 +49,7 @@ extension TrainingState {
                 "pending_train_loss": String(pendingLossBits, radix: 16),
                 "pending_train_steps": String(pendingStepCount),
                 "validation_count": String(validationIndices.count),
-            ])
+            ].merging(watch.attributes) { a, _ in a })
     }
 
     /// Continues from `contents` (already validated against `checkpointExpectation`).
@@ -77,6 +77,7 @@ extension TrainingState {
         buffers = newBuffers
         history = contents.metrics
         calibration = contents.calibration
+        watchRestoreNotes = watch.restore(from: contents.extraAttributes)
         restoreCounters(step: contents.step,
                         pendingLossBits: UInt64(contents.extraAttributes["pending_train_loss"] ?? "0", radix: 16) ?? 0,
                         pendingSteps: Int(contents.extraAttributes["pending_train_steps"] ?? "0") ?? 0)

@@ -41,6 +41,13 @@ public final class TrainingState {
     public var history = MetricsHistory()
     public var calibration: [String: Double] = [:]
     public let validationIndices: [Int]
+    /// Which layers are frozen, and until which step (`training.freeze`, `--freeze`).
+    public let freezing: FreezePlan
+    /// Early stopping and the best checkpoint: what the evaluations so far decided.
+    public internal(set) var watch: ValidationWatch
+    /// What the last `restore` said about the checkpoint's early-stopping and best records
+    /// (dropped because the config now watches another metric).
+    public internal(set) var watchRestoreNotes: [String] = []
     /// Per head: labels and targets of the whole train split (the coordinator computes loss
     /// scales from them, and ships them to workers without the dataset).
     private let trainTruth: GroundTruth
@@ -94,15 +101,15 @@ public final class TrainingState {
                                       totalSteps: plannedSteps)
         } catch { throw .setting(error) }
         let model = problem.model
-        let layerNames = Set(model.parameters.views.map { TrainingState.layerName(of: $0.name) })
-        if let unknown = frozenLayers.subtracting(layerNames).sorted().first {
-            throw .configDoesNotFit("cannot freeze '\(unknown)': the model has no such layer (layers: \(layerNames.sorted().joined(separator: ", ")))")
-        }
+        let freezing = try FreezePlan(config: config.training, stepsPerEpoch: stepsPerEpoch, model: model,
+                                      alwaysFrozen: frozenLayers)
+        self.freezing = freezing
+        watch = ValidationWatch(earlyStopping: config.training.earlyStopping, keepBest: config.checkpoint.keepBest)
         let groups = model.parameters.views.map { view in
-            let frozen = frozenLayers.contains(TrainingState.layerName(of: view.name))
-            return ParameterGroup(range: view.offset..<(view.offset + view.count),
-                                  lrScale: frozen ? 0 : (view.isHead ? 1 : config.optimizer.trunkLRScale),
-                                  weightDecay: !frozen && !(config.optimizer.noDecayOnBiasAndNorm && view.isBiasOrNorm))
+            ParameterGroup(range: view.offset..<(view.offset + view.count),
+                           lrScale: view.isHead ? 1 : config.optimizer.trunkLRScale,
+                           weightDecay: !(config.optimizer.noDecayOnBiasAndNorm && view.isBiasOrNorm),
+                           trainsFromStep: freezing.trainsFromStep(TrainingState.layerName(of: view.name)))
         }
         do {
             optimizer = try Optimizer(config: config.optimizer, parameterCount: model.parameters.count, groups: groups)
@@ -116,7 +123,8 @@ public final class TrainingState {
         return maxSteps > 0 ? min(maxSteps, plannedSteps) : plannedSteps
     }
 
-    public var isFinished: Bool { step >= lastStep }
+    /// The last step is done, or early stopping ended the run.
+    public var isFinished: Bool { step >= lastStep || watch.shouldStop }
     public var epoch: Int { step / stepsPerEpoch }
 
     /// The plan of step `s` (a pure function of config, seed and s).

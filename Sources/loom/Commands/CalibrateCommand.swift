@@ -19,8 +19,10 @@ struct CalibrateCommand: ParsableCommand {
         `loom eval` and `loom predict` then use the temperatures.
         """)
 
-    @Argument(help: "Checkpoint file (rewritten in place, atomically).")
+    @Argument(help: CheckpointChoice.argumentHelp)
     var checkpoint: String
+
+    @OptionGroup var choice: CheckpointChoice
 
     @Option(help: "Split to fit on (default: the config's calibration.split, normally 'validation').")
     var split: String?
@@ -33,10 +35,13 @@ struct CalibrateCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    func validate() throws { try choice.validate(checkpoint) }
+
     func run() throws {
         let stop = CommandStop.install()
         let logger = global.bootstrap(process: "calibrate")
         try runReportingErrors {
+            let checkpoint = try choice.resolve(self.checkpoint)
             global.prepareKernels(logger)
             var (run, contents) = try RunSetup.restoreRun(checkpoint: checkpoint, overrides: [], dataPath: dataset, logger: logger)
             let splitName = split ?? run.config.calibration.split

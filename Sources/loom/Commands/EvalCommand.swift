@@ -10,8 +10,10 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval",
         abstract: "Evaluate a checkpoint on a dataset split (calibrated, with optional test-time augmentation).")
 
-    @Argument(help: "Checkpoint file.")
+    @Argument(help: CheckpointChoice.argumentHelp)
     var checkpoint: String
+
+    @OptionGroup var choice: CheckpointChoice
 
     @Option(help: "Split: test (default), validation (carved from train as in the run), or any split of the dataset.")
     var split: String = "test"
@@ -30,10 +32,13 @@ struct EvalCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    func validate() throws { try choice.validate(checkpoint) }
+
     func run() throws {
         let stop = CommandStop.install()
         let logger = global.bootstrap(process: "eval")
         try runReportingErrors {
+            let checkpoint = try choice.resolve(self.checkpoint)
             global.prepareKernels(logger)
             let (run, _) = try RunSetup.restoreRun(checkpoint: checkpoint, overrides: [], dataPath: dataset, logger: logger)
             if uncalibrated { run.state.calibration = [:] }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import LoomKernels
 import LoomTraining
 
@@ -17,8 +18,10 @@ struct PredictCommand: ParsableCommand {
         one line per image with each head's best class and its probability.
         """)
 
-    @Argument(help: "Checkpoint file.")
+    @Argument(help: CheckpointChoice.argumentHelp)
     var checkpoint: String
+
+    @OptionGroup var choice: CheckpointChoice
 
     @Option(help: "Dataset file (default: the checkpoint config's data.path).")
     var dataset: String?
@@ -52,10 +55,21 @@ struct PredictCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    func validate() throws { try choice.validate(checkpoint) }
+
     func run() throws {
         let stop = CommandStop.install()
         let logger = global.bootstrap(process: "predict")
         try runReportingErrors {
+            var command = self
+            command.checkpoint = try choice.resolve(checkpoint)
+            try command.predict(logger)
+        }
+    }
+
+    /// `run` with CHECKPOINT resolved to a path.
+    private func predict(_ logger: Logger) throws {
+        do {
             global.prepareKernels(logger)
             let (run, contents) = try RunSetup.restoreRun(checkpoint: checkpoint, overrides: [], dataPath: dataset, logger: logger)
             if !image.isEmpty || manifest != nil {

@@ -63,12 +63,12 @@ struct PredictCommand: ParsableCommand {
         try runReportingErrors {
             var command = self
             command.checkpoint = try choice.resolve(checkpoint)
-            try command.predict(logger)
+            try command.predict(logger, stop: stop)
         }
     }
 
     /// `run` with CHECKPOINT resolved to a path.
-    private func predict(_ logger: Logger) throws {
+    private func predict(_ logger: Logger, stop: CommandStop) throws {
         do {
             global.prepareKernels(logger)
             let (run, contents) = try RunSetup.restoreRun(checkpoint: checkpoint, overrides: [], dataPath: dataset, logger: logger)

@@ -150,7 +150,7 @@ private func baseWelcome() throws -> (welcome: Welcome, problem: TrainingProblem
         let session = WorkerSession(worker: worker, transport: transport)
         let plan = try WorkerSession.plan(welcome, endpoint: "fuzz", memoryBytes: 8 << 30)
         session.current = WorkerSession.Run(runID: welcome.runID, description: plan.description,
-                                            computer: ShardComputer(problem: plan.problem, microBatch: 4),
+                                            slotComputer: SlotComputer(problem: plan.problem, microBatch: 4, slots: 1),
                                             heartbeat: .seconds(100), timeout: .seconds(100), tta: plan.tta)
         let (parameters, buffers) = problem.model.initialParameters(seed: 1)
         session.parameters = parameters

@@ -156,12 +156,21 @@ static void L(stream_triad)(float *a, const float *b, const float *c, float scal
 // q = oy·wq + ox: one flat, unit-stride vector loop over the output grid (oh rows of wq,
 // of which the first ow columns are kept) per tap, for every stride and padding.
 
+// The depthwise functions below copy rows of a few to a few dozen floats; a call to the C
+// library's memcpy costs more than such a copy, so they forbid the compiler to make their
+// copy loops into calls (no_builtin) and copy with plain, vectorised loops.
+#define LOOM_NO_MEMCPY __attribute__((no_builtin("memcpy"), no_builtin("memset")))
+
+static inline LOOM_NO_MEMCPY void L(copy)(float *dst, const float *src, long n) {
+    for (long i = 0; i < n; i++) dst[i] = src[i];
+}
+
 /// Padded row `row` (wp floats, zero outside [p, p + w)) into the sub-planes.
-static void L(scatter_row)(float *planes, const struct dw_geometry *g, long r, const float *padded) {
+static LOOM_NO_MEMCPY void L(scatter_row)(float *planes, const struct dw_geometry *g, long r, const float *padded) {
     long s = g->stride, wq = g->wq;
     float *dst = planes + (r % s) * s * g->plane_stride + (r / s) * wq;
     if (s == 1) {
-        __builtin_memcpy(dst, padded, (size_t)g->wp * sizeof(float));
+        L(copy)(dst, padded, g->wp);
     } else if (s == 2) {
         float *even = dst, *odd = dst + g->plane_stride;
         long j = 0;
@@ -180,11 +189,11 @@ static void L(scatter_row)(float *planes, const struct dw_geometry *g, long r, c
 }
 
 /// The inverse of scatter_row: padded row r from the sub-planes.
-static void L(gather_row)(float *padded, const struct dw_geometry *g, long r, const float *planes) {
+static LOOM_NO_MEMCPY void L(gather_row)(float *padded, const struct dw_geometry *g, long r, const float *planes) {
     long s = g->stride, wq = g->wq;
     const float *src = planes + (r % s) * s * g->plane_stride + (r / s) * wq;
     if (s == 1) {
-        __builtin_memcpy(padded, src, (size_t)g->wp * sizeof(float));
+        L(copy)(padded, src, g->wp);
     } else if (s == 2) {
         const float *even = src, *odd = src + g->plane_stride;
         long j = 0;
@@ -204,15 +213,20 @@ static void L(gather_row)(float *padded, const struct dw_geometry *g, long r, co
 }
 
 /// One input plane (h, w) into the polyphase copy; `row` is a zeroed row of row_floats floats
-/// whose padding columns stay 0. The padding rows of `planes` are never written (they stay 0).
-static void L(load_plane)(float *planes, const struct dw_geometry *g, const float *x, float *row) {
+/// whose padding columns stay 0. The padding rows and columns of `planes` are never written
+/// (they stay 0).
+static LOOM_NO_MEMCPY void L(load_plane)(float *planes, const struct dw_geometry *g, const float *x, float *row) {
     for (long iy = 0; iy < g->h; iy++) {
-        __builtin_memcpy(row + g->p, x + iy * g->w, (size_t)g->w * sizeof(float));
-        L(scatter_row)(planes, g, iy + g->p, row);
+        if (g->stride == 1) {
+            L(copy)(planes + (iy + g->p) * g->wq + g->p, x + iy * g->w, g->w);
+        } else {
+            L(copy)(row + g->p, x + iy * g->w, g->w);
+            L(scatter_row)(planes, g, iy + g->p, row);
+        }
     }
 }
 
-static void L(depthwise_forward)(float *y, const float *x, const float *weight, const float *bias, size_t batch,
+static LOOM_NO_MEMCPY void L(depthwise_forward)(float *y, const float *x, const float *weight, const float *bias, size_t batch,
                                  const struct dw_geometry *g, float *scratch) {
     long k = g->k, s = g->stride, taps = k * k;
     float *planes = scratch, *grid = planes + g->planes_floats, *row = grid + g->grid_floats;
@@ -228,18 +242,33 @@ static void L(depthwise_forward)(float *y, const float *x, const float *weight, 
             L(load_plane)(planes, g, xp, row);
             for (long t = 0; t < taps; t++) w[t] = L(splat)(weight[c * taps + t]);
             v16f start = L(splat)(bias ? bias[c] : 0.0f);
-            for (long q = 0; q < g->grid; q += 16) {
+            // Four vectors of outputs at a time: four independent chains of additions.
+            long q = 0;
+            for (; q + 64 <= g->grid; q += 64) {
+                v16f a0 = start, a1 = start, a2 = start, a3 = start;
+                for (long t = 0; t < taps; t++) {
+                    const float *in = planes + offset[t] + q;
+                    a0 += w[t] * L(load)(in);
+                    a1 += w[t] * L(load)(in + 16);
+                    a2 += w[t] * L(load)(in + 32);
+                    a3 += w[t] * L(load)(in + 48);
+                }
+                L(store)(grid + q, a0);
+                L(store)(grid + q + 16, a1);
+                L(store)(grid + q + 32, a2);
+                L(store)(grid + q + 48, a3);
+            }
+            for (; q < g->grid; q += 16) {
                 v16f acc = start;
                 for (long t = 0; t < taps; t++) acc += w[t] * L(load)(planes + offset[t] + q);
                 L(store)(grid + q, acc);
             }
-            for (long oy = 0; oy < g->oh; oy++)
-                __builtin_memcpy(yp + oy * g->ow, grid + oy * g->wq, (size_t)g->ow * sizeof(float));
+            for (long oy = 0; oy < g->oh; oy++) L(copy)(yp + oy * g->ow, grid + oy * g->wq, g->ow);
         }
     }
 }
 
-static void L(depthwise_backward)(float *dx, float *dweight, float *dbias, const float *dy, const float *x,
+static LOOM_NO_MEMCPY void L(depthwise_backward)(float *dx, float *dweight, float *dbias, const float *dy, const float *x,
                                   const float *weight, size_t batch, const struct dw_geometry *g, float *scratch) {
     long k = g->k, s = g->stride, taps = k * k;
     float *planes = scratch, *grid = planes + g->planes_floats, *row = grid + g->grid_floats;
@@ -254,30 +283,47 @@ static void L(depthwise_backward)(float *dx, float *dweight, float *dbias, const
             const float *xp = x + plane * g->h * g->w, *dyp = dy + plane * g->oh * g->ow;
             L(load_plane)(planes, g, xp, row);
             // dy on the output grid; its columns ow..<wq and the slack stay 0.
-            for (long oy = 0; oy < g->oh; oy++)
-                __builtin_memcpy(grid + oy * g->wq, dyp + oy * g->ow, (size_t)g->ow * sizeof(float));
+            for (long oy = 0; oy < g->oh; oy++) L(copy)(grid + oy * g->wq, dyp + oy * g->ow, g->ow);
             if (dbias) dbias[c] += loom_sum(dyp, (size_t)(g->oh * g->ow));
-            if (dx) __builtin_memset(dplanes, 0, (size_t)g->planes_floats * sizeof(float));
+            if (dx) for (long i = 0; i < g->planes_floats; i += 16) L(store)(dplanes + i, (v16f){0});
             for (long t = 0; t < taps; t++) {
                 const float *in = planes + offset[t];
                 float *din = dplanes + offset[t];
-                v16f acc = {0}, w = L(splat)(weight[c * taps + t]);
+                // Vector j of the grid goes to partial sum j mod 2 (two chains of additions);
+                // the two are added, then the lanes in hsum's order.
+                v16f acc0 = {0}, acc1 = {0}, w = L(splat)(weight[c * taps + t]);
+                long q = 0;
                 if (dx) {
-                    for (long q = 0; q < g->grid; q += 16) {
+                    for (; q + 32 <= g->grid; q += 32) {
+                        v16f d0 = L(load)(grid + q), d1 = L(load)(grid + q + 16);
+                        acc0 += d0 * L(load)(in + q);
+                        acc1 += d1 * L(load)(in + q + 16);
+                        L(store)(din + q, L(load)(din + q) + w * d0);
+                        L(store)(din + q + 16, L(load)(din + q + 16) + w * d1);
+                    }
+                    if (q < g->grid) {
                         v16f d = L(load)(grid + q);
-                        acc += d * L(load)(in + q);
+                        acc0 += d * L(load)(in + q);
                         L(store)(din + q, L(load)(din + q) + w * d);
                     }
                 } else {
-                    for (long q = 0; q < g->grid; q += 16) acc += L(load)(grid + q) * L(load)(in + q);
+                    for (; q + 32 <= g->grid; q += 32) {
+                        acc0 += L(load)(grid + q) * L(load)(in + q);
+                        acc1 += L(load)(grid + q + 16) * L(load)(in + q + 16);
+                    }
+                    if (q < g->grid) acc0 += L(load)(grid + q) * L(load)(in + q);
                 }
-                dweight[c * taps + t] += L(hsum)(acc);
+                dweight[c * taps + t] += L(hsum)(acc0 + acc1);
             }
             if (!dx) continue;
             float *dxp = dx + plane * g->h * g->w;
             for (long iy = 0; iy < g->h; iy++) {
-                L(gather_row)(out_row, g, iy + g->p, dplanes);
-                __builtin_memcpy(dxp + iy * g->w, out_row + g->p, (size_t)g->w * sizeof(float));
+                if (s == 1) {
+                    L(copy)(dxp + iy * g->w, dplanes + (iy + g->p) * g->wq + g->p, g->w);
+                } else {
+                    L(gather_row)(out_row, g, iy + g->p, dplanes);
+                    L(copy)(dxp + iy * g->w, out_row + g->p, g->w);
+                }
             }
         }
     }

@@ -79,7 +79,7 @@ let package = Package(
         // `loom bench`: training throughput on synthetic data in one process, and real
         // worker processes on synthetic samples (`--workers`).
         .target(name: "LoomBench", dependencies: [
-            "LoomCluster", "LoomLocal", "LoomWire", "LoomTraining", "LoomData", "LoomConfig", "LoomKernels",
+            "LoomCluster", "LoomLocal", "LoomWire", "LoomTraining", "LoomData", "LoomConfig", "LoomKernels", "LoomModel",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // What `--metrics-port` serves: Loom's metrics recorded through swift-metrics, kept

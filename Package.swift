@@ -82,6 +82,7 @@ let package = Package(
         // worker processes on synthetic samples (`--workers`).
         .target(name: "LoomBench", dependencies: [
             "LoomCluster", "LoomLocal", "LoomWire", "LoomTraining", "LoomData", "LoomConfig", "LoomKernels", "LoomCheckpoint",
+            "LoomModel",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // What `--metrics-port` serves: Loom's metrics recorded through swift-metrics, kept

@@ -5,6 +5,7 @@ import Foundation
 import LoomConfig
 import LoomData
 import LoomKernels
+import LoomModel
 import LoomTraining
 
 /// The training of `loom bench` on synthetic data, through the real step code: one block of
@@ -51,7 +52,11 @@ public final class SyntheticTraining {
 
 /// Single-process training throughput on synthetic data.
 public enum TrainingThroughput {
-    public struct Figures { public var samplesPerSecond: Double; public var gflops: Double; public var forwardFLOPs: Int }
+    public struct Figures {
+        public var samplesPerSecond: Double; public var gflops: Double; public var forwardFLOPs: Int
+        /// Trainable parameters (to check a PyTorch twin against) and the depthwise layers.
+        public var parameters: Int; public var depthwiseShapes: [DepthwiseShape]
+    }
 
     public static func measure(config: RunConfig, seconds: Double) throws -> Figures {
         let training = try SyntheticTraining(config: config)
@@ -66,7 +71,9 @@ public enum TrainingThroughput {
         let elapsed = Date().timeIntervalSince(start)
         let sps = Double(steps * b) / elapsed
         let flops = training.problem.model.forwardFLOPsPerSample
-        return Figures(samplesPerSecond: sps, gflops: sps * 3 * Double(flops) / 1e9, forwardFLOPs: flops)
+        let model = training.problem.model
+        return Figures(samplesPerSecond: sps, gflops: sps * 3 * Double(flops) / 1e9, forwardFLOPs: flops,
+                       parameters: model.parameters.count, depthwiseShapes: model.depthwiseShapes)
     }
 }
 

@@ -3,7 +3,9 @@
 // (ReLU or SiLU), fc2 (R → C) and a sigmoid; each channel of x is scaled by its gate:
 //   s = mean_hw x,  z = W1·s + b1,  a = act(z),  g = σ(W2·a + b2),  y = x·g[c].
 // The vectors are small (C ≤ a few hundred, R = C/4...C/24), so the matrix-vector products are
-// plain loops summed in index order: the same bits on every host and batch split.
+// plain loops summed in index order: the same bits on every host and batch split. The
+// loops over planes (mean, gate, Σ dy·x, dx) run in CKernels at the host's vector width.
+import CKernels
 
 /// The per-sample vectors a forward pass keeps for the backward pass: (N, C + R + R + C)
 /// holding s, z, a and g.
@@ -40,10 +42,7 @@ public func squeezeExciteForward(y: UnsafeMutablePointer<Float>, saved: UnsafeMu
             for j in 0..<r { sum += w2[ch * r + j] * a[j] }
             g[ch] = logistic(sum)
         }
-        for ch in 0..<c {
-            let gate = g[ch]
-            for i in 0..<hw { ys[ch * hw + i] = xs[ch * hw + i] * gate }
-        }
+        for ch in 0..<c { loom_scale(ys + ch * hw, xs + ch * hw, g[ch], hw) }
     }
 }
 
@@ -64,8 +63,7 @@ public func squeezeExciteBackward(dx: UnsafeMutablePointer<Float>?, dw1: UnsafeM
         let xs = x + n * c * hw, dys = dy + n * c * hw
         let s = saved + n * sh.savedCount, z = s + c, a = z + r, g = a + r
         for ch in 0..<c {
-            var dg: Float = 0
-            for i in 0..<hw { dg += dys[ch * hw + i] * xs[ch * hw + i] }
+            let dg = loom_dot(dys + ch * hw, xs + ch * hw, hw)
             du[ch] = dg * (g[ch] * (1 - g[ch]))
             db2[ch] += du[ch]
             for j in 0..<r { dw2[ch * r + j] += du[ch] * a[j] }
@@ -90,8 +88,7 @@ public func squeezeExciteBackward(dx: UnsafeMutablePointer<Float>?, dw1: UnsafeM
         for ch in 0..<c {
             var ds: Float = 0
             for j in 0..<r { ds += w1[j * c + ch] * dz[j] }
-            let spread = ds / Float(hw), gate = g[ch]
-            for i in 0..<hw { dxs[ch * hw + i] = dys[ch * hw + i] * gate + spread }
+            loom_affine(dxs + ch * hw, dys + ch * hw, g[ch], ds / Float(hw), hw)
         }
     }
 }

@@ -1,6 +1,7 @@
 // "Same" convolutions (stride 1, K = 2P + 1) take the shifted-plane im2col/col2im path;
 // the fixtures cover 3x3 pad 1 and 1x1. Here a 5x5 pad 2 and a 3x3 pad 1 with a width that
-// is not a multiple of 8 against a direct sum in Double.
+// is not a multiple of 8 against a direct sum in Double (their dx by the flipped convolution,
+// a chunk of 2 images lowered one at a time), and a 1x1 (pointwise: no lowering at all).
 import LoomKernels
 import LoomTestSupport
 import Testing
@@ -35,7 +36,7 @@ private func directConvolution(x: [Float], weight: [Float], dy: [Float], _ s: Co
     return (y.map { Float($0) }, dx.map { Float($0) }, dweight.map { Float($0) })
 }
 
-@Test(arguments: [(kernel: 5, padding: 2, width: 9), (kernel: 3, padding: 1, width: 13)])
+@Test(arguments: [(kernel: 5, padding: 2, width: 9), (kernel: 3, padding: 1, width: 13), (kernel: 1, padding: 0, width: 7)])
 func sameConvolutionMatchesTheDefinition(_ geometry: (kernel: Int, padding: Int, width: Int)) {
     let n = 3
     let s = Conv2DShape(inChannels: 2, outChannels: 3, height: 6, width: geometry.width,

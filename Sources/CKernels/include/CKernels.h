@@ -110,4 +110,7 @@ void loom_adam(float *w, const float *g, float *m, float *v, size_t n, const str
 /// w = w − lr·b.
 void loom_sgd_momentum(float *w, const float *g, float *b, size_t n, float lr, float wd, float mu, float keep);
 
+// The layer kernels (SiLU, squeeze-and-excitation, depthwise convolution) and the bandwidth probe.
+#include "CKernelsLayers.h"
+
 #endif

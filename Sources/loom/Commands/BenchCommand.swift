@@ -32,10 +32,16 @@ struct BenchCommand: ParsableCommand {
         --batch samples per host; prints efficiency, bytes per link and where the step's time \
         went beside the cost model of docs/SCALING.md.
 
-        With --pytorch PYTHON: the same model, batch and optimizer trained by PyTorch \
-        (deploy/bench/pytorch_reference.py run with PYTHON) in the same run, on one thread \
-        (with --workers: N DistributedDataParallel processes for each count N), and the \
-        ratio of Loom's samples/s to PyTorch's. Only the reference CNN has a PyTorch twin.
+        With --pytorch PYTHON: the same model, batch and optimizer trained by PyTorch in the \
+        same run, on one thread, and the ratio of Loom's samples/s to PyTorch's. Without \
+        --workers, Loom and PyTorch take turns --rounds times and the best of each is compared; \
+        any model file has a twin (deploy/bench/pytorch_models.py builds it from torch.nn \
+        modules; the reference CNN's is deploy/bench/pytorch_reference.py). With --workers \
+        (reference CNN only): N DistributedDataParallel processes for each count N.
+
+        A model with depthwise convolutions also gets the host's memory bandwidth from one \
+        thread (STREAM-like copy and triad on 64 MiB arrays) and the bytes/s of its depthwise \
+        layers' forward and backward passes at the micro-batch, as fractions of it.
         """)
 
     @Option(help: "Model file.")
@@ -53,14 +59,14 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Comma-separated worker counts for the cluster benchmark (e.g. 1,2).")
     var workers: String?
 
-    @Option(help: "With --workers: measure every count this many times in turn and report the medians.")
+    @Option(help: "With --workers: measure every count this many times in turn and report the medians; with --pytorch alone: measure Loom and PyTorch in turn this many times and compare the best of each.")
     var rounds: Int = 3
 
     @Option(help: "A Python with PyTorch: also measure PyTorch on the same model and batch, and print the ratio.")
     var pytorch: String?
 
-    @Option(help: "The PyTorch script --pytorch runs.")
-    var pytorchScript: String = "deploy/bench/pytorch_reference.py"
+    @Option(help: "The PyTorch script --pytorch runs (default: deploy/bench/pytorch_reference.py for the reference CNN, else deploy/bench/pytorch_models.py).")
+    var pytorchScript: String?
 
     @Flag(help: "Also print one JSON line with all figures.")
     var json = false
@@ -104,40 +110,84 @@ struct BenchCommand: ParsableCommand {
             }
             var config = try benchConfig()
             config.cluster.sharedMemory = !noSharedMemory
-            if pytorch != nil && URL(fileURLWithPath: model).lastPathComponent != "reference-cnn.yaml" {
-                throw CLIError("--pytorch compares the reference CNN only (configs/models/reference-cnn.yaml), not \(model)")
+            let isReference = URL(fileURLWithPath: model).lastPathComponent == "reference-cnn.yaml"
+            if pytorch != nil && workers != nil && !isReference {
+                throw CLIError("--pytorch with --workers compares the reference CNN only (configs/models/reference-cnn.yaml), not \(model)")
             }
+            let script = pytorchScript ?? (isReference ? "deploy/bench/pytorch_reference.py" : "deploy/bench/pytorch_models.py")
             print(KernelSetup.summary)
             if let workers {
                 let counts = workers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
                 guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 }) else { throw CLIError("--workers wants counts like 1,2, got '\(workers)'") }
                 guard rounds >= 1 else { throw CLIError("--rounds must be at least 1, got \(rounds)") }
                 try ClusterBench.run(model: URL(fileURLWithPath: model).standardizedFileURL.path, config: config, workerCounts: counts, seconds: seconds, rounds: rounds, pinning: !noPin, json: json, logger: logger,
-                                     pytorch: pytorch.map { (python: $0, script: pytorchScript) })
+                                     pytorch: pytorch.map { (python: $0, script: script) })
                 return
             }
+            guard rounds >= 1 else { throw CLIError("--rounds must be at least 1, got \(rounds)") }
             let sgemm = BLAS.measureSgemmGFLOPS(size: 512, seconds: seconds)
-            let training = try TrainingThroughput.measure(config: config, seconds: seconds)
-            let torch = try pytorch.map { try PyTorchReference.measure(python: $0, script: pytorchScript, batch: batch, seconds: seconds) }
-            let ratio = training.gflops / sgemm
+            // Loom and PyTorch back to back, `rounds` times with --pytorch: the best of each
+            // (the slowest runs are the ones another process disturbed most).
+            var training: TrainingThroughput.Figures?
+            var torch: PyTorchReference.Figures?
+            let modelPath = URL(fileURLWithPath: model).standardizedFileURL.path
+            for round in 1...(pytorch == nil ? 1 : rounds) {
+                let t = try TrainingThroughput.measure(config: config, seconds: seconds)
+                if training == nil || t.samplesPerSecond > training!.samplesPerSecond { training = t }
+                guard let pytorch else { continue }
+                let f = try PyTorchReference.measure(python: pytorch, script: script, batch: batch, seconds: seconds,
+                                                     arguments: isReference && pytorchScript == nil ? [] : ["--model", modelPath])
+                if torch == nil || f.samplesPerSecond > torch!.samplesPerSecond { torch = f }
+                if rounds > 1 {
+                    print(String(format: "round %d of %d: Loom %.1f samples/s, PyTorch %.1f samples/s (%.2fx)",
+                                 round, rounds, t.samplesPerSecond, f.samplesPerSecond, t.samplesPerSecond / f.samplesPerSecond))
+                }
+            }
+            let best = training!
+            let ratio = best.gflops / sgemm
             print(String(format: "sgemm (1 thread, 512x512x512):   %7.2f GFLOP/s", sgemm))
-            print(String(format: "training (%@, batch %d, micro %d): %7.1f samples/s  %7.2f GFLOP/s (3 x %.2f MFLOP forward per sample)",
-                         config.name, batch, microBatch, training.samplesPerSecond, training.gflops,
-                         Double(training.forwardFLOPs) / 1e6))
+            print(String(format: "training (%@, batch %d, micro %d): %7.1f samples/s  %7.2f GFLOP/s (3 x %.2f MFLOP forward per sample)%@",
+                         config.name, batch, microBatch, best.samplesPerSecond, best.gflops,
+                         Double(best.forwardFLOPs) / 1e6, torch != nil && rounds > 1 ? ", best of \(rounds)" : ""))
             print(String(format: "ratio training/sgemm:            %7.3f", ratio))
             if let torch {
-                print(String(format: "PyTorch %@ (1 thread, batch %d): %7.1f samples/s", torch.version, batch, torch.samplesPerSecond))
-                print(String(format: "ratio Loom/PyTorch:              %7.2f", training.samplesPerSecond / torch.samplesPerSecond))
+                print(String(format: "PyTorch %@ (1 thread, batch %d): %7.1f samples/s%@", torch.version, batch, torch.samplesPerSecond,
+                             rounds > 1 ? ", best of \(rounds)" : ""))
+                print(String(format: "ratio Loom/PyTorch:              %7.2f", best.samplesPerSecond / torch.samplesPerSecond))
+                if let p = torch.parameters, p != best.parameters {
+                    print("warning: PyTorch's twin has \(p) parameters, Loom's model \(best.parameters): not the same network")
+                }
+            }
+            // Depthwise convolutions against the memory bandwidth, measured one after the other.
+            var depthwise: (bandwidth: MemoryBandwidth.Figures, layers: DepthwiseThroughput.Figures, count: Int)?
+            if !best.depthwiseShapes.isEmpty {
+                let bandwidth = MemoryBandwidth.measure(seconds: min(seconds, 2))
+                let layers = DepthwiseThroughput.measure(shapes: best.depthwiseShapes, batch: microBatch, seconds: seconds)
+                let peak = max(bandwidth.copy, bandwidth.triad)
+                print(String(format: "memory bandwidth (1 thread, 64 MiB arrays): copy %.2f GB/s, triad %.2f GB/s",
+                             bandwidth.copy / 1e9, bandwidth.triad / 1e9))
+                print(String(format: "depthwise (%d layers, micro-batch %d): forward %.2f GB/s = %.2f, backward %.2f GB/s = %.2f of the bandwidth",
+                             best.depthwiseShapes.count, microBatch, layers.forward / 1e9, layers.forward / peak,
+                             layers.backward / 1e9, layers.backward / peak))
+                depthwise = (bandwidth, layers, best.depthwiseShapes.count)
             }
             if json {
-                var object: [String: Any] = ["sgemm_gflops": sgemm, "training_samples_per_s": training.samplesPerSecond,
-                                             "training_gflops": training.gflops, "ratio": ratio, "batch": batch,
-                                             "micro_batch": microBatch, "forward_flops_per_sample": training.forwardFLOPs,
+                var object: [String: Any] = ["sgemm_gflops": sgemm, "training_samples_per_s": best.samplesPerSecond,
+                                             "training_gflops": best.gflops, "ratio": ratio, "batch": batch,
+                                             "micro_batch": microBatch, "forward_flops_per_sample": best.forwardFLOPs,
                                              "model": model, "blas_core": BLAS.coreName, "loom_kernel_path": KernelPath.current.rawValue]
                 if let torch {
                     object["pytorch_samples_per_s"] = torch.samplesPerSecond
                     object["pytorch_version"] = torch.version
-                    object["ratio_loom_pytorch"] = training.samplesPerSecond / torch.samplesPerSecond
+                    object["ratio_loom_pytorch"] = best.samplesPerSecond / torch.samplesPerSecond
+                    object["rounds"] = rounds
+                }
+                if let depthwise {
+                    object["memory_copy_bytes_per_s"] = depthwise.bandwidth.copy
+                    object["memory_triad_bytes_per_s"] = depthwise.bandwidth.triad
+                    object["depthwise_forward_bytes_per_s"] = depthwise.layers.forward
+                    object["depthwise_backward_bytes_per_s"] = depthwise.layers.backward
+                    object["depthwise_layers"] = depthwise.count
                 }
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(data: data, encoding: .utf8)!)

@@ -1,21 +1,25 @@
 // `loom bench --pytorch PYTHON`: the same model trained by PyTorch on this CPU in the same
-// minute, for a ratio that does not drift with the machine. The script is
-// deploy/bench/pytorch_reference.py (the reference CNN, batch and optimizer as loom bench);
-// PyTorch is never a dependency of the build or the tests, only of this option.
+// minute, for a ratio that does not drift with the machine. The scripts are
+// deploy/bench/pytorch_reference.py (the reference CNN, also with DistributedDataParallel) and
+// deploy/bench/pytorch_models.py (any model file, built from torch.nn modules layer for
+// layer), with the batch and optimizer of loom bench; PyTorch is never a dependency of the
+// build or the tests, only of this option.
 import Foundation
 
 enum PyTorchReference {
-    struct Figures { var samplesPerSecond: Double; var version: String }
+    struct Figures { var samplesPerSecond: Double; var version: String; var parameters: Int? }
 
     /// Runs `script` with `python` for `seconds` at `batch`: one thread, or `ddp` processes of
     /// one thread each (DistributedDataParallel over gloo) when `ddp` > 1.
-    static func measure(python: String, script: String, batch: Int, seconds: Double, ddp: Int = 0) throws -> Figures {
+    /// `arguments` go to the script first (pytorch_models.py's `--model FILE`).
+    static func measure(python: String, script: String, batch: Int, seconds: Double, ddp: Int = 0,
+                        arguments: [String] = []) throws -> Figures {
         guard FileManager.default.fileExists(atPath: script) else {
             throw CLIError("--pytorch: the script \(script) does not exist (run loom bench from the repository, or give --pytorch-script)")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script, "--batch", "\(batch)", "--seconds", "\(seconds)", "--threads", "1", "--json"]
+        process.arguments = [script] + arguments + ["--batch", "\(batch)", "--seconds", "\(seconds)", "--threads", "1", "--json"]
             + (ddp > 1 ? ["--ddp", "\(ddp)"] : [])
         let output = Pipe(), errors = Pipe()
         process.standardOutput = output
@@ -35,6 +39,7 @@ enum PyTorchReference {
               let rate = object["samples_per_s"] as? Double else {
             throw CLIError("--pytorch: \(script) printed no JSON line with samples_per_s")
         }
-        return Figures(samplesPerSecond: rate, version: object["torch_version"] as? String ?? "?")
+        return Figures(samplesPerSecond: rate, version: object["torch_version"] as? String ?? "?",
+                       parameters: object["parameters"] as? Int)
     }
 }

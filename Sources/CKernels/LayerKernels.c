@@ -1,0 +1,125 @@
+// The layer kernels of CKernelsLayers.h for three instruction paths, and their dispatch on
+// the path CKernels runs (loom_kernels_path). Compiled with -ffp-contract=off like
+// Kernels.c: no path may fuse a multiply and an add that another path rounds twice.
+#include <stdlib.h>
+#include <string.h>
+
+#include "CKernels.h"
+
+typedef float v16f __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+typedef uint32_t v16u __attribute__((vector_size(64)));
+
+/// A depthwise convolution's geometry and the layout of its polyphase plane copies
+/// (LayerBodies.h, "Depthwise convolution"). Every count of floats is a multiple of 16.
+struct dw_geometry {
+    long channels, h, w, k, stride, p;
+    long hp, wp;          // padded plane
+    long hq, wq;          // one sub-plane: ⌈hp / s⌉ rows of ⌈wp / s⌉
+    long oh, ow;          // output plane
+    long grid;            // oh·wq rounded up to 16: the outputs computed per plane
+    long grid_floats;
+    long plane_stride;    // floats per sub-plane, with room for the reads past its last row
+    long planes_floats;   // s² sub-planes
+    long row_floats;      // one padded row, s·wq
+};
+
+static long round16(long n) { return (n + 15) / 16 * 16; }
+
+static struct dw_geometry dw_geometry(const struct loom_depthwise_shape *s) {
+    struct dw_geometry g;
+    g.channels = s->channels;
+    g.h = s->height;
+    g.w = s->width;
+    g.k = s->kernel;
+    g.stride = s->stride;
+    g.p = s->padding;
+    g.hp = g.h + 2 * g.p;
+    g.wp = g.w + 2 * g.p;
+    g.hq = (g.hp + g.stride - 1) / g.stride;
+    g.wq = (g.wp + g.stride - 1) / g.stride;
+    g.oh = (g.hp - g.k) / g.stride + 1;
+    g.ow = (g.wp - g.k) / g.stride + 1;
+    g.grid = round16(g.oh * g.wq);
+    g.grid_floats = g.grid;
+    long reach = ((g.k - 1) / g.stride) * g.wq + (g.k - 1) / g.stride;
+    long rows = g.hq * g.wq;
+    g.plane_stride = round16(rows > g.grid + reach ? rows : g.grid + reach);
+    g.planes_floats = g.stride * g.stride * g.plane_stride;
+    g.row_floats = round16(g.stride * g.wq);
+    return g;
+}
+
+/// Zeroed scratch of `floats` floats plus `longs` longs, 64-byte aligned; NULL when out of memory.
+static float *dw_scratch(long floats, long longs) {
+    size_t bytes = (size_t)floats * sizeof(float) + (size_t)longs * sizeof(long);
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes) != 0) return NULL;
+    memset(p, 0, bytes);
+    return p;
+}
+
+#define LOOM_SUFFIX sse2
+#include "LayerBodies.h"
+#undef LOOM_SUFFIX
+
+#pragma clang attribute push(__attribute__((target("avx,avx2"))), apply_to = function)
+#define LOOM_SUFFIX avx2
+#include "LayerBodies.h"
+#undef LOOM_SUFFIX
+#pragma clang attribute pop
+
+#pragma clang attribute push(__attribute__((target("avx,avx2,avx512f,avx512bw,avx512dq,avx512vl"))), apply_to = function)
+#define LOOM_SUFFIX avx512
+#include "LayerBodies.h"
+#undef LOOM_SUFFIX
+#pragma clang attribute pop
+
+/// Calls `name`'s body for the path CKernels runs.
+#define DISPATCH(name, ...)                                                 \
+    switch (loom_kernels_path()) {                                          \
+    case LOOM_PATH_AVX512: return name##_avx512(__VA_ARGS__);               \
+    case LOOM_PATH_AVX2: return name##_avx2(__VA_ARGS__);                   \
+    default: return name##_sse2(__VA_ARGS__);                               \
+    }
+
+float loom_exp_nonpositive(float a) { DISPATCH(exp_nonpositive_scalar, a) }
+float loom_logistic(float x) { DISPATCH(logistic_scalar, x) }
+void loom_silu(float *y, const float *x, size_t n) { DISPATCH(silu, y, x, n) }
+void loom_silu_backward(float *dx, const float *dy, const float *x, size_t n) { DISPATCH(silu_backward, dx, dy, x, n) }
+float loom_dot(const float *a, const float *b, size_t n) { DISPATCH(dot, a, b, n) }
+void loom_scale(float *q, const float *p, float scale, size_t n) { DISPATCH(scale, q, p, scale, n) }
+void loom_stream_copy(float *a, const float *b, size_t n) { DISPATCH(stream_copy, a, b, n) }
+void loom_stream_triad(float *a, const float *b, const float *c, float scalar, size_t n) {
+    DISPATCH(stream_triad, a, b, c, scalar, n)
+}
+
+int loom_depthwise_forward(float *y, const float *x, const float *weight, const float *bias, size_t batch,
+                           const struct loom_depthwise_shape *shape) {
+    struct dw_geometry g = dw_geometry(shape);
+    long taps = g.k * g.k;
+    float *scratch = dw_scratch(g.planes_floats + g.grid_floats + g.row_floats + 16 * taps, taps);
+    if (!scratch) return 0;
+    switch (loom_kernels_path()) {
+    case LOOM_PATH_AVX512: depthwise_forward_avx512(y, x, weight, bias, batch, &g, scratch); break;
+    case LOOM_PATH_AVX2: depthwise_forward_avx2(y, x, weight, bias, batch, &g, scratch); break;
+    default: depthwise_forward_sse2(y, x, weight, bias, batch, &g, scratch); break;
+    }
+    free(scratch);
+    return 1;
+}
+
+int loom_depthwise_backward(float *dx, float *dweight, float *dbias, const float *dy, const float *x,
+                            const float *weight, size_t batch, const struct loom_depthwise_shape *shape) {
+    struct dw_geometry g = dw_geometry(shape);
+    long taps = g.k * g.k;
+    float *scratch = dw_scratch(2 * g.planes_floats + g.grid_floats + 2 * g.row_floats, taps);
+    if (!scratch) return 0;
+    switch (loom_kernels_path()) {
+    case LOOM_PATH_AVX512: depthwise_backward_avx512(dx, dweight, dbias, dy, x, weight, batch, &g, scratch); break;
+    case LOOM_PATH_AVX2: depthwise_backward_avx2(dx, dweight, dbias, dy, x, weight, batch, &g, scratch); break;
+    default: depthwise_backward_sse2(dx, dweight, dbias, dy, x, weight, batch, &g, scratch); break;
+    }
+    free(scratch);
+    return 1;
+}

@@ -136,7 +136,7 @@ func expectCleanFailure(_ result: LoomResult, naming needles: [String], _ what: 
     }
 
     @Test func inspectRefusesRandomBytes() throws {
-        var rng = SplitMix64(seed: 3)
+        var rng = TestRandom(seed: 3)
         let bytes = Data((0..<4096).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
         try expectInspectRefuses(bytes, reason: "not an HDF5 file")
     }

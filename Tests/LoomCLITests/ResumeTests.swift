@@ -4,6 +4,7 @@
 
 import Foundation
 import Testing
+import LoomTestSupport
 
 /// Whether every thread of `pid` is stopped (SIGSTOP): it then runs nothing until SIGCONT.
 func isStopped(_ pid: Int32) -> Bool {
@@ -67,7 +68,7 @@ func number(after prefix: String, in log: String) -> Int? {
         let ws = try Workspace("sigkill")
         let spec = TrainSpec(workspace: ws, run: "run")
         let seed = UInt64(Date().timeIntervalSince1970 * 1000)
-        var rng = SplitMix64(seed: seed)
+        var rng = TestRandom(seed: seed)
         var kills: [String] = []
         var midWrite = 0
         for attempt in 1...8 {

@@ -6,6 +6,7 @@
 import Foundation
 import LoomData
 import LoomHDF5
+import LoomTestSupport
 
 enum TinyDataset {
     static let classes = 10
@@ -22,7 +23,7 @@ enum TinyDataset {
         _ = try root.createGroup("attributes/category")
         try root.setAttribute("kind", "softmax", on: "attributes/category")
         try root.setAttribute("class_names", (0..<classes).map { "band\($0)" }, on: "attributes/category")
-        var rng = SplitMix64(seed: seed)
+        var rng = TestRandom(seed: seed)
         // The real content hash: training and workers verify it (DatasetVerifier).
         var contents = DatasetContents(name: "tiny-bands", source: "LoomCLITests", license: "none",
                                        imageShape: ImageShape(height: 28, width: 28, channels: 1), attributes: [], splits: [])
@@ -46,15 +47,3 @@ enum TinyDataset {
     }
 }
 
-/// Steele, Lea and Flood's SplitMix64: a small, seedable generator for test data.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -11,20 +11,8 @@ import LoomTraining
 import LoomWire
 import Testing
 @testable import LoomCluster
+import LoomTestSupport
 
-/// SplitMix64: the same cases on every run and host.
-private struct FuzzRandom {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
-    mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
-}
 
 private let hostileIntegers: [String] = {
     var values = ["0", "-1", "1", "2", "7", "65536", "65537", "1048577", "1000000000000", "4000000000000",
@@ -38,7 +26,7 @@ private let hostileUInt64s: [UInt64] = [0, 1, 2, 3, 4, 7, 8, 255, 1 << 16, 1 << 
                                          1 << 62, (1 << 63) - 1, 1 << 63, UInt64.max - 1, UInt64.max]
 
 /// Swaps the `n`th run of digits in `text` for `value`.
-private func replacingNumber(in text: String, _ random: inout FuzzRandom) -> String {
+private func replacingNumber(in text: String, _ random: inout TestRandom) -> String {
     var chars = Array(text)
     var runs: [Range<Int>] = []
     var i = 0
@@ -58,7 +46,7 @@ private func replacingNumber(in text: String, _ random: inout FuzzRandom) -> Str
 }
 
 /// Byte-level damage to one frame: flips, truncation, growth.
-private func damage(_ frames: [[UInt8]], _ random: inout FuzzRandom) -> [[UInt8]] {
+private func damage(_ frames: [[UInt8]], _ random: inout TestRandom) -> [[UInt8]] {
     var frames = frames
     let f = random.below(frames.count)
     switch random.below(4) {
@@ -99,7 +87,7 @@ private func baseWelcome() throws -> (welcome: Welcome, problem: TrainingProblem
 @Suite struct WireFuzzTests {
     @Test func generatedWelcomesGiveAnErrorOrARunWithinTheLimits() throws {
         let (base, _) = try baseWelcome()
-        var random = FuzzRandom(state: 61)
+        var random = TestRandom(seed: 61)
         var (dropped, refused, planned) = (0, 0, 0)
         for _ in 0..<3000 {
             var welcome = base
@@ -164,7 +152,7 @@ private func baseWelcome() throws -> (welcome: Welcome, problem: TrainingProblem
         let base = Assignment(runID: welcome.runID, step: 3, epoch: 0, weightsVersion: 0, firstShard: 1,
                               shardSampleCounts: [4], sampleIndices: [4, 5, 6, 7], sampleRecords: records,
                               headScales: [0.125])
-        var random = FuzzRandom(state: 62)
+        var random = TestRandom(seed: 62)
         var (dropped, refused, computed) = (0, 0, 0)
         for _ in 0..<3000 {
             var a = base

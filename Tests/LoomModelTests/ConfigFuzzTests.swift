@@ -7,21 +7,8 @@ import LoomConfig
 import LoomModel
 import LoomTraining
 import Testing
+import LoomTestSupport
 
-/// SplitMix64: the fuzz cases are the same on every run and host.
-struct FuzzRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func pick<T>(_ items: [T]) -> T { items[Int(next() % UInt64(items.count))] }
-    mutating func chance(_ p: Double) -> Bool { Double(next() >> 11) / Double(1 << 53) < p }
-}
 
 enum ConfigFuzz {
     static let base = """
@@ -85,7 +72,7 @@ enum ConfigFuzz {
                          "step", "sgdr", "cosine", "constant", "epoch", "4.9e-324", "1e-300"]
 
     /// One generated case: YAML text and overrides.
-    static func generate(_ random: inout FuzzRandom) -> (yaml: String, overrides: [String]) {
+    static func generate(_ random: inout TestRandom) -> (yaml: String, overrides: [String]) {
         var lines = base.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         // Text mutations: a number swapped, a line dropped, doubled or cut short.
         for _ in 0..<Int(random.next() % 3) {
@@ -121,7 +108,7 @@ enum ConfigFuzz {
     struct Outcomes { var configErrors = 0, otherErrors = 0, models = 0 }
 
     @Test func generatedConfigsGiveAnErrorOrAModelWithinTheLimits() throws {
-        var random = FuzzRandom(seed: 23)
+        var random = TestRandom(seed: 23)
         var outcomes = Outcomes()
         for _ in 0..<3000 {
             let (yaml, overrides) = ConfigFuzz.generate(&random)

@@ -115,8 +115,9 @@ public enum MultilabelDataset {
     }
 }
 
-/// SplitMix64: a small seedable generator for test data.
-public struct TestRandom {
+/// SplitMix64 (Steele, Lea and Flood): a small seedable generator for test data and fuzz
+/// cases, the same on every run and host, so a failure reproduces from its seed.
+public struct TestRandom: RandomNumberGenerator {
     private var state: UInt64
     public init(seed: UInt64) { state = seed }
     public mutating func next() -> UInt64 {
@@ -128,6 +129,12 @@ public struct TestRandom {
     }
     /// Uniform in [0, 1).
     public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+    /// In 0..<n (0 when n <= 0); the modulo bias is irrelevant to tests.
+    public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
+    /// One of `items` (not empty).
+    public mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
+    /// True with probability `p`.
+    public mutating func chance(_ p: Double) -> Bool { unit() < p }
 }
 
 extension String {

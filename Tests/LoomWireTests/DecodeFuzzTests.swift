@@ -1,22 +1,12 @@
 import LoomWire
 import Testing
+import LoomTestSupport
 
 /// Random and mutated inputs must give a `Message` or a `WireError`, never a crash.
 @Suite struct DecodeFuzzTests {
-    /// SplitMix64: a tiny seeded generator so failures reproduce.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     @Test func randomFramesNeverCrashDecode() {
-        var rng = SeededGenerator(state: 20_240_601)
+        var rng = TestRandom(seed: 20_240_601)
         var decoded = 0
         for _ in 0..<5000 {
             let frameCount = Int.random(in: 0...5, using: &rng)
@@ -29,7 +19,7 @@ import Testing
     }
 
     @Test func mutatedValidMessagesNeverCrashDecode() {
-        var rng = SeededGenerator(state: 7)
+        var rng = TestRandom(seed: 7)
         var rejected = 0
         let valid = SampleMessages.all.map { $0.encode() }
         for i in 0..<5000 {

@@ -46,6 +46,12 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Run on this CPU only (0-based; the compute thread and ZeroMQ's I/O thread). loom train --workers N gives each local worker its own.")
     var cpu: Int?
 
+    /// Tests only: the worker misbehaves on purpose (`WorkerFault`), so that the
+    /// coordinator's step deadline and audit are tested against real processes.
+    @Option(help: ArgumentHelp("Tests only: misbehave on purpose (stall, flip-bit; :N from the N-th block on).",
+                               visibility: .hidden))
+    var testFault: String?
+
     @OptionGroup var metricsOptions: MetricsOptions
 
     @OptionGroup var global: GlobalOptions
@@ -53,6 +59,9 @@ struct WorkerCommand: ParsableCommand {
     func validate() throws {
         if noLocalData && data != nil { throw ValidationError("--data and --no-local-data exclude each other") }
         if let cpu, cpu < 0 { throw ValidationError("--cpu must be a CPU number (0 or more), got \(cpu)") }
+        if let testFault, WorkerFault(parsing: testFault) == nil {
+            throw ValidationError("--test-fault wants stall or flip-bit, optionally with :N, got '\(testFault)'")
+        }
     }
 
     func run() throws {
@@ -68,6 +77,10 @@ struct WorkerCommand: ParsableCommand {
             options.useLocalData = !noLocalData
             options.useSharedMemory = !noSharedMemory
             options.exitOnShutdown = exitOnShutdown
+            options.testFault = testFault.flatMap(WorkerFault.init(parsing:))
+            if let fault = options.testFault {
+                logger.warning("test fault: this worker will \(fault.kind.rawValue) from its block \(fault.after) on (--test-fault is for tests only)")
+            }
             if exitWithParent { options.parentPID = parentPid ?? getppid() }
             let stop = StopFlag()
             // SIGTERM/SIGINT: finish the current piece and exit.

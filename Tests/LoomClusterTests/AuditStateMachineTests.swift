@@ -35,7 +35,7 @@ import Testing
 
     @Test func anHonestResultOutOfBoundsIsAuditedAndTaken() throws {
         // The same large gradient from both: the audit agrees, nobody is blamed, and the step
-        // takes it (the optimizer's own checks are the next line of defence).
+        // takes it, as a one-process run would (an honest gradient is the run's own business).
         let (c, step, members) = try Shared.startStep(shared: [false, false], audit: 1e-9)
         let a = members[0], b = members[1]
         var large = a.value

@@ -9,9 +9,12 @@ import Testing
 
 @Suite(.serialized) struct HostileWorkerTests {
     /// The staller answers its first two blocks (the deadline learns a time per micro-shard
-    /// from them), then takes assignments and never answers, heartbeating all along.
+    /// from them), then takes assignments and never answers, heartbeating all along. The
+    /// worker timeout is far beyond the deadline, so only the deadline can put it out (and a
+    /// loaded host cannot get a worker declared dead instead).
     @Test func aWorkerThatHeartbeatsButNeverAnswersIsDemotedThenExcluded() throws {
-        let h = try ClusterHarness("stall", maxSteps: 8, extra: ["cluster.step_deadline_floor_ms=500"])
+        let h = try ClusterHarness("stall", maxSteps: 8,
+                                   extra: ["cluster.step_deadline_floor_ms=500", "cluster.worker_timeout_ms=20000"])
         let reference = try h.referenceModel()
         let coordinator = try h.startCoordinator(run: "run", extra: ["--min-workers", "2"])
         try h.startWorker("honest")

@@ -26,6 +26,8 @@ public enum ClusterBenchmark {
         public var firstResultMs: Double
         public var spreadMs: Double
         public var coordinatorMs: Double
+        /// Blocks computed a second time for the audit (`cluster.audit`), per step.
+        public var auditedBlocksPerStep: Double
     }
 
     /// Trains `config` with `workers` local worker processes started from `loomExecutable`
@@ -84,6 +86,7 @@ public enum ClusterBenchmark {
                        bytesPerStep: Double(after.bytesSent - before.bytesSent) / counted,
                        sharedBytesPerStep: Double(after.sharedBytes - before.sharedBytes) / counted,
                        stepMs: elapsed * perStep, firstResultMs: first * perStep, spreadMs: spread * perStep,
-                       coordinatorMs: (elapsed - first - spread) * perStep)
+                       coordinatorMs: (elapsed - first - spread) * perStep,
+                       auditedBlocksPerStep: Double(after.blocksAudited - before.blocksAudited) / counted)
     }
 }

@@ -11,13 +11,22 @@ extension ClusterExecutor {
         let peer = envelope.peer
         handlingAddress = envelope.peerAddress
         defer { handlingAddress = nil }
+        if let why = excluded[peer] {
+            return reject(peer, "excluded peer", "a message from a worker excluded from the run (\(why))")
+        }
         let message: Message
         do {
             message = try Message.decode(envelope.frames, expectedRunID: runID)
         } catch {
             if case .nonFinite(.result, _, _, let step, let first, _) = error, let worker = workers[peer], let job,
-               case .train = job.kind, step == job.step, job.pieces[Int(first)]?.done == false {
-                noteNonFinite(job, piece: Int(first), from: worker, detail: "\(error)")
+               case .train = job.kind, step == job.step {
+                if let stage = job.copyStage(Int(first), from: peer) {
+                    // The block's audit copy: another worker computes it (the piece itself
+                    // is what decides a divergence).
+                    job.setCopy(Int(first), stage) { $0.owner = nil; $0.avoid.insert(peer) }
+                } else if job.pieces[Int(first)]?.done == false {
+                    noteNonFinite(job, piece: Int(first), from: worker, detail: "\(error)")
+                }
             }
             reject(peer, RejectCounts.reason(error), "\(error)")
             if case .unsupportedVersion = error {
@@ -150,6 +159,21 @@ extension ClusterExecutor {
         guard case .train = job.kind, let piece = job.pieces[key], piece.block.count == Int(result.shardCount) else {
             return reject(peer, "unknown block", "step \(job.step): no block starts at \(result.firstShard) with \(result.shardCount) micro-shard(s)")
         }
+        if let stage = job.copyStage(key, from: peer) {
+            // An audit copy: asked for in the message, kept whole until it is compared.
+            guard result.sharedGradient == nil else {
+                return reject(peer, "unexpected shared payload", "step \(job.step) block \(piece.block): the audit's \(stage) computation was asked for in the message")
+            }
+            guard let value = checked(result, for: piece, of: job, from: peer) else { return }
+            let copy = job.copy(key, stage)!
+            if copy.owner == peer, let at = copy.givenAt {
+                deadline.record(.train, seconds: seconds(clock.now - at), units: copy.heldUnits)
+                worker.missedDeadlines = 0
+            }
+            job.setCopy(key, stage) { $0.result = value; $0.by = peer; $0.owner = nil }
+            logger.trace("step \(job.step): the \(stage) computation of block \(piece.block) in from worker \(worker.name)")
+            return
+        }
         guard piece.givenTo.contains(peer) else {
             return reject(peer, "unassigned block", "step \(job.step): block \(piece.block) was not given to this worker")
         }
@@ -193,8 +217,17 @@ extension ClusterExecutor {
     }
 
     private func markDone(_ job: ClusterJob, key: Int, by worker: WorkerRecord) {
-        job.pieces[key]!.done = true
         let now = clock.now
+        let piece = job.pieces[key]!
+        if piece.owner == worker.peer, let at = piece.givenAt {
+            // In time or not, it answered: the deadline learns from it.
+            let kind: StepDeadline.Kind
+            if case .train = job.kind { kind = .train } else { kind = .evaluate }
+            deadline.record(kind, seconds: seconds(now - at), units: piece.heldUnits)
+            worker.missedDeadlines = 0
+        }
+        job.pieces[key]!.done = true
+        job.pieces[key]!.doneBy = worker.peer
         if job.firstResultAt == nil { job.firstResultAt = now }
         job.lastResultAt = now
         logger.trace("step \(job.step): piece \(job.pieces[key]!.block) in from worker \(worker.name)")
@@ -220,9 +253,9 @@ extension ClusterExecutor {
     /// Copies the gradient sums `job`'s results left in shared memory into `trainResults`
     /// (only `worker`'s, when given); true when every one was good. A piece whose result
     /// fails is not done again.
-    func readPendingShared(_ job: ClusterJob, of worker: WorkerRecord? = nil) -> Bool {
+    func readPendingShared(_ job: ClusterJob, of worker: WorkerRecord? = nil, keys: Set<Int>? = nil) -> Bool {
         var good = true
-        for key in job.pendingShared.keys.sorted() {
+        for key in job.pendingShared.keys.sorted() where keys?.contains(key) ?? true {
             guard let pending = job.pendingShared[key], worker.map({ $0 === pending.worker }) ?? true else { continue }
             job.pendingShared[key] = nil
             let piece = job.pieces[key]!
@@ -320,9 +353,10 @@ extension ClusterExecutor {
 
     /// The assignment of piece `key` of `job` for `worker`, with sample records when the
     /// worker has no local data (always, for evaluation). Throws when the coordinator's own
-    /// dataset cannot be read: no worker could do better.
+    /// dataset cannot be read: no worker could do better. With `inline` the gradient sum
+    /// comes back in the message even from a worker with shared memory (audit copies).
     func assignmentFrames(_ job: ClusterJob, piece key: Int, for worker: WorkerRecord,
-                          state: TrainingState) throws(TrainingError) -> [[UInt8]] {
+                          state: TrainingState, inline: Bool = false) throws(TrainingError) -> [[UInt8]] {
         let block = job.pieces[key]!.block
         let config = problem.config
         let pixels = problem.imageShape.elementCount
@@ -341,7 +375,7 @@ extension ClusterExecutor {
                                    weightsVersion: job.weightsVersion, firstShard: UInt32(block.start),
                                    shardSampleCounts: [UInt32](repeating: UInt32(work.microBatch), count: block.count),
                                    sampleIndices: work.sampleIDs, sampleRecords: records,
-                                   headScales: work.headScales, sharedResult: worker.sharedResults != nil)
+                                   headScales: work.headScales, sharedResult: !inline && worker.sharedResults != nil)
                 return Message.assignment(a).encode()
             case .evaluate(let split, _, _, let tta):
                 let samples = Array(job.evaluationSamples(key))

@@ -30,6 +30,14 @@ public struct ClusterOptions: Sendable {
     public var allowMixedKernels = false
     /// How often a line sums up the bad messages not logged one by one (`RejectLog`).
     public var rejectSummaryInterval: Duration = .seconds(60)
+    /// `cluster.step_deadline_ms`: how long a worker may hold a piece (nil: automatic, a
+    /// multiple of the recent time per unit of work; `StepDeadline`).
+    public var stepDeadline: Duration?
+    /// `cluster.step_deadline_floor_ms`: the automatic deadline is never shorter.
+    public var stepDeadlineFloor: Duration = .seconds(10)
+    /// `cluster.audit`: the share of a step's blocks computed twice and compared (0: none,
+    /// and no gradient bound check either; `GradientAudit`).
+    public var audit = 0.0
 
     public init(heartbeatInterval: Duration, workerTimeout: Duration) {
         self.heartbeatInterval = heartbeatInterval
@@ -40,6 +48,9 @@ public struct ClusterOptions: Sendable {
     public init(config: ClusterConfig) {
         self.init(heartbeatInterval: .milliseconds(config.heartbeatMs), workerTimeout: .milliseconds(config.workerTimeoutMs))
         sharedMemory = config.sharedMemory
+        stepDeadline = config.stepDeadlineMs > 0 ? .milliseconds(config.stepDeadlineMs) : nil
+        stepDeadlineFloor = .milliseconds(config.stepDeadlineFloorMs)
+        audit = config.audit
     }
 }
 
@@ -78,6 +89,14 @@ public final class ClusterExecutor: StepExecutor {
     lazy var rejectLog = RejectLog(window: options.rejectSummaryInterval, now: clock.now)
     /// The address of the envelope being handled, when the transport knows it.
     var handlingAddress: String?
+    /// The per-piece deadline and the recent times it is a multiple of.
+    var deadline: StepDeadline
+    /// The recent largest gradient magnitudes per micro-shard (the bound check).
+    var bound = GradientBound()
+    /// Workers put out of the run (an audit named them, or they missed deadlines), and why.
+    public internal(set) var excluded: [PeerID: String] = [:]
+    /// Computes a block in this process when an audit needs it and no worker can.
+    lazy var localComputer = ShardComputer(problem: problem, microBatch: problem.config.training.microBatch)
 
     /// - Parameters:
     ///   - transport: the bound coordinator side (ROUTER).
@@ -93,6 +112,7 @@ public final class ClusterExecutor: StepExecutor {
         self.source = source
         self.logger = logger
         self.options = options
+        deadline = StepDeadline(fixed: options.stepDeadline, floor: options.stepDeadlineFloor)
         let description = RunDescription(problem: problem, datasetFingerprint: source.fingerprint)
         var region: SharedRegion?
         if options.sharedMemory {
@@ -199,7 +219,7 @@ public final class ClusterExecutor: StepExecutor {
     /// `cluster summary: ...`, with the reject counts (the tests read this line).
     public var summaryLine: String {
         let s = statistics
-        return "cluster summary: run \(String(runID, radix: 16)), \(s.stepsExecuted) steps, \(s.evaluations) evaluations, workers joined \(s.workersJoined), lost \(s.workersLost), refused \(s.workersRefused), blocks reassigned \(s.blocksReassigned), bytes sent \(s.bytesSent) (weights \(s.weightBytesSent)), through shared memory \(s.sharedBytes) (gradients \(s.sharedGradientBytes)), rejected messages: \(rejects)"
+        return "cluster summary: run \(String(runID, radix: 16)), \(s.stepsExecuted) steps, \(s.evaluations) evaluations, workers joined \(s.workersJoined), lost \(s.workersLost), refused \(s.workersRefused), blocks reassigned \(s.blocksReassigned), deadlines missed \(s.deadlinesMissed), blocks audited \(s.blocksAudited) (mismatches \(s.auditMismatches), out of bounds \(s.outOfBounds), not audited for want of a second worker \(s.auditsSkipped)), workers excluded \(s.workersExcluded), bytes sent \(s.bytesSent) (weights \(s.weightBytesSent)), through shared memory \(s.sharedBytes) (gradients \(s.sharedGradientBytes)), rejected messages: \(rejects)"
     }
 
     /// Waits (servicing the cluster) until at least `count` workers are connected,
@@ -256,10 +276,11 @@ public final class ClusterExecutor: StepExecutor {
                 throw .diverged(step: Int(job.step), detail: divergence)
             }
             if job.isComplete {
-                // Every piece is in: reduce; a piece whose gradient in shared memory was
-                // unreadable is out again and goes to a worker below.
-                if finish(job) { break }
-                continue
+                // Every piece is in: audits compared first (a mismatch or a block out of
+                // bounds gives out more work), then reduce; a piece whose gradient in shared
+                // memory was unreadable is out again and goes to a worker below.
+                if try settleAudits(job, state: state), finish(job) { break }
+                if job.isComplete { continue }
             }
             try distribute(job, state: state)
             if job.isComplete { continue }
@@ -295,6 +316,7 @@ public final class ClusterExecutor: StepExecutor {
         for worker in orderedWorkers where now - worker.lastHeard > options.workerTimeout {
             declareDead(worker, why: "silent for \(milliseconds(now - worker.lastHeard)) ms (cluster.worker_timeout_ms \(milliseconds(options.workerTimeout)))")
         }
+        enforceDeadlines()
         if now - lastHeartbeat >= options.heartbeatInterval {
             lastHeartbeat = now
             let version = UInt64(state?.step ?? 0)
@@ -303,42 +325,68 @@ public final class ClusterExecutor: StepExecutor {
         }
     }
 
-    /// Gives every unowned piece of `job` to a live worker (the least loaded, then the
-    /// earliest joined), sending weights first where the worker's version differs.
+    /// Gives every unowned piece of `job`, and every open audit copy, to a live worker (the
+    /// least loaded, then the earliest joined), sending weights first where the worker's
+    /// version differs. Workers that missed this job's deadline, or that an audit
+    /// quarantined, get nothing more of it.
     func distribute(_ job: ClusterJob, state: TrainingState) throws(TrainingError) {
         guard !workers.isEmpty else { return }
         if !job.isCut {
             job.cut(slots: orderedWorkers.map(\.slots))
+            planAudits(job)
             // Weights to every worker about to get a piece first, assignments after: the
             // last worker then starts a weights message earlier (all loads are zero, so the
             // loop below picks workers in join order).
             for worker in orderedWorkers.prefix(job.unowned.count) { _ = ensureWeights(worker, state: state) }
         }
+        let candidates = orderedWorkers.filter { job.mayWork($0.peer) }
         // Every assignment is built before the first goes out, so the workers start within
         // a send of each other (building one costs as much as sending several).
-        var outgoing: [(key: Int, worker: WorkerRecord, frames: [[UInt8]])] = []
+        var outgoing: [(key: Int, copy: AuditCopy.Stage?, worker: WorkerRecord, frames: [[UInt8]])] = []
         for key in job.unowned {
-            // A piece some worker found NaN in goes to another worker if there is one.
-            let avoid = job.pieces[key]!.nonFiniteFrom
-            let others = avoid.isEmpty ? orderedWorkers : orderedWorkers.filter { !avoid.contains($0.peer) }
-            guard let worker = (others.isEmpty ? orderedWorkers : others)
+            // A piece some worker found NaN in goes to another worker if there is one, and
+            // so does one whose audit copy a worker holds.
+            let avoid = job.pieces[key]!.nonFiniteFrom.union(job.auditHolders(key))
+            let others = avoid.isEmpty ? candidates : candidates.filter { !avoid.contains($0.peer) }
+            guard let worker = (others.isEmpty ? candidates : others)
                 .min(by: { job.cost(of: $0.peer, slots: $0.slots, adding: job.pieces[key]!.block.count)
                     < job.cost(of: $1.peer, slots: $1.slots, adding: job.pieces[key]!.block.count) }) else { break }
-            outgoing.append((key, worker, try assignmentFrames(job, piece: key, for: worker, state: state)))
+            outgoing.append((key, nil, worker, try assignmentFrames(job, piece: key, for: worker, state: state)))
             job.pieces[key]!.owner = worker.peer
+            job.pieces[key]!.heldUnits = job.units(of: worker.peer)
         }
-        for (key, worker, frames) in outgoing where job.pieces[key]!.owner == worker.peer {
-            let reassigned = !job.pieces[key]!.givenTo.isEmpty
+        for (key, stage, worker) in try placeAuditCopies(job, candidates: candidates, state: state) {
+            outgoing.append((key, stage, worker, try assignmentFrames(job, piece: key, for: worker, state: state, inline: true)))
+            job.setCopy(key, stage) { $0.owner = worker.peer }
+            let held = job.units(of: worker.peer)
+            job.setCopy(key, stage) { $0.heldUnits = held }
+        }
+        for (key, stage, worker, frames) in outgoing {
+            if let stage {
+                guard job.copy(key, stage)?.owner == worker.peer else { continue }
+            } else {
+                guard job.pieces[key]!.owner == worker.peer else { continue }
+            }
+            let reassigned = stage == nil && !job.pieces[key]!.givenTo.isEmpty
             // Its next result may take the slot of one it left in shared memory: read that first.
             _ = readPendingShared(job, of: worker)
             guard ensureWeights(worker, state: state) else { continue }
-            job.pieces[key]!.givenTo.insert(worker.peer)
-            guard send(frames, to: worker) else { continue }
-            if reassigned {
-                statistics.blocksReassigned += 1
-                logger.info("step \(job.step): block \(job.pieces[key]!.block) reassigned to worker \(worker.name)")
+            let now = clock.now
+            if let stage {
+                job.setCopy(key, stage) { $0.givenTo.insert(worker.peer); $0.givenAt = now }
             } else {
-                logger.trace("step \(job.step): block \(job.pieces[key]!.block) to worker \(worker.name)")
+                job.pieces[key]!.givenTo.insert(worker.peer)
+                job.pieces[key]!.givenAt = now
+            }
+            guard send(frames, to: worker) else { continue }
+            let block = job.pieces[key]!.block
+            if let stage {
+                logger.debug("step \(job.step): block \(block) to worker \(worker.name) for its audit (\(stage) computation)")
+            } else if reassigned {
+                statistics.blocksReassigned += 1
+                logger.info("step \(job.step): block \(block) reassigned to worker \(worker.name)")
+            } else {
+                logger.trace("step \(job.step): block \(block) to worker \(worker.name)")
             }
         }
     }

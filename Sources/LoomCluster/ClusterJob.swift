@@ -17,6 +17,51 @@ struct Piece {
     /// worker computing the same gives the same; until one has, the piece goes to another
     /// worker rather than back to this one.
     var nonFiniteFrom: Set<PeerID> = []
+    /// When it was given to `owner`, and the units of work `owner` then held with it (this
+    /// piece and those before it, not yet back): what its deadline is counted from.
+    var givenAt: ContinuousClock.Instant?
+    var heldUnits = 0
+    /// The worker whose result for it was taken (nil until done, or computed here).
+    var doneBy: PeerID?
+    /// Its largest gradient magnitude per micro-shard, once checked against the bound
+    /// (recorded into the history when the step is taken).
+    var magnitude: Float?
+}
+
+/// One more computation of an audited piece: the second (by another worker with the same
+/// kernels), or the third that decides between two that differ.
+struct AuditCopy {
+    enum Stage: CustomStringConvertible {
+        case second, third
+        var description: String { self == .second ? "second" : "third" }
+    }
+
+    var owner: PeerID?
+    var givenTo: Set<PeerID> = []
+    var givenAt: ContinuousClock.Instant?
+    var heldUnits = 0
+    var result: ShardResult?
+    /// Who computed `result` (nil with `local`: the coordinator did).
+    var by: PeerID?
+    var local = false
+    /// Workers that may not compute this copy (they computed another copy of the block).
+    var avoid: Set<PeerID> = []
+
+    var isOpen: Bool { owner == nil && result == nil }
+}
+
+/// The audit of one piece: its second computation and, when the two differ, a third.
+struct PieceAudit {
+    /// Why it is audited: the keyed draw, or the bound check.
+    var reason: String
+    var second = AuditCopy()
+    var third: AuditCopy?
+    /// The two (or three) agreed, or the culprit is out and the good result taken.
+    var settled = false
+    /// "Waiting for a third worker" was logged.
+    var waitLogged = false
+
+    var isIn: Bool { second.result != nil && (third == nil || third!.result != nil) }
 }
 
 /// A result that arrived naming a slot of its worker's results region for its gradient
@@ -56,6 +101,12 @@ final class ClusterJob {
     /// Why the step diverged, once a piece's NaN or Inf is confirmed (by a second worker, or
     /// by the only one there is): the coordinator then stops the run as `--workers 0` does.
     var divergence: String?
+    /// Audited pieces, by `block.start` (`cluster.audit`, and blocks out of bounds).
+    var audits: [Int: PieceAudit] = [:]
+    /// Workers that missed this job's deadline: they get no more of it.
+    var demoted: Set<PeerID> = []
+    /// Workers whose results disagreed with another's, until a third computation decides.
+    var quarantined: Set<PeerID> = []
     /// A training step's results reduced, once every piece is in (`ClusterExecutor.finish`).
     var reduced: ShardResult?
     var logits: [Int: [Float]] = [:]
@@ -77,7 +128,8 @@ final class ClusterJob {
     }
 
     var isCut: Bool { !pieces.isEmpty }
-    var isComplete: Bool { isCut && pieces.values.allSatisfy(\.done) }
+    /// Every piece and every audit copy is in (the audits may still have to be compared).
+    var isComplete: Bool { isCut && pieces.values.allSatisfy(\.done) && audits.values.allSatisfy(\.isIn) }
 
     /// Cuts the job into pieces for `workers` live workers.
     func cut(workers: Int) {
@@ -108,24 +160,87 @@ final class ClusterJob {
     /// How busy `peer` would be with `extra` more micro-shards: its undelivered micro-shards
     /// per compute slot. A piece goes to the worker for which this is least. Evaluation
     /// chunks are computed on one thread, so there every worker counts as one slot.
+    /// Audit copies a peer holds count as its own micro-shards.
     func cost(of peer: PeerID, slots: Int, adding extra: Int) -> Double {
-        let leaves = pieces.values.reduce(0) { $0 + ($1.owner == peer && !$1.done ? $1.block.count : 0) }
-        guard case .train = kind else { return Double(leaves + extra) }
-        return Double(leaves + extra) / Double(max(slots, 1))
+        guard case .train = kind else { return Double(load(of: peer)) }
+        return Double(units(of: peer) + extra) / Double(max(slots, 1))
+    }
+
+    /// Whether `peer` may be given more of this job (not demoted, not quarantined).
+    func mayWork(_ peer: PeerID) -> Bool { !demoted.contains(peer) && !quarantined.contains(peer) }
+
+    /// Workers holding or having computed an audit copy of piece `key`.
+    func auditHolders(_ key: Int) -> Set<PeerID> {
+        guard let audit = audits[key] else { return [] }
+        return Set([audit.second.owner, audit.second.by, audit.third?.owner, audit.third?.by].compactMap { $0 })
+    }
+
+    func copy(_ key: Int, _ stage: AuditCopy.Stage) -> AuditCopy? {
+        stage == .second ? audits[key]?.second : audits[key]?.third
+    }
+
+    func setCopy(_ key: Int, _ stage: AuditCopy.Stage, _ change: (inout AuditCopy) -> Void) {
+        switch stage {
+        case .second: if audits[key] != nil { change(&audits[key]!.second) }
+        case .third: if audits[key]?.third != nil { change(&audits[key]!.third!) }
+        }
+    }
+
+    /// The audit copy of piece `key` a result from `peer` is for, or nil when it is for the
+    /// piece itself (or for nothing): the copy `peer` computes now first, then the piece
+    /// if it was given to `peer` and is not in, then a copy `peer` was given earlier.
+    func copyStage(_ key: Int, from peer: PeerID) -> AuditCopy.Stage? {
+        guard let audit = audits[key] else { return nil }
+        let stages: [(AuditCopy.Stage, AuditCopy?)] = [(.second, audit.second), (.third, audit.third)]
+        for (stage, copy) in stages where copy?.owner == peer && copy?.result == nil { return stage }
+        if let piece = pieces[key], piece.givenTo.contains(peer), !piece.done { return nil }
+        for (stage, copy) in stages where copy?.givenTo.contains(peer) == true && copy?.result == nil { return stage }
+        return nil
     }
 
     /// Pieces not done and owned by nobody, in leaf order.
     var unowned: [Int] { pieces.keys.filter { pieces[$0]!.owner == nil && !pieces[$0]!.done }.sorted() }
 
-    /// Pieces `peer` still has to deliver.
-    func load(of peer: PeerID) -> Int { pieces.values.reduce(0) { $0 + ($1.owner == peer && !$1.done ? 1 : 0) } }
+    /// Pieces and audit copies `peer` still has to deliver.
+    func load(of peer: PeerID) -> Int { units(of: peer, weighted: false) }
 
-    /// Takes every unfinished piece away from `peer`; returns how many.
+    /// Units of work `peer` still has to deliver (micro-shards of a step, samples of an
+    /// evaluation), or with `weighted` false the pieces and copies.
+    func units(of peer: PeerID, weighted: Bool = true) -> Int {
+        var n = 0
+        for (key, piece) in pieces where piece.owner == peer && !piece.done { n += weighted ? units(key) : 1 }
+        for (key, audit) in audits {
+            for copy in [audit.second, audit.third].compactMap({ $0 }) where copy.owner == peer && copy.result == nil {
+                n += weighted ? units(key) : 1
+            }
+        }
+        return n
+    }
+
+    /// The units of work of piece `key`: its micro-shards, or its evaluation samples.
+    func units(_ key: Int) -> Int {
+        switch kind {
+        case .train: pieces[key]?.block.count ?? 0
+        case .evaluate: evaluationSamples(key).count
+        }
+    }
+
+    /// Takes every unfinished piece and audit copy away from `peer`; returns how many.
     func release(_ peer: PeerID) -> Int {
         var n = 0
         for key in pieces.keys where pieces[key]!.owner == peer && !pieces[key]!.done {
             pieces[key]!.owner = nil
             n += 1
+        }
+        for key in audits.keys {
+            if audits[key]!.second.owner == peer && audits[key]!.second.result == nil {
+                audits[key]!.second.owner = nil
+                n += 1
+            }
+            if audits[key]!.third?.owner == peer && audits[key]!.third?.result == nil {
+                audits[key]!.third!.owner = nil
+                n += 1
+            }
         }
         return n
     }

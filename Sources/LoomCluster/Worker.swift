@@ -43,6 +43,8 @@ public struct WorkerOptions: Sendable {
     public var helloTimeout: Duration = .seconds(10)
     public var hostname = ProcessInfo.processInfo.hostName
     public var pid = Int(ProcessInfo.processInfo.processIdentifier)
+    /// Misbehave on purpose (tests only; `loom worker --test-fault`).
+    public var testFault: WorkerFault?
 
     public init(endpoint: String) { self.endpoint = endpoint }
 }
@@ -55,6 +57,8 @@ public final class Worker {
     private var data: WorkerData?
     /// Steps and evaluation chunks computed (all sessions).
     public private(set) var piecesComputed = 0
+    /// Training blocks assigned (all sessions): when `options.testFault` starts.
+    var blocksAssigned = 0
 
     /// - Parameter makeTransport: a fresh connected (DEALER) transport per session.
     public init(options: WorkerOptions, logger: Logger, stop: StopFlag,

@@ -32,6 +32,10 @@ final class WorkerRecord {
     /// stops asking for them (the worker then sends gradients in its messages).
     var unreadableResults = 0
     static let unreadableResultLimit = 3
+    /// Jobs in a row in which this worker missed the deadline; at `missedDeadlineLimit` it
+    /// is excluded from the run (one in time starts the count again).
+    var missedDeadlines = 0
+    static let missedDeadlineLimit = 3
 
     init(peer: PeerID, hello: Hello, now: ContinuousClock.Instant, serial: Int) {
         self.peer = peer
@@ -59,8 +63,19 @@ public struct ClusterStatistics: Equatable, Sendable {
     public var workersJoined = 0
     public var workersLost = 0
     public var workersRefused = 0
-    /// Blocks given to another worker after their owner died.
+    /// Blocks given to another worker after their owner died or missed the deadline.
     public var blocksReassigned = 0
+    /// Times a worker held a piece past the step deadline (and sat out the rest of the job).
+    public var deadlinesMissed = 0
+    /// Blocks computed twice and compared (`cluster.audit`, and blocks out of bounds), those
+    /// that differed, those the bound check sent to the audit, and those drawn for an audit
+    /// that had no second worker to compute them.
+    public var blocksAudited = 0
+    public var auditMismatches = 0
+    public var outOfBounds = 0
+    public var auditsSkipped = 0
+    /// Workers put out of the run: named by an audit, or deadlines missed in a row.
+    public var workersExcluded = 0
     /// Bytes handed to the transport (all messages), and of weights messages alone.
     public var bytesSent = 0
     public var weightBytesSent = 0

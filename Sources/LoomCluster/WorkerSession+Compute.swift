@@ -18,6 +18,9 @@ extension WorkerSession {
         guard let step = Int(exactly: a.step) else {
             throw .unusableWork(endpoint: endpoint, what: "step \(a.step)", reason: "a step number must be below 2^63")
         }
+        let fault = worker.options.testFault.flatMap { $0.after <= worker.blocksAssigned ? $0.kind : nil }
+        worker.blocksAssigned += 1
+        if fault == .stall { return }
         guard a.shardSampleCounts.allSatisfy({ Int($0) == m }), a.headScales.count == problem.losses.count else {
             throw .unusableWork(endpoint: endpoint, what: "step \(a.step)", reason: "micro-shards of \(a.shardSampleCounts) samples and \(a.headScales.count) head scales; this run has micro-batch \(m) and \(problem.losses.count) heads")
         }
@@ -43,12 +46,15 @@ extension WorkerSession {
             throw .unusableWork(endpoint: endpoint, what: "step \(a.step)", reason: "the assignment has no sample records and this worker has no dataset")
         }
         // Micro-shard by micro-shard (on each slot), with heartbeats in between.
-        let sum: ShardResult
+        var sum: ShardResult
         do {
             sum = try run.slotComputer.compute(work, data: data, parameters: parameters, buffers: buffers,
                                                waiting: { self.beatIfDue() })
         } catch {
             throw .computeFailed(endpoint: endpoint, what: "step \(a.step) block \(work.block)", cause: error)
+        }
+        if fault == .flipBit, !sum.gradients.isEmpty {
+            sum.gradients[0] = Float(bitPattern: sum.gradients[0].bitPattern ^ 1)
         }
         send(sum, for: a, run: run)
     }

@@ -262,6 +262,16 @@ public struct ClusterConfig: Equatable, Sendable {
     /// Offer workers on the coordinator's machine weights and gradients through shared
     /// memory (/dev/shm) instead of the socket.
     public var sharedMemory: Bool = true
+    /// Milliseconds a worker may hold a piece of a step before it goes to another worker
+    /// and the worker sits out the rest of the step; 0 = automatic (a multiple of the
+    /// recent time per micro-shard, at least `stepDeadlineFloorMs`).
+    public var stepDeadlineMs: Int = 0
+    /// The automatic deadline's floor, milliseconds: the first steps and evaluations, which
+    /// have no history yet, get this long.
+    public var stepDeadlineFloorMs: Int = 10_000
+    /// Share of a step's blocks also computed by a second worker and compared bit for bit
+    /// (0 = no audit).
+    public var audit: Double = 0.02
     public init() {}
 }
 

@@ -15,6 +15,8 @@ public enum RandomPurpose: UInt64, Sendable {
     case oversampling = 5
     case validationSplit = 6
     case dataset = 7
+    /// Which blocks of a step the coordinator has computed twice (`cluster.audit`).
+    case audit = 8
 }
 
 /// A SplitMix64 stream keyed by (seed, purpose, keys...). A value type: copy it to fork.

@@ -10,6 +10,12 @@ public struct ClusterTotals: Sendable, Equatable {
     public var workersLost = 0
     public var workersRefused = 0
     public var blocksReassigned = 0
+    /// Blocks held past the step deadline, blocks computed twice and compared, those whose
+    /// two results differed, and workers put out of the run (docs/CLUSTER.md).
+    public var deadlinesMissed = 0
+    public var blocksAudited = 0
+    public var auditMismatches = 0
+    public var workersExcluded = 0
     /// Bytes handed to the transport and received from it (all messages).
     public var bytesSent = 0
     public var bytesReceived = 0
@@ -26,6 +32,7 @@ public final class ClusterMetrics: @unchecked Sendable {
     private let lock = Lock()
     private let liveWorkers: Meter
     private let joined, lost, refused, reassigned, bytesSent, bytesReceived, sharedBytes: CoreMetrics.Counter
+    private let deadlines, audited, mismatches, excluded: CoreMetrics.Counter
     private var rejected: [String: CoreMetrics.Counter] = [:]
     private var last = ClusterTotals()
 
@@ -40,6 +47,11 @@ public final class ClusterMetrics: @unchecked Sendable {
         bytesReceived = endpoint.counter("loom_wire_received_bytes_total", "Bytes the coordinator received on its socket.")
         sharedBytes = endpoint.counter("loom_shared_memory_bytes_total",
                                        "Bytes of weights and gradient sums passed through shared memory instead of the socket.")
+        deadlines = endpoint.counter("loom_deadlines_missed_total", "Times a worker held a block past the step deadline (and sat out the rest of the step).")
+        audited = endpoint.counter("loom_blocks_audited_total", "Blocks computed by two workers and compared bit for bit.")
+        mismatches = endpoint.counter("loom_audit_mismatches_total", "Audited blocks whose two results differed.")
+        excluded = endpoint.counter("loom_workers_excluded_total",
+                                    "Workers put out of the run (a wrong result, or deadlines missed in a row).")
     }
 
     /// Takes the executor's current totals (call on the thread that drives the executor).
@@ -56,6 +68,10 @@ public final class ClusterMetrics: @unchecked Sendable {
             follow(bytesSent, now.bytesSent, last.bytesSent)
             follow(bytesReceived, now.bytesReceived, last.bytesReceived)
             follow(sharedBytes, now.sharedMemoryBytes, last.sharedMemoryBytes)
+            follow(deadlines, now.deadlinesMissed, last.deadlinesMissed)
+            follow(audited, now.blocksAudited, last.blocksAudited)
+            follow(mismatches, now.auditMismatches, last.auditMismatches)
+            follow(excluded, now.workersExcluded, last.workersExcluded)
             for (reason, count) in now.rejectedMessages {
                 let key = Self.snakeCase(reason)
                 let counter = rejected[key] ?? endpoint.counter(

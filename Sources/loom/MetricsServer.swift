@@ -152,6 +152,10 @@ final class MetricsServer: @unchecked Sendable {
         t.workersLost = s.workersLost
         t.workersRefused = s.workersRefused
         t.blocksReassigned = s.blocksReassigned
+        t.deadlinesMissed = s.deadlinesMissed
+        t.blocksAudited = s.blocksAudited
+        t.auditMismatches = s.auditMismatches
+        t.workersExcluded = s.workersExcluded
         t.bytesSent = s.bytesSent
         t.bytesReceived = s.bytesReceived
         t.sharedMemoryBytes = s.sharedBytes

@@ -176,8 +176,8 @@ import Testing
 
     /// Fake workers w0, w1, ... (worker i with shared memory when `shared[i]`), step 0
     /// running, and each worker's block (one each, in join order).
-    static func startStep(shared: [Bool]) throws -> (InMemoryCluster, StepThread, [Member]) {
-        let c = try InMemoryCluster(timeoutMs: 5000)
+    static func startStep(shared: [Bool], audit: Double = 0) throws -> (InMemoryCluster, StepThread, [Member]) {
+        let c = try InMemoryCluster(timeoutMs: 5000, audit: audit)
         var joined: [(FakeWorker, SharedRegion?)] = []
         for (i, isShared) in shared.enumerated() {
             let fake = try FakeWorker(c, hostname: "w\(i)", live: i + 1)

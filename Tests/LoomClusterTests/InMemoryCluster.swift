@@ -27,7 +27,9 @@ final class InMemoryCluster {
     private var stops: [StopFlag] = []
     private var finished: [DispatchSemaphore] = []
 
-    init(timeoutMs: Int = 5000, sharedMemory: Bool = true) throws {
+    /// `audit`: `cluster.audit` (0 here by default: the tests of other things must not
+    /// meet an audit copy they do not answer).
+    init(timeoutMs: Int = 5000, sharedMemory: Bool = true, audit: Double = 0) throws {
         // As the CLI does (KernelSetup): OpenBLAS on one thread, or sgemm may split its sums
         // differently from one call to the next and the bitwise comparisons fail on a many-core host.
         BLAS.useSingleThread()
@@ -37,7 +39,7 @@ final class InMemoryCluster {
             model: {file: \(model)}
             data: {path: /nonexistent/data.h5}
             training: {batch_size: 16, micro_batch: 4, seed: 3, epochs: 10}
-            cluster: {heartbeat_ms: 20, worker_timeout_ms: \(timeoutMs), shared_memory: \(sharedMemory)}
+            cluster: {heartbeat_ms: 20, worker_timeout_ms: \(timeoutMs), shared_memory: \(sharedMemory), audit: \(audit)}
             """, source: "unit", defaultName: "unit")
         let shape = ImageShape(height: 28, width: 28, channels: 1)
         let heads = config.heads.map { ResolvedHead(name: $0.name, kind: $0.kind, attribute: $0.attribute, classes: 10,

@@ -24,7 +24,10 @@ struct BenchCommand: ParsableCommand {
         turn --rounds times and the medians reported. Also where a step's time went (until \
         the first result, waiting for the slowest worker, the coordinator's own work), and \
         the machine bound: the same split run by plain processes that meet at a barrier \
-        every step and send no data, with Loom's samples/s as a share of theirs.
+        every step and send no data, with Loom's samples/s as a share of theirs. With \
+        --audit-cost, every count of 2 or more is also measured with the audit off \
+        (cluster.audit 0) right after it is measured with the audit on (--audit, default \
+        0.02), and the ratio of the two is printed.
 
         With --hosts 1,2,4,8 (root): weak scaling across hosts of the namespaced test bed \
         (deploy/tests/hosts.sh), links shaped to --link, one `loom worker --stand-in-ms` per \
@@ -77,6 +80,12 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "With --workers: send weights and gradients over the socket instead of through shared memory.")
     var noSharedMemory = false
 
+    @Option(help: "With --workers: the audit rate (cluster.audit) the cluster runs with.")
+    var audit: Double = ClusterConfig().audit
+
+    @Flag(help: "With --workers: also measure every count of 2 or more with the audit off, in the same rounds, and print the ratio.")
+    var auditCost = false
+
     @Option(help: "A run config: measure reading and augmenting its dataset, streamed from the file, against its training step.")
     var input: String?
 
@@ -110,6 +119,8 @@ struct BenchCommand: ParsableCommand {
             }
             var config = try benchConfig()
             config.cluster.sharedMemory = !noSharedMemory
+            guard (0...1).contains(audit) else { throw CLIError("--audit must lie in [0, 1], got \(audit)") }
+            config.cluster.audit = audit
             let isReference = URL(fileURLWithPath: model).lastPathComponent == "reference-cnn.yaml"
             if pytorch != nil && workers != nil && !isReference {
                 throw CLIError("--pytorch with --workers compares the reference CNN only (configs/models/reference-cnn.yaml), not \(model)")
@@ -120,7 +131,7 @@ struct BenchCommand: ParsableCommand {
                 let counts = workers.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
                 guard !counts.isEmpty, counts.allSatisfy({ $0 > 0 }) else { throw CLIError("--workers wants counts like 1,2, got '\(workers)'") }
                 guard rounds >= 1 else { throw CLIError("--rounds must be at least 1, got \(rounds)") }
-                try ClusterBench.run(model: URL(fileURLWithPath: model).standardizedFileURL.path, config: config, workerCounts: counts, seconds: seconds, rounds: rounds, pinning: !noPin, json: json, logger: logger,
+                try ClusterBench.run(model: URL(fileURLWithPath: model).standardizedFileURL.path, config: config, workerCounts: counts, seconds: seconds, rounds: rounds, pinning: !noPin, json: json, auditCost: auditCost, logger: logger,
                                      pytorch: pytorch.map { (python: $0, script: script) })
                 return
             }
@@ -218,12 +229,17 @@ struct BenchCommand: ParsableCommand {
 /// of whichever happened to run during it.
 enum ClusterBench {
     static func run(model: String, config: RunConfig, workerCounts: [Int], seconds: Double, rounds: Int,
-                    pinning: Bool, json: Bool, logger: Logger, pytorch: (python: String, script: String)? = nil) throws {
+                    pinning: Bool, json: Bool, auditCost: Bool = false, logger: Logger,
+                    pytorch: (python: String, script: String)? = nil) throws {
         let exe = LocalCluster.selfExecutable()
         var figures: [Int: [ClusterBenchmark.Figures]] = [:]
         var barrier: [Int: [Double]] = [:]
         var torch: [Int: [Double]] = [:]
         var torchVersion = ""
+        // The same counts with the audit off, measured right after each with it on.
+        var withoutAudit: [Int: [ClusterBenchmark.Figures]] = [:]
+        var unaudited = config
+        unaudited.cluster.audit = 0
         for round in 1...rounds {
             var line: [String] = []
             for n in workerCounts {
@@ -231,6 +247,12 @@ enum ClusterBench {
                                                  pinning: pinning, logger: logger)
                 figures[n, default: []].append(r)
                 line.append(String(format: "%d worker(s) %.1f samples/s", n, r.samplesPerSecond))
+                if auditCost && n >= 2 && config.cluster.audit > 0 {
+                    let off = try ClusterBenchmark.run(workers: n, config: unaudited, seconds: seconds, loomExecutable: exe,
+                                                       pinning: pinning, logger: logger)
+                    withoutAudit[n, default: []].append(off)
+                    line.append(String(format: "%d worker(s) without the audit %.1f samples/s", n, off.samplesPerSecond))
+                }
                 // The same count as plain processes meeting at a barrier, with no data sent,
                 // right after: the host's speed drifts from minute to minute, and the pair
                 // compared is then measured seconds apart.
@@ -307,6 +329,18 @@ enum ClusterBench {
             print("barrier processes (the same work, no data sent): " + bound.joined(separator: ", "))
             print("Loom's throughput against them: " + share.joined(separator: ", "))
         }
+        // The audit's cost: per round, samples/s with it over samples/s without (measured
+        // seconds apart), then the median; and how many blocks were computed twice.
+        var auditRatios: [String: Double] = [:]
+        for n in workerCounts {
+            guard let off = withoutAudit[n], let on = figures[n] else { continue }
+            let perRound = zip(on, off).map { $0.samplesPerSecond / $1.samplesPerSecond }
+            let ratio = Self.median(perRound)
+            auditRatios["\(n)"] = ratio
+            let audited = Self.median(on.map(\.auditedBlocksPerStep))
+            print(String(format: "audit %g at %d worker(s): samples/s with / without = %.3f (cost %.1f%%; per round %.3f-%.3f), %.3f blocks computed twice per step",
+                         config.cluster.audit, n, ratio, 100 * (1 - ratio), perRound.min()!, perRound.max()!, audited))
+        }
         var torchRatios: [String: Double] = [:]
         if !torch.isEmpty {
             for n in workerCounts {
@@ -325,6 +359,10 @@ enum ClusterBench {
                 "fraction_of_barrier_throughput": ofBound,
                 "blas_core": BLAS.coreName, "loom_kernel_path": KernelPath.current.rawValue,
             ]
+            if !auditRatios.isEmpty {
+                object["audit"] = config.cluster.audit
+                object["audit_ratio_with_without"] = auditRatios
+            }
             if !torch.isEmpty {
                 object["pytorch_samples_per_s"] = Dictionary(uniqueKeysWithValues: torch.map { ("\($0.key)", Self.median($0.value)) })
                 object["ratio_loom_pytorch"] = torchRatios

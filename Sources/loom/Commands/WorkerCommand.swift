@@ -52,6 +52,12 @@ struct WorkerCommand: ParsableCommand {
     @Option(name: .customLong("stand-in-ms"), help: "Benchmarks only: hold each micro-shard this many milliseconds instead of computing it, and answer with a deterministic gradient of the model's size (docs/SCALING.md).")
     var standInMs: Double?
 
+    /// Tests only: the worker misbehaves on purpose (`WorkerFault`), so that the
+    /// coordinator's step deadline and audit are tested against real processes.
+    @Option(help: ArgumentHelp("Tests only: misbehave on purpose (stall, flip-bit; :N from the N-th block on).",
+                               visibility: .hidden))
+    var testFault: String?
+
     @OptionGroup var metricsOptions: MetricsOptions
 
     @OptionGroup var global: GlobalOptions
@@ -62,6 +68,9 @@ struct WorkerCommand: ParsableCommand {
         if !(1...256).contains(slots) { throw ValidationError("--slots must be 1 to 256, got \(slots)") }
         if let standInMs, !(standInMs >= 0 && standInMs <= 600_000) {
             throw ValidationError("--stand-in-ms must be 0 to 600000 milliseconds, got \(standInMs)")
+        }
+        if let testFault, WorkerFault(parsing: testFault) == nil {
+            throw ValidationError("--test-fault wants stall or flip-bit, optionally with :N, got '\(testFault)'")
         }
     }
 
@@ -82,6 +91,10 @@ struct WorkerCommand: ParsableCommand {
             options.standInMilliseconds = standInMs
             if let standInMs { logger.notice("compute stand-in: each micro-shard held \(standInMs) ms, no gradient computed (benchmarks only)") }
             options.dataVerifier = DataVerification.verifier
+            options.testFault = testFault.flatMap(WorkerFault.init(parsing:))
+            if let fault = options.testFault {
+                logger.warning("test fault: this worker will \(fault.kind.rawValue) from its block \(fault.after) on (--test-fault is for tests only)")
+            }
             if exitWithParent { options.parentPID = parentPid ?? getppid() }
             let stop = StopFlag()
             // SIGTERM/SIGINT: finish the current piece and exit.

@@ -1,9 +1,10 @@
-// im2col / col2im for "same" convolutions (stride 1, K = 2P + 1, so OH = H and OW = W),
+// im2col for "same" convolutions (stride 1, K = 2P + 1, so OH = H and OW = W),
 // the common 3x3 pad-1 case. There, row (c, kh, kw) of one image's lowered matrix is the
 // input plane c shifted by (kh − P)·W + (kw − P), except for the |kh − P| rows and
 // |kw − P| columns that fall off the image, which are zero. So each row is one contiguous
 // 8-wide copy of the plane (nearly H·W floats) followed by a few zero fixes, instead of
-// H short row copies; col2im adds the same span back after zeroing those entries.
+// H short row copies. (dx of such a convolution is itself a "same" convolution of dy with
+// the flipped weights, Conv2D.swift, so there is no col2im counterpart.)
 
 /// The geometry of one shift (kh, kw) of a "same" convolution.
 struct ShiftedPlane {
@@ -87,66 +88,4 @@ func im2colShifted(_ columns: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Fl
             }
         }
     }
-}
-
-/// `col2im` for `ShiftedPlane.applies(to: s)`: dx (count, C, H, W) ← Σ of the shifted rows
-/// of columns (C·K·K, count·H·W). First zeroes the entries of `columns` that lie outside
-/// the image, so that every tap may be read as a plain shifted plane; then each dx pixel q
-/// is Σ over taps t of row_t[q − shift_t], summed in registers and stored once (a tap whose
-/// q − shift_t falls outside the plane contributes nothing: only near the first and last rows).
-func col2imShifted(_ dx: UnsafeMutablePointer<Float>, _ columns: UnsafeMutablePointer<Float>,
-                   count: Int, _ s: Conv2DShape) {
-    let (h, w, k) = (s.height, s.width, s.kernel)
-    let pixels = h * w
-    let ld = count * pixels
-    let reach = s.padding * w + s.padding   // the largest |shift|
-    let interior = min(reach, pixels)..<max(pixels - reach, min(reach, pixels))
-    for c in 0..<s.inChannels {
-        let taps = columns + c * k * k * ld
-        for i in 0..<count {
-            for kh in 0..<k {
-                for kw in 0..<k {
-                    ShiftedPlane(s, kh: kh, kw: kw).zeroOutside(taps + (kh * k + kw) * ld + i * pixels, height: h, width: w)
-                }
-            }
-        }
-    }
-    for i in 0..<count {
-        for c in 0..<s.inChannels {
-            let plane = dx + (i * s.inChannels + c) * pixels
-            let taps = columns + c * k * k * ld + i * pixels
-            var q = interior.lowerBound
-            while q + 8 <= interior.upperBound {
-                var sum = Lanes()
-                for kh in 0..<k {
-                    for kw in 0..<k {
-                        let shift = (kh - s.padding) * w + (kw - s.padding)
-                        sum += loadLanes(taps + (kh * k + kw) * ld + q - shift)
-                    }
-                }
-                storeLanes(sum, plane + q)
-                q += 8
-            }
-            for e in 0..<interior.lowerBound { plane[e] = edgeSum(taps, e, ld, s) }
-            while q < pixels {
-                plane[q] = edgeSum(taps, q, ld, s)
-                q += 1
-            }
-        }
-    }
-}
-
-/// dx pixel q of one plane as the sum of the taps that reach it (bounds-checked; for the
-/// pixels near the first and last rows and the leftovers of the 8-wide loop).
-@inline(__always)
-private func edgeSum(_ taps: UnsafePointer<Float>, _ q: Int, _ ld: Int, _ s: Conv2DShape) -> Float {
-    let (k, w, pixels) = (s.kernel, s.width, s.height * s.width)
-    var sum: Float = 0
-    for kh in 0..<k {
-        for kw in 0..<k {
-            let p = q - ((kh - s.padding) * w + (kw - s.padding))
-            if p >= 0 && p < pixels { sum += taps[(kh * k + kw) * ld + p] }
-        }
-    }
-    return sum
 }

@@ -8,18 +8,19 @@ import LoomTraining
 import LoomWire
 
 extension ClusterExecutor {
-    /// Draws the audited blocks of a freshly cut training step. With fewer than two workers
-    /// there is nobody to compare with: the draws are counted as skipped.
+    /// Draws whether a freshly cut training step is audited; if it is, every block of it is.
+    /// With fewer than two workers there is nobody to compare with: the blocks are counted as
+    /// skipped.
     func planAudits(_ job: ClusterJob) {
-        guard case .train = job.kind, options.audit > 0 else { return }
-        let seed = problem.config.training.seed
-        for (key, piece) in job.pieces
-        where GradientAudit.isAudited(seed: seed, step: Int(job.step), block: piece.block, rate: options.audit) {
-            if workers.count < 2 {
-                statistics.auditsSkipped += 1
-            } else {
-                job.audits[key] = PieceAudit(reason: "drawn (cluster.audit \(options.audit))")
-            }
+        guard case .train = job.kind, options.audit > 0,
+              GradientAudit.isStepAudited(key: auditKey, step: Int(job.step), rate: options.audit) else { return }
+        statistics.stepsAudited += 1
+        guard workers.count >= 2 else {
+            statistics.auditsSkipped += job.pieces.count
+            return
+        }
+        for key in job.pieces.keys {
+            job.audits[key] = PieceAudit(reason: "drawn (cluster.audit \(options.audit))", wholeStep: true)
         }
     }
 
@@ -28,9 +29,12 @@ extension ClusterExecutor {
     /// no worker can take is computed here when this process has those kernels (the third,
     /// and the second of a block out of bounds), left waiting (a third, when this process
     /// cannot), or dropped (a second drawn by the audit: the block is then not audited).
+    /// The second copies of a step audited whole wait for a worker with nothing else of the
+    /// step to deliver (`placeRingCopies`).
     func placeAuditCopies(_ job: ClusterJob, candidates: [WorkerRecord], state: TrainingState)
         throws(TrainingError) -> [(key: Int, stage: AuditCopy.Stage, worker: WorkerRecord)] {
         var placed: [(key: Int, stage: AuditCopy.Stage, worker: WorkerRecord)] = []
+        var ring: [(key: Int, eligible: [WorkerRecord])] = []
         for key in job.audits.keys.sorted() where !job.audits[key]!.settled {
             let piece = job.pieces[key]!
             // The second computation waits until the first has a worker: it must be another.
@@ -41,6 +45,10 @@ extension ClusterExecutor {
                 let avoid = copy.avoid.union([first]).union(job.auditHolders(key))
                 let eligible = candidates.filter { worker in
                     !avoid.contains(worker.peer) && kernels.map { worker.hello.kernels.computesSameBits(as: $0) } ?? true
+                }
+                if stage == .second && job.audits[key]!.wholeStep && !eligible.isEmpty {
+                    ring.append((key, eligible))
+                    continue
                 }
                 if let worker = eligible.min(by: { job.load(of: $0.peer) < job.load(of: $1.peer) }) {
                     placed.append((key, stage, worker))
@@ -65,6 +73,48 @@ extension ClusterExecutor {
                     logger.warning("step \(job.step): the audit of block \(piece.block) needs a third worker with the kernels \(kernels.map { "\($0)" } ?? "of the run") (this coordinator computes with \(KernelIdentity.current)): waiting for one; start one with `loom worker --connect <endpoint>`")
                 }
             }
+        }
+        for (key, worker) in placeRingCopies(job, ring) {
+            placed.append((key, .second, worker))
+            job.setCopy(key, .second) { $0.owner = worker.peer }
+        }
+        return placed
+    }
+
+    /// Second computations of a step audited whole, among the `eligible` workers of each,
+    /// given only to workers that hold nothing else of the step: a worker has delivered its
+    /// own blocks before it learns that the step is audited, and every worker computes one
+    /// more block after its own, so that the step takes about one block longer on each (not
+    /// one block longer on one while the others wait). First each idle worker takes the copy
+    /// the ring gives it, that of the block before its own in leaf order (the next piece's
+    /// worker computes a piece's copy); then an idle worker whose ring copy is taken or not
+    /// open takes any copy left (a straggler's ring copy, or one whose ring worker is gone).
+    private func placeRingCopies(_ job: ClusterJob, _ open: [(key: Int, eligible: [WorkerRecord])])
+        -> [(key: Int, worker: WorkerRecord)] {
+        guard !open.isEmpty else { return [] }
+        var busy = Set(open.flatMap(\.eligible).map(\.peer).filter { job.load(of: $0) > 0 })
+        var placed: [(key: Int, worker: WorkerRecord)] = []
+        var left: [(key: Int, eligible: [WorkerRecord])] = []
+        let keys = job.pieces.keys.sorted()
+        for (key, eligible) in open {
+            // The worker of the next piece in leaf order (wrapping) that may compute this copy.
+            let i = keys.firstIndex(of: key)!
+            let next = (1..<max(keys.count, 1)).lazy.compactMap { offset -> WorkerRecord? in
+                let other = job.pieces[keys[(i + offset) % keys.count]]!
+                guard let peer = other.owner ?? other.doneBy else { return nil }
+                return eligible.first { $0.peer == peer }
+            }.first
+            if let worker = next, !busy.contains(worker.peer) {
+                placed.append((key, worker))
+                busy.insert(worker.peer)
+            } else {
+                left.append((key, eligible))
+            }
+        }
+        for (key, eligible) in left {
+            guard let worker = eligible.first(where: { !busy.contains($0.peer) }) else { continue }
+            placed.append((key, worker))
+            busy.insert(worker.peer)
         }
         return placed
     }

@@ -35,9 +35,12 @@ public struct ClusterOptions: Sendable {
     public var stepDeadline: Duration?
     /// `cluster.step_deadline_floor_ms`: the automatic deadline is never shorter.
     public var stepDeadlineFloor: Duration = .seconds(10)
-    /// `cluster.audit`: the share of a step's blocks computed twice and compared (0: none,
-    /// and no gradient bound check either; `GradientAudit`).
+    /// `cluster.audit`: the share of steps whose blocks are all computed twice and compared
+    /// (0: none, and no gradient bound check either; `GradientAudit`).
     public var audit = 0.0
+    /// The key of the audit's draw of steps: nil (the default) draws a secret one when the
+    /// coordinator starts. It is never sent; a test may fix it to make the draw repeatable.
+    public var auditKey: UInt64?
 
     public init(heartbeatInterval: Duration, workerTimeout: Duration) {
         self.heartbeatInterval = heartbeatInterval
@@ -95,6 +98,8 @@ public final class ClusterExecutor: StepExecutor {
     var bound = GradientBound()
     /// Workers put out of the run (an audit named them, or they missed deadlines), and why.
     public internal(set) var excluded: [PeerID: String] = [:]
+    /// The secret key of the audit's draw of steps (`ClusterOptions.auditKey`).
+    let auditKey: UInt64
     /// Computes a block in this process when an audit needs it and no worker can.
     lazy var localComputer = ShardComputer(problem: problem, microBatch: problem.config.training.microBatch)
 
@@ -113,6 +118,7 @@ public final class ClusterExecutor: StepExecutor {
         self.logger = logger
         self.options = options
         deadline = StepDeadline(fixed: options.stepDeadline, floor: options.stepDeadlineFloor)
+        auditKey = options.auditKey ?? GradientAudit.secretKey()
         let description = RunDescription(problem: problem, datasetFingerprint: source.fingerprint)
         var region: SharedRegion?
         if options.sharedMemory {

@@ -54,6 +54,9 @@ struct AuditCopy {
 struct PieceAudit {
     /// Why it is audited: the keyed draw, or the bound check.
     var reason: String
+    /// Drawn with its step (every block of the step is audited): its second computation
+    /// goes to a worker that has delivered the rest of the step, the next one in the ring.
+    var wholeStep = false
     var second = AuditCopy()
     var third: AuditCopy?
     /// The two (or three) agreed, or the culprit is out and the good result taken.

@@ -1,11 +1,20 @@
 // Audited gradients (docs/CLUSTER.md, "Audited gradients"). Workers of one kernel type
 // compute the same bits for the same block (ARCHITECTURE.md, invariant 1), so the
-// coordinator can check them: a keyed random share of each step's blocks is computed a
-// second time by another worker, and any difference in any bit is a fault of one of the
-// two. A third computation (another worker, or the coordinator itself) names the culprit.
+// coordinator can check them: a keyed random share of the steps is audited whole, every
+// block of such a step computed a second time by another worker, and any difference in any
+// bit is a fault of one of the two. A third computation (another worker, or the coordinator
+// itself) names the culprit.
 //
-// Which blocks are audited is a function of (seed, step, block) only: a worker cannot tell
-// from its assignment whether it is audited, and a rerun audits the same blocks.
+// The draw is per step, not per block: every worker of an audited step computes one more
+// block, so the step takes about one block longer on every worker alike, and the audit
+// costs about its rate in throughput at any worker count (a per-block draw made one worker
+// compute an extra block while the others waited, and cost 1 - (1 - a)^W of the steps).
+//
+// Which steps are audited is a function of (key, step), the key a secret the coordinator
+// draws when it starts and never sends: the run's seed is in the config every worker gets,
+// so a draw keyed by it alone could be computed by a worker. The copies of an audited step
+// go out only to workers that delivered everything else of the step, so a worker has
+// answered for its own blocks before anything tells it the step is audited.
 //
 // The bound check is the fast path for the obvious: a block whose largest gradient per
 // micro-shard is far beyond the recent history (3e38 where the history says 1e-2) is
@@ -16,13 +25,19 @@ import LoomKernels
 import LoomTraining
 
 enum GradientAudit {
-    /// Whether block `block` of step `step` is computed twice at audit rate `rate`.
-    static func isAudited(seed: UInt64, step: Int, block: ShardBlock, rate: Double) -> Bool {
+    /// Whether step `step` is audited (every block computed twice) at audit rate `rate`,
+    /// with the coordinator's secret `key`.
+    static func isStepAudited(key: UInt64, step: Int, rate: Double) -> Bool {
         guard rate > 0 else { return false }
         if rate >= 1 { return true }
-        var random = KeyedRandom(seed: seed, purpose: .audit,
-                                 keys: [UInt64(step), UInt64(block.start), UInt64(block.count)])
+        var random = KeyedRandom(seed: key, purpose: .audit, keys: [UInt64(step)])
         return random.nextDouble() < rate
+    }
+
+    /// A fresh secret key for the draw, from the system's random source.
+    static func secretKey() -> UInt64 {
+        var generator = SystemRandomNumberGenerator()
+        return generator.next()
     }
 
     /// Whether two results hold the same bits: gradients, batch statistics, head sums.

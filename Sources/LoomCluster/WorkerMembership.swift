@@ -74,6 +74,8 @@ public struct ClusterStatistics: Equatable, Sendable {
     public var auditMismatches = 0
     public var outOfBounds = 0
     public var auditsSkipped = 0
+    /// Training steps drawn for the audit (`cluster.audit`: every block computed twice).
+    public var stepsAudited = 0
     /// Workers put out of the run: named by an audit, or deadlines missed in a row.
     public var workersExcluded = 0
     /// Bytes handed to the transport (all messages), and of weights messages alone.

@@ -269,8 +269,8 @@ public struct ClusterConfig: Equatable, Sendable {
     /// The automatic deadline's floor, milliseconds: the first steps and evaluations, which
     /// have no history yet, get this long.
     public var stepDeadlineFloorMs: Int = 10_000
-    /// Share of a step's blocks also computed by a second worker and compared bit for bit
-    /// (0 = no audit).
+    /// Share of steps whose every block is also computed by a second worker and compared
+    /// bit for bit (0 = no audit).
     public var audit: Double = 0.02
     public init() {}
 }

@@ -15,7 +15,7 @@ public enum RandomPurpose: UInt64, Sendable {
     case oversampling = 5
     case validationSplit = 6
     case dataset = 7
-    /// Which blocks of a step the coordinator has computed twice (`cluster.audit`).
+    /// Which steps the coordinator audits, every block computed twice (`cluster.audit`).
     case audit = 8
 }
 

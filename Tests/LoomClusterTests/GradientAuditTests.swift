@@ -1,4 +1,4 @@
-// The audit's draw, its bit comparison and the bound check, and the step deadline's rule:
+// The audit's draw of steps, its bit comparison and the bound check, and the step deadline's rule:
 // pure functions of their inputs.
 
 import LoomTraining
@@ -6,17 +6,18 @@ import Testing
 @testable import LoomCluster
 
 @Suite struct GradientAuditTests {
-    @Test func theDrawAuditsTheGivenShareOfBlocksAndIsAFunctionOfSeedStepAndBlock() {
-        let block = ShardBlock(start: 2, count: 2)
+    @Test func theDrawAuditsTheGivenShareOfStepsAndIsAFunctionOfKeyAndStep() {
         var drawn = 0
-        for step in 0..<50_000 where GradientAudit.isAudited(seed: 7, step: step, block: block, rate: 0.02) { drawn += 1 }
+        for step in 0..<50_000 where GradientAudit.isStepAudited(key: 7, step: step, rate: 0.02) { drawn += 1 }
         // Binomial(50 000, 0.02): mean 1000, standard deviation 31.
         #expect((850...1150).contains(drawn), "\(drawn) of 50 000")
-        let again = (0..<1000).map { GradientAudit.isAudited(seed: 7, step: $0, block: block, rate: 0.5) }
-        #expect(again == (0..<1000).map { GradientAudit.isAudited(seed: 7, step: $0, block: block, rate: 0.5) })
-        #expect(again != (0..<1000).map { GradientAudit.isAudited(seed: 8, step: $0, block: block, rate: 0.5) })
-        #expect(!GradientAudit.isAudited(seed: 7, step: 3, block: block, rate: 0))
-        #expect(GradientAudit.isAudited(seed: 7, step: 3, block: block, rate: 1))
+        let again = (0..<1000).map { GradientAudit.isStepAudited(key: 7, step: $0, rate: 0.5) }
+        #expect(again == (0..<1000).map { GradientAudit.isStepAudited(key: 7, step: $0, rate: 0.5) })
+        #expect(again != (0..<1000).map { GradientAudit.isStepAudited(key: 8, step: $0, rate: 0.5) })
+        #expect(!GradientAudit.isStepAudited(key: 7, step: 3, rate: 0))
+        #expect(GradientAudit.isStepAudited(key: 7, step: 3, rate: 1))
+        // The key is secret and drawn afresh: two coordinators do not share it.
+        #expect(GradientAudit.secretKey() != GradientAudit.secretKey())
     }
 
     @Test func oneFlippedBitAnywhereMakesTwoResultsDifferent() {

@@ -28,6 +28,12 @@ public enum ClusterBenchmark {
         public var coordinatorMs: Double
         /// Blocks computed a second time for the audit (`cluster.audit`), per step.
         public var auditedBlocksPerStep: Double
+        /// Steps drawn for the audit, and how many were timed.
+        public var auditedSteps: Int = 0
+        public var steps: Int = 0
+        /// Median wall time of an audited step and of any other, in this run (nil: none).
+        public var auditedStepMs: Double?
+        public var plainStepMs: Double?
     }
 
     /// Trains `config` with `workers` local worker processes started from `loomExecutable`
@@ -61,12 +67,19 @@ public enum ClusterBenchmark {
         guard executor.waitForWorkers(workers, timeout: .seconds(60)) == workers else {
             throw ClusterError.process("bench: only \(executor.liveWorkers.count) of \(workers) workers connected to \(endpoint) within 60 s")
         }
+        // Each step's wall time, by whether it was audited.
+        var audited: [Double] = [], plain: [Double] = []
         func step() throws {
+            let drawn = executor.statistics.stepsAudited
+            let began = Date()
             let plan = state.plan(step: state.step)
             let result = try executor.execute(plan: plan, state: state)
             _ = try state.apply(plan: plan, result: result)
+            let ms = 1000 * Date().timeIntervalSince(began)
+            if executor.statistics.stepsAudited > drawn { audited.append(ms) } else { plain.append(ms) }
         }
         for _ in 0..<warmupSteps { try step() }
+        audited = []; plain = []
         let before = executor.statistics
         let start = Date()
         var steps = 0
@@ -87,6 +100,14 @@ public enum ClusterBenchmark {
                        sharedBytesPerStep: Double(after.sharedBytes - before.sharedBytes) / counted,
                        stepMs: elapsed * perStep, firstResultMs: first * perStep, spreadMs: spread * perStep,
                        coordinatorMs: (elapsed - first - spread) * perStep,
-                       auditedBlocksPerStep: Double(after.blocksAudited - before.blocksAudited) / counted)
+                       auditedBlocksPerStep: Double(after.blocksAudited - before.blocksAudited) / counted,
+                       auditedSteps: audited.count, steps: steps,
+                       auditedStepMs: audited.isEmpty ? nil : median(audited), plainStepMs: plain.isEmpty ? nil : median(plain))
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        let mid = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
     }
 }

@@ -330,8 +330,12 @@ enum ClusterBench {
             print("Loom's throughput against them: " + share.joined(separator: ", "))
         }
         // The audit's cost: per round, samples/s with it over samples/s without (measured
-        // seconds apart), then the median; and how many blocks were computed twice.
-        var auditRatios: [String: Double] = [:]
+        // seconds apart), then the median; and how many blocks were computed twice. Also
+        // within the runs with the audit: the share of steps drawn, and how much longer an
+        // audited step took than the others of its run (the median of the rounds' ratios of
+        // medians), which give the cost without comparing two runs: 1 - 1 / (1 + f (r - 1)),
+        // and with the rate a for f, the cost to expect (f is a few draws in a short run).
+        var auditRatios: [String: Double] = [:], auditFractions: [String: Double] = [:], auditStepRatios: [String: Double] = [:]
         for n in workerCounts {
             guard let off = withoutAudit[n], let on = figures[n] else { continue }
             let perRound = zip(on, off).map { $0.samplesPerSecond / $1.samplesPerSecond }
@@ -340,6 +344,21 @@ enum ClusterBench {
             let audited = Self.median(on.map(\.auditedBlocksPerStep))
             print(String(format: "audit %g at %d worker(s): samples/s with / without = %.3f (cost %.1f%%; per round %.3f-%.3f), %.3f blocks computed twice per step",
                          config.cluster.audit, n, ratio, 100 * (1 - ratio), perRound.min()!, perRound.max()!, audited))
+            let drawn = on.reduce(0) { $0 + $1.auditedSteps }, steps = on.reduce(0) { $0 + $1.steps }
+            let fraction = Double(drawn) / Double(max(steps, 1))
+            auditFractions["\(n)"] = fraction
+            let stepRatios = on.compactMap { f in f.auditedStepMs.flatMap { a in f.plainStepMs.map { a / $0 } } }
+            if stepRatios.isEmpty {
+                print(String(format: "audit %g at %d worker(s): %d of %d steps audited", config.cluster.audit, n, drawn, steps))
+            } else {
+                let r = Self.median(stepRatios)
+                auditStepRatios["\(n)"] = r
+                let cost = 1 - 1 / (1 + fraction * (r - 1))
+                let expected = 1 - 1 / (1 + config.cluster.audit * (r - 1))
+                print(String(format: "audit %g at %d worker(s): %d of %d steps audited (%.1f%%), an audited step took %.2f x the others of its run (median of %d rounds): cost %.1f%% with the steps drawn, %.1f%% expected at %g",
+                             config.cluster.audit, n, drawn, steps, 100 * fraction, r, stepRatios.count, 100 * cost, 100 * expected,
+                             config.cluster.audit))
+            }
         }
         var torchRatios: [String: Double] = [:]
         if !torch.isEmpty {
@@ -362,6 +381,8 @@ enum ClusterBench {
             if !auditRatios.isEmpty {
                 object["audit"] = config.cluster.audit
                 object["audit_ratio_with_without"] = auditRatios
+                object["audit_steps_fraction"] = auditFractions
+                object["audit_step_time_ratio"] = auditStepRatios
             }
             if !torch.isEmpty {
                 object["pytorch_samples_per_s"] = Dictionary(uniqueKeysWithValues: torch.map { ("\($0.key)", Self.median($0.value)) })

@@ -27,7 +27,8 @@ struct BenchCommand: ParsableCommand {
         every step and send no data, with Loom's samples/s as a share of theirs. With \
         --audit-cost, every count of 2 or more is also measured with the audit off \
         (cluster.audit 0) right after it is measured with the audit on (--audit, default \
-        0.02), and the ratio of the two is printed.
+        0.02), and the ratio of the two is printed; so are the share of steps audited and how \
+        much longer an audited step took than the others of its run, and the cost they give.
 
         With --hosts 1,2,4,8 (root): weak scaling across hosts of the namespaced test bed \
         (deploy/tests/hosts.sh), links shaped to --link, one `loom worker --stand-in-ms` per \

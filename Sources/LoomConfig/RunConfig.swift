@@ -258,6 +258,9 @@ public struct TrainingConfig: Equatable, Sendable {
     public var logEverySteps: Int = 50
     /// Evaluate on the validation split every this many steps (0 = at epoch ends only).
     public var evalEverySteps: Int = 0
+    /// Evaluate at the end of every this many epochs, and at the end of the run (0 = only
+    /// at the end of the run).
+    public var evalEveryEpochs: Int = 1
     /// Directory for TensorBoard event files of the history rows as they are logged
     /// (empty = none; relative to the working directory).
     public var tensorboard: String = ""

@@ -35,11 +35,28 @@ extension DataConfig {
 extension AugmentConfig {
     init(reading r: SectionReader) throws(ConfigError) {
         self.init()
-        try r.checkKeys(["crop_padding", "hflip", "brightness", "contrast"])
+        try r.checkKeys(["crop_padding", "hflip", "brightness", "contrast", "erasing"])
         cropPadding = try r.int("crop_padding", cropPadding, .nonNegative, limit: ConfigLimits.window)
         hflip = try r.bool("hflip", hflip)
         brightness = try r.double("brightness", brightness, .unit)
         contrast = try r.double("contrast", contrast, .fraction)
+        if let e = try r.section("erasing") { erasing = try ErasingConfig(reading: e) }
+    }
+}
+
+extension ErasingConfig {
+    init(reading r: SectionReader) throws(ConfigError) {
+        self.init()
+        try r.checkKeys(["p", "scale", "ratio"])
+        p = try r.double("p", p, .unit)
+        scale = try r.doubles("scale", scale, .positive)
+        if scale.count != 2 || scale[0] > scale[1] || scale[1] > 1 {
+            throw r.error("scale", "'\(r.path.dotted).scale' must be [min, max] with 0 < min <= max <= 1, got \(scale)")
+        }
+        ratio = try r.doubles("ratio", ratio, .positive)
+        if ratio.count != 2 || ratio[0] > ratio[1] {
+            throw r.error("ratio", "'\(r.path.dotted).ratio' must be [min, max] with 0 < min <= max, got \(ratio)")
+        }
     }
 }
 

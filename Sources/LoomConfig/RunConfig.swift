@@ -61,8 +61,24 @@ public struct AugmentConfig: Equatable, Sendable {
     public var brightness: Double = 0
     /// Contrast jitter: scale around the image mean by uniform(1-c, 1+c).
     public var contrast: Double = 0
+    /// Random erasing (cutout): one rectangle set to the channel mean; nil = off.
+    public var erasing: ErasingConfig? = nil
     public init() {}
-    public var isIdentity: Bool { cropPadding == 0 && !hflip && brightness == 0 && contrast == 0 }
+    public var isIdentity: Bool {
+        cropPadding == 0 && !hflip && brightness == 0 && contrast == 0 && (erasing?.p ?? 0) == 0
+    }
+}
+
+/// `data.augment.erasing`: with probability `p`, one rectangle of the image is erased to
+/// the channel mean (0 after normalisation). Its area is uniform in `scale` (fractions of
+/// the image) and its aspect ratio h/w log-uniform in `ratio`, as in Zhong et al. 2017.
+public struct ErasingConfig: Equatable, Sendable {
+    public var p: Double = 0.5
+    /// [min, max] area as a fraction of the image, 0 < min <= max <= 1.
+    public var scale: [Double] = [0.02, 0.33]
+    /// [min, max] aspect ratio (height / width), 0 < min <= max.
+    public var ratio: [Double] = [0.3, 3.3]
+    public init() {}
 }
 
 public struct OversampleConfig: Equatable, Sendable {
@@ -242,6 +258,9 @@ public struct TrainingConfig: Equatable, Sendable {
     public var logEverySteps: Int = 50
     /// Evaluate on the validation split every this many steps (0 = at epoch ends only).
     public var evalEverySteps: Int = 0
+    /// Evaluate at the end of every this many epochs, and at the end of the run (0 = only
+    /// at the end of the run).
+    public var evalEveryEpochs: Int = 1
     /// Directory for TensorBoard event files of the history rows as they are logged
     /// (empty = none; relative to the working directory).
     public var tensorboard: String = ""

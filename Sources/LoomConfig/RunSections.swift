@@ -2,7 +2,7 @@
 
 extension TrainingConfig {
     static let keys = ["seed", "epochs", "max_steps", "batch_size", "micro_batch", "log_every_steps",
-                       "eval_every_steps", "tensorboard", "early_stopping", "freeze", "freeze_epochs"]
+                       "eval_every_steps", "eval_every_epochs", "tensorboard", "early_stopping", "freeze", "freeze_epochs"]
 
     init(reading r: SectionReader) throws(ConfigError) {
         self.init()
@@ -14,6 +14,7 @@ extension TrainingConfig {
         microBatch = try r.int("micro_batch", microBatch, .positive, limit: ConfigLimits.batch)
         logEverySteps = try r.int("log_every_steps", logEverySteps, .positive)
         evalEverySteps = try r.int("eval_every_steps", evalEverySteps, .nonNegative)
+        evalEveryEpochs = try r.int("eval_every_epochs", evalEveryEpochs, .nonNegative, limit: ConfigLimits.epochs)
         tensorboard = try r.string("tensorboard", tensorboard, nonEmpty: false)
         if let s = try r.section("early_stopping") { earlyStopping = try EarlyStoppingConfig(reading: s) }
         freeze = try FrozenLayers(reading: r, key: "freeze")

@@ -6,11 +6,13 @@
 //     input = (x - mean[c]) / std[c]          as /preprocessing in checkpoints records
 //
 // Augmentation order: random crop after zero padding, horizontal flip, brightness add,
-// contrast scale around the image mean, clamp to [0, 1] (as torchvision's ColorJitter).
+// contrast scale around the image mean, clamp to [0, 1] (as torchvision's ColorJitter),
+// then, after normalisation, random erasing of one rectangle to 0 (the channel mean).
 // Each sample's random draws come from `KeyedRandom(seed:, purpose: .augmentation,
 // keys: [epoch, sampleID])` only, so a sample gets the same view whichever worker,
 // thread or batch position processes it (ARCHITECTURE.md, invariant 1).
 
+import Foundation
 import LoomConfig
 import LoomKernels
 
@@ -46,6 +48,15 @@ public struct InputPipeline: Sendable {
         if !(a.brightness >= 0) { throw .badConfig(key: "data.augment.brightness", reason: "\(a.brightness) is negative") }
         if !(a.contrast >= 0 && a.contrast <= 1) {
             throw .badConfig(key: "data.augment.contrast", reason: "\(a.contrast) is not in [0, 1]")
+        }
+        if let e = a.erasing {
+            if !(e.p >= 0 && e.p <= 1) { throw .badConfig(key: "data.augment.erasing.p", reason: "\(e.p) is not in [0, 1]") }
+            if e.scale.count != 2 || !(e.scale[0] > 0 && e.scale[0] <= e.scale[1] && e.scale[1] <= 1) {
+                throw .badConfig(key: "data.augment.erasing.scale", reason: "\(e.scale) is not [min, max] with 0 < min <= max <= 1")
+            }
+            if e.ratio.count != 2 || !(e.ratio[0] > 0 && e.ratio[0] <= e.ratio[1] && e.ratio[1].isFinite) {
+                throw .badConfig(key: "data.augment.erasing.ratio", reason: "\(e.ratio) is not [min, max] with 0 < min <= max")
+            }
         }
         self.imageShape = imageShape
         self.augmentation = a
@@ -89,6 +100,9 @@ public struct InputPipeline: Sendable {
         var flip = false
         var brightness: Float = 0
         var contrast: Float = 1
+        /// The erased rectangle: rows `eraseY..<eraseY + eraseH`, columns `eraseX..<eraseX + eraseW`
+        /// of the output (eraseH = 0: nothing erased).
+        var eraseY = 0, eraseX = 0, eraseH = 0, eraseW = 0
         var photometric: Bool { brightness != 0 || contrast != 1 }
     }
 
@@ -107,7 +121,30 @@ public struct InputPipeline: Sendable {
         if augmentation.contrast > 0 {
             v.contrast = Float(1 + (rng.nextDouble() * 2 - 1) * augmentation.contrast)
         }
+        if let e = augmentation.erasing, e.p > 0, rng.nextDouble() < e.p {
+            drawErasure(e, &rng, into: &v)
+        }
         return v
+    }
+
+    /// Up to 10 tries for a rectangle of area fraction uniform in `scale` and aspect ratio
+    /// h/w log-uniform in `ratio` that fits the image; none when every try is too big.
+    func drawErasure(_ e: ErasingConfig, _ rng: inout KeyedRandom, into v: inout View) {
+        let h = imageShape.height, w = imageShape.width
+        let area = Double(h * w)
+        let logLo = log(e.ratio[0]), logHi = log(e.ratio[1])
+        for _ in 0..<10 {
+            let target = area * (e.scale[0] + rng.nextDouble() * (e.scale[1] - e.scale[0]))
+            let aspect = exp(logLo + rng.nextDouble() * (logHi - logLo))
+            let eh = Int((target * aspect).squareRoot().rounded())
+            let ew = Int((target / aspect).squareRoot().rounded())
+            guard eh >= 1, ew >= 1, eh <= h, ew <= w else { continue }
+            v.eraseY = rng.nextInt(below: h - eh + 1)
+            v.eraseX = rng.nextInt(below: w - ew + 1)
+            v.eraseH = eh
+            v.eraseW = ew
+            return
+        }
     }
 
     /// One image: `src` (H, W, C) uint8 -> `dst` (C, H, W) float, through `view`.
@@ -144,6 +181,9 @@ public struct InputPipeline: Sendable {
             let inv = 1 / std[ch], mu = mean[ch]
             let p = dst + ch * plane
             for k in 0..<plane { p[k] = (p[k] - mu) * inv }
+            for y in view.eraseY..<(view.eraseY + view.eraseH) {
+                for x in view.eraseX..<(view.eraseX + view.eraseW) { p[y * w + x] = 0 }
+            }
         }
     }
 }

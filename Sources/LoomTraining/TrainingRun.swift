@@ -189,7 +189,10 @@ public final class TrainingRun {
 
             let logEvery = max(config.training.logEverySteps, 1)
             let evalEvery = config.training.evalEverySteps
-            let evaluate = summary.endsEpoch || (evalEvery > 0 && state.step % evalEvery == 0)
+            let everyEpochs = config.training.evalEveryEpochs
+            let epochDue = summary.endsEpoch
+                && (state.isFinished || (everyEpochs > 0 && (summary.epoch + 1) % everyEpochs == 0))
+            let evaluate = epochDue || (evalEvery > 0 && state.step % evalEvery == 0)
             if evaluate || state.step % logEvery == 0 || state.isFinished {
                 var row: [String: Double] = ["samples_per_s": throughput, "wall_s": wallClock()]
                 if evaluate {

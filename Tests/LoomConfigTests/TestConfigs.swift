@@ -11,7 +11,8 @@ enum TestConfigs {
     static func path(_ relative: String) -> String { repo.appendingPathComponent(relative).path }
 
     /// Every YAML run config shipped in configs/ (model files excluded).
-    static let shipped = ["configs/fashion-mnist.yaml", "configs/multilabel.yaml", "configs/smoke.yaml"]
+    static let shipped = ["configs/fashion-mnist.yaml", "configs/fashion-mnist-resnet.yaml", "configs/multilabel.yaml",
+                          "configs/smoke.yaml"]
 
     /// A valid config with an inline model: line numbers in tests refer to this text.
     static let minimal = """

@@ -111,6 +111,8 @@ if [[ " $STRATEGIES " == *" sgdr-temperature "* ]]; then
 fi
 
 say "writing $RESULTS and $OUT/report.html (loom report evaluates every final checkpoint on the test split)"
+# Sections other experiments wrote by hand, from the marker line on, are kept at the end.
+kept=$(sed -n '/^<!-- kept by strategies.sh -->$/,$p' "$RESULTS" 2>/dev/null || true)
 dirs=()
 for s in $STRATEGIES; do dirs+=("$(dirname "$(ckpt "$s")")"); done
 echo "loom report ${dirs[*]} --out $OUT/report.html --markdown $RESULTS" >> "$COMMANDS"
@@ -155,4 +157,5 @@ echo "loom report ${dirs[*]} --out $OUT/report.html --markdown $RESULTS" >> "$CO
     }
     echo '```'
 } >> "$RESULTS"
+if [[ -n "$kept" ]]; then printf '\n%s\n' "$kept" >> "$RESULTS"; fi
 say "done: $RESULTS, $OUT/report.html"

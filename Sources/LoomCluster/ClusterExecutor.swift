@@ -38,6 +38,9 @@ public struct ClusterOptions: Sendable {
     /// `cluster.audit`: the share of a step's blocks computed twice and compared (0: none,
     /// and no gradient bound check either; `GradientAudit`).
     public var audit = 0.0
+    /// `cluster.servers`: shard servers holding the parameters and optimizer state in
+    /// slices (0: the coordinator sums and applies everything; ClusterExecutor+Servers.swift).
+    public var servers = 0
 
     public init(heartbeatInterval: Duration, workerTimeout: Duration) {
         self.heartbeatInterval = heartbeatInterval
@@ -51,6 +54,7 @@ public struct ClusterOptions: Sendable {
         stepDeadline = config.stepDeadlineMs > 0 ? .milliseconds(config.stepDeadlineMs) : nil
         stepDeadlineFloor = .milliseconds(config.stepDeadlineFloorMs)
         audit = config.audit
+        servers = config.servers
     }
 }
 
@@ -97,6 +101,14 @@ public final class ClusterExecutor: StepExecutor {
     public internal(set) var excluded: [PeerID: String] = [:]
     /// Computes a block in this process when an audit needs it and no worker can.
     lazy var localComputer = ShardComputer(problem: problem, microBatch: problem.config.training.microBatch)
+    /// Shard servers by peer (`options.servers` > 0), and the version of their map that
+    /// workers are sent when it changes.
+    var servers: [PeerID: ServerRecord] = [:]
+    var serverMapVersion: UInt64 = 1
+    /// Why a server was lost, until `checkServers` turns it into a rollback.
+    var lostServer: String?
+    /// The step whose weights were last gathered from the servers into the state.
+    var lastGathered = -1
 
     /// - Parameters:
     ///   - transport: the bound coordinator side (ROUTER).
@@ -111,6 +123,13 @@ public final class ClusterExecutor: StepExecutor {
         self.problem = problem
         self.source = source
         self.logger = logger
+        var options = options
+        if options.servers > 0 {
+            // Gradients go to the servers, not here: nothing to compare or to sum in place.
+            if options.audit > 0 { logger.notice("cluster.audit \(options.audit) is not applied with shard servers (cluster.servers \(options.servers)): gradients go to the servers, not to the coordinator") }
+            options.audit = 0
+            options.sharedMemory = false
+        }
         self.options = options
         deadline = StepDeadline(fixed: options.stepDeadline, floor: options.stepDeadlineFloor)
         let description = RunDescription(problem: problem, datasetFingerprint: source.fingerprint)
@@ -144,6 +163,11 @@ public final class ClusterExecutor: StepExecutor {
         let job = ClusterJob(kind: .train(plan: plan), weightsVersion: state.step)
         try run(job, state: state)
         guard let result = job.reduced else { throw .resultMismatch(step: plan.step, "finished without covering every micro-shard") }
+        if options.servers > 0 {
+            self.job = job
+            defer { self.job = nil }
+            try updateServers(job, plan: plan, state: state)
+        }
         statistics.stepsExecuted += 1
         return result
     }
@@ -179,6 +203,12 @@ public final class ClusterExecutor: StepExecutor {
 
     public var workerCounts: (joined: Int, lost: Int)? { (statistics.workersJoined, statistics.workersLost) }
 
+    /// With shard servers the optimizer runs there (`updateServers`).
+    public var appliesOptimizer: Bool { options.servers > 0 }
+
+    /// With shard servers: gathers the weights and optimizer state into `state`.
+    public func synchronize(_ state: TrainingState) throws(TrainingError) { try gather(into: state) }
+
     public func idle() {
         try? pump(timeout: .zero, state: nil)
         maintain(state: nil)
@@ -210,6 +240,7 @@ public final class ClusterExecutor: StepExecutor {
     public func shutdown(reason: String) {
         let frames = Message.shutdown(Shutdown(runID: runID, reason: reason)).encode()
         for worker in orderedWorkers { try? transport.send(frames, to: worker.peer) }
+        for server in servers.values { try? transport.send(frames, to: server.peer) }
         logRejectSummary(force: true)
         logger.info("\(summaryLine)")
         // Its file goes now, not when the executor does; workers after this get the socket.
@@ -266,7 +297,9 @@ public final class ClusterExecutor: StepExecutor {
             }
         }
         let tick = min(options.heartbeatInterval, .milliseconds(50))
+        try prepareServers(state)
         while true {
+            try checkServers()
             if control?.stopRequested == true {
                 logger.notice("step \(job.step): stop requested before every result was in; the step is not taken")
                 throw .stopRequested
@@ -317,12 +350,14 @@ public final class ClusterExecutor: StepExecutor {
             declareDead(worker, why: "silent for \(milliseconds(now - worker.lastHeard)) ms (cluster.worker_timeout_ms \(milliseconds(options.workerTimeout)))")
         }
         enforceDeadlines()
+        var beat: [[UInt8]]?
         if now - lastHeartbeat >= options.heartbeatInterval {
             lastHeartbeat = now
             let version = UInt64(state?.step ?? 0)
-            let beat = Message.heartbeat(Heartbeat(runID: runID, step: job?.step ?? version, weightsVersion: version)).encode()
-            for worker in orderedWorkers { send(beat, to: worker) }
+            beat = Message.heartbeat(Heartbeat(runID: runID, step: job?.step ?? version, weightsVersion: version)).encode()
+            for worker in orderedWorkers { send(beat!, to: worker) }
         }
+        maintainServers(beat: beat)
     }
 
     /// Gives every unowned piece of `job`, and every open audit copy, to a live worker (the
@@ -396,6 +431,7 @@ public final class ClusterExecutor: StepExecutor {
     func ensureWeights(_ worker: WorkerRecord, state: TrainingState) -> Bool {
         let version = UInt64(state.step)
         if worker.weightsVersion == version { return true }
+        if options.servers > 0 { return ensureShardedWeights(worker, state: state) }
         let shared = worker.sharedResults != nil ? sharedWeightsFrames(state: state) : nil
         let frames = shared ?? socketWeightsFrames(state: state)
         guard send(frames, to: worker) else { return false }

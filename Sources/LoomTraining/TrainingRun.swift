@@ -216,6 +216,10 @@ public final class TrainingRun {
                             pendingEvaluation = PendingEvaluation(step: state.step, columns: row)
                             return try stopped(control)
                         }
+                        if case .shardServerLost(let why) = error {
+                            try rollBack(why)
+                            continue
+                        }
                         throw error
                     }
                     row.merge(historyColumns(report)) { $1 }

@@ -27,6 +27,9 @@ struct ServerCommand: ParsableCommand {
     @Option(help: "Endpoint workers reach this server at, when it differs from --bind (tcp://0.0.0.0:* binds, tcp://10.0.0.7:PORT is what workers dial).")
     var advertise: String?
 
+    @Option(help: "Key directory for the connection to the coordinator, as a worker's: DIR/loom.{pub,key} (its loom.pub in the coordinator's authorized/) and DIR/coordinator.pub (CURVE).")
+    var keys: String?
+
     @Flag(help: "Allow a non-loopback bind: shard servers do not speak CURVE yet, so anyone who reaches the port can push gradients.")
     var insecure = false
 
@@ -46,8 +49,8 @@ struct ServerCommand: ParsableCommand {
                 logger.info("\(why): stopping")
                 stop.requestStop()
             })
-            let factory = TransportFactory()
-            let workers = try factory.bind(bind)
+            let toCoordinator = TransportFactory(security: try keys.map { try Security.worker(keysDirectory: $0) } ?? .none)
+            let workers = try TransportFactory().bind(bind)
             defer { workers.close() }
             var advertised = advertise ?? workers.endpoint
             if advertise == nil, advertised.contains("0.0.0.0") {
@@ -57,9 +60,9 @@ struct ServerCommand: ParsableCommand {
             options.exitOnShutdown = exitOnShutdown
             let endpoint = connect
             let server = ShardServer(options: options, workers: workers, logger: logger, stop: stop) { () throws(TransportError) -> Transport in
-                try factory.connect(endpoint)
+                try toCoordinator.connect(endpoint)
             }
-            logger.info("shard server pid \(ProcessInfo.processInfo.processIdentifier) listening on \(workers.endpoint) for workers (advertised \(advertised)), connecting to \(connect)")
+            logger.info("shard server pid \(ProcessInfo.processInfo.processIdentifier) listening on \(workers.endpoint) for workers (advertised \(advertised)), connecting to \(connect)\(keys == nil ? "" : " with CURVE")")
             try server.run()
             logger.info("shard server done: \(server.stepsApplied) steps applied")
         }

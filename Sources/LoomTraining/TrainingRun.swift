@@ -316,7 +316,7 @@ public final class TrainingRun {
         do {
             let path = try directory.save(contents, keep: config.checkpoint.keep)
             lastCheckpointStep = state.step
-            lastSaved = contents
+            if synchronizing?.appliesOptimizer == true { lastSaved = contents }
             logger.info("checkpoint \(path) (\(reason))")
             if failedCheckpoints > 0 {
                 logger.notice("checkpoints are written again (step \(state.step), after \(failedCheckpoints) failed)")

@@ -42,7 +42,7 @@ public enum HostsBenchmark {
     /// (`LOOM_BED`): the tc byte counters of hosts 0..<hosts are read before and after.
     public static func coordinate(endpoint: String, security: Security, hosts: Int, config: RunConfig,
                                   steps: Int, warmup: Int, checkpointPath: String, bed: String?,
-                                  logger: Logger) throws -> Figures {
+                                  servers: Int = 0, logger: Logger) throws -> Figures {
         let problem = try TrainingProblem.synthetic(config: config)
         let count = config.training.batchSize * 4
         let state = try TrainingState(problem: problem, truth: GroundTruth.synthetic(heads: problem.heads, count: count),
@@ -51,6 +51,9 @@ public enum HostsBenchmark {
         defer { transport.close() }
         var options = ClusterOptions(config: config.cluster)
         options.sharedMemory = false
+        // With shard servers (`loom server` on the first `servers` hosts) the gradients and
+        // weights go between workers and servers; the first step waits for all of them.
+        options.servers = servers
         let source = SyntheticSampleSource(imageShape: problem.imageShape)
         let executor = ClusterExecutor(transport: transport, runID: UInt64.random(in: 1...UInt64.max), problem: problem,
                                        source: source, logger: logger, options: options)
@@ -62,7 +65,7 @@ public enum HostsBenchmark {
             let plan = state.plan(step: state.step)
             let result = try executor.execute(plan: plan, state: state)
             let t1 = Date()
-            _ = try state.apply(plan: plan, result: result)
+            _ = try state.apply(plan: plan, result: result, optimizerApplied: executor.appliesOptimizer)
             return (t1.timeIntervalSince(t0), Date().timeIntervalSince(t1))
         }
         for _ in 0..<warmup { _ = try step() }
@@ -75,6 +78,7 @@ public enum HostsBenchmark {
         let countersAfter = bed.map { LinkCounters.read(bed: $0, hosts: hosts) }
         let after = executor.statistics
         let written = Date()
+        try executor.synchronize(state)
         try CheckpointWriter.write(state.snapshot(runID: String(executor.runID, radix: 16), datasetFingerprint: source.fingerprint), to: checkpointPath)
         let checkpointSeconds = Date().timeIntervalSince(written)
         executor.shutdown(reason: "benchmark finished")

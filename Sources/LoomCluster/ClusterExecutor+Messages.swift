@@ -36,6 +36,7 @@ extension ClusterExecutor {
             return
         }
         if case .hello(let hello) = message { return handleHello(hello, from: peer) }
+        if handleServerMessage(message, from: peer) { return }
         guard let worker = workers[peer] ?? readmit(peer) else {
             return reject(peer, "unknown peer", "\(message.type) from a peer that has not said hello (or was declared dead)")
         }
@@ -238,8 +239,12 @@ extension ClusterExecutor {
     private func checked(_ result: BlockResult, for piece: Piece, of job: ClusterJob,
                          from peer: PeerID) -> ShardResult? {
         var why = ""
+        if options.servers > 0 && !result.gradientSum.isEmpty {
+            reject(peer, "bad result shape", "step \(job.step) block \(piece.block): a gradient sum in the result of a run with shard servers (it goes to the servers)")
+            return nil
+        }
         let buffers = problem.model.buffers.count, heads = problem.losses.count
-        let value = result.sharedGradient == nil
+        let value = result.sharedGradient == nil && options.servers == 0
             ? ShardResult.fromWire(result, parameterCount: problem.model.parameters.count,
                                                 bufferCount: buffers, headCount: heads, why: &why)
             : ShardResult.fromWireWithoutGradients(result, bufferCount: buffers, headCount: heads, why: &why)

@@ -41,6 +41,9 @@ public struct ClusterOptions: Sendable {
     /// The key of the audit's draw of steps: nil (the default) draws a secret one when the
     /// coordinator starts. It is never sent; a test may fix it to make the draw repeatable.
     public var auditKey: UInt64?
+    /// `cluster.servers`: shard servers holding the parameters and optimizer state in
+    /// slices (0: the coordinator sums and applies everything; ClusterExecutor+Servers.swift).
+    public var servers = 0
 
     public init(heartbeatInterval: Duration, workerTimeout: Duration) {
         self.heartbeatInterval = heartbeatInterval
@@ -54,6 +57,7 @@ public struct ClusterOptions: Sendable {
         stepDeadline = config.stepDeadlineMs > 0 ? .milliseconds(config.stepDeadlineMs) : nil
         stepDeadlineFloor = .milliseconds(config.stepDeadlineFloorMs)
         audit = config.audit
+        servers = config.servers
     }
 }
 
@@ -102,6 +106,14 @@ public final class ClusterExecutor: StepExecutor {
     let auditKey: UInt64
     /// Computes a block in this process when an audit needs it and no worker can.
     lazy var localComputer = ShardComputer(problem: problem, microBatch: problem.config.training.microBatch)
+    /// Shard servers by peer (`options.servers` > 0), and the version of their map that
+    /// workers are sent when it changes.
+    var servers: [PeerID: ServerRecord] = [:]
+    var serverMapVersion: UInt64 = 1
+    /// Why a server was lost, until `checkServers` turns it into a rollback.
+    var lostServer: String?
+    /// The step whose weights were last gathered from the servers into the state.
+    var lastGathered = -1
 
     /// - Parameters:
     ///   - transport: the bound coordinator side (ROUTER).
@@ -116,6 +128,13 @@ public final class ClusterExecutor: StepExecutor {
         self.problem = problem
         self.source = source
         self.logger = logger
+        var options = options
+        if options.servers > 0 {
+            // Gradients go to the servers, not here: nothing to compare or to sum in place.
+            if options.audit > 0 { logger.notice("cluster.audit \(options.audit) is not applied with shard servers (cluster.servers \(options.servers)): gradients go to the servers, not to the coordinator") }
+            options.audit = 0
+            options.sharedMemory = false
+        }
         self.options = options
         deadline = StepDeadline(fixed: options.stepDeadline, floor: options.stepDeadlineFloor)
         auditKey = options.auditKey ?? GradientAudit.secretKey()
@@ -150,6 +169,11 @@ public final class ClusterExecutor: StepExecutor {
         let job = ClusterJob(kind: .train(plan: plan), weightsVersion: state.step)
         try run(job, state: state)
         guard let result = job.reduced else { throw .resultMismatch(step: plan.step, "finished without covering every micro-shard") }
+        if options.servers > 0 {
+            self.job = job
+            defer { self.job = nil }
+            try updateServers(job, plan: plan, state: state)
+        }
         statistics.stepsExecuted += 1
         return result
     }
@@ -185,6 +209,12 @@ public final class ClusterExecutor: StepExecutor {
 
     public var workerCounts: (joined: Int, lost: Int)? { (statistics.workersJoined, statistics.workersLost) }
 
+    /// With shard servers the optimizer runs there (`updateServers`).
+    public var appliesOptimizer: Bool { options.servers > 0 }
+
+    /// With shard servers: gathers the weights and optimizer state into `state`.
+    public func synchronize(_ state: TrainingState) throws(TrainingError) { try gather(into: state) }
+
     public func idle() {
         try? pump(timeout: .zero, state: nil)
         maintain(state: nil)
@@ -216,6 +246,7 @@ public final class ClusterExecutor: StepExecutor {
     public func shutdown(reason: String) {
         let frames = Message.shutdown(Shutdown(runID: runID, reason: reason)).encode()
         for worker in orderedWorkers { try? transport.send(frames, to: worker.peer) }
+        for server in servers.values { try? transport.send(frames, to: server.peer) }
         logRejectSummary(force: true)
         logger.info("\(summaryLine)")
         // Its file goes now, not when the executor does; workers after this get the socket.
@@ -272,7 +303,9 @@ public final class ClusterExecutor: StepExecutor {
             }
         }
         let tick = min(options.heartbeatInterval, .milliseconds(50))
+        try prepareServers(state)
         while true {
+            try checkServers()
             if control?.stopRequested == true {
                 logger.notice("step \(job.step): stop requested before every result was in; the step is not taken")
                 throw .stopRequested
@@ -323,12 +356,14 @@ public final class ClusterExecutor: StepExecutor {
             declareDead(worker, why: "silent for \(milliseconds(now - worker.lastHeard)) ms (cluster.worker_timeout_ms \(milliseconds(options.workerTimeout)))")
         }
         enforceDeadlines()
+        var beat: [[UInt8]]?
         if now - lastHeartbeat >= options.heartbeatInterval {
             lastHeartbeat = now
             let version = UInt64(state?.step ?? 0)
-            let beat = Message.heartbeat(Heartbeat(runID: runID, step: job?.step ?? version, weightsVersion: version)).encode()
-            for worker in orderedWorkers { send(beat, to: worker) }
+            beat = Message.heartbeat(Heartbeat(runID: runID, step: job?.step ?? version, weightsVersion: version)).encode()
+            for worker in orderedWorkers { send(beat!, to: worker) }
         }
+        maintainServers(beat: beat)
     }
 
     /// Gives every unowned piece of `job`, and every open audit copy, to a live worker (the
@@ -402,6 +437,7 @@ public final class ClusterExecutor: StepExecutor {
     func ensureWeights(_ worker: WorkerRecord, state: TrainingState) -> Bool {
         let version = UInt64(state.step)
         if worker.weightsVersion == version { return true }
+        if options.servers > 0 { return ensureShardedWeights(worker, state: state) }
         let shared = worker.sharedResults != nil ? sharedWeightsFrames(state: state) : nil
         let frames = shared ?? socketWeightsFrames(state: state)
         guard send(frames, to: worker) else { return false }

@@ -52,6 +52,8 @@ public struct WorkerOptions: Sendable {
 public final class Worker {
     public let options: WorkerOptions
     private let makeTransport: () throws(TransportError) -> Transport
+    /// Connects to a shard server named in a server map (docs/CLUSTER.md, "Shard servers").
+    let connectServer: (ServerAddress) throws(TransportError) -> Transport
     private let logger: Logger
     private let stop: StopFlag
     private var data: WorkerData?
@@ -61,10 +63,16 @@ public final class Worker {
     var blocksAssigned = 0
 
     /// - Parameter makeTransport: a fresh connected (DEALER) transport per session.
+    /// - Parameter connectServer: a connected (DEALER) transport to a shard server; by
+    ///   default one without CURVE.
     public init(options: WorkerOptions, logger: Logger, stop: StopFlag,
-                makeTransport: @escaping () throws(TransportError) -> Transport) {
+                makeTransport: @escaping () throws(TransportError) -> Transport,
+                connectServer: @escaping (ServerAddress) throws(TransportError) -> Transport = { address throws(TransportError) in
+                    try TransportFactory().connect(address.endpoint)
+                }) {
         self.options = options
         self.makeTransport = makeTransport
+        self.connectServer = connectServer
         self.logger = logger
         self.stop = stop
     }
@@ -87,9 +95,11 @@ public final class Worker {
                 outcome = try session.run()
             } catch {
                 transport.close()
+                session.closeServers()
                 throw error
             }
             transport.close()
+            session.closeServers()
             if outcome == .exit { return }
             if !stopRequested { Thread.sleep(forTimeInterval: 0.2) }
         }

@@ -31,6 +31,8 @@ final class WorkerRecord {
     /// Shared results that could not be read; at `unreadableResultLimit` the coordinator
     /// stops asking for them (the worker then sends gradients in its messages).
     var unreadableResults = 0
+    /// The version of the shard servers' map this worker was last sent (0: none).
+    var serverMap: UInt64 = 0
     static let unreadableResultLimit = 3
     /// Jobs in a row in which this worker missed the deadline; at `missedDeadlineLimit` it
     /// is excluded from the run (one in time starts the count again).

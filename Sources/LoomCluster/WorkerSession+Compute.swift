@@ -11,6 +11,7 @@ extension WorkerSession {
     func compute(_ a: Assignment) throws(ClusterError) {
         let endpoint = worker.options.endpoint
         guard let run = current else { return }
+        guard awaitSlices(a.weightsVersion) else { return }
         try checkVersion(a.weightsVersion)
         let problem = run.computer.problem
         let m = run.computer.microBatch
@@ -63,7 +64,13 @@ extension WorkerSession {
     private func send(_ sum: ShardResult, for a: Assignment, run: Run) {
         var wire = sum.wire(runID: run.runID, step: a.step, epoch: a.epoch, weightsVersion: a.weightsVersion,
                             firstShard: a.firstShard, shardCount: UInt32(a.shardCount))
-        if a.sharedResult, let slot = publishSharedGradient(sum.gradients) {
+        if !servers.isEmpty && sum.isFinite {
+            // The gradient goes to the servers, slice by slice; the rest to the coordinator.
+            // A non-finite sum goes whole to the coordinator, which rejects it (R12) and has
+            // the block computed again by another worker, as without servers.
+            guard pushSlices(sum.gradients, for: a, runID: run.runID) else { return }
+            wire.gradientSum = []
+        } else if a.sharedResult, let slot = publishSharedGradient(sum.gradients) {
             wire.gradientSum = []
             wire.sharedGradient = slot
         }
@@ -92,6 +99,7 @@ extension WorkerSession {
     func evaluate(_ request: EvaluationRequest) throws(ClusterError) {
         let endpoint = worker.options.endpoint
         guard let run = current else { return }
+        guard awaitSlices(request.weightsVersion) else { return }
         try checkVersion(request.weightsVersion)
         let computer = run.computer
         let n = request.sampleIndices.count

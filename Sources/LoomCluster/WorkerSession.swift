@@ -34,6 +34,10 @@ final class WorkerSession {
     var shared: (weights: SharedRegion, results: SharedRegion)?
     /// Results published in `shared.results` so far (the next tag; slots alternate).
     var sharedResultsWritten: UInt64 = 0
+    /// The shard servers of the run (empty: none), in slice order, and the weights version
+    /// whose slices are being collected from them.
+    var servers: [ServerLink] = []
+    var collecting: UInt64?
     private var lastHeard: ContinuousClock.Instant
     private var lastBeat: ContinuousClock.Instant
     private var logger: Logger { worker.log }
@@ -67,6 +71,7 @@ final class WorkerSession {
             let envelope: Envelope?
             do { envelope = try transport.receive(timeout: .milliseconds(50)) } catch { throw .transport(error) }
             if let envelope, let outcome = try handle(envelope.frames) { return outcome }
+            drainServers()
             let now = clock.now
             let limit = current?.timeout ?? worker.options.helloTimeout
             if now - lastHeard > limit {
@@ -106,6 +111,10 @@ final class WorkerSession {
         case .shutdown(let shutdown):
             logger.info("coordinator says shutdown: \(shutdown.reason)")
             return worker.options.exitOnShutdown ? .exit : .reconnect
+        case .weights(let update) where update.shared == nil && update.parameters.isEmpty && !servers.isEmpty:
+            guard let run = current else { return nil }
+            let model = run.computer.problem.model
+            try collect(update, model: ModelShape(parameterCount: model.parameters.count, bufferCount: model.buffers.count))
         case .weights(let update):
             guard let run = current else { return nil }
             let model = run.computer.problem.model
@@ -135,7 +144,9 @@ final class WorkerSession {
             try compute(assignment)
         case .evaluate(let request):
             try evaluate(request)
-        case .heartbeat, .hello, .result, .evaluation:
+        case .shard(let m) where m.kind == .map:
+            connectServers(m)
+        case .heartbeat, .hello, .result, .evaluation, .shard:
             break
         }
         return nil

@@ -291,6 +291,9 @@ public struct ClusterConfig: Equatable, Sendable {
     /// Share of steps whose every block is also computed by a second worker and compared
     /// bit for bit (0 = no audit).
     public var audit: Double = 0.02
+    /// Shard servers (`loom server`) that hold the parameters and optimizer state in this
+    /// many slices; 0 = none, the coordinator sums and applies every gradient.
+    public var servers: Int = 0
     public init() {}
 }
 

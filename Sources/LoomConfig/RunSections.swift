@@ -36,7 +36,7 @@ extension ClusterConfig {
     init(reading r: SectionReader) throws(ConfigError) {
         self.init()
         try r.checkKeys(["heartbeat_ms", "worker_timeout_ms", "pin_local_workers", "shared_memory", "step_deadline_ms",
-                         "step_deadline_floor_ms", "audit"])
+                         "step_deadline_floor_ms", "audit", "servers"])
         heartbeatMs = try r.int("heartbeat_ms", heartbeatMs, .positive, limit: ConfigLimits.milliseconds)
         workerTimeoutMs = try r.int("worker_timeout_ms", workerTimeoutMs, .positive, limit: ConfigLimits.milliseconds)
         pinLocalWorkers = try r.bool("pin_local_workers", pinLocalWorkers)
@@ -44,6 +44,7 @@ extension ClusterConfig {
         stepDeadlineMs = try r.int("step_deadline_ms", stepDeadlineMs, .nonNegative, limit: ConfigLimits.milliseconds)
         stepDeadlineFloorMs = try r.int("step_deadline_floor_ms", stepDeadlineFloorMs, .positive, limit: ConfigLimits.milliseconds)
         audit = try r.double("audit", audit, .unit)
+        servers = try r.int("servers", servers, .nonNegative, limit: 4096)
         // A timeout shorter than two heartbeats declares healthy workers dead.
         if workerTimeoutMs < 2 * heartbeatMs {
             throw r.error("worker_timeout_ms", "cluster.worker_timeout_ms (\(workerTimeoutMs)) must be at least"

@@ -25,6 +25,15 @@ public protocol StepExecutor: AnyObject {
     /// Workers admitted and declared lost since this executor started (recorded in the
     /// checkpoints for reports); nil for an executor without workers.
     var workerCounts: (joined: Int, lost: Int)? { get }
+
+    /// True when `execute` has also applied the optimizer step to the parameters where they
+    /// live (shard servers): `TrainingState.apply` then leaves the parameters and optimizer
+    /// slots alone, and they are brought back by `synchronize`.
+    var appliesOptimizer: Bool { get }
+
+    /// Brings `state`'s parameters and optimizer slots up to date before they are read (a
+    /// checkpoint): an executor whose servers hold them gathers them here.
+    func synchronize(_ state: TrainingState) throws(TrainingError)
 }
 
 extension StepExecutor {
@@ -32,4 +41,8 @@ extension StepExecutor {
     public var kernels: KernelIdentity? { .current }
 
     public var workerCounts: (joined: Int, lost: Int)? { nil }
+
+    public var appliesOptimizer: Bool { false }
+
+    public func synchronize(_ state: TrainingState) throws(TrainingError) {}
 }

@@ -48,6 +48,9 @@ public enum TrainingError: Error, CustomStringConvertible {
     /// The cluster executing the steps failed (the samples for a worker could not be read,
     /// a transport failed); `what` says which.
     case cluster(what: String, cause: (any Error)?)
+    /// A shard server that holds a slice of the weights was lost (docs/CLUSTER.md, "Shard
+    /// servers"): the run rolls back to its last checkpoint and goes on.
+    case shardServerLost(String)
 
     public var description: String {
         switch self {
@@ -83,6 +86,8 @@ public enum TrainingError: Error, CustomStringConvertible {
             return "stopped on request before the step's results were in"
         case .metrics(let error):
             return "\(error)"
+        case .shardServerLost(let why):
+            return "a shard server was lost: \(why)"
         case .cluster(let what, let cause):
             return cause.map { "\(what): \($0)" } ?? what
         }

@@ -25,6 +25,7 @@ extension TrainingRun {
         guard bestDue, let keep = config.checkpoint.keepBest else { return }
         bestDue = false
         executor.idle()
+        try executor.synchronize(state)
         do {
             let path = try directory.saveBest(checkpointContents())
             logger.info("best checkpoint \(path): \(keep.metric) \(state.watch.best.best) at step \(state.step)")

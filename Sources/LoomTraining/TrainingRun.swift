@@ -80,6 +80,11 @@ public final class TrainingRun {
     /// The evaluation a stop interrupted (see `PendingEvaluation`): kept in the checkpoint of
     /// its step and done first when the run resumes.
     private var pendingEvaluation: PendingEvaluation?
+    /// The executor of the running `run`, asked to bring the weights home before a checkpoint.
+    private var synchronizing: StepExecutor?
+    /// The last checkpoint written (or the state `run` started from): what a lost shard
+    /// server rolls the run back to.
+    private var lastSaved: CheckpointContents?
     func appendConfigChangeLine(_ line: String) { configChangeLog.append(line) }
 
     /// Sets up a run: carves the validation split, resolves the heads, initialises weights.
@@ -161,6 +166,10 @@ public final class TrainingRun {
             return outcome
         }
         logFreezing()
+        synchronizing = executor
+        defer { synchronizing = nil }
+        // What a rollback returns to until the first checkpoint of this process is written.
+        if executor.appliesOptimizer && lastSaved == nil { lastSaved = checkpointContents() }
         var recent: [(Date, Int)] = [(Date(), 0)]
         while !state.isFinished {
             if control.stopRequested {
@@ -175,11 +184,15 @@ public final class TrainingRun {
             } catch {
                 // A cluster waiting for its workers stops here; the step is simply not taken.
                 if case .stopRequested = error { return try stopped(control) }
+                if case .shardServerLost(let why) = error {
+                    try rollBack(why)
+                    continue
+                }
                 throw error
             }
             noteKernels(executor.kernels)
             workersNow = executor.workerCounts
-            let summary = try state.apply(plan: plan, result: result)
+            let summary = try state.apply(plan: plan, result: result, optimizerApplied: executor.appliesOptimizer)
             recent.append((Date(), plan.sampleIndices.count))
             if recent.count > 20 { recent.removeFirst() }
             let elapsed = recent.last!.0.timeIntervalSince(recent.first!.0)
@@ -205,6 +218,10 @@ public final class TrainingRun {
                             // evaluates first (finishPendingEvaluation).
                             pendingEvaluation = PendingEvaluation(step: state.step, columns: row)
                             return try stopped(control)
+                        }
+                        if case .shardServerLost(let why) = error {
+                            try rollBack(why)
+                            continue
                         }
                         throw error
                     }
@@ -293,10 +310,16 @@ public final class TrainingRun {
     /// (the last, or on a stop request) throws `.checkpointWrite`.
     public func checkpoint(reason: String, mayRetryLater: Bool = false) throws(TrainingError) {
         guard lastCheckpointStep != state.step else { return }
+        do { try synchronizing?.synchronize(state) } catch {
+            // Weights held by a lost shard server cannot be saved: back to the last checkpoint.
+            guard case .shardServerLost(let why) = error else { throw error }
+            return try rollBack(why)
+        }
         let contents = checkpointContents()
         do {
             let path = try directory.save(contents, keep: config.checkpoint.keep)
             lastCheckpointStep = state.step
+            if synchronizing?.appliesOptimizer == true { lastSaved = contents }
             logger.info("checkpoint \(path) (\(reason))")
             if failedCheckpoints > 0 {
                 logger.notice("checkpoints are written again (step \(state.step), after \(failedCheckpoints) failed)")
@@ -311,6 +334,20 @@ public final class TrainingRun {
             failedCheckpoints += 1
             logger.error("checkpoint at step \(state.step) failed (\(failedCheckpoints) in a row; the run stops after \(allowed + 1)), training goes on and the next checkpoint tries again; the previous checkpoints are intact: \(error)")
         }
+    }
+
+    /// Returns the run to the last checkpoint this process wrote or started from (kept in
+    /// memory, so no file is read): every step since is replayed, bitwise as before
+    /// (ARCHITECTURE.md, invariant 1), so only time is lost. The executor resends the state
+    /// to its shard servers before the next step.
+    private func rollBack(_ why: String) throws(TrainingError) {
+        guard let saved = lastSaved else { throw .shardServerLost(why) }
+        let from = state.step
+        try state.restore(from: saved)
+        lastCheckpointStep = state.step
+        pendingEvaluation = nil
+        do { try directory.rewriteMetricsCSV(state.history) } catch { throw .runDirectory(error) }
+        logger.warning("\(why): rolling back from step \(from) to the last checkpoint, step \(state.step), and going on (the steps in between are computed again, to the same bits)")
     }
 
     /// The current state as a checkpoint, with the run's bookkeeping in `/extra`.

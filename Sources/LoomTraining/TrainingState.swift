@@ -150,8 +150,11 @@ public final class TrainingState {
 
     /// Applies the reduced result of `plan` (all its micro-shards): optimizer step with the
     /// schedule's lr, BN running statistics, bookkeeping. Refuses a non-finite result
-    /// before it touches the weights (ARCHITECTURE.md, invariant 4).
-    public func apply(plan: StepPlan, result: ShardResult) throws(TrainingError) -> StepSummary {
+    /// before it touches the weights (ARCHITECTURE.md, invariant 4). With
+    /// `optimizerApplied` the optimizer step was taken elsewhere (shard servers, which
+    /// refused a non-finite gradient themselves): `result` holds no gradients, and the
+    /// parameters and optimizer slots here stay as they are until `installGathered`.
+    public func apply(plan: StepPlan, result: ShardResult, optimizerApplied: Bool = false) throws(TrainingError) -> StepSummary {
         guard plan.step == step else { throw .resultMismatch(step: plan.step, "the weights are at step \(step)") }
         guard result.shardCount == plan.shardCount else {
             throw .resultMismatch(step: plan.step, "the result covers \(result.shardCount) of \(plan.shardCount) micro-shards")
@@ -160,9 +163,11 @@ public final class TrainingState {
             throw .diverged(step: plan.step, detail: "")
         }
         let lr = schedule.lr(atStep: step)
-        parameters.withUnsafeMutableBufferPointer { w in
-            result.gradients.withUnsafeBufferPointer { g in
-                optimizer.step(weights: w.baseAddress!, gradients: g.baseAddress!, lr: lr)
+        if !optimizerApplied {
+            parameters.withUnsafeMutableBufferPointer { w in
+                result.gradients.withUnsafeBufferPointer { g in
+                    optimizer.step(weights: w.baseAddress!, gradients: g.baseAddress!, lr: lr)
+                }
             }
         }
         // BN: mean over micro-shards of the batch statistics, then the momentum update.
@@ -188,6 +193,17 @@ public final class TrainingState {
         pendingSteps += 1
         return StepSummary(step: plan.step, epoch: plan.epoch, lr: lr, loss: total, headLoss: headLoss,
                            headAccuracy: headAccuracy, endsEpoch: step % stepsPerEpoch == 0)
+    }
+
+    /// Puts the parameters and optimizer state gathered from shard servers in place (the
+    /// servers stepped them; `apply(plan:result:optimizerApplied:)` did not).
+    public func installGathered(parameters gathered: [Float], optimizer state: OptimizerState) throws(TrainingError) {
+        guard gathered.count == parameters.count else {
+            throw .weightsShape(parameters: gathered.count, buffers: buffers.count,
+                                expectedParameters: parameters.count, expectedBuffers: buffers.count)
+        }
+        do { try optimizer.restore(state) } catch { throw .resultMismatch(step: step, "gathered optimizer state: \(error)") }
+        parameters = gathered
     }
 
     /// Appends a history row: the mean train loss since the last row, plus `extra` columns

@@ -12,6 +12,7 @@ public enum Message: Equatable, Sendable {
     case shutdown(Shutdown)
     case evaluate(EvaluationRequest)
     case evaluation(EvaluationReply)
+    case shard(ShardMessage)
 
     public var type: MessageType {
         switch self {
@@ -25,6 +26,7 @@ public enum Message: Equatable, Sendable {
         case .shutdown: .shutdown
         case .evaluate: .evaluate
         case .evaluation: .evaluation
+        case .shard: .shard
         }
     }
 
@@ -58,6 +60,7 @@ public enum Message: Equatable, Sendable {
         case .heartbeat: []
         case .evaluate(let m): [packFrame(m.sampleIndices.map { UInt64($0) }), m.images]
         case .evaluation(let m): [packFrame(m.logits)]
+        case .shard(let m): [jsonFrame(m.body), packFrame(m.values)]
         }
     }
 
@@ -91,6 +94,8 @@ public enum Message: Equatable, Sendable {
         case .evaluation(let m):
             h = WireHeader(type: .evaluation, runID: m.runID, weightsVersion: m.weightsVersion, firstShard: m.chunk,
                            shardCount: 1)
+        case .shard(let m):
+            h = WireHeader(type: .shard, runID: m.runID, step: m.step, weightsVersion: m.weightsVersion)
         }
         h.payloadFrameCount = UInt16(truncatingIfNeeded: payload.count)
         h.payloadBytes = payload.reduce(0) { $0 + UInt64($1.count) }
@@ -129,6 +134,8 @@ public enum Message: Equatable, Sendable {
         switch header.type {
         case .hello:
             guard header.runID == 0 else { throw .runID(type: .hello, actual: header.runID, rule: "a hello must carry run id 0") }
+        case .shard where header.runID == 0:
+            break  // a server's hello, before it has a run; any other kind is checked when decoded
         case .welcome where header.runID == 0:
             throw .runID(type: .welcome, actual: 0, rule: "a welcome must carry a non-zero run id")
         default:
@@ -187,6 +194,8 @@ public enum Message: Equatable, Sendable {
         case .evaluation:
             return .evaluation(EvaluationReply(runID: h.runID, weightsVersion: h.weightsVersion, chunk: h.firstShard,
                                                logits: try p.finiteFloats(0)))
+        case .shard:
+            return .shard(try ShardMessage.decode(h, p))
         }
     }
 

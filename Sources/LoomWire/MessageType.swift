@@ -23,6 +23,9 @@ public enum MessageType: UInt8, CaseIterable, Sendable, CustomStringConvertible 
     case evaluate = 9
     /// Worker → coordinator: the logits of an evaluation chunk (version 3).
     case evaluation = 10
+    /// Between shard servers, the coordinator and workers: one kind of sharded-aggregation
+    /// traffic, named in its JSON frame (`ShardMessage.Kind`; docs/PROTOCOL.md, "Shard servers").
+    case shard = 11
 
     public var description: String {
         switch self {
@@ -36,6 +39,7 @@ public enum MessageType: UInt8, CaseIterable, Sendable, CustomStringConvertible 
         case .shutdown: "shutdown"
         case .evaluate: "evaluate"
         case .evaluation: "evaluation"
+        case .shard: "shard"
         }
     }
 
@@ -50,6 +54,7 @@ public enum MessageType: UInt8, CaseIterable, Sendable, CustomStringConvertible 
         case .heartbeat: []
         case .evaluate: ["sample_indices", "images"]
         case .evaluation: ["logits"]
+        case .shard: ["json", "values"]
         }
     }
 

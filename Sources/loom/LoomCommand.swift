@@ -14,7 +14,7 @@ struct LoomCommand: ParsableCommand {
         abstract: "Train fashion-attribute networks on a cluster of CPUs.",
         version: CheckpointLayout.loomVersion,
         subcommands: [
-            TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self,
+            TrainCommand.self, CoordinatorCommand.self, WorkerCommand.self, ServerCommand.self,
             ImportCommand.self, InspectCommand.self, VerifyCommand.self, DiffCommand.self,
             EvalCommand.self, CalibrateCommand.self, PredictCommand.self, ReportCommand.self, ExportTensorBoardCommand.self,
             EmbedCommand.self, SimilarCommand.self,

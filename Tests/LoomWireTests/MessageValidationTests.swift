@@ -29,7 +29,7 @@ import Testing
         #expect(decodeError(patchingHeader(heartbeat, at: 4, with: version)) == .unsupportedVersion(version))
     }
 
-    @Test(arguments: [UInt8(0), 11, 255])
+    @Test(arguments: [UInt8(0), 12, 255])
     func unknownTypeIsRejected(type: UInt8) {
         #expect(decodeError(patchingHeader(heartbeat, at: 6, with: type)) == .unknownType(type))
     }

@@ -6,7 +6,7 @@
 # signal. Needs root. `loom bench --hosts` calls it; by hand:
 #   sudo LOOM=.build/release/loom bash deploy/bench/hosts-bench.sh N RATE COORDINATOR_ARGS... -- WORKER_ARGS...
 #     COORDINATOR_ARGS: loom bench options (--model, --batch = the global batch, --micro-batch,
-#     --hosts N, --steps); WORKER_ARGS: loom worker options (--stand-in-ms MS, --slots K).
+#     --hosts N, --steps, --servers S with LOOM_SERVERS=S in the environment); WORKER_ARGS: loom worker options (--stand-in-ms MS, --slots K).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../tests/hosts.sh"
@@ -27,6 +27,11 @@ PORT=$((40000 + RANDOM % 5000))
 bed_exec 0 "$LOOM" bench --bed-coordinator "tcp://$(bed_addr 0):$PORT" --bed-keys "$T/keys/coordinator" \
     --bed-checkpoint "$T/ckpt.h5" "${COORD[@]}" > "$T/figures.json" 2> "$T/coordinator.log" &
 C=$!
+# With LOOM_SERVERS=S (loom bench --hosts --servers): a shard server on hosts 0..S-1, beside
+# that host's worker, using that worker's CURVE keys towards the coordinator.
+for ((h = 0; h < ${LOOM_SERVERS:-0}; h++)); do
+    bed_server "$h" 0 "$PORT" "$T/keys" "$h" $((PORT + 1)) "$T/s$h.log" --log-level warning
+done
 for ((h = 0; h < N; h++)); do bed_worker "$h" 0 "$PORT" "$T/keys" "$h" "$T/w$h.log" "${WORKER[@]}"; done
 wait $C; status=$?
 if [[ $status != 0 ]]; then

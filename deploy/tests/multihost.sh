@@ -7,7 +7,8 @@
 #   - a worker's link is cut: it is declared dead, the run goes on, it rejoins when the link
 #     returns; the coordinator's link is cut: the workers reconnect and training resumes;
 #     the weights at the end are bitwise those of a one-process run of as many steps;
-#   - hosts.sh as a command runs a scenario (scenarios/flap.sh) and removes its bed.
+#   - hosts.sh as a command runs a scenario (scenarios/flap.sh) and removes its bed;
+#   - shard servers across hosts (scenarios/servers.sh): bitwise, also with one killed.
 # Skips (with the reason) where network namespaces cannot be made. About 30 s (up to 2 min beside a build).
 set -uo pipefail
 TEST_NAME=multihost
@@ -183,6 +184,12 @@ if [[ $status == 0 ]] && grep -q "flap: 2 passed, 0 failed" <<< "$out"; then
     pass "hosts.sh 3 -- scenarios/flap.sh: a worker's link flapping every 0.7 s, weights bitwise ($(grep -o 'declared dead [0-9]* time(s)' <<< "$out"))"
 else
     fail "hosts.sh 3 -- scenarios/flap.sh (status $status)"; tail -n 15 <<< "$out" >&2
+fi
+out2=$(bash "$HOSTS" 3 --rate 1gbit -- bash "$REPO/deploy/tests/scenarios/servers.sh" 20 2>&1); status=$?
+if [[ $status == 0 ]] && grep -q "servers: 5 passed, 0 failed" <<< "$out2"; then
+    pass "hosts.sh 3 -- scenarios/servers.sh: 3 shard servers across hosts, and one killed mid-run, weights bitwise"
+else
+    fail "hosts.sh 3 -- scenarios/servers.sh (status $status)"; tail -n 15 <<< "$out2" >&2
 fi
 prefix=$(grep -oE "prefix $BED_PREFIX_ROOT[0-9]+-" <<< "$out" | cut -d' ' -f2)
 check "the scenario's bed ($prefix) is gone" test -n "$prefix" -a "$(ip netns list | grep -c "^$prefix")" = 0

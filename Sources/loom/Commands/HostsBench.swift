@@ -28,6 +28,9 @@ struct HostsBenchOptions: ParsableArguments {
     @Option(help: "With --hosts: compute slots per worker (loom worker --slots).")
     var slots: Int = 1
 
+    @Option(help: "With --hosts: shard servers (loom server) on the first S hosts, or 'hosts' for one on every host (S = N); 0: the coordinator sums and applies everything.")
+    var servers: String = "0"
+
     @Option(help: "With --hosts: steps measured per host count (after 2 warm-up steps).")
     var steps: Int = 5
 
@@ -52,7 +55,8 @@ enum HostsBench {
         let figures = try HostsBenchmark.coordinate(endpoint: endpoint, security: security, hosts: hosts, config: config,
                                                     steps: o.steps, warmup: 2,
                                                     checkpointPath: o.bedCheckpoint ?? "/tmp/loom-bench-\(getpid()).h5",
-                                                    bed: ProcessInfo.processInfo.environment["LOOM_BED"], logger: logger)
+                                                    bed: ProcessInfo.processInfo.environment["LOOM_BED"],
+                                                    servers: try serverCount(o.servers, hosts: hosts), logger: logger)
         let data = try JSONEncoder().encode(figures)
         print(String(decoding: data, as: UTF8.self))
     }
@@ -66,6 +70,7 @@ enum HostsBench {
         guard batch > 0, microBatch > 0, batch % microBatch == 0 else {
             throw CLIError("--batch \(batch) is not a positive multiple of --micro-batch \(microBatch)")
         }
+        for n in counts { _ = try serverCount(o.servers, hosts: n) }
         guard (1...256).contains(o.slots) else { throw CLIError("--slots must be 1 to 256, got \(o.slots)") }
         guard o.steps >= 1 else { throw CLIError("--steps must be at least 1, got \(o.steps)") }
         if let c = o.computeMs, !(c > 0 && c <= 600_000) { throw CLIError("--compute-ms must be above 0 and at most 600000, got \(c)") }
@@ -113,20 +118,22 @@ enum HostsBench {
             costs.transferCPU = max(0, one.stepMs / 1000 - costs.compute - one.optimizerMs / 1000)
             print(String(format: "a round trip's CPU (encode, CURVE, copies, decode, checks), from the 1-host run: %.1f ms", costs.transferCPU * 1000))
         }
-        report(counts: counts, measured: measured, model: model, config: config, costs: costs, batch: batch)
+        report(counts: counts, measured: measured, model: model, config: config, costs: costs, batch: batch,
+               sharded: o.servers == "hosts")
     }
 
     /// One host count on a fresh bed: the driver script's output is the coordinator's JSON.
     static func runOnBed(_ o: HostsBenchOptions, hosts n: Int, holdMs: Double, model: String, batch: Int,
                          microBatch: Int) throws -> HostsBenchmark.Figures {
         let exe = LocalCluster.selfExecutable()
+        let servers = try serverCount(o.servers, hosts: n)
         let coordinatorArgs = ["--model", model, "--batch", "\(batch * n)", "--micro-batch", "\(microBatch)",
-                               "--hosts", "\(n)", "--steps", "\(o.steps)", "--log-level", "warning"]
+                               "--hosts", "\(n)", "--steps", "\(o.steps)", "--servers", "\(servers)", "--log-level", "warning"]
         let workerArgs = ["--stand-in-ms", String(format: "%.3f", holdMs), "--slots", "\(o.slots)", "--log-level", "warning"]
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
         p.arguments = [o.bedScript, "\(n)", o.link] + coordinatorArgs + ["--"] + workerArgs
-        p.environment = ProcessInfo.processInfo.environment.merging(["LOOM": exe]) { $1 }
+        p.environment = ProcessInfo.processInfo.environment.merging(["LOOM": exe, "LOOM_SERVERS": "\(servers)"]) { $1 }
         let out = Pipe()
         p.standardOutput = out
         try p.run()
@@ -139,16 +146,20 @@ enum HostsBench {
     }
 
     static func report(counts: [Int], measured: [Int: HostsBenchmark.Figures], model: String, config: RunConfig,
-                       costs: ScalingModel, batch: Int) {
+                       costs: ScalingModel, batch: Int, sharded: Bool = false) {
         let base = measured[1] ?? measured[counts.min()!]!
         let baseN = Double(base.hosts)
-        let predictedOne = costs.singleCoordinator(hosts: base.hosts).total
+        // The design measured: S = N shard servers, or the single coordinator.
+        func predicted(_ n: Int) -> StepCost { sharded ? costs.sharded(hosts: n) : costs.singleCoordinator(hosts: n) }
+        let predictedOne = predicted(base.hosts).total
+        print(sharded ? "measured with S = N shard servers, one per host beside its worker; model: the sharded one"
+                      : "measured with one coordinator (S = 1); model: the single coordinator's")
         print("")
         print("hosts  samples/s  efficiency        step ms            compute  wait    reduce  optim   ckpt    MB/step host0 up/down  host1 up/down   sharded  ring(DDP)")
         print("                  meas.  model      meas.   model      (held)   (link)                                                                 model eff.")
         for n in counts {
             guard let f = measured[n] else { continue }
-            let c = costs.singleCoordinator(hosts: n)
+            let c = predicted(n)
             let eff = f.samplesPerSecond / (Double(n) / baseN * base.samplesPerSecond)
             let effModel = predictedOne / c.total
             let wait = f.firstResultMs + f.spreadMs - costs.compute * 1000
@@ -161,22 +172,35 @@ enum HostsBench {
                          mb(f.linkUp, 1), mb(f.linkDown, 1), shardedEff, ringEff))
         }
         print("")
-        print("model (docs/SCALING.md): step = compute + (N-1) x model on the coordinator's link out + (N-1) x back in + (N-1) additions + optimizer")
+        if sharded {
+            print("model (docs/SCALING.md): step = compute + 2 (N-1)/N x model on each host's link + (N-1)/N additions + optimizer/N")
+        } else {
+            print("model (docs/SCALING.md): step = compute + (N-1) x model on the coordinator's link out + (N-1) x back in + (N-1) additions + optimizer")
+        }
         print("  + a round trip's CPU (from the 1-host run, so the 1-host model is the measurement);")
         print("wait = until the last result is in, minus the compute; ckpt = one checkpoint after the last step (not in the step).")
-        print("sharded = S = N shards co-located with the workers (planned); ring(DDP) = 2(N-1)/N model sizes per host per step, no overlap.")
+        print("sharded = the model of S = N servers co-located with the workers (loom bench --hosts ... --servers hosts); ring(DDP) = 2(N-1)/N model sizes per host per step, no overlap.")
         var lines: [[String: Any]] = []
         for n in counts {
             guard let f = measured[n], let data = try? JSONEncoder().encode(f),
                   var object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { continue }
-            object["model_step_ms"] = costs.singleCoordinator(hosts: n).total * 1000
-            object["model_efficiency"] = predictedOne / costs.singleCoordinator(hosts: n).total
+            object["model_step_ms"] = predicted(n).total * 1000
+            object["model_efficiency"] = predictedOne / predicted(n).total
+            object["sharded"] = sharded
             lines.append(object)
         }
         if let data = try? JSONSerialization.data(withJSONObject: ["model": model, "compute_ms": costs.compute * 1000, "runs": lines],
                                                   options: [.sortedKeys]) {
             print(String(decoding: data, as: UTF8.self))
         }
+    }
+
+    /// The shard servers of a bed of `hosts` hosts for `--servers` (a count, or `hosts`).
+    static func serverCount(_ text: String, hosts: Int) throws -> Int {
+        if text == "hosts" { return hosts }
+        guard let s = Int(text), s >= 0 else { throw CLIError("--servers wants a count (0 or more) or 'hosts', got '\(text)'") }
+        guard s <= hosts else { throw CLIError("--servers \(s) is more than the \(hosts) host(s) of a bed: one server per host at most") }
+        return s
     }
 
     /// Seconds to add two gradients of `parameters` floats, and of one optimizer step.

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import Logging
+import LoomCluster
+import LoomWire
+
+/// `loom server --connect EP --bind EP`: a shard server holding a slice of the weights.
+struct ServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Hold a slice of a run's weights and optimizer state for a coordinator (sharded aggregation).",
+        discussion: """
+        A coordinator with cluster.servers S > 0 waits for S servers before its first step and \
+        gives each a slice of the parameters. Workers push each server its slice of every \
+        gradient and pull its slice of the new weights; the server sums the slices in the \
+        reduction tree's order and applies the optimizer. A server lost mid-run rolls the run \
+        back to its last checkpoint; start another one to go on. See docs/CLUSTER.md, \
+        "Shard servers".
+        """)
+
+    @Option(help: "Coordinator endpoint, e.g. tcp://10.0.0.5:5555 or ipc:///tmp/loom.sock.")
+    var connect: String
+
+    @Option(help: "Endpoint to bind for workers: tcp://HOST:PORT (port * for a free one) or ipc://PATH.")
+    var bind: String
+
+    @Option(help: "Endpoint workers reach this server at, when it differs from --bind (tcp://0.0.0.0:* binds, tcp://10.0.0.7:PORT is what workers dial).")
+    var advertise: String?
+
+    @Option(help: "Key directory for the connection to the coordinator, as a worker's: DIR/loom.{pub,key} (its loom.pub in the coordinator's authorized/) and DIR/coordinator.pub (CURVE).")
+    var keys: String?
+
+    @Flag(help: "Allow a non-loopback bind: shard servers do not speak CURVE yet, so anyone who reaches the port can push gradients.")
+    var insecure = false
+
+    @Flag(help: "Exit when the coordinator says the run is over (default: wait for the next run).")
+    var exitOnShutdown = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let logger = global.bootstrap(process: "server")
+        try runReportingErrors {
+            if !insecure && !isLoopbackEndpoint(bind) {
+                throw CLIError("refusing to bind \(bind) for workers: shard servers do not authenticate workers yet (no CURVE), so this port would be open to anyone who reaches it. Bind loopback or ipc://, or pass --insecure on a trusted network")
+            }
+            let stop = StopFlag()
+            SignalHandling.install(stop: { why in
+                logger.info("\(why): stopping")
+                stop.requestStop()
+            })
+            let toCoordinator = TransportFactory(security: try keys.map { try Security.worker(keysDirectory: $0) } ?? .none)
+            let workers = try TransportFactory().bind(bind)
+            defer { workers.close() }
+            var advertised = advertise ?? workers.endpoint
+            if advertise == nil, advertised.contains("0.0.0.0") {
+                advertised = advertised.replacingOccurrences(of: "0.0.0.0", with: ProcessInfo.processInfo.hostName)
+            }
+            var options = ShardServerOptions(coordinatorEndpoint: connect, advertisedEndpoint: advertised)
+            options.exitOnShutdown = exitOnShutdown
+            let endpoint = connect
+            let server = ShardServer(options: options, workers: workers, logger: logger, stop: stop) { () throws(TransportError) -> Transport in
+                try toCoordinator.connect(endpoint)
+            }
+            logger.info("shard server pid \(ProcessInfo.processInfo.processIdentifier) listening on \(workers.endpoint) for workers (advertised \(advertised)), connecting to \(connect)\(keys == nil ? "" : " with CURVE")")
+            try server.run()
+            logger.info("shard server done: \(server.stepsApplied) steps applied")
+        }
+    }
+}

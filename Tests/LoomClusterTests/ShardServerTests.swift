@@ -1,0 +1,78 @@
+// Sharded aggregation with real processes (docs/CLUSTER.md, "Shard servers"): a
+// `loom coordinator` with cluster.servers S, S `loom server`s and `loom worker`s over ipc
+// sockets; the final weights compared bit for bit with a one-process run.
+
+import Foundation
+import LoomTestSupport
+import Testing
+
+extension ClusterHarness {
+    /// Starts a shard server for the coordinator (log `<name>.log`), bound at `<name>.sock`.
+    @discardableResult
+    func startServer(_ name: String) throws -> Process {
+        try spawn(["server", "--connect", endpoint, "--bind", "ipc://" + path("\(name).sock"), "--exit-on-shutdown"],
+                  log: "\(name).log")
+    }
+}
+
+@Suite(.serialized) struct ShardServerTests {
+    @Test func oneToThreeServersGiveTheWeightsOfAOneProcessRun() throws {
+        let h = try ClusterHarness("servers", model: "reference-cnn", maxSteps: 3)
+        let reference = try h.referenceModel()
+        for s in 1...3 {
+            let run = "run\(s)"
+            let coordinator = try h.startCoordinator(run: run, extra: ["--min-workers", "2", "--set", "cluster.servers=\(s)"])
+            for i in 0..<s { try h.startServer("\(run)-server\(i)") }
+            try h.startWorker("\(run)-w0")
+            try h.startWorker("\(run)-w1", extra: ["--exit-on-shutdown", "--no-local-data"])
+            let model = try h.finish(coordinator, run: run)
+            #expect(bitwiseEqual(model, reference), "\(s) server(s): weights differ from the one-process run")
+            let log = h.log("\(run).log")
+            #expect(log.contains("\(s) of \(s) server(s)"), "\(s) server(s) never all joined: \(log)")
+            // Every server applied every step.
+            for i in 0..<s { #expect(h.log("\(run)-server\(i).log").contains("3 steps applied"), "\(h.log("\(run)-server\(i).log"))") }
+        }
+    }
+
+    /// The checkpoint gathers the slices of the weights and of Adam's two slots: a run
+    /// stopped there and resumed with another number of servers ends with the weights of
+    /// one uninterrupted process.
+    @Test func aRunCheckpointedWithTwoServersResumesWithThreeToTheSameBits() throws {
+        let h = try ClusterHarness("servers-resume", model: "mlp", maxSteps: 8,
+                                   extra: ["optimizer.kind=adamw", "optimizer.lr=0.001", "checkpoint.every_steps=2"])
+        let reference = try h.referenceModel()
+        let first = try h.startCoordinator(run: "run", extra: ["--min-workers", "2", "--set", "cluster.servers=2",
+                                                               "--set", "training.max_steps=4"])
+        for i in 0..<2 { try h.startServer("a-server\(i)") }
+        for w in 0..<2 { try h.startWorker("a-w\(w)") }
+        _ = try h.finish(first, run: "run")
+        let second = try h.startCoordinator(run: "run", extra: ["--min-workers", "2", "--set", "cluster.servers=3",
+                                                                "--resume", "auto"])
+        for i in 0..<3 { try h.startServer("b-server\(i)") }
+        for w in 0..<2 { try h.startWorker("b-w\(w)") }
+        let model = try h.finish(second, run: "run")
+        #expect(h.log("run.log").contains("resumed from"), "\(h.log("run.log"))")
+        #expect(bitwiseEqual(model, reference), "weights differ from the one-process run after a resume with 3 servers")
+    }
+
+    /// A server killed mid-run: the run rolls back to its last checkpoint, waits for a
+    /// server to take the slice, and ends with the weights of one uninterrupted process.
+    @Test func aServerKilledMidRunRollsTheRunBackAndLeavesTheWeightsUnchanged() throws {
+        let h = try ClusterHarness("servers-kill", model: "reference-cnn", maxSteps: 30,
+                                   extra: ["checkpoint.every_steps=10", "cluster.worker_timeout_ms=2000"])
+        let reference = try h.referenceModel()
+        let coordinator = try h.startCoordinator(run: "run", extra: ["--min-workers", "2", "--set", "cluster.servers=2"])
+        let victim = try h.startServer("server0")
+        try h.startServer("server1")
+        for w in 0..<2 { try h.startWorker("w\(w)") }
+        #expect(h.waitFor("step 12/", in: "run.log"))
+        kill(victim.processIdentifier, SIGKILL)
+        victim.waitUntilExit()
+        try h.startServer("replacement")
+        let model = try h.finish(coordinator, run: "run")
+        let log = h.log("run.log")
+        #expect(log.contains("declared lost"), "\(log)")
+        #expect(log.contains("rolling back from step"), "\(log)")
+        #expect(bitwiseEqual(model, reference), "weights differ from the one-process run after a lost server")
+    }
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# A scenario for the test bed: sharded aggregation across hosts. The coordinator on host 0,
+# and on every host a `loom worker` and a `loom server` (S = the bed's host count, or SERVERS);
+# over TCP, the coordinator with CURVE. Checks, against a one-process run of as many steps:
+#   - the weights after STEPS steps are bitwise those of a one-process run;
+#   - a server killed mid-run (host 1's): the run rolls back to its last checkpoint, a
+#     replacement server on the same host takes the slice, and the weights are still bitwise.
+# Run it inside a bed of 2 or more hosts:
+#   sudo bash deploy/tests/hosts.sh 3 --rate 1gbit -- bash deploy/tests/scenarios/servers.sh [STEPS] [SERVERS]
+# Prints "servers: PASS ..." / "servers: FAIL ..." lines; exit status 0 when all passed.
+set -uo pipefail
+TEST_NAME=servers
+source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/../hosts.sh"
+N=${LOOM_BED_N:-0}
+STEPS=${1:-30} SERVERS=${2:-$N}
+[[ -n ${LOOM_BED:-} && $N -ge 2 ]] || { echo "servers: run me inside a bed of 2 or more hosts (see the header)" >&2; exit 2; }
+[[ $SERVERS -ge 2 && $SERVERS -le $N ]] || { echo "servers: SERVERS must be 2..$N (one per host), got $SERVERS" >&2; exit 2; }
+need_loom
+T=$(mktemp -d /tmp/loom-servers.XXXXXX)
+cleanup() { local h; for h in $(seq 0 $((N - 1))); do bed_kill_ns "$(bed_ns "$h")"; done; [[ ${KEEP:-0} == 1 ]] || rm -rf "$T"; }
+trap cleanup EXIT
+
+tiny_dataset "$T/tiny.h5"
+bed_keys "$T/keys" "$N" || exit 1
+ARGS=(--config "$REPO/configs/smoke.yaml" --set "data.path=$T/tiny.h5" --set training.epochs=1000
+      --set "training.max_steps=$STEPS" --set checkpoint.every_steps=5 --set training.log_every_steps=1
+      --set cluster.worker_timeout_ms=2000)
+PORT=$((40000 + RANDOM % 5000))
+"$LOOM" train "${ARGS[@]}" --set "checkpoint.dir=$T/ref" --workers 0 > "$T/ref.log" 2>&1
+same() { "$LOOM" diff "$T/ref/latest.h5" "$T/$1/latest.h5" > "$T/diff.out" 2>&1 || { cat "$T/diff.out" >&2; return 1; }; }
+last_step() { tail -n 1 "$T/$1/metrics.csv" 2>/dev/null | cut -d, -f1 | grep -E '^[0-9]+$' || echo 0; }
+
+# run NAME KILL: a run with SERVERS servers and N workers; with KILL=1 host 1's server is killed
+# after step 8 and another started there. Returns the coordinator's status.
+run() {
+    local name=$1 kill_one=$2 h pids=() victim
+    bed_coordinator 0 $PORT "$T/keys" "$T/$name.coord.log" "${ARGS[@]}" --set "checkpoint.dir=$T/$name" \
+        --set "cluster.servers=$SERVERS" --min-workers "$N"
+    local coord=$BED_PID
+    for ((h = 0; h < SERVERS; h++)); do
+        bed_server "$h" 0 $PORT "$T/keys" "$h" $((PORT + 1)) "$T/$name.s$h.log"; pids+=($BED_PID)
+        [[ $h == 1 ]] && victim=$BED_PID
+    done
+    for ((h = 0; h < N; h++)); do bed_worker "$h" 0 $PORT "$T/keys" "$h" "$T/$name.w$h.log"; pids+=($BED_PID); done
+    if [[ $kill_one == 1 ]]; then
+        for _ in $(seq 1 600); do (( $(last_step "$name") >= 8 )) && break; sleep 0.1; done
+        kill -KILL "$victim"; wait "$victim" 2>/dev/null
+        echo "servers: killed host 1's server (pid $victim) at step $(last_step "$name")"
+        bed_server 1 0 $PORT "$T/keys" 1 $((PORT + 2)) "$T/$name.s1b.log"; pids+=($BED_PID)
+    fi
+    wait "$coord"; local status=$?
+    for h in "${pids[@]}"; do [[ $h == "$victim" && $kill_one == 1 ]] || wait "$h" 2>/dev/null; done
+    return $status
+}
+
+run plain 0; status=$?
+check "$SERVERS servers on $SERVERS hosts, $N workers: the run ends (status $status)" test "$status" = 0
+check "... with the weights of a one-process run of $STEPS steps (loom diff)" same plain
+run kill 1; status=$?
+check "a server killed mid-run: the run ends (status $status)" test "$status" = 0
+check "... after rolling back to its last checkpoint" grep -q "rolling back from step" "$T/kill.coord.log"
+check "... with the weights of a one-process run of $STEPS steps (loom diff)" same kill
+summary

@@ -2,7 +2,8 @@
 // written as JPEG files with a StreetStyle-27k manifest, so that the whole real path (files,
 // decoder, crop box, resize, HDF5) runs on data whose labels are known.
 //
-// Sample i (a pure function of (seed, i) and Fashion-MNIST train garment i):
+// Sample i (a pure function of (seed, i) and Fashion-MNIST train garment i; `first` starts
+// the photos at garment `first`, so photo i is the same whichever range it is written in):
 // - labels: colour and pattern drawn with StreetStyle-27k's frequencies, withheld at the
 //   benchmark's rates (AttributeBenchmark.drawLabels, split "photos"); the category maps
 //   onto StreetStyle's clothing_category where one fits (T-shirt/top -> T-shirt,
@@ -33,18 +34,21 @@ public enum PhotoBenchmark {
     static let categoryNames = ["T-shirt", "", "Sweater", "Dress", "Outerwear", "", "Shirt", "", "", ""]
 
     /// Writes `count` photos and `streetstyle27k.manifest` under `root` from the train split
-    /// of the Fashion-MNIST dataset `source`, for output size `size`. Returns the rows written.
+    /// of the Fashion-MNIST dataset `source`, garments `first..<first + count`, for output size
+    /// `size`. Returns the rows written.
     @discardableResult
-    public static func generate(source: Dataset, root: String, count: Int, size: Int, seed: UInt64 = 7) throws(DatasetError) -> Int {
+    public static func generate(source: Dataset, root: String, first: Int = 0, count: Int, size: Int,
+                                seed: UInt64 = 7) throws(DatasetError) -> Int {
         let split = try source.split("train")
         guard split.imageShape == ImageShape(height: 28, width: 28, channels: 1) else {
             throw .badLayout(file: source.path, object: "/train/images", reason: "expected Fashion-MNIST's 28x28x1 garments")
         }
-        guard count > 0, count <= split.count, size >= 16 else {
-            throw .invalidRequest(file: source.path, reason: "count \(count) must be in 1...\(split.count) and size \(size) at least 16")
+        guard first >= 0, first < split.count, count > 0, count <= split.count - first, size >= 16 else {
+            throw .invalidRequest(file: source.path, reason: "first \(first) must be in 0..<\(split.count), count \(count) in "
+                                      + "1...\(max(0, split.count - first)) (the train garments from the first) and size \(size) at least 16")
         }
-        let gray = try split.readImages(indices: Array(0..<count))
-        let category = Array(try split.labels("category")[0..<count])
+        let gray = try split.readImages(indices: Array(first..<(first + count)))
+        let category = Array(try split.labels("category")[first..<(first + count)])
         var lines = [String](repeating: "", count: count)
         var failure: String?
         let lock = NSLock()
@@ -55,8 +59,8 @@ public enum PhotoBenchmark {
                 var i = t
                 while i < count {
                     do {
-                        out.base[i] = try writeSample(i, gray: gray, category: Int(category[i]), root: root, size: size,
-                                                      seed: seed, encoder: encoder)
+                        out.base[i] = try writeSample(first + i, gray: gray, offset: i * 784, category: Int(category[i]),
+                                                      root: root, size: size, seed: seed, encoder: encoder)
                     } catch {
                         lock.lock(); failure = failure ?? "\(error)"; lock.unlock()
                     }
@@ -73,15 +77,16 @@ public enum PhotoBenchmark {
         return count
     }
 
-    /// Renders, encodes and writes photo `i`; returns its manifest line.
-    static func writeSample(_ i: Int, gray: [UInt8], category: Int, root: String, size: Int, seed: UInt64,
+    /// Renders, encodes and writes photo `i` (garment `i`, at `offset` in `gray`); returns its
+    /// manifest line.
+    static func writeSample(_ i: Int, gray: [UInt8], offset: Int, category: Int, root: String, size: Int, seed: UInt64,
                             encoder: JPEGEncoder) throws -> String {
         let labels = AttributeBenchmark.drawLabels(seed: seed, split: "photos", index: i)
         var rng = KeyedRandom(seed: seed, purpose: .dataset, keys: AttributeBenchmark.sampleKey(split: "photos", index: i) + [2])
         let width = 2 * size, height = 3 * size / 2
         // Garment: upscale the grey image, render it at that size.
         let g = max(16, Int(rng.uniform(0.45, 0.75) * Double(height)))
-        let big = upscale(gray, offset: i * 784, to: g)
+        let big = upscale(gray, offset: offset, to: g)
         let garment = big.withUnsafeBufferPointer {
             GarmentRenderer(gray: $0.baseAddress!, height: g, width: g)
                 .render(colour: AttributeClasses.Colour(rawValue: labels.colour)!,

@@ -62,8 +62,11 @@ struct ImportPhotoBenchmarkCommand: ParsableCommand {
     @Option(help: "Directory to write the photos and streetstyle27k.manifest into.")
     var root: String
 
-    @Option(help: "Number of photos (one per Fashion-MNIST train garment, from the first).")
+    @Option(help: "Number of photos (one per Fashion-MNIST train garment, from --first).")
     var count: Int = 10000
+
+    @Option(help: "Index of the first Fashion-MNIST train garment to use (photo i is the same whatever --first).")
+    var first: Int = 0
 
     @Option(help: "The imported Fashion-MNIST file to take garments from (imported first if missing).")
     var from: String = "data/fashion-mnist.h5"
@@ -86,7 +89,8 @@ struct ImportPhotoBenchmarkCommand: ParsableCommand {
                 try FashionMNISTImporter.import(source: FashionMNISTImporter.defaultSource, output: from)
             }
             let start = Date()
-            try PhotoBenchmark.generate(source: try Dataset(path: from), root: root, count: count, size: photo.size, seed: seed)
+            try PhotoBenchmark.generate(source: try Dataset(path: from), root: root, first: first, count: count, size: photo.size,
+                                        seed: seed)
             print(String(format: "wrote %d photos and %@ into %@ in %.1f s", count, StreetStyleLayout.manifestName, root,
                          Date().timeIntervalSince(start)))
             let m = try StreetStyleLayout.read(root: root, splitFractions: try PhotoManifest.parseFractions(split), seed: seed)

@@ -238,6 +238,11 @@ extension ClusterExecutor {
     private func checked(_ result: BlockResult, for piece: Piece, of job: ClusterJob,
                          from peer: PeerID) -> ShardResult? {
         var why = ""
+        // A float32 gradient in a bf16 run (or the reverse) was not rounded along the run's tree.
+        if result.sharedGradient == nil, result.bf16 != (problem.config.cluster.wire == .bf16) {
+            reject(peer, "bad result shape", "step \(job.step) block \(piece.block): gradient_sum in \(result.bf16 ? "bf16" : "fp32"), the run's cluster.wire is \(problem.config.cluster.wire.rawValue)")
+            return nil
+        }
         let buffers = problem.model.buffers.count, heads = problem.losses.count
         let value = result.sharedGradient == nil
             ? ShardResult.fromWire(result, parameterCount: problem.model.parameters.count,

@@ -272,7 +272,20 @@ public struct ClusterConfig: Equatable, Sendable {
     /// Share of a step's blocks also computed by a second worker and compared bit for bit
     /// (0 = no audit).
     public var audit: Double = 0.02
+    /// How gradients and weights travel between processes: float32 as computed, or rounded
+    /// to bfloat16 (half the bytes). The rounding is part of the run's definition, so a
+    /// bf16 run rounds the same way with `--workers 0` (docs/CLUSTER.md, "bf16 on the wire").
+    public var wire: WireFormat = .fp32
     public init() {}
+}
+
+/// `cluster.wire`: the number format of gradients and weights between processes.
+public enum WireFormat: String, CaseIterable, Equatable, Sendable {
+    /// float32, 4 bytes a value: the bits as computed.
+    case fp32
+    /// bfloat16, 2 bytes a value: every micro-shard gradient, every sum of two along the
+    /// reduction tree, and the weights the workers compute with are rounded to nearest even.
+    case bf16
 }
 
 public struct CheckpointConfig: Equatable, Sendable {

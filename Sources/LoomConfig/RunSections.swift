@@ -35,7 +35,7 @@ extension ClusterConfig {
     init(reading r: SectionReader) throws(ConfigError) {
         self.init()
         try r.checkKeys(["heartbeat_ms", "worker_timeout_ms", "pin_local_workers", "shared_memory", "step_deadline_ms",
-                         "step_deadline_floor_ms", "audit"])
+                         "step_deadline_floor_ms", "audit", "wire"])
         heartbeatMs = try r.int("heartbeat_ms", heartbeatMs, .positive, limit: ConfigLimits.milliseconds)
         workerTimeoutMs = try r.int("worker_timeout_ms", workerTimeoutMs, .positive, limit: ConfigLimits.milliseconds)
         pinLocalWorkers = try r.bool("pin_local_workers", pinLocalWorkers)
@@ -43,6 +43,7 @@ extension ClusterConfig {
         stepDeadlineMs = try r.int("step_deadline_ms", stepDeadlineMs, .nonNegative, limit: ConfigLimits.milliseconds)
         stepDeadlineFloorMs = try r.int("step_deadline_floor_ms", stepDeadlineFloorMs, .positive, limit: ConfigLimits.milliseconds)
         audit = try r.double("audit", audit, .unit)
+        wire = try r.choice("wire", wire)
         // A timeout shorter than two heartbeats declares healthy workers dead.
         if workerTimeoutMs < 2 * heartbeatMs {
             throw r.error("worker_timeout_ms", "cluster.worker_timeout_ms (\(workerTimeoutMs)) must be at least"

@@ -132,7 +132,7 @@ extension ClusterExecutor {
         let images = try source.images(split: problem.config.data.trainSplit, indices: work.sampleIDs)
         let truth = state.truth(of: work.sampleIDs[...])
         let data = ShardData(count: work.sampleIDs.count, images: images, labels: truth.labels, targets: truth.targets)
-        return try localComputer.compute(work, data: data, parameters: state.parameters, buffers: state.buffers)
+        return try localComputer.compute(work, data: data, parameters: state.computeParameters, buffers: state.buffers)
     }
 
     /// Once every piece and copy of a training step is in: checks each piece against the

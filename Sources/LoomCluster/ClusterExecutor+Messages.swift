@@ -243,6 +243,11 @@ extension ClusterExecutor {
             reject(peer, "bad result shape", "step \(job.step) block \(piece.block): a gradient sum in the result of a run with shard servers (it goes to the servers)")
             return nil
         }
+        // A float32 gradient in a bf16 run (or the reverse) was not rounded along the run's tree.
+        if result.sharedGradient == nil, result.bf16 != (problem.config.cluster.wire == .bf16) {
+            reject(peer, "bad result shape", "step \(job.step) block \(piece.block): gradient_sum in \(result.bf16 ? "bf16" : "fp32"), the run's cluster.wire is \(problem.config.cluster.wire.rawValue)")
+            return nil
+        }
         let buffers = problem.model.buffers.count, heads = problem.losses.count
         let value = result.sharedGradient == nil && options.servers == 0
             ? ShardResult.fromWire(result, parameterCount: problem.model.parameters.count,

@@ -12,6 +12,7 @@
 // overflows have no culprit: the fallback then returns that sum, and the step's own check
 // (`TrainingState.apply`) refuses it, as without shared memory.
 
+import LoomConfig
 import LoomKernels
 import LoomTraining
 import LoomWire
@@ -29,10 +30,11 @@ extension ClusterExecutor {
             return true
         }
         guard readPendingShared(job) else { return false }
+        let wire = problem.config.cluster.wire
         // Results are taken out of the job, not copied: the first `add` then writes into the
         // left result's own buffer instead of copying 4 bytes per parameter first.
         job.reduced = ReductionTree.reduce(root, value: { job.trainResults.removeValue(forKey: $0) },
-                                           combine: { $0.add($1) })
+                                           combine: { $0.combine($1, wire: wire) })
         return true
     }
 
@@ -53,7 +55,7 @@ extension ClusterExecutor {
             if let result = job.trainResults[block] { return .inMemory(result) }
             return job.pieces[block.start]?.block == block ? leaves[block.start] : nil
         }, combine: { left, right in
-            finite = left.absorb(right, count: count) && finite
+            finite = left.absorb(right, count: count, wire: problem.config.cluster.wire) && finite
         })
         for pending in job.pendingShared.values
         where !pending.region.stillHolds(slot: Int(pending.slot.slot), tag: pending.slot.tag) {
@@ -91,13 +93,15 @@ private enum Partial {
     /// self = self + right (left operand first), every gradient of `count`, into a new
     /// buffer: the operands stay as they were (the job's results must survive an abandoned
     /// sum). Returns whether every gradient sum is finite.
-    mutating func absorb(_ right: Partial, count: Int) -> Bool {
+    /// With bf16 the sum is rounded to bf16, as `ShardResult.combine` rounds it.
+    mutating func absorb(_ right: Partial, count: Int, wire: WireFormat) -> Bool {
         var finite = true
         var sum = result
         sum.gradients = [Float](unsafeUninitializedCapacity: count) { out, initialized in
             withGradients { a in right.withGradients { b in finite = elementwiseSum(a, b, into: out.baseAddress!, count: count) } }
             initialized = count
         }
+        sum.roundGradients(for: wire)
         sum.addStatistics(right.result)
         self = .inMemory(sum)
         return finite

@@ -451,7 +451,8 @@ public final class ClusterExecutor: StepExecutor {
         let version = UInt64(state.step)
         if weightsCache?.version != version {
             weightsCache = (version, Message.weights(WeightsUpdate(runID: runID, step: version, weightsVersion: version,
-                                                                    parameters: state.parameters, buffers: state.buffers)).encode())
+                                                                    parameters: state.computeParameters, buffers: state.buffers,
+                                                                    bf16: problem.config.cluster.wire == .bf16)).encode())
         }
         return weightsCache!.frames
     }
@@ -465,7 +466,7 @@ public final class ClusterExecutor: StepExecutor {
         let version = UInt64(state.step)
         if sharedWeightsCache?.version != version {
             let slot = SharedSlot(slot: UInt32(version % 2), tag: version + 1)
-            state.parameters.withUnsafeBytes { region.write(slot: Int(slot.slot), tag: slot.tag, payload: $0) }
+            state.computeParameters.withUnsafeBytes { region.write(slot: Int(slot.slot), tag: slot.tag, payload: $0) }
             statistics.sharedWeightBytes += 4 * state.parameters.count
             let update = WeightsUpdate(runID: runID, step: version, weightsVersion: version, parameters: [],
                                        buffers: state.buffers, shared: slot)

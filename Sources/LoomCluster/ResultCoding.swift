@@ -8,12 +8,14 @@ import LoomWire
 
 extension ShardResult {
     /// This result on the wire, for `assignment`'s step and the block `[first, first+count)`.
+    /// With `bf16` the gradient sum travels as bfloat16 (it is a bf16 value already: the
+    /// reduction tree rounds every node in a bf16 run).
     func wire(runID: UInt64, step: UInt64, epoch: UInt32, weightsVersion: UInt64,
-              firstShard: UInt32, shardCount: UInt32) -> BlockResult {
+              firstShard: UInt32, shardCount: UInt32, bf16: Bool = false) -> BlockResult {
         BlockResult(runID: runID, step: step, epoch: epoch, weightsVersion: weightsVersion,
                              firstShard: firstShard, shardCount: shardCount, gradientSum: gradients,
                              batchNormStatistics: batchStatistics, metricSums: headSums,
-                             sampleCounts: [UInt64(self.shardCount)])
+                             sampleCounts: [UInt64(self.shardCount)], bf16: bf16)
     }
 
     /// A received result, checked against the shapes of this run's model; nil (with the

@@ -3,6 +3,7 @@
 // or a chunk of evaluation samples (an evaluate request, answered with logits).
 
 import Foundation
+import LoomConfig
 import LoomData
 import LoomTraining
 import LoomWire
@@ -63,7 +64,8 @@ extension WorkerSession {
     /// Sends the result of assignment `a`, its gradient through shared memory when asked.
     private func send(_ sum: ShardResult, for a: Assignment, run: Run) {
         var wire = sum.wire(runID: run.runID, step: a.step, epoch: a.epoch, weightsVersion: a.weightsVersion,
-                            firstShard: a.firstShard, shardCount: UInt32(a.shardCount))
+                            firstShard: a.firstShard, shardCount: UInt32(a.shardCount),
+                            bf16: run.computer.problem.config.cluster.wire == .bf16)
         if !servers.isEmpty && sum.isFinite {
             // The gradient goes to the servers, slice by slice; the rest to the coordinator.
             // A non-finite sum goes whole to the coordinator, which rejects it (R12) and has
@@ -85,8 +87,9 @@ extension WorkerSession {
         let started = ContinuousClock.now
         let longest = run.slotComputer.subBlocks(of: work.block).map(\.count).max() ?? 1
         let problem = run.computer.problem
-        let sum = StandIn.result(step: work.step, block: work.block, parameterCount: problem.model.parameters.count,
+        var sum = StandIn.result(step: work.step, block: work.block, parameterCount: problem.model.parameters.count,
                                  buffers: buffers, heads: problem.losses.count, microBatch: work.microBatch)
+        sum.roundGradients(for: problem.config.cluster.wire)
         let until = started + .microseconds(Int64(hold * 1000 * Double(longest)))
         while ContinuousClock.now < until {
             beatIfDue()

@@ -294,7 +294,20 @@ public struct ClusterConfig: Equatable, Sendable {
     /// Shard servers (`loom server`) that hold the parameters and optimizer state in this
     /// many slices; 0 = none, the coordinator sums and applies every gradient.
     public var servers: Int = 0
+    /// How gradients and weights travel between processes: float32 as computed, or rounded
+    /// to bfloat16 (half the bytes). The rounding is part of the run's definition, so a
+    /// bf16 run rounds the same way with `--workers 0` (docs/CLUSTER.md, "bf16 on the wire").
+    public var wire: WireFormat = .fp32
     public init() {}
+}
+
+/// `cluster.wire`: the number format of gradients and weights between processes.
+public enum WireFormat: String, CaseIterable, Equatable, Sendable {
+    /// float32, 4 bytes a value: the bits as computed.
+    case fp32
+    /// bfloat16, 2 bytes a value: every micro-shard gradient, every sum of two along the
+    /// reduction tree, and the weights the workers compute with are rounded to nearest even.
+    case bf16
 }
 
 public struct CheckpointConfig: Equatable, Sendable {

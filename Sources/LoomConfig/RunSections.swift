@@ -36,7 +36,7 @@ extension ClusterConfig {
     init(reading r: SectionReader) throws(ConfigError) {
         self.init()
         try r.checkKeys(["heartbeat_ms", "worker_timeout_ms", "pin_local_workers", "shared_memory", "step_deadline_ms",
-                         "step_deadline_floor_ms", "audit", "servers"])
+                         "step_deadline_floor_ms", "audit", "servers", "wire"])
         heartbeatMs = try r.int("heartbeat_ms", heartbeatMs, .positive, limit: ConfigLimits.milliseconds)
         workerTimeoutMs = try r.int("worker_timeout_ms", workerTimeoutMs, .positive, limit: ConfigLimits.milliseconds)
         pinLocalWorkers = try r.bool("pin_local_workers", pinLocalWorkers)
@@ -45,6 +45,13 @@ extension ClusterConfig {
         stepDeadlineFloorMs = try r.int("step_deadline_floor_ms", stepDeadlineFloorMs, .positive, limit: ConfigLimits.milliseconds)
         audit = try r.double("audit", audit, .unit)
         servers = try r.int("servers", servers, .nonNegative, limit: 4096)
+        wire = try r.choice("wire", wire)
+        // Shard servers take float32 slices and workers compute with the servers' weights as
+        // pulled: a bf16 run would not round them as `--workers 0` does.
+        if servers > 0 && wire == .bf16 {
+            throw r.error("wire", "cluster.wire bf16 is not supported with shard servers (cluster.servers \(servers)):"
+                          + " the servers' traffic is float32; use one or the other")
+        }
         // A timeout shorter than two heartbeats declares healthy workers dead.
         if workerTimeoutMs < 2 * heartbeatMs {
             throw r.error("worker_timeout_ms", "cluster.worker_timeout_ms (\(workerTimeoutMs)) must be at least"

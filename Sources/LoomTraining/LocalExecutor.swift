@@ -17,7 +17,7 @@ public final class LocalExecutor: StepExecutor {
     public func execute(plan: StepPlan, state: TrainingState) throws(TrainingError) -> ShardResult {
         let work = plan.work(ShardBlock(start: 0, count: plan.shardCount), seed: state.problem.config.training.seed)
         let data = try load(split: state.problem.config.data.trainSplit, indices: work.sampleIDs)
-        return try computer.compute(work, data: data, parameters: state.parameters, buffers: state.buffers)
+        return try computer.compute(work, data: data, parameters: state.computeParameters, buffers: state.buffers)
     }
 
     /// Asked between two chunks of a prediction: true gives it up with
@@ -48,7 +48,7 @@ public final class LocalExecutor: StepExecutor {
             let began = Date()
             let data = try load(split: split, indices: chunk, labels: false)
             let logits = try data.images.withUnsafeBufferPointer { (images) throws(TrainingError) in
-                try computer.predict(images: images.baseAddress!, count: chunk.count, parameters: state.parameters,
+                try computer.predict(images: images.baseAddress!, count: chunk.count, parameters: state.computeParameters,
                                      buffers: state.buffers, tta: transforms)
             }
             for (h, loss) in state.problem.losses.enumerated() {
@@ -72,7 +72,7 @@ public final class LocalExecutor: StepExecutor {
     /// pixels `(count, H, W, C)` uint8 (e.g. image files prepared like the dataset's).
     public func embed(images: [UInt8], count: Int, state: TrainingState) throws(TrainingError) -> (features: [Float], logits: [[Float]]) {
         try images.withUnsafeBufferPointer { (p) throws(TrainingError) in
-            try computer.embed(images: p.baseAddress!, count: count, parameters: state.parameters, buffers: state.buffers)
+            try computer.embed(images: p.baseAddress!, count: count, parameters: state.computeParameters, buffers: state.buffers)
         }
     }
 
@@ -80,7 +80,7 @@ public final class LocalExecutor: StepExecutor {
     public func embed(split: String, indices: [Int], state: TrainingState) throws(TrainingError) -> (features: [Float], logits: [[Float]]) {
         let data = try load(split: split, indices: indices, labels: false)
         return try data.images.withUnsafeBufferPointer { (images) throws(TrainingError) in
-            try computer.embed(images: images.baseAddress!, count: indices.count, parameters: state.parameters, buffers: state.buffers)
+            try computer.embed(images: images.baseAddress!, count: indices.count, parameters: state.computeParameters, buffers: state.buffers)
         }
     }
 
@@ -92,7 +92,7 @@ public final class LocalExecutor: StepExecutor {
         let transforms: [TTATransform]
         do { transforms = tta ? try TTATransform.parse(state.problem.config.data.tta) : [] } catch { throw .dataset(error) }
         return try images.withUnsafeBufferPointer { (p) throws(TrainingError) in
-            try computer.predict(images: p.baseAddress!, count: count, parameters: state.parameters, buffers: state.buffers,
+            try computer.predict(images: p.baseAddress!, count: count, parameters: state.computeParameters, buffers: state.buffers,
                                  tta: transforms)
         }
     }

@@ -71,18 +71,22 @@ public final class ShardComputer {
                                 expectedParameters: problem.model.parameters.count, expectedBuffers: problem.model.buffers.count)
         }
         var failure: TrainingError?
+        let wire = problem.config.cluster.wire
         let value: (ShardBlock) -> ShardResult? = { leaf in
             guard leaf.count == 1 else { return nil }
             if failure != nil { return ShardResult(parameterCount: 0, bufferCount: 0, headCount: 0) }
             defer { afterEach() }
             do throws(TrainingError) {
-                return try self.computeMicroShard(work, leaf: leaf.start, data: data, parameters: parameters, buffers: buffers)
+                var result = try self.computeMicroShard(work, leaf: leaf.start, data: data, parameters: parameters,
+                                                        buffers: buffers)
+                result.roundGradients(for: wire)
+                return result
             } catch {
                 failure = error
                 return ShardResult(parameterCount: 0, bufferCount: 0, headCount: 0)
             }
         }
-        let result = ReductionTree.reduce(work.block, value: value, combine: { if failure == nil { $0.add($1) } })
+        let result = ReductionTree.reduce(work.block, value: value, combine: { if failure == nil { $0.combine($1, wire: wire) } })
         if let failure { throw failure }
         guard let result else { throw .workMismatch(block: work.block, step: work.step, "an empty block") }
         return result

@@ -1,6 +1,7 @@
 // What a micro-shard (or a pre-reduced block of them) contributes to a step. Results are
 // added in `ReductionTree` order only; `add` is plain elementwise `self += other`.
 
+import LoomConfig
 import LoomKernels
 
 /// Per-head sums a step reports, in a fixed order (see `HeadSums.Field`).
@@ -47,6 +48,21 @@ public struct ShardResult: Equatable, Sendable {
             }
         }
         addStatistics(other)
+    }
+
+    /// The reduction tree's combining rule in a run whose wire format is `wire`: self +=
+    /// other, and with bf16 the gradient sum rounded to bf16 (ties to even). Every node of
+    /// the tree is then a bf16 value, whichever node a worker sends, so the bits do not
+    /// depend on who summed which part (docs/CLUSTER.md, "bf16 on the wire").
+    public mutating func combine(_ other: ShardResult, wire: WireFormat) {
+        add(other)
+        roundGradients(for: wire)
+    }
+
+    /// With bf16, each gradient rounded to bf16 (a leaf: one micro-shard's gradient as
+    /// computed); nothing with fp32.
+    public mutating func roundGradients(for wire: WireFormat) {
+        if wire == .bf16 { BFloat16.round(&gradients) }
     }
 
     /// self += other for everything but the gradients: batch statistics, head sums and the

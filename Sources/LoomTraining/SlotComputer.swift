@@ -79,7 +79,8 @@ public final class SlotComputer {
             case nil: throw .workMismatch(block: part, step: work.step, "a slot ended without a result")
             }
         }
-        let reduced = ReductionTree.reduce(work.block, value: { results[$0] }, combine: { $0.add($1) })
+        let wire = problem.config.cluster.wire
+        let reduced = ReductionTree.reduce(work.block, value: { results[$0] }, combine: { $0.combine($1, wire: wire) })
         guard let reduced else { throw .workMismatch(block: work.block, step: work.step, "the slots' blocks do not cover it") }
         return reduced
     }

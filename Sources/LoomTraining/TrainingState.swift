@@ -34,8 +34,23 @@ public final class TrainingState {
     /// Steps in one epoch, and in the run (`max_steps` may stop earlier: `lastStep`).
     public let stepsPerEpoch: Int
     public let plannedSteps: Int
-    public var parameters: [Float]
+    /// The weights as the optimizer keeps them (float32, checkpointed).
+    public var parameters: [Float] { didSet { roundedParameters = nil } }
     public var buffers: [Float]
+    /// `computeParameters` of the current `parameters`, made once per version.
+    private var roundedParameters: [Float]?
+
+    /// The weights every gradient and prediction is computed with: `parameters`, or with
+    /// `cluster.wire: bf16` each rounded to bf16 (what the workers receive). The optimizer
+    /// keeps updating the float32 `parameters`, so steps smaller than bf16's precision are
+    /// not lost; `loom train --workers 0` computes with the same rounded weights as workers.
+    public var computeParameters: [Float] {
+        guard problem.config.cluster.wire == .bf16 else { return parameters }
+        if let rounded = roundedParameters { return rounded }
+        let rounded = BFloat16.rounded(parameters)
+        roundedParameters = rounded
+        return rounded
+    }
     /// Steps completed = the index of the next step to run = the weights' version.
     public private(set) var step: Int = 0
     public var history = MetricsHistory()

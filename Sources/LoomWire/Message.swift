@@ -54,9 +54,9 @@ public enum Message: Equatable, Sendable {
             [packFrame(m.shardSampleCounts), packFrame(m.sampleIndices.map { UInt64($0) }), m.sampleRecords,
              packFrame(m.headScales)]
         case .result(let m):
-            [m.sharedGradient?.frame() ?? packFrame(m.gradientSum), packFrame(m.batchNormStatistics),
+            [m.sharedGradient?.frame() ?? floatsFrame(m.gradientSum, bf16: m.bf16), packFrame(m.batchNormStatistics),
              packFrame(m.metricSums), packFrame(m.sampleCounts)]
-        case .weights(let m): [m.shared?.frame() ?? packFrame(m.parameters), packFrame(m.buffers)]
+        case .weights(let m): [m.shared?.frame() ?? floatsFrame(m.parameters, bf16: m.bf16), packFrame(m.buffers)]
         case .heartbeat: []
         case .evaluate(let m): [packFrame(m.sampleIndices.map { UInt64($0) }), m.images]
         case .evaluation(let m): [packFrame(m.logits)]
@@ -82,10 +82,10 @@ public enum Message: Equatable, Sendable {
         case .result(let m):
             h = WireHeader(type: .result, runID: m.runID, step: m.step, weightsVersion: m.weightsVersion,
                            firstShard: m.firstShard, shardCount: m.shardCount, epoch: m.epoch,
-                           flags: m.sharedGradient == nil ? 0 : WireHeader.sharedFlag)
+                           flags: m.sharedGradient == nil ? (m.bf16 ? WireHeader.bf16Flag : 0) : WireHeader.sharedFlag)
         case .weights(let m):
             h = WireHeader(type: .weights, runID: m.runID, step: m.step, weightsVersion: m.weightsVersion,
-                           flags: m.shared == nil ? 0 : WireHeader.sharedFlag)
+                           flags: m.shared == nil ? (m.bf16 ? WireHeader.bf16Flag : 0) : WireHeader.sharedFlag)
         case .heartbeat(let m):
             h = WireHeader(type: .heartbeat, runID: m.runID, step: m.step, weightsVersion: m.weightsVersion)
         case .evaluate(let m):
@@ -179,14 +179,15 @@ public enum Message: Equatable, Sendable {
             return .result(BlockResult(
                 runID: h.runID, step: h.step, epoch: h.epoch, weightsVersion: h.weightsVersion,
                 firstShard: h.firstShard, shardCount: h.shardCount,
-                gradientSum: shared == nil ? try p.finiteFloats(0) : [], batchNormStatistics: try p.finiteFloats(1),
+                gradientSum: shared == nil ? try p.finiteFloats(0, bf16: h.isBF16) : [],
+                batchNormStatistics: try p.finiteFloats(1),
                 metricSums: try p.finiteDoubles(2), sampleCounts: try p.array(3, of: UInt64.self, elementName: "u64"),
-                sharedGradient: shared))
+                sharedGradient: shared, bf16: h.isBF16))
         case .weights:
             let shared = h.isShared ? try p.sharedSlot(0) : nil
             return .weights(WeightsUpdate(runID: h.runID, step: h.step, weightsVersion: h.weightsVersion,
-                                          parameters: shared == nil ? try p.finiteFloats(0) : [],
-                                          buffers: try p.finiteFloats(1), shared: shared))
+                                          parameters: shared == nil ? try p.finiteFloats(0, bf16: h.isBF16) : [],
+                                          buffers: try p.finiteFloats(1), shared: shared, bf16: h.isBF16))
         case .heartbeat:
             return .heartbeat(Heartbeat(runID: h.runID, step: h.step, weightsVersion: h.weightsVersion))
         case .evaluate:

@@ -61,7 +61,8 @@ public enum MessageType: UInt8, CaseIterable, Sendable, CustomStringConvertible 
     /// The header flags this type may carry (R5).
     var allowedFlags: UInt8 {
         switch self {
-        case .assignment, .weights, .result: WireHeader.sharedFlag
+        case .assignment: WireHeader.sharedFlag
+        case .weights, .result: WireHeader.sharedFlag | WireHeader.bf16Flag
         case .evaluate: WireHeader.ttaFlag
         default: 0
         }

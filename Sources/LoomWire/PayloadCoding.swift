@@ -15,6 +15,11 @@ func packFrame<T: BitwiseCopyable>(_ values: [T]) -> [UInt8] {
     values.withUnsafeBytes { Array($0) }
 }
 
+/// The frame of a float32 array: raw little-endian float32, or bfloat16 (`BFloat16Codec`).
+func floatsFrame(_ values: [Float], bf16: Bool) -> [UInt8] {
+    bf16 ? BFloat16Codec.narrow(values) : packFrame(values)
+}
+
 /// The elements of a frame whose size the caller has checked is a multiple of
 /// `MemoryLayout<T>.stride`. Copies with memcpy: frames carry no alignment guarantee.
 func unpackFrame<T: BitwiseCopyable>(_ frame: [UInt8], as _: T.Type) -> [T] {
@@ -47,9 +52,19 @@ struct PayloadReader {
         return unpackFrame(frame, as: T.self)
     }
 
-    /// Frame `index` as float32 values, all finite (R11, R12).
-    func finiteFloats(_ index: Int) throws(WireError) -> [Float] {
-        let values = try array(index, of: Float.self, elementName: "float32")
+    /// Frame `index` as float32 values, all finite (R11, R12); with `bf16`, the frame holds
+    /// bfloat16 values (2 bytes each), widened exactly.
+    func finiteFloats(_ index: Int, bf16: Bool = false) throws(WireError) -> [Float] {
+        let values: [Float]
+        if bf16 {
+            guard frames[index].count % 2 == 0 else {
+                throw .frameSize(type: type, frame: name(index), bytes: frames[index].count,
+                                 rule: "not a multiple of 2 bytes (bfloat16)")
+            }
+            values = BFloat16Codec.widen(frames[index])
+        } else {
+            values = try array(index, of: Float.self, elementName: "float32")
+        }
         let finite = values.withUnsafeBufferPointer { $0.isEmpty || loom_all_finite($0.baseAddress!, $0.count) != 0 }
         if !finite, let bad = values.firstIndex(where: { !$0.isFinite }) { throw nonFinite(index, bad) }
         return values

@@ -6,7 +6,7 @@
 ///  4     2    protocol version (u16) = 3
 ///  6     1    message type (u8, MessageType)
 ///  7     1    flags (u8): bit 0 `shared` (assignment, weights, result), bit 1 `tta`
-///                (evaluate); other bits 0
+///                (evaluate), bit 2 `bf16` (weights, result); other bits 0
 ///  8     8    run id (u64)
 /// 16     8    step (u64)
 /// 24     8    weights version (u64)
@@ -36,6 +36,10 @@ public struct WireHeader: Equatable, Sendable {
     public static let sharedFlag: UInt8 = 1
     /// Flags bit 1, on an evaluate request: average the config's test-time views.
     public static let ttaFlag: UInt8 = 2
+    /// Flags bit 2, on weights and result without `shared`: the big array (parameters,
+    /// gradient_sum) is bfloat16, 2 bytes a value (`BFloat16Codec`). A build that does not
+    /// know the flag refuses the message (R5), so a bf16 run never reaches it unnoticed.
+    public static let bf16Flag: UInt8 = 4
     /// Upper bound on the payload of one message (1 GiB); larger claims are rejected
     /// before anything is read. The ZeroMQ transport bounds each frame the same way.
     public static let maxPayloadBytes: UInt64 = 1 << 30
@@ -53,6 +57,7 @@ public struct WireHeader: Equatable, Sendable {
     public var payloadBytes: UInt64
     public var flags: UInt8
     public var isShared: Bool { flags & Self.sharedFlag != 0 }
+    public var isBF16: Bool { flags & Self.bf16Flag != 0 }
 
     public init(type: MessageType, runID: UInt64 = 0, step: UInt64 = 0, weightsVersion: UInt64 = 0,
                 firstShard: UInt32 = 0, shardCount: UInt32 = 0, epoch: UInt32 = 0,
@@ -96,6 +101,8 @@ public struct WireHeader: Equatable, Sendable {
         guard version == Self.protocolVersion else { throw .unsupportedVersion(version) }
         guard let type = MessageType(rawValue: frame[6]) else { throw .unknownType(frame[6]) }
         if frame[7] & ~type.allowedFlags != 0 { throw .nonZeroReserved(type: type, offset: 7) }
+        // A shared slot holds float32: `bf16` describes a payload in the message only.
+        if frame[7] & Self.sharedFlag != 0 && frame[7] & Self.bf16Flag != 0 { throw .nonZeroReserved(type: type, offset: 7) }
         for offset in [46, 47] + Array(56..<64) where frame[offset] != 0 {
             throw .nonZeroReserved(type: type, offset: offset)
         }

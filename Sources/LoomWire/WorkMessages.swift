@@ -82,11 +82,16 @@ public struct BlockResult: Equatable, Sendable {
     public var sampleCounts: [UInt64]
     /// Header flag `shared`: the gradient sum is in this slot of the worker's shared region.
     public var sharedGradient: SharedSlot?
+    /// Header flag `bf16`: the gradient sum travels as bfloat16 (2 bytes a value, rounded to
+    /// nearest even by `BFloat16Codec`) and is widened on receipt. Ignored with
+    /// `sharedGradient` (a shared slot holds float32).
+    public var bf16: Bool
 
     public init(runID: UInt64, step: UInt64, epoch: UInt32, weightsVersion: UInt64, firstShard: UInt32,
                 shardCount: UInt32, gradientSum: [Float], batchNormStatistics: [Float],
-                metricSums: [Double], sampleCounts: [UInt64], sharedGradient: SharedSlot? = nil) {
+                metricSums: [Double], sampleCounts: [UInt64], sharedGradient: SharedSlot? = nil, bf16: Bool = false) {
         self.sharedGradient = sharedGradient
+        self.bf16 = bf16
         self.runID = runID
         self.step = step
         self.epoch = epoch
@@ -112,10 +117,14 @@ public struct WeightsUpdate: Equatable, Sendable {
     public var buffers: [Float]
     /// Header flag `shared`: the parameters are in this slot of the coordinator's region.
     public var shared: SharedSlot?
+    /// Header flag `bf16`: the parameters travel as bfloat16 (`BFloat16Codec`); the buffers
+    /// stay float32. Ignored with `shared`.
+    public var bf16: Bool
 
     public init(runID: UInt64, step: UInt64, weightsVersion: UInt64, parameters: [Float], buffers: [Float],
-                shared: SharedSlot? = nil) {
+                shared: SharedSlot? = nil, bf16: Bool = false) {
         self.shared = shared
+        self.bf16 = bf16
         self.runID = runID
         self.step = step
         self.weightsVersion = weightsVersion

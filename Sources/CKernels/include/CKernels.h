@@ -112,5 +112,7 @@ void loom_sgd_momentum(float *w, const float *g, float *b, size_t n, float lr, f
 
 // The layer kernels (SiLU, squeeze-and-excitation, depthwise convolution) and the bandwidth probe.
 #include "CKernelsLayers.h"
+// bfloat16 narrowing and widening for payloads on the wire.
+#include "CKernelsBFloat16.h"
 
 #endif

@@ -95,6 +95,8 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var hostsOptions: HostsBenchOptions
 
+    @OptionGroup var wireOption: WireOption
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
@@ -114,7 +116,7 @@ struct BenchCommand: ParsableCommand {
                 return
             }
             if hostsOptions.hosts != nil {
-                try HostsBench.run(hostsOptions, model: URL(fileURLWithPath: model).standardizedFileURL.path, batch: batch,
+                try HostsBench.run(hostsOptions, wire: wireOption.wire ?? .fp32, model: URL(fileURLWithPath: model).standardizedFileURL.path, batch: batch,
                                    microBatch: microBatch, logger: logger)
                 return
             }
@@ -208,16 +210,19 @@ struct BenchCommand: ParsableCommand {
     }
 
     func benchConfig() throws -> RunConfig {
-        try Self.config(model: URL(fileURLWithPath: model).standardizedFileURL.path, batch: batch, microBatch: microBatch)
+        try Self.config(model: URL(fileURLWithPath: model).standardizedFileURL.path, batch: batch, microBatch: microBatch,
+                        wire: wireOption.wire ?? .fp32)
     }
 
     /// A run config around the model file: synthetic 10-class data, SGD, batch/micro-batch.
-    static func config(model: String, batch: Int, microBatch: Int) throws -> RunConfig {
+    /// The wire format is in the YAML, which is what a coordinator sends its workers.
+    static func config(model: String, batch: Int, microBatch: Int, wire: WireFormat = .fp32) throws -> RunConfig {
         let yaml = """
         name: bench
         model: {file: \(model)}
         optimizer: {kind: sgd, lr: 0.01, momentum: 0.9, weight_decay: 0.0005}
         training: {batch_size: \(batch), micro_batch: \(microBatch), epochs: 1000}
+        cluster: {wire: \(wire.rawValue)}
         """
         return try ConfigLoader.parse(yaml: yaml, source: "bench", defaultName: "bench")
     }

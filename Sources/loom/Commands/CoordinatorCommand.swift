@@ -22,6 +22,8 @@ struct CoordinatorCommand: ParsableCommand {
 
     @OptionGroup var configOptions: ConfigOptions
 
+    @OptionGroup var wireOption: WireOption
+
     @Option(help: "Endpoint to bind: tcp://HOST:PORT (tcp://0.0.0.0:5555) or ipc://PATH.")
     var bind: String
 
@@ -59,7 +61,7 @@ struct CoordinatorCommand: ParsableCommand {
                 throw CLIError("refusing to bind \(bind) without authentication: it is reachable from other machines. Use --keys DIR (see `loom keygen`), or --insecure on a trusted network")
             }
             let security: Security = try keys.map { try Security.coordinator(keysDirectory: $0) } ?? .none
-            let config = try configOptions.load()
+            let config = try ConfigLoader.load(path: configOptions.config, overrides: configOptions.overrides + wireOption.overrides)
             let run = try RunSetup.trainingRun(config: config, logger: logger, resume: resume, directory: runDirectory.policy)
             let authLogger = logger
             let transport = try TransportFactory(security: security).bind(bind) { event in

@@ -61,7 +61,7 @@ enum HostsBench {
         print(String(decoding: data, as: UTF8.self))
     }
 
-    static func run(_ o: HostsBenchOptions, model: String, batch: Int, microBatch: Int, logger: Logger) throws {
+    static func run(_ o: HostsBenchOptions, wire: WireFormat, model: String, batch: Int, microBatch: Int, logger: Logger) throws {
         let counts = (o.hosts ?? "").split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !counts.isEmpty, counts.allSatisfy({ (1...64).contains($0) }) else {
             throw CLIError("--hosts wants host counts of 1 to 64 like 1,2,4,8, got '\(o.hosts ?? "")'")
@@ -83,7 +83,7 @@ enum HostsBench {
 
         // What the model costs on this host: one micro-shard's compute (one thread), adding
         // two gradients, one optimizer step.
-        let config = try BenchCommand.config(model: model, batch: batch, microBatch: microBatch)
+        let config = try BenchCommand.config(model: model, batch: batch, microBatch: microBatch, wire: wire)
         let shards = batch / microBatch
         let shardMs: Double
         if let computeMs = o.computeMs {
@@ -98,17 +98,19 @@ enum HostsBench {
         let (add, opt) = try measureCoordinatorCosts(parameters: p, config: config)
         var costs = ScalingModel(parameters: p, linkBytesPerSecond: rate, compute: hostComputeMs / 1000,
                                  addSeconds: add, optimizerSeconds: opt)
+        costs.bytesPerValue = wire == .bf16 ? 2 : 4
         print(KernelSetup.summary)
         print(String(format: "model %@: %d parameters (%.2f MB fp32); per host: batch %d, %d micro-shard(s) of %d, %d slot(s), compute %.1f ms per step (%.1f ms per micro-shard%@)",
                      model, p, Double(4 * p) / 1e6, batch, shards, microBatch, o.slots, hostComputeMs, shardMs,
                      o.computeMs == nil ? ", measured here on one thread" : ", given"))
+        print("gradients and weights on the wire: \(wire.rawValue)")
         print(String(format: "link %@ (%.1f MB/s); measured here: adding two gradients %.2f ms, optimizer step %.2f ms",
                      o.link, rate / 1e6, add * 1000, opt * 1000))
         print("(other processes share this machine's cores: see docs/SCALING.md on what the bed can carry)")
 
         var measured: [Int: HostsBenchmark.Figures] = [:]
         for n in counts {
-            let figures = try runOnBed(o, hosts: n, holdMs: shardMs, model: model, batch: batch, microBatch: microBatch)
+            let figures = try runOnBed(o, wire: wire, hosts: n, holdMs: shardMs, model: model, batch: batch, microBatch: microBatch)
             measured[n] = figures
             print(String(format: "  %d host(s): %.1f samples/s, step %.1f ms", n, figures.samplesPerSecond, figures.stepMs))
         }
@@ -123,12 +125,12 @@ enum HostsBench {
     }
 
     /// One host count on a fresh bed: the driver script's output is the coordinator's JSON.
-    static func runOnBed(_ o: HostsBenchOptions, hosts n: Int, holdMs: Double, model: String, batch: Int,
+    static func runOnBed(_ o: HostsBenchOptions, wire: WireFormat, hosts n: Int, holdMs: Double, model: String, batch: Int,
                          microBatch: Int) throws -> HostsBenchmark.Figures {
         let exe = LocalCluster.selfExecutable()
         let servers = try serverCount(o.servers, hosts: n)
         let coordinatorArgs = ["--model", model, "--batch", "\(batch * n)", "--micro-batch", "\(microBatch)",
-                               "--hosts", "\(n)", "--steps", "\(o.steps)", "--servers", "\(servers)", "--log-level", "warning"]
+                               "--hosts", "\(n)", "--steps", "\(o.steps)", "--servers", "\(servers)", "--wire", wire.rawValue, "--log-level", "warning"]
         let workerArgs = ["--stand-in-ms", String(format: "%.3f", holdMs), "--slots", "\(o.slots)", "--log-level", "warning"]
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
@@ -189,7 +191,8 @@ enum HostsBench {
             object["sharded"] = sharded
             lines.append(object)
         }
-        if let data = try? JSONSerialization.data(withJSONObject: ["model": model, "compute_ms": costs.compute * 1000, "runs": lines],
+        if let data = try? JSONSerialization.data(withJSONObject: ["model": model, "compute_ms": costs.compute * 1000, "runs": lines,
+                                                                   "wire": costs.bytesPerValue == 2 ? "bf16" : "fp32"],
                                                   options: [.sortedKeys]) {
             print(String(decoding: data, as: UTF8.self))
         }

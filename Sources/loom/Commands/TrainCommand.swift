@@ -21,6 +21,8 @@ struct TrainCommand: ParsableCommand {
 
     @OptionGroup var configOptions: ConfigOptions
 
+    @OptionGroup var wireOption: WireOption
+
     // Parsed unconditionally so that `--workers -1` reaches `validate` ("must be >= 0")
     // instead of reading as an unknown option.
     @Option(parsing: .unconditional, help: "Local worker processes (0 = compute in this process; at most 4 per CPU without --force).")
@@ -75,7 +77,7 @@ struct TrainCommand: ParsableCommand {
 
     /// The config with --freeze and --freeze-epochs as the overrides they stand for.
     private func loadConfig() throws -> RunConfig {
-        var overrides = configOptions.overrides
+        var overrides = configOptions.overrides + wireOption.overrides
         if let freeze, let o = freezeOverride(freeze) { overrides.append(o) }
         if let freezeEpochs { overrides.append("training.freeze_epochs=\(freezeEpochs)") }
         return try ConfigLoader.load(path: configOptions.config, overrides: overrides)

@@ -112,5 +112,6 @@ void loom_sgd_momentum(float *w, const float *g, float *b, size_t n, float lr, f
 
 // The layer kernels (SiLU, squeeze-and-excitation, depthwise convolution) and the bandwidth probe.
 #include "CKernelsLayers.h"
+#include "CKernelsConv.h"
 
 #endif

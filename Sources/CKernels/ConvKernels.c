@@ -1,6 +1,8 @@
 // The direct convolution of CKernelsConv.h for three instruction paths (ConvBodies.h), and
-// its dispatch on the path CKernels runs. Compiled with -ffp-contract=off like Kernels.c:
-// no path may fuse a multiply and an add that another path rounds twice.
+// its dispatch on the path CKernels runs. Unlike the other kernels, every term is a fused
+// multiply-add, written out (never contracted by the compiler: -ffp-contract=off): one
+// instruction on the AVX2 and AVX-512 paths, the C library's correctly rounded fmaf on SSE2,
+// which gives the same bits. An AVX2 CPU without FMA runs the SSE2 body.
 //
 // Layout. Each input plane is copied once per sample into a zero-padded polyphase layout:
 // s² sub-planes of ⌈(H + 2p) / s⌉ rows of wq = ⌈(W + 2p) / s⌉ floats. Output (oy, ox) then
@@ -9,6 +11,7 @@
 // loop over the grid. The grid has wq − OW more columns than the output; they are computed
 // and dropped (forward) or read as zeros of dy (weight gradient).
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "CKernels.h"
@@ -79,7 +82,7 @@ static void *cv_zeroed(size_t bytes) {
 #undef CV_VB
 #undef LOOM_SUFFIX
 
-#pragma clang attribute push(__attribute__((target("avx,avx2"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx,avx2,fma"))), apply_to = function)
 #define LOOM_SUFFIX avx2
 #define CV_VB 2
 #include "ConvBodies.h"
@@ -87,13 +90,20 @@ static void *cv_zeroed(size_t bytes) {
 #undef LOOM_SUFFIX
 #pragma clang attribute pop
 
-#pragma clang attribute push(__attribute__((target("avx,avx2,avx512f,avx512bw,avx512dq,avx512vl"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx,avx2,fma,avx512f,avx512bw,avx512dq,avx512vl"))), apply_to = function)
 #define LOOM_SUFFIX avx512
 #define CV_VB 5
 #include "ConvBodies.h"
 #undef CV_VB
 #undef LOOM_SUFFIX
 #pragma clang attribute pop
+
+/// The body to run: the path's, except AVX2 without FMA (SSE2's, the same bits).
+static int cv_path(void) {
+    int path = loom_kernels_path();
+    if (path == LOOM_PATH_AVX2 && !(loom_cpu_features() & LOOM_CPU_FMA)) return LOOM_PATH_SSE2;
+    return path;
+}
 
 int loom_conv_forward(float *y, const float *x, const float *weight, const float *bias, size_t batch,
                       const struct loom_conv_shape *shape) {
@@ -115,7 +125,7 @@ int loom_conv_forward(float *y, const float *x, const float *weight, const float
         }
         if (bias) bpack[o] = bias[o];
     }
-    switch (loom_kernels_path()) {
+    switch (cv_path()) {
     case LOOM_PATH_AVX512: conv_forward_avx512(y, x, wpack, bpack, batch, &g, planes, grid, off); break;
     case LOOM_PATH_AVX2: conv_forward_avx2(y, x, wpack, bpack, batch, &g, planes, grid, off); break;
     default: conv_forward_sse2(y, x, wpack, bpack, batch, &g, planes, grid, off); break;
@@ -133,7 +143,7 @@ int loom_conv_weight_gradient(float *dweight, const float *dy, const float *x, s
     float *planes = scratch, *dygrid = planes + g.c * g.chan_stride, *sample = dygrid + g.oc * g.grid;
     long *off = (long *)(sample + g.oc * g.c * g.taps);
     cv_tap_offsets(off, &g);
-    switch (loom_kernels_path()) {
+    switch (cv_path()) {
     case LOOM_PATH_AVX512: conv_weight_gradient_avx512(dweight, dy, x, batch, &g, planes, dygrid, sample, off); break;
     case LOOM_PATH_AVX2: conv_weight_gradient_avx2(dweight, dy, x, batch, &g, planes, dygrid, sample, off); break;
     default: conv_weight_gradient_sse2(dweight, dy, x, batch, &g, planes, dygrid, sample, off); break;

@@ -2,7 +2,7 @@
 // ConvBodies.h): no lowered matrix and no BLAS. Each input plane is copied once per sample
 // into a zero-padded polyphase layout in which every tap of every stride is one flat vector
 // loop over the output grid, and a register block of 4 output channels × up to 5 vectors of
-// the grid sums its terms straight from that copy.
+// the grid sums its terms straight from that copy, one fused multiply-add per term.
 //
 // Where it runs instead of im2col + sgemm: the shapes of ResNet-class networks where
 // OpenBLAS packs as much as it multiplies (3×3 and larger kernels, 16-128 channels, planes
@@ -12,8 +12,9 @@
 //
 // Determinism: each output is the bias (or 0), then its terms for c in order and, within c,
 // (ky, kx) in order; each weight gradient is, per sample, one 16-lane dot product over the
-// output plane, added in sample order. No threads, no fused multiply-add: the same bits on
-// every path (SSE2, AVX2, AVX-512), for any batch split, on any x86-64 CPU. They differ from
+// output plane, added in sample order. No threads; every term one fused multiply-add (an
+// instruction on AVX2 and AVX-512, the correctly rounded fmaf on SSE2): the same bits on
+// every path, for any batch split, on any x86-64 CPU. They differ from
 // sgemm's bits, which is why the choice below depends on the shape only, never on the host.
 import CKernels
 
@@ -31,10 +32,11 @@ extension Conv2DShape {
         !isPointwise && outPixels >= 49 && directGridUse >= 0.7
     }
 
-    /// The weight gradient runs the direct kernel: as the forward pass, on planes of at least
-    /// 14×14 outputs (below that, a 16-lane dot product per weight and sample is too short).
+    /// The weight gradient runs the direct kernel: stride 1, on planes of at least 14×14
+    /// outputs (below that, a 16-lane dot product per weight and sample is too short to
+    /// amortise its lane sums; strided, its reads spread over s² sub-planes).
     public var usesDirectWeightGradient: Bool {
-        !isPointwise && outPixels >= 196 && directGridUse >= 0.7
+        stride == 1 && !isPointwise && outPixels >= 196 && directGridUse >= 0.7
     }
 
     /// dx is the direct convolution of dy with the flipped, transposed weights (stride 1,

@@ -58,22 +58,22 @@ private func forEachTerm(_ s: Conv2DShape, batch n: Int, _ body: (Int, Int?, Int
 }
 
 /// The forward pass in the documented order, in Float: the bias (or 0), then + w·x per term
-/// (padding reads 0), each product and each sum rounded.
+/// (padding reads 0), each term one fused multiply-add (rounded once).
 private func forwardInOrder(x: [Float], weight: [Float], bias: [Float]?, _ s: Conv2DShape, batch n: Int) -> [Float] {
     var y = [Float](repeating: 0, count: n * s.outputCount)
     if let bias {
         for i in 0..<y.count { y[i] = bias[(i / s.outPixels) % s.outChannels] }
     }
     forEachTerm(s, batch: n) { out, xi, wi in
-        let product: Float = weight[wi] * (xi.map { x[$0] } ?? 0)
-        y[out] = y[out] + product
+        y[out] = y[out].addingProduct(weight[wi], xi.map { x[$0] } ?? 0)
     }
     return y
 }
 
 /// The weight gradient in the documented order, in Float: per sample and weight, 16 lane sums
 /// over the output grid (OH rows of ⌈(W + 2P) / S⌉, output (oy, ox) in lane (oy·wq + ox) mod 16,
-/// added in grid order), the lanes added as CKernels' hsum, then added to dweight in sample order.
+/// fused multiply-adds in grid order), the lanes added as CKernels' hsum, then added to dweight
+/// in sample order.
 private func weightGradientInOrder(dy: [Float], x: [Float], _ s: Conv2DShape, batch n: Int) -> [Float] {
     let (c, oc, k) = (s.inChannels, s.outChannels, s.kernel)
     let wq = (s.width + 2 * s.padding + s.stride - 1) / s.stride
@@ -91,8 +91,7 @@ private func weightGradientInOrder(dy: [Float], x: [Float], _ s: Conv2DShape, ba
                                 let xv = inside ? x[((i * c + ci) * s.height + iy) * s.width + ix] : 0
                                 let d = dy[((i * oc + o) * s.outHeight + oy) * s.outWidth + ox]
                                 let lane = (oy * wq + ox) % 16
-                                let product: Float = d * xv
-                                lanes[lane] = lanes[lane] + product
+                                lanes[lane] = lanes[lane].addingProduct(d, xv)
                             }
                         }
                         let b = (0..<8).map { lanes[$0] + lanes[$0 + 8] }

@@ -28,6 +28,19 @@ public func conv2dForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float
                           scratch: UnsafeMutablePointer<Float>, imagesPerGEMM: Int,
                           moments: UnsafeMutablePointer<Float>? = nil) {
     let pixels = s.outPixels
+    if s.usesDirectForward {
+        directConvForward(y: y, x: x, weight: weight, bias: bias, batch: n, shape: s)
+        if let moments {
+            for i in 0..<n {
+                for oc in 0..<s.outChannels {
+                    let m = planeMoments(y + i * s.outputCount + oc * pixels, pixels)
+                    moments[(i * s.outChannels + oc) * 2] = m.mean
+                    moments[(i * s.outChannels + oc) * 2 + 1] = m.squares
+                }
+            }
+        }
+        return
+    }
     let chunkSize = max(imagesPerGEMM, 1)
     let pointwise = s.isPointwise
     var first = 0
@@ -63,6 +76,19 @@ public func conv2dBackward(dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMuta
                            batch n: Int, shape s: Conv2DShape,
                            scratch: UnsafeMutablePointer<Float>, imagesPerGEMM: Int) {
     let pixels = s.outPixels
+    if let dbias {
+        for i in 0..<n {
+            for oc in 0..<s.outChannels { dbias[oc] += vectorSum(dy + i * s.outputCount + oc * pixels, pixels) }
+        }
+    }
+    let directWeight = s.usesDirectWeightGradient
+    if directWeight { directConvWeightGradient(dweight: dweight, dy: dy, x: x, batch: n, shape: s) }
+    var dx = dx
+    if let target = dx, s.usesDirectInputGradient {
+        directConvInputGradient(dx: target, dy: dy, weight: weight, batch: n, shape: s)
+        dx = nil
+    }
+    if directWeight && dx == nil { return }
     let chunkSize = max(imagesPerGEMM, 1)
     let pointwise = s.isPointwise
     // Same convolutions: dx by the flipped convolution when a chunk's lowered dy fits in the
@@ -75,12 +101,9 @@ public func conv2dBackward(dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMuta
     while first < n {
         let count = min(chunkSize, n - first)
         let ld = count * pixels
-        if !pointwise { im2col(scratch, x + first * s.inputCount, count: count, s) }
-        for i in 0..<count {
+        if !pointwise && !directWeight { im2col(scratch, x + first * s.inputCount, count: count, s) }
+        for i in 0..<count where !directWeight {
             let gradient = dy + (first + i) * s.outputCount
-            if let dbias {
-                for oc in 0..<s.outChannels { dbias[oc] += vectorSum(gradient + oc * pixels, pixels) }
-            }
             let (columns, ldColumns) = pointwise ? (x + (first + i) * s.inputCount, pixels) : (UnsafePointer(scratch + i * pixels), ld)
             gemm(false, true, s.outChannels, s.columnRows, pixels, gradient, pixels, columns, ldColumns,
                  beta: 1, dweight, s.columnRows)

@@ -1,0 +1,153 @@
+// The direct convolution of CKernelsConv.h for three instruction paths (ConvBodies.h), and
+// its dispatch on the path CKernels runs. Unlike the other kernels, every term is a fused
+// multiply-add, written out (never contracted by the compiler: -ffp-contract=off): one
+// instruction on the AVX2 and AVX-512 paths, the C library's correctly rounded fmaf on SSE2,
+// which gives the same bits. An AVX2 CPU without FMA runs the SSE2 body.
+//
+// Layout. Each input plane is copied once per sample into a zero-padded polyphase layout:
+// s² sub-planes of ⌈(H + 2p) / s⌉ rows of wq = ⌈(W + 2p) / s⌉ floats. Output (oy, ox) then
+// lives at grid index g = oy·wq + ox, and tap (ky, kx) reads sub-plane (ky mod s, kx mod s)
+// at g + (ky / s)·wq + kx / s: every tap of every channel is one flat, unit-stride vector
+// loop over the grid. The grid has wq − OW more columns than the output; they are computed
+// and dropped (forward) or read as zeros of dy (weight gradient).
+#include <stdlib.h>
+#include <math.h>
+#include <string.h>
+
+#include "CKernels.h"
+
+typedef float v16f __attribute__((vector_size(64)));
+
+/// Output channels per register block. The packed weights of every path share it.
+#define CV_OCB 4
+
+struct cv_geometry {
+    long c, oc, h, w, k, s, p;
+    long hp, wp, hq, wq, oh, ow;
+    long taps;
+    long grid;            // oh·wq rounded up to 16: the outputs computed per plane
+    long plane_stride;    // floats per sub-plane, with room for the reads past its last row
+    long chan_stride;     // s² sub-planes
+    long oc_blocks;       // ⌈OC / CV_OCB⌉
+};
+
+static long cv_round16(long n) { return (n + 15) / 16 * 16; }
+
+static struct cv_geometry cv_geometry(const struct loom_conv_shape *s) {
+    struct cv_geometry g;
+    g.c = s->in_channels;
+    g.oc = s->out_channels;
+    g.h = s->height;
+    g.w = s->width;
+    g.k = s->kernel;
+    g.s = s->stride;
+    g.p = s->padding;
+    g.hp = g.h + 2 * g.p;
+    g.wp = g.w + 2 * g.p;
+    g.hq = (g.hp + g.s - 1) / g.s;
+    g.wq = (g.wp + g.s - 1) / g.s;
+    g.oh = (g.hp - g.k) / g.s + 1;
+    g.ow = (g.wp - g.k) / g.s + 1;
+    g.taps = g.k * g.k;
+    g.grid = cv_round16(g.oh * g.wq);
+    long reach = ((g.k - 1) / g.s) * g.wq + (g.k - 1) / g.s;
+    long rows = g.hq * g.wq;
+    g.plane_stride = cv_round16(rows > g.grid + reach ? rows : g.grid + reach);
+    g.chan_stride = g.s * g.s * g.plane_stride;
+    g.oc_blocks = (g.oc + CV_OCB - 1) / CV_OCB;
+    return g;
+}
+
+/// The offset of each tap (ky, kx) from a grid index, in the polyphase copy of one channel.
+static void cv_tap_offsets(long *off, const struct cv_geometry *g) {
+    for (long ky = 0; ky < g->k; ky++) {
+        for (long kx = 0; kx < g->k; kx++) {
+            long phase = (ky % g->s) * g->s + kx % g->s;
+            off[ky * g->k + kx] = phase * g->plane_stride + (ky / g->s) * g->wq + kx / g->s;
+        }
+    }
+}
+
+/// Zeroed, 64-byte aligned memory; NULL when out of memory.
+static void *cv_zeroed(size_t bytes) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) return NULL;
+    memset(p, 0, bytes);
+    return p;
+}
+
+#define LOOM_SUFFIX sse2
+#define CV_VB 1
+#include "ConvBodies.h"
+#undef CV_VB
+#undef LOOM_SUFFIX
+
+#pragma clang attribute push(__attribute__((target("avx,avx2,fma"))), apply_to = function)
+#define LOOM_SUFFIX avx2
+#define CV_VB 2
+#include "ConvBodies.h"
+#undef CV_VB
+#undef LOOM_SUFFIX
+#pragma clang attribute pop
+
+#pragma clang attribute push(__attribute__((target("avx,avx2,fma,avx512f,avx512bw,avx512dq,avx512vl"))), apply_to = function)
+#define LOOM_SUFFIX avx512
+#define CV_VB 5
+#include "ConvBodies.h"
+#undef CV_VB
+#undef LOOM_SUFFIX
+#pragma clang attribute pop
+
+/// The body to run: the path's, except AVX2 without FMA (SSE2's, the same bits).
+static int cv_path(void) {
+    int path = loom_kernels_path();
+    if (path == LOOM_PATH_AVX2 && !(loom_cpu_features() & LOOM_CPU_FMA)) return LOOM_PATH_SSE2;
+    return path;
+}
+
+int loom_conv_forward(float *y, const float *x, const float *weight, const float *bias, size_t batch,
+                      const struct loom_conv_shape *shape) {
+    struct cv_geometry g = cv_geometry(shape);
+    // Weights packed as (OC / CV_OCB, C, k², CV_OCB), the output channels past OC zero.
+    size_t packed = (size_t)(g.oc_blocks * CV_OCB * g.c * g.taps);
+    size_t floats = (size_t)(g.c * g.chan_stride) + (size_t)(g.oc_blocks * CV_OCB * g.grid) + packed
+                    + (size_t)(g.oc_blocks * CV_OCB);
+    float *scratch = cv_zeroed(floats * sizeof(float) + (size_t)g.taps * sizeof(long));
+    if (!scratch) return 0;
+    float *planes = scratch, *grid = planes + g.c * g.chan_stride, *wpack = grid + g.oc_blocks * CV_OCB * g.grid;
+    float *bpack = wpack + packed;
+    long *off = (long *)(bpack + g.oc_blocks * CV_OCB);
+    cv_tap_offsets(off, &g);
+    for (long o = 0; o < g.oc; o++) {
+        float *dst = wpack + (o / CV_OCB) * g.c * g.taps * CV_OCB + o % CV_OCB;
+        for (long c = 0; c < g.c; c++) {
+            for (long t = 0; t < g.taps; t++) dst[(c * g.taps + t) * CV_OCB] = weight[(o * g.c + c) * g.taps + t];
+        }
+        if (bias) bpack[o] = bias[o];
+    }
+    switch (cv_path()) {
+    case LOOM_PATH_AVX512: conv_forward_avx512(y, x, wpack, bpack, batch, &g, planes, grid, off); break;
+    case LOOM_PATH_AVX2: conv_forward_avx2(y, x, wpack, bpack, batch, &g, planes, grid, off); break;
+    default: conv_forward_sse2(y, x, wpack, bpack, batch, &g, planes, grid, off); break;
+    }
+    free(scratch);
+    return 1;
+}
+
+int loom_conv_weight_gradient(float *dweight, const float *dy, const float *x, size_t batch,
+                              const struct loom_conv_shape *shape) {
+    struct cv_geometry g = cv_geometry(shape);
+    size_t floats = (size_t)(g.c * g.chan_stride) + (size_t)(g.oc * g.grid) + (size_t)(g.oc * g.c * g.taps);
+    float *scratch = cv_zeroed(floats * sizeof(float) + (size_t)g.taps * sizeof(long));
+    if (!scratch) return 0;
+    float *planes = scratch, *dygrid = planes + g.c * g.chan_stride, *sample = dygrid + g.oc * g.grid;
+    long *off = (long *)(sample + g.oc * g.c * g.taps);
+    cv_tap_offsets(off, &g);
+    switch (cv_path()) {
+    case LOOM_PATH_AVX512: conv_weight_gradient_avx512(dweight, dy, x, batch, &g, planes, dygrid, sample, off); break;
+    case LOOM_PATH_AVX2: conv_weight_gradient_avx2(dweight, dy, x, batch, &g, planes, dygrid, sample, off); break;
+    default: conv_weight_gradient_sse2(dweight, dy, x, batch, &g, planes, dygrid, sample, off); break;
+    }
+    free(scratch);
+    return 1;
+}

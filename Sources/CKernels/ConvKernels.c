@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "CKernels.h"
+#include "Polyphase.h"
 
 typedef float v16f __attribute__((vector_size(64)));
 
@@ -31,7 +32,6 @@ struct cv_geometry {
     long oc_blocks;       // ⌈OC / CV_OCB⌉
 };
 
-static long cv_round16(long n) { return (n + 15) / 16 * 16; }
 
 static struct cv_geometry cv_geometry(const struct loom_conv_shape *s) {
     struct cv_geometry g;
@@ -42,17 +42,11 @@ static struct cv_geometry cv_geometry(const struct loom_conv_shape *s) {
     g.k = s->kernel;
     g.s = s->stride;
     g.p = s->padding;
-    g.hp = g.h + 2 * g.p;
-    g.wp = g.w + 2 * g.p;
-    g.hq = (g.hp + g.s - 1) / g.s;
-    g.wq = (g.wp + g.s - 1) / g.s;
-    g.oh = (g.hp - g.k) / g.s + 1;
-    g.ow = (g.wp - g.k) / g.s + 1;
+    struct polyphase l = polyphase_layout(g.h, g.w, g.k, g.s, g.p);
+    g.hp = l.hp; g.wp = l.wp; g.hq = l.hq; g.wq = l.wq; g.oh = l.oh; g.ow = l.ow;
     g.taps = g.k * g.k;
-    g.grid = cv_round16(g.oh * g.wq);
-    long reach = ((g.k - 1) / g.s) * g.wq + (g.k - 1) / g.s;
-    long rows = g.hq * g.wq;
-    g.plane_stride = cv_round16(rows > g.grid + reach ? rows : g.grid + reach);
+    g.grid = l.grid;
+    g.plane_stride = l.plane_stride;
     g.chan_stride = g.s * g.s * g.plane_stride;
     g.oc_blocks = (g.oc + CV_OCB - 1) / CV_OCB;
     return g;

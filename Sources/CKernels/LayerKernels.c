@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "CKernels.h"
+#include "Polyphase.h"
 
 typedef float v16f __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
@@ -24,7 +25,6 @@ struct dw_geometry {
     long row_floats;      // one padded row, s·wq
 };
 
-static long round16(long n) { return (n + 15) / 16 * 16; }
 
 static struct dw_geometry dw_geometry(const struct loom_depthwise_shape *s) {
     struct dw_geometry g;
@@ -34,19 +34,13 @@ static struct dw_geometry dw_geometry(const struct loom_depthwise_shape *s) {
     g.k = s->kernel;
     g.stride = s->stride;
     g.p = s->padding;
-    g.hp = g.h + 2 * g.p;
-    g.wp = g.w + 2 * g.p;
-    g.hq = (g.hp + g.stride - 1) / g.stride;
-    g.wq = (g.wp + g.stride - 1) / g.stride;
-    g.oh = (g.hp - g.k) / g.stride + 1;
-    g.ow = (g.wp - g.k) / g.stride + 1;
-    g.grid = round16(g.oh * g.wq);
+    struct polyphase l = polyphase_layout(g.h, g.w, g.k, g.stride, g.p);
+    g.hp = l.hp; g.wp = l.wp; g.hq = l.hq; g.wq = l.wq; g.oh = l.oh; g.ow = l.ow;
+    g.grid = l.grid;
     g.grid_floats = g.grid;
-    long reach = ((g.k - 1) / g.stride) * g.wq + (g.k - 1) / g.stride;
-    long rows = g.hq * g.wq;
-    g.plane_stride = round16(rows > g.grid + reach ? rows : g.grid + reach);
+    g.plane_stride = l.plane_stride;
     g.planes_floats = g.stride * g.stride * g.plane_stride;
-    g.row_floats = round16(g.stride * g.wq);
+    g.row_floats = polyphase_round16(g.stride * g.wq);
     return g;
 }
 

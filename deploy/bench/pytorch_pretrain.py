@@ -10,8 +10,8 @@ would be elsewhere.
         --out SRC/source.csv
     loom import images --manifest SRC/source.csv --root SRC/streetstyle27k --size 64 --out source.h5
     # 2. pretraining
-    python deploy/bench/pytorch_pretrain.py train --data source.h5 --epochs 3 \
-        --out resnet18-source.safetensors [--threads 1] [--seed 1] [--max-steps N]
+    python deploy/bench/pytorch_pretrain.py train --data source.h5 --epochs 2 \
+        --out resnet18-source.safetensors [--threads 1] [--seed 1] [--max-steps N] [--no-colour]
 
 `manifest` reads the photo benchmark's streetstyle27k.manifest (written by `loom import
 photo-benchmark --first F --count N`): the id column is the Fashion-MNIST train garment's
@@ -20,11 +20,16 @@ index + 1, so each photo's category comes from the Fashion-MNIST file. One photo
 
 `train` builds ResNet-18 with torchvision's module names (conv1, bn1, layer1..layer4 of two
 BasicBlocks with conv1/bn1/conv2/bn2 and a downsample Sequential in the first block of stages
-2-4, fc), written out here so that no torchvision is needed, and trains it with Loom's
+2-4, fc), written out here so that no torchvision is needed, with a second linear head
+`fc_colour` beside `fc` unless --no-colour: `fc` learns the 10 categories, `fc_colour` 8
+colour bins that `colour_bins` computes from each photo's pixels (dark, light, grey, five hue
+sectors), so that the trunk must keep hue, as ImageNet's colour-bound classes make a trunk
+keep it (the categories alone are blind to colour on this benchmark). The loss is the sum
+of the two heads' cross-entropies. It trains with Loom's
 preprocessing of configs/photos-resnet18.yaml: pixels / 255, (x - 0.5) / 0.25, 4-pixel zero
 padding and a random crop, a horizontal flip with probability 0.5; SGD lr 0.05 momentum 0.9
 weight decay 5e-4 (none on biases and batch-norm weights), a cosine schedule per step, batch 64.
-After each epoch it prints the validation accuracy. The state_dict (float32 parameters and
+After each epoch it prints the validation accuracy of each head. The state_dict (float32 parameters and
 running statistics, int64 num_batches_tracked, as torchvision saves them) is written as
 safetensors by hand: an 8-byte little-endian header length, the JSON header (dtype, shape,
 data_offsets per tensor), then the little-endian tensors.
@@ -65,7 +70,10 @@ class BasicBlock(nn.Module):
 
 
 class ResNet18(nn.Module):
-    def __init__(self, classes):
+    """torchvision's ResNet-18; with `colours`, a second linear head `fc_colour` on the same
+    pooled features (the colour bins), beside torchvision's `fc` (the categories)."""
+
+    def __init__(self, classes, colours=0):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
@@ -76,6 +84,7 @@ class ResNet18(nn.Module):
             setattr(self, f"layer{s + 1}", nn.Sequential(BasicBlock(cin, w, stride), BasicBlock(w, w, 1)))
             cin = w
         self.fc = nn.Linear(512, classes)
+        self.fc_colour = nn.Linear(512, colours) if colours else None
         for m in self.modules():  # torchvision's initialisation
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -83,7 +92,8 @@ class ResNet18(nn.Module):
     def forward(self, x):
         x = self.maxpool(F.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        return self.fc(x), (self.fc_colour(x) if self.fc_colour is not None else None)
 
 
 # --- safetensors, by hand -----------------------------------------------------------------
@@ -128,6 +138,41 @@ def write_manifest(args):
     print(f"wrote {rows} rows to {args.out}")
 
 
+# --- the source's colour label, computed from the pixels -----------------------------------
+
+COLOUR_BINS = ["dark", "light", "grey", "red", "orange-yellow", "green", "cyan-blue", "purple-magenta"]
+
+
+def colour_bins(images):
+    """One of COLOUR_BINS per uint8 [N, H, W, 3] photo, from its pixels alone: the garment is
+    taken to be the pixels of the central half of the crop that differ most from the crop's
+    border (the background), their median RGB is converted to HSV, and the bin is
+    dark (V < 0.2), light (S < 0.25, V >= 0.7), grey (S < 0.25) or one of five hue sectors.
+    No label of the photo benchmark is read."""
+    x = images.astype(np.float32) / 255
+    n, h, w, _ = x.shape
+    border = np.concatenate([x[:, :2].reshape(n, -1, 3), x[:, -2:].reshape(n, -1, 3),
+                             x[:, :, :2].reshape(n, -1, 3), x[:, :, -2:].reshape(n, -1, 3)], 1)
+    background = np.median(border, 1)                                    # [N, 3]
+    centre = x[:, h // 4:h - h // 4, w // 4:w - w // 4].reshape(n, -1, 3)  # [N, P, 3]
+    distance = np.linalg.norm(centre - background[:, None], axis=2)      # [N, P]
+    keep = distance >= np.quantile(distance, 0.5, axis=1, keepdims=True)  # the half least like the background
+    out = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        r, g, b = np.median(centre[i][keep[i]], 0)
+        v, lo = max(r, g, b), min(r, g, b)
+        s = 0.0 if v == 0 else (v - lo) / v
+        if v < 0.2:
+            out[i] = 0
+        elif s < 0.25:
+            out[i] = 1 if v >= 0.7 else 2
+        else:
+            c = v - lo
+            hue = 60 * ((g - b) / c % 6 if v == r else (b - r) / c + 2 if v == g else (r - g) / c + 4)
+            out[i] = (3 if hue < 20 or hue >= 330 else 4 if hue < 70 else 5 if hue < 160 else 6 if hue < 250 else 7)
+    return out
+
+
 # --- pretraining --------------------------------------------------------------------------
 
 def load(path, split):
@@ -155,14 +200,19 @@ def prepare(x, train, gen, padding=4):
     return out
 
 
-def evaluate(model, x, y, batch=256):
+def evaluate(model, x, y, c, batch=256):
+    """Validation accuracy of the category head and, if there is one, of the colour head."""
     model.eval()
-    correct = 0
+    correct, correct_colour = 0, 0
     with torch.no_grad():
         for k in range(0, len(x), batch):
-            correct += (model(prepare(x[k:k + batch], False, None)).argmax(1) == y[k:k + batch]).sum().item()
+            logits, colour = model(prepare(x[k:k + batch], False, None))
+            correct += (logits.argmax(1) == y[k:k + batch]).sum().item()
+            if colour is not None:
+                correct_colour += (colour.argmax(1) == c[k:k + batch]).sum().item()
     model.train()
-    return correct / max(1, len(x))
+    n = max(1, len(x))
+    return correct / n, correct_colour / n
 
 
 def train(args):
@@ -173,7 +223,15 @@ def train(args):
     vx, vy, _ = load(args.data, "validation")
     keep = y >= 0
     x, y = x[keep], y[keep]
-    model = ResNet18(len(classes))
+    colours = len(COLOUR_BINS) if args.colour else 0
+    # the colour bins are computed once, from the stored (unaugmented) photos: a crop moves
+    # the garment by at most 4 pixels and a flip does not change its colour
+    c = torch.from_numpy(colour_bins(x.permute(0, 2, 3, 1).numpy())) if colours else None
+    vc = torch.from_numpy(colour_bins(vx.permute(0, 2, 3, 1).numpy())) if colours else None
+    if colours:
+        share = np.bincount(c.numpy(), minlength=colours) / len(c)
+        print("colour bins (train share): " + ", ".join(f"{n} {p:.3f}" for n, p in zip(COLOUR_BINS, share)), flush=True)
+    model = ResNet18(len(classes), colours)
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
     opt = torch.optim.SGD([{"params": decay, "weight_decay": 5e-4}, {"params": no_decay, "weight_decay": 0}],
@@ -181,33 +239,41 @@ def train(args):
     steps_per_epoch = len(x) // args.batch
     total = args.epochs * steps_per_epoch if args.max_steps == 0 else min(args.max_steps, args.epochs * steps_per_epoch)
     print(f"ResNet-18, {sum(p.numel() for p in model.parameters())} parameters; {len(x)} train and {len(vx)} "
-          f"validation photos of {tuple(x.shape[1:])}, {len(classes)} classes; {total} steps of {args.batch}, "
+          f"validation photos of {tuple(x.shape[1:])}, {len(classes)} categories"
+          f"{f' and {colours} colour bins' if colours else ''}; {total} steps of {args.batch}, "
           f"{args.threads} thread(s)", flush=True)
     step, start = 0, time.time()
     for epoch in range(args.epochs):
         order = torch.randperm(len(x), generator=gen)
-        loss_sum = 0.0
+        loss_sum, batches = 0.0, 0
         for b in range(steps_per_epoch):
             if step == total:
                 break
             for g in opt.param_groups:
                 g["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * step / total))
             idx = order[b * args.batch:(b + 1) * args.batch]
-            loss = F.cross_entropy(model(prepare(x[idx], True, gen)), y[idx])
+            logits, colour = model(prepare(x[idx], True, gen))
+            loss = F.cross_entropy(logits, y[idx])
+            if colours:  # the two heads' losses, summed (as Loom sums its heads')
+                loss = loss + F.cross_entropy(colour, c[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             loss_sum += loss.item()
+            batches += 1
             step += 1
             if step % 50 == 0:
-                print(f"  step {step}/{total} loss {loss_sum / (b + 1):.4f} "
+                print(f"  step {step}/{total} loss {loss_sum / batches:.4f} "
                       f"{step * args.batch / (time.time() - start):.1f} samples/s", flush=True)
-        print(f"epoch {epoch + 1}: train loss {loss_sum / max(1, b + 1):.4f}, validation accuracy "
-              f"{evaluate(model, vx, vy):.4f} ({time.time() - start:.0f} s)", flush=True)
+        accuracy, colour_accuracy = evaluate(model, vx, vy, vc)
+        print(f"epoch {epoch + 1}: train loss {loss_sum / max(1, batches):.4f}, validation accuracy "
+              f"{accuracy:.4f}" + (f", colour {colour_accuracy:.4f}" if colours else "")
+              + f" ({time.time() - start:.0f} s)", flush=True)
         if step == total:
             break
     state = model.state_dict()
-    save_safetensors(state, args.out, {"format": "pt", "task": f"{args.data} category ({len(classes)} classes)",
+    task = f"{args.data} category ({len(classes)} classes)" + (f" + colour bin ({colours})" if colours else "")
+    save_safetensors(state, args.out, {"format": "pt", "task": task,
                                        "steps": str(step), "seed": str(args.seed)})
     print(f"wrote {len(state)} tensors to {args.out}")
 
@@ -228,6 +294,8 @@ def main():
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--threads", type=int, default=1)
     t.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0 = all epochs)")
+    t.add_argument("--colour", action=argparse.BooleanOptionalAction, default=True,
+                   help="a second head, fc_colour, on colour bins computed from the pixels (default: on)")
     args = p.parse_args()
     write_manifest(args) if args.command == "manifest" else train(args)
 

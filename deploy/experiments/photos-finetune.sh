@@ -8,20 +8,25 @@
 #   1. target: COUNT photo-benchmark photos of Fashion-MNIST train garments 0..COUNT-1,
 #      split 0.8/0/0.2 (configs/photos-resnet18.yaml holds out 10 % of train for validation);
 #   2. source: SOURCE_COUNT photos of garments SOURCE_FIRST.. (no overlap), labelled with the
-#      10 Fashion-MNIST categories (another task: the heads cannot transfer, only the trunk),
-#      imported with `loom import images`;
+#      10 Fashion-MNIST categories, imported with `loom import images`;
 #   3. pretraining in PyTorch (deploy/bench/pytorch_pretrain.py, torchvision's ResNet-18
-#      names), PRE_EPOCHS epochs or PRE_STEPS steps of 64 if fewer, saved as safetensors;
-#   4. `loom import-weights --require-trunk` -> a step-0 checkpoint;
+#      names), PRE_EPOCHS epochs (or PRE_STEPS steps of 64 if fewer), two heads on the pooled
+#      features: `fc` on the categories and `fc_colour` on 8 colour bins the script computes
+#      from each photo's pixels (dark, light, grey, five hue sectors; no label of the
+#      benchmark is read), saved as safetensors. Another task than the target's: neither
+#      head transfers, only the trunk, and the colour head makes the trunk keep hue, as the
+#      many colour-bound classes of ImageNet do;
+#   4. `loom import-weights --require-trunk` -> a step-0 checkpoint (`fc` fills
+#      resnet-18.yaml's 10-class head, `fc_colour` is listed as unused);
 #   5. `loom train --config configs/photos-resnet18.yaml --workers WORKERS` from scratch and
 #      with `--init-from` (plus FINETUNE_ARGS), same seed, same epochs;
 #   6. `loom eval` of both runs' last checkpoints on the test split.
 #
-#   deploy/experiments/photos-finetune.sh          # about 15 minutes on 2 idle cores (a guess: see the lab note)
+#   deploy/experiments/photos-finetune.sh          # about 20 minutes on 2 idle cores (a guess: see the lab note)
 #   COUNT=1000 SOURCE_COUNT=2000 PRE_STEPS=20 EPOCHS=1 deploy/experiments/photos-finetune.sh  # a quick look
 #
-# Environment: COUNT (3000), SOURCE_FIRST (20000), SOURCE_COUNT (10000), PRE_EPOCHS (1),
-# PRE_STEPS (90; 0 = all epochs), EPOCHS (the config's, 3), WORKERS (2), PYTHON (a Python with
+# Environment: COUNT (3000), SOURCE_FIRST (20000), SOURCE_COUNT (10000), PRE_EPOCHS (2),
+# PRE_STEPS (0 = all epochs), EPOCHS (the config's, 3), WORKERS (2), PYTHON (a Python with
 # torch, numpy and h5py; default python3), THREADS (PyTorch threads, 2), FINETUNE_ARGS (extra `loom train` options
 # of the fine-tuned run only, e.g. "--freeze trunk --freeze-epochs 1"), OUT (runs/photos-finetune),
 # SCRATCH (build folder, .build-release). Logs and results go to OUT (not committed).
@@ -31,8 +36,8 @@ cd "$(dirname "$0")/../.."
 COUNT=${COUNT:-3000}
 SOURCE_FIRST=${SOURCE_FIRST:-20000}
 SOURCE_COUNT=${SOURCE_COUNT:-10000}
-PRE_EPOCHS=${PRE_EPOCHS:-1}
-PRE_STEPS=${PRE_STEPS:-90}
+PRE_EPOCHS=${PRE_EPOCHS:-2}
+PRE_STEPS=${PRE_STEPS:-0}
 WORKERS=${WORKERS:-2}
 PYTHON=${PYTHON:-python3}
 THREADS=${THREADS:-2}
@@ -68,7 +73,7 @@ rm -rf "$OUT/source"
 "$loom" import images --manifest "$OUT/source.csv" --root "$OUT/source/streetstyle27k" --size 64 \
     --out "$OUT/source.h5" | tee "$OUT/logs/source-import.txt"
 
-say "pretraining ResNet-18 in PyTorch ($PRE_EPOCHS epoch(s), at most $PRE_STEPS steps, $THREADS thread(s))"
+say "pretraining ResNet-18 in PyTorch (categories + colour bins, $PRE_EPOCHS epoch(s), steps cap $PRE_STEPS (0 = none), $THREADS thread(s))"
 "$PYTHON" deploy/bench/pytorch_pretrain.py train --data "$OUT/source.h5" --epochs "$PRE_EPOCHS" --max-steps "$PRE_STEPS" \
     --threads "$THREADS" \
     --out "$OUT/resnet18-source.safetensors" > "$OUT/logs/pretrain.txt" 2>&1
@@ -89,4 +94,10 @@ for run in scratch finetuned; do
     grep -E "validation \(|test \(" "$OUT/logs/train-$run.txt" | cut -d' ' -f4- || true
     "$loom" eval "$OUT/$run/latest.h5" | tee "$OUT/logs/eval-$run.txt"
 done
+# The criterion: the mean of the three heads' test accuracies (each head's is printed too).
+for run in scratch finetuned; do
+    awk -v run="$run" '/^test accuracy \(/ { n++; sum += $4; heads = heads sprintf(" %s %.2f", $3, 100 * $4) }
+        END { printf "%-9s mean test accuracy %.2f %% over %d heads:%s\n", run, 100 * sum / n, n, heads }' \
+        "$OUT/logs/eval-$run.txt"
+done | tee "$OUT/logs/summary.txt"
 say "done: logs in $OUT/logs"

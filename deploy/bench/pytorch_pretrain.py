@@ -11,7 +11,8 @@ would be elsewhere.
     loom import images --manifest SRC/source.csv --root SRC/streetstyle27k --size 64 --out source.h5
     # 2. pretraining
     python deploy/bench/pytorch_pretrain.py train --data source.h5 --epochs 2 \
-        --out resnet18-source.safetensors [--threads 1] [--seed 1] [--max-steps N] [--no-colour]
+        --out resnet18-source.safetensors [--threads 1] [--seed 1] [--max-steps N] [--no-colour] \
+        [--stop-after-epochs K]
 
 `manifest` reads the photo benchmark's streetstyle27k.manifest (written by `loom import
 photo-benchmark --first F --count N`): the id column is the Fashion-MNIST train garment's
@@ -269,11 +270,11 @@ def train(args):
         print(f"epoch {epoch + 1}: train loss {loss_sum / max(1, batches):.4f}, validation accuracy "
               f"{accuracy:.4f}" + (f", colour {colour_accuracy:.4f}" if colours else "")
               + f" ({time.time() - start:.0f} s)", flush=True)
-        if step == total:
+        if step == total or epoch + 1 == args.stop_after_epochs:
             break
     state = model.state_dict()
     task = f"{args.data} category ({len(classes)} classes)" + (f" + colour bin ({colours})" if colours else "")
-    save_safetensors(state, args.out, {"format": "pt", "task": task,
+    save_safetensors(state, args.out, {"format": "pt", "task": task, "epochs": f"{epoch + 1} of {args.epochs}",
                                        "steps": str(step), "seed": str(args.seed)})
     print(f"wrote {len(state)} tensors to {args.out}")
 
@@ -294,6 +295,8 @@ def main():
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--threads", type=int, default=1)
     t.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0 = all epochs)")
+    t.add_argument("--stop-after-epochs", type=int, default=0,
+                   help="save and stop after this many epochs, the schedule still planned for --epochs (0 = never)")
     t.add_argument("--colour", action=argparse.BooleanOptionalAction, default=True,
                    help="a second head, fc_colour, on colour bins computed from the pixels (default: on)")
     args = p.parse_args()

@@ -10,7 +10,8 @@
 #   2. source: SOURCE_COUNT photos of garments SOURCE_FIRST.. (no overlap), labelled with the
 #      10 Fashion-MNIST categories, imported with `loom import images`;
 #   3. pretraining in PyTorch (deploy/bench/pytorch_pretrain.py, torchvision's ResNet-18
-#      names), PRE_EPOCHS epochs (or PRE_STEPS steps of 64 if fewer), two heads on the pooled
+#      names), a cosine schedule planned for PRE_EPOCHS epochs (or PRE_STEPS steps of 64 if
+#      fewer) and stopped after PRE_STOP_EPOCHS of them (0 = none), two heads on the pooled
 #      features: `fc` on the categories and `fc_colour` on 8 colour bins the script computes
 #      from each photo's pixels (dark, light, grey, five hue sectors; no label of the
 #      benchmark is read), saved as safetensors. Another task than the target's: neither
@@ -26,7 +27,8 @@
 #   COUNT=1000 SOURCE_COUNT=2000 PRE_STEPS=20 EPOCHS=1 deploy/experiments/photos-finetune.sh  # a quick look
 #
 # Environment: COUNT (3000), SOURCE_FIRST (20000), SOURCE_COUNT (10000), PRE_EPOCHS (2),
-# PRE_STEPS (0 = all epochs), EPOCHS (the config's, 3), WORKERS (2), PYTHON (a Python with
+# PRE_STEPS (0 = all epochs), PRE_STOP_EPOCHS (1, as measured: the CPU did not allow the second
+# epoch; 0 = the whole schedule), EPOCHS (the config's, 3), WORKERS (2), PYTHON (a Python with
 # torch, numpy and h5py; default python3), THREADS (PyTorch threads, 2), FINETUNE_ARGS (extra `loom train` options
 # of the fine-tuned run only, e.g. "--freeze trunk --freeze-epochs 1"), OUT (runs/photos-finetune),
 # SCRATCH (build folder, .build-release). Logs and results go to OUT (not committed).
@@ -38,6 +40,7 @@ SOURCE_FIRST=${SOURCE_FIRST:-20000}
 SOURCE_COUNT=${SOURCE_COUNT:-10000}
 PRE_EPOCHS=${PRE_EPOCHS:-2}
 PRE_STEPS=${PRE_STEPS:-0}
+PRE_STOP_EPOCHS=${PRE_STOP_EPOCHS:-1}
 WORKERS=${WORKERS:-2}
 PYTHON=${PYTHON:-python3}
 THREADS=${THREADS:-2}
@@ -73,8 +76,9 @@ rm -rf "$OUT/source"
 "$loom" import images --manifest "$OUT/source.csv" --root "$OUT/source/streetstyle27k" --size 64 \
     --out "$OUT/source.h5" | tee "$OUT/logs/source-import.txt"
 
-say "pretraining ResNet-18 in PyTorch (categories + colour bins, $PRE_EPOCHS epoch(s), steps cap $PRE_STEPS (0 = none), $THREADS thread(s))"
+say "pretraining ResNet-18 in PyTorch (categories + colour bins, $PRE_EPOCHS epoch(s) planned, stop after $PRE_STOP_EPOCHS (0 = none), steps cap $PRE_STEPS (0 = none), $THREADS thread(s))"
 "$PYTHON" deploy/bench/pytorch_pretrain.py train --data "$OUT/source.h5" --epochs "$PRE_EPOCHS" --max-steps "$PRE_STEPS" \
+    --stop-after-epochs "$PRE_STOP_EPOCHS" \
     --threads "$THREADS" \
     --out "$OUT/resnet18-source.safetensors" > "$OUT/logs/pretrain.txt" 2>&1
 grep -v "^  step" "$OUT/logs/pretrain.txt"
@@ -94,10 +98,11 @@ for run in scratch finetuned; do
     grep -E "validation \(|test \(" "$OUT/logs/train-$run.txt" | cut -d' ' -f4- || true
     "$loom" eval "$OUT/$run/latest.h5" | tee "$OUT/logs/eval-$run.txt"
 done
-# The criterion: the mean of the three heads' test accuracies (each head's is printed too).
+# The criterion: the mean of the three heads' test accuracies (each head's is printed too;
+# `train` prints them for the last weights, the ones `loom eval` read above).
 for run in scratch finetuned; do
     awk -v run="$run" '/^test accuracy \(/ { n++; sum += $4; heads = heads sprintf(" %s %.2f", $3, 100 * $4) }
         END { printf "%-9s mean test accuracy %.2f %% over %d heads:%s\n", run, 100 * sum / n, n, heads }' \
-        "$OUT/logs/eval-$run.txt"
+        "$OUT/logs/train-$run.txt"
 done | tee "$OUT/logs/summary.txt"
 say "done: logs in $OUT/logs"

@@ -123,6 +123,9 @@ final class ShardServerSession {
     private var gradients: [ShardBlock: [Float]] = [:]
     /// Workers that asked for a version not reached yet.
     private var waitingPulls: [PeerID: UInt64] = [:]
+    /// The frames of the slice message of the version held (encoded, with bf16 narrowed,
+    /// once per version however many workers pull it).
+    private var sliceFrames: (version: UInt64, frames: [[UInt8]])?
     private var lastHeard: ContinuousClock.Instant
     private var lastBeat: ContinuousClock.Instant
     private(set) var stepsApplied = 0
@@ -249,6 +252,7 @@ final class ShardServerSession {
                           wire: config.cluster.wire)
             update = nil
             gradients.removeAll()
+            sliceFrames = nil
             answerWaitingPulls()
             logger.info("\(fresh ? "serving" : "reset to") run \(String(m.runID, radix: 16)): shard \(shard)\(b.shards.map { " of \($0)" } ?? ""), parameters [\(lower), \(upper)) (\(n)), version \(m.weightsVersion), wire \(config.cluster.wire.rawValue)")
         } catch {
@@ -321,15 +325,21 @@ final class ShardServerSession {
 
     private func sendSlice(to peer: PeerID) {
         guard let slice else { return }
-        var body = ShardBody(kind: .slice)
-        body.shard = slice.shard
-        body.lower = slice.range.lowerBound
-        body.upper = slice.range.upperBound
-        // With bf16 the slice goes rounded to nearest even: the weights `loom train --workers 0`
-        // computes with (`TrainingState.computeParameters`); the float32 master stays here.
-        let message = ShardMessage(runID: slice.runID, step: slice.version, weightsVersion: slice.version, body: body,
-                                   values: slice.parameters, bf16: slice.wire == .bf16)
-        let frames = Message.shard(message).encode()
+        let frames: [[UInt8]]
+        if let cached = sliceFrames, cached.version == slice.version {
+            frames = cached.frames
+        } else {
+            var body = ShardBody(kind: .slice)
+            body.shard = slice.shard
+            body.lower = slice.range.lowerBound
+            body.upper = slice.range.upperBound
+            // With bf16 the slice goes rounded to nearest even: the weights `loom train --workers 0`
+            // computes with (`TrainingState.computeParameters`); the float32 master stays here.
+            let message = ShardMessage(runID: slice.runID, step: slice.version, weightsVersion: slice.version, body: body,
+                                       values: slice.parameters, bf16: slice.wire == .bf16)
+            frames = Message.shard(message).encode()
+            sliceFrames = (slice.version, frames)
+        }
         sliceBytesOut += frames.reduce(0) { $0 + $1.count }
         do { try server.workerTransport.send(frames, to: peer) } catch {
             logger.debug("cannot send weights \(slice.version) to worker \(peer): \(error)")

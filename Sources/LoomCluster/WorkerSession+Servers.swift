@@ -133,10 +133,11 @@ extension WorkerSession {
             var body = ShardBody(kind: .gradient)
             body.first = Int(a.firstShard)
             body.count = a.shardCount
-            let values = Array(gradients[link.address.lower..<link.address.upper])
-            let message = Message.shard(ShardMessage(runID: runID, step: a.step, weightsVersion: a.weightsVersion, body: body, values: values,
-                                                     bf16: bf16))
-            do { try link.transport.send(message, to: .coordinator) } catch {
+            let message = ShardMessage(runID: runID, step: a.step, weightsVersion: a.weightsVersion, body: body, bf16: bf16)
+            let frames = gradients.withUnsafeBufferPointer {
+                message.encode(values: UnsafeBufferPointer(rebasing: $0[link.address.lower..<link.address.upper]))
+            }
+            do { try link.transport.send(frames, to: .coordinator) } catch {
                 worker.log.warning("step \(a.step): cannot push the gradient of block [\(a.firstShard), +\(a.shardCount)) to shard server \(link.address.endpoint): \(error); the result is not sent")
                 return false
             }

@@ -104,6 +104,24 @@ public struct ShardMessage: Equatable, Sendable {
     }
 }
 
+extension ShardMessage {
+    /// The frames of this message (its `values` ignored) with `values` read from a buffer:
+    /// a worker's push of one slice of its gradient, without copying the slice into an
+    /// array first; with `bf16` narrowed straight from the buffer.
+    public func encode(values: UnsafeBufferPointer<Float>) -> [[UInt8]] {
+        var empty = self
+        empty.values = []
+        var frames = Message.shard(empty).encode()
+        frames[2] = bf16 ? BFloat16Codec.narrow(values) : Array(UnsafeRawBufferPointer(values))
+        var header = WireHeader(type: .shard, runID: runID, step: step, weightsVersion: weightsVersion,
+                                flags: bf16 ? WireHeader.bf16Flag : 0)
+        header.payloadFrameCount = 2
+        header.payloadBytes = UInt64(frames[1].count + frames[2].count)
+        frames[0] = header.encode()
+        return frames
+    }
+}
+
 /// The JSON frame of a shard message; which fields a kind needs is in the table above.
 public struct ShardBody: Codable, Equatable, Sendable {
     public var kind: ShardMessage.Kind

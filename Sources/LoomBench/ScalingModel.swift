@@ -90,6 +90,13 @@ public struct ScalingModel: Sendable {
         return c.compute + max(0, comm - hidden * c.compute) + c.reduce + c.optimizer
     }
 
+    /// The share h of a host's compute that can hide communication with overlap: the
+    /// backward pass (two thirds of a training step's compute) of a block's last
+    /// micro-shard, the only one whose gradient ranges are final while compute goes on.
+    public static func overlapShare(microShardsPerBlock c: Int) -> Double {
+        2.0 / 3.0 / Double(max(c, 1))
+    }
+
     /// Weak-scaling efficiency: the step at one host over the step at N (per-host batch fixed).
     public static func efficiency(one: Double, n: Double) -> Double { one / n }
 }

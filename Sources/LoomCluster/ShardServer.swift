@@ -95,6 +95,9 @@ final class ShardServerSession {
         var version: UInt64
         var heartbeat: Duration
         var timeout: Duration
+        /// `cluster.overlap`: gradients come by ranges and each range is updated and sent
+        /// back once its sum is complete (ShardServer+Overlap.swift).
+        var overlap = false
     }
 
     /// A step the coordinator asked to apply once every piece's gradient slice is in.
@@ -105,19 +108,21 @@ final class ShardServerSession {
         var lr: Double
     }
 
-    private let server: ShardServer
+    let server: ShardServer
     private let coordinator: Transport
     private let clock = ContinuousClock()
-    private var slice: Slice?
-    private var update: Update?
+    var slice: Slice?
+    var update: Update?
+    /// The step being applied range by range (overlap).
+    var ranged = RangedStep()
     /// Gradient slices of the current step, by piece.
     private var gradients: [ShardBlock: [Float]] = [:]
     /// Workers that asked for a version not reached yet.
-    private var waitingPulls: [PeerID: UInt64] = [:]
+    var waitingPulls: [PeerID: UInt64] = [:]
     private var lastHeard: ContinuousClock.Instant
     private var lastBeat: ContinuousClock.Instant
-    private(set) var stepsApplied = 0
-    private var logger: Logger { server.log }
+    var stepsApplied = 0
+    var logger: Logger { server.log }
     private var endpoint: String { server.options.coordinatorEndpoint }
 
     init(server: ShardServer, coordinator: Transport) {
@@ -170,7 +175,7 @@ final class ShardServerSession {
         return .exit
     }
 
-    private func sendToCoordinator(_ message: Message) {
+    func sendToCoordinator(_ message: Message) {
         do { try coordinator.send(message, to: .coordinator) } catch {
             logger.debug("cannot send \(message.type) to the coordinator yet: \(error)")
         }
@@ -234,8 +239,10 @@ final class ShardServerSession {
             let fresh = slice?.runID != m.runID
             slice = Slice(runID: m.runID, shard: shard, range: lower..<upper, parameters: Array(m.values[0..<n]),
                           optimizer: optimizer, version: m.weightsVersion,
-                          heartbeat: .milliseconds(config.cluster.heartbeatMs), timeout: .milliseconds(config.cluster.workerTimeoutMs))
+                          heartbeat: .milliseconds(config.cluster.heartbeatMs), timeout: .milliseconds(config.cluster.workerTimeoutMs),
+                          overlap: config.cluster.overlap)
             update = nil
+            ranged = RangedStep()
             gradients.removeAll()
             answerWaitingPulls()
             logger.info("\(fresh ? "serving" : "reset to") run \(String(m.runID, radix: 16)): shard \(shard)\(b.shards.map { " of \($0)" } ?? ""), parameters [\(lower), \(upper)) (\(n)), version \(m.weightsVersion)")
@@ -251,6 +258,7 @@ final class ShardServerSession {
         }
         let blocks = stride(from: 0, to: pairs.count, by: 2).map { ShardBlock(start: pairs[$0], count: pairs[$0 + 1]) }
         update = Update(step: m.step, blocks: blocks, leaves: leaves, lr: Double(bitPattern: bits))
+        if slice.overlap { return startRangedStep() }
         applyIfComplete()
     }
 
@@ -282,6 +290,8 @@ final class ShardServerSession {
             return
         }
         switch m.kind {
+        case .gradient where slice.overlap:
+            takeRange(m, from: envelope.peer)
         case .gradient:
             guard let first = m.body.first, let count = m.body.count, m.values.count == slice.range.count else {
                 return logger.warning("dropped a gradient slice from worker \(envelope.peer): \(m.values.count) values, this slice holds \(slice.range.count)")
@@ -296,13 +306,14 @@ final class ShardServerSession {
                 sendSlice(to: envelope.peer)
             } else if m.weightsVersion > slice.version {
                 waitingPulls[envelope.peer] = m.weightsVersion
+                if slice.overlap { catchUp(envelope.peer, version: m.weightsVersion) }
             }
         default:
             logger.debug("dropped a shard \(m.kind.rawValue) from worker \(envelope.peer)")
         }
     }
 
-    private func sendSlice(to peer: PeerID) {
+    func sendSlice(to peer: PeerID) {
         guard let slice else { return }
         var body = ShardBody(kind: .slice)
         body.shard = slice.shard
@@ -360,7 +371,7 @@ final class ShardServerSession {
     }
 
     /// Sends the slice to every worker that asked for the version held now.
-    private func answerWaitingPulls() {
+    func answerWaitingPulls() {
         guard let slice else { return }
         for (peer, version) in waitingPulls where version == slice.version {
             waitingPulls[peer] = nil

@@ -17,3 +17,12 @@ import Testing
     let written = TestConfigs.minimal + "\ncluster:\n  servers: 1\n  wire: bf16"
     #expect(TestConfigs.error(written)?.description.contains("shard servers") == true)
 }
+
+@Test func overlapIsReadWithServersAndRefusedWithout() throws {
+    let on = try TestConfigs.parse(TestConfigs.minimal, overrides: ["cluster.servers=2", "cluster.overlap=true"])
+    #expect(on.cluster.overlap && on.cluster.servers == 2)
+    #expect(try TestConfigs.parse(TestConfigs.minimal).cluster.overlap == false)
+    let error = try #require(TestConfigs.error(TestConfigs.minimal, overrides: ["cluster.overlap=true"]),
+                             "overlap without shard servers accepted")
+    #expect(error.description.contains("cluster.overlap needs shard servers (cluster.servers > 0)"))
+}

@@ -30,6 +30,9 @@ extension WorkerSession {
                              block: ShardBlock(start: Int(a.firstShard), count: a.shardCount), microBatch: m,
                              sampleIDs: a.sampleIndices, headScales: a.headScales)
         let overlap = problem.config.cluster.overlap && !servers.isEmpty
+        // Overlap: ask for the next version now, so that each server sends its ranges as
+        // soon as it has stepped them, while this block is still computed.
+        if overlap { askForNext(a.weightsVersion + 1) }
         if let hold = worker.options.standInMilliseconds {
             if overlap {
                 let (sum, pushed) = standInOverlapped(work, holding: hold, run: run, assignment: a)
@@ -102,10 +105,14 @@ extension WorkerSession {
         sendToCoordinator(.result(wire))
         worker.countPiece()
         // Overlap: the next version's ranges come back as the servers complete them.
-        if run.computer.problem.config.cluster.overlap && !servers.isEmpty && sum.isFinite, prePulled != a.weightsVersion + 1 {
-            prePulled = a.weightsVersion + 1
-            pull(a.weightsVersion + 1)
-        }
+        if run.computer.problem.config.cluster.overlap && !servers.isEmpty && sum.isFinite { askForNext(a.weightsVersion + 1) }
+    }
+
+    /// Overlap: one `pull` per server for the version after the one computed with.
+    private func askForNext(_ next: UInt64) {
+        guard prePulled != next else { return }
+        prePulled = next
+        pull(next)
     }
 
     /// The stand-in of computing `work`: the slots hold their sub-blocks for `hold` ms per

@@ -44,7 +44,8 @@ public struct RangedPieces {
     public mutating func take(_ block: ShardBlock, range: Range<Int>, values part: ArraySlice<Float>) -> Bool {
         guard ReductionTree.isNode(block, leafCount: leaves), range.lowerBound >= 0, range.upperBound <= length,
               part.count == range.count else { return false }
-        var buffer = values[block] ?? [Float](repeating: 0, count: length)
+        // Out of the dictionary while written: no copy of the whole piece per part.
+        var buffer = values.removeValue(forKey: block) ?? [Float](repeating: 0, count: length)
         let had = held[block] ?? ElementRanges()
         for r in ElementRanges(range).subtracting(had).ranges {
             let from = part.startIndex + (r.lowerBound - range.lowerBound)

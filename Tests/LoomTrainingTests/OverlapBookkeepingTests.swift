@@ -87,8 +87,9 @@ struct RangedPiecesTests {
 
     @Test func aPieceThatIsNoNodeOfTheTreeOrDoesNotFitIsRefused() {
         var pieces = RangedPieces(leaves: 7, length: 50)
-        #expect(!pieces.take(ShardBlock(start: 1, count: 2), range: 0..<5, values: [Float](repeating: 1, count: 5)[...]))
-        #expect(!pieces.take(ShardBlock(start: 0, count: 4), range: 45..<55, values: [Float](repeating: 1, count: 10)[...]))
+        let notANode = pieces.take(ShardBlock(start: 1, count: 2), range: 0..<5, values: [Float](repeating: 1, count: 5)[...])
+        let tooLong = pieces.take(ShardBlock(start: 0, count: 4), range: 45..<55, values: [Float](repeating: 1, count: 10)[...])
+        #expect(!notANode && !tooLong)
         #expect(pieces.isEmpty)
     }
 

@@ -12,6 +12,7 @@ import Logging
 import LoomBench
 import LoomConfig
 import LoomKernels
+import LoomModel
 import LoomTraining
 import LoomWire
 
@@ -140,7 +141,8 @@ enum HostsBench {
             }
             report(counts: counts, measured: runs, model: model, config: config, costs: costs, batch: batch,
                    sharded: o.servers == "hosts",
-                   hidden: overlap ? ScalingModel.overlapShare(microShardsPerBlock: (batch / microBatch + o.slots - 1) / o.slots) : nil)
+                   hidden: overlap ? ScalingModel.overlapShare(microShardsPerBlock: (batch / microBatch + o.slots - 1) / o.slots,
+                                                               layers: problem.model.backwardSpans.map { ($0.parameters.count, $0.flops) }) : nil)
         }
     }
 
@@ -215,7 +217,7 @@ enum HostsBench {
         }
         print("  + a round trip's CPU (from the 1-host run, so the 1-host model is the measurement);")
         if let hidden {
-            print(String(format: "  with overlap: communication hides behind h = %.3f of the compute (the backward pass of a block's last micro-shard);", hidden))
+            print(String(format: "  with overlap: communication hides behind h = %.3f of the compute (the backward pass of a block's last micro-shard after each layer's gradient is ready, byte-weighted);", hidden))
             // What the measurement says h was: the communication the model without overlap
             // charges, less what the step showed beyond compute, CPU, reduction and optimizer.
             for n in counts where n > 1 {

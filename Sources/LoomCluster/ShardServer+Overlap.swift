@@ -42,7 +42,7 @@ extension ShardServerSession {
         guard let slice, let update else { return }
         let n = slice.range.count
         let early = ranged.early
-        ranged = RangedStep(pieces: RangedPieces(leaves: update.leaves, length: n), next: slice.parameters,
+        ranged = RangedStep(pieces: RangedPieces(leaves: update.leaves, length: n, bf16: slice.wire == .bf16), next: slice.parameters,
                             gradient: [Float](repeating: 0, count: n))
         for (block, range, values) in early { ranged.pieces?.take(block, range: range, values: values[...]) }
         applyReadyRanges()
@@ -52,7 +52,12 @@ extension ShardServerSession {
     /// pushes whole blocks, such as one with several slots).
     func takeRange(_ m: ShardMessage, from peer: PeerID) {
         guard let slice, let first = m.body.first, let count = m.body.count else { return }
+        // A float32 range in a bf16 run (or the reverse) was not summed along the run's tree.
+        guard m.bf16 == (slice.wire == .bf16) else {
+            return logger.warning("dropped a gradient range from worker \(peer): \(m.bf16 ? "bf16" : "fp32"), the run's cluster.wire is \(slice.wire.rawValue)")
+        }
         guard m.weightsVersion == slice.version else { return }
+        gradientBytesIn += m.values.count * (m.bf16 ? 2 : 4)
         let lower = m.body.lower ?? slice.range.lowerBound, upper = m.body.upper ?? slice.range.upperBound
         guard lower >= slice.range.lowerBound, upper <= slice.range.upperBound, m.values.count == upper - lower else {
             return logger.warning("dropped a gradient range [\(lower), \(upper)) from worker \(peer): this server holds [\(slice.range.lowerBound), \(slice.range.upperBound))")
@@ -156,9 +161,12 @@ extension ShardServerSession {
             body.shard = slice.shard
             body.lower = slice.range.lowerBound + chunk.lowerBound
             body.upper = slice.range.lowerBound + chunk.upperBound
+            // With bf16 the range goes rounded to nearest even, as a whole slice does.
             let message = ShardMessage(runID: slice.runID, step: version, weightsVersion: version, body: body,
-                                       values: Array(values[chunk]))
-            do { try server.workerTransport.send(.shard(message), to: peer) } catch {
+                                       values: Array(values[chunk]), bf16: slice.wire == .bf16)
+            let frames = Message.shard(message).encode()
+            sliceBytesOut += frames.reduce(0) { $0 + $1.count }
+            do { try server.workerTransport.send(frames, to: peer) } catch {
                 logger.debug("cannot send weights \(version) to worker \(peer): \(error)")
             }
         }

@@ -68,7 +68,7 @@ extension WorkerSession {
                     // A range that is not finite is not pushed, nor anything after it: the
                     // result then goes whole to the coordinator, which rejects it (R12).
                     guard pushing else { return }
-                    pushing = values.allSatisfy(\.isFinite) && self.pushRange(range, values, for: a, runID: run.runID)
+                    pushing = values.allSatisfy(\.isFinite) && self.pushRange(range, values, for: a, runID: run.runID, bf16: problem.config.cluster.wire == .bf16)
                     self.beatIfDue()
                 })
             } else {
@@ -96,7 +96,7 @@ extension WorkerSession {
             // The gradient goes to the servers, slice by slice; the rest to the coordinator.
             // A non-finite sum goes whole to the coordinator, which rejects it (R12) and has
             // the block computed again by another worker, as without servers.
-            guard pushSlices(sum.gradients, for: a, runID: run.runID) else { return }
+            guard pushSlices(sum.gradients, for: a, runID: run.runID, bf16: wire.bf16) else { return }
             wire.gradientSum = []
         } else if a.sharedResult, let slot = publishSharedGradient(sum.gradients) {
             wire.gradientSum = []

@@ -105,6 +105,12 @@ extension WorkerSession {
                 }
                 // The whole slice, or (overlap) one range of it.
                 guard case .shard(let m) = message, m.kind == .slice, let lower = m.body.lower, let upper = m.body.upper else { continue }
+                // A bf16 run computes with the bf16 rounding of the weights: a float32 slice
+                // (or the reverse) is not what `loom train --workers 0` computes with.
+                guard m.bf16 == (run.computer.problem.config.cluster.wire == .bf16) else {
+                    worker.log.warning("dropped a weights slice from shard server \(servers[i].address.endpoint): \(m.bf16 ? "bf16" : "fp32"), the run's cluster.wire is \(run.computer.problem.config.cluster.wire.rawValue)")
+                    continue
+                }
                 servers[i].take(m.values, lower: lower, upper: upper, version: m.weightsVersion)
             }
         }
@@ -152,16 +158,18 @@ extension WorkerSession {
         return false
     }
 
-    /// Sends each server its slice of `gradients`; false (after a log line) when one could
-    /// not be sent: then no result goes to the coordinator, and the block goes to another
-    /// worker at the step deadline.
-    func pushSlices(_ gradients: [Float], for a: Assignment, runID: UInt64) -> Bool {
+    /// Sends each server its slice of `gradients` (with `bf16`, as bfloat16: a bf16 run's
+    /// sums are bf16 values already, so they cross exactly); false (after a log line) when
+    /// one could not be sent: then no result goes to the coordinator, and the block goes to
+    /// another worker at the step deadline.
+    func pushSlices(_ gradients: [Float], for a: Assignment, runID: UInt64, bf16: Bool) -> Bool {
         for link in servers {
             var body = ShardBody(kind: .gradient)
             body.first = Int(a.firstShard)
             body.count = a.shardCount
             let values = Array(gradients[link.address.lower..<link.address.upper])
-            let message = Message.shard(ShardMessage(runID: runID, step: a.step, weightsVersion: a.weightsVersion, body: body, values: values))
+            let message = Message.shard(ShardMessage(runID: runID, step: a.step, weightsVersion: a.weightsVersion, body: body, values: values,
+                                                     bf16: bf16))
             do { try link.transport.send(message, to: .coordinator) } catch {
                 worker.log.warning("step \(a.step): cannot push the gradient of block [\(a.firstShard), +\(a.shardCount)) to shard server \(link.address.endpoint): \(error); the result is not sent")
                 return false
@@ -173,9 +181,10 @@ extension WorkerSession {
 
 extension WorkerSession {
     /// Overlap: sends each server its part of `values`, elements `range` of the block's
-    /// gradient sum, in messages of at most `overlapChunkFloats`. False (after a log line)
+    /// gradient sum (as bfloat16 with `bf16`: a bf16 run's sums are bf16 values already), in
+    /// messages of at most `overlapChunkFloats`. False (after a log line)
     /// when one could not be sent.
-    func pushRange(_ range: Range<Int>, _ values: [Float], for a: Assignment, runID: UInt64) -> Bool {
+    func pushRange(_ range: Range<Int>, _ values: [Float], for a: Assignment, runID: UInt64, bf16: Bool) -> Bool {
         for link in servers {
             let lower = max(range.lowerBound, link.address.lower), upper = min(range.upperBound, link.address.upper)
             guard lower < upper else { continue }
@@ -186,7 +195,8 @@ extension WorkerSession {
                 body.lower = chunk.lowerBound
                 body.upper = chunk.upperBound
                 let part = Array(values[(chunk.lowerBound - range.lowerBound)..<(chunk.upperBound - range.lowerBound)])
-                let message = Message.shard(ShardMessage(runID: runID, step: a.step, weightsVersion: a.weightsVersion, body: body, values: part))
+                let message = Message.shard(ShardMessage(runID: runID, step: a.step, weightsVersion: a.weightsVersion, body: body, values: part,
+                                                         bf16: bf16))
                 do { try link.transport.send(message, to: .coordinator) } catch {
                     worker.log.warning("step \(a.step): cannot push gradient range [\(chunk.lowerBound), \(chunk.upperBound)) of block [\(a.firstShard), +\(a.shardCount)) to shard server \(link.address.endpoint): \(error)")
                     return false

@@ -22,13 +22,16 @@ public struct RangedPieces {
     public let leaves: Int
     /// Elements per piece (the server's slice).
     public let length: Int
+    /// `cluster.wire: bf16`: every sum of two rounded to bf16, as `ShardResult.combine`.
+    public let bf16: Bool
     private var values: [ShardBlock: [Float]] = [:]
     private var held: [ShardBlock: ElementRanges] = [:]
 
-    public init(leaves: Int, length: Int) {
+    public init(leaves: Int, length: Int, bf16: Bool = false) {
         precondition(leaves >= 1 && length >= 0, "RangedPieces(\(leaves), \(length))")
         self.leaves = leaves
         self.length = length
+        self.bf16 = bf16
     }
 
     /// Whether no part of any piece is held.
@@ -75,7 +78,7 @@ public struct RangedPieces {
 
     /// The step's sum of `range`, which must lie inside `ready` and inside or outside each
     /// held part (a piece of `ready.pieces(cutAt: boundaries)`); nil otherwise. Summed along
-    /// the tree, left operand first, as `ShardResult.add` sums whole gradients.
+    /// the tree, left operand first, as `ShardResult.combine` sums whole gradients.
     public func sum(_ range: Range<Int>) -> [Float]? {
         func value(_ node: ShardBlock) -> [Float]? {
             if let own = held[node], own.contains(range), let v = values[node] { return Array(v[range]) }
@@ -88,6 +91,7 @@ public struct RangedPieces {
                 right.withUnsafeBufferPointer { r in
                     if let a = l.baseAddress, let b = r.baseAddress { _ = elementwiseSum(a, b, into: a, count: n) }
                 }
+                if bf16 { BFloat16.round(l) }
             }
             return left
         }

@@ -65,3 +65,19 @@ import Testing
         #expect(bitwiseEqual(model, reference), "weights differ from the one-process run after a lost server")
     }
 }
+
+/// Overlap with `cluster.wire: bf16`: the ranges are summed with the tree's rounding and
+/// go both ways as bfloat16; the weights are those of the bf16 one-process run.
+@Suite(.serialized) struct OverlapBFloat16Tests {
+    @Test func anOverlappedBF16RunGivesTheWeightsOfTheBF16OneProcessRun() throws {
+        let h = try ClusterHarness("overlap-bf16", model: "reference-cnn", maxSteps: 4,
+                                   extra: ["training.micro_batch=16", "cluster.wire=bf16"])
+        let reference = try h.referenceModel()
+        let coordinator = try h.startCoordinator(run: "run", extra: ["--min-workers", "2", "--set", "cluster.servers=2",
+                                                                     "--set", "cluster.overlap=true"])
+        for i in 0..<2 { try h.startServer("server\(i)") }
+        for w in 0..<2 { try h.startWorker("w\(w)") }
+        let model = try h.finish(coordinator, run: "run")
+        #expect(bitwiseEqual(model, reference), "bf16 with overlap: weights differ from the bf16 one-process run")
+    }
+}

@@ -99,8 +99,10 @@ static int cv_path(void) {
     return path;
 }
 
-int loom_conv_forward(float *y, const float *x, const float *weight, const float *bias, size_t batch,
-                      const struct loom_conv_shape *shape) {
+/// The forward pass; `flipped`: the weights are those of the convolution this one transposes,
+/// (C, OC, k, k), read flipped in (ky, kx).
+static int cv_forward(float *y, const float *x, const float *weight, const float *bias, size_t batch,
+                      const struct loom_conv_shape *shape, int flipped) {
     struct cv_geometry g = cv_geometry(shape);
     // Weights packed as (OC / CV_OCB, C, k², CV_OCB), the output channels past OC zero.
     size_t packed = (size_t)(g.oc_blocks * CV_OCB * g.c * g.taps);
@@ -115,7 +117,10 @@ int loom_conv_forward(float *y, const float *x, const float *weight, const float
     for (long o = 0; o < g.oc; o++) {
         float *dst = wpack + (o / CV_OCB) * g.c * g.taps * CV_OCB + o % CV_OCB;
         for (long c = 0; c < g.c; c++) {
-            for (long t = 0; t < g.taps; t++) dst[(c * g.taps + t) * CV_OCB] = weight[(o * g.c + c) * g.taps + t];
+            for (long t = 0; t < g.taps; t++) {
+                dst[(c * g.taps + t) * CV_OCB] = flipped ? weight[(c * g.oc + o) * g.taps + (g.taps - 1 - t)]
+                                                         : weight[(o * g.c + c) * g.taps + t];
+            }
         }
         if (bias) bpack[o] = bias[o];
     }
@@ -126,6 +131,19 @@ int loom_conv_forward(float *y, const float *x, const float *weight, const float
     }
     free(scratch);
     return 1;
+}
+
+int loom_conv_forward(float *y, const float *x, const float *weight, const float *bias, size_t batch,
+                      const struct loom_conv_shape *shape) {
+    return cv_forward(y, x, weight, bias, batch, shape, 0);
+}
+
+int loom_conv_input_gradient(float *dx, const float *dy, const float *weight, size_t batch,
+                             const struct loom_conv_shape *shape) {
+    struct loom_conv_shape t = {shape->out_channels, shape->in_channels, shape->height + 2 * shape->padding - shape->kernel + 1,
+                                shape->width + 2 * shape->padding - shape->kernel + 1, shape->kernel, 1,
+                                shape->kernel - 1 - shape->padding};
+    return cv_forward(dx, dy, weight, NULL, batch, &t, 1);
 }
 
 int loom_conv_weight_gradient(float *dweight, const float *dy, const float *x, size_t batch,

@@ -90,6 +90,26 @@ public struct ScalingModel: Sendable {
         return c.compute + max(0, comm - hidden * c.compute) + c.reduce + c.optimizer
     }
 
+    /// The share h of a host's compute that can hide communication with overlap: the
+    /// backward pass (two thirds of a training step's compute) of a block's last
+    /// micro-shard, the only one whose gradient ranges are final while compute goes on,
+    /// less the part of it that passes before each layer's gradient is ready.
+    /// `layers`: (parameters, forward FLOPs) per layer in backward order; a layer's bytes
+    /// can hide behind what is left of the backward pass once it is done, so h is the
+    /// byte-weighted mean of that remainder. Without layers, the whole backward pass.
+    public static func overlapShare(microShardsPerBlock c: Int, layers: [(parameters: Int, flops: Int)] = []) -> Double {
+        let backward = 2.0 / 3.0 / Double(max(c, 1))
+        let bytes = Double(layers.reduce(0) { $0 + $1.parameters })
+        let flops = Double(layers.reduce(0) { $0 + $1.flops })
+        guard bytes > 0, flops > 0 else { return backward }
+        var done = 0.0, share = 0.0
+        for layer in layers {
+            done += Double(layer.flops) / flops
+            share += Double(layer.parameters) / bytes * (1 - done)
+        }
+        return backward * share
+    }
+
     /// Weak-scaling efficiency: the step at one host over the step at N (per-host batch fixed).
     public static func efficiency(one: Double, n: Double) -> Double { one / n }
 }

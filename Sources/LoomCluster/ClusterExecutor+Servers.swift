@@ -218,14 +218,17 @@ extension ClusterExecutor {
     /// Tells every server which pieces make `job`'s step and its learning rate, and waits
     /// until each has applied it; throws `.diverged` when a slice's sum was not finite.
     func updateServers(_ job: ClusterJob, plan: StepPlan, state: TrainingState) throws(TrainingError) {
-        var body = ShardBody(kind: .update)
-        body.blocks = job.pieces.values.map(\.block).sorted { $0.start < $1.start }.flatMap { [$0.start, $0.count] }
-        body.leaves = plan.shardCount
-        body.lrBits = state.schedule.lr(atStep: plan.step).bitPattern
-        let frames = Message.shard(ShardMessage(runID: runID, step: job.step, weightsVersion: job.weightsVersion, body: body)).encode()
-        for server in servers.values.sorted(by: { $0.shard < $1.shard }) {
-            server.updated = nil
-            sendToServer(frames, server)
+        // With overlap the update went out when the step started (`startServerStep`).
+        if !problem.config.cluster.overlap {
+            var body = ShardBody(kind: .update)
+            body.blocks = job.pieces.values.map(\.block).sorted { $0.start < $1.start }.flatMap { [$0.start, $0.count] }
+            body.leaves = plan.shardCount
+            body.lrBits = state.schedule.lr(atStep: plan.step).bitPattern
+            let frames = Message.shard(ShardMessage(runID: runID, step: job.step, weightsVersion: job.weightsVersion, body: body)).encode()
+            for server in servers.values.sorted(by: { $0.shard < $1.shard }) {
+                server.updated = nil
+                sendToServer(frames, server)
+            }
         }
         let started = clock.now
         while true {

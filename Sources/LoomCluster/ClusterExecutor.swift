@@ -304,6 +304,7 @@ public final class ClusterExecutor: StepExecutor {
         }
         let tick = min(options.heartbeatInterval, .milliseconds(50))
         try prepareServers(state)
+        startServerStep(job, state: state)
         while true {
             try checkServers()
             if control?.stopRequested == true {

@@ -104,6 +104,9 @@ final class ShardServerSession {
         /// The run's `cluster.wire`: with bf16 the tree rounds every sum of two, gradient
         /// slices come and weights slices go as bfloat16.
         var wire: WireFormat
+        /// `cluster.overlap`: gradients come by ranges and each range is updated and sent
+        /// back once its sum is complete (ShardServer+Overlap.swift).
+        var overlap = false
     }
 
     /// A step the coordinator asked to apply once every piece's gradient slice is in.
@@ -114,21 +117,26 @@ final class ShardServerSession {
         var lr: Double
     }
 
-    private let server: ShardServer
+    let server: ShardServer
     private let coordinator: Transport
     private let clock = ContinuousClock()
-    private var slice: Slice?
-    private var update: Update?
+    var slice: Slice?
+    var update: Update?
+    /// The step being applied range by range (overlap).
+    var ranged = RangedStep()
     /// Gradient slices of the current step, by piece.
     private var gradients: [ShardBlock: [Float]] = [:]
     /// Workers that asked for a version not reached yet.
-    private var waitingPulls: [PeerID: UInt64] = [:]
+    var waitingPulls: [PeerID: UInt64] = [:]
+    /// The frames of the slice message of the version held (encoded, with bf16 narrowed,
+    /// once per version however many workers pull it).
+    private var sliceFrames: (version: UInt64, frames: [[UInt8]])?
     private var lastHeard: ContinuousClock.Instant
     private var lastBeat: ContinuousClock.Instant
-    private(set) var stepsApplied = 0
-    private(set) var gradientBytesIn = 0
-    private(set) var sliceBytesOut = 0
-    private var logger: Logger { server.log }
+    var stepsApplied = 0
+    var gradientBytesIn = 0
+    var sliceBytesOut = 0
+    var logger: Logger { server.log }
     private var endpoint: String { server.options.coordinatorEndpoint }
 
     init(server: ShardServer, coordinator: Transport) {
@@ -181,7 +189,7 @@ final class ShardServerSession {
         return .exit
     }
 
-    private func sendToCoordinator(_ message: Message) {
+    func sendToCoordinator(_ message: Message) {
         do { try coordinator.send(message, to: .coordinator) } catch {
             logger.debug("cannot send \(message.type) to the coordinator yet: \(error)")
         }
@@ -246,9 +254,11 @@ final class ShardServerSession {
             slice = Slice(runID: m.runID, shard: shard, range: lower..<upper, parameters: Array(m.values[0..<n]),
                           optimizer: optimizer, version: m.weightsVersion,
                           heartbeat: .milliseconds(config.cluster.heartbeatMs), timeout: .milliseconds(config.cluster.workerTimeoutMs),
-                          wire: config.cluster.wire)
+                          wire: config.cluster.wire, overlap: config.cluster.overlap)
             update = nil
+            ranged = RangedStep()
             gradients.removeAll()
+            sliceFrames = nil
             answerWaitingPulls()
             logger.info("\(fresh ? "serving" : "reset to") run \(String(m.runID, radix: 16)): shard \(shard)\(b.shards.map { " of \($0)" } ?? ""), parameters [\(lower), \(upper)) (\(n)), version \(m.weightsVersion), wire \(config.cluster.wire.rawValue)")
         } catch {
@@ -263,6 +273,7 @@ final class ShardServerSession {
         }
         let blocks = stride(from: 0, to: pairs.count, by: 2).map { ShardBlock(start: pairs[$0], count: pairs[$0 + 1]) }
         update = Update(step: m.step, blocks: blocks, leaves: leaves, lr: Double(bitPattern: bits))
+        if slice.overlap { return startRangedStep() }
         applyIfComplete()
     }
 
@@ -294,6 +305,8 @@ final class ShardServerSession {
             return
         }
         switch m.kind {
+        case .gradient where slice.overlap:
+            takeRange(m, from: envelope.peer)
         case .gradient:
             guard let first = m.body.first, let count = m.body.count, m.values.count == slice.range.count else {
                 return logger.warning("dropped a gradient slice from worker \(envelope.peer): \(m.values.count) values, this slice holds \(slice.range.count)")
@@ -313,23 +326,30 @@ final class ShardServerSession {
                 sendSlice(to: envelope.peer)
             } else if m.weightsVersion > slice.version {
                 waitingPulls[envelope.peer] = m.weightsVersion
+                if slice.overlap { catchUp(envelope.peer, version: m.weightsVersion) }
             }
         default:
             logger.debug("dropped a shard \(m.kind.rawValue) from worker \(envelope.peer)")
         }
     }
 
-    private func sendSlice(to peer: PeerID) {
+    func sendSlice(to peer: PeerID) {
         guard let slice else { return }
-        var body = ShardBody(kind: .slice)
-        body.shard = slice.shard
-        body.lower = slice.range.lowerBound
-        body.upper = slice.range.upperBound
-        // With bf16 the slice goes rounded to nearest even: the weights `loom train --workers 0`
-        // computes with (`TrainingState.computeParameters`); the float32 master stays here.
-        let message = ShardMessage(runID: slice.runID, step: slice.version, weightsVersion: slice.version, body: body,
-                                   values: slice.parameters, bf16: slice.wire == .bf16)
-        let frames = Message.shard(message).encode()
+        let frames: [[UInt8]]
+        if let cached = sliceFrames, cached.version == slice.version {
+            frames = cached.frames
+        } else {
+            var body = ShardBody(kind: .slice)
+            body.shard = slice.shard
+            body.lower = slice.range.lowerBound
+            body.upper = slice.range.upperBound
+            // With bf16 the slice goes rounded to nearest even: the weights `loom train --workers 0`
+            // computes with (`TrainingState.computeParameters`); the float32 master stays here.
+            let message = ShardMessage(runID: slice.runID, step: slice.version, weightsVersion: slice.version, body: body,
+                                       values: slice.parameters, bf16: slice.wire == .bf16)
+            frames = Message.shard(message).encode()
+            sliceFrames = (slice.version, frames)
+        }
         sliceBytesOut += frames.reduce(0) { $0 + $1.count }
         do { try server.workerTransport.send(frames, to: peer) } catch {
             logger.debug("cannot send weights \(slice.version) to worker \(peer): \(error)")
@@ -384,7 +404,7 @@ final class ShardServerSession {
     }
 
     /// Sends the slice to every worker that asked for the version held now.
-    private func answerWaitingPulls() {
+    func answerWaitingPulls() {
         guard let slice else { return }
         for (peer, version) in waitingPulls where version == slice.version {
             waitingPulls[peer] = nil

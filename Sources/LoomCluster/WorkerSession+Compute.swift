@@ -29,7 +29,15 @@ extension WorkerSession {
         let work = ShardWork(step: step, epoch: Int(a.epoch), seed: problem.config.training.seed,
                              block: ShardBlock(start: Int(a.firstShard), count: a.shardCount), microBatch: m,
                              sampleIDs: a.sampleIndices, headScales: a.headScales)
+        let overlap = problem.config.cluster.overlap && !servers.isEmpty
+        // Overlap: ask for the next version now, so that each server sends its ranges as
+        // soon as it has stepped them, while this block is still computed.
+        if overlap { askForNext(a.weightsVersion + 1) }
         if let hold = worker.options.standInMilliseconds {
+            if overlap {
+                let (sum, pushed) = standInOverlapped(work, holding: hold, run: run, assignment: a)
+                return send(sum, for: a, run: run, pushed: pushed)
+            }
             let sum = standIn(work, holding: hold, run: run)
             return send(sum, for: a, run: run)
         }
@@ -49,24 +57,42 @@ extension WorkerSession {
         }
         // Micro-shard by micro-shard (on each slot), with heartbeats in between.
         var sum: ShardResult
+        // Overlap: the block's gradient goes to the servers range by range during the
+        // backward pass (one slot; several slots push the whole sum at the end).
+        var pushing = overlap && run.slotComputer.subBlocks(of: work.block).count == 1 && fault != .flipBit
+        let pushed = pushing
         do {
-            sum = try run.slotComputer.compute(work, data: data, parameters: parameters, buffers: buffers,
-                                               waiting: { self.beatIfDue() })
+            if pushed {
+                sum = try run.slotComputer.first.compute(work, data: data, parameters: parameters, buffers: buffers,
+                                                         afterEach: { self.beatIfDue() }, push: { range, values in
+                    // A range that is not finite is not pushed, nor anything after it: the
+                    // result then goes whole to the coordinator, which rejects it (R12).
+                    guard pushing else { return }
+                    pushing = values.allSatisfy(\.isFinite) && self.pushRange(range, values, for: a, runID: run.runID, bf16: problem.config.cluster.wire == .bf16)
+                    self.beatIfDue()
+                })
+            } else {
+                sum = try run.slotComputer.compute(work, data: data, parameters: parameters, buffers: buffers,
+                                                   waiting: { self.beatIfDue() })
+            }
         } catch {
             throw .computeFailed(endpoint: endpoint, what: "step \(a.step) block \(work.block)", cause: error)
         }
         if fault == .flipBit, !sum.gradients.isEmpty {
             sum.gradients[0] = Float(bitPattern: sum.gradients[0].bitPattern ^ 1)
         }
-        send(sum, for: a, run: run)
+        send(sum, for: a, run: run, pushed: pushed && pushing)
     }
 
     /// Sends the result of assignment `a`, its gradient through shared memory when asked.
-    private func send(_ sum: ShardResult, for a: Assignment, run: Run) {
+    /// `pushed`: its gradient went to the servers by ranges already (overlap).
+    private func send(_ sum: ShardResult, for a: Assignment, run: Run, pushed: Bool = false) {
         var wire = sum.wire(runID: run.runID, step: a.step, epoch: a.epoch, weightsVersion: a.weightsVersion,
                             firstShard: a.firstShard, shardCount: UInt32(a.shardCount),
                             bf16: run.computer.problem.config.cluster.wire == .bf16)
-        if !servers.isEmpty && sum.isFinite {
+        if pushed && sum.isFinite {
+            wire.gradientSum = []
+        } else if !servers.isEmpty && sum.isFinite {
             // The gradient goes to the servers, slice by slice; the rest to the coordinator.
             // A non-finite sum goes whole to the coordinator, which rejects it (R12) and has
             // the block computed again by another worker, as without servers.
@@ -78,6 +104,15 @@ extension WorkerSession {
         }
         sendToCoordinator(.result(wire))
         worker.countPiece()
+        // Overlap: the next version's ranges come back as the servers complete them.
+        if run.computer.problem.config.cluster.overlap && !servers.isEmpty && sum.isFinite { askForNext(a.weightsVersion + 1) }
+    }
+
+    /// Overlap: one `pull` per server for the version after the one computed with.
+    private func askForNext(_ next: UInt64) {
+        guard prePulled != next else { return }
+        prePulled = next
+        pull(next)
     }
 
     /// The stand-in of computing `work`: the slots hold their sub-blocks for `hold` ms per

@@ -16,6 +16,32 @@ struct ServerLink {
     /// The newest slice received, and its weights version.
     var slice: [Float]?
     var version: UInt64?
+    /// A version arriving range by range (overlap), and the ranges of it in hand.
+    var partial: [Float] = []
+    var partialVersion: UInt64?
+    var partialHeld = ElementRanges()
+
+    /// Takes `values` as elements `lower ..< upper` of the parameters, of weights `version`;
+    /// the slice is complete (and `version` set) once every element of it is in.
+    mutating func take(_ values: [Float], lower: Int, upper: Int, version v: UInt64) {
+        let n = address.upper - address.lower
+        guard lower >= address.lower, upper <= address.upper, values.count == upper - lower, version != v else { return }
+        if partialVersion != v {
+            partial = [Float](repeating: 0, count: n)
+            partialVersion = v
+            partialHeld = ElementRanges()
+        }
+        let local = (lower - address.lower)..<(upper - address.lower)
+        partial.replaceSubrange(local, with: values)
+        partialHeld.insert(local)
+        if partialHeld.contains(0..<n) {
+            slice = partial
+            version = v
+            partial = []
+            partialVersion = nil
+            partialHeld = ElementRanges()
+        }
+    }
 }
 
 extension WorkerSession {
@@ -36,6 +62,7 @@ extension WorkerSession {
         for link in servers { link.transport.close() }
         servers = []
         collecting = nil
+        prePulled = nil
     }
 
     /// A weights message without parameters: take its buffers, and ask every server for its
@@ -47,15 +74,19 @@ extension WorkerSession {
         buffers = update.buffers
         version = nil
         collecting = update.weightsVersion
-        pull(update.weightsVersion)
+        drainServers()
+        // Overlap: a version asked for after the last result is streaming in already.
+        if collecting == update.weightsVersion { pull(update.weightsVersion, streaming: false) }
         assembleIfComplete(parameterCount: model.parameterCount)
     }
 
-    /// Asks every server whose slice of `wanted` is not here for it.
-    private func pull(_ wanted: UInt64) {
+    /// Asks every server whose slice of `wanted` is not here for it; with `streaming` false,
+    /// not those whose ranges of it are coming in (overlap).
+    func pull(_ wanted: UInt64, streaming: Bool = true) {
         guard let run = current else { return }
         let pull = Message.shard(ShardMessage(runID: run.runID, weightsVersion: wanted, body: ShardBody(kind: .pull)))
-        for i in servers.indices where servers[i].version != wanted {
+        for i in servers.indices where servers[i].version != wanted
+            && (streaming || (servers[i].partialVersion != wanted && prePulled != wanted)) {
             do { try servers[i].transport.send(pull, to: .coordinator) } catch {
                 worker.log.debug("cannot ask shard server \(servers[i].address.endpoint) for weights \(wanted) yet: \(error)")
             }
@@ -72,16 +103,15 @@ extension WorkerSession {
                     worker.log.warning("dropped a message from shard server \(servers[i].address.endpoint): \(error)")
                     continue
                 }
-                guard case .shard(let m) = message, m.kind == .slice,
-                      m.body.lower == servers[i].address.lower, m.body.upper == servers[i].address.upper else { continue }
+                // The whole slice, or (overlap) one range of it.
+                guard case .shard(let m) = message, m.kind == .slice, let lower = m.body.lower, let upper = m.body.upper else { continue }
                 // A bf16 run computes with the bf16 rounding of the weights: a float32 slice
                 // (or the reverse) is not what `loom train --workers 0` computes with.
                 guard m.bf16 == (run.computer.problem.config.cluster.wire == .bf16) else {
                     worker.log.warning("dropped a weights slice from shard server \(servers[i].address.endpoint): \(m.bf16 ? "bf16" : "fp32"), the run's cluster.wire is \(run.computer.problem.config.cluster.wire.rawValue)")
                     continue
                 }
-                servers[i].slice = m.values
-                servers[i].version = m.weightsVersion
+                servers[i].take(m.values, lower: lower, upper: upper, version: m.weightsVersion)
             }
         }
         assembleIfComplete(parameterCount: run.computer.problem.model.parameters.count)
@@ -107,14 +137,18 @@ extension WorkerSession {
     func awaitSlices(_ wanted: UInt64) -> Bool {
         guard collecting == wanted, let run = current else { return true }
         let started = ContinuousClock.now
-        var asked = started
+        var asked = started, askedAll = started
         while collecting == wanted && ContinuousClock.now - started < run.timeout && !worker.stopRequested {
             drainServers()
             if collecting != wanted { break }
             beatIfDue()
-            if ContinuousClock.now - asked > .milliseconds(100) {
-                asked = ContinuousClock.now
-                pull(wanted)
+            // Servers whose ranges are streaming in are asked again only every second.
+            let now = ContinuousClock.now
+            if now - asked > .milliseconds(100) {
+                asked = now
+                let all = now - askedAll > .seconds(1)
+                if all { askedAll = now }
+                pull(wanted, streaming: all)
             }
             Thread.sleep(forTimeInterval: 0.0005)
         }
@@ -133,12 +167,41 @@ extension WorkerSession {
             var body = ShardBody(kind: .gradient)
             body.first = Int(a.firstShard)
             body.count = a.shardCount
-            let values = Array(gradients[link.address.lower..<link.address.upper])
-            let message = Message.shard(ShardMessage(runID: runID, step: a.step, weightsVersion: a.weightsVersion, body: body, values: values,
-                                                     bf16: bf16))
-            do { try link.transport.send(message, to: .coordinator) } catch {
+            let message = ShardMessage(runID: runID, step: a.step, weightsVersion: a.weightsVersion, body: body, bf16: bf16)
+            let frames = gradients.withUnsafeBufferPointer {
+                message.encode(values: UnsafeBufferPointer(rebasing: $0[link.address.lower..<link.address.upper]))
+            }
+            do { try link.transport.send(frames, to: .coordinator) } catch {
                 worker.log.warning("step \(a.step): cannot push the gradient of block [\(a.firstShard), +\(a.shardCount)) to shard server \(link.address.endpoint): \(error); the result is not sent")
                 return false
+            }
+        }
+        return true
+    }
+}
+
+extension WorkerSession {
+    /// Overlap: sends each server its part of `values`, elements `range` of the block's
+    /// gradient sum (as bfloat16 with `bf16`: a bf16 run's sums are bf16 values already), in
+    /// messages of at most `overlapChunkFloats`. False (after a log line)
+    /// when one could not be sent.
+    func pushRange(_ range: Range<Int>, _ values: [Float], for a: Assignment, runID: UInt64, bf16: Bool) -> Bool {
+        for link in servers {
+            let lower = max(range.lowerBound, link.address.lower), upper = min(range.upperBound, link.address.upper)
+            guard lower < upper else { continue }
+            for chunk in ElementRanges.chunks(of: lower..<upper, limit: overlapChunkFloats) {
+                var body = ShardBody(kind: .gradient)
+                body.first = Int(a.firstShard)
+                body.count = a.shardCount
+                body.lower = chunk.lowerBound
+                body.upper = chunk.upperBound
+                let part = Array(values[(chunk.lowerBound - range.lowerBound)..<(chunk.upperBound - range.lowerBound)])
+                let message = Message.shard(ShardMessage(runID: runID, step: a.step, weightsVersion: a.weightsVersion, body: body, values: part,
+                                                         bf16: bf16))
+                do { try link.transport.send(message, to: .coordinator) } catch {
+                    worker.log.warning("step \(a.step): cannot push gradient range [\(chunk.lowerBound), \(chunk.upperBound)) of block [\(a.firstShard), +\(a.shardCount)) to shard server \(link.address.endpoint): \(error)")
+                    return false
+                }
             }
         }
         return true

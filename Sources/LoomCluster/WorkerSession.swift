@@ -38,6 +38,8 @@ final class WorkerSession {
     /// whose slices are being collected from them.
     var servers: [ServerLink] = []
     var collecting: UInt64?
+    /// Overlap: the version asked for right after the last result (its ranges stream in).
+    var prePulled: UInt64?
     private var lastHeard: ContinuousClock.Instant
     private var lastBeat: ContinuousClock.Instant
     private var logger: Logger { worker.log }

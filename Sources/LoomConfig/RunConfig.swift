@@ -298,6 +298,10 @@ public struct ClusterConfig: Equatable, Sendable {
     /// to bfloat16 (half the bytes). The rounding is part of the run's definition, so a
     /// bf16 run rounds the same way with `--workers 0` (docs/CLUSTER.md, "bf16 on the wire").
     public var wire: WireFormat = .fp32
+    /// With shard servers: workers push each layer's gradient while the backward pass goes
+    /// on, servers update and send back each range as soon as its sum is complete
+    /// (docs/CLUSTER.md, "Overlap"). The bits do not change; off by default.
+    public var overlap: Bool = false
     public init() {}
 }
 

@@ -36,7 +36,7 @@ extension ClusterConfig {
     init(reading r: SectionReader) throws(ConfigError) {
         self.init()
         try r.checkKeys(["heartbeat_ms", "worker_timeout_ms", "pin_local_workers", "shared_memory", "step_deadline_ms",
-                         "step_deadline_floor_ms", "audit", "servers", "wire"])
+                         "step_deadline_floor_ms", "audit", "servers", "wire", "overlap"])
         heartbeatMs = try r.int("heartbeat_ms", heartbeatMs, .positive, limit: ConfigLimits.milliseconds)
         workerTimeoutMs = try r.int("worker_timeout_ms", workerTimeoutMs, .positive, limit: ConfigLimits.milliseconds)
         pinLocalWorkers = try r.bool("pin_local_workers", pinLocalWorkers)
@@ -46,6 +46,13 @@ extension ClusterConfig {
         audit = try r.double("audit", audit, .unit)
         servers = try r.int("servers", servers, .nonNegative, limit: 4096)
         wire = try r.choice("wire", wire)
+        overlap = try r.bool("overlap", overlap)
+        // Overlap is the servers' per-range update: without servers the coordinator sums
+        // whole results, and there is nothing to overlap with.
+        if overlap && servers == 0 {
+            throw r.error("overlap", "cluster.overlap needs shard servers (cluster.servers > 0):"
+                          + " the gradient goes by ranges to the servers, not to the coordinator")
+        }
         // A timeout shorter than two heartbeats declares healthy workers dead.
         if workerTimeoutMs < 2 * heartbeatMs {
             throw r.error("worker_timeout_ms", "cluster.worker_timeout_ms (\(workerTimeoutMs)) must be at least"

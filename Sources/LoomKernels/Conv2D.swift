@@ -28,7 +28,7 @@ public func conv2dForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float
                           scratch: UnsafeMutablePointer<Float>, imagesPerGEMM: Int,
                           moments: UnsafeMutablePointer<Float>? = nil) {
     let pixels = s.outPixels
-    if s.usesDirectForward {
+    if s.forwardKernel != nil {
         directConvForward(y: y, x: x, weight: weight, bias: bias, batch: n, shape: s)
         if let moments {
             for i in 0..<n {
@@ -81,11 +81,14 @@ public func conv2dBackward(dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMuta
             for oc in 0..<s.outChannels { dbias[oc] += vectorSum(dy + i * s.outputCount + oc * pixels, pixels) }
         }
     }
-    let directWeight = s.usesDirectWeightGradient
+    let directWeight = s.weightGradientKernel != nil
     if directWeight { directConvWeightGradient(dweight: dweight, dy: dy, x: x, batch: n, shape: s) }
     var dx = dx
     if let target = dx, s.usesDirectInputGradient {
         directConvInputGradient(dx: target, dy: dy, weight: weight, batch: n, shape: s)
+        dx = nil
+    } else if let target = dx, s.usesStridedInputGradient {
+        directConvStridedInputGradient(dx: target, dy: dy, weight: weight, batch: n, shape: s)
         dx = nil
     }
     if directWeight && dx == nil { return }

@@ -32,6 +32,23 @@ extension Conv2DShape {
         !isPointwise && outPixels >= 49 && directGridUse >= 0.7
     }
 
+    /// The forward pass runs the channel-vectorised direct kernel: the planes the grid kernel
+    /// leaves (below 7×7 outputs, or a grid mostly padding) and those of up to 8×8 outputs,
+    /// where the grid wastes 20-23% of its lanes and its short rows cost more than the
+    /// channel kernel's packing, for at least 16 output channels (its vector) and a kernel
+    /// other than the pointwise 1×1 stride 1. Both kernels give the same bits, so this
+    /// choice only moves time.
+    public var usesChannelForward: Bool {
+        !isPointwise && outChannels >= 16 && (!usesDirectForward || outPixels <= 64)
+    }
+
+    /// The weight gradient runs the channel-vectorised kernel: every shape the grid kernel
+    /// leaves (strided, or planes under 14×14 outputs) with at least 16 output channels, but
+    /// the pointwise 1×1 stride 1 (sgemm without lowering).
+    public var usesChannelWeightGradient: Bool {
+        !usesDirectWeightGradient && !isPointwise && outChannels >= 16
+    }
+
     /// The weight gradient runs the direct kernel: stride 1, on planes of at least 14×14
     /// outputs (below that, a 16-lane dot product per weight and sample is too short to
     /// amortise its lane sums; strided, its reads spread over s² sub-planes).
@@ -40,13 +57,16 @@ extension Conv2DShape {
     }
 
     /// dx is the direct convolution of dy with the flipped, transposed weights (stride 1,
-    /// P ≤ K − 1): the forward pass of `transposedStrideOne`.
+    /// P ≤ K − 1): the forward pass of `transposedStrideOne`, by either direct kernel.
     var usesDirectInputGradient: Bool {
-        stride == 1 && padding <= kernel - 1 && kernel > 1 && transposedStrideOneUsesDirectKernel
+        stride == 1 && padding <= kernel - 1 && kernel > 1
+            && (transposedStrideOneUsesDirectKernel || transposedStrideOne.usesChannelForward)
     }
 
-    /// Whether dx's convolution (`transposedStrideOne`) has planes the direct kernel takes.
-    public var transposedStrideOneUsesDirectKernel: Bool { transposedStrideOne.usesDirectForward }
+    /// Whether dx's convolution (`transposedStrideOne`) has planes the grid kernel takes.
+    public var transposedStrideOneUsesDirectKernel: Bool {
+        transposedStrideOne.usesDirectForward && !transposedStrideOne.usesChannelForward
+    }
 
     /// The convolution dy → dx of a stride-1 convolution: OC input channels, C output
     /// channels, padding K − 1 − P, so that its output is H × W again.
@@ -61,31 +81,85 @@ extension Conv2DShape {
     }
 }
 
-/// y (N, OC, OH, OW) = bias + conv(x (N, C, H, W), weight (OC, C, K, K)) by the direct kernel.
+/// Which of the two direct kernels computes a pass. They differ in speed, not in the bits of
+/// the forward pass or dx; the weight gradients sum in different orders (CKernelsConv.h).
+public enum DirectConvolutionKernel: Sendable, CaseIterable {
+    /// Vectors over the output grid of one sample (`loom_conv_forward`, ...).
+    case grid
+    /// Vectors over 16 output channels, pixels of several samples per register block
+    /// (`loom_conv_forward_channels`, ...).
+    case channels
+}
+
+extension Conv2DShape {
+    /// The kernel of the forward pass, nil for sgemm.
+    public var forwardKernel: DirectConvolutionKernel? {
+        usesChannelForward ? .channels : usesDirectForward ? .grid : nil
+    }
+
+    /// The kernel of the weight gradient, nil for sgemm.
+    public var weightGradientKernel: DirectConvolutionKernel? {
+        usesDirectWeightGradient ? .grid : usesChannelWeightGradient ? .channels : nil
+    }
+
+    /// The kernel of dx, nil for sgemm (or, strided, `usesStridedInputGradient`).
+    public var inputGradientKernel: DirectConvolutionKernel? {
+        usesDirectInputGradient ? transposedStrideOne.forwardKernel : nil
+    }
+
+    /// dx of a strided convolution runs the channel-vectorised transposed kernel (vectors
+    /// over 16 input channels) instead of sgemm and col2im: at least 16 input channels.
+    public var usesStridedInputGradient: Bool { stride > 1 && inChannels >= 16 }
+}
+
+// The scratch is the padded input copies and a packed copy of the weights: running out of
+// memory there is fatal. (Checked outside `precondition`, which -Ounchecked drops.)
+private func scratchAllocated(_ done: Int32) {
+    if done == 0 { fatalError("conv2d: out of memory for the direct kernel's scratch") }
+}
+
+/// y (N, OC, OH, OW) = bias + conv(x (N, C, H, W), weight (OC, C, K, K)) by a direct kernel
+/// (the shape's choice unless one is given).
 public func directConvForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                               weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                              batch: Int, shape s: Conv2DShape) {
+                              batch: Int, shape s: Conv2DShape, kernel: DirectConvolutionKernel? = nil) {
     var c = s.cConvShape
-    // The scratch is a sample's plane copies and a packed copy of the weights: running out
-    // of memory there is fatal. (Called outside `precondition`, which -Ounchecked drops.)
-    let done = loom_conv_forward(y, x, weight, bias, batch, &c)
-    if done == 0 { fatalError("conv2d: out of memory for the direct kernel's scratch") }
-}
-
-/// dweight (OC, C, K, K) += Σ_n Σ_pixels dy · (the input each tap read), by the direct kernel.
-public func directConvWeightGradient(dweight: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
-                                     x: UnsafePointer<Float>, batch: Int, shape s: Conv2DShape) {
-    var c = s.cConvShape
-    let done = loom_conv_weight_gradient(dweight, dy, x, batch, &c)
-    if done == 0 { fatalError("conv2d: out of memory for the direct kernel's scratch") }
-}
-
-/// dx (N, C, H, W) of a stride-1 convolution: the direct convolution of dy with the weights
-/// flipped in (kh, kw) and transposed in (oc, c), padding K − 1 − P.
-func directConvInputGradient(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
-                             weight: UnsafePointer<Float>, batch: Int, shape s: Conv2DShape) {
-    let flipped = flippedWeights(weight, s)
-    flipped.withUnsafeBufferPointer {
-        directConvForward(y: dx, x: dy, weight: $0.baseAddress!, bias: nil, batch: batch, shape: s.transposedStrideOne)
+    switch kernel ?? s.forwardKernel ?? .grid {
+    case .grid: scratchAllocated(loom_conv_forward(y, x, weight, bias, batch, &c))
+    case .channels: scratchAllocated(loom_conv_forward_channels(y, x, weight, bias, batch, &c))
     }
+}
+
+/// dweight (OC, C, K, K) += Σ_n Σ_pixels dy · (the input each tap read), by a direct kernel
+/// (the shape's choice unless one is given).
+public func directConvWeightGradient(dweight: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
+                                     x: UnsafePointer<Float>, batch: Int, shape s: Conv2DShape,
+                                     kernel: DirectConvolutionKernel? = nil) {
+    var c = s.cConvShape
+    switch kernel ?? s.weightGradientKernel ?? .grid {
+    case .grid: scratchAllocated(loom_conv_weight_gradient(dweight, dy, x, batch, &c))
+    case .channels: scratchAllocated(loom_conv_weight_gradient_channels(dweight, dy, x, batch, &c))
+    }
+}
+
+/// dx (N, C, H, W) of a stride-1 convolution (P ≤ K − 1): the direct convolution of dy with
+/// the weights flipped in (kh, kw) and transposed in (oc, c), padding K − 1 − P, read in
+/// place by the kernel's packing (no flipped copy).
+public func directConvInputGradient(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
+                                    weight: UnsafePointer<Float>, batch: Int, shape s: Conv2DShape,
+                                    kernel: DirectConvolutionKernel? = nil) {
+    var c = s.cConvShape
+    switch kernel ?? s.inputGradientKernel ?? .grid {
+    case .grid: scratchAllocated(loom_conv_input_gradient(dx, dy, weight, batch, &c))
+    case .channels: scratchAllocated(loom_conv_input_gradient_channels(dx, dy, weight, batch, &c))
+    }
+}
+
+/// dx (N, C, H, W) of a convolution of any stride by the channel-vectorised transposed kernel
+/// (`loom_conv_input_gradient_strided`): each dx sums o in order and, within o, the taps that
+/// reach it in (ky, kx) order.
+public func directConvStridedInputGradient(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
+                                           weight: UnsafePointer<Float>, batch: Int, shape s: Conv2DShape) {
+    var c = s.cConvShape
+    scratchAllocated(loom_conv_input_gradient_strided(dx, dy, weight, batch, &c))
 }

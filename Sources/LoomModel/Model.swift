@@ -30,6 +30,9 @@ public final class Model {
 
     let trunk: [any Operation]
     let headOperations: [[any Operation]]
+    /// Per operation of `trunk` and of each head: its parameters and forward FLOPs.
+    let trunkSpans: [LayerSpan]
+    let headSpans: [[LayerSpan]]
     let logitSlots: [Int]
     let featureSlot: Int
     let slotSizes: [Int]
@@ -53,6 +56,8 @@ public final class Model {
         }
         var builder = NetworkBuilder(inputCount: inputShape.count)
         let trunk = try builder.build(model.layers, input: 0, shape: inputShape, isHead: false)
+        let trunkSpans = builder.lastSpans
+        var headSpans: [[LayerSpan]] = []
 
         var headOperations: [[any Operation]] = []
         var logitSlots: [Int] = []
@@ -87,6 +92,7 @@ public final class Model {
                 built.operations[0] = first
             }
             headOperations.append(built.operations)
+            headSpans.append(builder.lastSpans)
             logitSlots.append(built.output)
         }
 
@@ -102,6 +108,8 @@ public final class Model {
         self.featureSlot = trunk.output
         self.trunk = trunk.operations
         self.headOperations = headOperations
+        self.trunkSpans = trunkSpans
+        self.headSpans = headSpans
         self.logitSlots = logitSlots
         self.slotSizes = builder.slotSizes
         self.argmaxCount = builder.argmaxCount

@@ -46,6 +46,8 @@ struct NetworkBuilder {
     var hasDropout = false
     var convShapes: [Conv2DShape] = []
     private var nextLayerIndex = 0
+    /// The spans of the operations the last `build` returned, one per operation.
+    var lastSpans: [LayerSpan] = []
     private var lineOfName: [String: Int] = [:]
 
     init(inputCount: Int) { slotSizes = [inputCount] }
@@ -114,6 +116,7 @@ struct NetworkBuilder {
                         isHead: Bool, protected: Int = 0) throws(ModelError)
         -> (operations: [any Operation], output: Int, shape: ActivationShape) {
         var operations: [any Operation] = []
+        var spans: [LayerSpan] = []
         var slot = input
         var shape = shape
         for layer in Self.poolingBeforeReLU(layers) {
@@ -126,17 +129,23 @@ struct NetworkBuilder {
             }
             try checkBounds(input)
             try claim(name: layer.name, line: layer.line, required: false, fail: input.fail)
+            let (parametersBefore, flopsBefore) = (parameters.count, flops)
             let compiled = try compile(input)
             // A concat's output is its branches' together: bounded only once they are built.
             if compiled.shape.count > ModelLimits.activationsPerSample {
                 throw .tooLarge(what: "layer \(input.label) (line \(layer.line)) makes an activation of",
                                 amount: "\(compiled.shape.count) floats per sample", limit: ModelLimits.activationsPerSample)
             }
-            if let operation = compiled.operation { operations.append(operation) }
+            if let operation = compiled.operation {
+                operations.append(operation)
+                spans.append(LayerSpan(parameters: parametersBefore..<parameters.count, flops: flops - flopsBefore))
+            }
             slot = compiled.slot
             shape = compiled.shape
         }
-        return (fusingConvolutionTails(operations), slot, shape)
+        let fused = fusingConvolutionTails(operations, spans: spans)
+        lastSpans = fused.spans
+        return (fused.operations, slot, shape)
     }
 
     /// One layer of the config, by kind: each kind's file in Layers/ says how it compiles.

@@ -63,7 +63,15 @@ struct LayerOutput {
 /// traffic (the normalised tensor is never stored). The builder has already put max pool
 /// before ReLU. Residual bodies are fused when they are built.
 func fusingConvolutionTails(_ operations: [any Operation]) -> [any Operation] {
+    fusingConvolutionTails(operations, spans: operations.map { _ in LayerSpan(parameters: 0..<0, flops: 0) }).operations
+}
+
+/// The same, keeping `spans` (one per operation) beside the operations: a fused operation's
+/// span is its parts' together.
+func fusingConvolutionTails(_ operations: [any Operation], spans: [LayerSpan])
+    -> (operations: [any Operation], spans: [LayerSpan]) {
     var result: [any Operation] = []
+    var resultSpans: [LayerSpan] = []
     var i = 0
     while i < operations.count {
         if i + 2 < operations.count,
@@ -81,11 +89,13 @@ func fusingConvolutionTails(_ operations: [any Operation]) -> [any Operation] {
             result.append(BatchNormPoolReLUOperation(
                 norm: norm, height: pool.shape.height, width: pool.shape.width, argmax: pool.argmax,
                 output: relu.output, momentsFromConvolution: fromConvolution))
+            resultSpans.append(spans[i].joined(spans[i + 1]).joined(spans[i + 2]))
             i += 3
         } else {
             result.append(operations[i])
+            resultSpans.append(spans[i])
             i += 1
         }
     }
-    return result
+    return (result, resultSpans)
 }

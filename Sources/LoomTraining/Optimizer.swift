@@ -183,6 +183,29 @@ public final class Optimizer {
         }
     }
 
+    /// The update of the next step (`stepCount + 1`) on elements `elements` only, without
+    /// advancing the step count: the optimizers are elementwise, so stepping a buffer range
+    /// by range and then calling `finishStep()` once gives the bits of one `step` (overlap:
+    /// a shard server updates each range as soon as its sum is complete).
+    public func step(weights: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>, lr: Double,
+                     elements: Range<Int>) {
+        let index = stepCount
+        for g in groups where index >= g.trainsFromStep {
+            let lower = max(g.range.lowerBound, elements.lowerBound), upper = min(g.range.upperBound, elements.upperBound)
+            guard lower < upper else { continue }
+            let groupLR = lr * g.lrScale
+            let wd = g.weightDecay ? config.weightDecay : 0
+            let t = index + 1 - g.trainsFromStep
+            switch config.kind {
+            case .sgd: sgd(weights, gradients, lower..<upper, groupLR, wd, t)
+            case .adam, .adamw: adam(weights, gradients, lower..<upper, groupLR, wd, t, decoupled: config.kind == .adamw)
+            }
+        }
+    }
+
+    /// Counts the step whose ranges `step(weights:gradients:lr:elements:)` applied.
+    public func finishStep() { stepCount += 1 }
+
     /// Array convenience for `step`; `weights` and `gradients` must hold `parameterCount` values.
     public func step(weights: inout [Float], gradients: [Float], lr: Double) throws(OptimizerError) {
         guard weights.count == parameterCount, gradients.count == parameterCount else {

@@ -48,28 +48,7 @@ public final class ShardComputer {
     /// `afterEach` runs after every micro-shard (a worker sends its heartbeats there).
     public func compute(_ work: ShardWork, data: ShardData, parameters: [Float], buffers: [Float],
                         afterEach: () -> Void = {}) throws(TrainingError) -> ShardResult {
-        let m = work.microBatch
-        let n = work.block.count * m
-        guard m == microBatch else { throw .workMismatch(block: work.block, step: work.step, "micro-batch \(m), this computer was built for \(microBatch)") }
-        guard work.headScales.count == problem.losses.count else {
-            throw .workMismatch(block: work.block, step: work.step, "\(work.headScales.count) head scales for \(problem.losses.count) heads")
-        }
-        guard work.sampleIDs.count == n, data.count == n, data.images.count == n * problem.imageShape.elementCount,
-              data.labels.count == problem.losses.count, data.labels.allSatisfy({ $0.count == n })
-        else {
-            throw .workMismatch(block: work.block, step: work.step, "data for \(data.count) samples (\(work.sampleIDs.count) ids) does not fit \(work.block.count) micro-shards of \(m)")
-        }
-        for (h, head) in problem.heads.enumerated() where head.usesTargets {
-            let expected = n * problem.losses[h].classes
-            guard data.targets.count == problem.losses.count, data.targets[h].count == expected else {
-                let got = data.targets.count == problem.losses.count ? data.targets[h].count : 0
-                throw .workMismatch(block: work.block, step: work.step, "head '\(head.name)' needs \(expected) target values (\(n) samples x \(problem.losses[h].classes)), got \(got)")
-            }
-        }
-        guard parameters.count == problem.model.parameters.count, buffers.count == problem.model.buffers.count else {
-            throw .weightsShape(parameters: parameters.count, buffers: buffers.count,
-                                expectedParameters: problem.model.parameters.count, expectedBuffers: problem.model.buffers.count)
-        }
+        try check(work, data: data, parameters: parameters, buffers: buffers)
         var failure: TrainingError?
         let wire = problem.config.cluster.wire
         let value: (ShardBlock) -> ShardResult? = { leaf in
@@ -92,9 +71,38 @@ public final class ShardComputer {
         return result
     }
 
+    /// Whether `work`, `data` and the weights fit this computer and each other.
+    func check(_ work: ShardWork, data: ShardData, parameters: [Float], buffers: [Float]) throws(TrainingError) {
+        let m = work.microBatch
+        let n = work.block.count * m
+        guard m == microBatch else { throw .workMismatch(block: work.block, step: work.step, "micro-batch \(m), this computer was built for \(microBatch)") }
+        guard work.headScales.count == problem.losses.count else {
+            throw .workMismatch(block: work.block, step: work.step, "\(work.headScales.count) head scales for \(problem.losses.count) heads")
+        }
+        guard work.sampleIDs.count == n, data.count == n, data.images.count == n * problem.imageShape.elementCount,
+              data.labels.count == problem.losses.count, data.labels.allSatisfy({ $0.count == n })
+        else {
+            throw .workMismatch(block: work.block, step: work.step, "data for \(data.count) samples (\(work.sampleIDs.count) ids) does not fit \(work.block.count) micro-shards of \(m)")
+        }
+        for (h, head) in problem.heads.enumerated() where head.usesTargets {
+            let expected = n * problem.losses[h].classes
+            guard data.targets.count == problem.losses.count, data.targets[h].count == expected else {
+                let got = data.targets.count == problem.losses.count ? data.targets[h].count : 0
+                throw .workMismatch(block: work.block, step: work.step, "head '\(head.name)' needs \(expected) target values (\(n) samples x \(problem.losses[h].classes)), got \(got)")
+            }
+        }
+        guard parameters.count == problem.model.parameters.count, buffers.count == problem.model.buffers.count else {
+            throw .weightsShape(parameters: parameters.count, buffers: buffers.count,
+                                expectedParameters: problem.model.parameters.count, expectedBuffers: problem.model.buffers.count)
+        }
+    }
+
     /// Micro-shard `leaf` of `work`: rows `offset..<offset+m` of `data`.
-    private func computeMicroShard(_ work: ShardWork, leaf: Int, data: ShardData,
-                                   parameters: [Float], buffers: [Float]) throws(TrainingError) -> ShardResult {
+    /// `completed` (overlap) is told each parameter range whose gradient is final, with the
+    /// micro-shard's gradient buffer, while the backward pass goes on.
+    func computeMicroShard(_ work: ShardWork, leaf: Int, data: ShardData,
+                           parameters: [Float], buffers: [Float],
+                           completed: ((Range<Int>, UnsafePointer<Float>) -> Void)? = nil) throws(TrainingError) -> ShardResult {
         let m = microBatch
         let offset = (leaf - work.block.start) * m
         let model = problem.model
@@ -160,7 +168,9 @@ public final class ShardComputer {
         try run { () throws(ModelError) in
             try parameters.withUnsafeBufferPointer { (p) throws(ModelError) in
                 try result.gradients.withUnsafeMutableBufferPointer { (g) throws(ModelError) in
-                    try model.backward(parameters: p.baseAddress!, workspace: workspace, gradients: g.baseAddress!)
+                    let out = g.baseAddress!
+                    try model.backward(parameters: p.baseAddress!, workspace: workspace, gradients: out,
+                                       completed: completed.map { report in { range in report(range, UnsafePointer(out)) } })
                 }
             }
         }

@@ -35,7 +35,10 @@ public enum BFloat16Codec {
         let count = frame.count / 2
         return [Float](unsafeUninitializedCapacity: count) { out, initialized in
             frame.withUnsafeBytes { raw in
-                if count > 0 {
+                if count > 0, let base = raw.baseAddress, Int(bitPattern: base) % MemoryLayout<UInt16>.alignment == 0 {
+                    // An array's storage is aligned (always, in practice): widen in one pass.
+                    loom_bf16_widen(out.baseAddress!, base.assumingMemoryBound(to: UInt16.self), count)
+                } else if count > 0 {
                     // Frames carry no alignment guarantee: copy the halves to an aligned buffer.
                     let halves = [UInt16](unsafeUninitializedCapacity: count) { h, n in
                         UnsafeMutableRawBufferPointer(h).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<(2 * count)]))

@@ -16,9 +16,11 @@
 //   gather        C → S      run, version           —                           —
 //   map           C → W      run, version           servers [{endpoint, lower,  —
 //                                                   upper, public_key?}]
-//   gradient      W → S      run, step, version     first, count                gradient slice [n]
+//   gradient      W → S      run, step, version     first, count, lower?,       gradient slice [n], or
+//                                                   upper? (overlap)            range [upper − lower]
 //   pull          W → S      run, version           —                           —
-//   slice         S → W      run, version           shard, lower, upper         parameters [n]
+//   slice         S → W      run, version           shard, lower, upper         parameters [n] (the
+//                                                                               slice, or one range of it)
 //
 // In a run with `cluster.wire: bf16` the values of `gradient` and `slice` travel as bfloat16
 // (header flag `bf16`, 2 bytes a value, `BFloat16Codec`); every other kind stays float32,
@@ -93,6 +95,11 @@ public struct ShardMessage: Equatable, Sendable {
             for s in servers where s.endpoint.isEmpty || s.lower < 0 || s.upper < s.lower { throw bad("server \(s.endpoint) [\(s.lower), \(s.upper))") }
         case .gradient:
             guard let first = body.first, let count = body.count, first >= 0, count >= 1 else { throw bad("needs first >= 0 and count >= 1") }
+            // With overlap a gradient carries one range of the parameters (`lower ..< upper`).
+            if body.lower != nil || body.upper != nil {
+                let n = try bounds()
+                guard n >= 1, values.count == n else { throw bad("a range needs lower < upper and \(n) values") }
+            }
         case .slice:
             let n = try bounds()
             guard body.shard != nil, values.count == n else { throw bad("needs shard and \(n) values") }
@@ -101,6 +108,24 @@ public struct ShardMessage: Equatable, Sendable {
         }
         return ShardMessage(runID: h.runID, step: h.step, weightsVersion: h.weightsVersion, body: body, values: values,
                             bf16: h.isBF16)
+    }
+}
+
+extension ShardMessage {
+    /// The frames of this message (its `values` ignored) with `values` read from a buffer:
+    /// a worker's push of one slice of its gradient, without copying the slice into an
+    /// array first; with `bf16` narrowed straight from the buffer.
+    public func encode(values: UnsafeBufferPointer<Float>) -> [[UInt8]] {
+        var empty = self
+        empty.values = []
+        var frames = Message.shard(empty).encode()
+        frames[2] = bf16 ? BFloat16Codec.narrow(values) : Array(UnsafeRawBufferPointer(values))
+        var header = WireHeader(type: .shard, runID: runID, step: step, weightsVersion: weightsVersion,
+                                flags: bf16 ? WireHeader.bf16Flag : 0)
+        header.payloadFrameCount = 2
+        header.payloadBytes = UInt64(frames[1].count + frames[2].count)
+        frames[0] = header.encode()
+        return frames
     }
 }
 

@@ -23,3 +23,12 @@ import Testing
                              "cluster.wire fp16 accepted")
     #expect(error.description.contains("wire"), "\(error)")
 }
+
+@Test func overlapIsReadWithServersAndRefusedWithout() throws {
+    let on = try TestConfigs.parse(TestConfigs.minimal, overrides: ["cluster.servers=2", "cluster.overlap=true"])
+    #expect(on.cluster.overlap && on.cluster.servers == 2)
+    #expect(try TestConfigs.parse(TestConfigs.minimal).cluster.overlap == false)
+    let error = try #require(TestConfigs.error(TestConfigs.minimal, overrides: ["cluster.overlap=true"]),
+                             "overlap without shard servers accepted")
+    #expect(error.description.contains("cluster.overlap needs shard servers (cluster.servers > 0)"))
+}

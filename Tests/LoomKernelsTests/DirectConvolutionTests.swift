@@ -17,10 +17,10 @@ private let edgeShapes: [Conv2DShape] = [
 ]
 
 /// y (N, OC, OH, OW) and dweight by the definition, in Double.
-private func definition(x: [Float], weight: [Float], bias: [Float]?, dy: [Float], _ s: Conv2DShape, batch n: Int)
+func convolutionDefinition(x: [Float], weight: [Float], bias: [Float]?, dy: [Float], _ s: Conv2DShape, batch n: Int)
     -> (y: [Float], dweight: [Float]) {
     var y = [Double](repeating: 0, count: n * s.outputCount), dweight = [Double](repeating: 0, count: weight.count)
-    forEachTerm(s, batch: n) { out, xi, wi in
+    forEachConvTerm(s, batch: n) { out, xi, wi in
         if let xi {
             y[out] += Double(weight[wi]) * Double(x[xi])
             dweight[wi] += Double(x[xi]) * Double(dy[out])
@@ -34,7 +34,7 @@ private func definition(x: [Float], weight: [Float], bias: [Float]?, dy: [Float]
 
 /// Calls `body(output index, input index or nil for padding, weight index)` for every term of
 /// every output, in the kernel's order: c, then ky, then kx.
-private func forEachTerm(_ s: Conv2DShape, batch n: Int, _ body: (Int, Int?, Int) -> Void) {
+func forEachConvTerm(_ s: Conv2DShape, batch n: Int, _ body: (Int, Int?, Int) -> Void) {
     let (c, oc, k) = (s.inChannels, s.outChannels, s.kernel)
     for i in 0..<n {
         for o in 0..<oc {
@@ -59,12 +59,12 @@ private func forEachTerm(_ s: Conv2DShape, batch n: Int, _ body: (Int, Int?, Int
 
 /// The forward pass in the documented order, in Float: the bias (or 0), then + w·x per term
 /// (padding reads 0), each term one fused multiply-add (rounded once).
-private func forwardInOrder(x: [Float], weight: [Float], bias: [Float]?, _ s: Conv2DShape, batch n: Int) -> [Float] {
+func convForwardInOrder(x: [Float], weight: [Float], bias: [Float]?, _ s: Conv2DShape, batch n: Int) -> [Float] {
     var y = [Float](repeating: 0, count: n * s.outputCount)
     if let bias {
         for i in 0..<y.count { y[i] = bias[(i / s.outPixels) % s.outChannels] }
     }
-    forEachTerm(s, batch: n) { out, xi, wi in
+    forEachConvTerm(s, batch: n) { out, xi, wi in
         y[out] = y[out].addingProduct(weight[wi], xi.map { x[$0] } ?? 0)
     }
     return y
@@ -106,7 +106,7 @@ private func weightGradientInOrder(dy: [Float], x: [Float], _ s: Conv2DShape, ba
     return dweight
 }
 
-private struct Case {
+struct ConvCase {
     let s: Conv2DShape, n: Int
     let x: [Float], weight: [Float], bias: [Float], dy: [Float]
 
@@ -119,31 +119,43 @@ private struct Case {
         dy = testValues(n * s.outputCount, key: key + 3)
     }
 
-    func forward(bias useBias: Bool = true, batch: Range<Int>? = nil) -> [Float] {
+    func forward(bias useBias: Bool = true, batch: Range<Int>? = nil, kernel: DirectConvolutionKernel = .grid) -> [Float] {
         let part = batch ?? 0..<n
         var y = [Float](repeating: 0, count: part.count * s.outputCount)
         x.withUnsafeBufferPointer { xp in
             directConvForward(y: &y, x: xp.baseAddress! + part.lowerBound * s.inputCount, weight: weight,
-                              bias: useBias ? bias : nil, batch: part.count, shape: s)
+                              bias: useBias ? bias : nil, batch: part.count, shape: s, kernel: kernel)
         }
         return y
     }
 
-    func weightGradient(into dweight: inout [Float], batch: Range<Int>? = nil) {
+    func weightGradient(into dweight: inout [Float], batch: Range<Int>? = nil, kernel: DirectConvolutionKernel = .grid) {
         let part = batch ?? 0..<n
         x.withUnsafeBufferPointer { xp in
             dy.withUnsafeBufferPointer { dyp in
                 directConvWeightGradient(dweight: &dweight, dy: dyp.baseAddress! + part.lowerBound * s.outputCount,
-                                         x: xp.baseAddress! + part.lowerBound * s.inputCount, batch: part.count, shape: s)
+                                         x: xp.baseAddress! + part.lowerBound * s.inputCount, batch: part.count, shape: s,
+                                         kernel: kernel)
             }
         }
+    }
+
+    /// dx of a stride-1 convolution by a direct kernel.
+    func inputGradient(batch: Range<Int>? = nil, kernel: DirectConvolutionKernel) -> [Float] {
+        let part = batch ?? 0..<n
+        var dx = [Float](repeating: 0, count: part.count * s.inputCount)
+        dy.withUnsafeBufferPointer { dyp in
+            directConvInputGradient(dx: &dx, dy: dyp.baseAddress! + part.lowerBound * s.outputCount, weight: weight,
+                                    batch: part.count, shape: s, kernel: kernel)
+        }
+        return dx
     }
 }
 
 @Test(arguments: edgeShapes)
 func directConvolutionMatchesTheDefinition(_ s: Conv2DShape) {
-    let c = Case(s, batch: 3, key: 700)
-    let expected = definition(x: c.x, weight: c.weight, bias: c.bias, dy: c.dy, s, batch: c.n)
+    let c = ConvCase(s, batch: 3, key: 700)
+    let expected = convolutionDefinition(x: c.x, weight: c.weight, bias: c.bias, dy: c.dy, s, batch: c.n)
     var dweight = [Float](repeating: 0, count: s.weightCount)
     c.weightGradient(into: &dweight)
     assertClose(c.forward(), expected.y, "y")
@@ -152,12 +164,12 @@ func directConvolutionMatchesTheDefinition(_ s: Conv2DShape) {
 
 @Test(arguments: edgeShapes)
 func directConvolutionSumsInTheDocumentedOrder(_ s: Conv2DShape) {
-    let c = Case(s, batch: 2, key: 710)
+    let c = ConvCase(s, batch: 2, key: 710)
     var dweight = [Float](repeating: 0, count: s.weightCount)
     c.weightGradient(into: &dweight)
-    #expect(c.forward().map(\.bitPattern) == forwardInOrder(x: c.x, weight: c.weight, bias: c.bias, s, batch: c.n).map(\.bitPattern))
+    #expect(c.forward().map(\.bitPattern) == convForwardInOrder(x: c.x, weight: c.weight, bias: c.bias, s, batch: c.n).map(\.bitPattern))
     #expect(c.forward(bias: false).map(\.bitPattern)
-        == forwardInOrder(x: c.x, weight: c.weight, bias: nil, s, batch: c.n).map(\.bitPattern))
+        == convForwardInOrder(x: c.x, weight: c.weight, bias: nil, s, batch: c.n).map(\.bitPattern))
     #expect(dweight.map(\.bitPattern) == weightGradientInOrder(dy: c.dy, x: c.x, s, batch: c.n).map(\.bitPattern))
 }
 
@@ -165,7 +177,7 @@ func directConvolutionSumsInTheDocumentedOrder(_ s: Conv2DShape) {
 extension KernelPathTests {
     @Test(arguments: edgeShapes)
     func directConvolutionGivesTheSameBitsOnEveryPath(_ s: Conv2DShape) {
-        let c = Case(s, batch: 2, key: 720)
+        let c = ConvCase(s, batch: 2, key: 720)
         let results = Self.onEveryPath {
             var dweight = [Float](repeating: 0, count: s.weightCount)
             c.weightGradient(into: &dweight)
@@ -177,7 +189,7 @@ extension KernelPathTests {
 
 @Test func directConvolutionDoesNotDependOnTheBatchSplit() {
     let s = edgeShapes[1]
-    let c = Case(s, batch: 5, key: 730)
+    let c = ConvCase(s, batch: 5, key: 730)
     var whole = [Float](repeating: 0, count: s.weightCount), split = whole
     c.weightGradient(into: &whole)
     c.weightGradient(into: &split, batch: 0..<2)
@@ -193,9 +205,9 @@ extension KernelPathTests {
 @Test func directInputGradientMatchesTheDefinition() {
     let s = Conv2DShape(inChannels: 5, outChannels: 6, height: 12, width: 11, kernel: 3, stride: 1, padding: 0)
     #expect(s.usesDirectForward && s.transposedStrideOneUsesDirectKernel)
-    let c = Case(s, batch: 1, key: 740)
+    let c = ConvCase(s, batch: 1, key: 740)
     var dx = [Double](repeating: 0, count: c.x.count)
-    forEachTerm(s, batch: 1) { out, xi, wi in
+    forEachConvTerm(s, batch: 1) { out, xi, wi in
         if let xi { dx[xi] += Double(c.weight[wi]) * Double(c.dy[out]) }
     }
     var got = [Float](repeating: 0, count: c.x.count), dweight = [Float](repeating: 0, count: s.weightCount)

@@ -42,6 +42,18 @@ struct ShardBFloat16WireTests {
         #expect(back.values.map(\.bitPattern) == BFloat16Codec.widen(BFloat16Codec.narrow(master)).map(\.bitPattern))
     }
 
+    @Test func encodingFromABufferGivesTheFramesOfTheMessageWithThoseValues() {
+        let gradient = (0..<100).map { Float($0) * 0.37 - 11 }
+        for bf16 in [false, true] {
+            let slice = Array(gradient[16..<80])
+            let whole = Message.shard(self.gradient(slice, bf16: bf16)).encode()
+            let fromBuffer = gradient.withUnsafeBufferPointer {
+                self.gradient([], bf16: bf16).encode(values: UnsafeBufferPointer(rebasing: $0[16..<80]))
+            }
+            #expect(fromBuffer == whole, "bf16 \(bf16)")
+        }
+    }
+
     @Test func theStateNeverTravelsAsBF16() {
         var body = ShardBody(kind: .state)
         body.shard = 0; body.shards = 1; body.lower = 0; body.upper = 2

@@ -57,3 +57,23 @@ struct ShardMessageTests {
         #expect(throws: WireError.self) { try Message.decode(Message.shard(ShardMessage(runID: 0, body: hello)).encode(), expectedRunID: nil) }
     }
 }
+
+/// Overlap: a gradient may carry one range of the parameters, whose size its values must be.
+struct ShardGradientRangeTests {
+    private func gradient(lower: Int?, upper: Int?, values: Int) -> ShardMessage {
+        var body = ShardBody(kind: .gradient)
+        body.first = 2; body.count = 2; body.lower = lower; body.upper = upper
+        return ShardMessage(runID: 9, step: 1, weightsVersion: 1, body: body, values: (0..<values).map(Float.init))
+    }
+
+    @Test func aGradientRangeRoundTrips() throws {
+        let m = gradient(lower: 100, upper: 164, values: 64)
+        #expect(try Message.decode(Message.shard(m).encode(), expectedRunID: 9) == .shard(m))
+    }
+
+    @Test(arguments: [(100, 164, 63), (100, 100, 0), (164, 100, 0), (-1, 10, 11), (nil, 10, 10)] as [(Int?, Int?, Int)])
+    func aGradientRangeThatDoesNotFitItsValuesIsRejected(lower: Int?, upper: Int?, values: Int) {
+        let m = gradient(lower: lower, upper: upper, values: values)
+        #expect(throws: WireError.self) { try Message.decode(Message.shard(m).encode(), expectedRunID: 9) }
+    }
+}

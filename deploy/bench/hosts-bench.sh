@@ -6,7 +6,7 @@
 # signal. Needs root. `loom bench --hosts` calls it; by hand:
 #   sudo LOOM=.build/release/loom bash deploy/bench/hosts-bench.sh N RATE COORDINATOR_ARGS... -- WORKER_ARGS...
 #     COORDINATOR_ARGS: loom bench options (--model, --batch = the global batch, --micro-batch,
-#     --hosts N, --steps, --servers S with LOOM_SERVERS=S in the environment); WORKER_ARGS: loom worker options (--stand-in-ms MS, --slots K).
+#     --hosts N, --steps, --servers S with LOOM_SERVERS=S in the environment, --overlap on|off); WORKER_ARGS: loom worker options (--stand-in-ms MS, --slots K).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../tests/hosts.sh"

@@ -21,9 +21,14 @@ The recipe follows the config as Loom reads it (docs/CONFIG.md):
   `no_decay_on_bias_and_norm` and `trunk_lr_scale` as parameter groups;
 - schedule: constant, step, cosine or SGDR with linear warmup, evaluated per step by the same
   formulas as Sources/LoomTraining/Schedule.swift (its header comment).
-What differs on purpose: PyTorch's own initialisation and random streams (the comparison is
-of accuracy over seeds, not of bits). Needs torch, numpy and PyYAML; nothing in Loom's build
-or CI runs it.
+- initialisation: PyTorch's default (conv and linear weights and biases U(+-1/sqrt(fan_in)),
+  batch-norm weight 1, bias 0), which is also Loom's rule (Model.initialParameters), so the
+  twin keeps the values torch.nn draws.
+What differs on purpose: the random streams (initial values, shuffles, crops and flips are
+drawn from PyTorch's generator, not Loom's KeyedRandom; the comparison is of accuracy over
+seeds, not of bits). `--print-schedule` prints the learning rate of every step, to compare
+with `loom schedule --config C`. Needs torch, numpy and PyYAML; nothing in Loom's build or CI
+runs it.
 """
 
 import argparse
@@ -238,6 +243,8 @@ def main():
     p.add_argument("--fashion-mnist", default=FASHION_MNIST)
     p.add_argument("--json", help="write the result here as JSON")
     p.add_argument("--limit", type=int, default=0, help="use only the first N train images (a smoke test)")
+    p.add_argument("--print-schedule", action="store_true",
+                   help="print 'step lr' for every step of the run and exit (no training)")
     args = p.parse_args()
 
     config, spec = load_config(args.config, args.set)
@@ -257,6 +264,8 @@ def main():
     smoothing = float(config.get("loss", {}).get("label_smoothing", 0))
 
     twin = LoomTwin(spec)
+    for relu in twin.relus:      # the fixtures' MarginReLU records a margin: not needed here
+        relu.__class__ = nn.ReLU
     twin.train()
     stats = StepStatistics(twin)
     opt, lr = optimizer_for(twin, config)
@@ -265,14 +274,27 @@ def main():
     micro = int(training.get("micro_batch", batch))
     epochs = int(training.get("epochs", 10))
     steps_per_epoch = len(train_x) // batch        # Loom drops the last partial batch
+    total_steps = steps_per_epoch * epochs
+    max_steps = int(training.get("max_steps", 0))
+    if max_steps > 0:
+        total_steps = min(total_steps, max_steps)
     schedule = Schedule(config.get("schedule", {}), base_lr, steps_per_epoch, steps_per_epoch * epochs)
+    if args.print_schedule:
+        for i in range(total_steps):
+            print(f"{i} {schedule.lr(i):.17g}")
+        return
 
     history = []
     step = 0
+    log_every = int(training.get("log_every_steps", 0))
+    window_loss = 0.0
     start = time.perf_counter()
     for epoch in range(epochs):
         order = torch.randperm(len(train_x), generator=gen)
+        epoch_loss, epoch_steps = 0.0, 0
         for s in range(steps_per_epoch):
+            if step == total_steps:       # training.max_steps (a short proxy run)
+                break
             idx = order[s * batch:(s + 1) * batch]
             x = augment(train_x[idx], padding, hflip, gen)
             x = (x - mean) / std
@@ -281,19 +303,32 @@ def main():
             for g in opt.param_groups:
                 g["lr"] = lr_now * g["lr_scale"]
             opt.zero_grad()
+            step_loss = 0.0
             for m in range(0, batch, micro):
                 logits = twin(x[m:m + micro])
                 loss = F.cross_entropy(logits, y[m:m + micro], reduction="sum",
                                        label_smoothing=smoothing) / batch
                 loss.backward()
+                step_loss += float(loss.detach())
             opt.step()
             stats.step()
             step += 1
+            epoch_loss += step_loss
+            epoch_steps += 1
+            window_loss += step_loss
+            if log_every > 0 and step % log_every == 0:
+                print(f"step {step}/{total_steps}  loss {window_loss / log_every:.4f}  lr {lr_now:.5f}  "
+                      f"{time.perf_counter() - start:.0f} s", flush=True)
+                window_loss = 0.0
         acc = evaluate(twin, test_x, test_y, mean, std)
         elapsed = time.perf_counter() - start
-        history.append({"epoch": epoch + 1, "step": step, "test_accuracy": acc, "seconds": elapsed})
-        print(f"epoch {epoch + 1}/{epochs}  step {step}  test accuracy {100 * acc:.2f}%  {elapsed:.0f} s",
-              flush=True)
+        train_loss = epoch_loss / max(epoch_steps, 1)
+        history.append({"epoch": epoch + 1, "step": step, "train_loss": train_loss, "test_accuracy": acc,
+                        "seconds": elapsed})
+        print(f"epoch {epoch + 1}/{epochs}  step {step}  train loss {train_loss:.4f}  "
+              f"test accuracy {100 * acc:.2f}%  {elapsed:.0f} s", flush=True)
+        if step == total_steps:
+            break
 
     result = {"config": args.config, "sets": args.set, "seed": seed, "threads": args.threads,
               "torch": torch.__version__, "test_accuracy": history[-1]["test_accuracy"],

@@ -30,4 +30,36 @@ int loom_conv_forward(float *y, const float *x, const float *weight, const float
 int loom_conv_weight_gradient(float *dweight, const float *dy, const float *x, size_t batch,
                               const struct loom_conv_shape *shape);
 
+/// dx (N, C, H, W) of the stride-1 convolution `shape` (p ≤ k − 1) from dy (N, OC, OH, OW):
+/// the forward pass above of dy with the weights flipped in (ky, kx) and transposed in (o, c),
+/// padding k − 1 − p, no bias; read from `weight` (OC, C, k, k) as they are packed, no copy.
+int loom_conv_input_gradient(float *dx, const float *dy, const float *weight, size_t batch,
+                             const struct loom_conv_shape *shape);
+
+// The channel-vectorised kernel (ChannelConvKernels.c): vectors over 16 output channels, for
+// small planes. Its forward pass and input gradient give the same bits as the two above.
+
+/// As loom_conv_forward, the same terms in the same order, hence the same bits.
+int loom_conv_forward_channels(float *y, const float *x, const float *weight, const float *bias, size_t batch,
+                               const struct loom_conv_shape *shape);
+
+/// As loom_conv_input_gradient, the same bits.
+int loom_conv_input_gradient_channels(float *dx, const float *dy, const float *weight, size_t batch,
+                                      const struct loom_conv_shape *shape);
+
+/// dx (N, C, H, W) of the convolution `shape`, any stride, from dy (N, OC, OH, OW):
+/// dx[n, c, iy, ix] = 0, then + w[o, c, ky, kx]·dy[n, o, oy, ox] for o in order and, within o,
+/// the taps (ky, kx) that reach (iy, ix) (ky ≡ iy + p mod s, oy = (iy + p − ky) / s, and
+/// likewise in x) in order, dy outside the output reading 0; one fused multiply-add per term.
+/// (For stride 1, loom_conv_input_gradient's order differs: its taps run flipped.)
+int loom_conv_input_gradient_strided(float *dx, const float *dy, const float *weight, size_t batch,
+                                     const struct loom_conv_shape *shape);
+
+/// dweight (OC, C, k, k) += Σ_n Σ_(oy, ox) dy[n, o, oy, ox]·x[n, c, oy·s − p + ky, ox·s − p + kx]
+/// as one chain of fused multiply-adds per weight, starting from its value: samples in
+/// order, within a sample the output pixels (oy, ox) in row order, padding terms dy·0
+/// included. Returns 0 when its scratch memory cannot be allocated.
+int loom_conv_weight_gradient_channels(float *dweight, const float *dy, const float *x, size_t batch,
+                                       const struct loom_conv_shape *shape);
+
 #endif

@@ -210,19 +210,25 @@ struct BenchCommand: ParsableCommand {
     }
 
     func benchConfig() throws -> RunConfig {
-        try Self.config(model: URL(fileURLWithPath: model).standardizedFileURL.path, batch: batch, microBatch: microBatch,
-                        wire: wireOption.wire ?? .fp32)
+        // The coordinator's half of `--hosts` with `--overlap on` tells servers and workers
+        // through the YAML (cluster.overlap needs cluster.servers in it).
+        let overlap = hostsOptions.bedCoordinator != nil && hostsOptions.overlap == "on"
+        let servers = overlap ? (Int(hostsOptions.servers) ?? 0) : 0
+        return try Self.config(model: URL(fileURLWithPath: model).standardizedFileURL.path, batch: batch, microBatch: microBatch,
+                               wire: wireOption.wire ?? .fp32, servers: servers, overlap: overlap)
     }
 
     /// A run config around the model file: synthetic 10-class data, SGD, batch/micro-batch.
     /// The wire format is in the YAML, which is what a coordinator sends its workers.
-    static func config(model: String, batch: Int, microBatch: Int, wire: WireFormat = .fp32) throws -> RunConfig {
+    static func config(model: String, batch: Int, microBatch: Int, wire: WireFormat = .fp32, servers: Int = 0,
+                       overlap: Bool = false) throws -> RunConfig {
+        let cluster = overlap ? "{wire: \(wire.rawValue), servers: \(servers), overlap: true}" : "{wire: \(wire.rawValue)}"
         let yaml = """
         name: bench
         model: {file: \(model)}
         optimizer: {kind: sgd, lr: 0.01, momentum: 0.9, weight_decay: 0.0005}
         training: {batch_size: \(batch), micro_batch: \(microBatch), epochs: 1000}
-        cluster: {wire: \(wire.rawValue)}
+        cluster: \(cluster)
         """
         return try ConfigLoader.parse(yaml: yaml, source: "bench", defaultName: "bench")
     }

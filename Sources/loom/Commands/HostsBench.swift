@@ -12,6 +12,7 @@ import Logging
 import LoomBench
 import LoomConfig
 import LoomKernels
+import LoomModel
 import LoomTraining
 import LoomWire
 
@@ -30,6 +31,9 @@ struct HostsBenchOptions: ParsableArguments {
 
     @Option(help: "With --hosts: shard servers (loom server) on the first S hosts, or 'hosts' for one on every host (S = N); 0: the coordinator sums and applies everything.")
     var servers: String = "0"
+
+    @Option(help: "With --hosts and shard servers: overlap (cluster.overlap) off, on, or both (each host count measured both ways, in turn).")
+    var overlap: String = "off"
 
     @Option(help: "With --hosts: steps measured per host count (after 2 warm-up steps).")
     var steps: Int = 5
@@ -71,6 +75,10 @@ enum HostsBench {
             throw CLIError("--batch \(batch) is not a positive multiple of --micro-batch \(microBatch)")
         }
         for n in counts { _ = try serverCount(o.servers, hosts: n) }
+        let modes = try overlapModes(o.overlap)
+        if modes.contains(true) && o.servers == "0" {
+            throw CLIError("--overlap \(o.overlap) needs shard servers (--servers hosts or a count): overlap is the servers' per-range update")
+        }
         guard (1...256).contains(o.slots) else { throw CLIError("--slots must be 1 to 256, got \(o.slots)") }
         guard o.steps >= 1 else { throw CLIError("--steps must be at least 1, got \(o.steps)") }
         if let c = o.computeMs, !(c > 0 && c <= 600_000) { throw CLIError("--compute-ms must be above 0 and at most 600000, got \(c)") }
@@ -108,29 +116,53 @@ enum HostsBench {
                      o.link, rate / 1e6, add * 1000, opt * 1000))
         print("(other processes share this machine's cores: see docs/SCALING.md on what the bed can carry)")
 
-        var measured: [Int: HostsBenchmark.Figures] = [:]
+        // Each host count with every overlap mode in turn, so that a load that comes and goes
+        // hits both alike.
+        var measured: [Bool: [Int: HostsBenchmark.Figures]] = [:]
         for n in counts {
-            let figures = try runOnBed(o, wire: wire, hosts: n, holdMs: shardMs, model: model, batch: batch, microBatch: microBatch)
-            measured[n] = figures
-            print(String(format: "  %d host(s): %.1f samples/s, step %.1f ms", n, figures.samplesPerSecond, figures.stepMs))
+            for overlap in modes {
+                let figures = try runOnBed(o, wire: wire, hosts: n, holdMs: shardMs, model: model, batch: batch, microBatch: microBatch,
+                                           overlap: overlap)
+                measured[overlap, default: [:]][n] = figures
+                print(String(format: "  %d host(s)%@: %.1f samples/s, step %.1f ms", n, modes.count > 1 ? (overlap ? ", overlap on" : ", overlap off") : "",
+                             figures.samplesPerSecond, figures.stepMs))
+            }
         }
-        // The CPU cost of a round trip, from the 1-host run (no link between): its step
-        // less the compute, the optimizer and the (absent) additions.
-        if let one = measured[1] {
-            costs.transferCPU = max(0, one.stepMs / 1000 - costs.compute - one.optimizerMs / 1000)
-            print(String(format: "a round trip's CPU (encode, CURVE, copies, decode, checks), from the 1-host run: %.1f ms", costs.transferCPU * 1000))
+        for overlap in modes {
+            var costs = costs
+            let runs = measured[overlap] ?? [:]
+            print("")
+            if modes.contains(true) { print("overlap \(overlap ? "on" : "off") (cluster.overlap)") }
+            // The CPU cost of a round trip, from the 1-host run (no link between): its step
+            // less the compute, the optimizer and the (absent) additions.
+            if let one = runs[1] {
+                costs.transferCPU = max(0, one.stepMs / 1000 - costs.compute - one.optimizerMs / 1000)
+                print(String(format: "a round trip's CPU (encode, CURVE, copies, decode, checks), from the 1-host run: %.1f ms", costs.transferCPU * 1000))
+            }
+            report(counts: counts, measured: runs, model: model, config: config, costs: costs, batch: batch,
+                   sharded: o.servers == "hosts",
+                   hidden: overlap ? ScalingModel.overlapShare(microShardsPerBlock: (batch / microBatch + o.slots - 1) / o.slots,
+                                                               layers: problem.model.backwardSpans.map { ($0.parameters.count, $0.flops) }) : nil)
         }
-        report(counts: counts, measured: measured, model: model, config: config, costs: costs, batch: batch,
-               sharded: o.servers == "hosts")
+    }
+
+    /// `--overlap off|on|both` as the modes to measure, in order.
+    static func overlapModes(_ text: String) throws -> [Bool] {
+        switch text {
+        case "off": return [false]
+        case "on": return [true]
+        case "both": return [false, true]
+        default: throw CLIError("--overlap wants off, on or both, got '\(text)'")
+        }
     }
 
     /// One host count on a fresh bed: the driver script's output is the coordinator's JSON.
     static func runOnBed(_ o: HostsBenchOptions, wire: WireFormat, hosts n: Int, holdMs: Double, model: String, batch: Int,
-                         microBatch: Int) throws -> HostsBenchmark.Figures {
+                         microBatch: Int, overlap: Bool = false) throws -> HostsBenchmark.Figures {
         let exe = LocalCluster.selfExecutable()
         let servers = try serverCount(o.servers, hosts: n)
         let coordinatorArgs = ["--model", model, "--batch", "\(batch * n)", "--micro-batch", "\(microBatch)",
-                               "--hosts", "\(n)", "--steps", "\(o.steps)", "--servers", "\(servers)", "--wire", wire.rawValue, "--log-level", "warning"]
+                               "--hosts", "\(n)", "--steps", "\(o.steps)", "--servers", "\(servers)", "--wire", wire.rawValue, "--overlap", overlap ? "on" : "off", "--log-level", "warning"]
         let workerArgs = ["--stand-in-ms", String(format: "%.3f", holdMs), "--slots", "\(o.slots)", "--log-level", "warning"]
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
@@ -148,12 +180,17 @@ enum HostsBench {
     }
 
     static func report(counts: [Int], measured: [Int: HostsBenchmark.Figures], model: String, config: RunConfig,
-                       costs: ScalingModel, batch: Int, sharded: Bool = false) {
+                       costs: ScalingModel, batch: Int, sharded: Bool = false, hidden: Double? = nil) {
         let base = measured[1] ?? measured[counts.min()!]!
         let baseN = Double(base.hosts)
         // The design measured: S = N shard servers, or the single coordinator.
-        func predicted(_ n: Int) -> StepCost { sharded ? costs.sharded(hosts: n) : costs.singleCoordinator(hosts: n) }
-        let predictedOne = predicted(base.hosts).total
+        func predictedCost(_ n: Int) -> StepCost { sharded ? costs.sharded(hosts: n) : costs.singleCoordinator(hosts: n) }
+        // With overlap, the share `hidden` of the compute hides communication (docs/SCALING.md).
+        func predictedTotal(_ n: Int) -> Double {
+            let c = predictedCost(n)
+            return hidden.map { ScalingModel.overlapped(c, hidden: $0) + c.transferCPU } ?? c.total
+        }
+        let predictedOne = predictedTotal(base.hosts)
         print(sharded ? "measured with S = N shard servers, one per host beside its worker; model: the sharded one"
                       : "measured with one coordinator (S = 1); model: the single coordinator's")
         print("")
@@ -161,15 +198,14 @@ enum HostsBench {
         print("                  meas.  model      meas.   model      (held)   (link)                                                                 model eff.")
         for n in counts {
             guard let f = measured[n] else { continue }
-            let c = predicted(n)
             let eff = f.samplesPerSecond / (Double(n) / baseN * base.samplesPerSecond)
-            let effModel = predictedOne / c.total
+            let effModel = predictedOne / predictedTotal(n)
             let wait = f.firstResultMs + f.spreadMs - costs.compute * 1000
             let shardedEff = costs.sharded(hosts: 1).total / costs.sharded(hosts: n).total
             let ringEff = costs.ringAllreduce(hosts: 1).total / costs.ringAllreduce(hosts: n).total
             func mb(_ v: [Double], _ i: Int) -> Double { i < v.count ? v[i] / 1e6 : 0 }
             print(String(format: "%5d  %9.1f  %5.3f  %5.3f  %8.1f  %8.1f  %7.1f  %6.1f  %6.1f  %6.1f  %6.1f  %6.2f/%-6.2f  %6.2f/%-6.2f   %5.3f    %5.3f",
-                         n, f.samplesPerSecond, eff, effModel, f.stepMs, c.total * 1000, costs.compute * 1000, wait,
+                         n, f.samplesPerSecond, eff, effModel, f.stepMs, predictedTotal(n) * 1000, costs.compute * 1000, wait,
                          f.reduceMs, f.optimizerMs, f.checkpointMs, mb(f.linkUp, 0), mb(f.linkDown, 0),
                          mb(f.linkUp, 1), mb(f.linkDown, 1), shardedEff, ringEff))
         }
@@ -180,15 +216,29 @@ enum HostsBench {
             print("model (docs/SCALING.md): step = compute + (N-1) x model on the coordinator's link out + (N-1) x back in + (N-1) additions + optimizer")
         }
         print("  + a round trip's CPU (from the 1-host run, so the 1-host model is the measurement);")
+        if let hidden {
+            print(String(format: "  with overlap: communication hides behind h = %.3f of the compute (the backward pass of a block's last micro-shard after each layer's gradient is ready, byte-weighted);", hidden))
+            // What the measurement says h was: the communication the model without overlap
+            // charges, less what the step showed beyond compute, CPU, reduction and optimizer.
+            for n in counts where n > 1 {
+                guard let f = measured[n] else { continue }
+                let c = predictedCost(n)
+                let shown = f.stepMs / 1000 - c.compute - c.transferCPU - c.reduce - c.optimizer
+                let h = (c.weightsOut + c.gradientsIn - max(0, shown)) / c.compute
+                print(String(format: "  measured at %d hosts: h = %.3f (communication %.1f ms, of which %.1f ms showed)", n, h,
+                             (c.weightsOut + c.gradientsIn) * 1000, max(0, shown) * 1000))
+            }
+        }
         print("wait = until the last result is in, minus the compute; ckpt = one checkpoint after the last step (not in the step).")
         print("sharded = the model of S = N servers co-located with the workers (loom bench --hosts ... --servers hosts); ring(DDP) = 2(N-1)/N model sizes per host per step, no overlap.")
         var lines: [[String: Any]] = []
         for n in counts {
             guard let f = measured[n], let data = try? JSONEncoder().encode(f),
                   var object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { continue }
-            object["model_step_ms"] = predicted(n).total * 1000
-            object["model_efficiency"] = predictedOne / predicted(n).total
+            object["model_step_ms"] = predictedTotal(n) * 1000
+            object["model_efficiency"] = predictedOne / predictedTotal(n)
             object["sharded"] = sharded
+            object["overlap"] = hidden != nil
             lines.append(object)
         }
         if let data = try? JSONSerialization.data(withJSONObject: ["model": model, "compute_ms": costs.compute * 1000, "runs": lines,

@@ -1,0 +1,244 @@
+// The bodies of the channel-vectorised direct convolution (ChannelConvKernels.c), included
+// once per instruction path with LOOM_SUFFIX naming the path, CC_OCV the 16-channel units of
+// a register block, CC_PB the output pixels of a forward block and CC_TB the weight rows of a
+// weight-gradient block on that path, and a `target` attribute on every function. Blocks
+// choose only which outputs are computed together, never the order of an output's terms.
+
+#define CC_CAT2(a, b) a##_##b
+#define CC_CAT(a, b) CC_CAT2(a, b)
+#define CC(name) CC_CAT(name, LOOM_SUFFIX)
+
+#define CC_NO_MEMCPY __attribute__((no_builtin("memcpy"), no_builtin("memset")))
+
+static inline v16f CC(load)(const float *p) { v16f v; __builtin_memcpy(&v, p, sizeof v); return v; }
+static inline void CC(store)(float *p, v16f v) { __builtin_memcpy(p, &v, sizeof v); }
+static inline v16f CC(fma)(v16f a, v16f b, v16f c) { return __builtin_elementwise_fma(a, b, c); }
+
+/// x in all 16 lanes, bit for bit.
+static inline v16f CC(splat)(float x) {
+    v16f v;
+    for (int i = 0; i < 16; i++) v[i] = x;
+    return v;
+}
+
+/// Level b of the butterfly transpose of m[16]: for i with bit b clear, row i's columns j
+/// with bit b set trade places with row (i + b)'s columns j − b. `lo` and `hi` are the
+/// shuffle indices of the new rows i and i + b from (row i, row i + b).
+#define CC_EXPAND(...) __VA_ARGS__
+#define CC_BUTTERFLY(b, lo, hi)                                                                     \
+    for (int i = 0; i < 16; i++) {                                                                  \
+        if (i & b) continue;                                                                        \
+        v16f x = m[i], y = m[i + b];                                                                \
+        m[i] = __builtin_shufflevector(x, y, CC_EXPAND lo);                                         \
+        m[i + b] = __builtin_shufflevector(x, y, CC_EXPAND hi);                                     \
+    }
+
+/// dst[i·ds + j] = src[j·ss + i] for a 16 × 16 block (16 rows of src become 16 columns).
+static inline CC_NO_MEMCPY void CC(transpose16)(float *dst, long ds, const float *src, long ss) {
+    v16f m[16];
+    for (int j = 0; j < 16; j++) m[j] = CC(load)(src + j * ss);
+    CC_BUTTERFLY(8, (0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23),
+                 (8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31))
+    CC_BUTTERFLY(4, (0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27),
+                 (4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31))
+    CC_BUTTERFLY(2, (0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29),
+                 (2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31))
+    CC_BUTTERFLY(1, (0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30),
+                 (1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31))
+    for (int i = 0; i < 16; i++) CC(store)(dst + i * ds, m[i]);
+}
+
+/// Unit u (output channels 16u to 16u + 15) of a matrix m (OC, rows) ↔ its (rows, 16) copy v,
+/// the lanes past OC left alone: `into` 1 fills v from m, 0 writes v back to m. 16 × 16
+/// blocks through registers, the edges element by element.
+static CC_NO_MEMCPY void CC(transpose_unit)(float *v, float *m, long u, long oc, long rows, int into) {
+    long lanes = oc - u * 16 < 16 ? oc - u * 16 : 16;
+    float *mu = m + u * 16 * rows;
+    long r = 0;
+    if (lanes == 16) {
+        for (; r + 16 <= rows; r += 16) {
+            if (into) CC(transpose16)(v + r * 16, 16, mu + r, rows);
+            else CC(transpose16)(mu + r, rows, v + r * 16, 16);
+        }
+    }
+    for (; r < rows; r++) {
+        for (long l = lanes; into && l < 16; l++) v[r * 16 + l] = 0;
+        for (long l = 0; l < lanes; l++) {
+            if (into) v[r * 16 + l] = mu[l * rows + r];
+            else mu[l * rows + r] = v[r * 16 + l];
+        }
+    }
+}
+
+/// The weights of unit u packed into v (rows, 16) from the pass's source: its (OC, C, k, k)
+/// weights, or flipped, the (C, OC, k, k) weights of the convolution this one transposes read
+/// flipped in (ky, kx), each channel c's 16 × k² block backwards.
+static CC_NO_MEMCPY void CC(pack_unit)(float *v, const struct cc_pass *ps, long u) {
+    if (!ps->flipped) {
+        CC(transpose_unit)(v, (float *)ps->source, u, ps->oc, ps->rows, 1);
+        return;
+    }
+    long lanes = ps->oc - u * 16 < 16 ? ps->oc - u * 16 : 16, taps = ps->taps;
+    for (long c = 0; c < ps->rows / taps; c++) {
+        for (long t = 0; t < taps; t++, v += 16) {
+            for (long l = lanes; l < 16; l++) v[l] = 0;
+            for (long l = 0; l < lanes; l++) v[l] = ps->source[(c * ps->oc + u * 16 + l) * taps + (taps - 1 - t)];
+        }
+    }
+}
+
+/// Images x (N, C, H, W) into a zero-padded, channel-last copy (N, rows, wp, C) whose image
+/// (y, x) lands at row y + top, column x + left; the padding is 0 from the scratch's
+/// allocation.
+static CC_NO_MEMCPY void CC(load_padded)(float *xp, const float *x, size_t batch, long c, long h, long w,
+                                         long top, long left, long rows, long wp) {
+    for (size_t n = 0; n < batch; n++) {
+        float *image = xp + (long)n * rows * wp * c;
+        for (long ci = 0; ci < c; ci++) {
+            const float *src = x + ((long)n * c + ci) * h * w;
+            float *dst = image + (top * wp + left) * c + ci;
+            for (long iy = 0; iy < h; iy++) {
+                for (long ix = 0; ix < w; ix++) dst[(iy * wp + ix) * c] = src[iy * w + ix];
+            }
+        }
+    }
+}
+
+// MARK: - Forward
+
+/// OCV units of 16 output channels × CC_PB output pixels: acc[u][j] = bias, then
+/// + w[r]·x[pixel j, row r] for the rows r = c·k² + t in order. `w` is packed (units, rows, 16);
+/// pixel j reads the padded input at xp + poff[j] + roff[r]. Writes tmp (CC_PB, OCV·16).
+#define CC_FORWARD_BLOCK(OCV)                                                                           \
+    static inline void CC(forward_block_##OCV)(float *tmp, const float *w, long unit_stride, long rows,  \
+                                               const long *roff, const float *xp, const long *poff,      \
+                                               const float *bias) {                                      \
+        v16f acc[OCV][CC_PB];                                                                            \
+        for (int u = 0; u < OCV; u++) {                                                                  \
+            v16f b = CC(load)(bias + 16 * u);                                                            \
+            for (int j = 0; j < CC_PB; j++) acc[u][j] = b;                                               \
+        }                                                                                                \
+        const float *px[CC_PB];                                                                          \
+        for (int j = 0; j < CC_PB; j++) px[j] = xp + poff[j];                                            \
+        for (long r = 0; r < rows; r++) {                                                                \
+            long ro = roff[r];                                                                           \
+            v16f wv[OCV];                                                                                \
+            for (int u = 0; u < OCV; u++) wv[u] = CC(load)(w + u * unit_stride + 16 * r);                \
+            for (int j = 0; j < CC_PB; j++) {                                                            \
+                v16f xv = CC(splat)(px[j][ro]);                                                          \
+                for (int u = 0; u < OCV; u++) acc[u][j] = CC(fma)(wv[u], xv, acc[u][j]);                 \
+            }                                                                                            \
+        }                                                                                                \
+        for (int j = 0; j < CC_PB; j++) {                                                                \
+            for (int u = 0; u < OCV; u++) CC(store)(tmp + j * 16 * CC_OCV + 16 * u, acc[u][j]);          \
+        }                                                                                                \
+    }
+
+CC_FORWARD_BLOCK(1)
+#if CC_OCV > 1
+CC_FORWARD_BLOCK(2)
+#endif
+
+/// Every output pixel of the pass, every unit of 16 output channels, in register blocks of
+/// CC_OCV units × CC_PB pixels.
+static CC_NO_MEMCPY void CC(run_pass)(const struct cc_pass *ps, float *tmp) {
+    long unit_stride = ps->rows * 16;
+    long poff[CC_PB];
+    for (long u0 = 0; u0 < ps->units; u0 += CC_OCV) {
+        long ocv = ps->units - u0 < CC_OCV ? ps->units - u0 : CC_OCV;
+        // Packed here, a pair of units at a time, so that they are still in cache when read.
+        const float *w = ps->wpack + u0 * unit_stride, *b = ps->bpack + u0 * 16;
+        if (ps->source) {
+            for (long u = 0; u < ocv; u++) CC(pack_unit)(ps->wpack + u * unit_stride, ps, u0 + u);
+            w = ps->wpack;
+        }
+        long oc_end = (u0 + ocv) * 16 < ps->oc ? (u0 + ocv) * 16 : ps->oc;
+        for (long j0 = 0; j0 < ps->pixels; j0 += CC_PB) {
+            // Past the last pixel, a block recomputes the last pixel and drops it.
+            for (int j = 0; j < CC_PB; j++) poff[j] = ps->pin[j0 + j < ps->pixels ? j0 + j : ps->pixels - 1];
+#if CC_OCV > 1
+            if (ocv == 2) CC(forward_block_2)(tmp, w, unit_stride, ps->rows, ps->roff, ps->xp, poff, b);
+            else
+#endif
+                CC(forward_block_1)(tmp, w, unit_stride, ps->rows, ps->roff, ps->xp, poff, b);
+            for (long j = j0; j < j0 + CC_PB && j < ps->pixels; j++) {
+                float *out = ps->out + ps->pout[j];
+                const float *src = tmp + (j - j0) * 16 * CC_OCV - u0 * 16;
+                for (long o = u0 * 16; o < oc_end; o++) out[o * ps->out_plane] = src[o];
+            }
+        }
+    }
+}
+
+// MARK: - Weight gradient
+
+#define CC_WB(OCV, TB) CC_CAT(CC_CAT(CC_CAT(weight_block, OCV), TB), LOOM_SUFFIX)
+
+/// OCV units of 16 output channels × TB weight rows r0..r0+TB−1: acc[u][t] = dwt, then
+/// + dy[n, pixel]·x[n, pixel, row] for n in order and, within n, the output pixels in order;
+/// written back to dwt (units, rows, 16).
+#define CC_WEIGHT_BLOCK(OCV, TB)                                                                         \
+    static inline void CC_WB(OCV, TB)(float *dwt, long unit_stride, const float *dyt,                     \
+                                                     long dy_stride, const float *xp, const long *roff,   \
+                                                     const long *pixoff, size_t batch,                    \
+                                                     const struct cc_geometry *g) {                       \
+        v16f acc[OCV][TB];                                                                                \
+        for (int u = 0; u < OCV; u++) {                                                                   \
+            for (int t = 0; t < TB; t++) acc[u][t] = CC(load)(dwt + u * unit_stride + 16 * t);            \
+        }                                                                                                 \
+        long ro[TB];                                                                                      \
+        for (int t = 0; t < TB; t++) ro[t] = roff[t];                                                     \
+        for (size_t n = 0; n < batch; n++) {                                                              \
+            const float *xn = xp + (long)n * g->c * g->plane;                                             \
+            const float *dn = dyt + (long)n * g->opix * dy_stride;                                        \
+            for (long pix = 0; pix < g->opix; pix++) {                                                    \
+                v16f d[OCV];                                                                              \
+                for (int u = 0; u < OCV; u++) d[u] = CC(load)(dn + pix * dy_stride + 16 * u);              \
+                const float *xq = xn + pixoff[pix];                                                       \
+                for (int t = 0; t < TB; t++) {                                                            \
+                    v16f xv = CC(splat)(xq[ro[t]]);                                                       \
+                    for (int u = 0; u < OCV; u++) acc[u][t] = CC(fma)(d[u], xv, acc[u][t]);               \
+                }                                                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+        for (int u = 0; u < OCV; u++) {                                                                   \
+            for (int t = 0; t < TB; t++) CC(store)(dwt + u * unit_stride + 16 * t, acc[u][t]);            \
+        }                                                                                                 \
+    }
+
+CC_WEIGHT_BLOCK(1, CC_TB)
+CC_WEIGHT_BLOCK(1, 1)
+#if CC_OCV > 1
+CC_WEIGHT_BLOCK(2, CC_TB)
+CC_WEIGHT_BLOCK(2, 1)
+#endif
+
+/// dweight (OC, rows) by CC_OCV units at a time: copied into dwt (CC_OCV, rows, 16), the
+/// samples' terms added, copied back.
+static CC_NO_MEMCPY void CC(conv_weight_gradient_channels)(float *dweight, float *dwt, const float *dyt, size_t batch,
+                                                           const struct cc_geometry *g, const float *xp,
+                                                           const long *roff, const long *pixoff) {
+    long unit_stride = g->rows * 16, dy_stride = g->units * 16;
+    for (long u0 = 0; u0 < g->units; u0 += CC_OCV) {
+        long ocv = g->units - u0 < CC_OCV ? g->units - u0 : CC_OCV;
+        for (long u = 0; u < ocv; u++) CC(transpose_unit)(dwt + u * unit_stride, dweight, u0 + u, g->oc, g->rows, 1);
+        float *dw = dwt;
+        const float *dy = dyt + u0 * 16;
+        long r = 0;
+        for (; r + CC_TB <= g->rows; r += CC_TB) {
+#if CC_OCV > 1
+            if (ocv == 2) CC_WB(2, CC_TB)(dw + 16 * r, unit_stride, dy, dy_stride, xp, roff + r, pixoff, batch, g);
+            else
+#endif
+                CC_WB(1, CC_TB)(dw + 16 * r, unit_stride, dy, dy_stride, xp, roff + r, pixoff, batch, g);
+        }
+        for (; r < g->rows; r++) {
+#if CC_OCV > 1
+            if (ocv == 2) CC_WB(2, 1)(dw + 16 * r, unit_stride, dy, dy_stride, xp, roff + r, pixoff, batch, g);
+            else
+#endif
+                CC_WB(1, 1)(dw + 16 * r, unit_stride, dy, dy_stride, xp, roff + r, pixoff, batch, g);
+        }
+        for (long u = 0; u < ocv; u++) CC(transpose_unit)(dwt + u * unit_stride, dweight, u0 + u, g->oc, g->rows, 0);
+    }
+}

@@ -1,0 +1,232 @@
+// The channel-vectorised direct convolution (CKernels' ChannelConvKernels.c) on the edges of
+// its blocking: output channels 1, 16, 17, 33 (units of 16 and register blocks of two),
+// weight rows not a multiple of the 9-row block, pixel counts not a multiple of the 10-pixel
+// block and blocks spanning samples, 1×1 and 2×2 planes, strides 1 and 2, a 1×1 strided
+// kernel; and its strided dx (one pass per phase) for strides 2 and 3. Checked against the
+// definition in Double, bit for bit against the grid kernel (forward and stride-1 dx) and
+// against its documented orders (weight gradient, strided dx), on every path, and across
+// splits of the batch.
+import LoomKernels
+import LoomTestSupport
+import Testing
+
+private let channelShapes: [Conv2DShape] = [
+    Conv2DShape(inChannels: 5, outChannels: 17, height: 2, width: 2, kernel: 3, stride: 1, padding: 1),
+    Conv2DShape(inChannels: 3, outChannels: 33, height: 4, width: 4, kernel: 3, stride: 2, padding: 1),
+    Conv2DShape(inChannels: 7, outChannels: 16, height: 3, width: 3, kernel: 1, stride: 2, padding: 0),
+    Conv2DShape(inChannels: 4, outChannels: 1, height: 5, width: 6, kernel: 3, stride: 1, padding: 0),
+    Conv2DShape(inChannels: 2, outChannels: 20, height: 3, width: 3, kernel: 5, stride: 1, padding: 2),
+    Conv2DShape(inChannels: 6, outChannels: 35, height: 7, width: 7, kernel: 3, stride: 1, padding: 1),
+]
+
+/// The weight gradient in the channel kernel's order, in Float: per weight one chain of fused
+/// multiply-adds from its value, samples in order, output pixels in row order, padding dy·0.
+private func channelWeightGradientInOrder(dweight: [Float], dy: [Float], x: [Float], _ s: Conv2DShape,
+                                          batch n: Int) -> [Float] {
+    let (c, oc, k) = (s.inChannels, s.outChannels, s.kernel)
+    var dweight = dweight
+    for o in 0..<oc {
+        for ci in 0..<c {
+            for ky in 0..<k {
+                for kx in 0..<k {
+                    let w = ((o * c + ci) * k + ky) * k + kx
+                    for i in 0..<n {
+                        for oy in 0..<s.outHeight {
+                            for ox in 0..<s.outWidth {
+                                let (iy, ix) = (oy * s.stride - s.padding + ky, ox * s.stride - s.padding + kx)
+                                let inside = iy >= 0 && iy < s.height && ix >= 0 && ix < s.width
+                                let xv = inside ? x[((i * c + ci) * s.height + iy) * s.width + ix] : 0
+                                dweight[w] = dweight[w].addingProduct(dy[((i * oc + o) * s.outHeight + oy) * s.outWidth + ox], xv)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return dweight
+}
+
+/// dx of a convolution by the definition, in Double.
+private func inputGradientDefinition(_ c: ConvCase) -> [Float] {
+    var dx = [Double](repeating: 0, count: c.x.count)
+    forEachConvTerm(c.s, batch: c.n) { out, xi, wi in
+        if let xi { dx[xi] += Double(c.weight[wi]) * Double(c.dy[out]) }
+    }
+    return dx.map { Float($0) }
+}
+
+@Test(arguments: channelShapes)
+func channelConvolutionMatchesTheDefinition(_ s: Conv2DShape) {
+    let c = ConvCase(s, batch: 3, key: 800)
+    let expected = convolutionDefinition(x: c.x, weight: c.weight, bias: c.bias, dy: c.dy, s, batch: c.n)
+    var dweight = [Float](repeating: 0, count: s.weightCount)
+    c.weightGradient(into: &dweight, kernel: .channels)
+    assertClose(c.forward(kernel: .channels), expected.y, "y")
+    assertClose(dweight, expected.dweight, "dweight")
+}
+
+@Test(arguments: channelShapes)
+func channelConvolutionForwardGivesTheGridKernelsBits(_ s: Conv2DShape) {
+    let c = ConvCase(s, batch: 3, key: 810)
+    let inOrder = convForwardInOrder(x: c.x, weight: c.weight, bias: c.bias, s, batch: c.n).map(\.bitPattern)
+    #expect(c.forward(kernel: .channels).map(\.bitPattern) == inOrder)
+    #expect(c.forward(kernel: .grid).map(\.bitPattern) == inOrder)
+    #expect(c.forward(bias: false, kernel: .channels).map(\.bitPattern)
+        == convForwardInOrder(x: c.x, weight: c.weight, bias: nil, s, batch: c.n).map(\.bitPattern))
+}
+
+@Test(arguments: channelShapes)
+func channelWeightGradientSumsInTheDocumentedOrder(_ s: Conv2DShape) {
+    let c = ConvCase(s, batch: 2, key: 820)
+    // From a non-zero gradient: the chain starts from each weight's value.
+    let start = testValues(s.weightCount, key: 821)
+    var dweight = start
+    c.weightGradient(into: &dweight, kernel: .channels)
+    #expect(dweight.map(\.bitPattern)
+        == channelWeightGradientInOrder(dweight: start, dy: c.dy, x: c.x, s, batch: c.n).map(\.bitPattern))
+}
+
+/// Stride-1 shapes whose dx both kernels compute: same bits, and the definition's values.
+@Test(arguments: channelShapes.filter { $0.stride == 1 && $0.padding <= $0.kernel - 1 && $0.kernel > 1 })
+func channelInputGradientGivesTheGridKernelsBits(_ s: Conv2DShape) {
+    let c = ConvCase(s, batch: 3, key: 830)
+    let channels = c.inputGradient(kernel: .channels)
+    assertClose(channels, inputGradientDefinition(c), "dx")
+    #expect(channels.map(\.bitPattern) == c.inputGradient(kernel: .grid).map(\.bitPattern))
+}
+
+/// Samples share register blocks (10 pixels of a 2×2 plane span three samples), yet each
+/// sample's outputs and the summed weight gradient do not depend on how the batch is cut.
+@Test func channelConvolutionDoesNotDependOnTheBatchSplit() {
+    let s = channelShapes[0]
+    let c = ConvCase(s, batch: 7, key: 840)
+    var whole = [Float](repeating: 0, count: s.weightCount), split = whole
+    c.weightGradient(into: &whole, kernel: .channels)
+    for part in [0..<3, 3..<4, 4..<7] { c.weightGradient(into: &split, batch: part, kernel: .channels) }
+    #expect(whole.map(\.bitPattern) == split.map(\.bitPattern))
+    let y = c.forward(kernel: .channels)
+    let pieces = [0..<1, 1..<6, 6..<7].reduce(into: [Float]()) { $0 += c.forward(batch: $1, kernel: .channels) }
+    #expect(y.map(\.bitPattern) == pieces.map(\.bitPattern))
+    let dx = c.inputGradient(kernel: .channels)
+    let dxPieces = [0..<2, 2..<7].reduce(into: [Float]()) { $0 += c.inputGradient(batch: $1, kernel: .channels) }
+    #expect(dx.map(\.bitPattern) == dxPieces.map(\.bitPattern))
+}
+
+/// conv2dForward and conv2dBackward route ResNet's small-plane shapes to the channel kernel
+/// (forward, dx and dweight) and give the definition's values through it.
+@Test func resNetSmallPlanesTakeTheChannelKernel() {
+    let s = Conv2DShape(inChannels: 16, outChannels: 32, height: 4, width: 4, kernel: 3, stride: 1, padding: 1)
+    #expect(s.forwardKernel == .channels && s.inputGradientKernel == .channels && s.weightGradientKernel == .channels)
+    let strided = Conv2DShape(inChannels: 16, outChannels: 32, height: 8, width: 8, kernel: 1, stride: 2, padding: 0)
+    #expect(strided.forwardKernel == .channels && strided.weightGradientKernel == .channels)
+    let c = ConvCase(s, batch: 2, key: 850)
+    var y = [Float](repeating: 0, count: c.n * s.outputCount)
+    var scratch = [Float](repeating: 0, count: s.scratchCount(imagesPerGEMM: 2))
+    conv2dForward(y: &y, x: c.x, weight: c.weight, bias: c.bias, batch: c.n, shape: s, scratch: &scratch, imagesPerGEMM: 2)
+    var dx = [Float](repeating: 0, count: c.x.count), dweight = [Float](repeating: 0, count: s.weightCount)
+    conv2dBackward(dx: &dx, dweight: &dweight, dbias: nil, dy: c.dy, x: c.x, weight: c.weight, batch: c.n, shape: s,
+                   scratch: &scratch, imagesPerGEMM: 2)
+    let expected = convolutionDefinition(x: c.x, weight: c.weight, bias: c.bias, dy: c.dy, s, batch: c.n)
+    assertClose(y, expected.y, "y")
+    assertClose(dweight, expected.dweight, "dweight")
+    assertClose(dx, inputGradientDefinition(c), "dx")
+}
+
+private let stridedShapes: [Conv2DShape] = [
+    Conv2DShape(inChannels: 5, outChannels: 7, height: 9, width: 9, kernel: 3, stride: 2, padding: 1),
+    Conv2DShape(inChannels: 17, outChannels: 20, height: 8, width: 7, kernel: 1, stride: 2, padding: 0),
+    Conv2DShape(inChannels: 3, outChannels: 33, height: 7, width: 7, kernel: 5, stride: 2, padding: 2),
+    Conv2DShape(inChannels: 4, outChannels: 18, height: 10, width: 10, kernel: 3, stride: 3, padding: 0),
+    Conv2DShape(inChannels: 16, outChannels: 16, height: 4, width: 4, kernel: 3, stride: 2, padding: 1),
+]
+
+/// dx of a strided convolution in the documented order, in Float: 0, then for o in order the
+/// taps (ky, kx) that reach the pixel (ky ≡ iy + p mod s, likewise in x) in order, one fused
+/// multiply-add each, dy outside the output reading 0.
+private func stridedInputGradientInOrder(_ c: ConvCase) -> [Float] {
+    let s = c.s
+    let (ci, oc, k, st) = (s.inChannels, s.outChannels, s.kernel, s.stride)
+    func reaches(_ i: Int, _ t: Int) -> Int? {
+        let q = i + s.padding - t
+        return ((q % st) + st) % st == 0 ? (q >= 0 ? q / st : -1) : nil
+    }
+    var dx = [Float](repeating: 0, count: c.x.count)
+    for n in 0..<c.n {
+        for cc in 0..<ci {
+            for iy in 0..<s.height {
+                for ix in 0..<s.width {
+                    var sum: Float = 0
+                    for o in 0..<oc {
+                        for ky in 0..<k {
+                            guard let oy = reaches(iy, ky) else { continue }
+                            for kx in 0..<k {
+                                guard let ox = reaches(ix, kx) else { continue }
+                                let inside = oy >= 0 && oy < s.outHeight && ox >= 0 && ox < s.outWidth
+                                let d = inside ? c.dy[((n * oc + o) * s.outHeight + oy) * s.outWidth + ox] : 0
+                                sum = sum.addingProduct(c.weight[((o * ci + cc) * k + ky) * k + kx], d)
+                            }
+                        }
+                    }
+                    dx[((n * ci + cc) * s.height + iy) * s.width + ix] = sum
+                }
+            }
+        }
+    }
+    return dx
+}
+
+extension ConvCase {
+    func stridedInputGradient(batch: Range<Int>? = nil) -> [Float] {
+        let part = batch ?? 0..<n
+        var dx = [Float](repeating: 0, count: part.count * s.inputCount)
+        dy.withUnsafeBufferPointer { dyp in
+            directConvStridedInputGradient(dx: &dx, dy: dyp.baseAddress! + part.lowerBound * s.outputCount, weight: weight,
+                                           batch: part.count, shape: s)
+        }
+        return dx
+    }
+}
+
+@Test(arguments: stridedShapes)
+func stridedInputGradientMatchesTheDefinitionInItsOrder(_ s: Conv2DShape) {
+    let c = ConvCase(s, batch: 2, key: 870)
+    let dx = c.stridedInputGradient()
+    assertClose(dx, inputGradientDefinition(c), "dx")
+    #expect(dx.map(\.bitPattern) == stridedInputGradientInOrder(c).map(\.bitPattern))
+    let pieces = [0..<1, 1..<2].reduce(into: [Float]()) { $0 += c.stridedInputGradient(batch: $1) }
+    #expect(dx.map(\.bitPattern) == pieces.map(\.bitPattern))
+}
+
+/// conv2dBackward takes the strided kernel for dx with 16 input channels or more.
+@Test func stridedInputGradientRunsInConv2DBackward() {
+    let s = stridedShapes[4]
+    #expect(s.usesStridedInputGradient && !stridedShapes[0].usesStridedInputGradient)
+    let c = ConvCase(s, batch: 2, key: 880)
+    var dx = [Float](repeating: 0, count: c.x.count), dweight = [Float](repeating: 0, count: s.weightCount)
+    var scratch = [Float](repeating: 0, count: s.scratchCount(imagesPerGEMM: 2))
+    conv2dBackward(dx: &dx, dweight: &dweight, dbias: nil, dy: c.dy, x: c.x, weight: c.weight, batch: c.n, shape: s,
+                   scratch: &scratch, imagesPerGEMM: 2)
+    #expect(dx.map(\.bitPattern) == stridedInputGradientInOrder(c).map(\.bitPattern))
+}
+
+// In KernelPathTests' serialized suite: it switches the process's path.
+extension KernelPathTests {
+    @Test(arguments: channelShapes)
+    func channelConvolutionGivesTheSameBitsOnEveryPath(_ s: Conv2DShape) {
+        let c = ConvCase(s, batch: 2, key: 860)
+        let results = Self.onEveryPath {
+            var dweight = [Float](repeating: 0, count: s.weightCount)
+            c.weightGradient(into: &dweight, kernel: .channels)
+            let dx = s.stride == 1 && s.padding <= s.kernel - 1 && s.kernel > 1 ? c.inputGradient(kernel: .channels) : []
+            return (c.forward(kernel: .channels) + dweight + dx).map(\.bitPattern)
+        }
+        Self.expectOneAnswer(results, "channel conv \(s)", c.n)
+    }
+
+    @Test(arguments: stridedShapes)
+    func stridedInputGradientGivesTheSameBitsOnEveryPath(_ s: Conv2DShape) {
+        let c = ConvCase(s, batch: 2, key: 890)
+        Self.expectOneAnswer(Self.onEveryPath { c.stridedInputGradient().map(\.bitPattern) }, "strided dx \(s)", c.n)
+    }
+}

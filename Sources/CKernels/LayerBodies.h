@@ -274,14 +274,13 @@ static inline LOOM_NO_MEMCPY void L(put_row2)(float *planes, const struct dw_geo
     }
 }
 
-/// The inverse: dx row (w floats) from padded row r = iy + p of a stride-2 polyphase copy,
-/// written exactly up to dst_end.
-static inline LOOM_NO_MEMCPY void L(take_row2)(float *dx, const float *planes, const struct dw_geometry *g, long r,
+/// The inverse: dx row (w floats) from padded row r = iy + p of a stride-2 polyphase layout
+/// whose row R = r / 2 of phase (r % 2, 0) starts at `sub` and whose phase (r % 2, 1) lies
+/// px_stride floats further; written exactly up to dst_end.
+static inline LOOM_NO_MEMCPY void L(take_row2)(float *dx, const float *sub, long px_stride, long p, long w,
                                                const float *dst_end) {
-    const float *sub = planes + (r % 2) * 2 * g->plane_stride + (r / 2) * g->wq;
-    long p = g->p, w = g->w;
-    const float *even = sub + (p % 2) * g->plane_stride + p / 2;
-    const float *odd = sub + ((p + 1) % 2) * g->plane_stride + (p + 1) / 2;
+    const float *even = sub + (p % 2) * px_stride + p / 2;
+    const float *odd = sub + ((p + 1) % 2) * px_stride + (p + 1) / 2;
     for (long i = 0; i < w; i += 32) {
         v16f a = L(load)(even + i / 2), b = L(load)(odd + i / 2);
         v16f lo = __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
@@ -385,23 +384,14 @@ static LOOM_NO_MEMCPY void L(depthwise_forward)(float *y, const float *x, const 
     for (long ky = 0; ky < k; ky++)
         for (long kx = 0; kx < k; kx++)
             offset[ky * k + kx] = ((ky % s) * s + kx % s) * g->plane_stride + (ky / s) * g->wq + kx / s;
-#ifdef EXPERIMENT
-    for (long t = 0; t < taps; t++) offset[t] &= ~15L;
-#endif
     long in_plane = g->h * g->w, out_plane = g->oh * g->ow, total = (long)batch * g->channels;
     if (total == 0) return;
     L(load_plane)(planes[0], g, x, row);
     for (long i = 0; i < total; i++) {
         long c = i % g->channels;
-#ifdef EXPERIMENT4
-        if (i + 1 < total) L(load_plane)(planes[(i + 1) & 1], g, x + ((i + 1) % 4) * in_plane, row);
-#elif !defined(EXPERIMENT2)
         if (i + 1 < total) L(load_plane)(planes[(i + 1) & 1], g, x + (i + 1) * in_plane, row);
-#endif
         L(tap_grid)(grid[i & 1], planes[i & 1], offset, weight + c * taps, taps, bias ? bias[c] : 0.0f, g->grid / 16);
-#ifndef EXPERIMENT3
         if (i > 0) L(take_plane)(y + (i - 1) * out_plane, grid[(i - 1) & 1], g);
-#endif
     }
     L(take_plane)(y + (total - 1) * out_plane, grid[(total - 1) & 1], g);
 }
@@ -497,7 +487,9 @@ static LOOM_NO_MEMCPY void L(depthwise_backward)(float *dx, float *dweight, floa
                 if (s == 1) {
                     L(take_row)(dxp + iy * g->w, dplanes + (iy + g->p) * g->wq + g->p, g->w, dx_end);
                 } else if (s == 2) {
-                    L(take_row2)(dxp + iy * g->w, dplanes, g, iy + g->p, dx_end);
+                    long r = iy + g->p;
+                    L(take_row2)(dxp + iy * g->w, dplanes + (r % 2) * 2 * g->plane_stride + (r / 2) * g->wq,
+                                 g->plane_stride, g->p, g->w, dx_end);
                 } else {
                     L(gather_row)(out_row, g, iy + g->p, dplanes);
                     L(copy)(dxp + iy * g->w, out_row + g->p, g->w);

@@ -130,8 +130,8 @@ int loom_depthwise_backward(float *dx, float *dweight, float *dbias, const float
                             const float *weight, size_t batch, const struct loom_depthwise_shape *shape) {
     struct dw_geometry g = dw_geometry(shape);
     long taps = g.k * g.k;
-    float *scratch = dw_scratch(g.planes_floats + g.dyp_floats + 2 * g.row_floats + g.dplanes_floats + g.dxgrid_floats,
-                                2 * taps);
+    long floats = g.planes_floats + g.dyp_floats + 2 * g.row_floats + g.dplanes_floats + g.dxgrid_floats;
+    float *scratch = dw_scratch(floats, 2 * taps);
     if (!scratch) return 0;
     switch (loom_kernels_path()) {
     case LOOM_PATH_AVX512: depthwise_backward_avx512(dx, dweight, dbias, dy, x, weight, batch, &g, scratch); break;

@@ -47,6 +47,10 @@ public final class ShardServer {
     private let clock = ContinuousClock()
     /// Steps applied (all runs), for logs and tests.
     public private(set) var stepsApplied = 0
+    /// Bytes of the messages that crossed the workers' socket (all runs): gradient slices in,
+    /// weights slices out, header and JSON included. What `cluster.wire` halves.
+    public private(set) var gradientBytesIn = 0
+    public private(set) var sliceBytesOut = 0
 
     /// - Parameters:
     ///   - workers: this server's bound side (ROUTER), where workers push and pull.
@@ -69,6 +73,8 @@ public final class ShardServer {
             let outcome = try session.run()
             coordinator.close()
             stepsApplied += session.stepsApplied
+            gradientBytesIn += session.gradientBytesIn
+            sliceBytesOut += session.sliceBytesOut
             if outcome == .exit { return }
             if !stop.isSet { Thread.sleep(forTimeInterval: 0.2) }
         }
@@ -95,6 +101,9 @@ final class ShardServerSession {
         var version: UInt64
         var heartbeat: Duration
         var timeout: Duration
+        /// The run's `cluster.wire`: with bf16 the tree rounds every sum of two, gradient
+        /// slices come and weights slices go as bfloat16.
+        var wire: WireFormat
     }
 
     /// A step the coordinator asked to apply once every piece's gradient slice is in.
@@ -117,6 +126,8 @@ final class ShardServerSession {
     private var lastHeard: ContinuousClock.Instant
     private var lastBeat: ContinuousClock.Instant
     private(set) var stepsApplied = 0
+    private(set) var gradientBytesIn = 0
+    private(set) var sliceBytesOut = 0
     private var logger: Logger { server.log }
     private var endpoint: String { server.options.coordinatorEndpoint }
 
@@ -234,11 +245,12 @@ final class ShardServerSession {
             let fresh = slice?.runID != m.runID
             slice = Slice(runID: m.runID, shard: shard, range: lower..<upper, parameters: Array(m.values[0..<n]),
                           optimizer: optimizer, version: m.weightsVersion,
-                          heartbeat: .milliseconds(config.cluster.heartbeatMs), timeout: .milliseconds(config.cluster.workerTimeoutMs))
+                          heartbeat: .milliseconds(config.cluster.heartbeatMs), timeout: .milliseconds(config.cluster.workerTimeoutMs),
+                          wire: config.cluster.wire)
             update = nil
             gradients.removeAll()
             answerWaitingPulls()
-            logger.info("\(fresh ? "serving" : "reset to") run \(String(m.runID, radix: 16)): shard \(shard)\(b.shards.map { " of \($0)" } ?? ""), parameters [\(lower), \(upper)) (\(n)), version \(m.weightsVersion)")
+            logger.info("\(fresh ? "serving" : "reset to") run \(String(m.runID, radix: 16)): shard \(shard)\(b.shards.map { " of \($0)" } ?? ""), parameters [\(lower), \(upper)) (\(n)), version \(m.weightsVersion), wire \(config.cluster.wire.rawValue)")
         } catch {
             logger.error("cannot take the slice sent by the coordinator at \(endpoint): \(error)")
         }
@@ -286,8 +298,13 @@ final class ShardServerSession {
             guard let first = m.body.first, let count = m.body.count, m.values.count == slice.range.count else {
                 return logger.warning("dropped a gradient slice from worker \(envelope.peer): \(m.values.count) values, this slice holds \(slice.range.count)")
             }
+            // A float32 slice in a bf16 run (or the reverse) was not summed along the run's tree.
+            guard m.bf16 == (slice.wire == .bf16) else {
+                return logger.warning("dropped a gradient slice from worker \(envelope.peer): \(m.bf16 ? "bf16" : "fp32"), the run's cluster.wire is \(slice.wire.rawValue)")
+            }
             // A gradient of other weights is of no step this server will apply.
             guard m.weightsVersion == slice.version else { return }
+            gradientBytesIn += envelope.frames.reduce(0) { $0 + $1.count }
             let block = ShardBlock(start: first, count: count)
             if gradients[block] == nil { gradients[block] = m.values }
             applyIfComplete()
@@ -308,9 +325,13 @@ final class ShardServerSession {
         body.shard = slice.shard
         body.lower = slice.range.lowerBound
         body.upper = slice.range.upperBound
+        // With bf16 the slice goes rounded to nearest even: the weights `loom train --workers 0`
+        // computes with (`TrainingState.computeParameters`); the float32 master stays here.
         let message = ShardMessage(runID: slice.runID, step: slice.version, weightsVersion: slice.version, body: body,
-                                   values: slice.parameters)
-        do { try server.workerTransport.send(.shard(message), to: peer) } catch {
+                                   values: slice.parameters, bf16: slice.wire == .bf16)
+        let frames = Message.shard(message).encode()
+        sliceBytesOut += frames.reduce(0) { $0 + $1.count }
+        do { try server.workerTransport.send(frames, to: peer) } catch {
             logger.debug("cannot send weights \(slice.version) to worker \(peer): \(error)")
         }
     }
@@ -323,12 +344,15 @@ final class ShardServerSession {
         guard var slice, let update, update.blocks.allSatisfy({ gradients[$0] != nil }) else { return }
         let n = slice.range.count
         let root = ShardBlock(start: 0, count: update.leaves)
-        // Left operand first, as `ShardResult.add` sums whole gradients on the coordinator.
+        // Left operand first, as `ShardResult.add` sums whole gradients on the coordinator;
+        // with bf16 each sum of two rounded, as `ShardResult.combine` rounds it.
+        let bf16 = slice.wire == .bf16
         let sum = ReductionTree.reduce(root, value: { gradients[$0] }, combine: { left, right in
             left.withUnsafeMutableBufferPointer { l in
                 right.withUnsafeBufferPointer { r in
                     if let a = l.baseAddress, let b = r.baseAddress { _ = elementwiseSum(a, b, into: a, count: n) }
                 }
+                if bf16 { BFloat16.round(l) }
             }
         })
         self.update = nil

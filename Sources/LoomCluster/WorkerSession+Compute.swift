@@ -70,7 +70,7 @@ extension WorkerSession {
             // The gradient goes to the servers, slice by slice; the rest to the coordinator.
             // A non-finite sum goes whole to the coordinator, which rejects it (R12) and has
             // the block computed again by another worker, as without servers.
-            guard pushSlices(sum.gradients, for: a, runID: run.runID) else { return }
+            guard pushSlices(sum.gradients, for: a, runID: run.runID, bf16: wire.bf16) else { return }
             wire.gradientSum = []
         } else if a.sharedResult, let slot = publishSharedGradient(sum.gradients) {
             wire.gradientSum = []

@@ -74,6 +74,12 @@ extension WorkerSession {
                 }
                 guard case .shard(let m) = message, m.kind == .slice,
                       m.body.lower == servers[i].address.lower, m.body.upper == servers[i].address.upper else { continue }
+                // A bf16 run computes with the bf16 rounding of the weights: a float32 slice
+                // (or the reverse) is not what `loom train --workers 0` computes with.
+                guard m.bf16 == (run.computer.problem.config.cluster.wire == .bf16) else {
+                    worker.log.warning("dropped a weights slice from shard server \(servers[i].address.endpoint): \(m.bf16 ? "bf16" : "fp32"), the run's cluster.wire is \(run.computer.problem.config.cluster.wire.rawValue)")
+                    continue
+                }
                 servers[i].slice = m.values
                 servers[i].version = m.weightsVersion
             }
@@ -118,16 +124,18 @@ extension WorkerSession {
         return false
     }
 
-    /// Sends each server its slice of `gradients`; false (after a log line) when one could
-    /// not be sent: then no result goes to the coordinator, and the block goes to another
-    /// worker at the step deadline.
-    func pushSlices(_ gradients: [Float], for a: Assignment, runID: UInt64) -> Bool {
+    /// Sends each server its slice of `gradients` (with `bf16`, as bfloat16: a bf16 run's
+    /// sums are bf16 values already, so they cross exactly); false (after a log line) when
+    /// one could not be sent: then no result goes to the coordinator, and the block goes to
+    /// another worker at the step deadline.
+    func pushSlices(_ gradients: [Float], for a: Assignment, runID: UInt64, bf16: Bool) -> Bool {
         for link in servers {
             var body = ShardBody(kind: .gradient)
             body.first = Int(a.firstShard)
             body.count = a.shardCount
             let values = Array(gradients[link.address.lower..<link.address.upper])
-            let message = Message.shard(ShardMessage(runID: runID, step: a.step, weightsVersion: a.weightsVersion, body: body, values: values))
+            let message = Message.shard(ShardMessage(runID: runID, step: a.step, weightsVersion: a.weightsVersion, body: body, values: values,
+                                                     bf16: bf16))
             do { try link.transport.send(message, to: .coordinator) } catch {
                 worker.log.warning("step \(a.step): cannot push the gradient of block [\(a.firstShard), +\(a.shardCount)) to shard server \(link.address.endpoint): \(error); the result is not sent")
                 return false

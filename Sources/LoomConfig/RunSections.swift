@@ -46,12 +46,6 @@ extension ClusterConfig {
         audit = try r.double("audit", audit, .unit)
         servers = try r.int("servers", servers, .nonNegative, limit: 4096)
         wire = try r.choice("wire", wire)
-        // Shard servers take float32 slices and workers compute with the servers' weights as
-        // pulled: a bf16 run would not round them as `--workers 0` does.
-        if servers > 0 && wire == .bf16 {
-            throw r.error("wire", "cluster.wire bf16 is not supported with shard servers (cluster.servers \(servers)):"
-                          + " the servers' traffic is float32; use one or the other")
-        }
         // A timeout shorter than two heartbeats declares healthy workers dead.
         if workerTimeoutMs < 2 * heartbeatMs {
             throw r.error("worker_timeout_ms", "cluster.worker_timeout_ms (\(workerTimeoutMs)) must be at least"

@@ -60,7 +60,7 @@ public enum Message: Equatable, Sendable {
         case .heartbeat: []
         case .evaluate(let m): [packFrame(m.sampleIndices.map { UInt64($0) }), m.images]
         case .evaluation(let m): [packFrame(m.logits)]
-        case .shard(let m): [jsonFrame(m.body), packFrame(m.values)]
+        case .shard(let m): [jsonFrame(m.body), floatsFrame(m.values, bf16: m.bf16)]
         }
     }
 
@@ -95,7 +95,8 @@ public enum Message: Equatable, Sendable {
             h = WireHeader(type: .evaluation, runID: m.runID, weightsVersion: m.weightsVersion, firstShard: m.chunk,
                            shardCount: 1)
         case .shard(let m):
-            h = WireHeader(type: .shard, runID: m.runID, step: m.step, weightsVersion: m.weightsVersion)
+            h = WireHeader(type: .shard, runID: m.runID, step: m.step, weightsVersion: m.weightsVersion,
+                           flags: m.bf16 ? WireHeader.bf16Flag : 0)
         }
         h.payloadFrameCount = UInt16(truncatingIfNeeded: payload.count)
         h.payloadBytes = payload.reduce(0) { $0 + UInt64($1.count) }

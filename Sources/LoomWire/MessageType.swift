@@ -64,6 +64,7 @@ public enum MessageType: UInt8, CaseIterable, Sendable, CustomStringConvertible 
         case .assignment: WireHeader.sharedFlag
         case .weights, .result: WireHeader.sharedFlag | WireHeader.bf16Flag
         case .evaluate: WireHeader.ttaFlag
+        case .shard: WireHeader.bf16Flag
         default: 0
         }
     }

@@ -19,6 +19,10 @@
 //   gradient      W → S      run, step, version     first, count                gradient slice [n]
 //   pull          W → S      run, version           —                           —
 //   slice         S → W      run, version           shard, lower, upper         parameters [n]
+//
+// In a run with `cluster.wire: bf16` the values of `gradient` and `slice` travel as bfloat16
+// (header flag `bf16`, 2 bytes a value, `BFloat16Codec`); every other kind stays float32,
+// so the state a server is given and gives back (checkpoints) is the float32 master.
 
 /// One message of sharded aggregation.
 public struct ShardMessage: Equatable, Sendable {
@@ -33,11 +37,19 @@ public struct ShardMessage: Equatable, Sendable {
     public var body: ShardBody
     /// float32, all finite (R12).
     public var values: [Float]
+    /// Header flag `bf16` (`gradient` and `slice` only): `values` travel as bfloat16, 2 bytes
+    /// a value, rounded to nearest even, and are widened on receipt.
+    public var bf16: Bool
 
-    public init(runID: UInt64, step: UInt64 = 0, weightsVersion: UInt64 = 0, body: ShardBody, values: [Float] = []) {
+    public init(runID: UInt64, step: UInt64 = 0, weightsVersion: UInt64 = 0, body: ShardBody, values: [Float] = [],
+                bf16: Bool = false) {
         self.runID = runID; self.step = step; self.weightsVersion = weightsVersion
-        self.body = body; self.values = values
+        self.body = body; self.values = values; self.bf16 = bf16
     }
+
+    /// The kinds whose values may travel as bfloat16: a worker's gradient slice and a
+    /// server's weights slice. The state (optimizer slots, the float32 master) never does.
+    public static let bf16Kinds: Set<Kind> = [.gradient, .slice]
 
     public var kind: Kind { body.kind }
 
@@ -45,8 +57,9 @@ public struct ShardMessage: Equatable, Sendable {
     /// of the size they imply.
     static func decode(_ h: WireHeader, _ p: PayloadReader) throws(WireError) -> ShardMessage {
         let body = try p.json(0, as: ShardBody.self)
-        let values = try p.finiteFloats(1)
         func bad(_ rule: String) -> WireError { .json(type: .shard, rule: "\(body.kind.rawValue): \(rule)") }
+        if h.isBF16 && !bf16Kinds.contains(body.kind) { throw bad("only gradient and slice values may travel as bf16") }
+        let values = try p.finiteFloats(1, bf16: h.isBF16)
         if body.kind != .serverHello && h.runID == 0 { throw .runID(type: .shard, actual: 0, rule: "only a server_hello may carry run id 0") }
         if body.kind == .serverHello && h.runID != 0 { throw .runID(type: .shard, actual: h.runID, rule: "a server_hello must carry run id 0") }
         func bounds() throws(WireError) -> Int {
@@ -86,7 +99,8 @@ public struct ShardMessage: Equatable, Sendable {
         case .gather, .pull:
             break
         }
-        return ShardMessage(runID: h.runID, step: h.step, weightsVersion: h.weightsVersion, body: body, values: values)
+        return ShardMessage(runID: h.runID, step: h.step, weightsVersion: h.weightsVersion, body: body, values: values,
+                            bf16: h.isBF16)
     }
 }
 

@@ -6,7 +6,7 @@
 ///  4     2    protocol version (u16) = 3
 ///  6     1    message type (u8, MessageType)
 ///  7     1    flags (u8): bit 0 `shared` (assignment, weights, result), bit 1 `tta`
-///                (evaluate), bit 2 `bf16` (weights, result); other bits 0
+///                (evaluate), bit 2 `bf16` (weights, result, shard); other bits 0
 ///  8     8    run id (u64)
 /// 16     8    step (u64)
 /// 24     8    weights version (u64)
@@ -37,8 +37,9 @@ public struct WireHeader: Equatable, Sendable {
     /// Flags bit 1, on an evaluate request: average the config's test-time views.
     public static let ttaFlag: UInt8 = 2
     /// Flags bit 2, on weights and result without `shared`: the big array (parameters,
-    /// gradient_sum) is bfloat16, 2 bytes a value (`BFloat16Codec`). A build that does not
-    /// know the flag refuses the message (R5), so a bf16 run never reaches it unnoticed.
+    /// gradient_sum) is bfloat16, 2 bytes a value (`BFloat16Codec`); on a shard `gradient`
+    /// or `slice`, its values frame. A build that does not know the flag refuses the
+    /// message (R5), so a bf16 run never reaches it unnoticed.
     public static let bf16Flag: UInt8 = 4
     /// Upper bound on the payload of one message (1 GiB); larger claims are rejected
     /// before anything is read. The ZeroMQ transport bounds each frame the same way.

@@ -5,6 +5,7 @@
 #   - the weights after STEPS steps are bitwise those of a one-process run;
 #   - a server killed mid-run (host 1's): the run rolls back to its last checkpoint, a
 #     replacement server on the same host takes the slice, and the weights are still bitwise.
+# With WIRE=bf16 in the environment both runs and the reference are `cluster.wire: bf16`.
 # Run it inside a bed of 2 or more hosts:
 #   sudo bash deploy/tests/hosts.sh 3 --rate 1gbit -- bash deploy/tests/scenarios/servers.sh [STEPS] [SERVERS]
 # Prints "servers: PASS ..." / "servers: FAIL ..." lines; exit status 0 when all passed.
@@ -13,9 +14,10 @@ TEST_NAME=servers
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../hosts.sh"
 N=${LOOM_BED_N:-0}
-STEPS=${1:-30} SERVERS=${2:-$N}
+STEPS=${1:-30} SERVERS=${2:-$N} WIRE=${WIRE:-fp32}
 [[ -n ${LOOM_BED:-} && $N -ge 2 ]] || { echo "servers: run me inside a bed of 2 or more hosts (see the header)" >&2; exit 2; }
 [[ $SERVERS -ge 2 && $SERVERS -le $N ]] || { echo "servers: SERVERS must be 2..$N (one per host), got $SERVERS" >&2; exit 2; }
+[[ $WIRE == fp32 || $WIRE == bf16 ]] || { echo "servers: WIRE must be fp32 or bf16, got $WIRE" >&2; exit 2; }
 need_loom
 T=$(mktemp -d /tmp/loom-servers.XXXXXX)
 cleanup() { local h; for h in $(seq 0 $((N - 1))); do bed_kill_ns "$(bed_ns "$h")"; done; [[ ${KEEP:-0} == 1 ]] || rm -rf "$T"; }
@@ -25,7 +27,7 @@ tiny_dataset "$T/tiny.h5"
 bed_keys "$T/keys" "$N" || exit 1
 ARGS=(--config "$REPO/configs/smoke.yaml" --set "data.path=$T/tiny.h5" --set training.epochs=1000
       --set "training.max_steps=$STEPS" --set checkpoint.every_steps=5 --set training.log_every_steps=1
-      --set cluster.worker_timeout_ms=2000)
+      --set cluster.worker_timeout_ms=2000 --set "cluster.wire=$WIRE")
 PORT=$((40000 + RANDOM % 5000))
 "$LOOM" train "${ARGS[@]}" --set "checkpoint.dir=$T/ref" --workers 0 > "$T/ref.log" 2>&1
 same() { "$LOOM" diff "$T/ref/latest.h5" "$T/$1/latest.h5" > "$T/diff.out" 2>&1 || { cat "$T/diff.out" >&2; return 1; }; }
@@ -55,7 +57,7 @@ run() {
 }
 
 run plain 0; status=$?
-check "$SERVERS servers on $SERVERS hosts, $N workers: the run ends (status $status)" test "$status" = 0
+check "$SERVERS servers on $SERVERS hosts, $N workers, wire $WIRE: the run ends (status $status)" test "$status" = 0
 check "... with the weights of a one-process run of $STEPS steps (loom diff)" same plain
 run kill 1; status=$?
 check "a server killed mid-run: the run ends (status $status)" test "$status" = 0

@@ -46,6 +46,26 @@ static inline float L(hsum)(v16f v) {
     return (c[0] + c[2]) + (c[1] + c[3]);
 }
 
+/// hsum of four vectors at once, each in hsum's order (lanes i and i+8, then i and i+4,
+/// then i and i+2, then 0 and 1), the four sums side by side in lanes: the same bits.
+static inline void L(hsum4)(float out[4], v16f a, v16f b, v16f c, v16f d) {
+    // [a0..7 + a8..15, b0..7 + b8..15], the same for c and d.
+    v16f ab = __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+              __builtin_shufflevector(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    v16f cd = __builtin_shufflevector(c, d, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+              __builtin_shufflevector(c, d, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+    // Per vector, lanes i and i+4 of its eight: [a 4, b 4, c 4, d 4].
+    v16f e = __builtin_shufflevector(ab, cd, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+             __builtin_shufflevector(ab, cd, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+    // Per vector, (c0 + c2) and (c1 + c3), then their sum.
+    v16f f = e + __builtin_shufflevector(e, e, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+    v16f h = f + __builtin_shufflevector(f, f, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+    out[0] = h[0];
+    out[1] = h[4];
+    out[2] = h[8];
+    out[3] = h[12];
+}
+
 /// e^a for a ≤ 0 (CKernelsLayers.h, loom_exp_nonpositive).
 static inline v16f L(exp_nonpositive)(v16f a) {
     const v16f lowest = L(splat)(-87.0f);
@@ -155,171 +175,321 @@ static void L(stream_triad)(float *a, const float *b, const float *c, float scal
 // then reads sub-plane (ky % s, kx % s) at (oy + ky / s)·wq + ox + kx / s = q + off(tap),
 // q = oy·wq + ox: one flat, unit-stride vector loop over the output grid (oh rows of wq,
 // of which the first ow columns are kept) per tap, for every stride and padding.
+//
+// Rows move 16 floats at a time: a row's last vector is read whole when it stays inside the
+// plane (else only its first floats), its lanes past the row set to 0, and written whole.
+// The copies only ever write data where data belongs and 0 everywhere else, so the padding
+// of the scratch copies (zeroed once per call) stays 0, and a vector that runs past a row
+// lands on rows written after it. Every copy stays inside its plane.
 
 // The depthwise functions below copy rows of a few to a few dozen floats; a call to the C
 // library's memcpy costs more than such a copy, so they forbid the compiler to make their
 // copy loops into calls (no_builtin) and copy with plain, vectorised loops.
 #define LOOM_NO_MEMCPY __attribute__((no_builtin("memcpy"), no_builtin("memset")))
+#define LOOM_INLINE inline __attribute__((always_inline))
 
 static inline LOOM_NO_MEMCPY void L(copy)(float *dst, const float *src, long n) {
     for (long i = 0; i < n; i++) dst[i] = src[i];
 }
 
-/// Padded row `row` (wp floats, zero outside [p, p + w)) into the sub-planes.
-static LOOM_NO_MEMCPY void L(scatter_row)(float *planes, const struct dw_geometry *g, long r, const float *padded) {
-    long s = g->stride, wq = g->wq;
-    float *dst = planes + (r % s) * s * g->plane_stride + (r / s) * wq;
-    if (s == 1) {
-        L(copy)(dst, padded, g->wp);
-    } else if (s == 2) {
-        float *even = dst, *odd = dst + g->plane_stride;
-        long j = 0;
-        for (; j + 16 <= wq; j += 16) {
-            v16f a = L(load)(padded + 2 * j), b = L(load)(padded + 2 * j + 16);
-            L(store)(even + j, __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
-            L(store)(odd + j, __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
-        }
-        for (; j < wq; j++) {
-            even[j] = padded[2 * j];
-            odd[j] = padded[2 * j + 1];
-        }
-    } else {
-        for (long c = 0; c < g->wp; c++) dst[(c % s) * g->plane_stride + c / s] = padded[c];
+/// Lanes below n set (n may be 16 or more: all of them).
+static inline v16i L(lanes_below)(long n) {
+    const v16i index = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    v16i limit;
+    int m = n > 16 ? 16 : (int)n;
+    for (int i = 0; i < 16; i++) limit[i] = m;
+    return index < limit;
+}
+
+/// The first n (1 ≤ n < 16) floats of p, the other lanes 0, reading no further: a masked
+/// load on AVX-512 and AVX2 (no call, no trip through memory), load_part on SSE2.
+static inline v16f L(load_masked)(const float *p, long n) {
+#if LOOM_MASKED == 2
+    return (v16f)_mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1u), p);
+#elif LOOM_MASKED == 1
+    __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 lo = _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lanes));
+    __m256 hi = _mm256_maskload_ps(p + 8, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n - 8), lanes));
+    return __builtin_shufflevector((v8f)lo, (v8f)hi, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+#else
+    return L(load_part)(p, (size_t)n);
+#endif
+}
+
+/// The first n (1 ≤ n < 16) lanes of v to p, writing no further.
+static inline void L(store_masked)(float *p, v16f v, long n) {
+#if LOOM_MASKED == 2
+    _mm512_mask_storeu_ps(p, (__mmask16)((1u << n) - 1u), (__m512)v);
+#else
+    L(store_part)(p, v, (size_t)n);
+#endif
+}
+
+/// 16 floats from p, of which the first n (≥ 1) are wanted, the lanes from n on 0: read
+/// whole when `whole` (then select), else masked.
+static inline v16f L(load_first)(const float *p, long n, int whole) {
+    if (n >= 16) return L(load)(p);
+#if LOOM_MASKED == 2
+    (void)whole;
+    return L(load_masked)(p, n);
+#else
+    if (whole) return L(select)(L(lanes_below)(n), L(load)(p), (v16f){0});
+    return L(load_masked)(p, n);
+#endif
+}
+
+/// n floats from src to dst, 16 at a time: the last vector's lanes past n are written as 0
+/// (up to 15 floats past dst + n). It reads whole vectors up to src_end, and stops at n
+/// beyond it.
+static inline LOOM_NO_MEMCPY void L(put_row)(float *dst, const float *src, long n, const float *src_end) {
+    long i = 0;
+    for (; i + 16 <= n; i += 16) L(store)(dst + i, L(load)(src + i));
+    if (i < n) L(store)(dst + i, L(load_first)(src + i, n - i, src + i + 16 <= src_end));
+}
+
+/// n floats from src to dst, written exactly up to dst_end and 16 at a time before it.
+static inline LOOM_NO_MEMCPY void L(take_row)(float *dst, const float *src, long n, const float *dst_end) {
+    long i = 0;
+    for (; i + 16 <= n; i += 16) L(store)(dst + i, L(load)(src + i));
+    if (i < n) {
+        if (dst + i + 16 <= dst_end) L(store)(dst + i, L(load)(src + i));
+        else L(store_masked)(dst + i, L(load)(src + i), n - i);
     }
+}
+
+/// Row x (w floats) of a plane into padded row r = iy + p of the stride-2 polyphase copy:
+/// x[i] goes to sub-plane column (p + i) / 2 of sub-plane (p + i) % 2.
+static inline LOOM_NO_MEMCPY void L(put_row2)(float *planes, const struct dw_geometry *g, long r, const float *x,
+                                              const float *x_end) {
+    float *sub = planes + (r % 2) * 2 * g->plane_stride + (r / 2) * g->wq;
+    long p = g->p, w = g->w;
+    float *even = sub + (p % 2) * g->plane_stride + p / 2;
+    float *odd = sub + ((p + 1) % 2) * g->plane_stride + (p + 1) / 2;
+    for (long i = 0; i < w; i += 32) {
+        long n = w - i;
+        v16f a = L(load_first)(x + i, n, x + i + 16 <= x_end);
+        v16f b = n > 16 ? L(load_first)(x + i + 16, n - 16, x + i + 32 <= x_end) : (v16f){0};
+        L(store)(even + i / 2, __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30));
+        L(store)(odd + i / 2, __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
+    }
+}
+
+/// The inverse: dx row (w floats) from padded row r = iy + p of a stride-2 polyphase layout
+/// whose row R = r / 2 of phase (r % 2, 0) starts at `sub` and whose phase (r % 2, 1) lies
+/// px_stride floats further; written exactly up to dst_end.
+static inline LOOM_NO_MEMCPY void L(take_row2)(float *dx, const float *sub, long px_stride, long p, long w,
+                                               const float *dst_end) {
+    const float *even = sub + (p % 2) * px_stride + p / 2;
+    const float *odd = sub + ((p + 1) % 2) * px_stride + (p + 1) / 2;
+    for (long i = 0; i < w; i += 32) {
+        v16f a = L(load)(even + i / 2), b = L(load)(odd + i / 2);
+        v16f lo = __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+        v16f hi = __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+        long n = w - i;
+        if (dx + i + 32 <= dst_end) {
+            L(store)(dx + i, lo);
+            L(store)(dx + i + 16, hi);
+        } else if (n < 16) {
+            L(store_masked)(dx + i, lo, n);
+        } else {
+            L(store)(dx + i, lo);
+            if (n > 16) L(store_masked)(dx + i + 16, hi, n - 16);
+        }
+    }
+}
+
+/// Padded row `row` (wp floats, zero outside [p, p + w)) into the sub-planes (any stride).
+static LOOM_NO_MEMCPY void L(scatter_row)(float *planes, const struct dw_geometry *g, long r, const float *padded) {
+    long s = g->stride;
+    float *dst = planes + (r % s) * s * g->plane_stride + (r / s) * g->wq;
+    for (long c = 0; c < g->wp; c++) dst[(c % s) * g->plane_stride + c / s] = padded[c];
 }
 
 /// The inverse of scatter_row: padded row r from the sub-planes.
 static LOOM_NO_MEMCPY void L(gather_row)(float *padded, const struct dw_geometry *g, long r, const float *planes) {
-    long s = g->stride, wq = g->wq;
-    const float *src = planes + (r % s) * s * g->plane_stride + (r / s) * wq;
-    if (s == 1) {
-        L(copy)(padded, src, g->wp);
-    } else if (s == 2) {
-        const float *even = src, *odd = src + g->plane_stride;
-        long j = 0;
-        for (; j + 16 <= wq; j += 16) {
-            v16f a = L(load)(even + j), b = L(load)(odd + j);
-            L(store)(padded + 2 * j, __builtin_shufflevector(a, b, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23));
-            L(store)(padded + 2 * j + 16,
-                     __builtin_shufflevector(a, b, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31));
-        }
-        for (; j < wq; j++) {
-            padded[2 * j] = even[j];
-            padded[2 * j + 1] = odd[j];
-        }
-    } else {
-        for (long c = 0; c < g->wp; c++) padded[c] = src[(c % s) * g->plane_stride + c / s];
-    }
+    long s = g->stride;
+    const float *src = planes + (r % s) * s * g->plane_stride + (r / s) * g->wq;
+    for (long c = 0; c < g->wp; c++) padded[c] = src[(c % s) * g->plane_stride + c / s];
 }
 
 /// One input plane (h, w) into the polyphase copy; `row` is a zeroed row of row_floats floats
-/// whose padding columns stay 0. The padding rows and columns of `planes` are never written
-/// (they stay 0).
+/// whose padding columns stay 0 (strides above 2).
 static LOOM_NO_MEMCPY void L(load_plane)(float *planes, const struct dw_geometry *g, const float *x, float *row) {
+    const float *x_end = x + g->h * g->w;
     for (long iy = 0; iy < g->h; iy++) {
+        const float *xr = x + iy * g->w;
         if (g->stride == 1) {
-            L(copy)(planes + (iy + g->p) * g->wq + g->p, x + iy * g->w, g->w);
+            L(put_row)(planes + (iy + g->p) * g->wq + g->p, xr, g->w, x_end);
+        } else if (g->stride == 2) {
+            L(put_row2)(planes, g, iy + g->p, xr, x_end);
         } else {
-            L(copy)(row + g->p, x + iy * g->w, g->w);
+            L(copy)(row + g->p, xr, g->w);
             L(scatter_row)(planes, g, iy + g->p, row);
         }
     }
 }
 
+/// V vectors of a grid from `in` (V a constant once inlined): each lane the start, then
+/// w[t]·in[offset[t] + lane] for t in order, a product and a sum per tap.
+static LOOM_INLINE void L(tap_block)(float *out, const float *in, const long *offset, const float *weight, long taps,
+                                     float start, const int V) {
+    v16f acc[8];
+    for (int v = 0; v < V; v++) acc[v] = L(splat)(start);
+    for (long t = 0; t < taps; t++) {
+        v16f w = L(splat)(weight[t]);
+        const float *p = in + offset[t];
+        for (int v = 0; v < V; v++) acc[v] += w * L(load)(p + 16 * v);
+    }
+    for (int v = 0; v < V; v++) L(store)(out + 16 * v, acc[v]);
+}
+
+/// `vectors` vectors of a grid as tap_block computes them, in register blocks of up to 8.
+static void L(tap_grid)(float *out, const float *in, const long *offset, const float *weight, long taps, float start,
+                        long vectors) {
+    long v = 0;
+    if (vectors > 8)
+        for (; v + 4 <= vectors; v += 4) L(tap_block)(out + 16 * v, in + 16 * v, offset, weight, taps, start, 4);
+    float *o = out + 16 * v;
+    const float *i = in + 16 * v;
+    switch (vectors - v) {
+    case 1: L(tap_block)(o, i, offset, weight, taps, start, 1); break;
+    case 2: L(tap_block)(o, i, offset, weight, taps, start, 2); break;
+    case 3: L(tap_block)(o, i, offset, weight, taps, start, 3); break;
+    case 4: L(tap_block)(o, i, offset, weight, taps, start, 4); break;
+    case 5: L(tap_block)(o, i, offset, weight, taps, start, 5); break;
+    case 6: L(tap_block)(o, i, offset, weight, taps, start, 6); break;
+    case 7: L(tap_block)(o, i, offset, weight, taps, start, 7); break;
+    case 8: L(tap_block)(o, i, offset, weight, taps, start, 8); break;
+    default: break;
+    }
+}
+
+/// The output rows of a grid into plane y (oh × ow).
+static inline LOOM_NO_MEMCPY void L(take_plane)(float *y, const float *grid, const struct dw_geometry *g) {
+    float *end = y + g->oh * g->ow;
+    for (long oy = 0; oy < g->oh; oy++) L(take_row)(y + oy * g->ow, grid + oy * g->wq, g->ow, end);
+}
+
+// The planes go through a software pipeline over two copies of each buffer: while the taps
+// of plane i run over one polyphase copy, plane i + 1 is written into the other, and plane
+// i − 1's grid is copied out. The loads of x then wait for memory beside the arithmetic, and
+// the taps never read a copy whose writes are still in flight.
 static LOOM_NO_MEMCPY void L(depthwise_forward)(float *y, const float *x, const float *weight, const float *bias, size_t batch,
                                  const struct dw_geometry *g, float *scratch) {
     long k = g->k, s = g->stride, taps = k * k;
-    float *planes = scratch, *grid = planes + g->planes_floats, *row = grid + g->grid_floats;
-    v16f *w = (v16f *)(void *)(row + g->row_floats);
-    long *offset = (long *)(void *)(w + taps);
+    float *planes[2] = {scratch, scratch + g->planes_floats};
+    float *grid[2] = {planes[1] + g->planes_floats, planes[1] + g->planes_floats + g->grid_floats};
+    float *row = grid[1] + g->grid_floats;
+    long *offset = (long *)(void *)(row + g->row_floats);
     for (long ky = 0; ky < k; ky++)
         for (long kx = 0; kx < k; kx++)
             offset[ky * k + kx] = ((ky % s) * s + kx % s) * g->plane_stride + (ky / s) * g->wq + kx / s;
-    for (size_t n = 0; n < batch; n++) {
-        for (long c = 0; c < g->channels; c++) {
-            const float *xp = x + ((long)n * g->channels + c) * g->h * g->w;
-            float *yp = y + ((long)n * g->channels + c) * g->oh * g->ow;
-            L(load_plane)(planes, g, xp, row);
-            for (long t = 0; t < taps; t++) w[t] = L(splat)(weight[c * taps + t]);
-            v16f start = L(splat)(bias ? bias[c] : 0.0f);
-            // Four vectors of outputs at a time: four independent chains of additions.
-            long q = 0;
-            for (; q + 64 <= g->grid; q += 64) {
-                v16f a0 = start, a1 = start, a2 = start, a3 = start;
-                for (long t = 0; t < taps; t++) {
-                    const float *in = planes + offset[t] + q;
-                    a0 += w[t] * L(load)(in);
-                    a1 += w[t] * L(load)(in + 16);
-                    a2 += w[t] * L(load)(in + 32);
-                    a3 += w[t] * L(load)(in + 48);
-                }
-                L(store)(grid + q, a0);
-                L(store)(grid + q + 16, a1);
-                L(store)(grid + q + 32, a2);
-                L(store)(grid + q + 48, a3);
-            }
-            for (; q < g->grid; q += 16) {
-                v16f acc = start;
-                for (long t = 0; t < taps; t++) acc += w[t] * L(load)(planes + offset[t] + q);
-                L(store)(grid + q, acc);
-            }
-            for (long oy = 0; oy < g->oh; oy++) L(copy)(yp + oy * g->ow, grid + oy * g->wq, g->ow);
+    long in_plane = g->h * g->w, out_plane = g->oh * g->ow, total = (long)batch * g->channels;
+    if (total == 0) return;
+    L(load_plane)(planes[0], g, x, row);
+    for (long i = 0; i < total; i++) {
+        long c = i % g->channels;
+        if (i + 1 < total) L(load_plane)(planes[(i + 1) & 1], g, x + (i + 1) * in_plane, row);
+        L(tap_grid)(grid[i & 1], planes[i & 1], offset, weight + c * taps, taps, bias ? bias[c] : 0.0f, g->grid / 16);
+        if (i > 0) L(take_plane)(y + (i - 1) * out_plane, grid[(i - 1) & 1], g);
+    }
+    L(take_plane)(y + (total - 1) * out_plane, grid[(total - 1) & 1], g);
+}
+
+/// Per tap t of `count` (≤ 4) from `first`: dweight[t] += the dot product of the dy grid and
+/// the input the tap read, vector j of the grid in partial sum j mod 2, the two added, then
+/// their lanes in hsum's order. The taps share each load of dy.
+static LOOM_INLINE void L(dweight_taps)(float *dweight, const float *dygrid, const float *planes, const long *offset,
+                                        long grid, const int count) {
+    v16f acc0[4], acc1[4];
+    const float *in[4];
+    for (int t = 0; t < count; t++) {
+        acc0[t] = (v16f){0};
+        acc1[t] = (v16f){0};
+        in[t] = planes + offset[t];
+    }
+    long q = 0;
+    for (; q + 32 <= grid; q += 32) {
+        v16f d0 = L(load)(dygrid + q), d1 = L(load)(dygrid + q + 16);
+        for (int t = 0; t < count; t++) {
+            acc0[t] += d0 * L(load)(in[t] + q);
+            acc1[t] += d1 * L(load)(in[t] + q + 16);
         }
+    }
+    if (q < grid) {
+        v16f d = L(load)(dygrid + q);
+        for (int t = 0; t < count; t++) acc0[t] += d * L(load)(in[t] + q);
+    }
+    if (count == 4) {
+        float sums[4];
+        L(hsum4)(sums, acc0[0] + acc1[0], acc0[1] + acc1[1], acc0[2] + acc1[2], acc0[3] + acc1[3]);
+        for (int t = 0; t < 4; t++) dweight[t] += sums[t];
+    } else {
+        for (int t = 0; t < count; t++) dweight[t] += L(hsum)(acc0[t] + acc1[t]);
     }
 }
 
 static LOOM_NO_MEMCPY void L(depthwise_backward)(float *dx, float *dweight, float *dbias, const float *dy, const float *x,
                                   const float *weight, size_t batch, const struct dw_geometry *g, float *scratch) {
     long k = g->k, s = g->stride, taps = k * k;
-    float *planes = scratch, *grid = planes + g->planes_floats, *row = grid + g->grid_floats;
+    float *planes = scratch, *dyp = planes + g->planes_floats, *row = dyp + g->dyp_floats;
     float *out_row = row + g->row_floats, *dplanes = out_row + g->row_floats;
-    long *offset = (long *)(void *)(dplanes + g->planes_floats);
+    float *dxgrid = dplanes + g->dplanes_floats;
+    long *offset = (long *)(void *)(dxgrid + g->dxgrid_floats), *dx_offset = offset + taps;
+    float *grid = dyp + g->lead;   // dy at grid index oy·wq + ox
     for (long ky = 0; ky < k; ky++)
-        for (long kx = 0; kx < k; kx++)
+        for (long kx = 0; kx < k; kx++) {
             offset[ky * k + kx] = ((ky % s) * s + kx % s) * g->plane_stride + (ky / s) * g->wq + kx / s;
+            // The gathered dx (stride 1): input (iy, ix) at iy·wq + ix takes dy (iy + p − ky, ix + p − kx),
+            // which lies at dyp index (iy + k − 1 − ky)·wq + ix + k − 1 − kx.
+            dx_offset[ky * k + kx] = (k - 1 - ky) * g->wq + (k - 1 - kx);
+        }
+    long in_plane = g->h * g->w, out_plane = g->oh * g->ow;
     for (size_t n = 0; n < batch; n++) {
         for (long c = 0; c < g->channels; c++) {
             long plane = (long)n * g->channels + c;
-            const float *xp = x + plane * g->h * g->w, *dyp = dy + plane * g->oh * g->ow;
+            const float *xp = x + plane * in_plane, *dyp_in = dy + plane * out_plane;
+            const float *wc = weight + c * taps;
             L(load_plane)(planes, g, xp, row);
             // dy on the output grid; its columns ow..<wq and the slack stay 0.
-            for (long oy = 0; oy < g->oh; oy++) L(copy)(grid + oy * g->wq, dyp + oy * g->ow, g->ow);
-            if (dbias) dbias[c] += loom_sum(dyp, (size_t)(g->oh * g->ow));
-            if (dx) for (long i = 0; i < g->planes_floats; i += 16) L(store)(dplanes + i, (v16f){0});
-            for (long t = 0; t < taps; t++) {
-                const float *in = planes + offset[t];
-                float *din = dplanes + offset[t];
-                // Vector j of the grid goes to partial sum j mod 2 (two chains of additions);
-                // the two are added, then the lanes in hsum's order.
-                v16f acc0 = {0}, acc1 = {0}, w = L(splat)(weight[c * taps + t]);
-                long q = 0;
-                if (dx) {
-                    for (; q + 32 <= g->grid; q += 32) {
-                        v16f d0 = L(load)(grid + q), d1 = L(load)(grid + q + 16);
-                        acc0 += d0 * L(load)(in + q);
-                        acc1 += d1 * L(load)(in + q + 16);
-                        L(store)(din + q, L(load)(din + q) + w * d0);
-                        L(store)(din + q + 16, L(load)(din + q + 16) + w * d1);
-                    }
-                    if (q < g->grid) {
-                        v16f d = L(load)(grid + q);
-                        acc0 += d * L(load)(in + q);
-                        L(store)(din + q, L(load)(din + q) + w * d);
-                    }
-                } else {
-                    for (; q + 32 <= g->grid; q += 32) {
-                        acc0 += L(load)(grid + q) * L(load)(in + q);
-                        acc1 += L(load)(grid + q + 16) * L(load)(in + q + 16);
-                    }
-                    if (q < g->grid) acc0 += L(load)(grid + q) * L(load)(in + q);
-                }
-                dweight[c * taps + t] += L(hsum)(acc0 + acc1);
+            for (long oy = 0; oy < g->oh; oy++)
+                L(put_row)(grid + oy * g->wq, dyp_in + oy * g->ow, g->ow, dyp_in + out_plane);
+            if (dbias) dbias[c] += loom_sum(dyp_in, (size_t)out_plane);
+            long t = 0;
+            for (; t + 4 <= taps; t += 4) L(dweight_taps)(dweight + c * taps + t, grid, planes, offset + t, g->grid, 4);
+            switch (taps - t) {
+            case 1: L(dweight_taps)(dweight + c * taps + t, grid, planes, offset + t, g->grid, 1); break;
+            case 2: L(dweight_taps)(dweight + c * taps + t, grid, planes, offset + t, g->grid, 2); break;
+            case 3: L(dweight_taps)(dweight + c * taps + t, grid, planes, offset + t, g->grid, 3); break;
+            default: break;
             }
             if (!dx) continue;
-            float *dxp = dx + plane * g->h * g->w;
+            float *dxp = dx + plane * in_plane, *dx_end = dxp + in_plane;
+            if (g->dx_gather) {
+                // Each input gathers its taps in (ky, kx) order from 0: the bits of the scatter below.
+                L(tap_grid)(dxgrid, dyp, dx_offset, wc, taps, 0.0f, g->dxgrid / 16);
+                for (long iy = 0; iy < g->h; iy++) L(take_row)(dxp + iy * g->w, dxgrid + iy * g->wq, g->w, dx_end);
+                continue;
+            }
+            // Scatter: each tap adds w·dy into the input it read, taps in (ky, kx) order.
+            for (long i = 0; i < g->planes_floats; i += 16) L(store)(dplanes + i, (v16f){0});
+            for (t = 0; t < taps; t++) {
+                float *din = dplanes + offset[t];
+                v16f w = L(splat)(wc[t]);
+                long q = 0;
+                for (; q + 32 <= g->grid; q += 32) {
+                    L(store)(din + q, L(load)(din + q) + w * L(load)(grid + q));
+                    L(store)(din + q + 16, L(load)(din + q + 16) + w * L(load)(grid + q + 16));
+                }
+                if (q < g->grid) L(store)(din + q, L(load)(din + q) + w * L(load)(grid + q));
+            }
             for (long iy = 0; iy < g->h; iy++) {
                 if (s == 1) {
-                    L(copy)(dxp + iy * g->w, dplanes + (iy + g->p) * g->wq + g->p, g->w);
+                    L(take_row)(dxp + iy * g->w, dplanes + (iy + g->p) * g->wq + g->p, g->w, dx_end);
+                } else if (s == 2) {
+                    long r = iy + g->p;
+                    L(take_row2)(dxp + iy * g->w, dplanes + (r % 2) * 2 * g->plane_stride + (r / 2) * g->wq,
+                                 g->plane_stride, g->p, g->w, dx_end);
                 } else {
                     L(gather_row)(out_row, g, iy + g->p, dplanes);
                     L(copy)(dxp + iy * g->w, out_row + g->p, g->w);

@@ -1,6 +1,7 @@
 // The layer kernels of CKernelsLayers.h for three instruction paths, and their dispatch on
 // the path CKernels runs (loom_kernels_path). Compiled with -ffp-contract=off like
 // Kernels.c: no path may fuse a multiply and an add that another path rounds twice.
+#include <immintrin.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,23 +9,32 @@
 #include "Polyphase.h"
 
 typedef float v16f __attribute__((vector_size(64)));
+typedef float v8f __attribute__((vector_size(32)));
 typedef int32_t v16i __attribute__((vector_size(64)));
 typedef uint32_t v16u __attribute__((vector_size(64)));
 
-/// A depthwise convolution's geometry and the layout of its polyphase plane copies
-/// (LayerBodies.h, "Depthwise convolution"). Every count of floats is a multiple of 16.
+/// A depthwise convolution's geometry and the layout of its scratch copies (LayerBodies.h,
+/// "Depthwise convolution"). Every count of floats is a multiple of 16.
 struct dw_geometry {
     long channels, h, w, k, stride, p;
     long hp, wp;          // padded plane
     long hq, wq;          // one sub-plane: ⌈hp / s⌉ rows of ⌈wp / s⌉
     long oh, ow;          // output plane
     long grid;            // oh·wq rounded up to 16: the outputs computed per plane
-    long grid_floats;
-    long plane_stride;    // floats per sub-plane, with room for the reads past its last row
+    long grid_floats;     // the forward's output grid, with room for reading its last row 16 wide
+    long plane_stride;    // floats per sub-plane, with room for the reads past its last row and
+                          // for the 16-wide writes of its rows
     long planes_floats;   // s² sub-planes
     long row_floats;      // one padded row, s·wq
+    int dx_gather;        // dx gathered (stride 1, (k − 1) / 2 ≤ p ≤ k − 1), else scattered
+    long lead;            // zeros before dy's grid in its copy: (k − 1 − p)·(wq + 1) when gathered
+    long dyp_floats;      // the copy of dy: lead, grid, and what the gathering reads past it
+    long dplanes_floats;  // the scattered dx's polyphase planes (0 when gathered)
+    long dxgrid;          // the gathered dx's grid, h·wq rounded up to 16 (0 when scattered)
+    long dxgrid_floats;
 };
 
+static long dw_max(long a, long b) { return a > b ? a : b; }
 
 static struct dw_geometry dw_geometry(const struct loom_depthwise_shape *s) {
     struct dw_geometry g;
@@ -37,10 +47,17 @@ static struct dw_geometry dw_geometry(const struct loom_depthwise_shape *s) {
     struct polyphase l = polyphase_layout(g.h, g.w, g.k, g.stride, g.p);
     g.hp = l.hp; g.wp = l.wp; g.hq = l.hq; g.wq = l.wq; g.oh = l.oh; g.ow = l.ow;
     g.grid = l.grid;
-    g.grid_floats = g.grid;
-    g.plane_stride = l.plane_stride;
+    g.grid_floats = g.grid + 16;
+    g.plane_stride = polyphase_round16(dw_max(l.plane_stride, g.hq * g.wq + 32));
     g.planes_floats = g.stride * g.stride * g.plane_stride;
     g.row_floats = polyphase_round16(g.stride * g.wq);
+    g.dx_gather = g.stride == 1 && 2 * g.p >= g.k - 1 && g.p <= g.k - 1;
+    g.lead = g.dx_gather ? (g.k - 1 - g.p) * (g.wq + 1) : 0;
+    g.dxgrid = g.dx_gather ? polyphase_round16(g.h * g.wq) : 0;
+    g.dxgrid_floats = g.dx_gather ? g.dxgrid + 16 : 0;
+    long gathered = g.dx_gather ? g.dxgrid + (g.k - 1) * (g.wq + 1) + 16 : 0;
+    g.dyp_floats = polyphase_round16(dw_max(g.lead + g.grid + 16, gathered));
+    g.dplanes_floats = g.dx_gather ? 0 : g.planes_floats;
     return g;
 }
 
@@ -54,19 +71,25 @@ static float *dw_scratch(long floats, long longs) {
 }
 
 #define LOOM_SUFFIX sse2
+#define LOOM_MASKED 0
 #include "LayerBodies.h"
 #undef LOOM_SUFFIX
+#undef LOOM_MASKED
 
 #pragma clang attribute push(__attribute__((target("avx,avx2"))), apply_to = function)
 #define LOOM_SUFFIX avx2
+#define LOOM_MASKED 1
 #include "LayerBodies.h"
 #undef LOOM_SUFFIX
+#undef LOOM_MASKED
 #pragma clang attribute pop
 
 #pragma clang attribute push(__attribute__((target("avx,avx2,avx512f,avx512bw,avx512dq,avx512vl"))), apply_to = function)
 #define LOOM_SUFFIX avx512
+#define LOOM_MASKED 2
 #include "LayerBodies.h"
 #undef LOOM_SUFFIX
+#undef LOOM_MASKED
 #pragma clang attribute pop
 
 /// Calls `name`'s body for the path CKernels runs.
@@ -92,7 +115,7 @@ int loom_depthwise_forward(float *y, const float *x, const float *weight, const 
                            const struct loom_depthwise_shape *shape) {
     struct dw_geometry g = dw_geometry(shape);
     long taps = g.k * g.k;
-    float *scratch = dw_scratch(g.planes_floats + g.grid_floats + g.row_floats + 16 * taps, taps);
+    float *scratch = dw_scratch(2 * g.planes_floats + 2 * g.grid_floats + g.row_floats, taps);
     if (!scratch) return 0;
     switch (loom_kernels_path()) {
     case LOOM_PATH_AVX512: depthwise_forward_avx512(y, x, weight, bias, batch, &g, scratch); break;
@@ -107,7 +130,8 @@ int loom_depthwise_backward(float *dx, float *dweight, float *dbias, const float
                             const float *weight, size_t batch, const struct loom_depthwise_shape *shape) {
     struct dw_geometry g = dw_geometry(shape);
     long taps = g.k * g.k;
-    float *scratch = dw_scratch(2 * g.planes_floats + g.grid_floats + 2 * g.row_floats, taps);
+    long floats = g.planes_floats + g.dyp_floats + 2 * g.row_floats + g.dplanes_floats + g.dxgrid_floats;
+    float *scratch = dw_scratch(floats, 2 * taps);
     if (!scratch) return 0;
     switch (loom_kernels_path()) {
     case LOOM_PATH_AVX512: depthwise_backward_avx512(dx, dweight, dbias, dy, x, weight, batch, &g, scratch); break;

@@ -2,7 +2,8 @@
 // groups=C)`). It is not a GEMM (each output reads k² inputs of one plane), so it has its own
 // kernel in CKernels (`loom_depthwise_forward`, `loom_depthwise_backward`; LayerBodies.h):
 // each plane is copied once into a zero-padded polyphase layout, where every tap of every
-// stride is one flat unit-stride vector loop over the output grid.
+// stride is one flat unit-stride vector loop over the output grid; a stride-1 dx gathers its
+// taps from a zero-bordered copy of dy the same way.
 //
 // Determinism: each output element is the bias (or 0) plus its taps in (ky, kx) order; each
 // input gradient the sum of w·dy over the taps that read it, in (ky, kx) order; each weight
@@ -55,11 +56,14 @@ extension DepthwiseShape {
                              padding: padding)
     }
 
-    /// Bytes a forward pass of one sample reads and writes at the least: x, y and the weights.
-    public var forwardBytes: Int { 4 * (channels * height * width + channels * outHeight * outWidth + channels * kernel * kernel) }
-    /// Bytes a backward pass of one sample reads and writes at the least: dy, x, dx, the
-    /// weights and their gradient.
-    public var backwardBytes: Int {
-        4 * (channels * outHeight * outWidth + 2 * channels * height * width + 2 * channels * kernel * kernel)
+    /// Bytes a forward pass over `batch` samples reads and writes at the least: x and y of
+    /// every sample, and the weights once.
+    public func forwardBytes(batch: Int) -> Int {
+        4 * (batch * (channels * height * width + channels * outHeight * outWidth) + channels * kernel * kernel)
+    }
+    /// Bytes a backward pass over `batch` samples reads and writes at the least: dy, x and dx
+    /// of every sample, and the weights and their gradient once.
+    public func backwardBytes(batch: Int) -> Int {
+        4 * (batch * (channels * outHeight * outWidth + 2 * channels * height * width) + 2 * channels * kernel * kernel)
     }
 }

@@ -34,9 +34,10 @@ public enum MemoryBandwidth {
 }
 
 public enum DepthwiseThroughput {
-    /// Bytes/s of the forward and backward passes (`DepthwiseShape.forwardBytes`,
-    /// `backwardBytes`) over all `shapes` in turn at `batch` samples, best of repetitions
-    /// filling about `seconds`.
+    /// Bytes/s of the forward and backward passes (`DepthwiseShape.forwardBytes(batch:)`,
+    /// `backwardBytes(batch:)`: the least traffic of a pass, the weights counted once per
+    /// pass) over all `shapes` in turn at `batch` samples, best of repetitions filling about
+    /// `seconds`.
     public struct Figures: Sendable { public var forward: Double; public var backward: Double }
 
     public static func measure(shapes: [DepthwiseShape], batch: Int, seconds: Double) -> Figures {
@@ -55,8 +56,8 @@ public enum DepthwiseThroughput {
             deinit { for p in [x, y, dy, dx, w, dw] { p.deallocate() } }
         }
         let arrays = shapes.map { Arrays($0, batch: batch) }
-        let forwardBytes = Double(batch * shapes.reduce(0) { $0 + $1.forwardBytes })
-        let backwardBytes = Double(batch * shapes.reduce(0) { $0 + $1.backwardBytes })
+        let forwardBytes = Double(shapes.reduce(0) { $0 + $1.forwardBytes(batch: batch) })
+        let backwardBytes = Double(shapes.reduce(0) { $0 + $1.backwardBytes(batch: batch) })
         var best = Figures(forward: 0, backward: 0)
         let clock = Stopwatch()
         var rounds = 0

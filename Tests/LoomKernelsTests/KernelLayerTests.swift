@@ -173,7 +173,10 @@ extension KernelPathTests {
         let s = DepthwiseShape(channels: 4, height: 8, width: 8, kernel: 3, stride: 2, padding: 1)
         let layers = DepthwiseThroughput.measure(shapes: [s], batch: 2, seconds: 0)
         #expect(layers.forward > 0 && layers.backward > 0)
-        #expect(s.forwardBytes == 4 * (4 * 64 + 4 * 16 + 36))
-        #expect(s.backwardBytes == 4 * (4 * 16 + 2 * 4 * 64 + 72))
+        // x and y (dy, x and dx) per sample, the weights (and their gradient) once per pass.
+        #expect(s.forwardBytes(batch: 1) == 4 * (4 * 64 + 4 * 16 + 36))
+        #expect(s.backwardBytes(batch: 1) == 4 * (4 * 16 + 2 * 4 * 64 + 72))
+        #expect(s.forwardBytes(batch: 32) == 4 * (32 * (4 * 64 + 4 * 16) + 36))
+        #expect(s.backwardBytes(batch: 32) == 4 * (32 * (4 * 16 + 2 * 4 * 64) + 72))
     }
 }

@@ -66,35 +66,7 @@ extension KernelPathTests {
             return whole
         }
         Self.expectOneAnswer(results, "depthwise \(g)", x.count)
-        // The definition in Double: padding reads 0.
-        var ey = [Double](repeating: 0, count: n * c * oh * ow), edx = [Double](repeating: 0, count: x.count)
-        var edw = [Double](repeating: 0.5, count: weight.count), edb = [Double](repeating: 0.25, count: c)
-        for i in 0..<n {
-            for ch in 0..<c {
-                for oy in 0..<oh {
-                    for ox in 0..<ow {
-                        let o = ((i * c + ch) * oh + oy) * ow + ox
-                        ey[o] = Double(bias[ch])
-                        edb[ch] += Double(dy[o])
-                        for ky in 0..<k {
-                            for kx in 0..<k {
-                                let (iy, ix) = (oy * s.stride - s.padding + ky, ox * s.stride - s.padding + kx)
-                                guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
-                                let xi = ((i * c + ch) * h + iy) * w + ix, t = (ch * k + ky) * k + kx
-                                ey[o] += Double(weight[t]) * Double(x[xi])
-                                edx[xi] += Double(weight[t]) * Double(dy[o])
-                                edw[t] += Double(dy[o]) * Double(x[xi])
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let got = results[.sse2]!.map { Float(bitPattern: $0) }
-        var at = 0
-        for (expected, what) in [(ey, "y"), (edx, "dx"), (edw, "dweight"), (edb, "dbias")] {
-            assertClose(Array(got[at..<(at + expected.count)]), expected.map { Float($0) }, what)
-            at += expected.count
-        }
+        Self.expectDepthwiseDefinition(results[.sse2]!.map { Float(bitPattern: $0) }, s, batch: n, x: x, weight: weight,
+                                       bias: bias, dy: dy)
     }
 }

@@ -135,7 +135,16 @@ extension KernelPathTests {
             return (y + dx + dweight + dbias).map(\.bitPattern)
         }
         Self.expectOneAnswer(results, "depthwise \(g)", x.count)
-        // The definition, in Double.
+        Self.expectDepthwiseDefinition(results[.sse2]!.map { Float(bitPattern: $0) }, s, batch: n, x: x, weight: weight,
+                                       bias: bias, dy: dy)
+    }
+
+    /// Checks y, dx, dweight and dbias (in that order, dweight from 0.5 and dbias from 0.25)
+    /// against the depthwise convolution's definition computed in Double; padding reads 0.
+    static func expectDepthwiseDefinition(_ got: [Float], _ s: DepthwiseShape, batch n: Int, x: [Float],
+                                          weight: [Float], bias: [Float], dy: [Float]) {
+        let (c, h, w, k) = (s.channels, s.height, s.width, s.kernel)
+        let (oh, ow) = (s.outHeight, s.outWidth)
         var ey = [Double](repeating: 0, count: n * c * oh * ow), edx = [Double](repeating: 0, count: x.count)
         var edw = [Double](repeating: 0.5, count: weight.count), edb = [Double](repeating: 0.25, count: c)
         for i in 0..<n {
@@ -159,7 +168,6 @@ extension KernelPathTests {
                 }
             }
         }
-        let got = results[.sse2]!.map { Float(bitPattern: $0) }
         var at = 0
         for (expected, what) in [(ey, "y"), (edx, "dx"), (edw, "dweight"), (edb, "dbias")] {
             assertClose(Array(got[at..<(at + expected.count)]), expected.map { Float($0) }, what)

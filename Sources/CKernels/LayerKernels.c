@@ -26,10 +26,12 @@ struct dw_geometry {
                           // for the 16-wide writes of its rows
     long planes_floats;   // s² sub-planes
     long row_floats;      // one padded row, s·wq
-    int dx_gather;        // dx gathered (stride 1, (k − 1) / 2 ≤ p ≤ k − 1), else scattered
+    int dx_gather;        // dx gathered into its rows (stride 1, (k − 1) / 2 ≤ p ≤ k − 1), else by phase
     long lead;            // zeros before dy's grid in its copy: (k − 1 − p)·(wq + 1) when gathered
+                          // into rows, ((k − 1) / s)·(wq + 1) by phase
+    long sub_vectors;     // vectors of one sub-plane the phases compute: ⌈hq·wq / 16⌉
     long dyp_floats;      // the copy of dy: lead, grid, and what the gathering reads past it
-    long dplanes_floats;  // the scattered dx's polyphase planes (0 when gathered)
+    long dplanes_floats;  // dx's polyphase planes, gathered by phase (0 when gathered into rows)
     long dxgrid;          // the gathered dx's grid, h·wq rounded up to 16 (0 when scattered)
     long dxgrid_floats;
 };
@@ -52,10 +54,11 @@ static struct dw_geometry dw_geometry(const struct loom_depthwise_shape *s) {
     g.planes_floats = g.stride * g.stride * g.plane_stride;
     g.row_floats = polyphase_round16(g.stride * g.wq);
     g.dx_gather = g.stride == 1 && 2 * g.p >= g.k - 1 && g.p <= g.k - 1;
-    g.lead = g.dx_gather ? (g.k - 1 - g.p) * (g.wq + 1) : 0;
+    g.lead = g.dx_gather ? (g.k - 1 - g.p) * (g.wq + 1) : ((g.k - 1) / g.stride) * (g.wq + 1);
+    g.sub_vectors = polyphase_round16(g.hq * g.wq) / 16;
     g.dxgrid = g.dx_gather ? polyphase_round16(g.h * g.wq) : 0;
     g.dxgrid_floats = g.dx_gather ? g.dxgrid + 16 : 0;
-    long gathered = g.dx_gather ? g.dxgrid + (g.k - 1) * (g.wq + 1) + 16 : 0;
+    long gathered = g.dx_gather ? g.dxgrid + (g.k - 1) * (g.wq + 1) + 16 : g.lead + 16 * g.sub_vectors + 16;
     g.dyp_floats = polyphase_round16(dw_max(g.lead + g.grid + 16, gathered));
     g.dplanes_floats = g.dx_gather ? 0 : g.planes_floats;
     return g;
@@ -290,8 +293,9 @@ int loom_depthwise_polyphase_backward(float *dx, float *dweight, float *dbias, c
                                       const float *weight, size_t batch, const struct loom_depthwise_shape *shape) {
     struct dw_geometry g = dw_geometry(shape);
     long taps = g.k * g.k;
-    long floats = g.planes_floats + g.dyp_floats + 2 * g.row_floats + g.dplanes_floats + g.dxgrid_floats;
-    float *scratch = dw_scratch(floats, 2 * taps);
+    long floats = g.planes_floats + g.dyp_floats + 2 * g.row_floats + g.dplanes_floats + g.dxgrid_floats +
+                  polyphase_round16(taps);
+    float *scratch = dw_scratch(floats, 4 * taps + g.stride * g.stride + 1);
     if (!scratch) return 0;
     switch (loom_kernels_path()) {
     case LOOM_PATH_AVX512: depthwise_backward_avx512(dx, dweight, dbias, dy, x, weight, batch, &g, scratch); break;

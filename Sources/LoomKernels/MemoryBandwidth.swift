@@ -10,13 +10,13 @@ public enum MemoryBandwidth {
     /// Best bytes/s of copy and triad over repetitions filling about `seconds`, on arrays of
     /// `floats` floats each (default 16 Mi floats = 64 MiB, twice the largest L3 of today's
     /// x86 server cores per socket slice).
-    public static func measure(seconds: Double, floats: Int = 16 << 20) -> Figures {
+    public static func measure(seconds: Double, floats: Int = 16 << 20, rounds minimum: Int = 2) -> Figures {
         var a = [Float](repeating: 0, count: floats), b = [Float](repeating: 1, count: floats)
         let c = [Float](repeating: 2, count: floats)
         var best = Figures(copy: 0, triad: 0)
         let clock = Stopwatch()
         var rounds = 0
-        while clock.seconds < seconds || rounds < 2 {
+        while clock.seconds < seconds || rounds < minimum {
             a.withUnsafeMutableBufferPointer { ap in b.withUnsafeBufferPointer { bp in
                 let t = Stopwatch()
                 loom_stream_copy(ap.baseAddress!, bp.baseAddress!, floats)
@@ -41,6 +41,15 @@ public enum DepthwiseThroughput {
     public struct Figures: Sendable { public var forward: Double; public var backward: Double }
 
     public static func measure(shapes: [DepthwiseShape], batch: Int, seconds: Double) -> Figures {
+        measureBesideBandwidth(shapes: shapes, batch: batch, seconds: seconds, bandwidthFloats: nil).layers
+    }
+
+    /// The depthwise figures and the memory bandwidth (`MemoryBandwidth.measure`'s copy and
+    /// triad on arrays of `bandwidthFloats` floats) in alternating rounds over the same
+    /// `seconds`, best of each: on a shared host both see the same spells of load.
+    public static func measureBesideBandwidth(shapes: [DepthwiseShape], batch: Int, seconds: Double,
+                                              bandwidthFloats: Int? = 16 << 20)
+        -> (layers: Figures, bandwidth: MemoryBandwidth.Figures) {
         /// One layer's arrays, filled with small repeating values.
         final class Arrays {
             let x, y, dy, dx, w, dw: UnsafeMutablePointer<Float>
@@ -59,9 +68,14 @@ public enum DepthwiseThroughput {
         let forwardBytes = Double(shapes.reduce(0) { $0 + $1.forwardBytes(batch: batch) })
         let backwardBytes = Double(shapes.reduce(0) { $0 + $1.backwardBytes(batch: batch) })
         var best = Figures(forward: 0, backward: 0)
+        var bandwidth = MemoryBandwidth.Figures(copy: 0, triad: 0)
         let clock = Stopwatch()
         var rounds = 0
         while clock.seconds < seconds || rounds < 2 {
+            if let floats = bandwidthFloats {
+                let round = MemoryBandwidth.measure(seconds: 0, floats: floats, rounds: 1)
+                bandwidth = MemoryBandwidth.Figures(copy: max(bandwidth.copy, round.copy), triad: max(bandwidth.triad, round.triad))
+            }
             var t = Stopwatch()
             for (i, s) in shapes.enumerated() {
                 let a = arrays[i]
@@ -76,6 +90,6 @@ public enum DepthwiseThroughput {
             best.backward = max(best.backward, backwardBytes / t.seconds)
             rounds += 1
         }
-        return best
+        return (best, bandwidth)
     }
 }

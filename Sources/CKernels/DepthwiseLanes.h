@@ -17,7 +17,7 @@
 //   grouped by phase ((iy + p) mod s, (ix + p) mod s), which fixes the taps that read them:
 //   every tap of a phase is then one unit-stride row of dy. The terms of taps that read
 //   padding are w·0: adding ±0 to a sum that starts at +0 never changes it, so the
-//   polyphase kernel's scatter and gather give the same bits for finite values.
+//   polyphase kernel's dx gives the same bits for finite values.
 // - dweight: per sample, channel and tap, the sum over output rows, in row order from 0, of
 //   the row's sum over its columns, in column order from 0, of dy·x: a plain sum per lane.
 //   The per-sample sums are added to dweight in sample order (a copy of it in vectors,

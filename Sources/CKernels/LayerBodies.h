@@ -480,7 +480,7 @@ static LOOM_NO_MEMCPY void L(depthwise_backward)(float *dx, float *dweight, floa
             if (!dx) continue;
             float *dxp = dx + plane * in_plane, *dx_end = dxp + in_plane;
             if (g->dx_gather) {
-                // Each input gathers its taps in (ky, kx) order from 0: the bits of the scatter below.
+                // Each input gathers its taps in (ky, kx) order from 0: the bits of the phases below.
                 L(tap_grid)(dxgrid, dyp, dx_offset, wc, taps, 0.0f, g->dxgrid / 16);
                 for (long iy = 0; iy < g->h; iy++) L(take_row)(dxp + iy * g->w, dxgrid + iy * g->wq, g->w, dx_end);
                 continue;

@@ -32,7 +32,7 @@ struct dw_geometry {
     long sub_vectors;     // vectors of one sub-plane the phases compute: ⌈hq·wq / 16⌉
     long dyp_floats;      // the copy of dy: lead, grid, and what the gathering reads past it
     long dplanes_floats;  // dx's polyphase planes, gathered by phase (0 when gathered into rows)
-    long dxgrid;          // the gathered dx's grid, h·wq rounded up to 16 (0 when scattered)
+    long dxgrid;          // the gathered dx's grid, h·wq rounded up to 16 (0 when by phase)
     long dxgrid_floats;
 };
 

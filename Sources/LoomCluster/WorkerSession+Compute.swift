@@ -82,6 +82,7 @@ extension WorkerSession {
             sum.gradients[0] = Float(bitPattern: sum.gradients[0].bitPattern ^ 1)
         }
         send(sum, for: a, run: run, pushed: pushed && pushing)
+        run.computer.recycle(sum)
     }
 
     /// Sends the result of assignment `a`, its gradient through shared memory when asked.

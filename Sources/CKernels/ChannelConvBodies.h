@@ -159,7 +159,10 @@ static CC_NO_MEMCPY void CC(run_pass)(const struct cc_pass *ps, float *tmp) {
             w = ps->wpack;
         }
         long oc_end = (u0 + ocv) * 16 < ps->oc ? (u0 + ocv) * 16 : ps->oc;
-        for (long r0 = 0; r0 < ps->rows; r0 += chunk) {
+        // At least one chunk: a pass without rows (a phase of a strided dx that no tap
+        // reaches) still writes its bias, 0, to every pixel.
+        long r0 = 0;
+        do {
             long rows = ps->rows - r0 < chunk ? ps->rows - r0 : chunk;
             int first = r0 == 0, last = r0 + rows == ps->rows;
             for (long j0 = 0; j0 < ps->pixels; j0 += CC_PB) {
@@ -182,7 +185,8 @@ static CC_NO_MEMCPY void CC(run_pass)(const struct cc_pass *ps, float *tmp) {
                     for (long o = u0 * 16; o < oc_end; o++) out[o * ps->out_plane] = src[o];
                 }
             }
-        }
+            r0 += rows;
+        } while (r0 < ps->rows);
     }
 }
 

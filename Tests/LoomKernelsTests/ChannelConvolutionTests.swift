@@ -186,7 +186,8 @@ private func stridedInputGradientInOrder(_ c: ConvCase) -> [Float] {
 extension ConvCase {
     func stridedInputGradient(batch: Range<Int>? = nil) -> [Float] {
         let part = batch ?? 0..<n
-        var dx = [Float](repeating: 0, count: part.count * s.inputCount)
+        // NaN to start with: every element must be written, those no tap reaches with 0.
+        var dx = [Float](repeating: .nan, count: part.count * s.inputCount)
         dy.withUnsafeBufferPointer { dyp in
             directConvStridedInputGradient(dx: &dx, dy: dyp.baseAddress! + part.lowerBound * s.outputCount, weight: weight,
                                            batch: part.count, shape: s)

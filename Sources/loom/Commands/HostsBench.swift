@@ -60,7 +60,9 @@ enum HostsBench {
                                                     steps: o.steps, warmup: 2,
                                                     checkpointPath: o.bedCheckpoint ?? "/tmp/loom-bench-\(getpid()).h5",
                                                     bed: ProcessInfo.processInfo.environment["LOOM_BED"],
-                                                    servers: try serverCount(o.servers, hosts: hosts), logger: logger)
+                                                    servers: try serverCount(o.servers, hosts: hosts),
+                                                    cpuMarker: o.bedKeys.map { ($0 as NSString).deletingLastPathComponent + "/" },
+                                                    logger: logger)
         let data = try JSONEncoder().encode(figures)
         print(String(decoding: data, as: UTF8.self))
     }
@@ -228,6 +230,19 @@ enum HostsBench {
                 print(String(format: "  measured at %d hosts: h = %.3f (communication %.1f ms, of which %.1f ms showed)", n, h,
                              (c.weightsOut + c.gradientsIn) * 1000, max(0, shown) * 1000))
             }
+        }
+        // CPU over the timed steps, from /proc (BedCPU): robust where wall time is not.
+        for n in counts {
+            guard let f = measured[n], let cpu = f.cpu else { continue }
+            let per = 1000 / Double(f.steps)
+            let parts = ["coordinator", "server", "worker"].compactMap { role -> String? in
+                guard let s = cpu.seconds[role] else { return nil }
+                let user = (cpu.userSeconds[role] ?? 0) * per
+                return String(format: "%@%@ %.1f ms (user %.1f), %.0f wake-ups", role, (cpu.processes[role] ?? 1) > 1 ? "s" : "", s * per, user,
+                              Double(cpu.switches[role] ?? 0) / Double(f.steps))
+            }
+            let total = cpu.seconds.values.reduce(0, +) * per
+            print(String(format: "CPU per step at %d host(s): %.1f ms; ", n, total) + parts.joined(separator: "; "))
         }
         print("wait = until the last result is in, minus the compute; ckpt = one checkpoint after the last step (not in the step).")
         print("sharded = the model of S = N servers co-located with the workers (loom bench --hosts ... --servers hosts); ring(DDP) = 2(N-1)/N model sizes per host per step, no overlap.")

@@ -36,14 +36,18 @@ extension WorkerSession {
             at += microShard * (2.0 / 3.0 * share)
             holdUntil(at)
             guard pushing, !span.parameters.isEmpty else { continue }
-            pushing = pushRange(span.parameters, Array(sum.gradients[span.parameters]), for: a, runID: run.runID,
-                               bf16: problem.config.cluster.wire == .bf16)
+            pushing = sum.gradients.withUnsafeBufferPointer {
+                pushRange(span.parameters, UnsafeBufferPointer(rebasing: $0[span.parameters]), for: a, runID: run.runID,
+                          bf16: problem.config.cluster.wire == .bf16)
+            }
             pushed.insert(span.parameters)
         }
         // Parameters no layer reported (none in today's layers) go last.
         for range in ElementRanges(0..<sum.gradients.count).subtracting(pushed).ranges where pushing {
-            pushing = pushRange(range, Array(sum.gradients[range]), for: a, runID: run.runID,
-                               bf16: problem.config.cluster.wire == .bf16)
+            pushing = sum.gradients.withUnsafeBufferPointer {
+                pushRange(range, UnsafeBufferPointer(rebasing: $0[range]), for: a, runID: run.runID,
+                          bf16: problem.config.cluster.wire == .bf16)
+            }
         }
         holdUntil(started + microShard * longest)
         return (sum, pushing)

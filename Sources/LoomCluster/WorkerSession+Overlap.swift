@@ -21,9 +21,9 @@ extension WorkerSession {
         let started = ContinuousClock.now
         let longest = run.slotComputer.subBlocks(of: work.block).map(\.count).max() ?? 1
         let problem = run.computer.problem
-        var sum = StandIn.result(step: work.step, block: work.block, parameterCount: problem.model.parameters.count,
-                                 buffers: buffers, heads: problem.losses.count, microBatch: work.microBatch)
-        sum.roundGradients(for: problem.config.cluster.wire)
+        let sum = StandIn.result(step: work.step, block: work.block, parameterCount: problem.model.parameters.count,
+                                 buffers: buffers, heads: problem.losses.count, microBatch: work.microBatch,
+                                 wire: problem.config.cluster.wire)
         let microShard = Duration.microseconds(Int64(hold * 1000))
         let spans = problem.model.backwardSpans
         let flops = Double(spans.reduce(0) { $0 + $1.flops })

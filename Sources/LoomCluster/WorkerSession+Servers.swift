@@ -129,11 +129,15 @@ extension WorkerSession {
     /// The parameters of the version being collected, once every server's slice of it is in.
     private func assembleIfComplete(parameterCount: Int) {
         guard let wanted = collecting, servers.allSatisfy({ $0.version == wanted }) else { return }
-        var whole = [Float](repeating: 0, count: parameterCount)
+        // The slices in order, end to end (they cover the parameters: `ParameterSlices`).
+        var whole: [Float] = []
+        whole.reserveCapacity(parameterCount)
         for link in servers {
-            guard let slice = link.slice, link.address.upper <= parameterCount, slice.count == link.address.upper - link.address.lower else { return }
-            whole.replaceSubrange(link.address.lower..<link.address.upper, with: slice)
+            guard let slice = link.slice, link.address.lower == whole.count, link.address.upper <= parameterCount,
+                  slice.count == link.address.upper - link.address.lower else { return }
+            whole.append(contentsOf: slice)
         }
+        guard whole.count == parameterCount else { return }
         parameters = whole
         version = wanted
         collecting = nil

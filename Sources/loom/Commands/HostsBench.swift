@@ -188,9 +188,21 @@ enum HostsBench {
         // The design measured: S = N shard servers, or the single coordinator.
         func predictedCost(_ n: Int) -> StepCost { sharded ? costs.sharded(hosts: n) : costs.singleCoordinator(hosts: n) }
         // With overlap, the share `hidden` of the compute hides communication (docs/SCALING.md).
+        // On the bed (not on real hosts) the hosts share this machine's cores: with overlap,
+        // the step's communication CPU, N times the 1-host run's per-step CPU u, runs mostly
+        // after the bulk of the gradient is pushed, C(1 - h) into the step, on K cores; the
+        // step cannot end before that work and the last round trip (docs/SCALING.md, "Where
+        // the CPU goes on the bed").
+        let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+        let perHostCPU = base.hosts == 1 ? base.cpu.map { $0.seconds.values.reduce(0, +) / Double(base.steps) } : nil
+        func bedBound(_ n: Int) -> Double? {
+            guard let hidden, let u = perHostCPU else { return nil }
+            return costs.compute * (1 - hidden) + Double(n) * u / cores + predictedCost(n).transferCPU
+        }
         func predictedTotal(_ n: Int) -> Double {
             let c = predictedCost(n)
-            return hidden.map { ScalingModel.overlapped(c, hidden: $0) + c.transferCPU } ?? c.total
+            let model = hidden.map { ScalingModel.overlapped(c, hidden: $0) + c.transferCPU } ?? c.total
+            return max(model, bedBound(n) ?? 0)
         }
         let predictedOne = predictedTotal(base.hosts)
         print(sharded ? "measured with S = N shard servers, one per host beside its worker; model: the sharded one"
@@ -222,6 +234,10 @@ enum HostsBench {
             print(String(format: "  with overlap: communication hides behind h = %.3f of the compute (the backward pass of a block's last micro-shard after each layer's gradient is ready, byte-weighted);", hidden))
             // What the measurement says h was: the communication the model without overlap
             // charges, less what the step showed beyond compute, CPU, reduction and optimizer.
+            if let u = perHostCPU {
+                print(String(format: "  on this bed, %d hosts' CPU shares %.0f cores: step >= C(1 - h) + N u / %.0f + the round trip, u = %.1f ms of CPU a host per step (the 1-host run's processes)",
+                             counts.max() ?? 1, cores, cores, u * 1000))
+            }
             for n in counts where n > 1 {
                 guard let f = measured[n] else { continue }
                 let c = predictedCost(n)

@@ -80,7 +80,10 @@ static struct cv_geometry cv_compact_geometry(const struct loom_conv_shape *s) {
     g.wq = g.w;
     g.hq = g.hp;
     g.grid = polyphase_round16(g.oh * g.w);
-    g.lead = polyphase_round16(g.p);
+    // At least p zeros before the first row, and the image's first row 64-byte aligned: the
+    // copies are then whole aligned vector stores.
+    g.lead = (16 - g.p * g.w % 16) % 16;
+    while (g.lead < g.p) g.lead += 16;
     long reach = (g.k - 1) * g.w + (g.k - 1 - g.p);
     long rows = g.hp * g.w;
     g.plane_stride = polyphase_round16(g.lead + (rows > g.grid + reach ? rows : g.grid + reach));

@@ -257,3 +257,20 @@ func compactInputGradientMatchesTheDefinition(_ s: Conv2DShape) {
     }
     #expect(got.map(\.bitPattern) == convForwardInOrder(x: c.dy, weight: flipped, bias: nil, t, batch: 2).map(\.bitPattern))
 }
+
+/// Which kernel takes the weight gradient of ResNet's stride-1 3×3 layers: the grid on the
+/// 28×28 planes of 16 channels and on 64-channel 14×14 planes, the channel kernel on 14×14 and
+/// 16×16 planes of 32 channels.
+@Test func weightGradientKernelByShape() {
+    func shape(_ c: Int, _ side: Int) -> Conv2DShape {
+        Conv2DShape(inChannels: c, outChannels: c, height: side, width: side, kernel: 3, stride: 1, padding: 1)
+    }
+    #expect(shape(16, 28).weightGradientKernel == .grid)
+    #expect(shape(32, 28).weightGradientKernel == .grid)
+    #expect(shape(32, 20).weightGradientKernel == .grid)
+    #expect(shape(64, 14).weightGradientKernel == .grid)
+    #expect(shape(8, 14).weightGradientKernel == .grid)
+    #expect(shape(32, 14).weightGradientKernel == .channels)
+    #expect(shape(16, 16).weightGradientKernel == .channels)
+    #expect(shape(32, 7).weightGradientKernel == .channels)
+}

@@ -87,18 +87,18 @@ static CC_NO_MEMCPY void CC(pack_unit)(float *v, const struct cc_pass *ps, long 
     }
 }
 
-/// Images x (N, C, H, W) into a zero-padded, channel-last copy (N, rows, wp, C) whose image
-/// (y, x) lands at row y + top, column x + left; the padding is 0 from the scratch's
-/// allocation.
-static CC_NO_MEMCPY void CC(load_padded)(float *xp, const float *x, size_t batch, long c, long h, long w,
+/// Images x (N, C, H, W) into a zero-padded, channel-last copy (N, rows, wp, cs), cs ≥ C
+/// floats per pixel, whose image (y, x) lands at row y + top, column x + left; the padding is
+/// 0 from the caller's memset.
+static CC_NO_MEMCPY void CC(load_padded)(float *xp, const float *x, size_t batch, long c, long cs, long h, long w,
                                          long top, long left, long rows, long wp) {
     for (size_t n = 0; n < batch; n++) {
-        float *image = xp + (long)n * rows * wp * c;
+        float *image = xp + (long)n * rows * wp * cs;
         for (long ci = 0; ci < c; ci++) {
             const float *src = x + ((long)n * c + ci) * h * w;
-            float *dst = image + (top * wp + left) * c + ci;
+            float *dst = image + (top * wp + left) * cs + ci;
             for (long iy = 0; iy < h; iy++) {
-                for (long ix = 0; ix < w; ix++) dst[(iy * wp + ix) * c] = src[iy * w + ix];
+                for (long ix = 0; ix < w; ix++) dst[(iy * wp + ix) * cs] = src[iy * w + ix];
             }
         }
     }
@@ -106,17 +106,18 @@ static CC_NO_MEMCPY void CC(load_padded)(float *xp, const float *x, size_t batch
 
 // MARK: - Forward
 
-/// OCV units of 16 output channels × CC_PB output pixels: acc[u][j] = bias, then
-/// + w[r]·x[pixel j, row r] for the rows r = c·k² + t in order. `w` is packed (units, rows, 16);
-/// pixel j reads the padded input at xp + poff[j] + roff[r]. Writes tmp (CC_PB, OCV·16).
+/// OCV units of 16 output channels × CC_PB output pixels: acc[u][j] = init (the bias, the
+/// same for every pixel when `init_stride` is 0, or a pixel's partial sums), then
+/// + w[r]·x[pixel j, row r] for the rows r in order. `w` is packed (units, rows, 16) from the
+/// first of the rows to run; pixel j reads the padded input at xp + poff[j] + roff[r].
+/// Writes dst (CC_PB, CC_OCV·16), which may be `init` itself.
 #define CC_FORWARD_BLOCK(OCV)                                                                           \
-    static inline void CC(forward_block_##OCV)(float *tmp, const float *w, long unit_stride, long rows,  \
+    static inline void CC(forward_block_##OCV)(float *dst, const float *w, long unit_stride, long rows,  \
                                                const long *roff, const float *xp, const long *poff,      \
-                                               const float *bias) {                                      \
+                                               const float *init, long init_stride) {                   \
         v16f acc[OCV][CC_PB];                                                                            \
         for (int u = 0; u < OCV; u++) {                                                                  \
-            v16f b = CC(load)(bias + 16 * u);                                                            \
-            for (int j = 0; j < CC_PB; j++) acc[u][j] = b;                                               \
+            for (int j = 0; j < CC_PB; j++) acc[u][j] = CC(load)(init + j * init_stride + 16 * u);        \
         }                                                                                                \
         const float *px[CC_PB];                                                                          \
         for (int j = 0; j < CC_PB; j++) px[j] = xp + poff[j];                                            \
@@ -130,7 +131,7 @@ static CC_NO_MEMCPY void CC(load_padded)(float *xp, const float *x, size_t batch
             }                                                                                            \
         }                                                                                                \
         for (int j = 0; j < CC_PB; j++) {                                                                \
-            for (int u = 0; u < OCV; u++) CC(store)(tmp + j * 16 * CC_OCV + 16 * u, acc[u][j]);          \
+            for (int u = 0; u < OCV; u++) CC(store)(dst + j * 16 * CC_OCV + 16 * u, acc[u][j]);          \
         }                                                                                                \
     }
 
@@ -140,9 +141,14 @@ CC_FORWARD_BLOCK(2)
 #endif
 
 /// Every output pixel of the pass, every unit of 16 output channels, in register blocks of
-/// CC_OCV units × CC_PB pixels.
+/// CC_OCV units × CC_PB pixels. When a pair of units' packed weights would not stay in L2
+/// beside the padded input (the 512-channel layers: 590 KB), the rows run in chunks of
+/// CC_CHUNK_ROWS, each over all pixels, the sums kept between chunks in `partial` (pixels
+/// rounded up to CC_PB, CC_OCV·16): every output still sums its terms in row order from its
+/// bias, so chunking moves time only, never bits.
 static CC_NO_MEMCPY void CC(run_pass)(const struct cc_pass *ps, float *tmp) {
     long unit_stride = ps->rows * 16;
+    long chunk = ps->rows > CC_CHUNK_ABOVE ? CC_CHUNK_ROWS : ps->rows;
     long poff[CC_PB];
     for (long u0 = 0; u0 < ps->units; u0 += CC_OCV) {
         long ocv = ps->units - u0 < CC_OCV ? ps->units - u0 : CC_OCV;
@@ -153,20 +159,34 @@ static CC_NO_MEMCPY void CC(run_pass)(const struct cc_pass *ps, float *tmp) {
             w = ps->wpack;
         }
         long oc_end = (u0 + ocv) * 16 < ps->oc ? (u0 + ocv) * 16 : ps->oc;
-        for (long j0 = 0; j0 < ps->pixels; j0 += CC_PB) {
-            // Past the last pixel, a block recomputes the last pixel and drops it.
-            for (int j = 0; j < CC_PB; j++) poff[j] = ps->pin[j0 + j < ps->pixels ? j0 + j : ps->pixels - 1];
+        // At least one chunk: a pass without rows (a phase of a strided dx that no tap
+        // reaches) still writes its bias, 0, to every pixel.
+        long r0 = 0;
+        do {
+            long rows = ps->rows - r0 < chunk ? ps->rows - r0 : chunk;
+            int first = r0 == 0, last = r0 + rows == ps->rows;
+            for (long j0 = 0; j0 < ps->pixels; j0 += CC_PB) {
+                // Past the last pixel, a block recomputes the last pixel and drops it.
+                for (int j = 0; j < CC_PB; j++) poff[j] = ps->pin[j0 + j < ps->pixels ? j0 + j : ps->pixels - 1];
+                float *part = ps->partial + j0 * 16 * CC_OCV;
+                const float *init = first ? b : part;
+                long init_stride = first ? 0 : 16 * CC_OCV;
+                float *dst = last ? tmp : part;
 #if CC_OCV > 1
-            if (ocv == 2) CC(forward_block_2)(tmp, w, unit_stride, ps->rows, ps->roff, ps->xp, poff, b);
-            else
+                if (ocv == 2)
+                    CC(forward_block_2)(dst, w + 16 * r0, unit_stride, rows, ps->roff + r0, ps->xp, poff, init, init_stride);
+                else
 #endif
-                CC(forward_block_1)(tmp, w, unit_stride, ps->rows, ps->roff, ps->xp, poff, b);
-            for (long j = j0; j < j0 + CC_PB && j < ps->pixels; j++) {
-                float *out = ps->out + ps->pout[j];
-                const float *src = tmp + (j - j0) * 16 * CC_OCV - u0 * 16;
-                for (long o = u0 * 16; o < oc_end; o++) out[o * ps->out_plane] = src[o];
+                    CC(forward_block_1)(dst, w + 16 * r0, unit_stride, rows, ps->roff + r0, ps->xp, poff, init, init_stride);
+                if (!last) continue;
+                for (long j = j0; j < j0 + CC_PB && j < ps->pixels; j++) {
+                    float *out = ps->out + ps->pout[j];
+                    const float *src = tmp + (j - j0) * 16 * CC_OCV - u0 * 16;
+                    for (long o = u0 * 16; o < oc_end; o++) out[o * ps->out_plane] = src[o];
+                }
             }
-        }
+            r0 += rows;
+        } while (r0 < ps->rows);
     }
 }
 
@@ -189,7 +209,7 @@ static CC_NO_MEMCPY void CC(run_pass)(const struct cc_pass *ps, float *tmp) {
         long ro[TB];                                                                                      \
         for (int t = 0; t < TB; t++) ro[t] = roff[t];                                                     \
         for (size_t n = 0; n < batch; n++) {                                                              \
-            const float *xn = xp + (long)n * g->c * g->plane;                                             \
+            const float *xn = xp + (long)n * g->cs * g->plane;                                            \
             const float *dn = dyt + (long)n * g->opix * dy_stride;                                        \
             for (long pix = 0; pix < g->opix; pix++) {                                                    \
                 v16f d[OCV];                                                                              \

@@ -25,12 +25,20 @@ typedef float v16f __attribute__((vector_size(64)));
 
 struct cc_geometry {
     long c, oc, h, w, k, s, p;
+    long cs;              // floats from one pixel of the padded input to the next (cc_channel_stride)
     long hp, wp, oh, ow;
     long opix;            // oh·ow
     long plane;           // hp·wp: floats per padded input plane
     long taps, rows;      // k², c·k²
     long units;           // ⌈OC / 16⌉
 };
+
+/// Floats per pixel of a channel-last padded copy of c channels: c, plus 16 when c is a
+/// multiple of 32. A pixel's channels then span an odd number of 64-byte lines, so the taps of a
+/// block (pixels 2 KB apart for 512 channels) fall in different L1 sets instead of two: with
+/// 2 KB the forward and weight-gradient blocks of the 512-channel layers ran at half speed on
+/// conflict misses. The 16 extra floats are never read.
+static long cc_channel_stride(long c) { return c % 32 == 0 ? c + 16 : c; }
 
 static struct cc_geometry cc_geometry(const struct loom_conv_shape *s) {
     struct cc_geometry g;
@@ -41,6 +49,7 @@ static struct cc_geometry cc_geometry(const struct loom_conv_shape *s) {
     g.k = s->kernel;
     g.s = s->stride;
     g.p = s->padding;
+    g.cs = cc_channel_stride(g.c);
     g.hp = g.h + 2 * g.p;
     g.wp = g.w + 2 * g.p;
     g.oh = (g.hp - g.k) / g.s + 1;
@@ -71,19 +80,30 @@ struct cc_pass {
     const long *pin, *pout;
     float *out;
     long out_plane;
+    // The sums between row chunks: room for the pixels rounded up to a block, CC_OCV·16 each.
+    float *partial;
 };
+
+/// Rows per chunk of a forward pass with more than CC_CHUNK_ABOVE rows (run_pass): 1152 rows
+/// of a pair of units are 147 KB of packed weights, which stay in L2 while every pixel reads them.
+#ifndef CC_CHUNK_ROWS
+#define CC_CHUNK_ROWS 1152
+#endif
+#ifndef CC_CHUNK_ABOVE
+#define CC_CHUNK_ABOVE 2304
+#endif
 
 /// Where output pixel j (of all samples, (n, oy, ox) in order) starts in the padded input.
 static inline long cc_pixel_offset(const struct cc_geometry *g, long j) {
     long n = j / g->opix, pix = j % g->opix;
-    return n * g->c * g->plane + ((pix / g->ow) * g->s * g->wp + (pix % g->ow) * g->s) * g->c;
+    return n * g->cs * g->plane + ((pix / g->ow) * g->s * g->wp + (pix % g->ow) * g->s) * g->cs;
 }
 
 /// roff[r] for r = c·k² + ky·k + kx: the offset of row r from a pixel's start.
 static void cc_row_offsets(long *roff, const struct cc_geometry *g) {
     for (long c = 0; c < g->c; c++) {
         for (long ky = 0; ky < g->k; ky++) {
-            for (long kx = 0; kx < g->k; kx++) roff[(c * g->k + ky) * g->k + kx] = (ky * g->wp + kx) * g->c + c;
+            for (long kx = 0; kx < g->k; kx++) roff[(c * g->k + ky) * g->k + kx] = (ky * g->wp + kx) * g->cs + c;
         }
     }
 }
@@ -166,8 +186,8 @@ static void *cc_scratch(size_t bytes) {
 /// The bodies of the path CKernels runs: the path's, except AVX2 without FMA (SSE2's, the
 /// same bits).
 struct cc_body {
-    void (*load_padded)(float *xp, const float *x, size_t batch, long c, long h, long w, long top, long left,
-                        long rows, long wp);
+    void (*load_padded)(float *xp, const float *x, size_t batch, long c, long cs, long h, long w, long top,
+                        long left, long rows, long wp);
     void (*run_pass)(const struct cc_pass *ps, float *tmp);
     void (*weight_gradient)(float *dweight, float *dwt, const float *dyt, size_t batch, const struct cc_geometry *g,
                             const float *xp, const long *roff, const long *pixoff);
@@ -189,19 +209,22 @@ static struct cc_body cc_body(void) {
 
 /// Room for a forward block's outputs on any path: CC_PB pixels × CC_OCV units of 16.
 #define CC_TMP_FLOATS (10 * 2 * 16)
+/// Room for a pass's sums between row chunks: `pixels` rounded up to any path's block.
+#define CC_PARTIAL_FLOATS(pixels) ((size_t)((pixels) + 10) * 2 * 16)
 
 static int cc_forward(float *y, const float *x, const float *weight, const float *bias, size_t batch,
                       const struct loom_conv_shape *shape, int flipped) {
     struct cc_geometry g = cc_geometry(shape);
     struct cc_body body = cc_body();
     long pixels = (long)batch * g.opix;
-    size_t xp_floats = batch * (size_t)(g.c * g.plane);
+    size_t xp_floats = batch * (size_t)(g.cs * g.plane);
     size_t packed = (size_t)(2 * g.rows * 16);
-    size_t floats = xp_floats + packed + (size_t)(g.units * 16) + CC_TMP_FLOATS;
+    size_t floats = xp_floats + packed + (size_t)(g.units * 16) + CC_TMP_FLOATS + CC_PARTIAL_FLOATS(pixels);
     float *scratch = cc_scratch(floats * sizeof(float) + (size_t)(g.rows + 2 * pixels) * sizeof(long));
     if (!scratch) return 0;
     float *xp = scratch, *wpack = xp + xp_floats, *bpack = wpack + packed, *tmp = bpack + g.units * 16;
-    long *roff = (long *)(tmp + CC_TMP_FLOATS), *pin = roff + g.rows, *pout = pin + pixels;
+    float *partial = tmp + CC_TMP_FLOATS;
+    long *roff = (long *)(partial + CC_PARTIAL_FLOATS(pixels)), *pin = roff + g.rows, *pout = pin + pixels;
     memset(xp, 0, xp_floats * sizeof(float));
     cc_row_offsets(roff, &g);
     for (long j = 0; j < pixels; j++) {
@@ -209,8 +232,9 @@ static int cc_forward(float *y, const float *x, const float *weight, const float
         pout[j] = (j / g.opix) * g.oc * g.opix + j % g.opix;
     }
     for (long o = 0; o < g.units * 16; o++) bpack[o] = bias && o < g.oc ? bias[o] : 0;
-    body.load_padded(xp, x, batch, g.c, g.h, g.w, g.p, g.p, g.hp, g.wp);
-    struct cc_pass ps = {g.oc, g.units, g.rows, wpack, weight, flipped, g.taps, bpack, roff, xp, pixels, pin, pout, y, g.opix};
+    body.load_padded(xp, x, batch, g.c, g.cs, g.h, g.w, g.p, g.p, g.hp, g.wp);
+    struct cc_pass ps = {g.oc, g.units, g.rows, wpack, weight, flipped, g.taps, bpack, roff, xp, pixels, pin, pout, y, g.opix,
+                         partial};
     body.run_pass(&ps, tmp);
     return 1;
 }
@@ -244,17 +268,19 @@ int loom_conv_input_gradient_strided(float *dx, const float *dy, const float *we
     long xdim = lead + ((g.w - 1 + p) / s + 1 > g.ow ? (g.w - 1 + p) / s + 1 : g.ow);
     long cunits = (g.c + 15) / 16, taps_max = ((k + s - 1) / s) * ((k + s - 1) / s);
     long pixels_max = (long)batch * ((g.h + s - 1) / s) * ((g.w + s - 1) / s);
-    size_t dyp_floats = batch * (size_t)(ydim * xdim * g.oc);
+    long ocs = cc_channel_stride(g.oc);
+    size_t dyp_floats = batch * (size_t)(ydim * xdim * ocs);
     size_t packed = (size_t)(cunits * g.oc * taps_max * 16);
-    size_t floats = dyp_floats + packed + (size_t)(cunits * 16) + CC_TMP_FLOATS;
+    size_t floats = dyp_floats + packed + (size_t)(cunits * 16) + CC_TMP_FLOATS + CC_PARTIAL_FLOATS(pixels_max);
     size_t longs = (size_t)(g.oc * taps_max + 2 * pixels_max);
     float *scratch = cc_scratch(floats * sizeof(float) + longs * sizeof(long));
     if (!scratch) return 0;
     float *dyp = scratch, *wpack = dyp + dyp_floats, *zero_bias = wpack + packed, *tmp = zero_bias + cunits * 16;
     memset(dyp, 0, dyp_floats * sizeof(float));
     memset(zero_bias, 0, (size_t)cunits * 16 * sizeof(float));
-    long *roff = (long *)(tmp + CC_TMP_FLOATS), *pin = roff + g.oc * taps_max, *pout = pin + pixels_max;
-    body.load_padded(dyp, dy, batch, g.oc, g.oh, g.ow, lead, lead, ydim, xdim);
+    float *partial = tmp + CC_TMP_FLOATS;
+    long *roff = (long *)(partial + CC_PARTIAL_FLOATS(pixels_max)), *pin = roff + g.oc * taps_max, *pout = pin + pixels_max;
+    body.load_padded(dyp, dy, batch, g.oc, ocs, g.oh, g.ow, lead, lead, ydim, xdim);
     // One pass per phase (a, b): the input pixels with (iy + p) mod s = a, (ix + p) mod s = b,
     // rows (o, m, m′) for o in order, then the taps ky = a + m·s, kx = b + m′·s in order.
     for (long a = 0; a < s; a++) {
@@ -263,7 +289,7 @@ int loom_conv_input_gradient_strided(float *dx, const float *dy, const float *we
             long rows = g.oc * my * mx;
             for (long o = 0, r = 0; o < g.oc; o++) {
                 for (long m = 0; m < my; m++) {
-                    for (long m2 = 0; m2 < mx; m2++, r++) roff[r] = -(m * xdim + m2) * g.oc + o;
+                    for (long m2 = 0; m2 < mx; m2++, r++) roff[r] = -(m * xdim + m2) * ocs + o;
                 }
             }
             // Weights (C / 16, rows, 16): w[o, c, a + m·s, b + m′·s] in lane c mod 16.
@@ -286,13 +312,14 @@ int loom_conv_input_gradient_strided(float *dx, const float *dy, const float *we
                 for (long iy = (a - p % s + s) % s; iy < g.h; iy += s) {
                     for (long ix = (b - p % s + s) % s; ix < g.w; ix += s, pixels++) {
                         long qy = (iy + p) / s, qx = (ix + p) / s;
-                        pin[pixels] = (((long)n * ydim + qy + lead) * xdim + qx + lead) * g.oc;
+                        pin[pixels] = (((long)n * ydim + qy + lead) * xdim + qx + lead) * ocs;
                         pout[pixels] = (long)n * g.c * g.h * g.w + iy * g.w + ix;
                     }
                 }
             }
             if (pixels == 0) continue;
-            struct cc_pass ps = {g.c, cunits, rows, wpack, NULL, 0, 0, zero_bias, roff, dyp, pixels, pin, pout, dx, g.h * g.w};
+            struct cc_pass ps = {g.c, cunits, rows, wpack, NULL, 0, 0, zero_bias, roff, dyp, pixels, pin, pout, dx, g.h * g.w,
+                                 partial};
             body.run_pass(&ps, tmp);
         }
     }
@@ -303,7 +330,7 @@ int loom_conv_weight_gradient_channels(float *dweight, const float *dy, const fl
                                        const struct loom_conv_shape *shape) {
     struct cc_geometry g = cc_geometry(shape);
     struct cc_body body = cc_body();
-    size_t xp_floats = batch * (size_t)(g.c * g.plane);
+    size_t xp_floats = batch * (size_t)(g.cs * g.plane);
     size_t dyt_floats = batch * (size_t)(g.opix * g.units * 16);
     size_t dwt_floats = (size_t)(2 * g.rows * 16);
     size_t floats = xp_floats + dyt_floats + dwt_floats;
@@ -313,7 +340,7 @@ int loom_conv_weight_gradient_channels(float *dweight, const float *dy, const fl
     long *roff = (long *)(dwt + dwt_floats), *pixoff = roff + g.rows;
     memset(xp, 0, xp_floats * sizeof(float));
     cc_row_offsets(roff, &g);
-    for (long pix = 0; pix < g.opix; pix++) pixoff[pix] = ((pix / g.ow) * g.s * g.wp + (pix % g.ow) * g.s) * g.c;
+    for (long pix = 0; pix < g.opix; pix++) pixoff[pix] = ((pix / g.ow) * g.s * g.wp + (pix % g.ow) * g.s) * g.cs;
     // dy (N, OC, OH, OW) as (N, OH·OW, units·16), the lanes past OC zero (they only reach
     // lanes of dwt that are never copied back, but stale floats could be slow denormals).
     long dy_stride = g.units * 16;
@@ -325,7 +352,7 @@ int loom_conv_weight_gradient_channels(float *dweight, const float *dy, const fl
             for (long pix = 0; pix < g.opix; pix++) dst[pix * dy_stride + o] = src[o * g.opix + pix];
         }
     }
-    body.load_padded(xp, x, batch, g.c, g.h, g.w, g.p, g.p, g.hp, g.wp);
+    body.load_padded(xp, x, batch, g.c, g.cs, g.h, g.w, g.p, g.p, g.hp, g.wp);
     body.weight_gradient(dweight, dwt, dyt, batch, &g, xp, roff, pixoff);
     return 1;
 }

@@ -64,6 +64,25 @@ static inline v16f CV(hsum16)(const v16f *a) {
 /// reads (k < s: a 1×1 stride-2 convolution reads only the even rows) are skipped.
 static CV_NO_MEMCPY void CV(load_planes)(float *planes, const float *x, const struct cv_geometry *g) {
     long s = g->s, p = g->p;
+    if (g->compact) {
+        // k copies of each plane, rows of W floats after the lead and p zero rows; copy kx
+        // with its wrap-around columns set to 0 (ConvKernels.c). The plane is one flat copy.
+        long hw = g->h * g->w;
+        for (long c = 0; c < g->c; c++) {
+            const float *src = x + c * hw;
+            for (long kx = 0; kx < g->k; kx++) {
+                float *d = planes + c * g->chan_stride + kx * g->plane_stride + g->lead + p * g->w;
+                long i = 0;
+                for (; i + 16 <= hw; i += 16) CV(store)(d + i, CV(load)(src + i));
+                for (; i < hw; i++) d[i] = src[i];
+                long from = kx < p ? g->w - (p - kx) : 0, to = kx < p ? g->w : kx - p;
+                for (long iy = 0; iy < g->h; iy++) {
+                    for (long ix = from; ix < to; ix++) d[iy * g->w + ix] = 0;
+                }
+            }
+        }
+        return;
+    }
     for (long c = 0; c < g->c; c++) {
         float *dst = planes + c * g->chan_stride;
         const float *src = x + c * g->h * g->w;
@@ -148,13 +167,18 @@ CV_FORWARD_BLOCK(5)
 static CV_NO_MEMCPY void CV(conv_forward)(float *y, const float *x, const float *wpack, const float *bpack, size_t batch,
                                           const struct cv_geometry *g, float *planes, float *grid, const long *off) {
     long packed_block = g->c * g->taps * CV_OCB;
+    // Compact, with a grid of exactly OH·OW outputs and whole blocks of output channels: the
+    // register blocks store straight into y.
+    int straight = g->compact && g->grid == g->oh * g->ow && g->oc % CV_OCB == 0;
     for (size_t n = 0; n < batch; n++) {
         CV(load_planes)(planes, x + (long)n * g->c * g->h * g->w, g);
+        float *yn = y + (long)n * g->oc * g->oh * g->ow;
+        float *dest = straight ? yn : grid;
         for (long gb = 0; gb < g->grid;) {
             long vb = (g->grid - gb) / 16;
             if (vb > CV_VB) vb = CV_VB;
             for (long ob = 0; ob < g->oc_blocks; ob++) {
-                float *out = grid + ob * CV_OCB * g->grid + gb;
+                float *out = dest + ob * CV_OCB * g->grid + gb;
                 const float *w = wpack + ob * packed_block, *b = bpack + ob * CV_OCB;
                 switch (vb) {
                 case 1: CV(forward_block_1)(out, g->grid, planes + gb, off, g->taps, g->c, g->chan_stride, w, b); break;
@@ -166,7 +190,19 @@ static CV_NO_MEMCPY void CV(conv_forward)(float *y, const float *x, const float 
             }
             gb += vb * 16;
         }
-        float *yn = y + (long)n * g->oc * g->oh * g->ow;
+        if (straight) continue;
+        if (g->compact) {
+            // Rows of exactly OW: each channel's outputs are the grid's first OH·OW floats.
+            long ohw = g->oh * g->ow;
+            for (long o = 0; o < g->oc; o++) {
+                const float *src = grid + o * g->grid;
+                float *dst = yn + o * ohw;
+                long i = 0;
+                for (; i + 16 <= ohw; i += 16) CV(store)(dst + i, CV(load)(src + i));
+                for (; i < ohw; i++) dst[i] = src[i];
+            }
+            continue;
+        }
         for (long o = 0; o < g->oc; o++) {
             for (long oy = 0; oy < g->oh; oy++) {
                 const float *src = grid + o * g->grid + oy * g->wq;

@@ -9,17 +9,20 @@ typedef int32_t v16i __attribute__((vector_size(64)));
 
 #define LOOM_SUFFIX sse2
 #include "KernelBodies.h"
+#include "NormBodies.h"
 #undef LOOM_SUFFIX
 
 #pragma clang attribute push(__attribute__((target("avx,avx2"))), apply_to = function)
 #define LOOM_SUFFIX avx2
 #include "KernelBodies.h"
+#include "NormBodies.h"
 #undef LOOM_SUFFIX
 #pragma clang attribute pop
 
 #pragma clang attribute push(__attribute__((target("avx,avx2,avx512f,avx512bw,avx512dq,avx512vl"))), apply_to = function)
 #define LOOM_SUFFIX avx512
 #include "KernelBodies.h"
+#include "NormBodies.h"
 #undef LOOM_SUFFIX
 #pragma clang attribute pop
 
@@ -76,3 +79,20 @@ void loom_adam(float *w, const float *g, float *m, float *v, size_t n, const str
 void loom_sgd_momentum(float *w, const float *g, float *b, size_t n, float lr, float wd, float mu, float keep) {
     DISPATCH(sgd_momentum, w, g, b, n, lr, wd, mu, keep)
 }
+
+void loom_affine_relu(float *q, const float *p, float scale, float shift, size_t n) {
+    DISPATCH(affine_relu, q, p, scale, shift, n)
+}
+void loom_relu_gated_sum_and_centred_dot(const float *dy, const float *y, const float *x, float shift, size_t n,
+                                         float *sum, float *dot) {
+    DISPATCH(relu_gated_sum_and_centred_dot, dy, y, x, shift, n, sum, dot)
+}
+void loom_relu_gated_scaled_plus_centred_affine(float *d, const float *dy, const float *y, float scale, const float *x,
+                                                float centre, float slope, float shift, size_t n) {
+    DISPATCH(relu_gated_scaled_plus_centred_affine, d, dy, y, scale, x, centre, slope, shift, n)
+}
+void loom_add_relu(float *y, const float *a, const float *b, size_t n) { DISPATCH(add_relu, y, a, b, n) }
+void loom_relu_backward_twice(float *d1, float *d2, const float *dy, const float *y, size_t n) {
+    DISPATCH(relu_backward_twice, d1, d2, dy, y, n)
+}
+void loom_add_into(float *out, const float *a, const float *b, size_t n) { DISPATCH(add_into, out, a, b, n) }

@@ -435,7 +435,21 @@ static LOOM_NO_MEMCPY void L(depthwise_backward)(float *dx, float *dweight, floa
     float *planes = scratch, *dyp = planes + g->planes_floats, *row = dyp + g->dyp_floats;
     float *out_row = row + g->row_floats, *dplanes = out_row + g->row_floats;
     float *dxgrid = dplanes + g->dplanes_floats;
-    long *offset = (long *)(void *)(dxgrid + g->dxgrid_floats), *dx_offset = offset + taps;
+    float *wphase = dxgrid + g->dxgrid_floats;
+    long *offset = (long *)(void *)(wphase + polyphase_round16(taps)), *dx_offset = offset + taps;
+    // dx by phase: sub-plane (a, b) of the padded plane takes the taps ky ≡ a, kx ≡ b (mod s),
+    // in (ky, kx) order (tap order[i], at −phase_offset[i] from its position in dy's grid).
+    long *phase_offset = dx_offset + taps, *order = phase_offset + taps, *phase = order + taps;
+    for (long a = 0, i = 0; a < s; a++)
+        for (long b = 0; b < s; b++) {
+            phase[a * s + b] = i;
+            for (long ky = a; ky < k; ky += s)
+                for (long kx = b; kx < k; kx += s, i++) {
+                    order[i] = ky * k + kx;
+                    phase_offset[i] = -((ky / s) * g->wq + kx / s);
+                }
+            phase[s * s] = i;
+        }
     float *grid = dyp + g->lead;   // dy at grid index oy·wq + ox
     for (long ky = 0; ky < k; ky++)
         for (long kx = 0; kx < k; kx++) {
@@ -466,22 +480,17 @@ static LOOM_NO_MEMCPY void L(depthwise_backward)(float *dx, float *dweight, floa
             if (!dx) continue;
             float *dxp = dx + plane * in_plane, *dx_end = dxp + in_plane;
             if (g->dx_gather) {
-                // Each input gathers its taps in (ky, kx) order from 0: the bits of the scatter below.
+                // Each input gathers its taps in (ky, kx) order from 0: the bits of the phases below.
                 L(tap_grid)(dxgrid, dyp, dx_offset, wc, taps, 0.0f, g->dxgrid / 16);
                 for (long iy = 0; iy < g->h; iy++) L(take_row)(dxp + iy * g->w, dxgrid + iy * g->wq, g->w, dx_end);
                 continue;
             }
-            // Scatter: each tap adds w·dy into the input it read, taps in (ky, kx) order.
-            for (long i = 0; i < g->planes_floats; i += 16) L(store)(dplanes + i, (v16f){0});
-            for (t = 0; t < taps; t++) {
-                float *din = dplanes + offset[t];
-                v16f w = L(splat)(wc[t]);
-                long q = 0;
-                for (; q + 32 <= g->grid; q += 32) {
-                    L(store)(din + q, L(load)(din + q) + w * L(load)(grid + q));
-                    L(store)(din + q + 16, L(load)(din + q + 16) + w * L(load)(grid + q + 16));
-                }
-                if (q < g->grid) L(store)(din + q, L(load)(din + q) + w * L(load)(grid + q));
+            // By phase: each input of sub-plane (a, b) sums, from 0, w·dy over the taps of its
+            // phase that read it, in (ky, kx) order (a tap past dy's grid reads a 0 of its copy).
+            for (long ph = 0; ph < s * s; ph++) {
+                long t0 = phase[ph], count = phase[ph + 1] - t0;
+                for (long i = 0; i < count; i++) wphase[i] = wc[order[t0 + i]];
+                L(tap_grid)(dplanes + ph * g->plane_stride, grid, phase_offset + t0, wphase, count, 0.0f, g->sub_vectors);
             }
             for (long iy = 0; iy < g->h; iy++) {
                 if (s == 1) {

@@ -35,6 +35,9 @@ public enum HostsBenchmark {
         public var coordinatorSent: Double
         public var coordinatorReceived: Double
         public var parameters: Int
+        /// The bed's processes' CPU over the timed steps (all of them, not per step), when
+        /// the coordinator could find them (`BedCPU`).
+        public var cpu: BedCPU?
     }
 
     /// Runs `steps` measured steps (after `warmup`) of `config` on the transport bound at
@@ -42,7 +45,7 @@ public enum HostsBenchmark {
     /// (`LOOM_BED`): the tc byte counters of hosts 0..<hosts are read before and after.
     public static func coordinate(endpoint: String, security: Security, hosts: Int, config: RunConfig,
                                   steps: Int, warmup: Int, checkpointPath: String, bed: String?,
-                                  servers: Int = 0, logger: Logger) throws -> Figures {
+                                  servers: Int = 0, cpuMarker: String? = nil, logger: Logger) throws -> Figures {
         let problem = try TrainingProblem.synthetic(config: config)
         let count = config.training.batchSize * 4
         let state = try TrainingState(problem: problem, truth: GroundTruth.synthetic(heads: problem.heads, count: count),
@@ -71,10 +74,12 @@ public enum HostsBenchmark {
         for _ in 0..<warmup { _ = try step() }
         let before = executor.statistics
         let countersBefore = bed.map { LinkCounters.read(bed: $0, hosts: hosts) }
+        let cpuBefore = cpuMarker.map { BedCPU.read(marker: $0) }
         var applySeconds = 0.0
         let start = Date()
         for _ in 0..<steps { applySeconds += try step().apply }
         let elapsed = Date().timeIntervalSince(start)
+        let cpuAfter = cpuMarker.map { BedCPU.read(marker: $0) }
         let countersAfter = bed.map { LinkCounters.read(bed: $0, hosts: hosts) }
         let after = executor.statistics
         let written = Date()
@@ -99,7 +104,8 @@ public enum HostsBenchmark {
                        checkpointMs: checkpointSeconds * 1000, linkUp: up, linkDown: down,
                        coordinatorSent: Double(after.bytesSent - before.bytesSent) / n,
                        coordinatorReceived: Double(after.bytesReceived - before.bytesReceived) / n,
-                       parameters: problem.model.parameters.count)
+                       parameters: problem.model.parameters.count,
+                       cpu: cpuBefore.flatMap { b in cpuAfter.map { $0 - b } })
     }
 }
 

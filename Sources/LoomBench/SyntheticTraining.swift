@@ -47,6 +47,7 @@ public final class SyntheticTraining {
         stats.withUnsafeBufferPointer { s in
             buffers.withUnsafeMutableBufferPointer { model.applyBatchStatistics(s.baseAddress!, to: $0.baseAddress!) }
         }
+        computer.recycle(r)
     }
 }
 

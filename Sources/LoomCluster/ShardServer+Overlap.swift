@@ -44,7 +44,7 @@ extension ShardServerSession {
         let early = ranged.early
         ranged = RangedStep(pieces: RangedPieces(leaves: update.leaves, length: n, bf16: slice.wire == .bf16), next: slice.parameters,
                             gradient: [Float](repeating: 0, count: n))
-        for (block, range, values) in early { ranged.pieces?.take(block, range: range, values: values[...]) }
+        for (block, range, values) in early { ranged.pieces?.take(block, range: range, values: values) }
         applyReadyRanges()
     }
 
@@ -68,7 +68,7 @@ extension ShardServerSession {
             ranged.early.append((block, local, m.values))
             return
         }
-        guard ranged.pieces!.take(block, range: local, values: m.values[...]) else {
+        guard ranged.pieces!.take(block, range: local, values: m.values) else {
             return logger.warning("dropped a gradient range of block \(block) from worker \(peer): no node of this step's tree")
         }
         applyReadyRanges()
@@ -112,16 +112,15 @@ extension ShardServerSession {
     func catchUp(_ peer: PeerID, version: UInt64) {
         guard let slice, version == slice.version + 1, ranged.pieces != nil else { return }
         let missing = ranged.applied.subtracting(ranged.streamed[peer] ?? ElementRanges())
-        for range in missing.ranges { sendRange(range, of: ranged.next, version: version, to: peer) }
+        for range in missing.ranges { sendRange(range, of: ranged.next, version: version, to: [peer]) }
         ranged.streamed[peer, default: ElementRanges()] = ranged.applied
     }
 
     /// Sends the new weights of `range` (in `next`) to every worker that asked for `version`.
     private func stream(_ range: Range<Int>, of next: [Float], version: UInt64) {
-        for (peer, wanted) in waitingPulls where wanted == version {
-            sendRange(range, of: next, version: version, to: peer)
-            ranged.streamed[peer, default: ElementRanges()].insert(range)
-        }
+        let peers = waitingPulls.filter { $0.value == version }.map(\.key)
+        sendRange(range, of: next, version: version, to: peers)
+        for peer in peers { ranged.streamed[peer, default: ElementRanges()].insert(range) }
     }
 
     private func endRangedStep(finite: Bool) {
@@ -144,18 +143,25 @@ extension ShardServerSession {
         guard finite else { return }
         // Workers that asked for this version get what they were not streamed yet.
         let whole = ElementRanges(0..<slice.range.count)
+        // Workers missing the same ranges (usually all of them: the last ranges) share
+        // one encoding of each.
+        var missing: [(ranges: ElementRanges, peers: [PeerID])] = []
         for (peer, wanted) in waitingPulls where wanted == slice.version {
             waitingPulls[peer] = nil
-            for range in whole.subtracting(streamed[peer] ?? ElementRanges()).ranges {
-                sendRange(range, of: slice.parameters, version: slice.version, to: peer)
-            }
+            let left = whole.subtracting(streamed[peer] ?? ElementRanges())
+            if let i = missing.firstIndex(where: { $0.ranges == left }) { missing[i].peers.append(peer) }
+            else { missing.append((left, [peer])) }
+        }
+        for (ranges, peers) in missing {
+            for range in ranges.ranges { sendRange(range, of: slice.parameters, version: slice.version, to: peers) }
         }
     }
 
     /// Elements `range` (of the slice) of `values` as `slice` messages of at most
-    /// `overlapChunkFloats`.
-    func sendRange(_ range: Range<Int>, of values: [Float], version: UInt64, to peer: PeerID) {
-        guard let slice else { return }
+    /// `overlapChunkFloats` to each of `peers`, each message encoded once (narrowed once,
+    /// with bf16) straight from `values`, however many workers get it.
+    func sendRange(_ range: Range<Int>, of values: [Float], version: UInt64, to peers: [PeerID]) {
+        guard let slice, !peers.isEmpty else { return }
         for chunk in ElementRanges.chunks(of: range, limit: overlapChunkFloats) {
             var body = ShardBody(kind: .slice)
             body.shard = slice.shard
@@ -163,11 +169,14 @@ extension ShardServerSession {
             body.upper = slice.range.lowerBound + chunk.upperBound
             // With bf16 the range goes rounded to nearest even, as a whole slice does.
             let message = ShardMessage(runID: slice.runID, step: version, weightsVersion: version, body: body,
-                                       values: Array(values[chunk]), bf16: slice.wire == .bf16)
-            let frames = Message.shard(message).encode()
-            sliceBytesOut += frames.reduce(0) { $0 + $1.count }
-            do { try server.workerTransport.send(frames, to: peer) } catch {
-                logger.debug("cannot send weights \(version) to worker \(peer): \(error)")
+                                       bf16: slice.wire == .bf16)
+            let frames = values.withUnsafeBufferPointer { message.encode(values: UnsafeBufferPointer(rebasing: $0[chunk])) }
+            let bytes = frames.reduce(0) { $0 + $1.count }
+            for peer in peers {
+                sliceBytesOut += bytes
+                do { try server.workerTransport.send(frames, to: peer) } catch {
+                    logger.debug("cannot send weights \(version) to worker \(peer): \(error)")
+                }
             }
         }
     }

@@ -51,6 +51,10 @@ public final class ShardServer {
     /// weights slices out, header and JSON included. What `cluster.wire` halves.
     public private(set) var gradientBytesIn = 0
     public private(set) var sliceBytesOut = 0
+    /// `pull` messages received, and (overlap) gradient pushes that stood for a pull of
+    /// the next version (all runs).
+    public private(set) var pullsReceived = 0
+    public private(set) var pullsByPush = 0
 
     /// - Parameters:
     ///   - workers: this server's bound side (ROUTER), where workers push and pull.
@@ -75,6 +79,8 @@ public final class ShardServer {
             stepsApplied += session.stepsApplied
             gradientBytesIn += session.gradientBytesIn
             sliceBytesOut += session.sliceBytesOut
+            pullsReceived += session.pullsReceived
+            pullsByPush += session.pullsByPush
             if outcome == .exit { return }
             if !stop.isSet { Thread.sleep(forTimeInterval: 0.2) }
         }
@@ -136,6 +142,8 @@ final class ShardServerSession {
     var stepsApplied = 0
     var gradientBytesIn = 0
     var sliceBytesOut = 0
+    var pullsReceived = 0
+    var pullsByPush = 0
     var logger: Logger { server.log }
     private var endpoint: String { server.options.coordinatorEndpoint }
 
@@ -157,8 +165,8 @@ final class ShardServerSession {
     func run() throws(ClusterError) -> Outcome {
         sendToCoordinator(.shard(hello))
         while !server.stopRequested {
-            // The coordinator's socket is looked at without waiting, the workers' with a
-            // short wait: both are drained before the next look.
+            // Both sockets are drained without waiting; with nothing on either, one poll
+            // over both sleeps until a message comes or the next heartbeat is due.
             var busy = false
             for _ in 0..<64 {
                 let envelope: Envelope?
@@ -167,13 +175,17 @@ final class ShardServerSession {
                 busy = true
                 if let outcome = handleCoordinator(envelope.frames) { return outcome }
             }
-            for i in 0..<256 {
+            for _ in 0..<256 {
                 let envelope: Envelope?
-                do { envelope = try server.workerTransport.receive(timeout: busy || i > 0 ? .zero : .milliseconds(2)) } catch {
-                    throw .transport(error)
-                }
+                do { envelope = try server.workerTransport.receive(timeout: .zero) } catch { throw .transport(error) }
                 guard let envelope else { break }
+                busy = true
                 handleWorker(envelope)
+            }
+            if !busy {
+                let beatDue = slice.map { $0.heartbeat - (clock.now - lastBeat) } ?? .milliseconds(50)
+                TransportWait.any([coordinator, server.workerTransport],
+                                  timeout: max(.milliseconds(1), min(beatDue, .milliseconds(50))))
             }
             let now = clock.now
             let limit = slice?.timeout ?? server.options.helloTimeout
@@ -299,6 +311,7 @@ final class ShardServerSession {
             return logger.debug("dropped a message from worker \(envelope.peer): \(error)")
         }
         guard case .shard(let m) = message else { return }
+        if m.kind == .pull { pullsReceived += 1 }
         guard let slice, slice.runID == m.runID else {
             // A worker may ask before the coordinator's state is read here (two sockets).
             if m.kind == .pull { waitingPulls[envelope.peer] = m.weightsVersion }
@@ -306,6 +319,13 @@ final class ShardServerSession {
         }
         switch m.kind {
         case .gradient where slice.overlap:
+            // A worker pushing its gradient of version k wants k + 1 (docs/PROTOCOL.md, "With
+            // overlap"): the push stands for its pull, which then needs no message of its own.
+            if m.weightsVersion == slice.version, (waitingPulls[envelope.peer] ?? 0) <= slice.version {
+                waitingPulls[envelope.peer] = slice.version + 1
+                pullsByPush += 1
+                catchUp(envelope.peer, version: slice.version + 1)
+            }
             takeRange(m, from: envelope.peer)
         case .gradient:
             guard let first = m.body.first, let count = m.body.count, m.values.count == slice.range.count else {

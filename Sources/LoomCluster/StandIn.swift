@@ -13,6 +13,8 @@
 // and a test can check them. Element i's value depends on i only through i mod 17, so a
 // block's sum is a 17-value pattern repeated over P elements (cheap even for 47 MB).
 
+import LoomConfig
+import LoomKernels
 import LoomTraining
 
 public enum StandIn {
@@ -30,17 +32,27 @@ public enum StandIn {
     /// whose batch-norm buffers are `buffers` (the running statistics are reported as the
     /// block's batch statistics, so they stay where they are) and `heads` heads (each
     /// micro-shard of `microBatch` samples counts as labelled, with loss ln 10 per sample).
+    /// With `wire` bf16 the gradients are rounded to bf16 (`ShardResult.roundGradients`).
+    ///
+    /// The stand-in's own CPU is not the communication's: on the bed it shares the cores
+    /// with eight hosts' sockets, where a real host's backward pass would run on its own. So
+    /// the 17 values are rounded once and the array filled by doubling copies, not element
+    /// by element (a pass over P values per rounding and per fill, 0.5 ms a step for the
+    /// reference CNN, made it 7% of the bed's CPU at 8 hosts).
     public static func result(step: Int, block: ShardBlock, parameterCount: Int, buffers: [Float],
-                              heads: Int, microBatch: Int) -> ShardResult {
-        let pattern = (0..<17).map { gradient(step: step, block: block, element: $0) }
-        var gradients = [Float](repeating: 0, count: parameterCount)
-        gradients.withUnsafeMutableBufferPointer { g in
-            var i = 0
-            while i < g.count {
-                let n = min(17, g.count - i)
-                for k in 0..<n { g[i + k] = pattern[k] }
-                i += n
+                              heads: Int, microBatch: Int, wire: WireFormat = .fp32) -> ShardResult {
+        var pattern = (0..<17).map { gradient(step: step, block: block, element: $0) }
+        // Rounding is elementwise: the rounded pattern repeated is the repeated pattern rounded.
+        if wire == .bf16 { BFloat16.round(&pattern) }
+        let gradients = [Float](unsafeUninitializedCapacity: parameterCount) { g, initialized in
+            for k in 0..<min(17, parameterCount) { g[k] = pattern[k] }
+            var filled = min(17, parameterCount)
+            while filled < parameterCount {
+                let n = min(filled, parameterCount - filled)
+                (g.baseAddress! + filled).update(from: g.baseAddress!, count: n)
+                filled += n
             }
+            initialized = parameterCount
         }
         let count = Float(block.count)
         var sums = [Double](repeating: 0, count: heads * HeadSums.width)

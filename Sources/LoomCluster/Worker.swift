@@ -49,6 +49,10 @@ public struct WorkerOptions: Sendable {
     public init(endpoint: String) { self.endpoint = endpoint }
 }
 
+/// The ZeroMQ context of this process's links to shard servers: one I/O thread for all of
+/// them (`ZeroMQContext`).
+public let serverLinkContext = try? ZeroMQContext()
+
 public final class Worker {
     public let options: WorkerOptions
     private let makeTransport: () throws(TransportError) -> Transport
@@ -64,11 +68,12 @@ public final class Worker {
 
     /// - Parameter makeTransport: a fresh connected (DEALER) transport per session.
     /// - Parameter connectServer: a connected (DEALER) transport to a shard server; by
-    ///   default one without CURVE.
+    ///   default one without CURVE, all of them in one ZeroMQ context (one I/O thread).
     public init(options: WorkerOptions, logger: Logger, stop: StopFlag,
                 makeTransport: @escaping () throws(TransportError) -> Transport,
                 connectServer: @escaping (ServerAddress) throws(TransportError) -> Transport = { address throws(TransportError) in
-                    try TransportFactory().connect(address.endpoint)
+                    guard let context = serverLinkContext else { return try TransportFactory().connect(address.endpoint) }
+                    return try TransportFactory().connect(address.endpoint, in: context)
                 }) {
         self.options = options
         self.makeTransport = makeTransport

@@ -29,10 +29,10 @@ extension WorkerSession {
         let work = ShardWork(step: step, epoch: Int(a.epoch), seed: problem.config.training.seed,
                              block: ShardBlock(start: Int(a.firstShard), count: a.shardCount), microBatch: m,
                              sampleIDs: a.sampleIndices, headScales: a.headScales)
+        // Overlap: each server sends the next version's ranges as soon as it has stepped
+        // them, while this block is still computed, to every worker that pushed it a range
+        // of this version: the pushes stand for the pulls (docs/PROTOCOL.md, "With overlap").
         let overlap = problem.config.cluster.overlap && !servers.isEmpty
-        // Overlap: ask for the next version now, so that each server sends its ranges as
-        // soon as it has stepped them, while this block is still computed.
-        if overlap { askForNext(a.weightsVersion + 1) }
         if let hold = worker.options.standInMilliseconds {
             if overlap {
                 let (sum, pushed) = standInOverlapped(work, holding: hold, run: run, assignment: a)
@@ -68,7 +68,9 @@ extension WorkerSession {
                     // A range that is not finite is not pushed, nor anything after it: the
                     // result then goes whole to the coordinator, which rejects it (R12).
                     guard pushing else { return }
-                    pushing = values.allSatisfy(\.isFinite) && self.pushRange(range, values, for: a, runID: run.runID, bf16: problem.config.cluster.wire == .bf16)
+                    pushing = values.allSatisfy(\.isFinite) && values.withUnsafeBufferPointer {
+                        self.pushRange(range, $0, for: a, runID: run.runID, bf16: problem.config.cluster.wire == .bf16)
+                    }
                     self.beatIfDue()
                 })
             } else {
@@ -82,6 +84,7 @@ extension WorkerSession {
             sum.gradients[0] = Float(bitPattern: sum.gradients[0].bitPattern ^ 1)
         }
         send(sum, for: a, run: run, pushed: pushed && pushing)
+        run.computer.recycle(sum)
     }
 
     /// Sends the result of assignment `a`, its gradient through shared memory when asked.
@@ -104,15 +107,10 @@ extension WorkerSession {
         }
         sendToCoordinator(.result(wire))
         worker.countPiece()
-        // Overlap: the next version's ranges come back as the servers complete them.
-        if run.computer.problem.config.cluster.overlap && !servers.isEmpty && sum.isFinite { askForNext(a.weightsVersion + 1) }
-    }
-
-    /// Overlap: one `pull` per server for the version after the one computed with.
-    private func askForNext(_ next: UInt64) {
-        guard prePulled != next else { return }
-        prePulled = next
-        pull(next)
+        // Overlap: the next version's ranges come back as the servers complete them. Every
+        // server got a range of this block's gradient (finite: all of it went out), which
+        // stands for a pull of the next version there; nothing to send.
+        if run.computer.problem.config.cluster.overlap && !servers.isEmpty && sum.isFinite { prePulled = a.weightsVersion + 1 }
     }
 
     /// The stand-in of computing `work`: the slots hold their sub-blocks for `hold` ms per
@@ -122,9 +120,9 @@ extension WorkerSession {
         let started = ContinuousClock.now
         let longest = run.slotComputer.subBlocks(of: work.block).map(\.count).max() ?? 1
         let problem = run.computer.problem
-        var sum = StandIn.result(step: work.step, block: work.block, parameterCount: problem.model.parameters.count,
-                                 buffers: buffers, heads: problem.losses.count, microBatch: work.microBatch)
-        sum.roundGradients(for: problem.config.cluster.wire)
+        let sum = StandIn.result(step: work.step, block: work.block, parameterCount: problem.model.parameters.count,
+                                 buffers: buffers, heads: problem.losses.count, microBatch: work.microBatch,
+                                 wire: problem.config.cluster.wire)
         let until = started + .microseconds(Int64(hold * 1000 * Double(longest)))
         while ContinuousClock.now < until {
             beatIfDue()

@@ -21,9 +21,9 @@ extension WorkerSession {
         let started = ContinuousClock.now
         let longest = run.slotComputer.subBlocks(of: work.block).map(\.count).max() ?? 1
         let problem = run.computer.problem
-        var sum = StandIn.result(step: work.step, block: work.block, parameterCount: problem.model.parameters.count,
-                                 buffers: buffers, heads: problem.losses.count, microBatch: work.microBatch)
-        sum.roundGradients(for: problem.config.cluster.wire)
+        let sum = StandIn.result(step: work.step, block: work.block, parameterCount: problem.model.parameters.count,
+                                 buffers: buffers, heads: problem.losses.count, microBatch: work.microBatch,
+                                 wire: problem.config.cluster.wire)
         let microShard = Duration.microseconds(Int64(hold * 1000))
         let spans = problem.model.backwardSpans
         let flops = Double(spans.reduce(0) { $0 + $1.flops })
@@ -36,14 +36,18 @@ extension WorkerSession {
             at += microShard * (2.0 / 3.0 * share)
             holdUntil(at)
             guard pushing, !span.parameters.isEmpty else { continue }
-            pushing = pushRange(span.parameters, Array(sum.gradients[span.parameters]), for: a, runID: run.runID,
-                               bf16: problem.config.cluster.wire == .bf16)
+            pushing = sum.gradients.withUnsafeBufferPointer {
+                pushRange(span.parameters, UnsafeBufferPointer(rebasing: $0[span.parameters]), for: a, runID: run.runID,
+                          bf16: problem.config.cluster.wire == .bf16)
+            }
             pushed.insert(span.parameters)
         }
         // Parameters no layer reported (none in today's layers) go last.
         for range in ElementRanges(0..<sum.gradients.count).subtracting(pushed).ranges where pushing {
-            pushing = pushRange(range, Array(sum.gradients[range]), for: a, runID: run.runID,
-                               bf16: problem.config.cluster.wire == .bf16)
+            pushing = sum.gradients.withUnsafeBufferPointer {
+                pushRange(range, UnsafeBufferPointer(rebasing: $0[range]), for: a, runID: run.runID,
+                          bf16: problem.config.cluster.wire == .bf16)
+            }
         }
         holdUntil(started + microShard * longest)
         return (sum, pushing)

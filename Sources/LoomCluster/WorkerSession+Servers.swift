@@ -26,6 +26,15 @@ struct ServerLink {
     mutating func take(_ values: [Float], lower: Int, upper: Int, version v: UInt64) {
         let n = address.upper - address.lower
         guard lower >= address.lower, upper <= address.upper, values.count == upper - lower, version != v else { return }
+        // The whole slice at once (no overlap, or one range covering it): kept as it came.
+        if lower == address.lower && upper == address.upper {
+            slice = values
+            version = v
+            partial = []
+            partialVersion = nil
+            partialHeld = ElementRanges()
+            return
+        }
         if partialVersion != v {
             partial = [Float](repeating: 0, count: n)
             partialVersion = v
@@ -120,11 +129,15 @@ extension WorkerSession {
     /// The parameters of the version being collected, once every server's slice of it is in.
     private func assembleIfComplete(parameterCount: Int) {
         guard let wanted = collecting, servers.allSatisfy({ $0.version == wanted }) else { return }
-        var whole = [Float](repeating: 0, count: parameterCount)
+        // The slices in order, end to end (they cover the parameters: `ParameterSlices`).
+        var whole: [Float] = []
+        whole.reserveCapacity(parameterCount)
         for link in servers {
-            guard let slice = link.slice, link.address.upper <= parameterCount, slice.count == link.address.upper - link.address.lower else { return }
-            whole.replaceSubrange(link.address.lower..<link.address.upper, with: slice)
+            guard let slice = link.slice, link.address.lower == whole.count, link.address.upper <= parameterCount,
+                  slice.count == link.address.upper - link.address.lower else { return }
+            whole.append(contentsOf: slice)
         }
+        guard whole.count == parameterCount else { return }
         parameters = whole
         version = wanted
         collecting = nil
@@ -150,7 +163,8 @@ extension WorkerSession {
                 if all { askedAll = now }
                 pull(wanted, streaming: all)
             }
-            Thread.sleep(forTimeInterval: 0.0005)
+            // Until a server sends something, the next ask, or the next heartbeat.
+            TransportWait.any(servers.map(\.transport), timeout: .milliseconds(20))
         }
         guard collecting == wanted else { return true }
         let missing = servers.filter { $0.version != wanted }.map(\.address.endpoint)
@@ -185,7 +199,7 @@ extension WorkerSession {
     /// gradient sum (as bfloat16 with `bf16`: a bf16 run's sums are bf16 values already), in
     /// messages of at most `overlapChunkFloats`. False (after a log line)
     /// when one could not be sent.
-    func pushRange(_ range: Range<Int>, _ values: [Float], for a: Assignment, runID: UInt64, bf16: Bool) -> Bool {
+    func pushRange(_ range: Range<Int>, _ values: UnsafeBufferPointer<Float>, for a: Assignment, runID: UInt64, bf16: Bool) -> Bool {
         for link in servers {
             let lower = max(range.lowerBound, link.address.lower), upper = min(range.upperBound, link.address.upper)
             guard lower < upper else { continue }
@@ -195,10 +209,11 @@ extension WorkerSession {
                 body.count = a.shardCount
                 body.lower = chunk.lowerBound
                 body.upper = chunk.upperBound
-                let part = Array(values[(chunk.lowerBound - range.lowerBound)..<(chunk.upperBound - range.lowerBound)])
-                let message = Message.shard(ShardMessage(runID: runID, step: a.step, weightsVersion: a.weightsVersion, body: body, values: part,
-                                                         bf16: bf16))
-                do { try link.transport.send(message, to: .coordinator) } catch {
+                // Encoded (narrowed, with bf16) straight from the gradient: no copy of the range first.
+                let part = UnsafeBufferPointer(rebasing: values[(chunk.lowerBound - range.lowerBound)..<(chunk.upperBound - range.lowerBound)])
+                let frames = ShardMessage(runID: runID, step: a.step, weightsVersion: a.weightsVersion, body: body, bf16: bf16)
+                    .encode(values: part)
+                do { try link.transport.send(frames, to: .coordinator) } catch {
                     worker.log.warning("step \(a.step): cannot push gradient range [\(chunk.lowerBound), \(chunk.upperBound)) of block [\(a.firstShard), +\(a.shardCount)) to shard server \(link.address.endpoint): \(error)")
                     return false
                 }

@@ -1,14 +1,17 @@
 // Depthwise convolution: one k×k filter per channel (PyTorch `Conv2d(C, C, k, stride, padding,
 // groups=C)`). It is not a GEMM (each output reads k² inputs of one plane), so it has its own
-// kernel in CKernels (`loom_depthwise_forward`, `loom_depthwise_backward`; LayerBodies.h):
-// each plane is copied once into a zero-padded polyphase layout, where every tap of every
-// stride is one flat unit-stride vector loop over the output grid; a stride-1 dx gathers its
-// taps from a zero-bordered copy of dy the same way.
+// kernels in CKernels (`loom_depthwise_forward`, `loom_depthwise_backward`), chosen by shape:
+// the polyphase kernel (LayerBodies.h) copies each plane into a zero-padded polyphase layout,
+// where every tap of every stride is one flat unit-stride vector loop over the output grid;
+// the lane kernel (DepthwiseLanes.h), for small planes that grid would fill badly (7×7),
+// transposes 16 channels into the 16 lanes of a vector, so every tap is one load per output.
 //
 // Determinism: each output element is the bias (or 0) plus its taps in (ky, kx) order; each
-// input gradient the sum of w·dy over the taps that read it, in (ky, kx) order; each weight
-// gradient one 16-lane dot product per plane, added over the batch in sample order. No
-// threads, no fused multiply-add, the same bits on every path (SSE2, AVX2, AVX-512).
+// input gradient the sum of w·dy over the taps that read it, in (ky, kx) order (both the same
+// bits from either kernel); each weight gradient one sum per plane (a 16-lane dot product in
+// the polyphase kernel, row sums added in row order in the lane kernel), added over the batch
+// in sample order. The kernel depends on the shape alone. No threads, no fused multiply-add,
+// the same bits on every path (SSE2, AVX2, AVX-512). docs/KERNELS.md has the details.
 import CKernels
 
 /// Sizes of one depthwise convolution. x (N, C, H, W) → y (N, C, outHeight, outWidth).

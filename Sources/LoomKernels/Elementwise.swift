@@ -14,17 +14,17 @@ public func reluBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Floa
     loom_relu_backward(dx, dy, y, count)
 }
 
-/// Residual connection: y = x + body, where body = block(x).
+/// Residual connection: y = x + body, where body = block(x) (CKernels, at the host's width).
 public func residualAddForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                                body: UnsafePointer<Float>, count: Int) {
-    for i in 0..<count { y[i] = x[i] + body[i] }
+    loom_add_into(y, x, body, count)
 }
 
 /// Backward of y = x + block(x): dx = dy (identity path) + dblockInput (the gradient the
 /// block's backward pass produced for x). Overwrites dx; dx may alias dblockInput.
 public func residualAddBackward(dx: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
                                 dblockInput: UnsafePointer<Float>, count: Int) {
-    for i in 0..<count { dx[i] = dy[i] + dblockInput[i] }
+    loom_add_into(dx, dy, dblockInput, count)
 }
 
 /// Flatten (N, C, H, W) → (N, C·H·W): NCHW is already contiguous per sample, so this is a

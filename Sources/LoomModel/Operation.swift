@@ -61,7 +61,9 @@ struct LayerOutput {
 /// Replaces each run batch norm (2-D) → max pool (kernel 2, stride 2, no padding) → ReLU
 /// on consecutive slots by one fused operation: same numbers, a quarter of the memory
 /// traffic (the normalised tensor is never stored). The builder has already put max pool
-/// before ReLU. Residual bodies are fused when they are built.
+/// before ReLU. Likewise batch norm → ReLU, and a residual block → ReLU, when the ReLU runs
+/// in place (nothing else can read the tensor it overwrites): one operation each, the same
+/// bits, one pass over memory less each way. Residual bodies are fused when they are built.
 func fusingConvolutionTails(_ operations: [any Operation]) -> [any Operation] {
     fusingConvolutionTails(operations, spans: operations.map { _ in LayerSpan(parameters: 0..<0, flops: 0) }).operations
 }
@@ -91,6 +93,20 @@ func fusingConvolutionTails(_ operations: [any Operation], spans: [LayerSpan])
                 output: relu.output, momentsFromConvolution: fromConvolution))
             resultSpans.append(spans[i].joined(spans[i + 1]).joined(spans[i + 2]))
             i += 3
+        } else if i + 1 < operations.count, let norm = operations[i] as? BatchNormOperation,
+                  let relu = operations[i + 1] as? ReLUOperation, relu.input == norm.output, relu.output == norm.output {
+            // Batch norm → ReLU in place: one pass each way (BatchNormReLUOperation).
+            result.append(BatchNormReLUOperation(norm: norm))
+            resultSpans.append(spans[i].joined(spans[i + 1]))
+            i += 2
+        } else if i + 1 < operations.count, var residual = operations[i] as? ResidualOperation, !residual.rectified,
+                  let relu = operations[i + 1] as? ReLUOperation, relu.input == residual.output,
+                  relu.output == residual.output {
+            // A residual block's sum → ReLU in place: the ReLU inside the sum's passes.
+            residual.rectified = true
+            result.append(residual)
+            resultSpans.append(spans[i].joined(spans[i + 1]))
+            i += 2
         } else {
             result.append(operations[i])
             resultSpans.append(spans[i])

@@ -20,6 +20,8 @@ public final class LocalExecutor: StepExecutor {
         return try computer.compute(work, data: data, parameters: state.computeParameters, buffers: state.buffers)
     }
 
+    public func recycle(_ result: ShardResult) { computer.recycle(result) }
+
     /// Asked between two chunks of a prediction: true gives it up with
     /// `TrainingError.stopRequested` (SIGTERM, SIGINT). `TrainingRun.run` sets it to its
     /// `RunControl` while it runs; commands that predict set their own.

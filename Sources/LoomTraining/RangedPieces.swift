@@ -59,6 +59,18 @@ public struct RangedPieces {
         return true
     }
 
+    /// `take` of a whole array: a piece not held yet that `part` covers entirely (a
+    /// worker's push of a range spanning this whole slice) is kept as it is, not copied.
+    @discardableResult
+    public mutating func take(_ block: ShardBlock, range: Range<Int>, values part: [Float]) -> Bool {
+        if range == 0..<length, part.count == length, held[block] == nil, ReductionTree.isNode(block, leafCount: leaves) {
+            values[block] = part
+            held[block] = ElementRanges(range)
+            return true
+        }
+        return take(block, range: range, values: part[...])
+    }
+
     /// The elements whose sum over `node`'s micro-shards the held pieces give.
     public func covered(_ node: ShardBlock) -> ElementRanges {
         let own = held[node] ?? ElementRanges()

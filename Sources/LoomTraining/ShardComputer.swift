@@ -33,6 +33,8 @@ public final class ShardComputer {
     let workspace: Workspace
     private(set) var input: [Float]
     private var dlogits: [[Float]]
+    /// Gradient buffers handed back (`recycle`), zeroed and reused by the next micro-shards.
+    private var spareGradients: [[Float]] = []
 
     public init(problem: TrainingProblem, microBatch: Int) {
         self.problem = problem
@@ -65,10 +67,36 @@ public final class ShardComputer {
                 return ShardResult(parameterCount: 0, bufferCount: 0, headCount: 0)
             }
         }
-        let result = ReductionTree.reduce(work.block, value: value, combine: { if failure == nil { $0.combine($1, wire: wire) } })
+        let result = ReductionTree.reduce(work.block, value: value, combine: {
+            if failure == nil { $0.combine($1, wire: wire) }
+            self.keepSpare($1.gradients)
+        })
         if let failure { throw failure }
         guard let result else { throw .workMismatch(block: work.block, step: work.step, "an empty block") }
         return result
+    }
+
+    /// Hands a result's gradient buffer back for the next micro-shards to compute into, once
+    /// its caller is done with it (applied, sent). A gradient buffer is the size of the
+    /// model's parameters, which for ResNet-18 (45 MB) is over glibc's largest mmap
+    /// threshold: allocated afresh per micro-shard, it cost about 11,000 page faults and the
+    /// kernel's page clearing each time (7% of a `loom bench` step at batch 16). Reused, it
+    /// costs one memset of pages already mapped. A buffer still referenced elsewhere is
+    /// copied on its first write, as any array: reuse never changes a result.
+    public func recycle(_ result: ShardResult) {
+        keepSpare(result.gradients)
+    }
+
+    private func keepSpare(_ gradients: [Float]) {
+        guard gradients.count == problem.model.parameters.count, spareGradients.count < 2 else { return }
+        spareGradients.append(gradients)
+    }
+
+    /// A zeroed gradient buffer: a spare one if there is one.
+    private func zeroedGradients() -> [Float] {
+        guard var g = spareGradients.popLast() else { return [Float](repeating: 0, count: problem.model.parameters.count) }
+        g.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        return g
     }
 
     /// Whether `work`, `data` and the weights fit this computer and each other.
@@ -106,8 +134,9 @@ public final class ShardComputer {
         let m = microBatch
         let offset = (leaf - work.block.start) * m
         let model = problem.model
-        var result = ShardResult(parameterCount: model.parameters.count, bufferCount: model.buffers.count,
-                                 headCount: problem.losses.count)
+        var result = ShardResult(gradients: zeroedGradients(),
+                                 batchStatistics: [Float](repeating: 0, count: model.buffers.count),
+                                 headSums: [Double](repeating: 0, count: problem.losses.count * HeadSums.width), shardCount: 0)
         let ids = Array(work.samples(ofLeaf: leaf))
         let pixels = problem.imageShape.elementCount
         data.images.withUnsafeBufferPointer { images in

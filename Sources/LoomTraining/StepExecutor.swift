@@ -34,6 +34,10 @@ public protocol StepExecutor: AnyObject {
     /// Brings `state`'s parameters and optimizer slots up to date before they are read (a
     /// checkpoint): an executor whose servers hold them gathers them here.
     func synchronize(_ state: TrainingState) throws(TrainingError)
+
+    /// Hands back a result of `execute` once it is applied, for its buffers to be reused
+    /// (`ShardComputer.recycle`); an executor may ignore it.
+    func recycle(_ result: ShardResult)
 }
 
 extension StepExecutor {
@@ -45,4 +49,6 @@ extension StepExecutor {
     public var appliesOptimizer: Bool { false }
 
     public func synchronize(_ state: TrainingState) throws(TrainingError) {}
+
+    public func recycle(_ result: ShardResult) {}
 }

@@ -193,6 +193,7 @@ public final class TrainingRun {
             noteKernels(executor.kernels)
             workersNow = executor.workerCounts
             let summary = try state.apply(plan: plan, result: result, optimizerApplied: executor.appliesOptimizer)
+            executor.recycle(result)
             recent.append((Date(), plan.sampleIndices.count))
             if recent.count > 20 { recent.removeFirst() }
             let elapsed = recent.last!.0.timeIntervalSince(recent.first!.0)

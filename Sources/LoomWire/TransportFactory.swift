@@ -25,6 +25,12 @@ public struct TransportFactory: Sendable {
         try ZeroMQTransport.connect(endpoint: endpoint, security: security, onHandshakeFailure: onHandshakeFailure)
     }
 
+    /// `connect` in `context`, which other transports share (one I/O thread for all): a
+    /// worker's links to its shard servers.
+    public func connect(_ endpoint: String, in context: ZeroMQContext) throws(TransportError) -> any Transport {
+        try ZeroMQTransport.connect(endpoint: endpoint, security: security, in: context)
+    }
+
     /// A fresh `ipc://` endpoint in /tmp for a coordinator and its local workers, and the
     /// socket file to remove when done.
     public static func localEndpoint(tag: String) -> (endpoint: String, file: String) {

@@ -29,8 +29,28 @@ public struct ZeroMQOptions: Sendable {
     public init() {}
 }
 
+/// One ZeroMQ context (one I/O thread) that several connected transports share: a worker's
+/// links to its shard servers. With a context per link, a worker of 8 servers ran 8 I/O
+/// threads, each woken for its own socket's messages; one thread serves them all from one
+/// `epoll_wait` (docs/SCALING.md, "Where the CPU goes"). The context ends when the last
+/// transport made in it is released.
+public final class ZeroMQContext: @unchecked Sendable {
+    let handle: UnsafeMutableRawPointer
+
+    public init() throws(TransportError) {
+        guard let handle = zmq_ctx_new() else { throw ZeroMQSocket.error("zmq_ctx_new", "(shared context)") }
+        self.handle = handle
+    }
+
+    deinit {
+        zmq_ctx_shutdown(handle)
+        zmq_ctx_term(handle)
+    }
+}
+
 /// `Transport` over ZeroMQ: a ROUTER bound by the coordinator, DEALERs connected by workers.
-/// Each transport owns its ZeroMQ context (so a CURVE server's ZAP handler lives in it).
+/// Each transport owns its ZeroMQ context (so a CURVE server's ZAP handler lives in it),
+/// unless it is connected in a shared `ZeroMQContext`.
 /// Endpoints: `tcp://host:port` (port `*` picks a free one; see `endpoint`) and `ipc://path`.
 public final class ZeroMQTransport: Transport {
     /// Which side of the star this transport is.
@@ -41,6 +61,8 @@ public final class ZeroMQTransport: Transport {
     public let endpoint: String
 
     private let context: UnsafeMutableRawPointer
+    /// The shared context this transport was made in (nil: it owns `context`).
+    private let shared: ZeroMQContext?
     private let socket: ZeroMQSocket
     private let authenticator: ZAPAuthenticator?
     /// Worker side with CURVE: hears refused handshakes (`onHandshakeFailure`).
@@ -75,22 +97,22 @@ public final class ZeroMQTransport: Transport {
     /// With `.curveClient`, `onHandshakeFailure` hears each failed handshake (a key the
     /// coordinator does not allow, a wrong server key...), called from `receive`.
     public static func connect(endpoint: String, security: Security = .none, identity: [UInt8]? = nil,
-                               options: ZeroMQOptions = .init(),
+                               options: ZeroMQOptions = .init(), in shared: ZeroMQContext? = nil,
                                onHandshakeFailure: (@Sendable (String) -> Void)? = nil) throws(TransportError) -> ZeroMQTransport {
         try ZeroMQTransport(role: .worker, endpoint: endpoint, security: security, identity: identity,
-                            options: options, onAuthenticationEvent: nil, onHandshakeFailure: onHandshakeFailure)
+                            options: options, onAuthenticationEvent: nil, onHandshakeFailure: onHandshakeFailure, shared: shared)
     }
 
     private init(role: Role, endpoint: String, security: Security, identity: [UInt8]?, options: ZeroMQOptions,
                  onAuthenticationEvent: (@Sendable (AuthEvent) -> Void)?,
-                 onHandshakeFailure: (@Sendable (String) -> Void)? = nil) throws(TransportError) {
+                 onHandshakeFailure: (@Sendable (String) -> Void)? = nil, shared: ZeroMQContext? = nil) throws(TransportError) {
         guard endpoint.hasPrefix("tcp://") || endpoint.hasPrefix("ipc://") else {
             throw .invalidEndpoint(endpoint, reason: "only tcp:// and ipc:// are supported")
         }
         if let identity, identity.isEmpty || identity.count > 255 || identity[0] == 0 {
             throw .invalidEndpoint(endpoint, reason: "identity must be 1...255 bytes and not start with a zero byte")
         }
-        guard let context = zmq_ctx_new() else { throw ZeroMQSocket.error("zmq_ctx_new", endpoint) }
+        guard let context = shared?.handle ?? zmq_ctx_new() else { throw ZeroMQSocket.error("zmq_ctx_new", endpoint) }
         var socket: ZeroMQSocket?
         var authenticator: ZAPAuthenticator?
         var handshakes: HandshakeMonitor?
@@ -115,13 +137,16 @@ public final class ZeroMQTransport: Transport {
         } catch {
             handshakes?.close()
             socket?.close()
-            zmq_ctx_shutdown(context)
-            authenticator?.waitUntilStopped()
-            zmq_ctx_term(context)
+            if shared == nil {
+                zmq_ctx_shutdown(context)
+                authenticator?.waitUntilStopped()
+                zmq_ctx_term(context)
+            }
             throw error
         }
         self.role = role
         self.context = context
+        self.shared = shared
         self.socket = socket!
         self.authenticator = authenticator
         self.handshakes = handshakes
@@ -130,6 +155,9 @@ public final class ZeroMQTransport: Transport {
     }
 
     deinit { close() }
+
+    /// The libzmq socket while open, for `TransportWait` (nil once closed).
+    var openHandle: UnsafeMutableRawPointer? { isClosed ? nil : socket.handle }
 
     private static func configure(_ s: ZeroMQSocket, role: Role, identity: [UInt8]?, options: ZeroMQOptions) throws(TransportError) {
         try s.set(ZMQ_LINGER, options.lingerMilliseconds, "ZMQ_LINGER")
@@ -230,6 +258,8 @@ public final class ZeroMQTransport: Transport {
         isClosed = true
         handshakes?.close()
         socket.close()
+        // A shared context ends with its last transport (`ZeroMQContext`).
+        guard shared == nil else { return }
         // Shutting the context down wakes the ZAP thread (ETERM) so that it closes its sockets.
         zmq_ctx_shutdown(context)
         authenticator?.waitUntilStopped()

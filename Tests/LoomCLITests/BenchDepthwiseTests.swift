@@ -11,7 +11,7 @@ import Testing
         let model = TestPaths.repositoryRoot.appendingPathComponent("configs/models/mobilenet-small.yaml").path
         let r = try ws.loom(["bench", "--model", model, "--batch", "4", "--micro-batch", "4", "--seconds", "0.05", "--json"])
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("memory bandwidth (1 thread, 64 MiB arrays): copy "))
+        #expect(r.stdout.contains("memory bandwidth (1 thread, 64 MiB arrays, thread CPU time): copy "))
         #expect(r.stdout.contains("depthwise (6 layers, micro-batch 4): forward "))
         let json = r.stdout.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? ""
         let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] ?? [:]

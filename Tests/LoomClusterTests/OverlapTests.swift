@@ -25,6 +25,12 @@ import Testing
         #expect(bitwiseEqual(model, reference), "micro-batch \(microBatch), \(servers) servers: weights differ from the one-process run")
         for i in 0..<servers {
             #expect(h.waitFor("4 steps applied", in: "server\(i).log", seconds: 30), "\(h.log("server\(i).log"))")
+            // The workers' pushes stood for their pulls of the next version (one a step,
+            // at least, once both computed): only the first weights were pulled by message.
+            let log = h.log("server\(i).log")
+            let byPush = log.range(of: #"(\d+) pushes standing for a pull"#, options: .regularExpression)
+                .flatMap { Int(log[$0].prefix { $0.isNumber }) } ?? 0
+            #expect(byPush >= 4, "server \(i): \(byPush) pushes stood for a pull: \(log)")
         }
     }
 

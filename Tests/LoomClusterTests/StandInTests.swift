@@ -2,6 +2,7 @@
 // block sums are exact, so that any reduction order gives the closed-form bits.
 
 import LoomCluster
+import LoomConfig
 import LoomTraining
 import Testing
 
@@ -27,5 +28,20 @@ import Testing
         #expect(whole.gradients.contains { $0 != 0 }, "a gradient the optimizer moves the weights with")
         #expect(whole.batchStatistics == buffers.map { $0 * 8 }, "running statistics stay where they are")
         #expect(whole.headSums.count == 2 * HeadSums.width)
+    }
+
+    /// Every element is its closed form, whatever the size (the array is filled by doubling
+    /// copies of the first 17), and with bf16 it is the rounding of the fp32 result (the
+    /// stand-in's sums are small multiples of 2⁻¹², which bf16 holds exactly).
+    @Test(arguments: [0, 1, 16, 17, 18, 100, 4099])
+    func everyElementIsItsClosedFormAndBF16IsItsRounding(p: Int) {
+        let block = ShardBlock(start: 100, count: 30)
+        let fp32 = StandIn.result(step: 3, block: block, parameterCount: p, buffers: [], heads: 1, microBatch: 1)
+        #expect(fp32.gradients.count == p)
+        for i in 0..<p { #expect(fp32.gradients[i] == StandIn.gradient(step: 3, block: block, element: i), "element \(i) of \(p)") }
+        var rounded = fp32
+        rounded.roundGradients(for: .bf16)
+        let bf16 = StandIn.result(step: 3, block: block, parameterCount: p, buffers: [], heads: 1, microBatch: 1, wire: .bf16)
+        #expect(bf16.gradients.map(\.bitPattern) == rounded.gradients.map(\.bitPattern))
     }
 }

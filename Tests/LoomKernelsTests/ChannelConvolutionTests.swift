@@ -2,7 +2,9 @@
 // its blocking: output channels 1, 16, 17, 33 (units of 16 and register blocks of two),
 // weight rows not a multiple of the 9-row block, pixel counts not a multiple of the 10-pixel
 // block and blocks spanning samples, 1×1 and 2×2 planes, strides 1 and 2, a 1×1 strided
-// kernel; and its strided dx (one pass per phase) for strides 2 and 3. Checked against the
+// kernel, channel counts whose padded copies get 16 spare floats per pixel (multiples of 32),
+// and passes of more than 2304 rows, which run in row chunks (288 input channels forward,
+// 288 output channels for dx); and its strided dx (one pass per phase) for strides 2 and 3. Checked against the
 // definition in Double, bit for bit against the grid kernel (forward and stride-1 dx) and
 // against its documented orders (weight gradient, strided dx), on every path, and across
 // splits of the batch.
@@ -17,6 +19,9 @@ private let channelShapes: [Conv2DShape] = [
     Conv2DShape(inChannels: 4, outChannels: 1, height: 5, width: 6, kernel: 3, stride: 1, padding: 0),
     Conv2DShape(inChannels: 2, outChannels: 20, height: 3, width: 3, kernel: 5, stride: 1, padding: 2),
     Conv2DShape(inChannels: 6, outChannels: 35, height: 7, width: 7, kernel: 3, stride: 1, padding: 1),
+    Conv2DShape(inChannels: 32, outChannels: 17, height: 2, width: 2, kernel: 3, stride: 1, padding: 1),
+    Conv2DShape(inChannels: 288, outChannels: 17, height: 2, width: 2, kernel: 3, stride: 1, padding: 1),
+    Conv2DShape(inChannels: 3, outChannels: 288, height: 2, width: 2, kernel: 3, stride: 1, padding: 1),
 ]
 
 /// The weight gradient in the channel kernel's order, in Float: per weight one chain of fused
@@ -96,10 +101,11 @@ func channelInputGradientGivesTheGridKernelsBits(_ s: Conv2DShape) {
     #expect(channels.map(\.bitPattern) == c.inputGradient(kernel: .grid).map(\.bitPattern))
 }
 
-/// Samples share register blocks (10 pixels of a 2×2 plane span three samples), yet each
-/// sample's outputs and the summed weight gradient do not depend on how the batch is cut.
-@Test func channelConvolutionDoesNotDependOnTheBatchSplit() {
-    let s = channelShapes[0]
+/// Samples share register blocks (10 pixels of a 2×2 plane span three samples), and a
+/// chunked pass keeps sums of blocks of several samples between chunks, yet each sample's
+/// outputs and the summed weight gradient do not depend on how the batch is cut.
+@Test(arguments: [channelShapes[0], channelShapes[7], channelShapes[8]])
+func channelConvolutionDoesNotDependOnTheBatchSplit(_ s: Conv2DShape) {
     let c = ConvCase(s, batch: 7, key: 840)
     var whole = [Float](repeating: 0, count: s.weightCount), split = whole
     c.weightGradient(into: &whole, kernel: .channels)
@@ -139,6 +145,7 @@ private let stridedShapes: [Conv2DShape] = [
     Conv2DShape(inChannels: 3, outChannels: 33, height: 7, width: 7, kernel: 5, stride: 2, padding: 2),
     Conv2DShape(inChannels: 4, outChannels: 18, height: 10, width: 10, kernel: 3, stride: 3, padding: 0),
     Conv2DShape(inChannels: 16, outChannels: 16, height: 4, width: 4, kernel: 3, stride: 2, padding: 1),
+    Conv2DShape(inChannels: 16, outChannels: 32, height: 4, width: 4, kernel: 3, stride: 2, padding: 1),
 ]
 
 /// dx of a strided convolution in the documented order, in Float: 0, then for o in order the
@@ -179,7 +186,8 @@ private func stridedInputGradientInOrder(_ c: ConvCase) -> [Float] {
 extension ConvCase {
     func stridedInputGradient(batch: Range<Int>? = nil) -> [Float] {
         let part = batch ?? 0..<n
-        var dx = [Float](repeating: 0, count: part.count * s.inputCount)
+        // NaN to start with: every element must be written, those no tap reaches with 0.
+        var dx = [Float](repeating: .nan, count: part.count * s.inputCount)
         dy.withUnsafeBufferPointer { dyp in
             directConvStridedInputGradient(dx: &dx, dy: dyp.baseAddress! + part.lowerBound * s.outputCount, weight: weight,
                                            batch: part.count, shape: s)

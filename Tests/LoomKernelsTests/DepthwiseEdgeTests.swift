@@ -1,8 +1,8 @@
 // Edge cases of the depthwise kernels' own machinery: rows copied 16 floats at a time with
 // masked tails (one pixel, one row, rows of 15, 16, 17, 31, 32, 33 and 40 floats), the
 // forward pass's two-buffer pipeline over the planes, the stride-1 dx gathered from a
-// zero-bordered copy of dy (p from (k − 1) / 2 to k − 1) against the scattered one (other
-// paddings, strides 2 and 3), and an even kernel. Each shape must give the same bits on every
+// zero-bordered copy of dy (p from (k − 1) / 2 to k − 1) against the one gathered by phase
+// (other paddings, strides 2 and 3), and an even kernel. Each shape must give the same bits on every
 // instruction path, the same bits whether the batch comes in one call, in calls of 1 and 3
 // or one sample at a time (dweight and dbias accumulate in sample order), and the values of
 // the definition computed in Double.

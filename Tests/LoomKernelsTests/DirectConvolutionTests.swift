@@ -14,6 +14,16 @@ private let edgeShapes: [Conv2DShape] = [
     Conv2DShape(inChannels: 6, outChannels: 17, height: 9, width: 9, kernel: 1, stride: 2, padding: 0),
     Conv2DShape(inChannels: 1, outChannels: 4, height: 5, width: 19, kernel: 3, stride: 1, padding: 0),
     Conv2DShape(inChannels: 18, outChannels: 9, height: 8, width: 8, kernel: 3, stride: 1, padding: 2),
+    // The compact layout ("same" stride 1, k = 2p + 1, p < W; ConvKernels.c): a 2×2 plane,
+    // a 4×4 plane whose 16 outputs fill the grid exactly (stored straight into y, 8 output
+    // channels), the same with 5 (through the grid), 5×5 on a 3-wide plane, 7×7 on 7×7, and
+    // W = p, which keeps the padded layout.
+    Conv2DShape(inChannels: 3, outChannels: 5, height: 2, width: 2, kernel: 3, stride: 1, padding: 1),
+    Conv2DShape(inChannels: 4, outChannels: 8, height: 4, width: 4, kernel: 3, stride: 1, padding: 1),
+    Conv2DShape(inChannels: 4, outChannels: 5, height: 4, width: 4, kernel: 3, stride: 1, padding: 1),
+    Conv2DShape(inChannels: 3, outChannels: 6, height: 6, width: 3, kernel: 5, stride: 1, padding: 2),
+    Conv2DShape(inChannels: 2, outChannels: 4, height: 7, width: 7, kernel: 7, stride: 1, padding: 3),
+    Conv2DShape(inChannels: 2, outChannels: 4, height: 3, width: 1, kernel: 3, stride: 1, padding: 1),
 ]
 
 /// y (N, OC, OH, OW) and dweight by the definition, in Double.
@@ -187,8 +197,8 @@ extension KernelPathTests {
     }
 }
 
-@Test func directConvolutionDoesNotDependOnTheBatchSplit() {
-    let s = edgeShapes[1]
+@Test(arguments: [edgeShapes[1], edgeShapes[0], edgeShapes[7]])
+func directConvolutionDoesNotDependOnTheBatchSplit(_ s: Conv2DShape) {
     let c = ConvCase(s, batch: 5, key: 730)
     var whole = [Float](repeating: 0, count: s.weightCount), split = whole
     c.weightGradient(into: &whole)
@@ -215,4 +225,52 @@ extension KernelPathTests {
     conv2dBackward(dx: &got, dweight: &dweight, dbias: nil, dy: c.dy, x: c.x, weight: c.weight, batch: 1, shape: s,
                    scratch: &scratch, imagesPerGEMM: 1)
     assertClose(got, dx.map { Float($0) }, "dx")
+}
+
+/// dx of "same" 3×3 and 5×5 convolutions: their transposed convolutions take the compact
+/// layout. Through conv2dBackward against the definition, and bit for bit against the forward
+/// pass of the flipped, transposed weights in the documented order.
+@Test(arguments: [
+    Conv2DShape(inChannels: 5, outChannels: 6, height: 12, width: 11, kernel: 3, stride: 1, padding: 1),
+    Conv2DShape(inChannels: 4, outChannels: 3, height: 12, width: 12, kernel: 5, stride: 1, padding: 2),
+])
+func compactInputGradientMatchesTheDefinition(_ s: Conv2DShape) {
+    #expect(s.usesDirectForward && s.transposedStrideOneUsesDirectKernel)
+    let c = ConvCase(s, batch: 2, key: 750)
+    var dx = [Double](repeating: 0, count: c.x.count)
+    forEachConvTerm(s, batch: 2) { out, xi, wi in
+        if let xi { dx[xi] += Double(c.weight[wi]) * Double(c.dy[out]) }
+    }
+    var got = [Float](repeating: 0, count: c.x.count), dweight = [Float](repeating: 0, count: s.weightCount)
+    var scratch = [Float](repeating: 0, count: s.scratchCount(imagesPerGEMM: 2))
+    conv2dBackward(dx: &got, dweight: &dweight, dbias: nil, dy: c.dy, x: c.x, weight: c.weight, batch: 2, shape: s,
+                   scratch: &scratch, imagesPerGEMM: 2)
+    assertClose(got, dx.map { Float($0) }, "dx")
+    let t = Conv2DShape(inChannels: s.outChannels, outChannels: s.inChannels, height: s.outHeight, width: s.outWidth,
+                        kernel: s.kernel, stride: 1, padding: s.kernel - 1 - s.padding)
+    var flipped = [Float](repeating: 0, count: s.weightCount)
+    let taps = s.kernel * s.kernel
+    for o in 0..<s.outChannels {
+        for ci in 0..<s.inChannels {
+            for k in 0..<taps { flipped[(ci * s.outChannels + o) * taps + k] = c.weight[(o * s.inChannels + ci) * taps + taps - 1 - k] }
+        }
+    }
+    #expect(got.map(\.bitPattern) == convForwardInOrder(x: c.dy, weight: flipped, bias: nil, t, batch: 2).map(\.bitPattern))
+}
+
+/// Which kernel takes the weight gradient of ResNet's stride-1 3×3 layers: the grid on the
+/// 28×28 planes of 16 channels and on 64-channel 14×14 planes, the channel kernel on 14×14 and
+/// 16×16 planes of 32 channels.
+@Test func weightGradientKernelByShape() {
+    func shape(_ c: Int, _ side: Int) -> Conv2DShape {
+        Conv2DShape(inChannels: c, outChannels: c, height: side, width: side, kernel: 3, stride: 1, padding: 1)
+    }
+    #expect(shape(16, 28).weightGradientKernel == .grid)
+    #expect(shape(32, 28).weightGradientKernel == .grid)
+    #expect(shape(32, 20).weightGradientKernel == .grid)
+    #expect(shape(64, 14).weightGradientKernel == .grid)
+    #expect(shape(8, 14).weightGradientKernel == .grid)
+    #expect(shape(32, 14).weightGradientKernel == .channels)
+    #expect(shape(16, 16).weightGradientKernel == .channels)
+    #expect(shape(32, 7).weightGradientKernel == .channels)
 }

@@ -198,6 +198,12 @@ if [[ $status == 0 ]] && grep -q "servers: 5 passed, 0 failed" <<< "$out3"; then
 else
     fail "WIRE=bf16 hosts.sh 2 -- scenarios/servers.sh (status $status)"; tail -n 15 <<< "$out3" >&2
 fi
+out4=$(OVERLAP=true WIRE=bf16 bash "$HOSTS" 3 --rate 1gbit -- bash "$REPO/deploy/tests/scenarios/servers.sh" 12 2>&1); status=$?
+if [[ $status == 0 ]] && grep -q "servers: 5 passed, 0 failed" <<< "$out4"; then
+    pass "OVERLAP=true WIRE=bf16 hosts.sh 3 -- scenarios/servers.sh: overlap through 3 shard servers (pushes standing for pulls), and one killed mid-run, weights bitwise"
+else
+    fail "OVERLAP=true WIRE=bf16 hosts.sh 3 -- scenarios/servers.sh (status $status)"; tail -n 15 <<< "$out4" >&2
+fi
 prefix=$(grep -oE "prefix $BED_PREFIX_ROOT[0-9]+-" <<< "$out" | cut -d' ' -f2)
 check "the scenario's bed ($prefix) is gone" test -n "$prefix" -a "$(ip netns list | grep -c "^$prefix")" = 0
 summary

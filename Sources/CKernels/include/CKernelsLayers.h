@@ -50,11 +50,27 @@ int loom_depthwise_forward(float *y, const float *x, const float *weight, const 
 
 /// Backward of loom_depthwise_forward. dx (overwritten; may be NULL): each input's sum of
 /// w·dy over the taps that read it, in (ky, kx) order. dweight (accumulated): per tap and
-/// sample one 16-lane dot product of dy and the input it read, added in sample order. dbias
-/// (accumulated; may be NULL): per sample the sum of the dy plane. Returns 0 when its scratch
-/// memory cannot be allocated.
+/// sample the sum over the plane of dy times the input the tap read, added in sample order;
+/// the order within a plane is the kernel's (below). dbias (accumulated; may be NULL): per
+/// sample the sum of the dy plane. Returns 0 when its scratch memory cannot be allocated.
 int loom_depthwise_backward(float *dx, float *dweight, float *dbias, const float *dy, const float *x,
                             const float *weight, size_t batch, const struct loom_depthwise_shape *shape);
+
+/// The two kernels loom_depthwise_forward and _backward choose between by shape alone (the
+/// lane kernel when the polyphase grid would hold 5/4 or more lanes per output, on planes of
+/// at most 64 × 64; docs/KERNELS.md), callable directly by the tests. Both
+/// give the same bits for y and, for finite values, dx. Their weight gradients differ in the
+/// order of summation within a plane: the polyphase kernel's is a 16-lane dot product (even
+/// vectors in one partial sum, odd in another), the lane kernel's a sum over output rows, in
+/// row order from 0, of each row's sum over its columns, in column order from 0.
+int loom_depthwise_lanes_forward(float *y, const float *x, const float *weight, const float *bias, size_t batch,
+                                 const struct loom_depthwise_shape *shape);
+int loom_depthwise_lanes_backward(float *dx, float *dweight, float *dbias, const float *dy, const float *x,
+                                  const float *weight, size_t batch, const struct loom_depthwise_shape *shape);
+int loom_depthwise_polyphase_forward(float *y, const float *x, const float *weight, const float *bias,
+                                     size_t batch, const struct loom_depthwise_shape *shape);
+int loom_depthwise_polyphase_backward(float *dx, float *dweight, float *dbias, const float *dy, const float *x,
+                                      const float *weight, size_t batch, const struct loom_depthwise_shape *shape);
 
 // MARK: - Memory bandwidth probe
 

@@ -15,6 +15,9 @@ struct ResidualOperation: Operation {
     var accumulator: Int?
     var inputCount: Int
     var inputNeedsGradient: Bool
+    /// A ReLU in place on the output follows, fused into this operation
+    /// (`fusingConvolutionTails`): y = relu(shortcut(x) + block(x)).
+    var rectified = false
 
     var batchNorms: [BatchNormOperation] { body.flatMap(\.batchNorms) + shortcut.flatMap(\.batchNorms) }
 
@@ -56,8 +59,30 @@ struct ResidualOperation: Operation {
     func forward(_ f: ForwardPass) {
         f.run(body)
         f.run(shortcut)
-        residualAddForward(y: f.ws.activation(output), x: f.ws.activation(shortcutOutput),
-                           body: f.ws.activation(bodyOutput), count: f.n * count)
+        if rectified {
+            residualAddReLUForward(y: f.ws.activation(output), x: f.ws.activation(shortcutOutput),
+                                   body: f.ws.activation(bodyOutput), count: f.n * count)
+        } else {
+            residualAddForward(y: f.ws.activation(output), x: f.ws.activation(shortcutOutput),
+                               body: f.ws.activation(bodyOutput), count: f.n * count)
+        }
+    }
+
+    /// The gradient of the sum from that of the output: the fused ReLU's backward pass in
+    /// place (rectified), written to `copy` as well when given; else only the copy.
+    private func sumGradient(_ b: BackwardPass, copy: Int?) {
+        let ws = b.ws
+        let count = b.n * self.count
+        if rectified {
+            if let copy {
+                reluBackwardTwice(dx: ws.gradient(output), copy: ws.gradient(copy), dy: ws.gradient(output),
+                                  y: ws.activation(output), count: count)
+            } else {
+                reluBackward(dx: ws.gradient(output), dy: ws.gradient(output), y: ws.activation(output), count: count)
+            }
+        } else if let copy {
+            ws.gradient(copy).update(from: ws.gradient(output), count: count)
+        }
     }
 
     func backward(_ b: BackwardPass) {
@@ -65,9 +90,7 @@ struct ResidualOperation: Operation {
         // y = x + body(x): the body sees dy, then the identity path adds dy to dx.
         let ws = b.ws
         let count = b.n * self.count
-        if bodyOutput != output {
-            ws.gradient(bodyOutput).update(from: ws.gradient(output), count: count)
-        }
+        sumGradient(b, copy: bodyOutput != output ? bodyOutput : nil)
         if bodyOutput == input {
             // body is the identity (e.g. a lone flatten): dx = 2·dy.
             residualAddBackward(dx: ws.gradient(input), dy: ws.gradient(output),
@@ -84,8 +107,13 @@ struct ResidualOperation: Operation {
     private func backwardWithShortcut(_ b: BackwardPass) {
         let ws = b.ws
         let count = b.n * self.count
-        ws.gradient(bodyOutput).update(from: ws.gradient(output), count: count)
-        ws.gradient(shortcutOutput).update(from: ws.gradient(output), count: count)
+        if rectified {
+            reluBackwardTwice(dx: ws.gradient(bodyOutput), copy: ws.gradient(shortcutOutput), dy: ws.gradient(output),
+                              y: ws.activation(output), count: count)
+        } else {
+            ws.gradient(bodyOutput).update(from: ws.gradient(output), count: count)
+            ws.gradient(shortcutOutput).update(from: ws.gradient(output), count: count)
+        }
         b.run(body)
         let inputFloats = b.n * inputCount
         if let accumulator { ws.gradient(accumulator).update(from: ws.gradient(input), count: inputFloats) }

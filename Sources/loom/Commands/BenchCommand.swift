@@ -45,7 +45,9 @@ struct BenchCommand: ParsableCommand {
 
         A model with depthwise convolutions also gets the host's memory bandwidth from one \
         thread (STREAM-like copy and triad on 64 MiB arrays) and the bytes/s of its depthwise \
-        layers' forward and backward passes at the micro-batch, as fractions of it.
+        layers' forward and backward passes at the micro-batch, as fractions of the larger of \
+        copy and triad; the two are timed with the thread's CPU clock in alternating rounds, best \
+        of each.
         """)
 
     @Option(help: "Model file.")
@@ -172,13 +174,13 @@ struct BenchCommand: ParsableCommand {
                     print("warning: PyTorch's twin has \(p) parameters, Loom's model \(best.parameters): not the same network")
                 }
             }
-            // Depthwise convolutions against the memory bandwidth, measured one after the other.
+            // Depthwise convolutions against the memory bandwidth, in alternating rounds.
             var depthwise: (bandwidth: MemoryBandwidth.Figures, layers: DepthwiseThroughput.Figures, count: Int)?
             if !best.depthwiseShapes.isEmpty {
-                let bandwidth = MemoryBandwidth.measure(seconds: min(seconds, 2))
-                let layers = DepthwiseThroughput.measure(shapes: best.depthwiseShapes, batch: microBatch, seconds: seconds)
+                let (layers, bandwidth) = DepthwiseThroughput.measureBesideBandwidth(
+                    shapes: best.depthwiseShapes, batch: microBatch, seconds: seconds)
                 let peak = max(bandwidth.copy, bandwidth.triad)
-                print(String(format: "memory bandwidth (1 thread, 64 MiB arrays): copy %.2f GB/s, triad %.2f GB/s",
+                print(String(format: "memory bandwidth (1 thread, 64 MiB arrays, thread CPU time): copy %.2f GB/s, triad %.2f GB/s",
                              bandwidth.copy / 1e9, bandwidth.triad / 1e9))
                 print(String(format: "depthwise (%d layers, micro-batch %d): forward %.2f GB/s = %.2f, backward %.2f GB/s = %.2f of the bandwidth",
                              best.depthwiseShapes.count, microBatch, layers.forward / 1e9, layers.forward / peak,

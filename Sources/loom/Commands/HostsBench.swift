@@ -60,7 +60,9 @@ enum HostsBench {
                                                     steps: o.steps, warmup: 2,
                                                     checkpointPath: o.bedCheckpoint ?? "/tmp/loom-bench-\(getpid()).h5",
                                                     bed: ProcessInfo.processInfo.environment["LOOM_BED"],
-                                                    servers: try serverCount(o.servers, hosts: hosts), logger: logger)
+                                                    servers: try serverCount(o.servers, hosts: hosts),
+                                                    cpuMarker: o.bedKeys.map { ($0 as NSString).deletingLastPathComponent + "/" },
+                                                    logger: logger)
         let data = try JSONEncoder().encode(figures)
         print(String(decoding: data, as: UTF8.self))
     }
@@ -186,9 +188,21 @@ enum HostsBench {
         // The design measured: S = N shard servers, or the single coordinator.
         func predictedCost(_ n: Int) -> StepCost { sharded ? costs.sharded(hosts: n) : costs.singleCoordinator(hosts: n) }
         // With overlap, the share `hidden` of the compute hides communication (docs/SCALING.md).
+        // On the bed (not on real hosts) the hosts share this machine's cores: with overlap,
+        // the step's communication CPU, N times the 1-host run's per-step CPU u, runs mostly
+        // after the bulk of the gradient is pushed, C(1 - h) into the step, on K cores; the
+        // step cannot end before that work and the last round trip (docs/SCALING.md, "Where
+        // the CPU goes on the bed").
+        let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+        let perHostCPU = base.hosts == 1 ? base.cpu.map { $0.seconds.values.reduce(0, +) / Double(base.steps) } : nil
+        func bedBound(_ n: Int) -> Double? {
+            guard let hidden, let u = perHostCPU else { return nil }
+            return costs.compute * (1 - hidden) + Double(n) * u / cores + predictedCost(n).transferCPU
+        }
         func predictedTotal(_ n: Int) -> Double {
             let c = predictedCost(n)
-            return hidden.map { ScalingModel.overlapped(c, hidden: $0) + c.transferCPU } ?? c.total
+            let model = hidden.map { ScalingModel.overlapped(c, hidden: $0) + c.transferCPU } ?? c.total
+            return max(model, bedBound(n) ?? 0)
         }
         let predictedOne = predictedTotal(base.hosts)
         print(sharded ? "measured with S = N shard servers, one per host beside its worker; model: the sharded one"
@@ -220,6 +234,10 @@ enum HostsBench {
             print(String(format: "  with overlap: communication hides behind h = %.3f of the compute (the backward pass of a block's last micro-shard after each layer's gradient is ready, byte-weighted);", hidden))
             // What the measurement says h was: the communication the model without overlap
             // charges, less what the step showed beyond compute, CPU, reduction and optimizer.
+            if let u = perHostCPU {
+                print(String(format: "  on this bed, %d hosts' CPU shares %.0f cores: step >= C(1 - h) + N u / %.0f + the round trip, u = %.1f ms of CPU a host per step (the 1-host run's processes)",
+                             counts.max() ?? 1, cores, cores, u * 1000))
+            }
             for n in counts where n > 1 {
                 guard let f = measured[n] else { continue }
                 let c = predictedCost(n)
@@ -228,6 +246,19 @@ enum HostsBench {
                 print(String(format: "  measured at %d hosts: h = %.3f (communication %.1f ms, of which %.1f ms showed)", n, h,
                              (c.weightsOut + c.gradientsIn) * 1000, max(0, shown) * 1000))
             }
+        }
+        // CPU over the timed steps, from /proc (BedCPU): robust where wall time is not.
+        for n in counts {
+            guard let f = measured[n], let cpu = f.cpu else { continue }
+            let per = 1000 / Double(f.steps)
+            let parts = ["coordinator", "server", "worker"].compactMap { role -> String? in
+                guard let s = cpu.seconds[role] else { return nil }
+                let user = (cpu.userSeconds[role] ?? 0) * per
+                return String(format: "%@%@ %.1f ms (user %.1f), %.0f wake-ups", role, (cpu.processes[role] ?? 1) > 1 ? "s" : "", s * per, user,
+                              Double(cpu.switches[role] ?? 0) / Double(f.steps))
+            }
+            let total = cpu.seconds.values.reduce(0, +) * per
+            print(String(format: "CPU per step at %d host(s): %.1f ms; ", n, total) + parts.joined(separator: "; "))
         }
         print("wait = until the last result is in, minus the compute; ckpt = one checkpoint after the last step (not in the step).")
         print("sharded = the model of S = N servers co-located with the workers (loom bench --hosts ... --servers hosts); ring(DDP) = 2(N-1)/N model sizes per host per step, no overlap.")

@@ -64,7 +64,7 @@ struct ServerCommand: ParsableCommand {
             }
             logger.info("shard server pid \(ProcessInfo.processInfo.processIdentifier) listening on \(workers.endpoint) for workers (advertised \(advertised)), connecting to \(connect)\(keys == nil ? "" : " with CURVE")")
             try server.run()
-            logger.info("shard server done: \(server.stepsApplied) steps applied; workers' socket: \(server.gradientBytesIn) bytes of gradient slices in, \(server.sliceBytesOut) bytes of weights slices out")
+            logger.info("shard server done: \(server.stepsApplied) steps applied; workers' socket: \(server.gradientBytesIn) bytes of gradient slices in, \(server.sliceBytesOut) bytes of weights slices out; \(server.pullsReceived) pulls, \(server.pullsByPush) pushes standing for a pull")
         }
     }
 }

@@ -6,6 +6,7 @@
 #   - a server killed mid-run (host 1's): the run rolls back to its last checkpoint, a
 #     replacement server on the same host takes the slice, and the weights are still bitwise.
 # With WIRE=bf16 in the environment both runs and the reference are `cluster.wire: bf16`.
+# With OVERLAP=true both runs are `cluster.overlap: true` (the reference is the same bits).
 # Run it inside a bed of 2 or more hosts:
 #   sudo bash deploy/tests/hosts.sh 3 --rate 1gbit -- bash deploy/tests/scenarios/servers.sh [STEPS] [SERVERS]
 # Prints "servers: PASS ..." / "servers: FAIL ..." lines; exit status 0 when all passed.
@@ -14,10 +15,11 @@ TEST_NAME=servers
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/../hosts.sh"
 N=${LOOM_BED_N:-0}
-STEPS=${1:-30} SERVERS=${2:-$N} WIRE=${WIRE:-fp32}
+STEPS=${1:-30} SERVERS=${2:-$N} WIRE=${WIRE:-fp32} OVERLAP=${OVERLAP:-false}
 [[ -n ${LOOM_BED:-} && $N -ge 2 ]] || { echo "servers: run me inside a bed of 2 or more hosts (see the header)" >&2; exit 2; }
 [[ $SERVERS -ge 2 && $SERVERS -le $N ]] || { echo "servers: SERVERS must be 2..$N (one per host), got $SERVERS" >&2; exit 2; }
 [[ $WIRE == fp32 || $WIRE == bf16 ]] || { echo "servers: WIRE must be fp32 or bf16, got $WIRE" >&2; exit 2; }
+[[ $OVERLAP == true || $OVERLAP == false ]] || { echo "servers: OVERLAP must be true or false, got $OVERLAP" >&2; exit 2; }
 need_loom
 T=$(mktemp -d /tmp/loom-servers.XXXXXX)
 cleanup() { local h; for h in $(seq 0 $((N - 1))); do bed_kill_ns "$(bed_ns "$h")"; done; [[ ${KEEP:-0} == 1 ]] || rm -rf "$T"; }
@@ -38,7 +40,7 @@ last_step() { tail -n 1 "$T/$1/metrics.csv" 2>/dev/null | cut -d, -f1 | grep -E 
 run() {
     local name=$1 kill_one=$2 h pids=() victim
     bed_coordinator 0 $PORT "$T/keys" "$T/$name.coord.log" "${ARGS[@]}" --set "checkpoint.dir=$T/$name" \
-        --set "cluster.servers=$SERVERS" --min-workers "$N"
+        --set "cluster.servers=$SERVERS" --set "cluster.overlap=$OVERLAP" --min-workers "$N"
     local coord=$BED_PID
     for ((h = 0; h < SERVERS; h++)); do
         bed_server "$h" 0 $PORT "$T/keys" "$h" $((PORT + 1)) "$T/$name.s$h.log"; pids+=($BED_PID)

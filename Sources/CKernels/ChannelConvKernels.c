@@ -16,10 +16,10 @@
 // over output channels too: each weight is one chain of fused multiply-adds from its value,
 // over the samples in order and, within a sample, the output pixels in row order.
 #include <stdlib.h>
-#include <pthread.h>
 #include <string.h>
 
 #include "CKernels.h"
+#include "ThreadScratch.h"
 
 typedef float v16f __attribute__((vector_size(64)));
 
@@ -108,46 +108,9 @@ static void cc_row_offsets(long *roff, const struct cc_geometry *g) {
     }
 }
 
-/// The calling thread's scratch of at least `bytes`, 64-byte aligned, contents undefined;
-/// NULL when out of memory. Kept from call to call (and freed when the thread ends): a fresh
-/// allocation of megabytes per layer and pass cost page faults and the kernel's zeroing, 5%
-/// of a ResNet-18 step.
-struct cc_buffer {
-    void *p;
-    size_t bytes;
-};
-static pthread_key_t cc_key;
-static pthread_once_t cc_key_once = PTHREAD_ONCE_INIT;
-
-static void cc_free_buffer(void *b) {
-    free(((struct cc_buffer *)b)->p);
-    free(b);
-}
-
-static void cc_make_key(void) { pthread_key_create(&cc_key, cc_free_buffer); }
-
-static void *cc_scratch(size_t bytes) {
-    pthread_once(&cc_key_once, cc_make_key);
-    struct cc_buffer *b = pthread_getspecific(cc_key);
-    if (!b) {
-        b = calloc(1, sizeof *b);
-        if (!b || pthread_setspecific(cc_key, b) != 0) {
-            free(b);
-            return NULL;
-        }
-    }
-    if (b->bytes < bytes) {
-        free(b->p);
-        b->p = NULL;
-        b->bytes = 0;
-        if (posix_memalign(&b->p, 64, bytes) != 0) {
-            b->p = NULL;
-            return NULL;
-        }
-        b->bytes = bytes;
-    }
-    return b->p;
-}
+/// The calling thread's channel scratch of at least `bytes`, contents undefined
+/// (ThreadScratch.h); NULL when out of memory.
+static void *cc_scratch(size_t bytes) { return loom_thread_scratch(LOOM_SCRATCH_CHANNEL, bytes); }
 
 #define LOOM_SUFFIX sse2
 #define CC_OCV 1

@@ -21,13 +21,13 @@
 // padded layout reads (the image value or +0), in the same order: the same bits, on a grid
 // of ⌈OH·W / 16⌉ vectors instead of ⌈OH·(W + 2p) / 16⌉ (28×28: 49 instead of 53; 14×14: 13
 // instead of 14).
-#include <pthread.h>
 #include <stdlib.h>
 #include <math.h>
 #include <string.h>
 
 #include "CKernels.h"
 #include "Polyphase.h"
+#include "ThreadScratch.h"
 
 typedef float v16f __attribute__((vector_size(64)));
 
@@ -107,47 +107,13 @@ static void cv_tap_offsets(long *off, const struct cv_geometry *g) {
     }
 }
 
-/// The calling thread's scratch of at least `bytes`, 64-byte aligned, zeroed; NULL when out
-/// of memory. The buffer is kept from call to call (and freed when the thread ends): a fresh
-/// allocation per layer and pass cost page faults and the kernel's page clearing, 2-3% of a
-/// ResNet-20 step; zeroing a buffer that is already mapped and in cache costs little.
-struct cv_buffer {
-    void *p;
-    size_t bytes;
-};
-static pthread_key_t cv_key;
-static pthread_once_t cv_key_once = PTHREAD_ONCE_INIT;
-
-static void cv_free_buffer(void *b) {
-    free(((struct cv_buffer *)b)->p);
-    free(b);
-}
-
-static void cv_make_key(void) { pthread_key_create(&cv_key, cv_free_buffer); }
-
+/// The calling thread's grid scratch of at least `bytes`, zeroed (ThreadScratch.h); NULL when
+/// out of memory. Zeroing a buffer that is already mapped and in cache costs little.
 static void *cv_zeroed(size_t bytes) {
     if (!bytes) bytes = 64;
-    pthread_once(&cv_key_once, cv_make_key);
-    struct cv_buffer *b = pthread_getspecific(cv_key);
-    if (!b) {
-        b = calloc(1, sizeof *b);
-        if (!b || pthread_setspecific(cv_key, b) != 0) {
-            free(b);
-            return NULL;
-        }
-    }
-    if (b->bytes < bytes) {
-        free(b->p);
-        b->p = NULL;
-        b->bytes = 0;
-        if (posix_memalign(&b->p, 64, bytes) != 0) {
-            b->p = NULL;
-            return NULL;
-        }
-        b->bytes = bytes;
-    }
-    memset(b->p, 0, bytes);
-    return b->p;
+    void *p = loom_thread_scratch(LOOM_SCRATCH_GRID, bytes);
+    if (p) memset(p, 0, bytes);
+    return p;
 }
 
 #define LOOM_SUFFIX sse2

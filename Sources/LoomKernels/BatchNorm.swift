@@ -21,19 +21,30 @@ public func batchNormForwardTraining(y: UnsafeMutablePointer<Float>, mean: Unsaf
                                      bias: UnsafePointer<Float>, batch n: Int, channels: Int,
                                      spatial: Int, eps: Float) {
     for c in 0..<channels {
-        let stats = channelStatistics(x, batch: n, channels: channels, spatial: spatial, channel: c, eps: eps)
-        mean[c] = stats.mean
-        invStd[c] = stats.invStd
-        unbiasedVar[c] = stats.unbiasedVar
-        let muF = stats.mean
-        let inv = stats.invStd
-        let scale = weight[c] * inv
-        let shift = bias[c] - muF * scale
+        let (scale, shift) = channelAffine(x, batch: n, channels: channels, spatial: spatial, channel: c, eps: eps,
+                                           weight: weight, bias: bias, mean: mean, invStd: invStd,
+                                           unbiasedVar: unbiasedVar)
         for i in 0..<n {
             let plane = (i * channels + c) * spatial
             vectorAffine(y + plane, x + plane, scale: scale, shift: shift, spatial)
         }
     }
+}
+
+/// Channel `c`'s statistics stored into `mean`, `invStd` and `unbiasedVar`, and the affine map
+/// y = scale·x + shift they give with γ = weight[c], β = bias[c]: the training-mode forward's
+/// per-channel set-up, shared by batch norm and its fusion with ReLU.
+@inline(__always)
+func channelAffine(_ x: UnsafePointer<Float>, batch n: Int, channels: Int, spatial: Int, channel c: Int, eps: Float,
+                   weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, mean: UnsafeMutablePointer<Float>,
+                   invStd: UnsafeMutablePointer<Float>, unbiasedVar: UnsafeMutablePointer<Float>)
+    -> (scale: Float, shift: Float) {
+    let stats = channelStatistics(x, batch: n, channels: channels, spatial: spatial, channel: c, eps: eps)
+    mean[c] = stats.mean
+    invStd[c] = stats.invStd
+    unbiasedVar[c] = stats.unbiasedVar
+    let scale = weight[c] * stats.invStd
+    return (scale, bias[c] - stats.mean * scale)
 }
 
 /// Channel `c`'s batch statistics of x (N, C, S): mean, 1/√(var + eps) with the biased var,

@@ -15,12 +15,9 @@ public func batchNormReLUForwardTraining(y: UnsafeMutablePointer<Float>, mean: U
                                          bias: UnsafePointer<Float>, batch n: Int, channels: Int,
                                          spatial: Int, eps: Float) {
     for c in 0..<channels {
-        let stats = channelStatistics(x, batch: n, channels: channels, spatial: spatial, channel: c, eps: eps)
-        mean[c] = stats.mean
-        invStd[c] = stats.invStd
-        unbiasedVar[c] = stats.unbiasedVar
-        let scale = weight[c] * stats.invStd
-        let shift = bias[c] - stats.mean * scale
+        let (scale, shift) = channelAffine(x, batch: n, channels: channels, spatial: spatial, channel: c, eps: eps,
+                                           weight: weight, bias: bias, mean: mean, invStd: invStd,
+                                           unbiasedVar: unbiasedVar)
         for i in 0..<n {
             let plane = (i * channels + c) * spatial
             loom_affine_relu(y + plane, x + plane, scale, shift, spatial)

@@ -413,7 +413,7 @@ final class ShardServerSession {
                     }
                 }
             }
-            if n == 0 { _ = slice.optimizer.step(weights: &slice.parameters, gradients: sum, lr: update.lr) }
+            if n == 0 { slice.optimizer.step(weights: &slice.parameters, gradients: sum, lr: update.lr) }
             slice.version += 1
             stepsApplied += 1
         }

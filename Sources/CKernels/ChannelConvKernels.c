@@ -20,6 +20,7 @@
 
 #include "CKernels.h"
 #include "ThreadScratch.h"
+#include "ConvTranspose.h"
 
 typedef float v16f __attribute__((vector_size(64)));
 
@@ -209,11 +210,7 @@ int loom_conv_forward_channels(float *y, const float *x, const float *weight, co
 
 int loom_conv_input_gradient_channels(float *dx, const float *dy, const float *weight, size_t batch,
                                       const struct loom_conv_shape *shape) {
-    // dx is the forward pass of the transposed convolution: OC input channels, C output
-    // channels, padding k − 1 − p, stride 1.
-    struct loom_conv_shape t = {shape->out_channels, shape->in_channels, shape->height + 2 * shape->padding - shape->kernel + 1,
-                                shape->width + 2 * shape->padding - shape->kernel + 1, shape->kernel, 1,
-                                shape->kernel - 1 - shape->padding};
+    struct loom_conv_shape t = loom_conv_transposed_shape(shape);
     return cc_forward(dx, dy, weight, NULL, batch, &t, 1);
 }
 

@@ -28,6 +28,7 @@
 #include "CKernels.h"
 #include "Polyphase.h"
 #include "ThreadScratch.h"
+#include "ConvTranspose.h"
 
 typedef float v16f __attribute__((vector_size(64)));
 
@@ -185,9 +186,7 @@ int loom_conv_forward(float *y, const float *x, const float *weight, const float
 
 int loom_conv_input_gradient(float *dx, const float *dy, const float *weight, size_t batch,
                              const struct loom_conv_shape *shape) {
-    struct loom_conv_shape t = {shape->out_channels, shape->in_channels, shape->height + 2 * shape->padding - shape->kernel + 1,
-                                shape->width + 2 * shape->padding - shape->kernel + 1, shape->kernel, 1,
-                                shape->kernel - 1 - shape->padding};
+    struct loom_conv_shape t = loom_conv_transposed_shape(shape);
     return cv_forward(dx, dy, weight, NULL, batch, &t, 1);
 }
 

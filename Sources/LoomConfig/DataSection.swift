@@ -35,12 +35,13 @@ extension DataConfig {
 extension AugmentConfig {
     init(reading r: SectionReader) throws(ConfigError) {
         self.init()
-        try r.checkKeys(["crop_padding", "hflip", "brightness", "contrast", "erasing"])
+        try r.checkKeys(["crop_padding", "hflip", "brightness", "contrast", "erasing", "plain_last_epochs"])
         cropPadding = try r.int("crop_padding", cropPadding, .nonNegative, limit: ConfigLimits.window)
         hflip = try r.bool("hflip", hflip)
         brightness = try r.double("brightness", brightness, .unit)
         contrast = try r.double("contrast", contrast, .fraction)
         if let e = try r.section("erasing") { erasing = try ErasingConfig(reading: e) }
+        plainLastEpochs = try r.int("plain_last_epochs", plainLastEpochs, .nonNegative, limit: ConfigLimits.epochs)
     }
 }
 

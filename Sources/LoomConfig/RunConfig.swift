@@ -63,6 +63,9 @@ public struct AugmentConfig: Equatable, Sendable {
     public var contrast: Double = 0
     /// Random erasing (cutout): one rectangle set to the channel mean; nil = off.
     public var erasing: ErasingConfig? = nil
+    /// The last this many epochs of `training.epochs` train on plain images (no augmentation):
+    /// the weights and batch-norm statistics end on the distribution the test set has.
+    public var plainLastEpochs: Int = 0
     public init() {}
     public var isIdentity: Bool {
         cropPadding == 0 && !hflip && brightness == 0 && contrast == 0 && (erasing?.p ?? 0) == 0

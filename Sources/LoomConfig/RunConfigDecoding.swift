@@ -71,6 +71,11 @@ extension RunConfig {
             throw tree.error(["data", "mean"], at(["data", "mean"]),
                              "'data.mean' has \(data.mean.count) values but model.input has \(model.input[0]) channels")
         }
+        if data.augment.plainLastEpochs > training.epochs {
+            let path: KeyPath = ["data", "augment", "plain_last_epochs"]
+            throw tree.error(path, at(path), "'data.augment.plain_last_epochs' is \(data.augment.plainLastEpochs),"
+                             + " more than the run's \(training.epochs) epochs (training.epochs)")
+        }
         if let oversample = data.oversample, !headNames.contains(oversample.head) {
             throw tree.error(["data", "oversample", "head"], at(["data", "oversample", "head"]),
                              "'data.oversample.head' '\(oversample.head)' is not a head"

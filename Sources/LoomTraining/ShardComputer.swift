@@ -143,7 +143,7 @@ public final class ShardComputer {
             input.withUnsafeMutableBufferPointer { x in
                 problem.pipeline.makeBatch(images: images.baseAddress! + offset * pixels, count: m, sampleIDs: ids,
                                            epoch: work.epoch, seed: work.seed,
-                                           augment: true, into: x.baseAddress!)
+                                           augment: problem.augments(epoch: work.epoch), into: x.baseAddress!)
             }
         }
         try run { () throws(ModelError) in

@@ -160,6 +160,13 @@ public final class TrainingProblem {
                                    imageShape: ImageShape(height: input[1], width: input[2], channels: input[0]))
     }
 
+    /// Whether training samples of `epoch` (0-based) are augmented: every epoch but the last
+    /// `data.augment.plain_last_epochs` of `training.epochs`. A pure function of the config
+    /// and the epoch, so every worker and a resumed run agree.
+    public func augments(epoch: Int) -> Bool {
+        epoch < config.training.epochs - config.data.augment.plainLastEpochs
+    }
+
     /// Total outputs over all heads (the width of concatenated logits).
     public var totalOutputs: Int { losses.reduce(0) { $0 + $1.classes } }
 

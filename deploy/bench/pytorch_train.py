@@ -9,7 +9,8 @@ The model is the run config's model file built layer for layer from torch.nn mod
 `LoomTwin` of Tests/Fixtures/generate.py, which the fixtures check against Loom bit for bit).
 The recipe follows the config as Loom reads it (docs/CONFIG.md):
 - data: pixels / 255, zero padding by `augment.crop_padding` then a random crop back to
-  28x28, a horizontal flip with probability 0.5 when `augment.hflip`, then (x - mean) / std;
+  28x28, a horizontal flip with probability 0.5 when `augment.hflip` (neither in the last
+  `augment.plain_last_epochs` epochs), then (x - mean) / std;
   a new shuffle of the train split every epoch; evaluation on the test split at every epoch
   end (with `data.validation_fraction` 0, as the shipped Fashion-MNIST configs have);
 - micro-shards: each step's batch of `training.batch_size` is cut into micro-batches of
@@ -261,6 +262,7 @@ def main():
     std = torch.tensor(data.get("std", [1.0]), dtype=torch.float32)[None, :, None, None]
     aug = data.get("augment", {}) or {}
     padding, hflip = int(aug.get("crop_padding", 0)), bool(aug.get("hflip", False))
+    plain_last = int(aug.get("plain_last_epochs", 0))
     smoothing = float(config.get("loss", {}).get("label_smoothing", 0))
 
     twin = LoomTwin(spec)
@@ -296,7 +298,8 @@ def main():
             if step == total_steps:       # training.max_steps (a short proxy run)
                 break
             idx = order[s * batch:(s + 1) * batch]
-            x = augment(train_x[idx], padding, hflip, gen)
+            # `augment.plain_last_epochs`: the last epochs see the images as they are.
+            x = augment(train_x[idx], padding, hflip, gen) if epoch < epochs - plain_last else train_x[idx]
             x = (x - mean) / std
             y = train_y[idx]
             lr_now = schedule.lr(step)

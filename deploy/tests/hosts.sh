@@ -169,11 +169,13 @@ bed_worker() {
 
 # bed_server HOST COORD_HOST PORT KEYS K SPORT LOG [ARGS...]: `loom server` on HOST, connected
 # to COORD_HOST's coordinator with the CURVE keys of worker K (KEYS/wK), bound for workers at
-# HOST's address, port SPORT (shard servers speak no CURVE yet: --insecure); sets BED_PID.
+# HOST's address, port SPORT, with CURVE there too (the same pair; it admits the workers the
+# coordinator admits, and workers learn its key from the coordinator); sets BED_PID.
+# ARGS may add --plaintext-workers --insecure (workers' links without CURVE, to compare).
 bed_server() {
     local h=$1 c=$2 port=$3 keys=$4 k=$5 sport=$6 log=$7; shift 7
     ip netns exec "$(bed_ns "$h")" "$LOOM" server --connect "tcp://$(bed_addr "$c"):$port" --keys "$keys/w$k" \
-        --bind "tcp://$(bed_addr "$h"):$sport" --insecure --exit-on-shutdown "$@" > "$log" 2>&1 &
+        --bind "tcp://$(bed_addr "$h"):$sport" --exit-on-shutdown "$@" > "$log" 2>&1 &
     BED_PID=$!
 }
 

@@ -57,6 +57,8 @@ public enum HostsBenchmark {
         // With shard servers (`loom server` on the first `servers` hosts) the gradients and
         // weights go between workers and servers; the first step waits for all of them.
         options.servers = servers
+        // With CURVE the servers admit the workers this coordinator admits.
+        options.workerKeys = security.authorizedClientKeys
         let source = SyntheticSampleSource(imageShape: problem.imageShape)
         let executor = ClusterExecutor(transport: transport, runID: UInt64.random(in: 1...UInt64.max), problem: problem,
                                        source: source, logger: logger, options: options)

@@ -44,6 +44,9 @@ public struct ClusterOptions: Sendable {
     /// `cluster.servers`: shard servers holding the parameters and optimizer state in
     /// slices (0: the coordinator sums and applies everything; ClusterExecutor+Servers.swift).
     public var servers = 0
+    /// With CURVE: the worker keys (Z85) this coordinator admits, handed to every shard
+    /// server with its slice so that it admits the same workers (empty: no CURVE).
+    public var workerKeys: Set<String> = []
 
     public init(heartbeatInterval: Duration, workerTimeout: Duration) {
         self.heartbeatInterval = heartbeatInterval

@@ -20,9 +20,11 @@ struct FusedPushesTests {
             return true
         }
         for (range, _) in order {
-            #expect(gradient.withUnsafeBufferPointer { fused.add(range, UnsafeBufferPointer(rebasing: $0[range]), push: push) })
+            let added = gradient.withUnsafeBufferPointer { fused.add(range, UnsafeBufferPointer(rebasing: $0[range]), push: push) }
+            #expect(added)
         }
-        #expect(fused.finish(push: push))
+        let finished = fused.finish(push: push)
+        #expect(finished)
         return out
     }
 

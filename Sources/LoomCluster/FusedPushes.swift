@@ -23,7 +23,6 @@ struct FusedPushes {
     /// The ranges that wait for the next one, by their first element.
     private var waits: Set<Int> = []
     private var held: Range<Int>?
-    private var values: [Float] = []
 
     /// - Parameter order: the layers as the backward pass reports them (`backwardSpans`):
     ///   their parameters and forward FLOPs.
@@ -48,15 +47,15 @@ struct FusedPushes {
         return lo
     }
 
-    /// Takes the gradient of `range` (`part`, its values): pushes what is ready through
-    /// `push`, holds the rest. False when a push failed.
-    mutating func add(_ range: Range<Int>, _ part: UnsafeBufferPointer<Float>,
-                      push: (Range<Int>, UnsafeBufferPointer<Float>) -> Bool) -> Bool {
+    /// Takes the range the backward pass reported: pushes what is ready through `push`
+    /// (which reads the values from the caller's gradient), holds the rest. False when a
+    /// push failed. Only ranges move here, no values: the bed's stand-in has its whole
+    /// gradient in one buffer, and a copy of f1's 1.6 MB per step was CPU the bed lacks.
+    mutating func add(_ range: Range<Int>, push: (Range<Int>) -> Bool) -> Bool {
         guard !range.isEmpty else { return true }
         let waits = waits.contains(range.lowerBound)
         if let h = held {
             if range.upperBound == h.lowerBound && bucket(range.lowerBound) == bucket(h.lowerBound) {
-                values = Array(part) + values
                 held = range.lowerBound..<h.upperBound
                 return waits ? true : finish(push: push)
             }
@@ -65,18 +64,15 @@ struct FusedPushes {
         }
         if waits {
             held = range
-            values = Array(part)
             return true
         }
-        return push(range, part)
+        return push(range)
     }
 
     /// Pushes what is held.
-    mutating func finish(push: (Range<Int>, UnsafeBufferPointer<Float>) -> Bool) -> Bool {
+    mutating func finish(push: (Range<Int>) -> Bool) -> Bool {
         guard let h = held else { return true }
         held = nil
-        let out = values
-        values = []
-        return out.withUnsafeBufferPointer { push(h, $0) }
+        return push(h)
     }
 }

@@ -66,17 +66,21 @@ extension WorkerSession {
                 // Small ranges go with the next one (`FusedPushes`).
                 var fused = FusedPushes(buckets: layout?.buckets ?? [], order: problem.model.backwardSpans.map { ($0.parameters, $0.flops) })
                 let bf16 = problem.config.cluster.wire == .bf16
-                let push = { (range: Range<Int>, values: UnsafeBufferPointer<Float>) in
-                    self.pushRange(range, values, for: a, runID: run.runID, bf16: bf16)
+                // The reported ranges' values, in place, for the pushes that join them.
+                var staged = [Float](repeating: 0, count: problem.model.parameters.count)
+                let push = { (range: Range<Int>) in
+                    staged.withUnsafeBufferPointer {
+                        self.pushRange(range, UnsafeBufferPointer(rebasing: $0[range]), for: a, runID: run.runID, bf16: bf16)
+                    }
                 }
                 sum = try run.slotComputer.first.compute(work, data: data, parameters: parameters, buffers: buffers,
                                                          afterEach: { self.beatIfDue() }, push: { range, values in
                     // A range that is not finite is not pushed, nor anything after it: the
                     // result then goes whole to the coordinator, which rejects it (R12).
                     guard pushing else { return }
-                    pushing = values.allSatisfy(\.isFinite) && values.withUnsafeBufferPointer {
-                        fused.add(range, $0, push: push)
-                    }
+                    guard values.allSatisfy(\.isFinite) else { pushing = false; return }
+                    staged.replaceSubrange(range, with: values)
+                    pushing = fused.add(range, push: push)
                     self.beatIfDue()
                 })
                 if pushing { pushing = fused.finish(push: push) }

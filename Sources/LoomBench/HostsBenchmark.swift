@@ -61,6 +61,8 @@ public enum HostsBenchmark {
         options.timeline = timeline
         options.slicesByBuckets = slicesByBuckets
         defer { timeline?.flush() }
+        // With CURVE the servers admit the workers this coordinator admits.
+        options.workerKeys = security.authorizedClientKeys
         let source = SyntheticSampleSource(imageShape: problem.imageShape)
         let executor = ClusterExecutor(transport: transport, runID: UInt64.random(in: 1...UInt64.max), problem: problem,
                                        source: source, logger: logger, options: options)

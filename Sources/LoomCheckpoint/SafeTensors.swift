@@ -78,9 +78,12 @@ public struct SafeTensorsFile: Sendable {
             case "F32": width = 4
             case "F64": width = 8
             case "F16", "BF16": width = 2
-            default:
+            case _ where Self.otherDtypes.contains(e.dtype):
                 file.skipped.append("\(e.name) (\(e.dtype))")
                 continue
+            default:
+                throw .badTensor(path: path, tensor: e.name, detail: "unknown dtype '\(e.dtype)' (safetensors has F64, F32,"
+                                 + " F16, BF16, and integer, boolean and 8-bit float types)")
             }
             guard e.end - e.begin == count * width else {
                 throw .badTensor(path: path, tensor: e.name, detail: "\(e.dtype) \(e.shape) needs \(count * width) bytes,"
@@ -107,6 +110,11 @@ public struct SafeTensorsFile: Sendable {
         }
         return file
     }
+
+    /// The non-float dtypes of the safetensors format: skipped and listed (`num_batches_tracked`
+    /// is I64). Any other dtype is not safetensors: an error, not a silent skip.
+    static let otherDtypes: Set<String> = ["BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64",
+                                           "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2", "C64"]
 
     /// The product of `shape`, nil when a dimension is negative or the product overflows.
     static func elementCount(_ shape: [Int]) -> Int? {

@@ -23,6 +23,8 @@ final class ServerRecord {
     let peer: PeerID
     let shard: Int
     let endpoint: String
+    /// Its CURVE public key (from its hello), handed to workers in the map.
+    let publicKey: String?
     let name: String
     var lastHeard: ContinuousClock.Instant
     /// The version of the slice it holds as far as the coordinator knows (nil: not sent yet).
@@ -35,6 +37,7 @@ final class ServerRecord {
         self.peer = peer
         self.shard = shard
         self.endpoint = hello.endpoint ?? ""
+        self.publicKey = hello.publicKey
         self.name = "\(peer) (\(hello.hostname ?? "?"):\(hello.pid ?? 0), shard \(shard), \(hello.endpoint ?? ""))"
         lastHeard = now
     }
@@ -103,7 +106,10 @@ extension ClusterExecutor {
         servers[peer] = record
         serverMapVersion += 1
         let range = slices.range(shard)
-        logger.info("shard server \(record.name) joined: parameters [\(range.lowerBound), \(range.upperBound)); \(servers.count) of \(slices.count) server(s)")
+        logger.info("shard server \(record.name) joined: parameters [\(range.lowerBound), \(range.upperBound)); \(servers.count) of \(slices.count) server(s)\(record.publicKey.map { "; workers reach it with CURVE, key \($0)" } ?? "")")
+        if record.publicKey == nil && !options.workerKeys.isEmpty {
+            logger.warning("shard server \(record.name) serves workers without CURVE (no key in its hello): its link to workers is neither authenticated nor encrypted")
+        }
     }
 
     /// Declares `server` lost: the step under way cannot finish, and the weights it held
@@ -184,6 +190,8 @@ extension ClusterExecutor {
         body.configYAML = problem.config.yaml
         body.optimizerStep = optimizer.step
         body.slots = names
+        // The server admits the workers this coordinator admits (empty: no CURVE here).
+        if !options.workerKeys.isEmpty { body.authorizedKeys = options.workerKeys.sorted() }
         body.groups = slices.groups(state.optimizer.groups, inSlice: server.shard).map {
             SliceGroup(lower: $0.range.lowerBound, upper: $0.range.upperBound, lrScale: $0.lrScale,
                        weightDecay: $0.weightDecay, trainsFrom: $0.trainsFromStep)
@@ -202,7 +210,7 @@ extension ClusterExecutor {
         var body = ShardBody(kind: .map)
         body.servers = servers.values.sorted { $0.shard < $1.shard }.map {
             let r = slices.range($0.shard)
-            return ServerAddress(endpoint: $0.endpoint, lower: r.lowerBound, upper: r.upperBound)
+            return ServerAddress(endpoint: $0.endpoint, lower: r.lowerBound, upper: r.upperBound, publicKey: $0.publicKey)
         }
         if !slices.buckets.isEmpty { body.buckets = slices.buckets }
         return Message.shard(ShardMessage(runID: runID, weightsVersion: serverMapVersion, body: body)).encode()

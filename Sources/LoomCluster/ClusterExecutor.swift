@@ -49,6 +49,9 @@ public struct ClusterOptions: Sendable {
     /// With overlap, cut the servers' slices by buckets (`ParameterSlices`); false: one
     /// contiguous slice per server, for comparisons (`loom bench --hosts --buckets off`).
     public var slicesByBuckets = true
+    /// With CURVE: the worker keys (Z85) this coordinator admits, handed to every shard
+    /// server with its slice so that it admits the same workers (empty: no CURVE).
+    public var workerKeys: Set<String> = []
 
     public init(heartbeatInterval: Duration, workerTimeout: Duration) {
         self.heartbeatInterval = heartbeatInterval

@@ -24,7 +24,9 @@ public struct ShardServerOptions: Sendable {
     public var coordinatorEndpoint: String
     /// The endpoint workers reach this server at (sent to the coordinator, which tells them).
     public var advertisedEndpoint: String
-    /// This server's CURVE public key (Z85) when workers must authenticate it.
+    /// This server's CURVE public key (Z85) when its workers' socket is a CURVE server: sent
+    /// in the hello, the coordinator hands it to workers with the endpoint, and a worker
+    /// talks to no process at that endpoint that does not hold the matching secret key.
     public var publicKey: String?
     public var exitOnShutdown = false
     /// `--timeline PATH`: when each step event happened here (benchmarks; `StepTimeline`).
@@ -161,6 +163,7 @@ final class ShardServerSession {
         body.endpoint = server.options.advertisedEndpoint
         body.hostname = server.options.hostname
         body.pid = max(server.options.pid, 1)
+        body.publicKey = server.options.publicKey
         return ShardMessage(runID: 0, body: body)
     }
 
@@ -274,10 +277,23 @@ final class ShardServerSession {
             ranged = RangedStep()
             gradients.removeAll()
             sliceFrames = nil
+            admitWorkers(b.authorizedKeys)
             answerWaitingPulls()
             logger.info("\(fresh ? "serving" : "reset to") run \(String(m.runID, radix: 16)): shard \(shard)\(b.shards.map { " of \($0)" } ?? ""), parameters [\(lower), \(upper)) (\(n)), version \(m.weightsVersion), wire \(config.cluster.wire.rawValue)")
         } catch {
             logger.error("cannot take the slice sent by the coordinator at \(endpoint): \(error)")
+        }
+    }
+
+    /// A CURVE server admits the workers its coordinator admits: the allow-list comes with
+    /// every `state`, over the coordinator's own CURVE link (docs/CLUSTER.md, "Shard servers").
+    private func admitWorkers(_ keys: [String]?) {
+        guard server.options.publicKey != nil else { return }
+        guard let keys, !keys.isEmpty else {
+            return logger.warning("the coordinator at \(endpoint) sent no worker keys: no worker can reach this server (does the coordinator run with --keys?)")
+        }
+        if (server.workerTransport as? ClientAuthorizing)?.authorizeClients(Set(keys)) == true {
+            logger.info("CURVE: admitting the \(Set(keys).count) worker key(s) the coordinator at \(endpoint) admits")
         }
     }
 

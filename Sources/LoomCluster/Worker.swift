@@ -70,13 +70,11 @@ public final class Worker {
 
     /// - Parameter makeTransport: a fresh connected (DEALER) transport per session.
     /// - Parameter connectServer: a connected (DEALER) transport to a shard server; by
-    ///   default one without CURVE, all of them in one ZeroMQ context (one I/O thread).
+    ///   default without keys of its own (`serverConnector`: a server with CURVE is then
+    ///   refused), all of them in one ZeroMQ context (one I/O thread).
     public init(options: WorkerOptions, logger: Logger, stop: StopFlag,
                 makeTransport: @escaping () throws(TransportError) -> Transport,
-                connectServer: @escaping (ServerAddress) throws(TransportError) -> Transport = { address throws(TransportError) in
-                    guard let context = serverLinkContext else { return try TransportFactory().connect(address.endpoint) }
-                    return try TransportFactory().connect(address.endpoint, in: context)
-                }) {
+                connectServer: @escaping (ServerAddress) throws(TransportError) -> Transport = Worker.serverConnector(keys: nil)) {
         self.options = options
         self.makeTransport = makeTransport
         self.connectServer = connectServer

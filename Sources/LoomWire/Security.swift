@@ -4,6 +4,8 @@
 /// - `DIR/loom.pub`, `DIR/loom.key`: this process's own key pair (see `CurveKeyPair.save`).
 /// - Coordinator: `DIR/authorized/*.pub` are the public keys of the workers it admits.
 /// - Worker: `DIR/coordinator.pub` is the public key of the coordinator it trusts.
+/// - Shard server (`loom server --keys DIR`): as a worker's towards its coordinator; towards
+///   workers a CURVE server with the same pair, admitting the keys its coordinator hands it.
 public enum Security: Equatable, Sendable {
     /// Plain TCP: anyone who can reach the port can talk. Only for loopback, or `--insecure`.
     case none
@@ -32,6 +34,35 @@ public enum Security: Equatable, Sendable {
         let server = try CurveKeyPair.loadPublicKey(file: directory + "/" + coordinatorKeyFile)
         return .curveClient(keys: keys, serverPublicKey: server)
     }
+
+    /// A shard server's side towards workers, from its key directory (`DIR/loom.{pub,key}`,
+    /// the pair it also shows its coordinator): a CURVE server that admits nobody until its
+    /// coordinator hands it the allow-list (`ClientAuthorizing.authorizeClients`).
+    public static func shardServer(keysDirectory directory: String) throws(SecurityError) -> Security {
+        .curveServer(keys: try CurveKeyPair.load(directory: directory), authorizedClientKeys: [])
+    }
+
+    /// The client keys a CURVE server admits (empty otherwise): what a coordinator hands
+    /// its shard servers.
+    public var authorizedClientKeys: Set<String> {
+        if case .curveServer(_, let keys) = self { return keys }
+        return []
+    }
+
+    /// The public key a CURVE server shows its clients (nil otherwise).
+    public var serverPublicKey: String? {
+        if case .curveServer(let keys, _) = self { return keys.publicKey }
+        return nil
+    }
+}
+
+/// A bound transport whose CURVE allow-list can change while it runs: a shard server's,
+/// which admits the workers its coordinator admits (docs/CLUSTER.md, "Shard servers").
+public protocol ClientAuthorizing: AnyObject {
+    /// Replaces the allow-list with `keys` (Z85 public keys); false when this transport
+    /// is no CURVE server (the keys are then of no use to it).
+    @discardableResult
+    func authorizeClients(_ keys: Set<String>) -> Bool
 }
 
 /// One authentication decision of a CURVE server, reported to
@@ -74,6 +105,8 @@ public enum SecurityError: Error, Equatable, Sendable, CustomStringConvertible {
     case noAuthorizedKeys(directory: String)
     /// A server-side security given to a worker transport, or the reverse.
     case wrongRole(String)
+    /// A shard server at `endpoint` speaks CURVE, and this worker has no key pair to show it.
+    case clientKeysRequired(endpoint: String)
 
     public var description: String {
         switch self {
@@ -93,6 +126,8 @@ public enum SecurityError: Error, Equatable, Sendable, CustomStringConvertible {
             return "no worker public keys (*.pub) in \(directory): no worker could connect"
         case .wrongRole(let explanation):
             return explanation
+        case .clientKeysRequired(let endpoint):
+            return "the shard server at \(endpoint) admits only CURVE clients, and this worker has no keys: start it with --keys DIR (as its coordinator's workers)"
         }
     }
 }

@@ -5,10 +5,12 @@
 // rules as they were: a peer that takes no part in sharding never sees one.
 //
 //   kind          direction  header                 JSON fields                 values
-//   server_hello  S → C      run 0                  endpoint, hostname, pid     —
+//   server_hello  S → C      run 0                  endpoint, hostname, pid,    —
+//                                                   public_key?
 //   state         C → S      run, version           shard, shards, lower,       parameters [n] then
 //                                                   upper, config_yaml,         each optimizer slot [n]
-//                                                   optimizer_step, slots
+//                                                   optimizer_step, slots,
+//                                                   authorized_keys?
 //   state         S → C      run, version           shard, lower, upper,        the same
 //                                                   optimizer_step, slots
 //   update        C → S      run, step, version     blocks, leaves, lr_bits     —
@@ -75,12 +77,18 @@ public struct ShardMessage: Equatable, Sendable {
         case .serverHello:
             guard let endpoint = body.endpoint, (1...4096).contains(endpoint.utf8.count) else { throw bad("needs an endpoint of 1-4096 bytes") }
             guard (body.pid ?? 0) >= 1 else { throw bad("needs a pid >= 1") }
+            if let key = body.publicKey, CurveKeyPair.decodeZ85(key) == nil { throw bad("public_key is not a 40-character Z85 CURVE key") }
         case .state:
             let n = try bounds()
             guard let shard = body.shard, shard >= 0, (body.optimizerStep ?? -1) >= 0, let slots = body.slots, slots.count <= 4 else {
                 throw bad("needs shard >= 0, optimizer_step >= 0 and at most 4 slot names")
             }
             if let shards = body.shards, !(1...4096).contains(shards) || shard >= shards { throw bad("shard \(shard) of \(shards)") }
+            if let keys = body.authorizedKeys {
+                guard keys.count <= 65536, keys.allSatisfy({ CurveKeyPair.decodeZ85($0) != nil }) else {
+                    throw bad("authorized_keys must be at most 65536 40-character Z85 CURVE keys")
+                }
+            }
             guard values.count == n * (1 + slots.count) else {
                 throw .frameSize(type: .shard, frame: p.name(1), bytes: 4 * values.count, rule: "expected \(n) parameters and \(slots.count) slot(s) of \(n)")
             }
@@ -98,6 +106,9 @@ public struct ShardMessage: Equatable, Sendable {
                 guard buckets.count <= 1 << 20, zip([0] + buckets, buckets).allSatisfy({ $0 < $1 }), (buckets.last ?? 0) <= 1 << 31 else {
                     throw bad("buckets must ascend from above 0, at most 2^20 of them below 2^31")
                 }
+            }
+            for s in servers where s.publicKey.map({ CurveKeyPair.decodeZ85($0) == nil }) ?? false {
+                throw bad("server \(s.endpoint): public_key is not a 40-character Z85 CURVE key")
             }
         case .gradient:
             guard let first = body.first, let count = body.count, first >= 0, count >= 1 else { throw bad("needs first >= 0 and count >= 1") }
@@ -166,11 +177,19 @@ public struct ShardBody: Codable, Equatable, Sendable {
     public var count: Int?
     /// The optimizer's parameter groups within the slice (state, C → S).
     public var groups: [SliceGroup]?
+    /// A server's CURVE public key (Z85), which workers must find at its endpoint
+    /// (server_hello, when the server runs with keys).
+    public var publicKey: String?
+    /// The worker keys (Z85) a CURVE server is to admit: its coordinator's allow-list
+    /// (state, when the coordinator runs with keys).
+    public var authorizedKeys: [String]?
 
     public init(kind: ShardMessage.Kind) { self.kind = kind }
 
     enum CodingKeys: String, CodingKey {
         case kind, endpoint, hostname, pid, shard, shards, lower, upper, slots, blocks, leaves, finite, servers, buckets, first, count, groups
+        case publicKey = "public_key"
+        case authorizedKeys = "authorized_keys"
         case configYAML = "config_yaml"
         case optimizerStep = "optimizer_step"
         case lrBits = "lr_bits"

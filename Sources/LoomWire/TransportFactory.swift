@@ -26,9 +26,12 @@ public struct TransportFactory: Sendable {
     }
 
     /// `connect` in `context`, which other transports share (one I/O thread for all): a
-    /// worker's links to its shard servers.
-    public func connect(_ endpoint: String, in context: ZeroMQContext) throws(TransportError) -> any Transport {
-        try ZeroMQTransport.connect(endpoint: endpoint, security: security, in: context)
+    /// worker's links to its shard servers. With CURVE, `onHandshakeFailure` hears each
+    /// failed handshake with the server (a key it does not admit, an impersonator).
+    public func connect(_ endpoint: String, in context: ZeroMQContext,
+                        onHandshakeFailure: (@Sendable (String) -> Void)? = nil) throws(TransportError) -> any Transport {
+        try ZeroMQTransport.connect(endpoint: endpoint, security: security, in: context,
+                                    onHandshakeFailure: onHandshakeFailure, peer: .shardServer)
     }
 
     /// A fresh `ipc://` endpoint in /tmp for a coordinator and its local workers, and the

@@ -15,7 +15,14 @@ final class ZAPAuthenticator: @unchecked Sendable {
 
     private let zap: ZeroMQSocket
     private let monitor: ZeroMQSocket
-    private let allowed: Set<String>
+    /// The allow-list; a shard server's changes when its coordinator hands it one
+    /// (`authorize`), read by the handler thread under `keysChanged`'s lock.
+    private var allowed: Set<String>
+    private let keysChanged = NSCondition()
+    /// How long a handshake waits while the allow-list is empty: a shard server's is until
+    /// its coordinator's `state` is read, which may come just after the first worker's
+    /// handshake (two processes, two sockets); within the handshake's own time limit.
+    static let emptyListWait: TimeInterval = 2
     private let onEvent: (@Sendable (AuthEvent) -> Void)?
     private let finished = DispatchSemaphore(value: 0)
 
@@ -43,6 +50,23 @@ final class ZAPAuthenticator: @unchecked Sendable {
         }
         thread.name = "loom-zap"
         thread.start()
+    }
+
+    /// Replaces the allow-list: handshakes from now on are checked against `keys`.
+    func authorize(_ keys: Set<String>) {
+        keysChanged.lock()
+        allowed = keys
+        keysChanged.broadcast()
+        keysChanged.unlock()
+    }
+
+    /// Whether `key` is allowed; while the list is empty, waits for one up to `emptyListWait`.
+    private func isAllowed(_ key: String) -> Bool {
+        keysChanged.lock()
+        defer { keysChanged.unlock() }
+        let deadline = Date(timeIntervalSinceNow: Self.emptyListWait)
+        while allowed.isEmpty && keysChanged.wait(until: deadline) {}
+        return allowed.contains(key)
     }
 
     /// Blocks until the handler thread has exited; call after `zmq_ctx_shutdown`, which
@@ -97,7 +121,7 @@ final class ZAPAuthenticator: @unchecked Sendable {
                            reason: "mechanism \(mechanism) is not CURVE"))
             return reply(id, "400", "CURVE required")
         }
-        if allowed.contains(key) {
+        if isAllowed(key) {
             emit(AuthEvent(accepted: true, clientPublicKey: key, address: address, reason: "authorized key"))
             return reply(id, "200", "OK", user: key)
         }

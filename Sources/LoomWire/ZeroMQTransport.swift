@@ -95,17 +95,21 @@ public final class ZeroMQTransport: Transport {
     /// routing id the coordinator sees (default: chosen by ZeroMQ per connection).
     ///
     /// With `.curveClient`, `onHandshakeFailure` hears each failed handshake (a key the
-    /// coordinator does not allow, a wrong server key...), called from `receive`.
+    /// coordinator does not allow, a wrong server key...), called from `receive`; `peer`
+    /// names the other side in those sentences.
     public static func connect(endpoint: String, security: Security = .none, identity: [UInt8]? = nil,
                                options: ZeroMQOptions = .init(), in shared: ZeroMQContext? = nil,
-                               onHandshakeFailure: (@Sendable (String) -> Void)? = nil) throws(TransportError) -> ZeroMQTransport {
+                               onHandshakeFailure: (@Sendable (String) -> Void)? = nil,
+                               peer: HandshakePeer = .coordinator) throws(TransportError) -> ZeroMQTransport {
         try ZeroMQTransport(role: .worker, endpoint: endpoint, security: security, identity: identity,
-                            options: options, onAuthenticationEvent: nil, onHandshakeFailure: onHandshakeFailure, shared: shared)
+                            options: options, onAuthenticationEvent: nil, onHandshakeFailure: onHandshakeFailure, shared: shared,
+                            peer: peer)
     }
 
     private init(role: Role, endpoint: String, security: Security, identity: [UInt8]?, options: ZeroMQOptions,
                  onAuthenticationEvent: (@Sendable (AuthEvent) -> Void)?,
-                 onHandshakeFailure: (@Sendable (String) -> Void)? = nil, shared: ZeroMQContext? = nil) throws(TransportError) {
+                 onHandshakeFailure: (@Sendable (String) -> Void)? = nil, shared: ZeroMQContext? = nil,
+                 peer: HandshakePeer = .coordinator) throws(TransportError) {
         guard endpoint.hasPrefix("tcp://") || endpoint.hasPrefix("ipc://") else {
             throw .invalidEndpoint(endpoint, reason: "only tcp:// and ipc:// are supported")
         }
@@ -130,7 +134,7 @@ public final class ZeroMQTransport: Transport {
                 s.endpoint = s.getString(ZMQ_LAST_ENDPOINT) ?? endpoint
             } else {
                 if case .curveClient = security, onHandshakeFailure != nil {
-                    handshakes = try HandshakeMonitor(context: context, watching: s)
+                    handshakes = try HandshakeMonitor(context: context, watching: s, peer: peer)
                 }
                 try s.connect(endpoint)
             }
@@ -264,5 +268,16 @@ public final class ZeroMQTransport: Transport {
         zmq_ctx_shutdown(context)
         authenticator?.waitUntilStopped()
         zmq_ctx_term(context)
+    }
+}
+
+extension ZeroMQTransport: ClientAuthorizing {
+    /// A CURVE server's allow-list, replaced: the handshakes from now on are checked against
+    /// `keys` (connections already admitted stay).
+    @discardableResult
+    public func authorizeClients(_ keys: Set<String>) -> Bool {
+        guard let authenticator else { return false }
+        authenticator.authorize(keys)
+        return true
     }
 }

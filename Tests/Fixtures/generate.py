@@ -4,6 +4,8 @@
     python Tests/Fixtures/generate.py [--out DIR]        write the six .h5 files (default: this folder)
     python Tests/Fixtures/generate.py --check DIR        recompute every stored output from the stored
                                                          inputs and compare (exit 1 on a mismatch)
+    python Tests/Fixtures/generate.py --only blocks.h5 --seed 7 --out DIR
+                                                         only blocks.h5, other weights and batches
     python Tests/Fixtures/generate.py --compare-layout A B
                                                          same groups, datasets, shapes, dtypes and
                                                          attributes in the two folders' files?
@@ -813,15 +815,17 @@ def block_cases():
     return cases
 
 
-def write_blocks(path):
+def write_blocks(path, seed=0):
+    """seed 0 writes the committed file; another seed draws other weights and batches, the
+    same cases and layout (a reviewer's own fixtures, --seed)."""
     with h5py.File(path, "w") as f:
         f.attrs["note"] = BLOCKS_NOTE
         f.attrs["torch_version"] = str(torch.__version__)
         for i, (name, text) in enumerate(sorted(block_cases().items())):
-            torch.manual_seed(100 + i)
+            torch.manual_seed(100 + i + 1000 * seed)
             spec = yaml.safe_load(text)
             twin = LoomTwin(spec)
-            init = block_init(twin, 200 + i)
+            init = block_init(twin, 200 + i + 1000 * seed)
             batch = MODEL_CASES.get(name, (None, 4))[1]
             while True:
                 x = torch.randn([batch] + list(spec["input"]))
@@ -945,6 +949,11 @@ def main():
     parser.add_argument("--check", metavar="DIR", help="recompute the outputs stored in DIR's files and compare")
     parser.add_argument("--compare-layout", nargs=2, metavar=("A", "B"), help="compare the structure of two folders")
     parser.add_argument("--fashion-mnist", default=FASHION_MNIST, help="folder of the IDX files (default: %(default)s)")
+    parser.add_argument("--only", choices=FILES, action="append",
+                        help="with --out or --check: only this file (repeatable; default: all six)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="with --out: draw blocks.h5's weights and batches from another seed "
+                             "(default 0: the committed file)")
     args = parser.parse_args()
     # One thread: sums are taken in one order, so reruns on one machine give the same bits.
     torch.set_num_threads(1)
@@ -954,23 +963,29 @@ def main():
     if args.check:
         report = Report()
         print(f"torch {torch.__version__}; tolerance |diff| <= {RTOL:g}*|stored| + {ATOL:g}*max|stored|")
-        check_layers(os.path.join(args.check, "layers.h5"), report)
-        check_optimizers(os.path.join(args.check, "optimizers.h5"), report)
-        check_schedules(os.path.join(args.check, "schedules.h5"), report)
-        check_calibration(os.path.join(args.check, "calibration.h5"), report)
-        check_reference_cnn(os.path.join(args.check, "reference_cnn.h5"), report, args.fashion_mnist)
-        check_blocks(os.path.join(args.check, "blocks.h5"), report)
+        checkers = {
+            "layers.h5": check_layers, "optimizers.h5": check_optimizers, "schedules.h5": check_schedules,
+            "calibration.h5": check_calibration,
+            "reference_cnn.h5": lambda path, r: check_reference_cnn(path, r, args.fashion_mnist),
+            "blocks.h5": check_blocks,
+        }
+        for name in args.only or FILES:
+            checkers[name](os.path.join(args.check, name), report)
         print(f"{report.lines} checks, {report.failures} mismatches, {report.exact} bit for bit")
         sys.exit(1 if report.failures else 0)
 
     os.makedirs(args.out, exist_ok=True)
-    write_layers(os.path.join(args.out, "layers.h5"))
-    write_optimizers(os.path.join(args.out, "optimizers.h5"))
-    write_schedules(os.path.join(args.out, "schedules.h5"))
-    write_calibration(os.path.join(args.out, "calibration.h5"))
-    write_reference_cnn(os.path.join(args.out, "reference_cnn.h5"), args.fashion_mnist)
-    write_blocks(os.path.join(args.out, "blocks.h5"))
-    print(f"wrote {', '.join(FILES)} to {args.out} with torch {torch.__version__}")
+    writers = {
+        "layers.h5": write_layers, "optimizers.h5": write_optimizers, "schedules.h5": write_schedules,
+        "calibration.h5": write_calibration,
+        "reference_cnn.h5": lambda path: write_reference_cnn(path, args.fashion_mnist),
+        "blocks.h5": lambda path: write_blocks(path, args.seed),
+    }
+    chosen = args.only or FILES
+    for name in chosen:
+        writers[name](os.path.join(args.out, name))
+    print(f"wrote {', '.join(chosen)} to {args.out} with torch {torch.__version__}"
+          + (f", blocks.h5 from seed {args.seed}" if args.seed and "blocks.h5" in chosen else ""))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #   sudo LOOM=.build/release/loom bash deploy/bench/hosts-bench.sh N RATE COORDINATOR_ARGS... -- WORKER_ARGS...
 #     COORDINATOR_ARGS: loom bench options (--model, --batch = the global batch, --micro-batch,
 #     --hosts N, --steps, --servers S with LOOM_SERVERS=S in the environment, --overlap on|off); WORKER_ARGS: loom worker options (--stand-in-ms MS, --slots K).
+#     LOOM_SERVER_LINKS=plain: the servers serve workers without CURVE (default curve).
 set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/../tests/hosts.sh"
@@ -33,9 +34,16 @@ bed_exec 0 "$LOOM" bench --bed-coordinator "tcp://$(bed_addr 0):$PORT" --bed-key
     --bed-checkpoint "$T/ckpt.h5" $(tl bed-timeline c) "${COORD[@]}" > "$T/figures.json" 2> "$T/coordinator.log" &
 C=$!
 # With LOOM_SERVERS=S (loom bench --hosts --servers): a shard server on hosts 0..S-1, beside
-# that host's worker, using that worker's CURVE keys towards the coordinator.
+# that host's worker, with that worker's CURVE keys towards the coordinator and towards
+# workers; LOOM_SERVER_LINKS=plain (loom bench --server-links plain) serves workers without.
+SERVER_ARGS=(--log-level warning)
+case ${LOOM_SERVER_LINKS:-curve} in
+    curve) ;;
+    plain) SERVER_ARGS+=(--plaintext-workers --insecure) ;;
+    *) echo "hosts-bench: LOOM_SERVER_LINKS must be curve or plain, got '$LOOM_SERVER_LINKS'" >&2; exit 2 ;;
+esac
 for ((h = 0; h < ${LOOM_SERVERS:-0}; h++)); do
-    bed_server "$h" 0 "$PORT" "$T/keys" "$h" $((PORT + 1)) "$T/s$h.log" --log-level warning $(tl timeline "s$h")
+    bed_server "$h" 0 "$PORT" "$T/keys" "$h" $((PORT + 1)) "$T/s$h.log" "${SERVER_ARGS[@]}" $(tl timeline "s$h")
 done
 for ((h = 0; h < N; h++)); do bed_worker "$h" 0 "$PORT" "$T/keys" "$h" "$T/w$h.log" "${WORKER[@]}" $(tl timeline "w$h"); done
 wait $C; status=$?

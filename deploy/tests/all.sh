@@ -6,7 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")"
 passed=0 failed=0 failing=()
-for t in lint k8s systemd logs metrics prometheus ssh multihost slurm; do
+for t in lint k8s systemd logs metrics prometheus ssh hostsargs multihost slurm; do
     start=$SECONDS
     out=$(bash "$t.sh" 2>&1); status=$?
     echo "$out" | grep -E ': (PASS|FAIL|SKIP) |passed, ' | sed 's/^/  /'

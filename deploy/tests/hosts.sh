@@ -107,9 +107,11 @@ bed_rate() {
     done
 }
 
-# bed_rate_bytes RATE: bytes per second of a tc rate (kbit, mbit, gbit; decimal, as tc).
+# bed_rate_bytes RATE: bytes per second of a tc rate (kbit, mbit, gbit; decimal, as tc): a
+# positive whole number and its unit, nothing else.
 bed_rate_bytes() {
     local r=${1,,}
+    [[ $r =~ ^[1-9][0-9]{0,5}(k|m|g)bit$ ]] || return 1
     case $r in
         *gbit) echo $(( ${r%gbit} * 1000000000 / 8 )) ;;
         *mbit) echo $(( ${r%mbit} * 1000000 / 8 )) ;;
@@ -167,11 +169,13 @@ bed_worker() {
 
 # bed_server HOST COORD_HOST PORT KEYS K SPORT LOG [ARGS...]: `loom server` on HOST, connected
 # to COORD_HOST's coordinator with the CURVE keys of worker K (KEYS/wK), bound for workers at
-# HOST's address, port SPORT (shard servers speak no CURVE yet: --insecure); sets BED_PID.
+# HOST's address, port SPORT, with CURVE there too (the same pair; it admits the workers the
+# coordinator admits, and workers learn its key from the coordinator); sets BED_PID.
+# ARGS may add --plaintext-workers --insecure (workers' links without CURVE, to compare).
 bed_server() {
     local h=$1 c=$2 port=$3 keys=$4 k=$5 sport=$6 log=$7; shift 7
     ip netns exec "$(bed_ns "$h")" "$LOOM" server --connect "tcp://$(bed_addr "$c"):$port" --keys "$keys/w$k" \
-        --bind "tcp://$(bed_addr "$h"):$sport" --insecure --exit-on-shutdown "$@" > "$log" 2>&1 &
+        --bind "tcp://$(bed_addr "$h"):$sport" --exit-on-shutdown "$@" > "$log" 2>&1 &
     BED_PID=$!
 }
 
@@ -179,18 +183,22 @@ bed_server() {
 if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
     set -uo pipefail
     usage() { echo "usage: hosts.sh N [--rate RATE] [-- COMMAND...]   (see the header of $0)" >&2; exit 2; }
+    refuse() { echo "hosts: $*; usage: hosts.sh N [--rate RATE] [-- COMMAND...]" >&2; exit 2; }
     [[ $# -ge 1 ]] || usage
+    [[ $1 == -h || $1 == --help ]] && { sed -n '2,24p' "$0"; exit 0; }
     N=$1; shift; RATE=none
     while [[ $# -gt 0 ]]; do
         case $1 in
-            --rate) RATE=${2:-}; shift 2 || usage ;;
+            --rate) [[ $# -ge 2 && $2 != --* ]] || refuse "--rate needs a value (1gbit, 10gbit, 25gbit, 500mbit, none)"
+                    RATE=$2; shift 2 ;;
             --) shift; break ;;
             -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
-            *) usage ;;
+            *) refuse "unknown option '$1'" ;;
         esac
     done
     [[ $N =~ ^[1-9][0-9]*$ && $N -le 250 ]] || { echo "hosts: N must be 1..250, got '$N'" >&2; exit 2; }
-    [[ $RATE == none ]] || bed_rate_bytes "$RATE" >/dev/null || { echo "hosts: bad rate '$RATE'" >&2; exit 2; }
+    [[ $RATE == none ]] || bed_rate_bytes "$RATE" >/dev/null \
+        || { echo "hosts: bad rate '$RATE' (a positive whole number of kbit, mbit or gbit, e.g. 1gbit, 500mbit; or none)" >&2; exit 2; }
     why=$(bed_available) || { echo "hosts: cannot make a test bed here: $why" >&2; exit 1; }
     CHILD=""
     trap 'bed_down' EXIT

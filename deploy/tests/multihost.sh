@@ -8,7 +8,7 @@
 #     returns; the coordinator's link is cut: the workers reconnect and training resumes;
 #     the weights at the end are bitwise those of a one-process run of as many steps;
 #   - hosts.sh as a command runs a scenario (scenarios/flap.sh) and removes its bed;
-#   - shard servers across hosts (scenarios/servers.sh): bitwise, also with one killed; the
+#   - shard servers across hosts (scenarios/servers.sh), CURVE on every link: bitwise, also with one killed; the
 #     same with cluster.wire bf16 on 2 hosts.
 # Skips (with the reason) where network namespaces cannot be made. About 30 s (up to 2 min beside a build).
 set -uo pipefail
@@ -187,19 +187,19 @@ else
     fail "hosts.sh 3 -- scenarios/flap.sh (status $status)"; tail -n 15 <<< "$out" >&2
 fi
 out2=$(bash "$HOSTS" 3 --rate 1gbit -- bash "$REPO/deploy/tests/scenarios/servers.sh" 20 2>&1); status=$?
-if [[ $status == 0 ]] && grep -q "servers: 5 passed, 0 failed" <<< "$out2"; then
-    pass "hosts.sh 3 -- scenarios/servers.sh: 3 shard servers across hosts, and one killed mid-run, weights bitwise"
+if [[ $status == 0 ]] && grep -q "servers: 6 passed, 0 failed" <<< "$out2"; then
+    pass "hosts.sh 3 -- scenarios/servers.sh: 3 shard servers across hosts, CURVE on every link, and one killed mid-run, weights bitwise"
 else
     fail "hosts.sh 3 -- scenarios/servers.sh (status $status)"; tail -n 15 <<< "$out2" >&2
 fi
 out3=$(WIRE=bf16 bash "$HOSTS" 2 --rate 1gbit -- bash "$REPO/deploy/tests/scenarios/servers.sh" 12 2>&1); status=$?
-if [[ $status == 0 ]] && grep -q "servers: 5 passed, 0 failed" <<< "$out3"; then
+if [[ $status == 0 ]] && grep -q "servers: 6 passed, 0 failed" <<< "$out3"; then
     pass "WIRE=bf16 hosts.sh 2 -- scenarios/servers.sh: bf16 through 2 shard servers, and one killed mid-run, weights bitwise those of the bf16 one-process run"
 else
     fail "WIRE=bf16 hosts.sh 2 -- scenarios/servers.sh (status $status)"; tail -n 15 <<< "$out3" >&2
 fi
 out4=$(OVERLAP=true WIRE=bf16 bash "$HOSTS" 3 --rate 1gbit -- bash "$REPO/deploy/tests/scenarios/servers.sh" 12 2>&1); status=$?
-if [[ $status == 0 ]] && grep -q "servers: 5 passed, 0 failed" <<< "$out4"; then
+if [[ $status == 0 ]] && grep -q "servers: 6 passed, 0 failed" <<< "$out4"; then
     pass "OVERLAP=true WIRE=bf16 hosts.sh 3 -- scenarios/servers.sh: overlap through 3 shard servers (pushes standing for pulls), and one killed mid-run, weights bitwise"
 else
     fail "OVERLAP=true WIRE=bf16 hosts.sh 3 -- scenarios/servers.sh (status $status)"; tail -n 15 <<< "$out4" >&2

@@ -74,6 +74,8 @@ struct CoordinatorCommand: ParsableCommand {
             defer { transport.close() }
             var options = ClusterOptions(config: config.cluster)
             options.allowMixedKernels = allowMixedKernels
+            // Shard servers with keys admit the workers this coordinator admits.
+            options.workerKeys = security.authorizedClientKeys
             let executor = ClusterExecutor(transport: transport, runID: UInt64(run.runID, radix: 16) ?? 1,
                                            problem: run.problem, source: DatasetSampleSource(dataset: run.dataset),
                                            logger: logger, options: options)

@@ -38,6 +38,8 @@ struct HostsBenchOptions: ParsableArguments {
 
     @Option(help: "With --hosts, servers and overlap: cut the servers' slices by buckets (on, the default) or in one contiguous range each (off), to compare (docs/CLUSTER.md, \"Overlap\").")
     var buckets: String = "on"
+    @Option(help: "With --hosts and shard servers: the links between workers and servers with CURVE (curve, the default, as deployed) or without (plain: loom server --plaintext-workers), to measure what CURVE costs.")
+    var serverLinks: String = "curve"
 
     @Option(help: "With --hosts: steps measured per host count (after 2 warm-up steps).")
     var steps: Int = 5
@@ -90,6 +92,9 @@ enum HostsBench {
         if modes.contains(true) && o.servers == "0" {
             throw CLIError("--overlap \(o.overlap) needs shard servers (--servers hosts or a count): overlap is the servers' per-range update")
         }
+        guard ["curve", "plain"].contains(o.serverLinks) else {
+            throw CLIError("--server-links wants curve or plain, got '\(o.serverLinks)'")
+        }
         guard (1...256).contains(o.slots) else { throw CLIError("--slots must be 1 to 256, got \(o.slots)") }
         guard o.steps >= 1 else { throw CLIError("--steps must be at least 1, got \(o.steps)") }
         guard ["on", "off"].contains(o.buckets) else { throw CLIError("--buckets wants on or off, got '\(o.buckets)'") }
@@ -124,6 +129,7 @@ enum HostsBench {
                      model, p, Double(4 * p) / 1e6, batch, shards, microBatch, o.slots, hostComputeMs, shardMs,
                      o.computeMs == nil ? ", measured here on one thread" : ", given"))
         print("gradients and weights on the wire: \(wire.rawValue)")
+        if o.servers != "0" { print("links between workers and shard servers: \(o.serverLinks == "curve" ? "CURVE (authenticated, encrypted)" : "plain TCP (--server-links plain)")") }
         print(String(format: "link %@ (%.1f MB/s); measured here: adding two gradients %.2f ms, optimizer step %.2f ms",
                      o.link, rate / 1e6, add * 1000, opt * 1000))
         print("(other processes share this machine's cores: see docs/SCALING.md on what the bed can carry)")
@@ -179,7 +185,7 @@ enum HostsBench {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
         p.arguments = [o.bedScript, "\(n)", o.link] + coordinatorArgs + ["--"] + workerArgs
-        p.environment = ProcessInfo.processInfo.environment.merging(["LOOM": exe, "LOOM_SERVERS": "\(servers)"]) { $1 }
+        p.environment = ProcessInfo.processInfo.environment.merging(["LOOM": exe, "LOOM_SERVERS": "\(servers)", "LOOM_SERVER_LINKS": o.serverLinks]) { $1 }
         let out = Pipe()
         p.standardOutput = out
         try p.run()

@@ -7,7 +7,7 @@ import LoomModel
 struct ImportWeightsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import-weights",
-        abstract: "Turn a PyTorch state_dict (safetensors) into a step-0 checkpoint for train --init-from.",
+        abstract: "Turn a PyTorch state_dict (safetensors or HDF5) into a step-0 checkpoint for train --init-from.",
         discussion: """
         Every tensor of the model is looked up in FILE by its Loom name (Loom's shipped ResNets \
         use torchvision's names, so torchvision's ResNet-18 needs no map), renamed by --map's \
@@ -16,7 +16,7 @@ struct ImportWeightsCommand: ParsableCommand {
         command lists what was loaded, left at initialisation, did not fit, and went unused.
         """)
 
-    @Argument(help: "The state_dict: a .safetensors file.")
+    @Argument(help: "The state_dict: a .safetensors file, or an HDF5 file of one dataset per tensor name (read by its signature).")
     var file: String
 
     @Option(help: "The model file (configs/models/*.yaml) the checkpoint is for.")
@@ -43,8 +43,11 @@ struct ImportWeightsCommand: ParsableCommand {
             let config = try ConfigLoader.parse(yaml: "model:\n  file: '\(modelPath)'\n", source: modelPath,
                                                 defaultName: "import-weights")
             let network = try Model(model: config.model, heads: config.heads)
-            let prefixes = try map.map { (path) throws(ConfigError) in try NameMap.read(path: path) } ?? [:]
-            let source = try SafeTensorsFile.read(file)
+            let entries = try map.map { (path) throws(ConfigError) in try NameMap.entries(path: path) } ?? []
+            let prefixes = Dictionary(uniqueKeysWithValues: entries.map { ($0.loom, $0.source) })
+            let source = HDF5StateDict.isHDF5(file) ? try HDF5StateDict.read(file) : try SafeTensorsFile.read(file)
+            try Self.checkMap(entries, path: map ?? "", model: network.parameters.names + network.buffers.names,
+                              modelPath: modelPath, source: source.tensors.map(\.name), sourcePath: file)
             let (parameters, buffers) = network.initialParameters(seed: seed)
             var tensors = (network.parameters.views.map { NamedTensor(name: $0.name, shape: $0.shape,
                                                                      values: Array(parameters[$0.range])) }
@@ -62,6 +65,10 @@ struct ImportWeightsCommand: ParsableCommand {
             print("left at initialisation (\(report.leftAtInit.count)): \(report.leftAtInit.isEmpty ? "none" : report.leftAtInit.joined(separator: ", "))")
             print("did not fit, left at initialisation (\(report.didNotFit.count)): \(report.didNotFit.isEmpty ? "none" : report.didNotFit.joined(separator: "; "))")
             print("unused in \(file) (\(report.unused.count)): \(report.unused.isEmpty ? "none" : report.unused.joined(separator: ", "))")
+            guard !report.loaded.isEmpty else {
+                throw CLIError("\(file): none of its \(source.tensors.count) float tensors fits the model \(model)"
+                               + " (names or shapes differ; --map renames): nothing written")
+            }
             let trunkMissing = (report.leftAtInit + report.didNotFit).filter { !inHead($0) }
             if requireTrunk && !trunkMissing.isEmpty {
                 throw CLIError("--require-trunk: \(trunkMissing.count) trunk tensors not loaded: \(trunkMissing.joined(separator: "; "))")
@@ -72,7 +79,8 @@ struct ImportWeightsCommand: ParsableCommand {
             let contents = CheckpointContents(
                 runID: "0", step: 0, epoch: 0, stepInEpoch: 0, config: config.yaml, datasetFingerprint: "",
                 model: tensors, batchNormLayers: norms, numBatchesTracked: 0,
-                optimizer: OptimizerSnapshot(kind: config.optimizer.kind.rawValue, step: 0),
+                optimizer: OptimizerSnapshot(kind: config.optimizer.kind.rawValue, step: 0,
+                                             slots: Self.zeroSlots(config.optimizer, parameters: network.parameters.count)),
                 schedule: ScheduleSnapshot(kind: config.schedule.kind.rawValue, epoch: 0, tCur: 0, tI: 0, restarts: 0,
                                            lr: config.optimizer.lr),
                 sampler: SamplerSnapshot(seed: config.training.seed, epoch: 0, stepInEpoch: 0),
@@ -80,6 +88,36 @@ struct ImportWeightsCommand: ParsableCommand {
                 extraAttributes: ["imported_from": URL(fileURLWithPath: file).lastPathComponent])
             try CheckpointWriter.write(contents, to: out)
             print("wrote \(out): step 0, \(report.loaded.count) of \(tensors.count) tensors from \(file)")
+        }
+    }
+
+    /// A map entry whose Loom prefix names no tensor of the model, or whose source prefix names
+    /// no float tensor of the file, is a typo: without this check it would leave tensors at
+    /// their initialisation, listed among many others.
+    static func checkMap(_ entries: [NameMap.Entry], path: String, model: [String], modelPath: String,
+                         source: [String], sourcePath: String) throws(ConfigError) {
+        func matches(_ prefix: String, _ names: [String]) -> Bool {
+            names.contains { $0 == prefix || $0.hasPrefix(prefix + ".") }
+        }
+        for entry in entries {
+            guard matches(entry.loom, model) else {
+                throw ConfigError(source: path, line: entry.line, keyPath: entry.loom,
+                                  message: "'\(entry.loom)' names no tensor of the model \(modelPath) (a typo?)")
+            }
+            guard matches(entry.source, source) else {
+                throw ConfigError(source: path, line: entry.line, keyPath: entry.loom,
+                                  message: "'\(entry.source)' names no float tensor of \(sourcePath) (a typo?)")
+            }
+        }
+    }
+
+    /// The optimizer's slots at step 0 (all zero), so that the checkpoint restores like any
+    /// other (`loom eval`, `predict`, `calibrate` restore the optimizer with the run).
+    static func zeroSlots(_ optimizer: OptimizerConfig, parameters: Int) -> [String: [Float]] {
+        let zeros = [Float](repeating: 0, count: parameters)
+        switch optimizer.kind {
+        case .sgd: return optimizer.momentum != 0 ? ["momentum_buffer": zeros] : [:]
+        case .adam, .adamw: return ["exp_avg": zeros, "exp_avg_sq": zeros]
         }
     }
 }

@@ -11,7 +11,8 @@ struct PredictCommand: ParsableCommand {
         discussion: """
         Softmax heads: the K class probabilities; binary heads: P(0) and P(1); multilabel heads: \
         each label's own sigmoid probability (they do not sum to 1), with the sample's targets \
-        when the split has them. --json prints the same per head under "predictions".
+        when the split has them. --json prints the same per head under "predictions", and the \
+        head's raw logits (class order, before calibration) under "logits".
 
         With --image or --manifest, JPEG/PNG files are prepared exactly as the checkpoint's \
         training images were (size, fit, normalisation) and predicted in batches; --csv prints \
@@ -101,7 +102,9 @@ struct PredictCommand: ParsableCommand {
                     entry = Self.singleLabel(head: head, temperature: t, logits: z, label: truth?.labels[0][0])
                 }
                 text += entry.text
-                heads.append(entry.json)
+                // The raw outputs in class order, before the temperature: to compare with another
+                // framework's logits on the same sample.
+                heads.append(entry.json.merging(["logits": logits[h].map(Double.init)]) { a, _ in a })
             }
             if json {
                 let object: [String: Any] = ["checkpoint": checkpoint, "split": split, "index": index, "tta": tta, "heads": heads]

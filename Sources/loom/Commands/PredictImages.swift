@@ -68,10 +68,14 @@ struct ImagePrediction {
             })
         }
         if command.json {
-            let images: [[String: Any]] = ranked.map { name, perHead in
-                ["image": name, "heads": perHead.map { head, p in
-                    ["head": head.name, "kind": head.kind.rawValue,
-                     "predictions": p.prefix(max(1, command.top)).map { ["class": $0.name, "probability": $0.p] }] as [String: Any]
+            // "logits": the network's raw outputs in class order (before the calibration
+            // temperature), to compare with another framework's on the same images.
+            let images: [[String: Any]] = zip(ranked, results).map { entry, result in
+                ["image": entry.0, "heads": entry.1.enumerated().map { h, headAndP in
+                    ["head": headAndP.0.name, "kind": headAndP.0.kind.rawValue,
+                     "logits": result.logits[h].map(Double.init),
+                     "predictions": headAndP.1.prefix(max(1, command.top)).map { ["class": $0.name, "probability": $0.p] }]
+                        as [String: Any]
                 }]
             }
             let object: [String: Any] = ["checkpoint": command.checkpoint, "preprocessing": preprocessing.summary, "tta": command.tta,

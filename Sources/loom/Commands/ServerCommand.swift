@@ -14,7 +14,11 @@ struct ServerCommand: ParsableCommand {
         gives each a slice of the parameters. Workers push each server its slice of every \
         gradient and pull its slice of the new weights; the server sums the slices in the \
         reduction tree's order and applies the optimizer. A server lost mid-run rolls the run \
-        back to its last checkpoint; start another one to go on. See docs/CLUSTER.md, \
+        back to its last checkpoint; start another one to go on. With --keys DIR the server \
+        speaks CURVE on both sides: to the coordinator as a worker does, and to workers as a \
+        CURVE server with DIR's key pair, admitting the worker keys its coordinator admits \
+        (they come with its slice); workers learn its public key from the coordinator. \
+        Binding anything but loopback without --keys needs --insecure. See docs/CLUSTER.md, \
         "Shard servers".
         """)
 
@@ -27,11 +31,14 @@ struct ServerCommand: ParsableCommand {
     @Option(help: "Endpoint workers reach this server at, when it differs from --bind (tcp://0.0.0.0:* binds, tcp://10.0.0.7:PORT is what workers dial).")
     var advertise: String?
 
-    @Option(help: "Key directory for the connection to the coordinator, as a worker's: DIR/loom.{pub,key} (its loom.pub in the coordinator's authorized/) and DIR/coordinator.pub (CURVE).")
+    @Option(help: "Key directory, as a worker's: DIR/loom.{pub,key} (its loom.pub in the coordinator's authorized/) and DIR/coordinator.pub. The same pair makes the workers' socket a CURVE server admitting the coordinator's workers.")
     var keys: String?
 
-    @Flag(help: "Allow a non-loopback bind: shard servers do not speak CURVE yet, so anyone who reaches the port can push gradients.")
+    @Flag(help: "Allow a non-loopback bind for workers without CURVE (no --keys, or --plaintext-workers): anyone who reaches the port can then push gradients.")
     var insecure = false
+
+    @Flag(help: "With --keys: serve workers without CURVE (CURVE towards the coordinator only), to measure what CURVE costs; beyond loopback it needs --insecure.")
+    var plaintextWorkers = false
 
     @Flag(help: "Exit when the coordinator says the run is over (default: wait for the next run).")
     var exitOnShutdown = false
@@ -42,11 +49,16 @@ struct ServerCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    func validate() throws {
+        if plaintextWorkers && keys == nil { throw ValidationError("--plaintext-workers only makes sense with --keys (without keys no link speaks CURVE)") }
+    }
+
     func run() throws {
         let logger = global.bootstrap(process: "server")
         try runReportingErrors {
-            if !insecure && !isLoopbackEndpoint(bind) {
-                throw CLIError("refusing to bind \(bind) for workers: shard servers do not authenticate workers yet (no CURVE), so this port would be open to anyone who reaches it. Bind loopback or ipc://, or pass --insecure on a trusted network")
+            let workerSecurity: Security = plaintextWorkers ? .none : try keys.map { try Security.shardServer(keysDirectory: $0) } ?? .none
+            if workerSecurity == .none && !insecure && !isLoopbackEndpoint(bind) {
+                throw CLIError("refusing to bind \(bind) for workers without authentication: anyone who reaches it could push gradients into the model. Use --keys DIR (CURVE; see `loom keygen`), or --insecure on a trusted network")
             }
             let stop = StopFlag()
             SignalHandling.install(stop: { why in
@@ -54,7 +66,14 @@ struct ServerCommand: ParsableCommand {
                 stop.requestStop()
             })
             let toCoordinator = TransportFactory(security: try keys.map { try Security.worker(keysDirectory: $0) } ?? .none)
-            let workers = try TransportFactory().bind(bind)
+            // Refused handshakes are logged as the coordinator logs them.
+            let workers = try TransportFactory(security: workerSecurity).bind(bind) { event in
+                if event.accepted {
+                    logger.info("CURVE: \(event)")
+                } else {
+                    logger.warning("CURVE: \(event)")
+                }
+            }
             defer { workers.close() }
             var advertised = advertise ?? workers.endpoint
             if advertise == nil, advertised.contains("0.0.0.0") {
@@ -64,11 +83,12 @@ struct ServerCommand: ParsableCommand {
             options.exitOnShutdown = exitOnShutdown
             options.timeline = try timeline.map { try StepTimeline(path: $0, role: StepTimeline.role(of: $0)) }
             defer { options.timeline?.flush() }
+            options.publicKey = workerSecurity.serverPublicKey
             let endpoint = connect
             let server = ShardServer(options: options, workers: workers, logger: logger, stop: stop) { () throws(TransportError) -> Transport in
                 try toCoordinator.connect(endpoint)
             }
-            logger.info("shard server pid \(ProcessInfo.processInfo.processIdentifier) listening on \(workers.endpoint) for workers (advertised \(advertised)), connecting to \(connect)\(keys == nil ? "" : " with CURVE")")
+            logger.info("shard server pid \(ProcessInfo.processInfo.processIdentifier) listening on \(workers.endpoint) for workers (advertised \(advertised)), connecting to \(connect)\(keys == nil ? "" : " with CURVE")\(workerSecurity.serverPublicKey.map { "; workers' socket: CURVE, key \($0), admitting the coordinator's workers" } ?? "; workers' socket: no CURVE")")
             try server.run()
             logger.info("shard server done: \(server.stepsApplied) steps applied; workers' socket: \(server.gradientBytesIn) bytes of gradient slices in, \(server.sliceBytesOut) bytes of weights slices out; \(server.pullsReceived) pulls, \(server.pullsByPush) pushes standing for a pull")
         }

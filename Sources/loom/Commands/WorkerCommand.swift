@@ -113,10 +113,12 @@ struct WorkerCommand: ParsableCommand {
             // libzmq retries a refused handshake every reconnect interval: one line per
             // reason and minute is enough.
             let refusals = HandshakeFailureLog(logger: logger)
-            let worker = Worker(options: options, logger: logger, stop: stop) { () throws(TransportError) -> Transport in
+            // Shard servers: CURVE with this worker's pair and the key the coordinator's map
+            // gives for each server (docs/CLUSTER.md, "Shard servers").
+            let worker = Worker(options: options, logger: logger, stop: stop, makeTransport: { () throws(TransportError) -> Transport in
                 let transport = try transports.connect(endpoint, onHandshakeFailure: { refusals.note($0) })
                 return metrics.map { MeteredTransport(transport, metrics: $0.1) } ?? transport
-            }
+            }, connectServer: Worker.serverConnector(keys: security.clientKeys, onHandshakeFailure: { refusals.note($0) }))
             logger.info("worker pid \(ProcessInfo.processInfo.processIdentifier) connecting to \(connect)\(keys == nil ? "" : " with CURVE")")
             try worker.run()
             logger.info("worker done: \(worker.piecesComputed) pieces computed")

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # A scenario for the test bed: sharded aggregation across hosts. The coordinator on host 0,
 # and on every host a `loom worker` and a `loom server` (S = the bed's host count, or SERVERS);
-# over TCP, the coordinator with CURVE. Checks, against a one-process run of as many steps:
-#   - the weights after STEPS steps are bitwise those of a one-process run;
+# over TCP with CURVE on every link (workers and servers to the coordinator, workers to the
+# servers). Checks, against a one-process run of as many steps:
+#   - the weights after STEPS steps are bitwise those of a one-process run, every server
+#     reached by the workers with CURVE;
 #   - a server killed mid-run (host 1's): the run rolls back to its last checkpoint, a
 #     replacement server on the same host takes the slice, and the weights are still bitwise.
 # With WIRE=bf16 in the environment both runs and the reference are `cluster.wire: bf16`.
@@ -61,6 +63,8 @@ run() {
 run plain 0; status=$?
 check "$SERVERS servers on $SERVERS hosts, $N workers, wire $WIRE: the run ends (status $status)" test "$status" = 0
 check "... with the weights of a one-process run of $STEPS steps (loom diff)" same plain
+check "... every server serving workers with CURVE (its key in the coordinator's map)" \
+    test "$(grep -c "workers reach it with CURVE" "$T/plain.coord.log")" -ge "$SERVERS"
 run kill 1; status=$?
 check "a server killed mid-run: the run ends (status $status)" test "$status" = 0
 check "... after rolling back to its last checkpoint" grep -q "rolling back from step" "$T/kill.coord.log"

@@ -8,7 +8,8 @@
 enum loom_scratch_slot {
     LOOM_SCRATCH_GRID = 0,     // the grid kernel (ConvKernels.c)
     LOOM_SCRATCH_CHANNEL = 1,  // the channel kernel (ChannelConvKernels.c)
-    LOOM_SCRATCH_SLOTS = 2
+    LOOM_SCRATCH_WINOGRAD = 2, // the Winograd kernel (Winograd.c)
+    LOOM_SCRATCH_SLOTS = 3
 };
 
 /// The calling thread's buffer of `slot`, at least `bytes` long, 64-byte aligned, contents

@@ -5,7 +5,8 @@ import Yams
 extension ModelConfig {
     init(reading r: SectionReader) throws(ConfigError) {
         self.init()
-        try r.checkKeys(["input", "layers"])
+        try r.checkKeys(["input", "layers", "convolution"])
+        convolution = try r.choice("convolution", convolution)
         input = try r.ints("input", input, .positive, limit: ConfigLimits.inputSide)
         if input.count != 3 {
             throw r.error("input", "'model.input' must be [C, H, W] (3 positive integers), got \(input.count) values")

@@ -96,7 +96,17 @@ public struct ModelConfig: Equatable, Sendable {
     /// Input shape [C, H, W].
     public var input: [Int] = [1, 28, 28]
     public var layers: [LayerConfig] = []
+    /// `model.convolution`: which kernels a 3×3 stride-1 convolution may run.
+    public var convolution: ConvolutionChoice = .auto
     public init() {}
+}
+
+/// `model.convolution` (docs/CONFIG.md, docs/KERNELS.md).
+public enum ConvolutionChoice: String, Sendable, CaseIterable {
+    /// The fastest kernel for each shape, Winograd F(2×2, 3×3) included (its own bits).
+    case auto
+    /// Only the direct kernels and sgemm: the bits of Loom before Winograd.
+    case direct
 }
 
 /// One layer. `name` is the PyTorch state_dict prefix for layers with parameters

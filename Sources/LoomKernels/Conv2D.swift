@@ -21,15 +21,21 @@
 /// `scratch` holds `shape.scratchCount(imagesPerGEMM:)` floats. With `moments`, also writes
 /// each output plane's (mean, Σ (y − mean)²) as (N, OC, 2), computed right after the plane's
 /// GEMM while it is in cache: a batch norm that follows then needs no pass of its own over
-/// y for its statistics (see `batchNormPoolReLUForwardTraining`).
+/// y for its statistics (see `batchNormPoolReLUForwardTraining`). With `winograd`, a shape
+/// `usesWinogradForward` takes runs the Winograd kernel (other bits than the direct
+/// kernels'; Winograd.swift).
 public func conv2dForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                           weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                           batch n: Int, shape s: Conv2DShape,
                           scratch: UnsafeMutablePointer<Float>, imagesPerGEMM: Int,
-                          moments: UnsafeMutablePointer<Float>? = nil) {
+                          moments: UnsafeMutablePointer<Float>? = nil, winograd: Bool = false) {
     let pixels = s.outPixels
-    if s.forwardKernel != nil {
-        directConvForward(y: y, x: x, weight: weight, bias: bias, batch: n, shape: s)
+    if winograd && s.usesWinogradForward || s.forwardKernel != nil {
+        if winograd && s.usesWinogradForward {
+            winogradConvForward(y: y, x: x, weight: weight, bias: bias, batch: n, shape: s)
+        } else {
+            directConvForward(y: y, x: x, weight: weight, bias: bias, batch: n, shape: s)
+        }
         if let moments {
             for i in 0..<n {
                 for oc in 0..<s.outChannels {
@@ -69,12 +75,13 @@ public func conv2dForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float
 }
 
 /// Backward of `conv2dForward`: dweight (OC, C, K, K) and dbias (OC) are accumulated;
-/// dx (N, C, H, W) is overwritten, or skipped when nil (the model's input).
+/// dx (N, C, H, W) is overwritten, or skipped when nil (the model's input). With `winograd`,
+/// dx of a shape `usesWinogradInputGradient` takes runs the Winograd kernel.
 public func conv2dBackward(dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
                            dbias: UnsafeMutablePointer<Float>?, dy: UnsafePointer<Float>,
                            x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                            batch n: Int, shape s: Conv2DShape,
-                           scratch: UnsafeMutablePointer<Float>, imagesPerGEMM: Int) {
+                           scratch: UnsafeMutablePointer<Float>, imagesPerGEMM: Int, winograd: Bool = false) {
     let pixels = s.outPixels
     if let dbias {
         for i in 0..<n {
@@ -84,7 +91,10 @@ public func conv2dBackward(dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMuta
     let directWeight = s.weightGradientKernel != nil
     if directWeight { directConvWeightGradient(dweight: dweight, dy: dy, x: x, batch: n, shape: s) }
     var dx = dx
-    if let target = dx, s.usesDirectInputGradient {
+    if let target = dx, winograd && s.usesWinogradInputGradient {
+        winogradConvInputGradient(dx: target, dy: dy, weight: weight, batch: n, shape: s)
+        dx = nil
+    } else if let target = dx, s.usesDirectInputGradient {
         directConvInputGradient(dx: target, dy: dy, weight: weight, batch: n, shape: s)
         dx = nil
     } else if let target = dx, s.usesStridedInputGradient {

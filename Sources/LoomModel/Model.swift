@@ -55,6 +55,7 @@ public final class Model {
                             limit: ModelLimits.activationsPerSample)
         }
         var builder = NetworkBuilder(inputCount: inputShape.count)
+        builder.winograd = model.convolution == .auto
         let trunk = try builder.build(model.layers, input: 0, shape: inputShape, isHead: false)
         let trunkSpans = builder.lastSpans
         var headSpans: [[LayerSpan]] = []

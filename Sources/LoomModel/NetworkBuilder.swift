@@ -45,6 +45,8 @@ struct NetworkBuilder {
     var flops = 0
     var hasDropout = false
     var convShapes: [Conv2DShape] = []
+    /// `model.convolution: auto`: convolutions may run the Winograd kernel.
+    var winograd = true
     private var nextLayerIndex = 0
     /// The spans of the operations the last `build` returned, one per operation.
     var lastSpans: [LayerSpan] = []

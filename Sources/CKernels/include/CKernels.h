@@ -115,6 +115,7 @@ void loom_sgd_momentum(float *w, const float *g, float *b, size_t n, float lr, f
 // bfloat16 narrowing and widening for payloads on the wire.
 #include "CKernelsBFloat16.h"
 #include "CKernelsConv.h"
+#include "CKernelsWinograd.h"
 #include "CKernelsNorm.h"
 
 #endif

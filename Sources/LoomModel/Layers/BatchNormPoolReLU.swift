@@ -77,7 +77,7 @@ struct BatchNormPoolReLUOperation: Operation {
             conv2dBackward(dx: c.inputNeedsGradient ? ws.gradient(c.input) + first * c.shape.inputCount : nil,
                            dweight: g + c.weight, dbias: c.bias.map { g + $0 }, dy: dx + first * c.shape.outputCount,
                            x: ws.activation(c.input) + first * c.shape.inputCount, weight: p + c.weight, batch: count,
-                           shape: c.shape, scratch: ws.scratch, imagesPerGEMM: block)
+                           shape: c.shape, scratch: ws.scratch, imagesPerGEMM: block, winograd: c.winograd)
             first += count
         }
     }

@@ -1,4 +1,6 @@
-// conv2d: PyTorch `nn.Conv2d` (weight [out, in, k, k], optional bias), by im2col + sgemm.
+// conv2d: PyTorch `nn.Conv2d` (weight [out, in, k, k], optional bias): Loom's direct or
+// Winograd kernels, or im2col + sgemm, by shape (Conv2D.swift, DirectConvolution.swift,
+// Winograd.swift) and `model.convolution`.
 import LoomKernels
 
 struct ConvOperation: Operation {
@@ -8,6 +10,8 @@ struct ConvOperation: Operation {
     var inputNeedsGradient: Bool
     /// A fused batch-norm tail follows: in training, leave per-plane moments in the workspace.
     var feedsNormalisation = false
+    /// `model.convolution: auto`: the shapes Winograd takes run it (forward and dx).
+    var winograd = false
 
     static func compile(_ l: LayerInput, _ b: inout NetworkBuilder) throws(ModelError) -> LayerOutput {
         try l.requireName()
@@ -30,7 +34,7 @@ struct ConvOperation: Operation {
         b.flops += s.forwardFLOPs
         b.convShapes.append(s)
         return LayerOutput(operation: ConvOperation(shape: s, input: l.slot, output: output, weight: weight, bias: bias,
-                                                    inputNeedsGradient: l.needsGradient),
+                                                    inputNeedsGradient: l.needsGradient, winograd: b.winograd),
                            slot: output, shape: shape)
     }
 
@@ -39,7 +43,7 @@ struct ConvOperation: Operation {
         conv2dForward(y: ws.activation(output), x: ws.activation(input), weight: f.parameters + weight,
                       bias: bias.map { f.parameters + $0 }, batch: f.n, shape: shape, scratch: ws.scratch,
                       imagesPerGEMM: shape.imagesPerGEMM(batch: f.n),
-                      moments: f.training && feedsNormalisation ? ws.moments : nil)
+                      moments: f.training && feedsNormalisation ? ws.moments : nil, winograd: winograd)
     }
 
     func backward(_ b: BackwardPass) {
@@ -47,6 +51,6 @@ struct ConvOperation: Operation {
         conv2dBackward(dx: inputNeedsGradient ? ws.gradient(input) : nil, dweight: b.gradients + weight,
                        dbias: bias.map { b.gradients + $0 }, dy: ws.gradient(output), x: ws.activation(input),
                        weight: b.parameters + weight, batch: b.n, shape: shape, scratch: ws.scratch,
-                       imagesPerGEMM: shape.imagesPerGEMM(batch: b.n))
+                       imagesPerGEMM: shape.imagesPerGEMM(batch: b.n), winograd: winograd)
     }
 }

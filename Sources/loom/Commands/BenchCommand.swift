@@ -59,6 +59,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Micro-batch (micro-shard size).")
     var microBatch: Int = 32
 
+    @Option(help: "model.convolution for the training measured: auto (Winograd where it takes the shape) or direct (the direct kernels' bits).")
+    var convolution: String = ConvolutionChoice.auto.rawValue
+
     @Option(help: "Seconds per measurement.")
     var seconds: Double = 3
 
@@ -212,22 +215,26 @@ struct BenchCommand: ParsableCommand {
     }
 
     func benchConfig() throws -> RunConfig {
+        guard let choice = ConvolutionChoice(rawValue: convolution) else {
+            throw CLIError("--convolution must be auto or direct, got '\(convolution)'")
+        }
         // The coordinator's half of `--hosts` with `--overlap on` tells servers and workers
         // through the YAML (cluster.overlap needs cluster.servers in it).
         let overlap = hostsOptions.bedCoordinator != nil && hostsOptions.overlap == "on"
         let servers = overlap ? (Int(hostsOptions.servers) ?? 0) : 0
         return try Self.config(model: URL(fileURLWithPath: model).standardizedFileURL.path, batch: batch, microBatch: microBatch,
-                               wire: wireOption.wire ?? .fp32, servers: servers, overlap: overlap)
+                               wire: wireOption.wire ?? .fp32, servers: servers, overlap: overlap, convolution: choice)
     }
 
-    /// A run config around the model file: synthetic 10-class data, SGD, batch/micro-batch.
+    /// A run config around the model file: synthetic 10-class data, SGD, batch/micro-batch,
+    /// `model.convolution`.
     /// The wire format is in the YAML, which is what a coordinator sends its workers.
     static func config(model: String, batch: Int, microBatch: Int, wire: WireFormat = .fp32, servers: Int = 0,
-                       overlap: Bool = false) throws -> RunConfig {
+                       overlap: Bool = false, convolution: ConvolutionChoice = .auto) throws -> RunConfig {
         let cluster = overlap ? "{wire: \(wire.rawValue), servers: \(servers), overlap: true}" : "{wire: \(wire.rawValue)}"
         let yaml = """
         name: bench
-        model: {file: \(model)}
+        model: {file: \(model)\(convolution == .auto ? "" : ", convolution: \(convolution.rawValue)")}
         optimizer: {kind: sgd, lr: 0.01, momentum: 0.9, weight_decay: 0.0005}
         training: {batch_size: \(batch), micro_batch: \(microBatch), epochs: 1000}
         cluster: \(cluster)

@@ -45,7 +45,8 @@ public enum HostsBenchmark {
     /// (`LOOM_BED`): the tc byte counters of hosts 0..<hosts are read before and after.
     public static func coordinate(endpoint: String, security: Security, hosts: Int, config: RunConfig,
                                   steps: Int, warmup: Int, checkpointPath: String, bed: String?,
-                                  servers: Int = 0, cpuMarker: String? = nil, logger: Logger) throws -> Figures {
+                                  servers: Int = 0, cpuMarker: String? = nil, timeline: StepTimeline? = nil,
+                                  slicesByBuckets: Bool = true, logger: Logger) throws -> Figures {
         let problem = try TrainingProblem.synthetic(config: config)
         let count = config.training.batchSize * 4
         let state = try TrainingState(problem: problem, truth: GroundTruth.synthetic(heads: problem.heads, count: count),
@@ -57,6 +58,9 @@ public enum HostsBenchmark {
         // With shard servers (`loom server` on the first `servers` hosts) the gradients and
         // weights go between workers and servers; the first step waits for all of them.
         options.servers = servers
+        options.timeline = timeline
+        options.slicesByBuckets = slicesByBuckets
+        defer { timeline?.flush() }
         // With CURVE the servers admit the workers this coordinator admits.
         options.workerKeys = security.authorizedClientKeys
         let source = SyntheticSampleSource(imageShape: problem.imageShape)

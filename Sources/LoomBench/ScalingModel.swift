@@ -37,6 +37,11 @@ public struct ScalingModel: Sendable {
     public var transferCPU: Double = 0
     /// Bytes per parameter on the wire: 4 (fp32), 2 with bf16.
     public var bytesPerValue: Double = 4
+    /// With overlap and servers: the parameters of the layers the backward pass finishes
+    /// last (the slices' last bucket, `ParameterSlices.buckets`), and among how many servers
+    /// they are spread (1 in one contiguous slice; `ParameterSlices.pieceCount` by buckets).
+    public var lastBucketValues = 0
+    public var lastBucketPieces = 1
 
     public init(parameters: Int, linkBytesPerSecond: Double, compute: Double, addSeconds: Double, optimizerSeconds: Double) {
         self.parameters = parameters
@@ -108,6 +113,16 @@ public struct ScalingModel: Sendable {
             share += Double(layer.parameters) / bytes * (1 - done)
         }
         return backward * share
+    }
+
+    /// With overlap, what no compute hides: after the backward pass, the last bucket's
+    /// gradients converge on the servers holding it, from N − 1 hosts, and its new weights
+    /// leave them for N − 1 workers, one after the other on those servers' links:
+    /// 2 (N − 1) φ B / (k R) for B bytes spread over k servers.
+    public func tail(hosts n: Int) -> Double {
+        guard n > 1, lastBucketValues > 0 else { return 0 }
+        let bytes = Double(lastBucketValues) / Double(max(1, lastBucketPieces)) * bytesPerValue * framing
+        return 2 * Double(n - 1) * bytes / linkBytesPerSecond
     }
 
     /// Weak-scaling efficiency: the step at one host over the step at N (per-host batch fixed).

@@ -153,6 +153,7 @@ extension ClusterExecutor {
 
     private func handleResult(_ result: BlockResult, from worker: WorkerRecord) {
         let peer = worker.peer
+        options.timeline?.record(.resultIn, step: result.step, worker.serial)
         guard let job, result.step == job.step, result.epoch == job.epoch, result.weightsVersion == job.weightsVersion else {
             return reject(peer, "stale result", "result for step \(result.step) (weights \(result.weightsVersion)) while \(job.map { "step \($0.step) is running" } ?? "no step is running")")
         }

@@ -46,7 +46,16 @@ final class ServerRecord {
 extension ClusterExecutor {
     /// The slices of the run's parameters, one per server (nil without servers).
     var slices: ParameterSlices? {
-        options.servers > 0 ? ParameterSlices(parameterCount: problem.model.parameters.count, count: options.servers) : nil
+        guard options.servers > 0 else { return nil }
+        if let layout = serverLayout, layout.count == options.servers { return layout }
+        let p = problem.model.parameters.count
+        // With overlap, by buckets: the layers the backward pass finishes last are spread
+        // over every server (`ParameterSlices`, docs/CLUSTER.md, "Overlap").
+        let buckets = problem.config.cluster.overlap && options.slicesByBuckets
+            ? ParameterSlices.buckets(of: problem.model.backwardSpans.map(\.parameters), parameterCount: p, count: options.servers) : []
+        let layout = ParameterSlices(parameterCount: p, count: options.servers, buckets: buckets)
+        serverLayout = layout
+        return layout
     }
 
     /// Whether all S servers are present and hold `state`'s version.
@@ -71,6 +80,7 @@ extension ClusterExecutor {
         case .shard(let m) where m.kind == .updated:
             guard let job, m.step == job.step else { break }
             server.updated = m.body.finite ?? false
+            options.timeline?.record(.updatedIn, step: m.step, server.shard)
             if server.updated == true { server.version = m.weightsVersion }
         case .shard(let m) where m.kind == .state:
             server.gathered = m
@@ -170,7 +180,7 @@ extension ClusterExecutor {
 
     private func sendState(_ state: TrainingState, to server: ServerRecord, slices: ParameterSlices) {
         let range = slices.range(server.shard)
-        let optimizer = state.optimizer.state(in: range)
+        let optimizer = state.optimizer.state(inSlice: server.shard, of: slices)
         let names = state.optimizer.slotNames
         var body = ShardBody(kind: .state)
         body.shard = server.shard
@@ -186,7 +196,7 @@ extension ClusterExecutor {
             SliceGroup(lower: $0.range.lowerBound, upper: $0.range.upperBound, lrScale: $0.lrScale,
                        weightDecay: $0.weightDecay, trainsFrom: $0.trainsFromStep)
         }
-        let values = Array(state.parameters[range]) + names.flatMap { optimizer.slots[$0]! }
+        let values = slices.gather(state.parameters, slice: server.shard) + names.flatMap { optimizer.slots[$0]! }
         let message = ShardMessage(runID: runID, step: UInt64(state.step), weightsVersion: UInt64(state.step), body: body, values: values)
         if sendToServer(Message.shard(message).encode(), server) {
             server.version = UInt64(state.step)
@@ -202,6 +212,7 @@ extension ClusterExecutor {
             let r = slices.range($0.shard)
             return ServerAddress(endpoint: $0.endpoint, lower: r.lowerBound, upper: r.upperBound, publicKey: $0.publicKey)
         }
+        if !slices.buckets.isEmpty { body.buckets = slices.buckets }
         return Message.shard(ShardMessage(runID: runID, weightsVersion: serverMapVersion, body: body)).encode()
     }
 
@@ -297,8 +308,8 @@ extension ClusterExecutor {
                   m.body.slots == names, m.values.count == n * (1 + names.count) else {
                 throw .resultMismatch(step: state.step, "shard server \(server.name) sent a slice of version \(m.weightsVersion), [\(m.body.lower ?? -1), \(m.body.upper ?? -1)), slots \(m.body.slots ?? [])")
             }
-            parameters.replaceSubrange(range, with: m.values[0..<n])
-            for (i, name) in names.enumerated() { slots[name]!.replaceSubrange(range, with: m.values[(n * (i + 1))..<(n * (i + 2))]) }
+            slices.scatter(m.values[0..<n], slice: server.shard, into: &parameters)
+            for (i, name) in names.enumerated() { slices.scatter(m.values[(n * (i + 1))..<(n * (i + 2))], slice: server.shard, into: &slots[name]!) }
             steps.insert(m.body.optimizerStep ?? -1)
         }
         guard steps.count == 1, let step = steps.first, step >= 0 else {

@@ -44,6 +44,11 @@ public struct ClusterOptions: Sendable {
     /// `cluster.servers`: shard servers holding the parameters and optimizer state in
     /// slices (0: the coordinator sums and applies everything; ClusterExecutor+Servers.swift).
     public var servers = 0
+    /// When each step event happened here (benchmarks; `StepTimeline`).
+    public var timeline: StepTimeline?
+    /// With overlap, cut the servers' slices by buckets (`ParameterSlices`); false: one
+    /// contiguous slice per server, for comparisons (`loom bench --hosts --buckets off`).
+    public var slicesByBuckets = true
     /// With CURVE: the worker keys (Z85) this coordinator admits, handed to every shard
     /// server with its slice so that it admits the same workers (empty: no CURVE).
     public var workerKeys: Set<String> = []
@@ -113,6 +118,8 @@ public final class ClusterExecutor: StepExecutor {
     /// workers are sent when it changes.
     var servers: [PeerID: ServerRecord] = [:]
     var serverMapVersion: UInt64 = 1
+    /// The slices' layout, computed once (`slices`).
+    var serverLayout: ParameterSlices?
     /// Why a server was lost, until `checkServers` turns it into a rollback.
     var lostServer: String?
     /// The step whose weights were last gathered from the servers into the state.
@@ -178,6 +185,7 @@ public final class ClusterExecutor: StepExecutor {
             try updateServers(job, plan: plan, state: state)
         }
         statistics.stepsExecuted += 1
+        options.timeline?.record(.stepEnd, step: UInt64(plan.step))
         return result
     }
 
@@ -308,6 +316,7 @@ public final class ClusterExecutor: StepExecutor {
         let tick = min(options.heartbeatInterval, .milliseconds(50))
         try prepareServers(state)
         startServerStep(job, state: state)
+        if case .train = job.kind { options.timeline?.record(.stepStart, step: job.step) }
         while true {
             try checkServers()
             if control?.stopRequested == true {

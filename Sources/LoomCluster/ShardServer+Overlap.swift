@@ -30,6 +30,8 @@ struct RangedStep {
     var gradient: [Float] = []
     /// What each worker that asked for the next version was sent of it so far.
     var streamed: [PeerID: ElementRanges] = [:]
+    /// Gradient ranges were taken since the last `applyReadyRanges`.
+    var arrived = false
 }
 
 /// Gradient parts and weight ranges go in messages of at most this many floats (1 MiB),
@@ -62,6 +64,7 @@ extension ShardServerSession {
         guard lower >= slice.range.lowerBound, upper <= slice.range.upperBound, m.values.count == upper - lower else {
             return logger.warning("dropped a gradient range [\(lower), \(upper)) from worker \(peer): this server holds [\(slice.range.lowerBound), \(slice.range.upperBound))")
         }
+        server.options.timeline?.record(.gradientIn, step: m.step, lower, upper)
         let block = ShardBlock(start: first, count: count)
         let local = (lower - slice.range.lowerBound)..<(upper - slice.range.lowerBound)
         guard update != nil, ranged.pieces != nil else {
@@ -71,6 +74,15 @@ extension ShardServerSession {
         guard ranged.pieces!.take(block, range: local, values: m.values) else {
             return logger.warning("dropped a gradient range of block \(block) from worker \(peer): no node of this step's tree")
         }
+        // Summed and stepped once the messages that came together are all taken
+        // (`applyArrivedRanges`): ranges completed by one burst go back as one message.
+        ranged.arrived = true
+    }
+
+    /// After a batch of workers' messages: sums and steps what they completed.
+    func applyArrivedRanges() {
+        guard ranged.arrived else { return }
+        ranged.arrived = false
         applyReadyRanges()
     }
 
@@ -85,6 +97,15 @@ extension ShardServerSession {
         swap(&next, &ranged.next)
         swap(&gradient, &ranged.gradient)
         var finite = true
+        // Adjacent ranges stepped here go to the workers as one message.
+        var run: Range<Int>?
+        func send() {
+            guard let r = run else { return }
+            stream(r, of: next, version: slice.version + 1)
+            server.options.timeline?.record(.rangeStepped, step: update.step, slice.range.lowerBound + r.lowerBound,
+                                            slice.range.lowerBound + r.upperBound)
+            run = nil
+        }
         for range in fresh.pieces(cutAt: pieces.boundaries) {
             guard let sum = pieces.sum(range) else {
                 logger.error("step \(update.step): the sum of [\(range.lowerBound), \(range.upperBound)) is not covered")
@@ -100,8 +121,9 @@ extension ShardServerSession {
                 }
             }
             ranged.applied.insert(range)
-            stream(range, of: next, version: slice.version + 1)
+            if let r = run, r.upperBound == range.lowerBound { run = r.lowerBound..<range.upperBound } else { send(); run = range }
         }
+        send()
         swap(&next, &ranged.next)
         swap(&gradient, &ranged.gradient)
         if !finite { return endRangedStep(finite: false) }
@@ -139,6 +161,7 @@ extension ShardServerSession {
         body.shard = slice.shard
         body.finite = finite
         sendToCoordinator(.shard(ShardMessage(runID: slice.runID, step: update.step, weightsVersion: slice.version, body: body)))
+        server.options.timeline?.record(.updatedSent, step: update.step)
         logger.trace("step \(update.step): slice \(slice.shard) \(finite ? "applied by ranges" : "not finite: the step is not taken")")
         guard finite else { return }
         // Workers that asked for this version get what they were not streamed yet.

@@ -29,6 +29,8 @@ public struct ShardServerOptions: Sendable {
     /// talks to no process at that endpoint that does not hold the matching secret key.
     public var publicKey: String?
     public var exitOnShutdown = false
+    /// `--timeline PATH`: when each step event happened here (benchmarks; `StepTimeline`).
+    public var timeline: StepTimeline?
     /// Without any message from the coordinator for this long before a run, say hello again.
     public var helloTimeout: Duration = .seconds(10)
     public var hostname = ProcessInfo.processInfo.hostName
@@ -185,6 +187,7 @@ final class ShardServerSession {
                 busy = true
                 handleWorker(envelope)
             }
+            applyArrivedRanges()
             if !busy {
                 let beatDue = slice.map { $0.heartbeat - (clock.now - lastBeat) } ?? .milliseconds(50)
                 TransportWait.any([coordinator, server.workerTransport],
@@ -301,6 +304,7 @@ final class ShardServerSession {
         }
         let blocks = stride(from: 0, to: pairs.count, by: 2).map { ShardBlock(start: pairs[$0], count: pairs[$0 + 1]) }
         update = Update(step: m.step, blocks: blocks, leaves: leaves, lr: Double(bitPattern: bits))
+        server.options.timeline?.record(.updateIn, step: m.step)
         if slice.overlap { return startRangedStep() }
         applyIfComplete()
     }
@@ -354,6 +358,7 @@ final class ShardServerSession {
             // A gradient of other weights is of no step this server will apply.
             guard m.weightsVersion == slice.version else { return }
             gradientBytesIn += envelope.frames.reduce(0) { $0 + $1.count }
+            server.options.timeline?.record(.gradientIn, step: m.step, slice.range.lowerBound, slice.range.upperBound)
             let block = ShardBlock(start: first, count: count)
             if gradients[block] == nil { gradients[block] = m.values }
             applyIfComplete()
@@ -435,6 +440,7 @@ final class ShardServerSession {
         }
         self.slice = slice
         sendToCoordinator(.shard(ShardMessage(runID: slice.runID, step: update.step, weightsVersion: slice.version, body: body)))
+        server.options.timeline?.record(.updatedSent, step: update.step)
         logger.trace("step \(update.step): slice \(slice.shard) \(finite ? "applied" : "not finite: left as it was")")
         answerWaitingPulls()
     }

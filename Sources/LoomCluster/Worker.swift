@@ -45,6 +45,8 @@ public struct WorkerOptions: Sendable {
     public var pid = Int(ProcessInfo.processInfo.processIdentifier)
     /// Misbehave on purpose (tests only; `loom worker --test-fault`).
     public var testFault: WorkerFault?
+    /// `--timeline PATH`: when each step event happened here (benchmarks; `StepTimeline`).
+    public var timeline: StepTimeline?
 
     public init(endpoint: String) { self.endpoint = endpoint }
 }

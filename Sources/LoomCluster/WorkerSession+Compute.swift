@@ -63,16 +63,27 @@ extension WorkerSession {
         let pushed = pushing
         do {
             if pushed {
+                // Small ranges go with the next one (`FusedPushes`).
+                var fused = FusedPushes(buckets: layout?.buckets ?? [], order: problem.model.backwardSpans.map { ($0.parameters, $0.flops) })
+                let bf16 = problem.config.cluster.wire == .bf16
+                // The reported ranges' values, in place, for the pushes that join them.
+                var staged = [Float](repeating: 0, count: problem.model.parameters.count)
+                let push = { (range: Range<Int>) in
+                    staged.withUnsafeBufferPointer {
+                        self.pushRange(range, UnsafeBufferPointer(rebasing: $0[range]), for: a, runID: run.runID, bf16: bf16)
+                    }
+                }
                 sum = try run.slotComputer.first.compute(work, data: data, parameters: parameters, buffers: buffers,
                                                          afterEach: { self.beatIfDue() }, push: { range, values in
                     // A range that is not finite is not pushed, nor anything after it: the
                     // result then goes whole to the coordinator, which rejects it (R12).
                     guard pushing else { return }
-                    pushing = values.allSatisfy(\.isFinite) && values.withUnsafeBufferPointer {
-                        self.pushRange(range, $0, for: a, runID: run.runID, bf16: problem.config.cluster.wire == .bf16)
-                    }
+                    guard values.allSatisfy(\.isFinite) else { pushing = false; return }
+                    staged.replaceSubrange(range, with: values)
+                    pushing = fused.add(range, push: push)
                     self.beatIfDue()
                 })
+                if pushing { pushing = fused.finish(push: push) }
             } else {
                 sum = try run.slotComputer.compute(work, data: data, parameters: parameters, buffers: buffers,
                                                    waiting: { self.beatIfDue() })
@@ -106,6 +117,7 @@ extension WorkerSession {
             wire.sharedGradient = slot
         }
         sendToCoordinator(.result(wire))
+        worker.options.timeline?.record(.resultSent, step: a.step)
         worker.countPiece()
         // Overlap: the next version's ranges come back as the servers complete them. Every
         // server got a range of this block's gradient (finite: all of it went out), which

@@ -31,17 +31,23 @@ extension WorkerSession {
         holdUntil(at)
         var pushed = ElementRanges()
         var pushing = true
+        // Small ranges go with the next one, as the real worker sends them (`FusedPushes`).
+        var fused = FusedPushes(buckets: layout?.buckets ?? [], order: problem.model.backwardSpans.map { ($0.parameters, $0.flops) })
+        let bf16 = problem.config.cluster.wire == .bf16
+        let push = { (range: Range<Int>) in
+            sum.gradients.withUnsafeBufferPointer {
+                self.pushRange(range, UnsafeBufferPointer(rebasing: $0[range]), for: a, runID: run.runID, bf16: bf16)
+            }
+        }
         for span in spans {
             let share = flops > 0 ? Double(span.flops) / flops : 1 / Double(max(spans.count, 1))
             at += microShard * (2.0 / 3.0 * share)
             holdUntil(at)
             guard pushing, !span.parameters.isEmpty else { continue }
-            pushing = sum.gradients.withUnsafeBufferPointer {
-                pushRange(span.parameters, UnsafeBufferPointer(rebasing: $0[span.parameters]), for: a, runID: run.runID,
-                          bf16: problem.config.cluster.wire == .bf16)
-            }
+            pushing = fused.add(span.parameters, push: push)
             pushed.insert(span.parameters)
         }
+        if pushing { pushing = fused.finish(push: push) }
         // Parameters no layer reported (none in today's layers) go last.
         for range in ElementRanges(0..<sum.gradients.count).subtracting(pushed).ranges where pushing {
             pushing = sum.gradients.withUnsafeBufferPointer {

@@ -57,19 +57,33 @@ extension WorkerSession {
     /// A new server map: connect to each server (closing the links of an older map).
     func connectServers(_ map: ShardMessage) {
         closeServers()
-        for address in map.body.servers ?? [] {
+        let addresses = map.body.servers ?? []
+        if let buckets = map.body.buckets, let run = current {
+            // The layout the coordinator cut: the same function of (P, S, buckets) here.
+            let p = run.computer.problem.model.parameters.count
+            guard ParameterSlices.validBuckets(buckets, parameterCount: p),
+                  case let cut = ParameterSlices(parameterCount: p, count: addresses.count, buckets: buckets),
+                  cut.ranges == addresses.map({ $0.lower..<$0.upper }) else {
+                return worker.log.error("dropped a server map whose buckets \(buckets.prefix(8)) and slices do not cut \(p) parameters into \(addresses.count)")
+            }
+            layout = cut
+        }
+        for address in addresses {
             do {
                 servers.append(ServerLink(address: address, transport: try worker.connectServer(address)))
             } catch {
                 worker.log.error("cannot connect to shard server \(address.endpoint): \(error)")
             }
         }
+        // By buckets, a server's place in the map is its slice of the layout: all or none.
+        if layout != nil && servers.count != addresses.count { return closeServers() }
         worker.log.info("shard servers: \(servers.map { "\($0.address.endpoint) [\($0.address.lower), \($0.address.upper))" }.joined(separator: ", "))")
     }
 
     func closeServers() {
         for link in servers { link.transport.close() }
         servers = []
+        layout = nil
         collecting = nil
         prePulled = nil
     }
@@ -120,6 +134,7 @@ extension WorkerSession {
                     worker.log.warning("dropped a weights slice from shard server \(servers[i].address.endpoint): \(m.bf16 ? "bf16" : "fp32"), the run's cluster.wire is \(run.computer.problem.config.cluster.wire.rawValue)")
                     continue
                 }
+                worker.options.timeline?.record(.sliceIn, step: m.weightsVersion, lower, upper)
                 servers[i].take(m.values, lower: lower, upper: upper, version: m.weightsVersion)
             }
         }
@@ -138,9 +153,16 @@ extension WorkerSession {
             whole.append(contentsOf: slice)
         }
         guard whole.count == parameterCount else { return }
+        if let layout {
+            // `whole` is in the layout's order: each slice to its pieces of the parameters.
+            var ordered = [Float](repeating: 0, count: parameterCount)
+            for (s, link) in servers.enumerated() { layout.scatter(whole[link.address.lower..<link.address.upper], slice: s, into: &ordered) }
+            whole = ordered
+        }
         parameters = whole
         version = wanted
         collecting = nil
+        worker.options.timeline?.record(.weightsComplete, step: wanted)
     }
 
     /// Work for weights `wanted` that are being collected: wait for the servers' slices (up
@@ -177,18 +199,24 @@ extension WorkerSession {
     /// one could not be sent: then no result goes to the coordinator, and the block goes to
     /// another worker at the step deadline.
     func pushSlices(_ gradients: [Float], for a: Assignment, runID: UInt64, bf16: Bool) -> Bool {
-        for link in servers {
+        for (s, link) in servers.enumerated() {
             var body = ShardBody(kind: .gradient)
             body.first = Int(a.firstShard)
             body.count = a.shardCount
             let message = ShardMessage(runID: runID, step: a.step, weightsVersion: a.weightsVersion, body: body, bf16: bf16)
-            let frames = gradients.withUnsafeBufferPointer {
-                message.encode(values: UnsafeBufferPointer(rebasing: $0[link.address.lower..<link.address.upper]))
+            let frames: [[UInt8]]
+            if let layout {
+                frames = layout.gather(gradients, slice: s).withUnsafeBufferPointer { message.encode(values: $0) }
+            } else {
+                frames = gradients.withUnsafeBufferPointer {
+                    message.encode(values: UnsafeBufferPointer(rebasing: $0[link.address.lower..<link.address.upper]))
+                }
             }
             do { try link.transport.send(frames, to: .coordinator) } catch {
                 worker.log.warning("step \(a.step): cannot push the gradient of block [\(a.firstShard), +\(a.shardCount)) to shard server \(link.address.endpoint): \(error); the result is not sent")
                 return false
             }
+            worker.options.timeline?.record(.pushed, step: a.step, link.address.lower, link.address.upper)
         }
         return true
     }
@@ -200,23 +228,35 @@ extension WorkerSession {
     /// messages of at most `overlapChunkFloats`. False (after a log line)
     /// when one could not be sent.
     func pushRange(_ range: Range<Int>, _ values: UnsafeBufferPointer<Float>, for a: Assignment, runID: UInt64, bf16: Bool) -> Bool {
-        for link in servers {
-            let lower = max(range.lowerBound, link.address.lower), upper = min(range.upperBound, link.address.upper)
-            guard lower < upper else { continue }
-            for chunk in ElementRanges.chunks(of: lower..<upper, limit: overlapChunkFloats) {
+        // Each part of `range` a server holds: where it lies in the parameters (`values`)
+        // and in the layout (the message's `lower ..< upper`); without buckets the same.
+        let parts: [(slice: Int, parameters: Range<Int>, layout: Range<Int>)]
+        if let layout {
+            parts = layout.locate(range)
+        } else {
+            parts = servers.indices.compactMap { s in
+                let lower = max(range.lowerBound, servers[s].address.lower), upper = min(range.upperBound, servers[s].address.upper)
+                return lower < upper ? (s, lower..<upper, lower..<upper) : nil
+            }
+        }
+        for (s, inParameters, inLayout) in parts {
+            let link = servers[s]
+            for chunk in ElementRanges.chunks(of: inLayout, limit: overlapChunkFloats) {
                 var body = ShardBody(kind: .gradient)
                 body.first = Int(a.firstShard)
                 body.count = a.shardCount
                 body.lower = chunk.lowerBound
                 body.upper = chunk.upperBound
                 // Encoded (narrowed, with bf16) straight from the gradient: no copy of the range first.
-                let part = UnsafeBufferPointer(rebasing: values[(chunk.lowerBound - range.lowerBound)..<(chunk.upperBound - range.lowerBound)])
+                let from = inParameters.lowerBound - range.lowerBound + (chunk.lowerBound - inLayout.lowerBound)
+                let part = UnsafeBufferPointer(rebasing: values[from..<(from + chunk.count)])
                 let frames = ShardMessage(runID: runID, step: a.step, weightsVersion: a.weightsVersion, body: body, bf16: bf16)
                     .encode(values: part)
                 do { try link.transport.send(frames, to: .coordinator) } catch {
                     worker.log.warning("step \(a.step): cannot push gradient range [\(chunk.lowerBound), \(chunk.upperBound)) of block [\(a.firstShard), +\(a.shardCount)) to shard server \(link.address.endpoint): \(error)")
                     return false
                 }
+                worker.options.timeline?.record(.pushed, step: a.step, chunk.lowerBound, chunk.upperBound)
             }
         }
         return true

@@ -37,6 +37,9 @@ final class WorkerSession {
     /// The shard servers of the run (empty: none), in slice order, and the weights version
     /// whose slices are being collected from them.
     var servers: [ServerLink] = []
+    /// The slices by buckets (overlap; the map's `buckets`): the servers' `lower ..< upper`
+    /// are then offsets of this layout, not of the parameters. Nil: one bucket.
+    var layout: ParameterSlices?
     var collecting: UInt64?
     /// Overlap: the version asked for right after the last result (its ranges stream in).
     var prePulled: UInt64?
@@ -143,6 +146,7 @@ final class WorkerSession {
             buffers = update.buffers
             version = update.weightsVersion
         case .assignment(let assignment):
+            worker.options.timeline?.record(.assigned, step: assignment.step)
             try compute(assignment)
         case .evaluate(let request):
             try evaluate(request)

@@ -17,7 +17,8 @@
 //   updated       S → C      run, step, version+1   shard, finite               —
 //   gather        C → S      run, version           —                           —
 //   map           C → W      run, version           servers [{endpoint, lower,  —
-//                                                   upper, public_key?}]
+//                                                   upper, public_key?}],
+//                                                   buckets? (overlap)
 //   gradient      W → S      run, step, version     first, count, lower?,       gradient slice [n], or
 //                                                   upper? (overlap)            range [upper − lower]
 //   pull          W → S      run, version           —                           —
@@ -101,6 +102,11 @@ public struct ShardMessage: Equatable, Sendable {
         case .map:
             guard let servers = body.servers, (1...4096).contains(servers.count) else { throw bad("needs 1-4096 servers") }
             for s in servers where s.endpoint.isEmpty || s.lower < 0 || s.upper < s.lower { throw bad("server \(s.endpoint) [\(s.lower), \(s.upper))") }
+            if let buckets = body.buckets {
+                guard buckets.count <= 1 << 20, zip([0] + buckets, buckets).allSatisfy({ $0 < $1 }), (buckets.last ?? 0) <= 1 << 31 else {
+                    throw bad("buckets must ascend from above 0, at most 2^20 of them below 2^31")
+                }
+            }
             for s in servers where s.publicKey.map({ CurveKeyPair.decodeZ85($0) == nil }) ?? false {
                 throw bad("server \(s.endpoint): public_key is not a 40-character Z85 CURVE key")
             }
@@ -162,6 +168,11 @@ public struct ShardBody: Codable, Equatable, Sendable {
     public var lrBits: UInt64?
     public var finite: Bool?
     public var servers: [ServerAddress]?
+    /// The slices' buckets (map, with overlap): interior boundaries of the parameters,
+    /// ascending; each bucket is cut into one piece per server (`ParameterSlices`), and a
+    /// server's `lower ..< upper` are offsets of the layout. Absent: one bucket, and the
+    /// layout is the parameters' order.
+    public var buckets: [Int]?
     public var first: Int?
     public var count: Int?
     /// The optimizer's parameter groups within the slice (state, C → S).
@@ -176,7 +187,7 @@ public struct ShardBody: Codable, Equatable, Sendable {
     public init(kind: ShardMessage.Kind) { self.kind = kind }
 
     enum CodingKeys: String, CodingKey {
-        case kind, endpoint, hostname, pid, shard, shards, lower, upper, slots, blocks, leaves, finite, servers, first, count, groups
+        case kind, endpoint, hostname, pid, shard, shards, lower, upper, slots, blocks, leaves, finite, servers, buckets, first, count, groups
         case publicKey = "public_key"
         case authorizedKeys = "authorized_keys"
         case configYAML = "config_yaml"

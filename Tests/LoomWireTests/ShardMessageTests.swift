@@ -77,3 +77,25 @@ struct ShardGradientRangeTests {
         #expect(throws: WireError.self) { try Message.decode(Message.shard(m).encode(), expectedRunID: 9) }
     }
 }
+
+/// Overlap: a server map may carry the slices' buckets, interior boundaries that ascend.
+struct ShardMapBucketsTests {
+    private func map(buckets: [Int]?) -> ShardMessage {
+        var body = ShardBody(kind: .map)
+        body.servers = [ServerAddress(endpoint: "tcp://10.0.0.1:5601", lower: 0, upper: 50),
+                        ServerAddress(endpoint: "tcp://10.0.0.2:5601", lower: 50, upper: 100)]
+        body.buckets = buckets
+        return ShardMessage(runID: 9, weightsVersion: 2, body: body)
+    }
+
+    @Test func aMapWithBucketsRoundTrips() throws {
+        let m = map(buckets: [18, 60])
+        #expect(try Message.decode(Message.shard(m).encode(), expectedRunID: 9) == .shard(m))
+        #expect(try Message.decode(Message.shard(map(buckets: nil)).encode(), expectedRunID: 9) == .shard(map(buckets: nil)))
+    }
+
+    @Test(arguments: [[0, 10], [10, 10], [30, 20], [-5]])
+    func bucketsThatDoNotAscendFromAboveZeroAreRejected(buckets: [Int]) {
+        #expect(throws: WireError.self) { try Message.decode(Message.shard(map(buckets: buckets)).encode(), expectedRunID: 9) }
+    }
+}

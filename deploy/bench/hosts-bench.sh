@@ -25,8 +25,13 @@ trap 'exit 143' TERM
 bed_up "$N" "$RATE" || { echo "hosts-bench: could not make a bed of $N hosts" >&2; exit 1; }
 bed_keys "$T/keys" "$N" || exit 1
 PORT=$((40000 + RANDOM % 5000))
+# With LOOM_TIMELINE=DIR: every process writes when its step events happened to DIR/c.tsv,
+# DIR/s<h>.tsv, DIR/w<h>.tsv (deploy/bench/timeline.py reads them; docs/SCALING.md).
+TL=${LOOM_TIMELINE:-}
+[[ -n $TL ]] && { mkdir -p "$TL" && rm -f "$TL"/[csw]*.tsv; }
+tl() { [[ -n $TL ]] && echo "--$1" "$TL/$2.tsv"; }
 bed_exec 0 "$LOOM" bench --bed-coordinator "tcp://$(bed_addr 0):$PORT" --bed-keys "$T/keys/coordinator" \
-    --bed-checkpoint "$T/ckpt.h5" "${COORD[@]}" > "$T/figures.json" 2> "$T/coordinator.log" &
+    --bed-checkpoint "$T/ckpt.h5" $(tl bed-timeline c) "${COORD[@]}" > "$T/figures.json" 2> "$T/coordinator.log" &
 C=$!
 # With LOOM_SERVERS=S (loom bench --hosts --servers): a shard server on hosts 0..S-1, beside
 # that host's worker, with that worker's CURVE keys towards the coordinator and towards
@@ -38,9 +43,9 @@ case ${LOOM_SERVER_LINKS:-curve} in
     *) echo "hosts-bench: LOOM_SERVER_LINKS must be curve or plain, got '$LOOM_SERVER_LINKS'" >&2; exit 2 ;;
 esac
 for ((h = 0; h < ${LOOM_SERVERS:-0}; h++)); do
-    bed_server "$h" 0 "$PORT" "$T/keys" "$h" $((PORT + 1)) "$T/s$h.log" "${SERVER_ARGS[@]}"
+    bed_server "$h" 0 "$PORT" "$T/keys" "$h" $((PORT + 1)) "$T/s$h.log" "${SERVER_ARGS[@]}" $(tl timeline "s$h")
 done
-for ((h = 0; h < N; h++)); do bed_worker "$h" 0 "$PORT" "$T/keys" "$h" "$T/w$h.log" "${WORKER[@]}"; done
+for ((h = 0; h < N; h++)); do bed_worker "$h" 0 "$PORT" "$T/keys" "$h" "$T/w$h.log" "${WORKER[@]}" $(tl timeline "w$h"); done
 wait $C; status=$?
 if [[ $status != 0 ]]; then
     echo "hosts-bench: the coordinator failed (status $status):" >&2; tail -n 20 "$T/coordinator.log" >&2

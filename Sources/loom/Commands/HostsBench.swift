@@ -10,6 +10,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import LoomBench
+import LoomCluster
 import LoomConfig
 import LoomKernels
 import LoomModel
@@ -35,6 +36,8 @@ struct HostsBenchOptions: ParsableArguments {
     @Option(help: "With --hosts and shard servers: overlap (cluster.overlap) off, on, or both (each host count measured both ways, in turn).")
     var overlap: String = "off"
 
+    @Option(help: "With --hosts, servers and overlap: cut the servers' slices by buckets (on, the default) or in one contiguous range each (off), to compare (docs/CLUSTER.md, \"Overlap\").")
+    var buckets: String = "on"
     @Option(help: "With --hosts and shard servers: the links between workers and servers with CURVE (curve, the default, as deployed) or without (plain: loom server --plaintext-workers), to measure what CURVE costs.")
     var serverLinks: String = "curve"
 
@@ -52,6 +55,9 @@ struct HostsBenchOptions: ParsableArguments {
 
     @Option(help: .hidden)
     var bedCheckpoint: String?
+
+    @Option(help: .hidden)
+    var bedTimeline: String?
 }
 
 enum HostsBench {
@@ -65,6 +71,8 @@ enum HostsBench {
                                                     bed: ProcessInfo.processInfo.environment["LOOM_BED"],
                                                     servers: try serverCount(o.servers, hosts: hosts),
                                                     cpuMarker: o.bedKeys.map { ($0 as NSString).deletingLastPathComponent + "/" },
+                                                    timeline: try o.bedTimeline.map { try StepTimeline(path: $0, role: StepTimeline.role(of: $0)) },
+                                                    slicesByBuckets: o.buckets != "off",
                                                     logger: logger)
         let data = try JSONEncoder().encode(figures)
         print(String(decoding: data, as: UTF8.self))
@@ -89,6 +97,7 @@ enum HostsBench {
         }
         guard (1...256).contains(o.slots) else { throw CLIError("--slots must be 1 to 256, got \(o.slots)") }
         guard o.steps >= 1 else { throw CLIError("--steps must be at least 1, got \(o.steps)") }
+        guard ["on", "off"].contains(o.buckets) else { throw CLIError("--buckets wants on or off, got '\(o.buckets)'") }
         if let c = o.computeMs, !(c > 0 && c <= 600_000) { throw CLIError("--compute-ms must be above 0 and at most 600000, got \(c)") }
         guard geteuid() == 0 else {
             throw CLIError("loom bench --hosts makes network namespaces (deploy/tests/hosts.sh) and needs root: run it with sudo, or as root in a container with CAP_NET_ADMIN")
@@ -149,7 +158,7 @@ enum HostsBench {
                 print(String(format: "a round trip's CPU (encode, CURVE, copies, decode, checks), from the 1-host run: %.1f ms", costs.transferCPU * 1000))
             }
             report(counts: counts, measured: runs, model: model, config: config, costs: costs, batch: batch,
-                   sharded: o.servers == "hosts",
+                   sharded: o.servers == "hosts", spans: problem.model.backwardSpans.map(\.parameters), buckets: o.buckets != "off",
                    hidden: overlap ? ScalingModel.overlapShare(microShardsPerBlock: (batch / microBatch + o.slots - 1) / o.slots,
                                                                layers: problem.model.backwardSpans.map { ($0.parameters.count, $0.flops) }) : nil)
         }
@@ -171,7 +180,7 @@ enum HostsBench {
         let exe = LocalCluster.selfExecutable()
         let servers = try serverCount(o.servers, hosts: n)
         let coordinatorArgs = ["--model", model, "--batch", "\(batch * n)", "--micro-batch", "\(microBatch)",
-                               "--hosts", "\(n)", "--steps", "\(o.steps)", "--servers", "\(servers)", "--wire", wire.rawValue, "--overlap", overlap ? "on" : "off", "--log-level", "warning"]
+                               "--hosts", "\(n)", "--steps", "\(o.steps)", "--servers", "\(servers)", "--wire", wire.rawValue, "--overlap", overlap ? "on" : "off", "--buckets", o.buckets, "--log-level", "warning"]
         let workerArgs = ["--stand-in-ms", String(format: "%.3f", holdMs), "--slots", "\(o.slots)", "--log-level", "warning"]
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
@@ -189,7 +198,8 @@ enum HostsBench {
     }
 
     static func report(counts: [Int], measured: [Int: HostsBenchmark.Figures], model: String, config: RunConfig,
-                       costs: ScalingModel, batch: Int, sharded: Bool = false, hidden: Double? = nil) {
+                       costs: ScalingModel, batch: Int, sharded: Bool = false, spans: [Range<Int>] = [], buckets: Bool = true,
+                       hidden: Double? = nil) {
         let base = measured[1] ?? measured[counts.min()!]!
         let baseN = Double(base.hosts)
         // The design measured: S = N shard servers, or the single coordinator.
@@ -206,10 +216,22 @@ enum HostsBench {
             guard let hidden, let u = perHostCPU else { return nil }
             return costs.compute * (1 - hidden) + Double(n) * u / cores + predictedCost(n).transferCPU
         }
+        // With overlap and servers, the last bucket's way in and out after the compute
+        // (`ScalingModel.tail`): its size and spread as the coordinator cuts the slices.
+        func tailed(_ n: Int) -> ScalingModel {
+            var m = costs
+            guard hidden != nil, sharded, n > 1 else { return m }
+            let p = costs.parameters
+            let edges = ParameterSlices.buckets(of: spans, parameterCount: p, count: n)
+            m.lastBucketValues = edges.first ?? p
+            m.lastBucketPieces = buckets ? ParameterSlices.pieceCount(m.lastBucketValues, slices: n) : 1
+            return m
+        }
         func predictedTotal(_ n: Int) -> Double {
             let c = predictedCost(n)
             let model = hidden.map { ScalingModel.overlapped(c, hidden: $0) + c.transferCPU } ?? c.total
-            return max(model, bedBound(n) ?? 0)
+            let tail = hidden == nil ? 0 : c.compute + c.transferCPU + tailed(n).tail(hosts: n) + c.reduce + c.optimizer
+            return max(model, bedBound(n) ?? 0, tail)
         }
         let predictedOne = predictedTotal(base.hosts)
         print(sharded ? "measured with S = N shard servers, one per host beside its worker; model: the sharded one"
@@ -244,6 +266,11 @@ enum HostsBench {
             if let u = perHostCPU {
                 print(String(format: "  on this bed, %d hosts' CPU shares %.0f cores: step >= C(1 - h) + N u / %.0f + the round trip, u = %.1f ms of CPU a host per step (the 1-host run's processes)",
                              counts.max() ?? 1, cores, cores, u * 1000))
+            }
+            if sharded, let n = counts.max(), n > 1 {
+                let m = tailed(n)
+                print(String(format: "  and step >= C + the round trip + the last bucket's way in and out, 2 (N-1) x %d values / %d server(s) on a link (slices by buckets %@): %.1f ms at %d hosts",
+                             m.lastBucketValues, m.lastBucketPieces, buckets ? "on" : "off", m.tail(hosts: n) * 1000, n))
             }
             for n in counts where n > 1 {
                 guard let f = measured[n] else { continue }

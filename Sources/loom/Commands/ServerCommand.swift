@@ -43,6 +43,10 @@ struct ServerCommand: ParsableCommand {
     @Flag(help: "Exit when the coordinator says the run is over (default: wait for the next run).")
     var exitOnShutdown = false
 
+    @Option(help: ArgumentHelp("Benchmarks only: write when each step event happened here to this file (docs/SCALING.md, \"A step's timeline\").",
+                               visibility: .hidden))
+    var timeline: String?
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -77,6 +81,8 @@ struct ServerCommand: ParsableCommand {
             }
             var options = ShardServerOptions(coordinatorEndpoint: connect, advertisedEndpoint: advertised)
             options.exitOnShutdown = exitOnShutdown
+            options.timeline = try timeline.map { try StepTimeline(path: $0, role: StepTimeline.role(of: $0)) }
+            defer { options.timeline?.flush() }
             options.publicKey = workerSecurity.serverPublicKey
             let endpoint = connect
             let server = ShardServer(options: options, workers: workers, logger: logger, stop: stop) { () throws(TransportError) -> Transport in

@@ -58,6 +58,10 @@ struct WorkerCommand: ParsableCommand {
                                visibility: .hidden))
     var testFault: String?
 
+    @Option(help: ArgumentHelp("Benchmarks only: write when each step event happened here to this file (docs/SCALING.md, \"A step's timeline\").",
+                               visibility: .hidden))
+    var timeline: String?
+
     @OptionGroup var metricsOptions: MetricsOptions
 
     @OptionGroup var global: GlobalOptions
@@ -92,6 +96,8 @@ struct WorkerCommand: ParsableCommand {
             if let standInMs { logger.notice("compute stand-in: each micro-shard held \(standInMs) ms, no gradient computed (benchmarks only)") }
             options.dataVerifier = DataVerification.verifier
             options.testFault = testFault.flatMap(WorkerFault.init(parsing:))
+            options.timeline = try timeline.map { try StepTimeline(path: $0, role: StepTimeline.role(of: $0)) }
+            defer { options.timeline?.flush() }
             if let fault = options.testFault {
                 logger.warning("test fault: this worker will \(fault.kind.rawValue) from its block \(fault.after) on (--test-fault is for tests only)")
             }

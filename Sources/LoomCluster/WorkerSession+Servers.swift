@@ -177,6 +177,7 @@ extension WorkerSession {
             drainServers()
             if collecting != wanted { break }
             beatIfDue()
+            noteCoordinatorIfReady()
             // Servers whose ranges are streaming in are asked again only every second.
             let now = ContinuousClock.now
             if now - asked > .milliseconds(100) {

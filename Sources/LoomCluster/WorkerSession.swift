@@ -88,6 +88,13 @@ final class WorkerSession {
         return .exit
     }
 
+    /// While the session waits on something else (the shard servers' slices), a message
+    /// waiting unread on the coordinator's socket still shows the coordinator is alive: it is
+    /// handled when the main loop runs again, and the wait does not count as its silence.
+    func noteCoordinatorIfReady() {
+        if TransportWait.any([transport], timeout: .zero) { lastHeard = clock.now }
+    }
+
     func beatIfDue() {
         guard let run = current, clock.now - lastBeat >= run.heartbeat else { return }
         lastBeat = clock.now

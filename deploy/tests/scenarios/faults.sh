@@ -12,7 +12,8 @@
 #   cohost  host 1's cable (its worker and its server together) is cut for 4 s, then host 2's
 #           for 1 s.
 # Checks: the run ends; the final weights are bitwise those of a one-process run (loom diff);
-# every checkpoint the run kept passes `loom inspect`; no temporary file is left.
+# every checkpoint the run kept passes `loom inspect`; no temporary file is left; with flap,
+# the workers of the uncut hosts never take the coordinator for silent.
 #   sudo bash deploy/tests/hosts.sh 3 --rate 1gbit -- bash deploy/tests/scenarios/faults.sh FAULT [STEPS]
 # Prints "faults: PASS ..." / "faults: FAIL ..." lines; exit status 0 when all passed.
 set -uo pipefail
@@ -76,4 +77,10 @@ bad=0 count=0
 for f in "$T"/run/ckpt-*.h5; do count=$((count + 1)); "$LOOM" inspect "$f" > /dev/null 2>&1 || { bad=$((bad + 1)); echo "faults: $f does not inspect" >&2; }; done
 check "... every one of its $count checkpoints passes loom inspect" test "$bad" = 0
 check "... and no temporary file is left in the run directory" test -z "$(ls -A "$T/run" | grep '\.tmp-')"
+if [[ $FAULT == flap ]]; then
+    # Only host 1 was cut: the workers of the other hosts, waiting on its server's slice, still
+    # hear the coordinator and never take it for silent.
+    deaf=$(grep -l 'coordinator at .* silent for' "$T/w0.log" $(for ((h = 2; h < N; h++)); do echo "$T/w$h.log"; done) 2>/dev/null | tr '\n' ' ')
+    check "... and the workers of the uncut hosts never took the coordinator for silent ${deaf:+(they did: $deaf)}" test -z "$deaf"
+fi
 summary

@@ -6,17 +6,6 @@ import Foundation
 import LoomHDF5
 import Testing
 
-private let model = """
-input: [1, 4, 4]
-layers:
-  - {kind: conv2d, name: conv1, out: 2, kernel: 3, padding: 1, bias: false}
-  - {kind: batchnorm2d, name: bn1}
-  - {kind: relu}
-  - {kind: flatten}
-heads:
-  - {name: category, kind: softmax, classes: 3, layer: fc}
-"""
-
 private let conv1 = (0..<18).map { Float($0) / 10 - 0.5 }
 
 /// A safetensors file: the 8-byte little-endian header length, `header`, then `body`.
@@ -37,7 +26,7 @@ private func float32(_ values: [Float]) -> Data {
     /// the checkpoint exists afterwards.
     private func importing(_ bytes: Data, map: String? = nil, name: String = "weights.safetensors",
                            _ ws: Workspace) throws -> (result: LoomResult, wrote: Bool) {
-        let modelPath = try ws.write("model.yaml", model)
+        let modelPath = try ws.write("model.yaml", tinyImportModel)
         let source = ws.path(name)
         try bytes.write(to: URL(fileURLWithPath: source))
         var arguments = ["import-weights", source, "--model", modelPath, "--out", ws.path("init.h5")]
@@ -56,7 +45,7 @@ private func float32(_ values: [Float]) -> Data {
 
     @Test func anHDF5StateDictByNameLoadsAsItsSafetensorsTwinDoes() throws {
         let ws = try Workspace("import-weights-hdf5", train: 8, test: 8)
-        let modelPath = try ws.write("model.yaml", model)
+        let modelPath = try ws.write("model.yaml", tinyImportModel)
         let tensors = safetensors(header: "{\"conv1.weight\":{\"dtype\":\"F32\",\"shape\":[2,1,3,3],\"data_offsets\":[0,72]}}",
                                   body: float32(conv1))
         try tensors.write(to: URL(fileURLWithPath: ws.path("w.safetensors")))

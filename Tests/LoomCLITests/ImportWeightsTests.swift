@@ -19,7 +19,9 @@ private func safetensorsFile(_ tensors: [(String, [Int], [Float])]) -> Data {
     return file + json + body
 }
 
-private let modelFile = """
+/// A model small enough to write by hand: one 3×3 convolution and a batch norm before the
+/// head (also `ImportWeightsInputTests`'s).
+let tinyImportModel = """
 input: [1, 4, 4]
 layers:
   - {kind: conv2d, name: conv1, out: 2, kernel: 3, padding: 1, bias: false}
@@ -33,7 +35,7 @@ heads:
 @Suite struct ImportWeightsTests {
     @Test func listsLoadedLeftAtInitDidNotFitAndUnusedAndWritesACheckpoint() throws {
         let ws = try Workspace("import-weights", train: 8, test: 8)
-        let model = try ws.write("model.yaml", modelFile)
+        let model = try ws.write("model.yaml", tinyImportModel)
         let source = ws.path("weights.safetensors")
         try safetensorsFile([("conv1.weight", [2, 1, 3, 3], (0..<18).map { Float($0) / 10 }),
                              ("bn1.weight", [5], [1, 1, 1, 1, 1]), ("other.bias", [2], [0, 0])])
@@ -59,7 +61,7 @@ heads:
 
     @Test func aTruncatedFileIsOneClearErrorNamingIt() throws {
         let ws = try Workspace("import-weights-bad", train: 8, test: 8)
-        let model = try ws.write("model.yaml", modelFile)
+        let model = try ws.write("model.yaml", tinyImportModel)
         let source = ws.path("cut.safetensors")
         let whole = safetensorsFile([("conv1.weight", [2, 1, 3, 3], [Float](repeating: 1, count: 18))])
         try whole.prefix(whole.count - 5).write(to: URL(fileURLWithPath: source))

@@ -23,7 +23,7 @@ extension LayerConfig {
         switch kind {
         case .conv2d: return ["out", "kernel", "stride", "padding", "bias"]
         case .linear: return ["out", "bias"]
-        case .batchnorm2d, .batchnorm1d: return ["momentum", "eps"]
+        case .batchnorm2d, .batchnorm1d: return ["momentum", "eps", "gamma_init"]
         case .maxpool2d, .avgpool2d: return ["kernel", "stride", "padding"]
         case .dropout: return ["p"]
         case .residual: return ["block", "shortcut"]
@@ -76,6 +76,7 @@ extension LayerConfig {
         case .batchnorm2d, .batchnorm1d:
             momentum = try r.double("momentum", momentum, .unit)
             eps = try r.double("eps", eps, .positive)
+            gammaInit = try r.double("gamma_init", gammaInit, .nonNegative)
         case .dropout:
             p = try r.double("p", p, .fraction)
         case .residual:

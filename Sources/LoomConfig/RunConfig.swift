@@ -143,6 +143,9 @@ public struct LayerConfig: Equatable, Sendable {
     /// batch norm.
     public var momentum: Double = 0.1
     public var eps: Double = 1e-5
+    /// batch norm: the initial value of its weight (γ); 0 makes a residual body start as zero,
+    /// so its block starts as its shortcut (Goyal et al. 2017).
+    public var gammaInit: Double = 1
     /// Body of a residual block.
     public var block: [LayerConfig] = []
     /// Shortcut of a residual block (empty: the identity), e.g. a 1×1 stride-2 conv + BN.
@@ -353,7 +356,7 @@ extension LayerConfig {
     public static func == (a: LayerConfig, b: LayerConfig) -> Bool {
         a.kind == b.kind && a.name == b.name && a.out == b.out && a.kernel == b.kernel
             && a.stride == b.stride && a.padding == b.padding && a.bias == b.bias && a.p == b.p
-            && a.momentum == b.momentum && a.eps == b.eps && a.block == b.block
+            && a.momentum == b.momentum && a.eps == b.eps && a.gammaInit == b.gammaInit && a.block == b.block
     }
 }
 

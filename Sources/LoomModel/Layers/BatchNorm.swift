@@ -34,7 +34,7 @@ struct BatchNormOperation: Operation {
         let bias = b.parameters.append(name: layer.name + ".bias", shape: [channels], isBiasOrNorm: true, isHead: isHead)!
         let rm = b.buffers.append(name: layer.name + ".running_mean", shape: [channels], isBiasOrNorm: true, isHead: isHead)!
         let rv = b.buffers.append(name: layer.name + ".running_var", shape: [channels], isBiasOrNorm: true, isHead: isHead)!
-        for (view, value, inBuffers) in [(w, Float(1), false), (bias, 0, false), (rm, 0, true), (rv, 1, true)] {
+        for (view, value, inBuffers) in [(w, Float(layer.gammaInit), false), (bias, 0, false), (rm, 0, true), (rv, 1, true)] {
             b.initialisers.append(Initialiser(layer: l.index, offset: view.offset, count: view.count,
                                               inBuffers: inBuffers, rule: .constant(value)))
         }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job, from a fresh machine: install what is missing, build Loom in release mode,
-# import Fashion-MNIST, train the reference CNN with a local coordinator and 2 workers,
+# import Fashion-MNIST, train the three-block CNN with a local coordinator and 2 workers,
 # then show the final checkpoint and write an HTML report of the run (runs/<name>/report.html).
 #
 #   deploy/quickstart.sh            # resume the run in runs/fashion-mnist if there is one

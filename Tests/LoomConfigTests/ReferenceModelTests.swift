@@ -50,7 +50,9 @@ private func parameterShapes(_ config: RunConfig) -> [String: [Int]] {
 }
 
 private func referenceConfig() throws -> RunConfig {
-    try ConfigLoader.load(path: TestConfigs.path("configs/fashion-mnist.yaml"))
+    // The quickstart's config trains the three-block CNN; the reference CNN is its model file's.
+    try ConfigLoader.load(path: TestConfigs.path("configs/fashion-mnist.yaml"),
+                          overrides: ["model.file=models/reference-cnn.yaml"])
 }
 
 @Test func referenceModelLayerSequenceMatchesTheFixture() throws {

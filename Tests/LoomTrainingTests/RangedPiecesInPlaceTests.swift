@@ -31,10 +31,17 @@ struct RangedPiecesInPlaceTests {
         // The tree of 9 leaves: [0, 8) + [8, 9), [0, 8) = [0, 4) + [4, 8). Leaves 0-3 and 8 one
         // by one; [4, 8) as one block for 0..<20 and as its leaves for 20..<37: a right subtree
         // held whole (added where it lies) in one range, made in scratch in the other.
-        for s in [0, 1, 2, 3, 8] { #expect(pieces.take(ShardBlock(start: s, count: 1), range: 0..<n, values: Self.leaf(s, n))) }
+        for s in [0, 1, 2, 3, 8] {
+            let taken = pieces.take(ShardBlock(start: s, count: 1), range: 0..<n, values: Self.leaf(s, n))
+            #expect(taken)
+        }
         let right = Self.reference(ShardBlock(start: 4, count: 4), n, bf16: bf16)
-        #expect(pieces.take(ShardBlock(start: 4, count: 4), range: 0..<20, values: right[0..<20]))
-        for s in 4..<8 { #expect(pieces.take(ShardBlock(start: s, count: 1), range: 20..<n, values: Self.leaf(s, n)[20..<n])) }
+        let block = pieces.take(ShardBlock(start: 4, count: 4), range: 0..<20, values: right[0..<20])
+        #expect(block)
+        for s in 4..<8 {
+            let taken = pieces.take(ShardBlock(start: s, count: 1), range: 20..<n, values: Self.leaf(s, n)[20..<n])
+            #expect(taken)
+        }
         #expect(pieces.ready.ranges == [0..<n])
         let whole = Self.reference(ShardBlock(start: 0, count: leaves), n, bf16: bf16)
         var summed = [Float](repeating: .nan, count: n)
@@ -48,8 +55,9 @@ struct RangedPiecesInPlaceTests {
 
     @Test func aRangeNotCoveredIsRefused() {
         var pieces = RangedPieces(leaves: 3, length: 8)
-        #expect(pieces.take(ShardBlock(start: 0, count: 1), range: 0..<8, values: Self.leaf(0, 8)))
-        #expect(pieces.take(ShardBlock(start: 2, count: 1), range: 0..<8, values: Self.leaf(2, 8)))
+        let first = pieces.take(ShardBlock(start: 0, count: 1), range: 0..<8, values: Self.leaf(0, 8))
+        let third = pieces.take(ShardBlock(start: 2, count: 1), range: 0..<8, values: Self.leaf(2, 8))
+        #expect(first && third)
         var out = [Float](repeating: 0, count: 4)
         #expect(!out.withUnsafeMutableBufferPointer { pieces.sum(0..<4, into: $0) })
         #expect(pieces.sum(0..<4) == nil)

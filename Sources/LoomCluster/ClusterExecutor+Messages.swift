@@ -10,7 +10,8 @@ extension ClusterExecutor {
     func handle(_ envelope: Envelope, state: TrainingState?) {
         let peer = envelope.peer
         handlingAddress = envelope.peerAddress
-        defer { handlingAddress = nil }
+        handlingKey = envelope.peerKey
+        defer { handlingAddress = nil; handlingKey = nil }
         if let why = excluded[peer] {
             return reject(peer, "excluded peer", "a message from a worker excluded from the run (\(why))")
         }
@@ -109,7 +110,10 @@ extension ClusterExecutor {
             logger.warning("admitting worker \(name) with other kernels (--allow-mixed-kernels): it computes with \(hello.kernels), the run with \(run); from now on the run's weights are reproducible only to rounding, not bitwise")
             return nil
         }
-        return "the worker computes with \(hello.kernels) but the run computes with \(run): its gradients would round differently and the run would no longer be bitwise reproducible; start the worker with OPENBLAS_CORETYPE=\(run.blasCore), or the coordinator with --allow-mixed-kernels"
+        let cure = hello.kernels.revision != run.revision
+            ? "run the worker from the same Loom build as the run's (kernel revision \(run.revision))"
+            : "start the worker with OPENBLAS_CORETYPE=\(run.blasCore)"
+        return "the worker computes with \(hello.kernels) but the run computes with \(run): its gradients would round differently and the run would no longer be bitwise reproducible; \(cure), or start the coordinator with --allow-mixed-kernels"
     }
 
     /// The worker's results region if its hello offers shared memory that checks out: it

@@ -228,10 +228,16 @@ static void L(lane_dweight_block)(float *sum, const float *dyv, long dy_row, con
 /// sum[16·(ky·K + kx)] for the taps of kernel row ky, as lane_dweight computes them, for
 /// output rows of OW (≤ 16) vectors.
 static LOOM_INLINE void L(lane_dweight_rows)(float *sum, const float *dyv, long dy_row, const float *xv, long x_row,
-                                             long oh, long ky, const int K, const int S, const int OW) {
+                                             long oh, long ky, const struct dw_ahead *ahead, const int K, const int S,
+                                             const int OW) {
     v16f total[5];
     LOOM_UNROLL for (int kx = 0; kx < K; kx++) total[kx] = (v16f){0};
     for (long oy = 0; oy < oh; oy++) {
+        // A share of the next block's lines asked for per output row.
+        for (int i = 0; i < 2; i++) {
+            long part = (ahead->n[i] + oh - 1) / oh, lo = oy * part, hi = lo + part < ahead->n[i] ? lo + part : ahead->n[i];
+            for (long f = lo; f < hi; f += 16) _mm_prefetch((const char *)(ahead->p[i] + f), _MM_HINT_T1);
+        }
         const float *d = dyv + oy * dy_row, *x = xv + (oy * S + ky) * x_row;
         v16f g[16], row[5];
         LOOM_UNROLL for (int j = 0; j < OW; j++) g[j] = L(load)(d + 16 * j);
@@ -280,10 +286,11 @@ static LOOM_INLINE void L(lane_dx_rows)(float *out, long out_step, const float *
 
 /// lane_dweight_rows for a row length ow (1 to 16) known only at run time.
 static LOOM_INLINE void L(lane_dweight_rows_n)(float *sum, const float *dyv, long dy_row, const float *xv, long x_row,
-                                               long oh, long ky, const int K, const int S, long ow) {
+                                               long oh, long ky, const struct dw_ahead *ahead, const int K, const int S,
+                                               long ow) {
     switch (ow) {
 #define LOOM_CASE(n)                                                                                              \
-    case n: L(lane_dweight_rows)(sum, dyv, dy_row, xv, x_row, oh, ky, K, S, n); break;
+    case n: L(lane_dweight_rows)(sum, dyv, dy_row, xv, x_row, oh, ky, ahead, K, S, n); break;
         LOOM_CASES16(LOOM_CASE)
 #undef LOOM_CASE
     default: break;
@@ -306,12 +313,12 @@ static LOOM_INLINE void L(lane_dx_rows_n)(float *out, long out_step, const float
 
 /// The kernel row ky of the weight gradient, by the register-blocked rows.
 static void L(lane_dweight_row)(float *sum, const float *dyv, long dy_row, const float *xv, long x_row,
-                                const struct dw_lanes *g, long ky) {
+                                const struct dw_lanes *g, long ky, const struct dw_ahead *ahead) {
     switch (g->k * 4 + g->stride) {
-    case 13: L(lane_dweight_rows_n)(sum, dyv, dy_row, xv, x_row, g->oh, ky, 3, 1, g->ow); break;
-    case 14: L(lane_dweight_rows_n)(sum, dyv, dy_row, xv, x_row, g->oh, ky, 3, 2, g->ow); break;
-    case 21: L(lane_dweight_rows_n)(sum, dyv, dy_row, xv, x_row, g->oh, ky, 5, 1, g->ow); break;
-    case 22: L(lane_dweight_rows_n)(sum, dyv, dy_row, xv, x_row, g->oh, ky, 5, 2, g->ow); break;
+    case 13: L(lane_dweight_rows_n)(sum, dyv, dy_row, xv, x_row, g->oh, ky, ahead, 3, 1, g->ow); break;
+    case 14: L(lane_dweight_rows_n)(sum, dyv, dy_row, xv, x_row, g->oh, ky, ahead, 3, 2, g->ow); break;
+    case 21: L(lane_dweight_rows_n)(sum, dyv, dy_row, xv, x_row, g->oh, ky, ahead, 5, 1, g->ow); break;
+    case 22: L(lane_dweight_rows_n)(sum, dyv, dy_row, xv, x_row, g->oh, ky, ahead, 5, 2, g->ow); break;
     default: break;
     }
 }
@@ -410,15 +417,15 @@ static LOOM_NO_MEMCPY void L(depthwise_lanes_backward)(float *dx, float *dweight
             const float *next_dy = dy + (dy_left > 0 ? (first + nc) * out_plane : 0);
 #if LOOM_MASKED == 2
             if (rows) {
-                // The weight gradient a kernel row at a time, a slice of the next block asked for per row.
+                // The weight gradient a kernel row at a time, a slice of the next block asked for per
+                // output row.
                 long x_slice = (x_left + g->k - 1) / g->k, dy_slice = (dy_left + g->k - 1) / g->k;
                 for (long ky = 0; ky < g->k; ky++) {
-                    if (ky * x_slice < x_left)
-                        L(prefetch)(next_x + ky * x_slice, (ky + 1) * x_slice > x_left ? x_left - ky * x_slice : x_slice);
+                    struct dw_ahead ahead = {{next_x + ky * x_slice, next_dy + ky * dy_slice}, {0, 0}};
+                    if (ky * x_slice < x_left) ahead.n[0] = (ky + 1) * x_slice > x_left ? x_left - ky * x_slice : x_slice;
                     if (ky * dy_slice < dy_left)
-                        L(prefetch)(next_dy + ky * dy_slice,
-                                    (ky + 1) * dy_slice > dy_left ? dy_left - ky * dy_slice : dy_slice);
-                    L(lane_dweight_row)(m.sums, dy_interior, 16 * g->dwp, m.x, 16 * g->wp, g, ky);
+                        ahead.n[1] = (ky + 1) * dy_slice > dy_left ? dy_left - ky * dy_slice : dy_slice;
+                    L(lane_dweight_row)(m.sums, dy_interior, 16 * g->dwp, m.x, 16 * g->wp, g, ky, &ahead);
                 }
             } else
 #endif

@@ -462,8 +462,10 @@ static void L(dweight_rows16)(float *dweight, const float *dygrid, const float *
 
 /// The gathered dx: row j sums, from 0, w(ky, kx)·dyp[16·(j + 2 − ky) + 2 − kx] in (ky, kx)
 /// order. The rows of dyp go from the last down, so each dx row meets ky = 0 first; a row is
-/// complete, and written (w floats, masked), once ky = 2 has passed.
-static void L(dx_rows16)(float *dxp, long w, const float *dyp, const float *wc, long h) {
+/// complete, and written whole to dxgrid + 16·j, once ky = 2 has passed. (Into the grid, not
+/// straight into dx: masked stores to lines not yet in the cache, one per row, cost more on
+/// Zen 4 than the copy out: 144-channel 14 × 14 layer, caches cold, 1300 against 800 µs.)
+static void L(dx_rows16)(float *dxgrid, const float *dyp, const float *wc, long h) {
     v16f wt[9];
     for (int t = 0; t < 9; t++) wt[t] = L(splat)(wc[t]);
     v16f acc[3] = {{0}, {0}, {0}};   // acc[i]: dx row R − 2 + i
@@ -476,7 +478,7 @@ static void L(dx_rows16)(float *dxp, long w, const float *dyp, const float *wc, 
             if (j < 0 || j >= h) continue;
             for (int kx = 0; kx < 3; kx++) acc[ky] += wt[3 * ky + kx] * ds[kx];
         }
-        if (R < h) L(store_masked)(dxp + R * w, acc[2], w);
+        if (R < h) L(store)(dxgrid + 16 * R, acc[2]);
         acc[2] = acc[1];
         acc[1] = acc[0];
     }
@@ -529,7 +531,11 @@ static LOOM_NO_MEMCPY void L(depthwise_backward)(float *dx, float *dweight, floa
 #if LOOM_MASKED == 2
             if (rows16) {
                 L(dweight_rows16)(dweight + c * taps, grid, planes, g->oh);
-                if (dx) L(dx_rows16)(dx + plane * in_plane, g->w, dyp, wc, g->h);
+                if (dx) {
+                    float *dxp = dx + plane * in_plane, *dx_end = dxp + in_plane;
+                    L(dx_rows16)(dxgrid, dyp, wc, g->h);
+                    for (long iy = 0; iy < g->h; iy++) L(take_row)(dxp + iy * g->w, dxgrid + 16 * iy, g->w, dx_end);
+                }
                 continue;
             }
 #endif

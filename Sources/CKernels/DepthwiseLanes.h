@@ -221,8 +221,8 @@ static void L(lane_dweight_block)(float *sum, const float *dyv, long dy_row, con
 // Register-blocked forms of lane_dweight and of dx's lane_row (AVX-512, 32 registers), for
 // kernels 3 and 5 of stride 1 or 2 and output rows of at most 16 vectors: a row of dy stays
 // in registers and each vector of x (dweight) or of dy (dx) is loaded once for all the taps
-// of a kernel row that use it, about 0.4 loads per multiply-add where the loops above make
-// one or more. The same products, summed in the same order: the same bits.
+// of a kernel row that use it, about half a load per multiply-add where the loops above
+// make more than one. The same products, summed in the same order: the same bits.
 #define LOOM_UNROLL _Pragma("clang loop unroll(full)")
 
 /// sum[16·(ky·K + kx)] for the taps of kernel row ky, as lane_dweight computes them, for

@@ -218,7 +218,7 @@ static void L(lane_dweight_block)(float *sum, const float *dyv, long dy_row, con
 }
 
 #if LOOM_MASKED == 2
-// Register-blocked forms of lane_dweight and of dx's lane_row (AVX-512, 32 registers), for
+// Register-blocked forms of lane_dweight and of lane_row for y and dx (AVX-512, 32 registers), for
 // kernels 3 and 5 of stride 1 or 2 and output rows of at most 16 vectors: a row of dy stays
 // in registers and each vector of x (dweight) or of dy (dx) is loaded once for all the taps
 // of a kernel row that use it, about half a load per multiply-add where the loops above
@@ -281,6 +281,27 @@ static LOOM_INLINE void L(lane_dx_rows)(float *out, long out_step, const float *
     LOOM_UNROLL for (int r = 0; r < R; r++) L(store)(out + r * out_step, acc[r]);
 }
 
+/// R (≤ 8) output vectors of y's row (out + 16·r), as lane_row computes them: the start, then
+/// each tap in (ky, kx) order. Per kernel row the K weights stay in registers and each vector
+/// of x's row (column 0 at xrow + 16·ky·wp) is loaded once for the taps that read it.
+static LOOM_INLINE void L(lane_y_rows)(float *out, const float *xrow, long wp, const float *wv, v16f start,
+                                       const int K, const int S, const int R) {
+    v16f acc[8];
+    LOOM_UNROLL for (int r = 0; r < R; r++) acc[r] = start;
+    LOOM_UNROLL for (int ky = 0; ky < K; ky++) {
+        const float *p = xrow + 16 * ky * wp;
+        v16f w[5];
+        LOOM_UNROLL for (int kx = 0; kx < K; kx++) w[kx] = L(load)(wv + 16 * (ky * K + kx));
+        // Column c serves tap kx of output (c − kx) / S: each output still takes kx in order.
+        LOOM_UNROLL for (int c = 0; c < (R - 1) * S + K; c++) {
+            v16f xc = L(load)(p + 16 * c);
+            LOOM_UNROLL for (int kx = 0; kx < K; kx++)
+                if (c >= kx && (c - kx) % S == 0 && (c - kx) / S < R) acc[(c - kx) / S] += w[kx] * xc;
+        }
+    }
+    LOOM_UNROLL for (int r = 0; r < R; r++) L(store)(out + 16 * r, acc[r]);
+}
+
 #define LOOM_CASES8(call) call(1) call(2) call(3) call(4) call(5) call(6) call(7) call(8)
 #define LOOM_CASES16(call) LOOM_CASES8(call) call(9) call(10) call(11) call(12) call(13) call(14) call(15) call(16)
 
@@ -335,6 +356,31 @@ static void L(lane_dx_phase)(float *out, long out_step, const float *dyrow, cons
     }
 }
 
+/// lane_y_rows for a row of ow outputs known only at run time, 8 at a time.
+static LOOM_INLINE void L(lane_y_rows_n)(float *out, const float *xrow, long wp, const float *wv, v16f start,
+                                         const int K, const int S, long ow) {
+    for (long r0 = 0; r0 < ow; r0 += 8) {
+        switch (ow - r0 < 8 ? ow - r0 : 8) {
+#define LOOM_CASE(n)                                                                                              \
+    case n: L(lane_y_rows)(out + 16 * r0, xrow + 16 * r0 * S, wp, wv, start, K, S, n); break;
+            LOOM_CASES8(LOOM_CASE)
+#undef LOOM_CASE
+        default: break;
+        }
+    }
+}
+
+/// A row of y by the register-blocked rows.
+static void L(lane_y_row)(float *out, const float *xrow, const float *wv, v16f start, const struct dw_lanes *g) {
+    switch (g->k * 4 + g->stride) {
+    case 13: L(lane_y_rows_n)(out, xrow, g->wp, wv, start, 3, 1, g->ow); break;
+    case 14: L(lane_y_rows_n)(out, xrow, g->wp, wv, start, 3, 2, g->ow); break;
+    case 21: L(lane_y_rows_n)(out, xrow, g->wp, wv, start, 5, 1, g->ow); break;
+    case 22: L(lane_y_rows_n)(out, xrow, g->wp, wv, start, 5, 2, g->ow); break;
+    default: break;
+    }
+}
+
 /// Whether the register-blocked rows take a shape: kernels 3 and 5 of stride 1 or 2, output
 /// rows of at most 16 vectors.
 static inline int L(lane_rows_take)(const struct dw_lanes *g) {
@@ -363,6 +409,9 @@ static LOOM_NO_MEMCPY void L(depthwise_lanes_forward)(float *y, const float *x, 
     dw_lanes_weights(m.weight, weight, g, 0);
     v16f zero = {0};
     long total = (long)batch * g->channels * in_plane;
+#if LOOM_MASKED == 2
+    const int rows = L(lane_rows_take)(g);
+#endif
     for (size_t n = 0; n < batch; n++) {
         for (long b = 0; b < g->blocks; b++) {
             long c0 = 16 * b, nc = g->channels - c0 < 16 ? g->channels - c0 : 16;
@@ -380,6 +429,12 @@ static LOOM_NO_MEMCPY void L(depthwise_lanes_forward)(float *y, const float *x, 
                 // And this block's lines of y, for the transposition out.
                 if (oy * 16 * g->ow < nc * out_plane)
                     L(prefetch_write)(y + first * out_plane + oy * 16 * g->ow, 16 * g->ow);
+#if LOOM_MASKED == 2
+                if (rows) {
+                    L(lane_y_row)(m.y + 16 * oy * g->ow, m.x + 16 * oy * g->stride * g->wp, m.weight + 16 * b * taps, start, g);
+                    continue;
+                }
+#endif
                 L(lane_row)(m.y + 16 * oy * g->ow, 16, m.x + 16 * oy * g->stride * g->wp, 16 * g->stride, m.offset,
                             m.weight + 16 * b * taps, taps, start, g->ow);
             }

@@ -120,6 +120,8 @@ public struct CheckpointContents: Equatable, Sendable {
     /// not recorded (checkpoints written before Loom recorded them, or before any worker).
     public var blasCore: String = ""
     public var loomKernelPath: String = ""
+    /// The revision of Loom's arithmetic (`loom_kernel_revision`; 0 when not recorded).
+    public var loomKernelRevision: Int = 0
 
     public init(runID: String, step: Int, epoch: Int, stepInEpoch: Int, config: String,
                 datasetFingerprint: String, model: [NamedTensor], batchNormLayers: [String] = [],

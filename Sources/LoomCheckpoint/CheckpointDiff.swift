@@ -116,6 +116,7 @@ public struct CheckpointDiff: Sendable {
         check("epoch", a.epoch, b.epoch)
         check("dataset_fingerprint", a.datasetFingerprint, b.datasetFingerprint)
         check("blas_core", a.blasCore, b.blasCore)
+        check("loom_kernel_revision", a.loomKernelRevision, b.loomKernelRevision)
         check("num_batches_tracked", a.numBatchesTracked, b.numBatchesTracked)
         check("batch_norm_layers", a.batchNormLayers, b.batchNormLayers)
         check("optimizer.kind", a.optimizer.kind, b.optimizer.kind)

@@ -19,7 +19,8 @@ extension CheckpointInspection {
                    + "step \(sampler.stepInEpoch)")
         out.append("dataset     \(datasetFingerprint)")
         out.append("kernels     " + (blasCore.isEmpty ? "not recorded"
-                                     : "OpenBLAS \(blasCore), Loom \(loomKernelPath.isEmpty ? "?" : loomKernelPath)"))
+                                     : "OpenBLAS \(blasCore), Loom \(loomKernelPath.isEmpty ? "?" : loomKernelPath), "
+                                       + "kernel revision \(loomKernelRevision == 0 ? "not recorded" : String(loomKernelRevision))"))
         out.append("parameters  \(parameterCount)")
         let mean = preprocessing.mean.map(Self.num).joined(separator: ", ")
         let std = preprocessing.std.map(Self.num).joined(separator: ", ")
@@ -80,7 +81,8 @@ extension CheckpointInspection {
                                  ("step_in_epoch", .int(sampler.stepInEpoch))])),
             ("optimizer", .object([("kind", .string(optimizerKind)), ("step", .int(optimizerStep))])),
             ("dataset_fingerprint", .string(datasetFingerprint)), ("parameter_count", .int(parameterCount)),
-            ("kernels", .object([("blas_core", .string(blasCore)), ("loom_kernel_path", .string(loomKernelPath))])),
+            ("kernels", .object([("blas_core", .string(blasCore)), ("loom_kernel_path", .string(loomKernelPath)),
+                                  ("loom_kernel_revision", .int(loomKernelRevision))])),
             ("preprocessing", .object([("scale", .number(preprocessing.scale)),
                                        ("mean", .array(preprocessing.mean.map { .number($0) })),
                                        ("std", .array(preprocessing.std.map { .number($0) }))])),

@@ -23,6 +23,8 @@ public struct CheckpointInspection: Sendable {
     /// empty when not recorded).
     public var blasCore: String
     public var loomKernelPath: String
+    /// `CheckpointContents.loomKernelRevision` (0 when not recorded).
+    public var loomKernelRevision: Int = 0
     /// Trainable parameter elements (model tensors without batch-norm running statistics).
     public var parameterCount: Int
     /// The run's configuration, YAML.
@@ -62,7 +64,7 @@ public struct CheckpointInspection: Sendable {
             createdUTC: c.createdUTC, step: c.step, epoch: c.epoch, stepInEpoch: c.stepInEpoch,
             lr: c.schedule.lr, schedule: c.schedule, sampler: c.sampler, optimizerKind: c.optimizer.kind,
             optimizerStep: c.optimizer.step, datasetFingerprint: c.datasetFingerprint,
-            blasCore: c.blasCore, loomKernelPath: c.loomKernelPath,
+            blasCore: c.blasCore, loomKernelPath: c.loomKernelPath, loomKernelRevision: c.loomKernelRevision,
             parameterCount: c.parameterCount, config: c.config, preprocessing: c.preprocessing,
             metrics: c.metrics, calibration: c.calibration, batchNormLayers: c.batchNormLayers,
             numBatchesTracked: c.numBatchesTracked, tensors: tensors,

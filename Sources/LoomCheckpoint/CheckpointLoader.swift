@@ -96,6 +96,7 @@ struct CheckpointLoader {
             createdUTC: try attrs.optionalString("created_utc", on: "/") ?? "")
         c.blasCore = try attrs.optionalString("blas_core", on: "/") ?? ""
         c.loomKernelPath = try attrs.optionalString("loom_kernel_path", on: "/") ?? ""
+        c.loomKernelRevision = try attrs.optionalInt("loom_kernel_revision", on: "/") ?? 0
         for name in try root.children("rng") {
             c.rngStates[name] = try readScalar(UInt64.self, "rng/" + name, expected: [.uint64, .int64])
         }

@@ -77,6 +77,7 @@ struct CheckpointLayoutWriter {
         try root.setAttribute("dataset_fingerprint", c.datasetFingerprint, on: "/")
         if !c.blasCore.isEmpty { try root.setAttribute("blas_core", c.blasCore, on: "/") }
         if !c.loomKernelPath.isEmpty { try root.setAttribute("loom_kernel_path", c.loomKernelPath, on: "/") }
+        if c.loomKernelRevision > 0 { try root.setAttribute("loom_kernel_revision", c.loomKernelRevision, on: "/") }
     }
 
     /// `/model/<layer>/<param>` float32 in PyTorch layout, plus int64 `num_batches_tracked`.

@@ -109,7 +109,10 @@ extension ClusterExecutor {
             logger.warning("admitting worker \(name) with other kernels (--allow-mixed-kernels): it computes with \(hello.kernels), the run with \(run); from now on the run's weights are reproducible only to rounding, not bitwise")
             return nil
         }
-        return "the worker computes with \(hello.kernels) but the run computes with \(run): its gradients would round differently and the run would no longer be bitwise reproducible; start the worker with OPENBLAS_CORETYPE=\(run.blasCore), or the coordinator with --allow-mixed-kernels"
+        let cure = hello.kernels.revision != run.revision
+            ? "run the worker from the same Loom build as the run's (kernel revision \(run.revision))"
+            : "start the worker with OPENBLAS_CORETYPE=\(run.blasCore)"
+        return "the worker computes with \(hello.kernels) but the run computes with \(run): its gradients would round differently and the run would no longer be bitwise reproducible; \(cure), or start the coordinator with --allow-mixed-kernels"
     }
 
     /// The worker's results region if its hello offers shared memory that checks out: it

@@ -1,5 +1,5 @@
 // The kernels a hello names, read as LoomKernels' `KernelIdentity` (the wire carries the
-// two strings; what they mean for admission is the cluster's business).
+// two strings and the revision; what they mean for admission is the cluster's business).
 
 import LoomKernels
 import LoomWire
@@ -10,12 +10,12 @@ extension Hello {
                 sharedMemory: SharedMemoryOffer? = nil, kernels: KernelIdentity = .current) {
         self.init(hostname: hostname, pid: pid, cores: cores, datasetFingerprint: datasetFingerprint,
                   hasLocalData: hasLocalData, sharedMemory: sharedMemory, blasCore: kernels.blasCore,
-                  kernelPath: kernels.loomPath)
+                  kernelPath: kernels.loomPath, kernelRevision: kernels.revision)
     }
 
     /// The kernels the worker computes with.
     public var kernels: KernelIdentity {
-        get { KernelIdentity(blasCore: blasCore, loomPath: kernelPath) }
-        set { blasCore = newValue.blasCore; kernelPath = newValue.loomPath }
+        get { KernelIdentity(blasCore: blasCore, loomPath: kernelPath, revision: kernelRevision) }
+        set { blasCore = newValue.blasCore; kernelPath = newValue.loomPath; kernelRevision = newValue.revision }
     }
 }

@@ -62,17 +62,28 @@ public struct KernelPathError: Error, CustomStringConvertible, Equatable {
     }
 }
 
-/// The kernels a process computes with: OpenBLAS's core type and Loom's own path.
+/// The kernels a process computes with: OpenBLAS's core type, Loom's own path and the
+/// revision of Loom's arithmetic.
 public struct KernelIdentity: Equatable, Sendable, CustomStringConvertible {
     /// OpenBLAS's core name (`openblas_get_corename`), e.g. "SkylakeX".
     public var blasCore: String
     /// Loom's own kernels' instruction path, e.g. "avx512".
     public var loomPath: String
+    /// Which arithmetic Loom's own kernels compute (`revision` of the build that wrote it;
+    /// 0 when not recorded: checkpoints and workers from before revisions were kept).
+    public var revision: Int
 
-    public init(blasCore: String, loomPath: String) {
+    public init(blasCore: String, loomPath: String, revision: Int = KernelIdentity.revision) {
         self.blasCore = blasCore
         self.loomPath = loomPath
+        self.revision = revision
     }
+
+    /// The arithmetic of this build's kernels. It goes up by one with every change that
+    /// makes a kernel compute other bits for the same inputs (another summation order,
+    /// another algorithm for a shape), so that a worker or a checkpoint of another build is
+    /// recognised as computing other bits. docs/KERNELS.md ("Kernel revisions") lists them.
+    public static let revision = 1
 
     /// This process's kernels.
     public static var current: KernelIdentity {
@@ -80,10 +91,13 @@ public struct KernelIdentity: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// Whether a worker with `other` computes the same bits as this: the BLAS core must match
-    /// (case aside); Loom's paths compute the same bits, so they need not.
+    /// (case aside), and so must the kernel revision; Loom's paths compute the same bits, so
+    /// they need not.
     public func computesSameBits(as other: KernelIdentity) -> Bool {
-        blasCore.lowercased() == other.blasCore.lowercased()
+        blasCore.lowercased() == other.blasCore.lowercased() && revision == other.revision
     }
 
-    public var description: String { "OpenBLAS \(blasCore), Loom \(loomPath)" }
+    public var description: String {
+        "OpenBLAS \(blasCore), Loom \(loomPath), kernel revision \(revision == 0 ? "not recorded" : String(revision))"
+    }
 }

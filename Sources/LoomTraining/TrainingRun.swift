@@ -134,7 +134,8 @@ public final class TrainingRun {
         try state.restore(from: point.contents)
         runID = point.contents.runID
         if !point.contents.blasCore.isEmpty {
-            resumedKernels = KernelIdentity(blasCore: point.contents.blasCore, loomPath: point.contents.loomKernelPath)
+            resumedKernels = KernelIdentity(blasCore: point.contents.blasCore, loomPath: point.contents.loomKernelPath,
+                                            revision: point.contents.loomKernelRevision)
         }
         lastCheckpointStep = state.step
         configChangeLog = ConfigChangeLog.lines(point.contents.extraAttributes[ConfigChangeLog.attribute])
@@ -359,6 +360,7 @@ public final class TrainingRun {
         if let kernels = kernels ?? resumedKernels {
             contents.blasCore = kernels.blasCore
             contents.loomKernelPath = kernels.loomPath
+            contents.loomKernelRevision = kernels.revision
         }
         // Who computed the run, for reports: not part of the weights or the history, so
         // runs on different numbers of workers keep identical histories.

@@ -27,13 +27,17 @@ public struct Hello: Equatable, Sendable, Codable {
     /// `KernelIdentity`; the wire carries them as the strings they are).
     public var blasCore: String
     public var kernelPath: String
+    /// The revision of Loom's arithmetic the worker computes with (`kernel_revision`;
+    /// optional on the wire, absent reads 0: a worker from before revisions were sent).
+    public var kernelRevision: Int
 
     public init(protocolVersion: UInt16 = WireHeader.protocolVersion, hostname: String, pid: Int,
                 cores: Int, datasetFingerprint: String, hasLocalData: Bool, sharedMemory: SharedMemoryOffer? = nil,
-                blasCore: String, kernelPath: String) {
+                blasCore: String, kernelPath: String, kernelRevision: Int = 0) {
         self.sharedMemory = sharedMemory
         self.blasCore = blasCore
         self.kernelPath = kernelPath
+        self.kernelRevision = kernelRevision
         self.protocolVersion = protocolVersion
         self.hostname = hostname
         self.pid = pid
@@ -46,7 +50,7 @@ public struct Hello: Equatable, Sendable, Codable {
         case protocolVersion = "protocol_version", hostname, pid, cores
         case datasetFingerprint = "dataset_fingerprint", hasLocalData = "has_local_data"
         case sharedMemory = "shared_memory"
-        case blasCore = "blas_core", kernelPath = "kernel_path"
+        case blasCore = "blas_core", kernelPath = "kernel_path", kernelRevision = "kernel_revision"
     }
 
     /// Reads `protocol_version` as a plain integer first: Foundation reports a number out of
@@ -66,6 +70,7 @@ public struct Hello: Equatable, Sendable, Codable {
         sharedMemory = try c.decodeIfPresent(SharedMemoryOffer.self, forKey: .sharedMemory)
         blasCore = try c.decode(String.self, forKey: .blasCore)
         kernelPath = try c.decode(String.self, forKey: .kernelPath)
+        kernelRevision = try c.decodeIfPresent(Int.self, forKey: .kernelRevision) ?? 0
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -79,6 +84,7 @@ public struct Hello: Equatable, Sendable, Codable {
         try c.encodeIfPresent(sharedMemory, forKey: .sharedMemory)
         try c.encode(blasCore, forKey: .blasCore)
         try c.encode(kernelPath, forKey: .kernelPath)
+        try c.encode(kernelRevision, forKey: .kernelRevision)
     }
 
     /// R13 range checks; the header's version was already checked equal to ours (R3).
@@ -92,6 +98,9 @@ public struct Hello: Equatable, Sendable, Codable {
             guard (1...64).contains(value.utf8.count), value.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
                 throw .json(type: .hello, rule: "\(name) is not 1-64 printable ASCII characters without spaces")
             }
+        }
+        guard (0...65535).contains(kernelRevision) else {
+            throw .json(type: .hello, rule: "kernel_revision \(kernelRevision) is not in 0...65535")
         }
         if let offer = sharedMemory {
             for (name, token) in [("weights_token", offer.weightsToken), ("results_token", offer.resultsToken)] {

@@ -65,6 +65,15 @@ struct BLASCoreChoiceTests {
         #expect(!a.computesSameBits(as: KernelIdentity(blasCore: "Haswell", loomPath: "avx512")))
     }
 
+    @Test func kernelsOfAnotherRevisionComputeOtherBits() {
+        let now = KernelIdentity(blasCore: "SkylakeX", loomPath: "avx512")
+        #expect(now.revision == KernelIdentity.revision && KernelIdentity.current.revision == KernelIdentity.revision)
+        let older = KernelIdentity(blasCore: "SkylakeX", loomPath: "avx512", revision: KernelIdentity.revision - 1)
+        #expect(!now.computesSameBits(as: older) && !older.computesSameBits(as: now))
+        #expect(older.description.hasSuffix(KernelIdentity.revision == 1 ? "kernel revision not recorded"
+                                                                          : "kernel revision \(KernelIdentity.revision - 1)"))
+    }
+
     @Test func thisProcessReportsTheCoreOpenBLASRuns() {
         #expect(!BLAS.coreName.isEmpty && BLAS.coreName != "unknown")
         #expect(KernelIdentity.current.loomPath == KernelPath.current.rawValue)

@@ -15,6 +15,23 @@ struct HelloKernelsTests {
         #expect(try Message.decode(frames, expectedRunID: nil) == .hello(hello))
     }
 
+    @Test func theKernelRevisionRoundTripsAndReadsZeroWhenAbsent() throws {
+        var hello = SampleMessages.hello
+        hello.kernelRevision = 7
+        let frames = Message.hello(hello).encode()
+        #expect(String(decoding: frames[1], as: UTF8.self).contains("\"kernel_revision\":7"))
+        #expect(try Message.decode(frames, expectedRunID: nil) == .hello(hello))
+        let body = #"{"protocol_version":3,"hostname":"a","pid":1,"cores":2,"dataset_fingerprint":"","has_local_data":false,"blas_core":"Zen","kernel_path":"sse2"}"#
+        let header = WireHeader(type: .hello, runID: 0, payloadFrameCount: 1, payloadBytes: UInt64(body.utf8.count))
+        guard case .hello(let old) = try Message.decode([header.encode(), Array(body.utf8)], expectedRunID: nil) else {
+            Issue.record("a hello without kernel_revision still decodes"); return
+        }
+        #expect(old.kernelRevision == 0)
+        hello.kernelRevision = -1
+        #expect(decodeError(Message.hello(hello).encode(), expectedRunID: nil)
+                == .json(type: .hello, rule: "kernel_revision -1 is not in 0...65535"))
+    }
+
     @Test func aHelloWithoutTheKernelsIsRejected() {
         let body = #"{"protocol_version":3,"hostname":"a","pid":1,"cores":2,"dataset_fingerprint":"","has_local_data":false,"kernel_path":"sse2"}"#
         let header = WireHeader(type: .hello, runID: 0, payloadFrameCount: 1, payloadBytes: UInt64(body.utf8.count))

@@ -217,6 +217,180 @@ static void L(lane_dweight_block)(float *sum, const float *dyv, long dy_row, con
     }
 }
 
+#if LOOM_MASKED == 2
+// Register-blocked forms of lane_dweight and of lane_row for y and dx (AVX-512, 32 registers), for
+// kernels 3 and 5 of stride 1 or 2 and output rows of at most 16 vectors: a row of dy stays
+// in registers and each vector of x (dweight) or of dy (dx) is loaded once for all the taps
+// of a kernel row that use it, about half a load per multiply-add where the loops above
+// make more than one. The same products, summed in the same order: the same bits.
+#define LOOM_UNROLL _Pragma("clang loop unroll(full)")
+
+/// sum[16·(ky·K + kx)] for the taps of kernel row ky, as lane_dweight computes them, for
+/// output rows of OW (≤ 16) vectors.
+static LOOM_INLINE void L(lane_dweight_rows)(float *sum, const float *dyv, long dy_row, const float *xv, long x_row,
+                                             long oh, long ky, const struct dw_ahead *ahead, const int K, const int S,
+                                             const int OW) {
+    v16f total[5];
+    LOOM_UNROLL for (int kx = 0; kx < K; kx++) total[kx] = (v16f){0};
+    for (long oy = 0; oy < oh; oy++) {
+        // A share of the next block's lines asked for per output row.
+        for (int i = 0; i < 2; i++) {
+            long part = (ahead->n[i] + oh - 1) / oh, lo = oy * part, hi = lo + part < ahead->n[i] ? lo + part : ahead->n[i];
+            for (long f = lo; f < hi; f += 16) _mm_prefetch((const char *)(ahead->p[i] + f), _MM_HINT_T1);
+        }
+        const float *d = dyv + oy * dy_row, *x = xv + (oy * S + ky) * x_row;
+        v16f g[16], row[5];
+        LOOM_UNROLL for (int j = 0; j < OW; j++) g[j] = L(load)(d + 16 * j);
+        LOOM_UNROLL for (int kx = 0; kx < K; kx++) row[kx] = (v16f){0};
+        // Column c of x's row serves tap kx at output column (c − kx) / S: the row sums still
+        // take their columns in order.
+        LOOM_UNROLL for (int c = 0; c < (OW - 1) * S + K; c++) {
+            v16f xc = L(load)(x + 16 * c);
+            LOOM_UNROLL for (int kx = 0; kx < K; kx++)
+                if (c >= kx && (c - kx) % S == 0 && (c - kx) / S < OW) row[kx] += g[(c - kx) / S] * xc;
+        }
+        LOOM_UNROLL for (int kx = 0; kx < K; kx++) total[kx] += row[kx];
+    }
+    LOOM_UNROLL for (int kx = 0; kx < K; kx++) L(store)(sum + 16 * (ky * K + kx), total[kx]);
+}
+
+/// R (≤ 8) outputs (out + r·out_step) of dx's phase (a, b), as lane_row computes them: for
+/// each kernel row ky ≡ a (mod S) of the phase, dy's row (column 0 at dyrow − 16·jy·dwp,
+/// jy = (ky − a) / S) is loaded once and shared by the row's taps kx ≡ b, whose weights come
+/// in phase order from wv.
+static LOOM_INLINE void L(lane_dx_rows)(float *out, long out_step, const float *dyrow, long dwp, const float *wv,
+                                        long a, long b, const int K, const int S, const int R) {
+    const int J = (K - 1) / S;   // the most rows and columns a phase's taps reach back
+    v16f acc[8];
+    LOOM_UNROLL for (int r = 0; r < R; r++) acc[r] = (v16f){0};
+    LOOM_UNROLL for (int jy = 0; jy <= J; jy++) {
+        if (a + jy * S < K) {
+            // Columns −J..R − 1 of this kernel row: d[m + J] holds column m.
+            const float *p = dyrow - 16 * jy * dwp;
+            v16f d[8 + 4];
+            LOOM_UNROLL for (int m = 0; m < R + J; m++) d[m] = L(load)(p + 16 * (m - J));
+            LOOM_UNROLL for (int jx = 0; jx <= J; jx++) {
+                if (b + jx * S < K) {
+                    v16f w = L(load)(wv);
+                    wv += 16;
+                    LOOM_UNROLL for (int r = 0; r < R; r++) acc[r] += w * d[r - jx + J];
+                }
+            }
+        }
+    }
+    LOOM_UNROLL for (int r = 0; r < R; r++) L(store)(out + r * out_step, acc[r]);
+}
+
+/// R (≤ 8) output vectors of y's row (out + 16·r), as lane_row computes them: the start, then
+/// each tap in (ky, kx) order. Per kernel row the K weights stay in registers and each vector
+/// of x's row (column 0 at xrow + 16·ky·wp) is loaded once for the taps that read it.
+static LOOM_INLINE void L(lane_y_rows)(float *out, const float *xrow, long wp, const float *wv, v16f start,
+                                       const int K, const int S, const int R) {
+    v16f acc[8];
+    LOOM_UNROLL for (int r = 0; r < R; r++) acc[r] = start;
+    LOOM_UNROLL for (int ky = 0; ky < K; ky++) {
+        const float *p = xrow + 16 * ky * wp;
+        v16f w[5];
+        LOOM_UNROLL for (int kx = 0; kx < K; kx++) w[kx] = L(load)(wv + 16 * (ky * K + kx));
+        // Column c serves tap kx of output (c − kx) / S: each output still takes kx in order.
+        LOOM_UNROLL for (int c = 0; c < (R - 1) * S + K; c++) {
+            v16f xc = L(load)(p + 16 * c);
+            LOOM_UNROLL for (int kx = 0; kx < K; kx++)
+                if (c >= kx && (c - kx) % S == 0 && (c - kx) / S < R) acc[(c - kx) / S] += w[kx] * xc;
+        }
+    }
+    LOOM_UNROLL for (int r = 0; r < R; r++) L(store)(out + 16 * r, acc[r]);
+}
+
+#define LOOM_CASES8(call) call(1) call(2) call(3) call(4) call(5) call(6) call(7) call(8)
+#define LOOM_CASES16(call) LOOM_CASES8(call) call(9) call(10) call(11) call(12) call(13) call(14) call(15) call(16)
+
+/// lane_dweight_rows for a row length ow (1 to 16) known only at run time.
+static LOOM_INLINE void L(lane_dweight_rows_n)(float *sum, const float *dyv, long dy_row, const float *xv, long x_row,
+                                               long oh, long ky, const struct dw_ahead *ahead, const int K, const int S,
+                                               long ow) {
+    switch (ow) {
+#define LOOM_CASE(n)                                                                                              \
+    case n: L(lane_dweight_rows)(sum, dyv, dy_row, xv, x_row, oh, ky, ahead, K, S, n); break;
+        LOOM_CASES16(LOOM_CASE)
+#undef LOOM_CASE
+    default: break;
+    }
+}
+
+/// lane_dx_rows for R outputs known only at run time, 8 at a time.
+static LOOM_INLINE void L(lane_dx_rows_n)(float *out, long out_step, const float *dyrow, long dwp, const float *wv,
+                                          long a, long b, const int K, const int S, long R) {
+    for (long r0 = 0; r0 < R; r0 += 8) {
+        switch (R - r0 < 8 ? R - r0 : 8) {
+#define LOOM_CASE(n)                                                                                              \
+    case n: L(lane_dx_rows)(out + r0 * out_step, out_step, dyrow + 16 * r0, dwp, wv, a, b, K, S, n); break;
+            LOOM_CASES8(LOOM_CASE)
+#undef LOOM_CASE
+        default: break;
+        }
+    }
+}
+
+/// The kernel row ky of the weight gradient, by the register-blocked rows.
+static void L(lane_dweight_row)(float *sum, const float *dyv, long dy_row, const float *xv, long x_row,
+                                const struct dw_lanes *g, long ky, const struct dw_ahead *ahead) {
+    switch (g->k * 4 + g->stride) {
+    case 13: L(lane_dweight_rows_n)(sum, dyv, dy_row, xv, x_row, g->oh, ky, ahead, 3, 1, g->ow); break;
+    case 14: L(lane_dweight_rows_n)(sum, dyv, dy_row, xv, x_row, g->oh, ky, ahead, 3, 2, g->ow); break;
+    case 21: L(lane_dweight_rows_n)(sum, dyv, dy_row, xv, x_row, g->oh, ky, ahead, 5, 1, g->ow); break;
+    case 22: L(lane_dweight_rows_n)(sum, dyv, dy_row, xv, x_row, g->oh, ky, ahead, 5, 2, g->ow); break;
+    default: break;
+    }
+}
+
+/// R outputs of dx's phase (a, b), by the register-blocked rows.
+static void L(lane_dx_phase)(float *out, long out_step, const float *dyrow, const float *wv, const struct dw_lanes *g,
+                             long a, long b, long R) {
+    switch (g->k * 4 + g->stride) {
+    case 13: L(lane_dx_rows_n)(out, out_step, dyrow, g->dwp, wv, a, b, 3, 1, R); break;
+    case 14: L(lane_dx_rows_n)(out, out_step, dyrow, g->dwp, wv, a, b, 3, 2, R); break;
+    case 21: L(lane_dx_rows_n)(out, out_step, dyrow, g->dwp, wv, a, b, 5, 1, R); break;
+    case 22: L(lane_dx_rows_n)(out, out_step, dyrow, g->dwp, wv, a, b, 5, 2, R); break;
+    default: break;
+    }
+}
+
+/// lane_y_rows for a row of ow outputs known only at run time, 8 at a time.
+static LOOM_INLINE void L(lane_y_rows_n)(float *out, const float *xrow, long wp, const float *wv, v16f start,
+                                         const int K, const int S, long ow) {
+    for (long r0 = 0; r0 < ow; r0 += 8) {
+        switch (ow - r0 < 8 ? ow - r0 : 8) {
+#define LOOM_CASE(n)                                                                                              \
+    case n: L(lane_y_rows)(out + 16 * r0, xrow + 16 * r0 * S, wp, wv, start, K, S, n); break;
+            LOOM_CASES8(LOOM_CASE)
+#undef LOOM_CASE
+        default: break;
+        }
+    }
+}
+
+/// A row of y by the register-blocked rows.
+static void L(lane_y_row)(float *out, const float *xrow, const float *wv, v16f start, const struct dw_lanes *g) {
+    switch (g->k * 4 + g->stride) {
+    case 13: L(lane_y_rows_n)(out, xrow, g->wp, wv, start, 3, 1, g->ow); break;
+    case 14: L(lane_y_rows_n)(out, xrow, g->wp, wv, start, 3, 2, g->ow); break;
+    case 21: L(lane_y_rows_n)(out, xrow, g->wp, wv, start, 5, 1, g->ow); break;
+    case 22: L(lane_y_rows_n)(out, xrow, g->wp, wv, start, 5, 2, g->ow); break;
+    default: break;
+    }
+}
+
+/// Whether the register-blocked rows take a shape: kernels 3 and 5 of stride 1 or 2, output
+/// rows of at most 16 vectors.
+static inline int L(lane_rows_take)(const struct dw_lanes *g) {
+    return (g->k == 3 || g->k == 5) && (g->stride == 1 || g->stride == 2) && g->ow <= 16;
+}
+#undef LOOM_CASES8
+#undef LOOM_CASES16
+#undef LOOM_UNROLL
+#endif
+
 /// Asks for the cache lines of [p, p + n) (n floats) ahead of their use: the transposition
 /// reads 16 planes side by side, a pattern the hardware prefetchers do not follow.
 static inline void L(prefetch)(const float *p, long n) {
@@ -235,6 +409,9 @@ static LOOM_NO_MEMCPY void L(depthwise_lanes_forward)(float *y, const float *x, 
     dw_lanes_weights(m.weight, weight, g, 0);
     v16f zero = {0};
     long total = (long)batch * g->channels * in_plane;
+#if LOOM_MASKED == 2
+    const int rows = L(lane_rows_take)(g);
+#endif
     for (size_t n = 0; n < batch; n++) {
         for (long b = 0; b < g->blocks; b++) {
             long c0 = 16 * b, nc = g->channels - c0 < 16 ? g->channels - c0 : 16;
@@ -252,6 +429,12 @@ static LOOM_NO_MEMCPY void L(depthwise_lanes_forward)(float *y, const float *x, 
                 // And this block's lines of y, for the transposition out.
                 if (oy * 16 * g->ow < nc * out_plane)
                     L(prefetch_write)(y + first * out_plane + oy * 16 * g->ow, 16 * g->ow);
+#if LOOM_MASKED == 2
+                if (rows) {
+                    L(lane_y_row)(m.y + 16 * oy * g->ow, m.x + 16 * oy * g->stride * g->wp, m.weight + 16 * b * taps, start, g);
+                    continue;
+                }
+#endif
                 L(lane_row)(m.y + 16 * oy * g->ow, 16, m.x + 16 * oy * g->stride * g->wp, 16 * g->stride, m.offset,
                             m.weight + 16 * b * taps, taps, start, g->ow);
             }
@@ -269,6 +452,9 @@ static LOOM_NO_MEMCPY void L(depthwise_lanes_backward)(float *dx, float *dweight
     dw_lanes_weights(m.dweight, dweight, g, 0);
     v16f zero = {0};
     const float *dy_interior = m.dy + 16 * (border * g->dwp + border);
+#if LOOM_MASKED == 2
+    const int rows = L(lane_rows_take)(g);
+#endif
     long x_total = (long)batch * g->channels * in_plane, dy_total = (long)batch * g->channels * out_plane;
     for (size_t n = 0; n < batch; n++) {
         for (long b = 0; b < g->blocks; b++) {
@@ -284,6 +470,21 @@ static LOOM_NO_MEMCPY void L(depthwise_lanes_backward)(float *dx, float *dweight
             if (dy_left > 16 * out_plane) dy_left = 16 * out_plane;
             const float *next_x = x + (x_left > 0 ? (first + nc) * in_plane : 0);
             const float *next_dy = dy + (dy_left > 0 ? (first + nc) * out_plane : 0);
+#if LOOM_MASKED == 2
+            if (rows) {
+                // The weight gradient a kernel row at a time, a slice of the next block asked for per
+                // output row.
+                long x_slice = (x_left + g->k - 1) / g->k, dy_slice = (dy_left + g->k - 1) / g->k;
+                for (long ky = 0; ky < g->k; ky++) {
+                    struct dw_ahead ahead = {{next_x + ky * x_slice, next_dy + ky * dy_slice}, {0, 0}};
+                    if (ky * x_slice < x_left) ahead.n[0] = (ky + 1) * x_slice > x_left ? x_left - ky * x_slice : x_slice;
+                    if (ky * dy_slice < dy_left)
+                        ahead.n[1] = (ky + 1) * dy_slice > dy_left ? dy_left - ky * dy_slice : dy_slice;
+                    L(lane_dweight_row)(m.sums, dy_interior, 16 * g->dwp, m.x, 16 * g->wp, g, ky, &ahead);
+                }
+            } else
+#endif
+            {
             // The weight gradient, taps in blocks of about equal size.
             long blocks = (taps + LOOM_LANE_TAPS - 1) / LOOM_LANE_TAPS;
             long x_slice = (x_left + blocks - 1) / blocks, dy_slice = (dy_left + blocks - 1) / blocks;
@@ -297,6 +498,7 @@ static LOOM_NO_MEMCPY void L(depthwise_lanes_backward)(float *dx, float *dweight
                                       g->oh, g->ow, count);
                 t += count;
             }
+            }
             float *acc = m.dweight + 16 * b * taps;
             for (long t = 0; t < taps; t++) L(store)(acc + 16 * t, L(load)(acc + 16 * t) + L(load)(m.sums + 16 * t));
             if (!dx) continue;
@@ -309,6 +511,14 @@ static LOOM_NO_MEMCPY void L(depthwise_lanes_backward)(float *dx, float *dweight
                     long ix0 = ((c - g->p) % s + s) % s;
                     if (ix0 >= g->w) continue;
                     long phase = a * s + c, t0 = m.phase[phase], count = m.phase[phase + 1] - t0;
+#if LOOM_MASKED == 2
+                    if (rows) {
+                        const float *dyrow = m.dy + 16 * ((ry + border) * g->dwp + (ix0 + g->p) / s + border);
+                        L(lane_dx_phase)(m.dx + 16 * (iy * g->w + ix0), 16 * s, dyrow, wv + 16 * t0, g, a, c,
+                                         (g->w - ix0 + s - 1) / s);
+                        continue;
+                    }
+#endif
                     L(lane_row)(m.dx + 16 * (iy * g->w + ix0), 16 * s, m.dy + 16 * (ry * g->dwp + (ix0 + g->p) / s), 16,
                                 m.dx_offset + t0, wv + 16 * t0, count, zero, (g->w - ix0 + s - 1) / s);
                 }

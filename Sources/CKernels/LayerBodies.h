@@ -429,6 +429,62 @@ static LOOM_INLINE void L(dweight_taps)(float *dweight, const float *dygrid, con
     }
 }
 
+#if LOOM_MASKED == 2
+// A 3 × 3 kernel of stride 1 on padded rows of exactly 16 floats (wq = 16: 14 × 14 planes
+// with p = 1), AVX-512: every row of the grid is one vector, so a row of x serves the three
+// kernel rows at once. The same products, added in the same order, as dweight_taps and the
+// gathered dx's tap_grid: the same bits with about half the loads.
+
+/// dweight_taps over all nine taps: vector j (= output row j) in partial sum j mod 2.
+static void L(dweight_rows16)(float *dweight, const float *dygrid, const float *planes, long oh) {
+    v16f acc[2][9];
+    for (int p = 0; p < 2; p++)
+        for (int t = 0; t < 9; t++) acc[p][t] = (v16f){0};
+    for (long r = 0; r < oh + 2; r++) {
+        v16f xs[3];
+        for (int kx = 0; kx < 3; kx++) xs[kx] = L(load)(planes + 16 * r + kx);
+        for (int ky = 0; ky < 3; ky++) {
+            long j = r - ky;
+            if (j < 0 || j >= oh) continue;
+            v16f d = L(load)(dygrid + 16 * j);
+            if (j & 1)
+                for (int kx = 0; kx < 3; kx++) acc[1][3 * ky + kx] += d * xs[kx];
+            else
+                for (int kx = 0; kx < 3; kx++) acc[0][3 * ky + kx] += d * xs[kx];
+        }
+    }
+    float sums[8];
+    L(hsum4)(sums, acc[0][0] + acc[1][0], acc[0][1] + acc[1][1], acc[0][2] + acc[1][2], acc[0][3] + acc[1][3]);
+    L(hsum4)(sums + 4, acc[0][4] + acc[1][4], acc[0][5] + acc[1][5], acc[0][6] + acc[1][6], acc[0][7] + acc[1][7]);
+    for (int t = 0; t < 8; t++) dweight[t] += sums[t];
+    dweight[8] += L(hsum)(acc[0][8] + acc[1][8]);
+}
+
+/// The gathered dx: row j sums, from 0, w(ky, kx)·dyp[16·(j + 2 − ky) + 2 − kx] in (ky, kx)
+/// order. The rows of dyp go from the last down, so each dx row meets ky = 0 first; a row is
+/// complete, and written whole to dxgrid + 16·j, once ky = 2 has passed. (Into the grid, not
+/// straight into dx: masked stores to lines not yet in the cache, one per row, cost more on
+/// Zen 4 than the copy out: 144-channel 14 × 14 layer, caches cold, 1300 against 800 µs.)
+static void L(dx_rows16)(float *dxgrid, const float *dyp, const float *wc, long h) {
+    v16f wt[9];
+    for (int t = 0; t < 9; t++) wt[t] = L(splat)(wc[t]);
+    v16f acc[3] = {{0}, {0}, {0}};   // acc[i]: dx row R − 2 + i
+    for (long R = h + 1; R >= 0; R--) {
+        v16f ds[3];
+        for (int kx = 0; kx < 3; kx++) ds[kx] = L(load)(dyp + 16 * R + 2 - kx);
+        acc[0] = (v16f){0};
+        for (int ky = 0; ky < 3; ky++) {
+            long j = R - 2 + ky;
+            if (j < 0 || j >= h) continue;
+            for (int kx = 0; kx < 3; kx++) acc[ky] += wt[3 * ky + kx] * ds[kx];
+        }
+        if (R < h) L(store)(dxgrid + 16 * R, acc[2]);
+        acc[2] = acc[1];
+        acc[1] = acc[0];
+    }
+}
+#endif
+
 static LOOM_NO_MEMCPY void L(depthwise_backward)(float *dx, float *dweight, float *dbias, const float *dy, const float *x,
                                   const float *weight, size_t batch, const struct dw_geometry *g, float *scratch) {
     long k = g->k, s = g->stride, taps = k * k;
@@ -459,6 +515,9 @@ static LOOM_NO_MEMCPY void L(depthwise_backward)(float *dx, float *dweight, floa
             dx_offset[ky * k + kx] = (k - 1 - ky) * g->wq + (k - 1 - kx);
         }
     long in_plane = g->h * g->w, out_plane = g->oh * g->ow;
+#if LOOM_MASKED == 2
+    const int rows16 = k == 3 && s == 1 && g->wq == 16 && g->dx_gather;
+#endif
     for (size_t n = 0; n < batch; n++) {
         for (long c = 0; c < g->channels; c++) {
             long plane = (long)n * g->channels + c;
@@ -469,6 +528,17 @@ static LOOM_NO_MEMCPY void L(depthwise_backward)(float *dx, float *dweight, floa
             for (long oy = 0; oy < g->oh; oy++)
                 L(put_row)(grid + oy * g->wq, dyp_in + oy * g->ow, g->ow, dyp_in + out_plane);
             if (dbias) dbias[c] += loom_sum(dyp_in, (size_t)out_plane);
+#if LOOM_MASKED == 2
+            if (rows16) {
+                L(dweight_rows16)(dweight + c * taps, grid, planes, g->oh);
+                if (dx) {
+                    float *dxp = dx + plane * in_plane, *dx_end = dxp + in_plane;
+                    L(dx_rows16)(dxgrid, dyp, wc, g->h);
+                    for (long iy = 0; iy < g->h; iy++) L(take_row)(dxp + iy * g->w, dxgrid + 16 * iy, g->w, dx_end);
+                }
+                continue;
+            }
+#endif
             long t = 0;
             for (; t + 4 <= taps; t += 4) L(dweight_taps)(dweight + c * taps + t, grid, planes, offset + t, g->grid, 4);
             switch (taps - t) {

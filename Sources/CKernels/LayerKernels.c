@@ -113,6 +113,12 @@ static struct dw_lanes dw_lanes_geometry(const struct loom_depthwise_shape *s) {
     return g;
 }
 
+/// Lines to ask for ahead of their use: n[i] floats from p[i].
+struct dw_ahead {
+    const float *p[2];
+    long n[2];
+};
+
 /// Pointers into the lane kernel's scratch.
 struct dw_lanes_scratch {
     float *x, *y, *dy, *dx, *weight, *dweight, *sums;

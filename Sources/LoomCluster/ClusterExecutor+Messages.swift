@@ -10,7 +10,8 @@ extension ClusterExecutor {
     func handle(_ envelope: Envelope, state: TrainingState?) {
         let peer = envelope.peer
         handlingAddress = envelope.peerAddress
-        defer { handlingAddress = nil }
+        handlingKey = envelope.peerKey
+        defer { handlingAddress = nil; handlingKey = nil }
         if let why = excluded[peer] {
             return reject(peer, "excluded peer", "a message from a worker excluded from the run (\(why))")
         }

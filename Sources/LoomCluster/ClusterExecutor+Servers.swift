@@ -92,6 +92,15 @@ extension ClusterExecutor {
 
     private func admitServer(_ hello: ShardBody, from peer: PeerID) {
         if servers[peer] != nil { return }
+        // A server serves workers with the key pair it connected here with: the key it
+        // announces (which workers will demand at its endpoint) must be the one its CURVE
+        // handshake with this coordinator proved. Otherwise an admitted key could send
+        // workers to a process holding another key.
+        if let announced = hello.publicKey, let proven = handlingKey, announced != proven {
+            logger.error("refusing shard server \(peer) (\(hello.endpoint ?? "")): its hello announces CURVE key \(announced), but it connected with key \(proven)")
+            try? transport.send(.refuse(Refusal(runID: runID, reason: "the server_hello's public_key is not the CURVE key this connection was made with")), to: peer)
+            return
+        }
         guard let slices else {
             logger.error("refusing shard server \(peer) (\(hello.endpoint ?? "")): this run has no shard servers (cluster.servers 0)")
             try? transport.send(.refuse(Refusal(runID: runID, reason: "this run has no shard servers (cluster.servers is 0)")), to: peer)

@@ -104,6 +104,8 @@ public final class ClusterExecutor: StepExecutor {
     lazy var rejectLog = RejectLog(window: options.rejectSummaryInterval, now: clock.now)
     /// The address of the envelope being handled, when the transport knows it.
     var handlingAddress: String?
+    /// The CURVE key the envelope being handled came with (`Envelope.peerKey`).
+    var handlingKey: String?
     /// The per-piece deadline and the recent times it is a multiple of.
     var deadline: StepDeadline
     /// The recent largest gradient magnitudes per micro-shard (the bound check).

@@ -14,6 +14,7 @@
 // replaces everything). A range whose sum is not finite stops the step: the answer is
 // `finite: false` and the run ends as a diverged step does, without a checkpoint of it.
 
+import LoomKernels
 import LoomTraining
 import LoomWire
 
@@ -107,12 +108,16 @@ extension ShardServerSession {
             run = nil
         }
         for range in fresh.pieces(cutAt: pieces.boundaries) {
-            guard let sum = pieces.sum(range) else {
+            // Summed straight into the step's gradient, then checked there.
+            let summed = gradient.withUnsafeMutableBufferPointer { g in
+                pieces.sum(range, into: UnsafeMutableBufferPointer(rebasing: g[range]))
+            }
+            guard summed else {
                 logger.error("step \(update.step): the sum of [\(range.lowerBound), \(range.upperBound)) is not covered")
                 continue
             }
-            guard sum.allSatisfy(\.isFinite) else { finite = false; break }
-            gradient.replaceSubrange(range, with: sum)
+            let allFinite = gradient.withUnsafeBufferPointer { firstNonFinite(UnsafeBufferPointer(rebasing: $0[range])) == nil }
+            guard allFinite else { finite = false; break }
             next.withUnsafeMutableBufferPointer { w in
                 gradient.withUnsafeBufferPointer { g in
                     if let wp = w.baseAddress, let gp = g.baseAddress {

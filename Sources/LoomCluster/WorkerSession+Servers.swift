@@ -36,7 +36,9 @@ struct ServerLink {
             return
         }
         if partialVersion != v {
-            partial = [Float](repeating: 0, count: n)
+            // Not zeroed: every element is written by a range before the slice is complete
+            // (`partialHeld`), and only then read.
+            partial = [Float](unsafeUninitializedCapacity: n) { _, count in count = n }
             partialVersion = v
             partialHeld = ElementRanges()
         }
@@ -144,22 +146,35 @@ extension WorkerSession {
     /// The parameters of the version being collected, once every server's slice of it is in.
     private func assembleIfComplete(parameterCount: Int) {
         guard let wanted = collecting, servers.allSatisfy({ $0.version == wanted }) else { return }
-        // The slices in order, end to end (they cover the parameters: `ParameterSlices`).
-        var whole: [Float] = []
-        whole.reserveCapacity(parameterCount)
-        for link in servers {
-            guard let slice = link.slice, link.address.lower == whole.count, link.address.upper <= parameterCount,
+        // The slices in order, end to end, cover the parameters (`ParameterSlices`).
+        var end = 0
+        for (s, link) in servers.enumerated() {
+            guard let slice = link.slice, link.address.lower == end, link.address.upper <= parameterCount,
                   slice.count == link.address.upper - link.address.lower else { return }
-            whole.append(contentsOf: slice)
+            end = link.address.upper
+            // By buckets the layout was checked against the map when it came
+            // (`connectServers`): its pieces of slice s are the slice's size.
+            if let layout, layout.parameterCount != parameterCount || layout.count != servers.count
+                || layout.range(s) != link.address.lower..<link.address.upper { return }
         }
-        guard whole.count == parameterCount else { return }
-        if let layout {
-            // `whole` is in the layout's order: each slice to its pieces of the parameters.
-            var ordered = [Float](repeating: 0, count: parameterCount)
-            for (s, link) in servers.enumerated() { layout.scatter(whole[link.address.lower..<link.address.upper], slice: s, into: &ordered) }
-            whole = ordered
+        guard end == parameterCount else { return }
+        // Each slice copied once, to its place: end to end, or (by buckets, the slices are
+        // in the layout's order) to its pieces of the parameters. Every element is written.
+        let layout = layout
+        parameters = [Float](unsafeUninitializedCapacity: parameterCount) { whole, count in
+            for (s, link) in servers.enumerated() {
+                let slice = link.slice!
+                let pieces = layout?.pieces(s) ?? [link.address.lower..<link.address.upper]
+                var at = 0
+                slice.withUnsafeBufferPointer { from in
+                    for piece in pieces {
+                        (whole.baseAddress! + piece.lowerBound).initialize(from: from.baseAddress! + at, count: piece.count)
+                        at += piece.count
+                    }
+                }
+            }
+            count = parameterCount
         }
-        parameters = whole
         version = wanted
         collecting = nil
         worker.options.timeline?.record(.weightsComplete, step: wanted)

@@ -48,7 +48,8 @@ public struct RangedPieces {
         guard ReductionTree.isNode(block, leafCount: leaves), range.lowerBound >= 0, range.upperBound <= length,
               part.count == range.count else { return false }
         // Out of the dictionary while written: no copy of the whole piece per part.
-        var buffer = values.removeValue(forKey: block) ?? [Float](repeating: 0, count: length)
+        // A new piece is not zeroed: only its held elements are ever read (`sum`).
+        var buffer = values.removeValue(forKey: block) ?? [Float](unsafeUninitializedCapacity: length) { _, n in n = length }
         let had = held[block] ?? ElementRanges()
         for r in ElementRanges(range).subtracting(had).ranges {
             let from = part.startIndex + (r.lowerBound - range.lowerBound)
@@ -92,21 +93,46 @@ public struct RangedPieces {
     /// held part (a piece of `ready.pieces(cutAt: boundaries)`); nil otherwise. Summed along
     /// the tree, left operand first, as `ShardResult.combine` sums whole gradients.
     public func sum(_ range: Range<Int>) -> [Float]? {
-        func value(_ node: ShardBlock) -> [Float]? {
-            if let own = held[node], own.contains(range), let v = values[node] { return Array(v[range]) }
-            guard node.count >= 2 else { return nil }
-            let mid = node.start + ReductionTree.splitPoint(node.count)
-            guard var left = value(ShardBlock(start: node.start, count: mid - node.start)),
-                  let right = value(ShardBlock(start: mid, count: node.end - mid)) else { return nil }
-            let n = range.count
-            left.withUnsafeMutableBufferPointer { l in
-                right.withUnsafeBufferPointer { r in
-                    if let a = l.baseAddress, let b = r.baseAddress { _ = elementwiseSum(a, b, into: a, count: n) }
-                }
-                if bf16 { BFloat16.round(l) }
-            }
-            return left
+        var covered = false
+        let out = [Float](unsafeUninitializedCapacity: range.count) { buffer, n in
+            covered = sum(range, into: buffer)
+            n = covered ? range.count : 0
         }
-        return value(ShardBlock(start: 0, count: leaves))
+        return covered ? out : nil
+    }
+
+    /// `sum(range)` written into `out` (`range.count` elements): each node's sum is made in
+    /// place, a held piece read where it lies, so a range costs one copy (the leftmost
+    /// piece's) and one addition per other piece, not a copy of every piece. False (and
+    /// `out` unspecified) when the held pieces do not cover `range`.
+    public func sum(_ range: Range<Int>, into out: UnsafeMutableBufferPointer<Float>) -> Bool {
+        precondition(out.count == range.count, "sum of \(range) into \(out.count) elements")
+        let n = range.count
+        /// The held values of `node` over `range`, read in place by `body`; nil if not held.
+        func withHeld(_ node: ShardBlock, _ body: (UnsafePointer<Float>) -> Void) -> Bool {
+            guard let own = held[node], own.contains(range), let v = values[node] else { return false }
+            v.withUnsafeBufferPointer { body($0.baseAddress! + range.lowerBound) }
+            return true
+        }
+        /// Writes `node`'s sum over `range` to `dest`: the left child's sum, plus the right
+        /// child's (read in place when held, else made in a scratch buffer), rounded to bf16
+        /// after each addition in a bf16 run.
+        func write(_ node: ShardBlock, into dest: UnsafeMutablePointer<Float>) -> Bool {
+            if withHeld(node, { dest.update(from: $0, count: n) }) { return true }
+            guard node.count >= 2 else { return false }
+            let mid = node.start + ReductionTree.splitPoint(node.count)
+            let left = ShardBlock(start: node.start, count: mid - node.start), right = ShardBlock(start: mid, count: node.end - mid)
+            guard write(left, into: dest) else { return false }
+            if !withHeld(right, { _ = elementwiseSum(dest, $0, into: dest, count: n) }) {
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: n)
+                defer { scratch.deallocate() }
+                guard write(right, into: scratch) else { return false }
+                _ = elementwiseSum(dest, scratch, into: dest, count: n)
+            }
+            if bf16 { BFloat16.round(UnsafeMutableBufferPointer(start: dest, count: n)) }
+            return true
+        }
+        guard n > 0 else { return covered(ShardBlock(start: 0, count: leaves)).contains(range) }
+        return write(ShardBlock(start: 0, count: leaves), into: out.baseAddress!)
     }
 }

@@ -60,7 +60,7 @@ public enum Message: Equatable, Sendable {
         case .heartbeat: []
         case .evaluate(let m): [packFrame(m.sampleIndices.map { UInt64($0) }), m.images]
         case .evaluation(let m): [packFrame(m.logits)]
-        case .shard(let m): [jsonFrame(m.body), floatsFrame(m.values, bf16: m.bf16)]
+        case .shard(let m): [m.body.jsonFrame(), floatsFrame(m.values, bf16: m.bf16)]
         }
     }
 

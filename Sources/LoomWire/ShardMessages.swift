@@ -61,7 +61,12 @@ public struct ShardMessage: Equatable, Sendable {
     /// R11-R13 for shard messages: the fields the kind needs, in range, and a values frame
     /// of the size they imply.
     static func decode(_ h: WireHeader, _ p: PayloadReader) throws(WireError) -> ShardMessage {
-        let body = try p.json(0, as: ShardBody.self)
+        // The canonical compact form without JSONDecoder (`ShardBody.compact`), else JSONDecoder.
+        let frame = p.frames[0]
+        let body: ShardBody
+        if frame.count <= WireHeader.maxJSONBytes, let compact = ShardBody.compact(frame) { body = compact } else {
+            body = try p.json(0, as: ShardBody.self)
+        }
         func bad(_ rule: String) -> WireError { .json(type: .shard, rule: "\(body.kind.rawValue): \(rule)") }
         if h.isBF16 && !bf16Kinds.contains(body.kind) { throw bad("only gradient and slice values may travel as bf16") }
         let values = try p.finiteFloats(1, bf16: h.isBF16)

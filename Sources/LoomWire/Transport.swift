@@ -31,11 +31,16 @@ public struct Envelope: Equatable, Sendable {
     /// for ZeroMQ over TCP): unlike `peer`, a reconnecting peer cannot choose it anew, so
     /// limits on what one peer may cost (log lines) are kept per address.
     public var peerAddress: String?
+    /// The CURVE public key (Z85) the peer's connection proved it holds, when the transport
+    /// is a CURVE server (ZeroMQ's "User-Id", set by the ZAP handler); nil otherwise. What a
+    /// peer says about its own key in a message can be checked against it.
+    public var peerKey: String?
 
-    public init(peer: PeerID, frames: [[UInt8]], peerAddress: String? = nil) {
+    public init(peer: PeerID, frames: [[UInt8]], peerAddress: String? = nil, peerKey: String? = nil) {
         self.peer = peer
         self.frames = frames
         self.peerAddress = peerAddress
+        self.peerKey = peerKey
     }
 }
 

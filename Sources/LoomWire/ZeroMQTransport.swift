@@ -241,14 +241,15 @@ public final class ZeroMQTransport: Transport {
             for failure in handshakes.failures() { onHandshakeFailure(failure) }
         }
         while true {
-            if let (frames, address) = try socket.receiveNowWithAddress() {
+            if let (frames, address, key) = try socket.receiveNowWithAddress() {
                 switch role {
                 case .worker:
                     return Envelope(peer: .coordinator, frames: frames, peerAddress: address)
                 case .coordinator:
                     // A ROUTER always prepends the routing id; guard anyway.
                     guard frames.count >= 1 else { continue }
-                    return Envelope(peer: PeerID(frames[0]), frames: Array(frames.dropFirst()), peerAddress: address)
+                    return Envelope(peer: PeerID(frames[0]), frames: Array(frames.dropFirst()), peerAddress: address,
+                                    peerKey: key)
                 }
             }
             let remaining = (deadline - ContinuousClock.now).roundedUpMilliseconds

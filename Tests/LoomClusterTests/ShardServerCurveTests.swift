@@ -10,7 +10,7 @@ import Testing
 
 /// Key directories for a CURVE cluster: `coordinator` admits every name in `admitted`, and
 /// each of `admitted` and `others` holds its own pair and the coordinator's public key.
-private struct ClusterKeys {
+struct ClusterKeys {
     var pairs: [String: CurveKeyPair] = [:]
 
     init(_ h: ClusterHarness, admitted: [String], others: [String] = []) throws {

@@ -2,7 +2,9 @@
 // masked tails (one pixel, one row, rows of 15, 16, 17, 31, 32, 33 and 40 floats), the
 // forward pass's two-buffer pipeline over the planes, the stride-1 dx gathered from a
 // zero-bordered copy of dy (p from (k − 1) / 2 to k − 1) against the one gathered by phase
-// (other paddings, strides 2 and 3), and an even kernel. Each shape must give the same bits on every
+// (other paddings, strides 2 and 3), an even kernel, and the 3 × 3 stride-1 planes whose padded rows
+// are exactly 16 floats (14 wide with p = 1, 12 wide with p = 2), whose AVX-512 path shares each
+// row's loads between the kernel rows. Each shape must give the same bits on every
 // instruction path, the same bits whether the batch comes in one call, in calls of 1 and 3
 // or one sample at a time (dweight and dbias accumulate in sample order), and the values of
 // the definition computed in Double.
@@ -19,6 +21,7 @@ extension KernelPathTests {
         (2, 1, 1, 1, 1, 0), (2, 1, 17, 3, 1, 1), (3, 5, 15, 3, 1, 1), (3, 4, 16, 5, 1, 2), (2, 3, 33, 3, 1, 2),
         (2, 6, 9, 5, 1, 1), (2, 7, 7, 3, 1, 0), (2, 5, 6, 3, 1, 3), (3, 7, 31, 3, 2, 1), (2, 6, 40, 3, 2, 1),
         (2, 9, 32, 5, 2, 2), (2, 5, 1, 1, 2, 0), (2, 6, 6, 4, 2, 1), (2, 10, 11, 3, 3, 1),
+        (3, 14, 14, 3, 1, 1), (2, 5, 12, 3, 1, 2), (2, 1, 14, 3, 1, 1),
     ]
 
     /// y, dx, dweight and dbias of `batch` samples computed in consecutive calls of `chunks`

@@ -227,11 +227,13 @@ enum HostsBench {
             m.lastBucketPieces = buckets ? ParameterSlices.pieceCount(m.lastBucketValues, slices: n) : 1
             return m
         }
-        func predictedTotal(_ n: Int) -> Double {
+        // `onBed` false: the model of real hosts, each with its own cores (no bed term): what
+        // the bed would measure if its hosts' CPU did not share this machine's cores.
+        func predictedTotal(_ n: Int, onBed: Bool = true) -> Double {
             let c = predictedCost(n)
             let model = hidden.map { ScalingModel.overlapped(c, hidden: $0) + c.transferCPU } ?? c.total
             let tail = hidden == nil ? 0 : c.compute + c.transferCPU + tailed(n).tail(hosts: n) + c.reduce + c.optimizer
-            return max(model, bedBound(n) ?? 0, tail)
+            return max(model, onBed ? bedBound(n) ?? 0 : 0, tail)
         }
         let predictedOne = predictedTotal(base.hosts)
         print(sharded ? "measured with S = N shard servers, one per host beside its worker; model: the sharded one"
@@ -266,6 +268,12 @@ enum HostsBench {
             if let u = perHostCPU {
                 print(String(format: "  on this bed, %d hosts' CPU shares %.0f cores: step >= C(1 - h) + N u / %.0f + the round trip, u = %.1f ms of CPU a host per step (the 1-host run's processes)",
                              counts.max() ?? 1, cores, cores, u * 1000))
+                // The same model without that term: hosts whose CPU (CURVE above all) is their own.
+                let hosts = counts.filter { $0 > 1 && measured[$0] != nil }.map {
+                    String(format: "%d: %.3f (%.1f ms)", $0, predictedTotal(base.hosts, onBed: false) / predictedTotal($0, onBed: false),
+                           predictedTotal($0, onBed: false) * 1000)
+                }
+                if !hosts.isEmpty { print("  without it (real hosts, each with its own cores), the model's efficiency at " + hosts.joined(separator: ", ")) }
             }
             if sharded, let n = counts.max(), n > 1 {
                 let m = tailed(n)
@@ -302,6 +310,8 @@ enum HostsBench {
                   var object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { continue }
             object["model_step_ms"] = predictedTotal(n) * 1000
             object["model_efficiency"] = predictedOne / predictedTotal(n)
+            object["model_hosts_step_ms"] = predictedTotal(n, onBed: false) * 1000
+            object["model_hosts_efficiency"] = predictedTotal(base.hosts, onBed: false) / predictedTotal(n, onBed: false)
             object["sharded"] = sharded
             object["overlap"] = hidden != nil
             lines.append(object)

@@ -1,7 +1,7 @@
 // A stand-alone harness for the depthwise kernels (Sources/CKernels), outside the Swift
 // build: run.sh compiles it with the kernels, optionally under AddressSanitizer.
 //
-// 1. Checks, on MobileNet-small's six layers and 33 edge shapes, on the instruction path
+// 1. Checks, on MobileNet-small's six layers and 38 edge shapes, on the instruction path
 //    given: the lane kernel and the polyphase kernel give the same bits for y, dx and dbias;
 //    loom_depthwise_forward/_backward give the bits of the kernel they choose; both weight
 //    gradients are within 1e-5 of the definition in double (relative to the sum of the
@@ -46,7 +46,8 @@ static const struct loom_depthwise_shape shapes[] = {
     {2, 5, 1, 1, 2, 0},    {2, 10, 11, 3, 3, 1},  {5, 33, 65, 3, 2, 1},   {3, 64, 64, 3, 1, 1},
     {17, 7, 7, 3, 1, 1},   {33, 4, 4, 3, 1, 1},   {40, 3, 3, 3, 2, 1},    {24, 2, 5, 1, 3, 0},
     {31, 16, 16, 7, 1, 3}, {18, 15, 15, 5, 2, 2}, {20, 13, 11, 3, 3, 2},  {16, 8, 8, 4, 2, 2},
-    {1, 9, 9, 3, 1, 1},    {16, 5, 5, 5, 1, 5},   {1, 1, 1, 1, 1, 0},
+    {1, 9, 9, 3, 1, 1},    {16, 5, 5, 5, 1, 5},   {1, 1, 1, 1, 1, 0},    {3, 14, 14, 3, 1, 1},
+    {2, 5, 12, 3, 1, 2},   {2, 1, 14, 3, 1, 1},   {17, 9, 30, 3, 2, 1},  {16, 16, 16, 5, 1, 2},
 };
 #define LAYERS 6
 #define SHAPES (sizeof shapes / sizeof shapes[0])

@@ -5,8 +5,9 @@
 # servers). Checks, against a one-process run of as many steps:
 #   - the weights after STEPS steps are bitwise those of a one-process run, every server
 #     reached by the workers with CURVE;
-#   - a server killed mid-run (host 1's): the run rolls back to its last checkpoint, a
-#     replacement server on the same host takes the slice, and the weights are still bitwise.
+#   - a server killed mid-run (host 1's, after step 8, or after STEPS/2 for runs under 16
+#     steps): the run rolls back to its last checkpoint, a replacement server on the same
+#     host takes the slice, and the weights are still bitwise. STEPS must be 4 or more.
 # With WIRE=bf16 in the environment both runs and the reference are `cluster.wire: bf16`.
 # With OVERLAP=true both runs are `cluster.overlap: true` (the reference is the same bits).
 # Run it inside a bed of 2 or more hosts:
@@ -19,6 +20,7 @@ source "$(dirname "$0")/../hosts.sh"
 N=${LOOM_BED_N:-0}
 STEPS=${1:-30} SERVERS=${2:-$N} WIRE=${WIRE:-fp32} OVERLAP=${OVERLAP:-false}
 [[ -n ${LOOM_BED:-} && $N -ge 2 ]] || { echo "servers: run me inside a bed of 2 or more hosts (see the header)" >&2; exit 2; }
+[[ $STEPS =~ ^[0-9]+$ && $STEPS -ge 4 ]] || { echo "servers: STEPS must be 4 or more (a server is killed mid-run, after a checkpoint), got $STEPS" >&2; exit 2; }
 [[ $SERVERS -ge 2 && $SERVERS -le $N ]] || { echo "servers: SERVERS must be 2..$N (one per host), got $SERVERS" >&2; exit 2; }
 [[ $WIRE == fp32 || $WIRE == bf16 ]] || { echo "servers: WIRE must be fp32 or bf16, got $WIRE" >&2; exit 2; }
 [[ $OVERLAP == true || $OVERLAP == false ]] || { echo "servers: OVERLAP must be true or false, got $OVERLAP" >&2; exit 2; }
@@ -29,16 +31,28 @@ trap cleanup EXIT
 
 tiny_dataset "$T/tiny.h5"
 bed_keys "$T/keys" "$N" || exit 1
+# The kill comes after step KILL_AT, mid-run, with a checkpoint before it to roll back to.
+KILL_AT=$(( STEPS >= 16 ? 8 : STEPS / 2 ))
+EVERY=$(( KILL_AT > 5 ? 5 : KILL_AT - 1 ))
 ARGS=(--config "$REPO/configs/smoke.yaml" --set "data.path=$T/tiny.h5" --set training.epochs=1000
-      --set "training.max_steps=$STEPS" --set checkpoint.every_steps=5 --set training.log_every_steps=1
+      --set "training.max_steps=$STEPS" --set "checkpoint.every_steps=$EVERY" --set training.log_every_steps=1
       --set cluster.worker_timeout_ms=2000 --set "cluster.wire=$WIRE")
 PORT=$((40000 + RANDOM % 5000))
 "$LOOM" train "${ARGS[@]}" --set "checkpoint.dir=$T/ref" --workers 0 > "$T/ref.log" 2>&1
 same() { "$LOOM" diff "$T/ref/latest.h5" "$T/$1/latest.h5" > "$T/diff.out" 2>&1 || { cat "$T/diff.out" >&2; return 1; }; }
 last_step() { tail -n 1 "$T/$1/metrics.csv" 2>/dev/null | cut -d, -f1 | grep -E '^[0-9]+$' || echo 0; }
 
+# finish PID: waits up to 30 s for a process of this scenario to end after its coordinator
+# did, then stops it (a replacement server started as the run ended never hears a shutdown).
+finish() {
+    local pid=$1 i
+    for i in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && { echo "servers: pid $pid still running 30 s after the coordinator ended: stopped" >&2; kill -TERM "$pid"; }
+    wait "$pid" 2>/dev/null
+}
+
 # run NAME KILL: a run with SERVERS servers and N workers; with KILL=1 host 1's server is killed
-# after step 8 and another started there. Returns the coordinator's status.
+# after step KILL_AT and another started there. Returns the coordinator's status.
 run() {
     local name=$1 kill_one=$2 h pids=() victim
     bed_coordinator 0 $PORT "$T/keys" "$T/$name.coord.log" "${ARGS[@]}" --set "checkpoint.dir=$T/$name" \
@@ -50,13 +64,13 @@ run() {
     done
     for ((h = 0; h < N; h++)); do bed_worker "$h" 0 $PORT "$T/keys" "$h" "$T/$name.w$h.log"; pids+=($BED_PID); done
     if [[ $kill_one == 1 ]]; then
-        for _ in $(seq 1 600); do (( $(last_step "$name") >= 8 )) && break; sleep 0.1; done
+        for _ in $(seq 1 600); do (( $(last_step "$name") >= KILL_AT )) && break; sleep 0.1; done
         kill -KILL "$victim"; wait "$victim" 2>/dev/null
         echo "servers: killed host 1's server (pid $victim) at step $(last_step "$name")"
         bed_server 1 0 $PORT "$T/keys" 1 $((PORT + 2)) "$T/$name.s1b.log"; pids+=($BED_PID)
     fi
     wait "$coord"; local status=$?
-    for h in "${pids[@]}"; do [[ $h == "$victim" && $kill_one == 1 ]] || wait "$h" 2>/dev/null; done
+    for h in "${pids[@]}"; do [[ $h == "$victim" && $kill_one == 1 ]] || finish "$h"; done
     return $status
 }
 

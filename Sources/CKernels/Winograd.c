@@ -1,5 +1,6 @@
 // Winograd F(2×2, 3×3) convolution (CKernelsWinograd.h) for 3×3, stride-1, padding-1 layers,
-// forward and dx, on three instruction paths (WinogradBodies.h) with the same bits.
+// forward and dx, on three instruction paths (WinogradBodies.h) with the same bits, and the
+// weight gradient (WinogradWeightBodies.h: the same transforms taken backwards).
 //
 // Layout. Output tile (ty, tx) is the 2×2 block at (2ty, 2tx); its input patch d is the 4×4
 // block at (2ty − 1, 2tx − 1). Tiles are numbered over the whole batch, (n, ty, tx) in order,
@@ -70,18 +71,28 @@ static struct wg_geometry wg_geometry(const struct loom_conv_shape *s) {
 #define LOOM_SUFFIX sse2
 #define WG_PB1 2
 #define WG_PB2 2
+#define WG_DW_PB1 2
+#define WG_DW_PB2 1
 #include "WinogradBodies.h"
+#include "WinogradWeightBodies.h"
 #undef WG_PB1
 #undef WG_PB2
+#undef WG_DW_PB1
+#undef WG_DW_PB2
 #undef LOOM_SUFFIX
 
 #pragma clang attribute push(__attribute__((target("avx,avx2,fma"))), apply_to = function)
 #define LOOM_SUFFIX avx2
 #define WG_PB1 6
 #define WG_PB2 3
+#define WG_DW_PB1 4
+#define WG_DW_PB2 2
 #include "WinogradBodies.h"
+#include "WinogradWeightBodies.h"
 #undef WG_PB1
 #undef WG_PB2
+#undef WG_DW_PB1
+#undef WG_DW_PB2
 #undef LOOM_SUFFIX
 #pragma clang attribute pop
 
@@ -89,9 +100,14 @@ static struct wg_geometry wg_geometry(const struct loom_conv_shape *s) {
 #define LOOM_SUFFIX avx512
 #define WG_PB1 16
 #define WG_PB2 12
+#define WG_DW_PB1 16
+#define WG_DW_PB2 8
 #include "WinogradBodies.h"
+#include "WinogradWeightBodies.h"
 #undef WG_PB1
 #undef WG_PB2
+#undef WG_DW_PB1
+#undef WG_DW_PB2
 #undef LOOM_SUFFIX
 #pragma clang attribute pop
 
@@ -104,15 +120,23 @@ struct wg_body {
     void (*input_transform)(float *v, const float *xp, const struct wg_geometry *g, long first, long count);
     void (*multiply_chunk)(float *y, const float *u_pack, const float *v, long first, long count,
                            const struct wg_geometry *g, const float *bias, float *tmp);
+    void (*dy_transform)(float *wy, const float *dyp, const struct wg_geometry *gy, long first, long count, long yp,
+                         long ys);
+    void (*dw_multiply_chunk)(float *m, const float *wy, const float *v, long count, const struct wg_geometry *g,
+                              long yp, long ys);
+    void (*dw_output)(float *dweight, const float *m, const struct wg_geometry *g);
 };
 
 static struct wg_body wg_body(void) {
     int path = loom_kernels_path();
     if (path == LOOM_PATH_AVX2 && !(loom_cpu_features() & LOOM_CPU_FMA)) path = LOOM_PATH_SSE2;
     switch (path) {
-    case LOOM_PATH_AVX512: return (struct wg_body){pack_weights_avx512, load_padded_avx512, store_output_avx512, input_transform_avx512, multiply_chunk_avx512};
-    case LOOM_PATH_AVX2: return (struct wg_body){pack_weights_avx2, load_padded_avx2, store_output_avx2, input_transform_avx2, multiply_chunk_avx2};
-    default: return (struct wg_body){pack_weights_sse2, load_padded_sse2, store_output_sse2, input_transform_sse2, multiply_chunk_sse2};
+    case LOOM_PATH_AVX512: return (struct wg_body){pack_weights_avx512, load_padded_avx512, store_output_avx512, input_transform_avx512, multiply_chunk_avx512,
+                                   dy_transform_avx512, dw_multiply_chunk_avx512, dw_output_avx512};
+    case LOOM_PATH_AVX2: return (struct wg_body){pack_weights_avx2, load_padded_avx2, store_output_avx2, input_transform_avx2, multiply_chunk_avx2,
+                                   dy_transform_avx2, dw_multiply_chunk_avx2, dw_output_avx2};
+    default: return (struct wg_body){pack_weights_sse2, load_padded_sse2, store_output_sse2, input_transform_sse2, multiply_chunk_sse2,
+                                   dy_transform_sse2, dw_multiply_chunk_sse2, dw_output_sse2};
     }
 }
 
@@ -160,4 +184,47 @@ int loom_winograd_input_gradient(float *dx, const float *dy, const float *weight
                                  const struct loom_conv_shape *shape) {
     struct loom_conv_shape t = loom_conv_transposed_shape(shape);
     return wg_forward(dx, dy, weight, NULL, batch, &t, 1);
+}
+
+/// The padded copy's geometry of the layer's output (dy): the same plane and tiles, OC channels.
+static struct wg_geometry wg_output_geometry(const struct wg_geometry *g) {
+    struct wg_geometry gy = *g;
+    gy.c = g->oc;
+    gy.cunits = g->units;
+    gy.cp = 16 * g->units;
+    gy.vp = gy.cp % 32 == 0 ? gy.cp + 16 : gy.cp;
+    return gy;
+}
+
+int loom_winograd_weight_gradient(float *dweight, const float *dy, const float *x, size_t batch,
+                                  const struct loom_conv_shape *shape) {
+    if (!loom_winograd_takes(shape)) return 0;
+    struct wg_geometry g = wg_geometry(shape), gy = wg_output_geometry(&g);
+    struct wg_body body = wg_body();
+    long total = (long)batch * g.tiles, yp = gy.vp, ocp = gy.cp;
+    // Tiles per chunk: one ξ's V and Ŷ of the chunk (32 KB) stay in L1 while every register
+    // block sweeps them; at least 32 tiles, so that a block's sums are loaded and stored
+    // once per 32 fused multiply-adds or more.
+    long chunk = 8192 / (g.vp + yp);
+    if (chunk < 32) chunk = 32;
+    if (chunk > total) chunk = total;
+    g.vs = chunk * g.vp;
+    long ys = chunk * yp;
+    size_t xp_floats = batch * (size_t)(g.hp * g.wp * g.cp), dyp_floats = batch * (size_t)(g.hp * g.wp * ocp);
+    size_t v_floats = (size_t)(16 * g.vs), wy_floats = (size_t)(16 * ys), m_floats = (size_t)(16 * g.cp * ocp);
+    float *scratch = loom_thread_scratch(LOOM_SCRATCH_WINOGRAD,
+                                         (xp_floats + dyp_floats + v_floats + wy_floats + m_floats) * sizeof(float));
+    if (!scratch) return 0;
+    float *xp = scratch, *dyp = xp + xp_floats, *v = dyp + dyp_floats, *wy = v + v_floats, *m = wy + wy_floats;
+    memset(m, 0, m_floats * sizeof(float));
+    body.load_padded(xp, x, batch, &g);
+    body.load_padded(dyp, dy, batch, &gy);
+    for (long first = 0; first < total; first += chunk) {
+        long count = total - first < chunk ? total - first : chunk;
+        body.input_transform(v, xp, &g, first, count);
+        body.dy_transform(wy, dyp, &gy, first, count, yp, ys);
+        body.dw_multiply_chunk(m, wy, v, count, &g, yp, ys);
+    }
+    body.dw_output(dweight, m, &g);
+    return 1;
 }

@@ -58,10 +58,11 @@ static WG_NO_MEMCPY void WG(pack_weights)(float *u_pack, const float *weight, co
     }
 }
 
-/// Level b of the butterfly transpose of m[16] (as ChannelConvBodies.h's).
+/// Level b of the butterfly transpose of m[16] (as ChannelConvBodies.h's), unrolled so that m
+/// stays in registers (rolled, clang kept m on the stack: the copies ran at 1 float a cycle).
 #define WG_EXPAND(...) __VA_ARGS__
 #define WG_BUTTERFLY(b, lo, hi)                                                                     \
-    for (int i = 0; i < 16; i++) {                                                                  \
+    WG_UNROLL for (int i = 0; i < 16; i++) {                                                        \
         if (i & b) continue;                                                                        \
         v16f x = m[i], y = m[i + b];                                                                \
         m[i] = __builtin_shufflevector(x, y, WG_EXPAND lo);                                         \

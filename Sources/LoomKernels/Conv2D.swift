@@ -76,7 +76,9 @@ public func conv2dForward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float
 
 /// Backward of `conv2dForward`: dweight (OC, C, K, K) and dbias (OC) are accumulated;
 /// dx (N, C, H, W) is overwritten, or skipped when nil (the model's input). With `winograd`,
-/// dx of a shape `usesWinogradInputGradient` takes runs the Winograd kernel.
+/// dx and dweight of the shapes `usesWinogradInputGradient` and `usesWinogradWeightGradient`
+/// take run the Winograd kernel (dweight's bits then depend on the batch `n` as a whole: call
+/// it with the whole micro-shard).
 public func conv2dBackward(dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMutablePointer<Float>,
                            dbias: UnsafeMutablePointer<Float>?, dy: UnsafePointer<Float>,
                            x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
@@ -88,8 +90,12 @@ public func conv2dBackward(dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMuta
             for oc in 0..<s.outChannels { dbias[oc] += vectorSum(dy + i * s.outputCount + oc * pixels, pixels) }
         }
     }
-    let directWeight = s.weightGradientKernel != nil
-    if directWeight { directConvWeightGradient(dweight: dweight, dy: dy, x: x, batch: n, shape: s) }
+    let directWeight = winograd && s.usesWinogradWeightGradient || s.weightGradientKernel != nil
+    if winograd && s.usesWinogradWeightGradient {
+        winogradConvWeightGradient(dweight: dweight, dy: dy, x: x, batch: n, shape: s)
+    } else if directWeight {
+        directConvWeightGradient(dweight: dweight, dy: dy, x: x, batch: n, shape: s)
+    }
     var dx = dx
     if let target = dx, winograd && s.usesWinogradInputGradient {
         winogradConvInputGradient(dx: target, dy: dy, weight: weight, batch: n, shape: s)

@@ -83,7 +83,7 @@ public struct KernelIdentity: Equatable, Sendable, CustomStringConvertible {
     /// makes a kernel compute other bits for the same inputs (another summation order,
     /// another algorithm for a shape), so that a worker or a checkpoint of another build is
     /// recognised as computing other bits. docs/KERNELS.md ("Kernel revisions") lists them.
-    public static let revision = 1
+    public static let revision = 2
 
     /// This process's kernels.
     public static var current: KernelIdentity {

@@ -1,5 +1,5 @@
 // Winograd F(2×2, 3×3) convolution (CKernels' `loom_winograd_forward`,
-// `loom_winograd_input_gradient`; Winograd.c): each 2×2 block of outputs from its 4×4 input
+// `loom_winograd_input_gradient`, `loom_winograd_weight_gradient`; Winograd.c): each 2×2 block of outputs from its 4×4 input
 // patch with 16 multiplications per channel pair instead of 36. It computes other products
 // than the direct kernels (the transformed input and weights), so its bits differ from theirs
 // and its error has its own bound (docs/KERNELS.md); a model chooses it with
@@ -7,7 +7,9 @@
 //
 // Determinism: chosen by the layer's shape alone; the transforms are fixed sequences of IEEE
 // additions and exact halvings, each transformed product sum one chain of fused multiply-adds
-// in channel order: the same bits on every path, for any batch split, on any x86-64 CPU.
+// in channel order: the same bits on every path, for any batch split, on any x86-64 CPU. The
+// weight gradient sums over every tile of the call in order: the same bits on every path
+// for the same call's batch (Loom's unit is the micro-shard, never split by threads).
 import CKernels
 
 extension Conv2DShape {
@@ -23,6 +25,14 @@ extension Conv2DShape {
     /// dx can run the Winograd kernel: the same test (dx of such a layer is a 3×3 "same"
     /// convolution of dy, OC → C channels, on the same plane).
     public var usesWinogradInputGradient: Bool { usesWinogradForward }
+
+    /// dweight can run the Winograd kernel: the same test, except wide layers on small planes
+    /// (under 8×8 with more than 128 × 128 channels), whose transformed sums M (16 × C × OC
+    /// floats, 4 MB for 256 × 256) outgrow L2 for the few tiles of a batch (ResNet-18's 256 →
+    /// 256 at 4×4, batch 16: 0.9x the channel kernel; 128 → 128 at 4×4, batch 32: 1.5x).
+    public var usesWinogradWeightGradient: Bool {
+        usesWinogradForward && (outPixels >= 64 || inChannels * outChannels <= 128 * 128)
+    }
 }
 
 // Running out of memory for the kernel's scratch is fatal (checked outside `precondition`,
@@ -48,4 +58,15 @@ public func winogradConvInputGradient(dx: UnsafeMutablePointer<Float>, dy: Unsaf
     precondition(s.kernel == 3 && s.stride == 1 && s.padding == 1, "Winograd needs a 3×3 stride-1 padding-1 convolution")
     var c = s.cConvShape
     winogradScratchAllocated(loom_winograd_input_gradient(dx, dy, weight, batch, &c))
+}
+
+/// dweight (OC, C, 3, 3) += the weight gradient of a 3×3 stride-1 padding-1 convolution from
+/// x (N, C, H, W) and dy (N, OC, H, W) by the Winograd kernel: one chain of fused multiply-adds
+/// per transformed sum over every tile of the batch, so the bits depend on the batch as a
+/// whole (a micro-shard, never split), not only on each sample.
+public func winogradConvWeightGradient(dweight: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>,
+                                       x: UnsafePointer<Float>, batch: Int, shape s: Conv2DShape) {
+    precondition(s.kernel == 3 && s.stride == 1 && s.padding == 1, "Winograd needs a 3×3 stride-1 padding-1 convolution")
+    var c = s.cConvShape
+    winogradScratchAllocated(loom_winograd_weight_gradient(dweight, dy, x, batch, &c))
 }

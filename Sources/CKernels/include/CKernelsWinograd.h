@@ -2,7 +2,8 @@
 // block of outputs (a tile) from its 4×4 input patch with 16 multiplications per input and
 // output channel instead of 36. Same rules as CKernelsConv.h: three instruction paths, 16-lane
 // vectors, fixed orders, every product a fused multiply-add (fmaf on SSE2), so every path, any
-// split of the batch and any number of workers give the same bits. They are not the direct
+// split of the batch and any number of workers give the same bits (the weight gradient: every
+// path, for the same batch of a call). They are not the direct
 // kernels' bits: Winograd computes other products (docs/KERNELS.md gives its error bound).
 #ifndef LOOM_CKERNELS_WINOGRAD_H
 #define LOOM_CKERNELS_WINOGRAD_H
@@ -11,7 +12,7 @@
 
 #include "CKernelsConv.h"
 
-/// Whether loom_winograd_forward takes `shape`: kernel 3, stride 1, padding 1.
+/// Whether the Winograd functions take `shape`: kernel 3, stride 1, padding 1.
 int loom_winograd_takes(const struct loom_conv_shape *shape);
 
 /// y (N, OC, H, W) = conv(x (N, C, H, W), weight (OC, C, 3, 3)) (+ bias), for each tile
@@ -31,5 +32,19 @@ int loom_winograd_forward(float *y, const float *x, const float *weight, const f
 /// read from `weight` (OC, C, 3, 3) by the weight transform (no copy), no bias.
 int loom_winograd_input_gradient(float *dx, const float *dy, const float *weight, size_t batch,
                                  const struct loom_conv_shape *shape);
+
+/// dweight (OC, C, 3, 3) += the weight gradient of the 3×3 stride-1 padding-1 convolution
+/// `shape` from x (N, C, H, W) and dy (N, OC, H, W), by F(2×2, 3×3) taken backwards: for each
+/// tile (as above, numbered (n, ty, tx) over the whole batch; dy past the plane reads 0)
+///   V = Bᵀ d B of its input patch per input channel (as above),
+///   Ŷ = A t Aᵀ of its 2×2 block t of dy per output channel, rows then columns, each
+///   (t0, t0 + t1, t0 − t1, −t1),
+///   M[ξ, o, c] = 0, then + Ŷ[ξ, o]·V[ξ, c] for the tiles in order, one fused multiply-add
+///   each (one chain over the whole batch: the call's batch is the unit of its bits),
+/// then dweight[o, c] += Gᵀ M[·, o, c] G, rows then columns, each
+/// (m0 + (m1 + m2)·½, (m1 − m2)·½, (m1 + m2)·½ + m3). Returns 0 when its scratch memory cannot
+/// be allocated.
+int loom_winograd_weight_gradient(float *dweight, const float *dy, const float *x, size_t batch,
+                                  const struct loom_conv_shape *shape);
 
 #endif

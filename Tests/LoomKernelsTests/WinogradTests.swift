@@ -10,7 +10,9 @@ import LoomKernels
 import LoomTestSupport
 import Testing
 
-private let winogradShapes: [Conv2DShape] = [
+/// The shapes every Winograd test runs (forward, dx and the weight gradient): one channel,
+/// odd counts, planes smaller than a tile, non-square planes and ResNet-20's 16x16 at 28x28.
+let winogradShapes: [Conv2DShape] = [
     Conv2DShape(inChannels: 1, outChannels: 16, height: 1, width: 1, kernel: 3, stride: 1, padding: 1),
     Conv2DShape(inChannels: 5, outChannels: 17, height: 7, width: 7, kernel: 3, stride: 1, padding: 1),
     Conv2DShape(inChannels: 16, outChannels: 33, height: 5, width: 3, kernel: 3, stride: 1, padding: 1),

@@ -8,15 +8,6 @@ import LoomKernels
 import LoomTestSupport
 import Testing
 
-private let weightGradientShapes: [Conv2DShape] = [
-    Conv2DShape(inChannels: 1, outChannels: 16, height: 1, width: 1, kernel: 3, stride: 1, padding: 1),
-    Conv2DShape(inChannels: 5, outChannels: 17, height: 7, width: 7, kernel: 3, stride: 1, padding: 1),
-    Conv2DShape(inChannels: 16, outChannels: 33, height: 5, width: 3, kernel: 3, stride: 1, padding: 1),
-    Conv2DShape(inChannels: 32, outChannels: 48, height: 4, width: 6, kernel: 3, stride: 1, padding: 1),
-    Conv2DShape(inChannels: 16, outChannels: 16, height: 28, width: 28, kernel: 3, stride: 1, padding: 1),
-    Conv2DShape(inChannels: 17, outChannels: 5, height: 2, width: 2, kernel: 3, stride: 1, padding: 1),
-]
-
 /// The transforms of one tile of a ConvCase, as CKernelsWinograd.h writes them out: V[c] =
 /// Bᵀ d B of the input patch and Ŷ[o] = A t Aᵀ of the 2×2 block of dy, 16 values each
 /// (ξ = 4·row + column), in Float, or (`magnitudes`) the same sums of absolute values in
@@ -125,7 +116,7 @@ extension ConvCase {
     }
 }
 
-@Test(arguments: weightGradientShapes)
+@Test(arguments: winogradShapes)
 func winogradWeightGradientSumsInTheDocumentedOrder(_ s: Conv2DShape) {
     let c = ConvCase(s, batch: 2, key: 960)
     let start = testValues(s.weightCount, key: 965)
@@ -137,7 +128,7 @@ func winogradWeightGradientSumsInTheDocumentedOrder(_ s: Conv2DShape) {
 /// absolute values, Σ_tiles |Gᵀ| (|A| |t| |Aᵀ| ⊙ |Bᵀ| |d| |B|) |G|: every term passes through at
 /// most T + 9 roundings (2 in Ŷ, 2 in V, T in the chain of M, 4 in Gᵀ M G, 1 adding into
 /// dweight, which starts at 0 here), the bound docs/KERNELS.md derives.
-@Test(arguments: weightGradientShapes)
+@Test(arguments: winogradShapes)
 func winogradWeightGradientStaysWithinItsErrorBound(_ s: Conv2DShape) {
     let c = ConvCase(s, batch: 2, key: 970)
     let (ci, oc) = (s.inChannels, s.outChannels), tiles = TileTransforms(c: c)
@@ -199,7 +190,7 @@ func winogradWeightGradientStaysWithinItsErrorBound(_ s: Conv2DShape) {
 
 // In KernelPathTests' serialized suite: it switches the process's path.
 extension KernelPathTests {
-    @Test(arguments: weightGradientShapes)
+    @Test(arguments: winogradShapes)
     func winogradWeightGradientGivesTheSameBitsOnEveryPath(_ s: Conv2DShape) {
         let c = ConvCase(s, batch: 2, key: 990)
         let start = [Float](repeating: 0, count: s.weightCount)

@@ -140,6 +140,88 @@ CC_FORWARD_BLOCK(1)
 CC_FORWARD_BLOCK(2)
 #endif
 
+/// The forward block over a list of rows (cc_class): acc[u][j] = init, then + w[rw[i]]·x[pixel
+/// j, ro[i]] for i < rows in order, CC_PBI pixels. The same chain as CC_FORWARD_BLOCK's without
+/// the rows a class skips.
+#define CC_FORWARD_IBLOCK(OCV)                                                                          \
+    static inline void CC(forward_iblock_##OCV)(float *dst, const float *w, long unit_stride, long rows, \
+                                                const long *rw, const long *ro, const float *xp,         \
+                                                const long *poff, const float *init, long init_stride) {   \
+        v16f acc[OCV][CC_PBI];                                                                           \
+        for (int u = 0; u < OCV; u++) {                                                                  \
+            for (int j = 0; j < CC_PBI; j++) acc[u][j] = CC(load)(init + j * init_stride + 16 * u);       \
+        }                                                                                                \
+        const float *px[CC_PBI];                                                                         \
+        for (int j = 0; j < CC_PBI; j++) px[j] = xp + poff[j];                                           \
+        for (long i = 0; i < rows; i++) {                                                                \
+            long xo = ro[i];                                                                             \
+            const float *wr = w + rw[i];                                                                 \
+            v16f wv[OCV];                                                                                \
+            for (int u = 0; u < OCV; u++) wv[u] = CC(load)(wr + u * unit_stride);                        \
+            for (int j = 0; j < CC_PBI; j++) {                                                           \
+                v16f xv = CC(splat)(px[j][xo]);                                                          \
+                for (int u = 0; u < OCV; u++) acc[u][j] = CC(fma)(wv[u], xv, acc[u][j]);                 \
+            }                                                                                            \
+        }                                                                                                \
+        for (int j = 0; j < CC_PBI; j++) {                                                               \
+            for (int u = 0; u < OCV; u++) CC(store)(dst + j * 16 * CC_OCV + 16 * u, acc[u][j]);          \
+        }                                                                                                \
+    }
+
+CC_FORWARD_IBLOCK(1)
+#if CC_OCV > 1
+CC_FORWARD_IBLOCK(2)
+#endif
+
+/// run_pass for a pass with pixel classes: per pair of units, per class, the class's rows
+/// (in chunks as run_pass's) over the class's pixels, CC_PBI at a time. Every output sums the
+/// terms run_pass gives it, in the same order, less those w·0 whose input is padding.
+static CC_NO_MEMCPY void CC(run_classes)(const struct cc_pass *ps, float *tmp) {
+    long unit_stride = ps->rows * 16;
+    long poff[CC_PBI];
+    for (long u0 = 0; u0 < ps->units; u0 += CC_OCV) {
+        long ocv = ps->units - u0 < CC_OCV ? ps->units - u0 : CC_OCV;
+        const float *w = ps->wpack + u0 * unit_stride, *b = ps->bpack + u0 * 16;
+        if (ps->source) {
+            for (long u = 0; u < ocv; u++) CC(pack_unit)(ps->wpack + u * unit_stride, ps, u0 + u);
+            w = ps->wpack;
+        }
+        long oc_end = (u0 + ocv) * 16 < ps->oc ? (u0 + ocv) * 16 : ps->oc;
+        for (long ci = 0; ci < ps->classes; ci++) {
+            const struct cc_class *cl = ps->cls + ci;
+            long end = cl->j0 + cl->pixels;
+            long chunk = cl->rows > CC_CHUNK_ABOVE ? CC_CHUNK_ROWS : cl->rows;
+            long r0 = 0;
+            do {
+                long rows = cl->rows - r0 < chunk ? cl->rows - r0 : chunk;
+                int first = r0 == 0, last = r0 + rows == cl->rows;
+                for (long j0 = cl->j0; j0 < end; j0 += CC_PBI) {
+                    for (int j = 0; j < CC_PBI; j++) poff[j] = ps->pin[j0 + j < end ? j0 + j : end - 1];
+                    float *part = ps->partial + (j0 - cl->j0) * 16 * CC_OCV;
+                    const float *init = first ? b : part;
+                    long init_stride = first ? 0 : 16 * CC_OCV;
+                    float *dst = last ? tmp : part;
+#if CC_OCV > 1
+                    if (ocv == 2)
+                        CC(forward_iblock_2)(dst, w, unit_stride, rows, cl->rw + r0, cl->ro + r0, ps->xp, poff, init,
+                                             init_stride);
+                    else
+#endif
+                        CC(forward_iblock_1)(dst, w, unit_stride, rows, cl->rw + r0, cl->ro + r0, ps->xp, poff, init,
+                                             init_stride);
+                    if (!last) continue;
+                    for (long j = j0; j < j0 + CC_PBI && j < end; j++) {
+                        float *out = ps->out + ps->pout[j];
+                        const float *src = tmp + (j - j0) * 16 * CC_OCV - u0 * 16;
+                        for (long o = u0 * 16; o < oc_end; o++) out[o * ps->out_plane] = src[o];
+                    }
+                }
+                r0 += rows;
+            } while (r0 < cl->rows);
+        }
+    }
+}
+
 /// Every output pixel of the pass, every unit of 16 output channels, in register blocks of
 /// CC_OCV units × CC_PB pixels. When a pair of units' packed weights would not stay in L2
 /// beside the padded input (the 512-channel layers: 590 KB), the rows run in chunks of
@@ -147,6 +229,10 @@ CC_FORWARD_BLOCK(2)
 /// rounded up to CC_PB, CC_OCV·16): every output still sums its terms in row order from its
 /// bias, so chunking moves time only, never bits.
 static CC_NO_MEMCPY void CC(run_pass)(const struct cc_pass *ps, float *tmp) {
+    if (ps->classes) {
+        CC(run_classes)(ps, tmp);
+        return;
+    }
     long unit_stride = ps->rows * 16;
     long chunk = ps->rows > CC_CHUNK_ABOVE ? CC_CHUNK_ROWS : ps->rows;
     long poff[CC_PB];

@@ -319,18 +319,68 @@ CC_WEIGHT_BLOCK(2, CC_TB)
 CC_WEIGHT_BLOCK(2, 1)
 #endif
 
+/// CC_WEIGHT_BLOCK(OCV, CC_TB) for the CC_TB = k² taps of one input channel, without the
+/// terms whose input is padding: pixel pix adds to tap t only when bit t of mask[pix] is set
+/// (its input at that tap is inside the plane). Each chain keeps its order (samples, then
+/// pixels) less the terms dy·0.
+#define CC_WEIGHT_MBLOCK(OCV)                                                                             \
+    static inline void CC_CAT(CC_CAT(weight_mblock, OCV), LOOM_SUFFIX)(                                   \
+        float *dwt, long unit_stride, const float *dyt, long dy_stride, const float *xp, const long *roff,  \
+        const long *pixoff, const unsigned *mask, size_t batch, const struct cc_geometry *g) {             \
+        v16f acc[OCV][CC_TB];                                                                             \
+        for (int u = 0; u < OCV; u++) {                                                                   \
+            for (int t = 0; t < CC_TB; t++) acc[u][t] = CC(load)(dwt + u * unit_stride + 16 * t);         \
+        }                                                                                                 \
+        long ro[CC_TB];                                                                                   \
+        for (int t = 0; t < CC_TB; t++) ro[t] = roff[t];                                                  \
+        for (size_t n = 0; n < batch; n++) {                                                              \
+            const float *xn = xp + (long)n * g->cs * g->plane;                                            \
+            const float *dn = dyt + (long)n * g->opix * dy_stride;                                        \
+            for (long pix = 0; pix < g->opix; pix++) {                                                    \
+                v16f d[OCV];                                                                              \
+                for (int u = 0; u < OCV; u++) d[u] = CC(load)(dn + pix * dy_stride + 16 * u);              \
+                const float *xq = xn + pixoff[pix];                                                       \
+                unsigned m = mask[pix];                                                                   \
+                _Pragma("clang loop unroll(full)") for (int t = 0; t < CC_TB; t++) {                      \
+                    if (!(m >> t & 1)) continue;                                                          \
+                    v16f xv = CC(splat)(xq[ro[t]]);                                                       \
+                    for (int u = 0; u < OCV; u++) acc[u][t] = CC(fma)(d[u], xv, acc[u][t]);               \
+                }                                                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+        for (int u = 0; u < OCV; u++) {                                                                   \
+            for (int t = 0; t < CC_TB; t++) CC(store)(dwt + u * unit_stride + 16 * t, acc[u][t]);         \
+        }                                                                                                 \
+    }
+
+CC_WEIGHT_MBLOCK(1)
+#if CC_OCV > 1
+CC_WEIGHT_MBLOCK(2)
+#endif
+
 /// dweight (OC, rows) by CC_OCV units at a time: copied into dwt (CC_OCV, rows, 16), the
 /// samples' terms added, copied back.
 static CC_NO_MEMCPY void CC(conv_weight_gradient_channels)(float *dweight, float *dwt, const float *dyt, size_t batch,
                                                            const struct cc_geometry *g, const float *xp,
-                                                           const long *roff, const long *pixoff) {
+                                                           const long *roff, const long *pixoff, const unsigned *mask) {
     long unit_stride = g->rows * 16, dy_stride = g->units * 16;
+    if (g->taps != CC_TB) mask = NULL;
     for (long u0 = 0; u0 < g->units; u0 += CC_OCV) {
         long ocv = g->units - u0 < CC_OCV ? g->units - u0 : CC_OCV;
         for (long u = 0; u < ocv; u++) CC(transpose_unit)(dwt + u * unit_stride, dweight, u0 + u, g->oc, g->rows, 1);
         float *dw = dwt;
         const float *dy = dyt + u0 * 16;
         long r = 0;
+        for (; mask && r + CC_TB <= g->rows; r += CC_TB) {
+#if CC_OCV > 1
+            if (ocv == 2)
+                CC_CAT(weight_mblock_2, LOOM_SUFFIX)(dw + 16 * r, unit_stride, dy, dy_stride, xp, roff + r, pixoff, mask,
+                                                     batch, g);
+            else
+#endif
+                CC_CAT(weight_mblock_1, LOOM_SUFFIX)(dw + 16 * r, unit_stride, dy, dy_stride, xp, roff + r, pixoff, mask,
+                                                     batch, g);
+        }
         for (; r + CC_TB <= g->rows; r += CC_TB) {
 #if CC_OCV > 1
             if (ocv == 2) CC_WB(2, CC_TB)(dw + 16 * r, unit_stride, dy, dy_stride, xp, roff + r, pixoff, batch, g);

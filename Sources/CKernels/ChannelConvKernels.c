@@ -172,7 +172,7 @@ struct cc_body {
                         long left, long rows, long wp);
     void (*run_pass)(const struct cc_pass *ps, float *tmp);
     void (*weight_gradient)(float *dweight, float *dwt, const float *dyt, size_t batch, const struct cc_geometry *g,
-                            const float *xp, const long *roff, const long *pixoff);
+                            const float *xp, const long *roff, const long *pixoff, const unsigned *mask);
 };
 
 static struct cc_body cc_body(void) {
@@ -391,13 +391,29 @@ int loom_conv_weight_gradient_channels(float *dweight, const float *dy, const fl
     size_t dyt_floats = batch * (size_t)(g.opix * g.units * 16);
     size_t dwt_floats = (size_t)(2 * g.rows * 16);
     size_t floats = xp_floats + dyt_floats + dwt_floats;
-    float *scratch = cc_scratch(floats * sizeof(float) + (size_t)(g.rows + g.opix) * sizeof(long));
+    float *scratch = cc_scratch(floats * sizeof(float) + (size_t)(g.rows + g.opix) * sizeof(long) +
+                                (size_t)g.opix * sizeof(unsigned));
     if (!scratch) return 0;
     float *xp = scratch, *dyt = xp + xp_floats, *dwt = dyt + dyt_floats;
     long *roff = (long *)(dwt + dwt_floats), *pixoff = roff + g.rows;
+    unsigned *mask = (unsigned *)(pixoff + g.opix);
     memset(xp, 0, xp_floats * sizeof(float));
     cc_row_offsets(roff, &g);
     for (long pix = 0; pix < g.opix; pix++) pixoff[pix] = ((pix / g.ow) * g.s * g.wp + (pix % g.ow) * g.s) * g.cs;
+    // Pixel masks of the taps inside the plane, when a kernel of at most 32 taps reads padding
+    // in more than a quarter of its (pixel, tap) pairs (cc_class_count's rule): the terms dy·0
+    // are then left out, which changes no chain that starts from a gradient other than −0.
+    long ry[2 * CC_MAX_CLASSES], rx[2 * CC_MAX_CLASSES], cy[64], cx[64], nx = 0;
+    int masked = g.taps <= 32 && cc_class_count(&g, NULL, ry, rx, cy, cx, &nx) > 0;
+    for (long pix = 0; masked && pix < g.opix; pix++) {
+        long ky0, ky1, kx0, kx1;
+        cc_tap_range(pix / g.ow, g.s, g.p, g.h, g.k, &ky0, &ky1);
+        cc_tap_range(pix % g.ow, g.s, g.p, g.w, g.k, &kx0, &kx1);
+        mask[pix] = 0;
+        for (long ky = ky0; ky <= ky1; ky++) {
+            for (long kx = kx0; kx <= kx1; kx++) mask[pix] |= 1u << (ky * g.k + kx);
+        }
+    }
     // dy (N, OC, OH, OW) as (N, OH·OW, units·16), the lanes past OC zero (they only reach
     // lanes of dwt that are never copied back, but stale floats could be slow denormals).
     long dy_stride = g.units * 16;
@@ -410,6 +426,6 @@ int loom_conv_weight_gradient_channels(float *dweight, const float *dy, const fl
         }
     }
     body.load_padded(xp, x, batch, g.c, g.cs, g.h, g.w, g.p, g.p, g.hp, g.wp);
-    body.weight_gradient(dweight, dwt, dyt, batch, &g, xp, roff, pixoff);
+    body.weight_gradient(dweight, dwt, dyt, batch, &g, xp, roff, pixoff, masked ? mask : NULL);
     return 1;
 }

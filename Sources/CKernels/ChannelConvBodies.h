@@ -70,6 +70,26 @@ static CC_NO_MEMCPY void CC(transpose_unit)(float *v, float *m, long u, long oc,
     }
 }
 
+/// Whether the n floats at p are all +0 (every bit clear): a gradient that has not been
+/// added to yet. Stops at the first 64 bytes that are not.
+static inline int CC(all_zero)(const float *p, long n) {
+    typedef unsigned v16u __attribute__((vector_size(64)));
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v16u v;
+        __builtin_memcpy(&v, p + i, sizeof v);
+        unsigned any = 0;
+        for (int l = 0; l < 16; l++) any |= v[l];
+        if (any) return 0;
+    }
+    for (; i < n; i++) {
+        unsigned b;
+        __builtin_memcpy(&b, p + i, sizeof b);
+        if (b) return 0;
+    }
+    return 1;
+}
+
 /// The weights of unit u packed into v (rows, 16) from the pass's source: its (OC, C, k, k)
 /// weights, or flipped, the (C, OC, k, k) weights of the convolution this one transposes read
 /// flipped in (ky, kx), each channel c's 16 × k² block backwards.
@@ -367,7 +387,15 @@ static CC_NO_MEMCPY void CC(conv_weight_gradient_channels)(float *dweight, float
     if (g->taps != CC_TB) mask = NULL;
     for (long u0 = 0; u0 < g->units; u0 += CC_OCV) {
         long ocv = g->units - u0 < CC_OCV ? g->units - u0 : CC_OCV;
-        for (long u = 0; u < ocv; u++) CC(transpose_unit)(dwt + u * unit_stride, dweight, u0 + u, g->oc, g->rows, 1);
+        // A unit whose gradient is still +0 everywhere (each micro-shard's starts so) is set
+        // to +0 in dwt rather than read through the transpose: the same values.
+        for (long u = 0; u < ocv; u++) {
+            long lanes = g->oc - (u0 + u) * 16 < 16 ? g->oc - (u0 + u) * 16 : 16;
+            if (CC(all_zero)(dweight + (u0 + u) * 16 * g->rows, lanes * g->rows))
+                __builtin_memset(dwt + u * unit_stride, 0, (size_t)unit_stride * sizeof(float));
+            else
+                CC(transpose_unit)(dwt + u * unit_stride, dweight, u0 + u, g->oc, g->rows, 1);
+        }
         float *dw = dwt;
         const float *dy = dyt + u0 * 16;
         long r = 0;

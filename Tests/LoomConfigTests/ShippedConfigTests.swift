@@ -27,6 +27,22 @@ func shippedConfigParses(_ relative: String) throws {
     #expect(config.training.epochs == 17 && config.data.augment.plainLastEpochs == 2)
 }
 
+@Test func resNetConfigRunsOneSGDRCycleOverTheWholeRunWithAugmentation() throws {
+    // Issue 19's time-to-accuracy config: augmentation and SGDR. Its epoch count is tuned to
+    // the 10-minute budget, so the cycle (in steps) must be moved with it: one cycle that
+    // ends at eta_min exactly at the last step, not a restart a few epochs before the end.
+    let config = try ConfigLoader.load(path: TestConfigs.path("configs/fashion-mnist-resnet.yaml"))
+    #expect(config.model.layers.contains { $0.kind == .residual })
+    #expect(config.data.validationFraction == 0)
+    let stepsPerEpoch = 60_000 / config.training.batchSize
+    #expect(config.schedule.kind == .sgdr && config.schedule.unit == .step)
+    #expect(config.schedule.t0 == Double(config.training.epochs * stepsPerEpoch))
+    #expect(config.schedule.tMult == 1 && config.schedule.etaMin == 0)
+    #expect(config.data.augment.cropPadding > 0 && config.data.augment.hflip)
+    #expect(config.data.augment.plainLastEpochs < config.training.epochs)
+    #expect(config.training.batchSize % config.training.microBatch == 0)
+}
+
 @Test func smokeConfigIsATwentyStepRun() throws {
     let config = try ConfigLoader.load(path: TestConfigs.path("configs/smoke.yaml"))
     #expect(config.training.maxSteps == 20)

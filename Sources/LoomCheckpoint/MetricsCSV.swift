@@ -36,6 +36,7 @@ extension RunDirectory {
     public func rewriteMetricsCSV(_ history: MetricsHistory) throws(CheckpointError) {
         let file = metricsPath
         try Self.checkColumnNames(history.names, file: file)
+        try createIfNeeded()   // a resume into a new checkpoint.dir comes here first
         let text = history.names.joined(separator: ",") + "\n" + Self.csvRows(history, columns: history.names)
         let temp = path + "/.\(Self.metricsName).tmp-\(getpid())"
         guard FileManager.default.createFile(atPath: temp, contents: Data(text.utf8)) else {

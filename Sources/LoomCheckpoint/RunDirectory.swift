@@ -131,7 +131,7 @@ public struct RunDirectory: Sendable {
         return Int(digits)
     }
 
-    private func createIfNeeded() throws(CheckpointError) {
+    func createIfNeeded() throws(CheckpointError) {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {

@@ -71,4 +71,13 @@ import Testing
         try run.appendMetricsCSV(Sample.metrics(rows: 1, from: 3))
         #expect(try run.readMetricsCSV() == Sample.metrics(rows: 4))
     }
+
+    /// `loom train --resume FILE` with a new `checkpoint.dir` rewrites the history into a
+    /// directory no fresh run has made yet.
+    @Test func rewriteCreatesAMissingRunDirectory() throws {
+        let dir = try ScratchDirectory()
+        let run = RunDirectory(path: dir.path + "/new/run")
+        try run.rewriteMetricsCSV(Sample.metrics(rows: 3))
+        #expect(try run.readMetricsCSV() == Sample.metrics(rows: 3))
+    }
 }

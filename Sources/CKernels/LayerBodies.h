@@ -483,6 +483,83 @@ static void L(dx_rows16)(float *dxgrid, const float *dyp, const float *wc, long 
         acc[1] = acc[0];
     }
 }
+
+// A 3 × 3 kernel of stride 2 and padding 1, AVX-512: dx straight in its rows, without the
+// phases' sub-planes and their interleaving. Input column ix takes kx = 1 from dy column
+// ix / 2 when ix is even; kx = 0 from dy column (ix + 1) / 2 and then kx = 2 from column
+// (ix − 1) / 2 when ix is odd; rows likewise (iy even: ky = 1 from dy row iy / 2; iy odd:
+// ky = 0 from row (iy + 1) / 2, then ky = 2 from row (iy − 1) / 2). Per kernel row, one
+// multiply-add over every lane (kx = 1 in the even lanes, kx = 0 in the odd) and one over
+// the odd lanes only (kx = 2): each input sums, from 0, the products of its phase's taps in
+// (ky, kx) order, the phases' bits. A tap that would read dy column ow reads the 0 of the
+// grid's column ow < wq and adds w·0, as the phases do.
+
+/// The 16 dy values vector v of an input row reads, from dy row `d` of the grid (8v on):
+/// lane i takes d[8v + ⌈i / 2⌉] (ceil) and d[8v + ⌊i / 2⌋] (floor).
+static LOOM_INLINE void L(s2_spread)(v16f *ceil, v16f *floor, const float *d) {
+    const __m512i up = _mm512_setr_epi32(0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8);
+    const __m512i down = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    __m512 v = _mm512_loadu_ps(d);
+    *ceil = (v16f)_mm512_permutexvar_ps(up, v);
+    *floor = (v16f)_mm512_permutexvar_ps(down, v);
+}
+
+/// The taps of kernel row ky (weights wa: kx = 1 in even lanes, kx = 0 in odd; wb: kx = 2)
+/// on the spread dy row (ceil, floor) into acc.
+static LOOM_INLINE v16f L(s2_row_taps)(v16f acc, v16f wa, v16f wb, v16f ceil, v16f floor) {
+    acc = acc + wa * ceil;
+    v16f b = wb * floor;
+    return (v16f)_mm512_mask_add_ps((__m512)acc, (__mmask16)0xAAAA, (__m512)acc, (__m512)b);
+}
+
+/// dx of one plane (h × w, w ≤ 16·V) from the dy grid (rows of wq, column ow and row oh 0),
+/// rows written whole up to dx_end, masked past it.
+static LOOM_INLINE void L(dx_s2k3_plane)(float *dx, const float *grid, const float *wc, long h, long w, long wq,
+                                         long oh, const float *dx_end, const int V) {
+    v16f wa[3], wb[3];
+    for (int ky = 0; ky < 3; ky++) {
+        __m512 one = _mm512_set1_ps(wc[3 * ky + 1]), zero = _mm512_set1_ps(wc[3 * ky]);
+        wa[ky] = (v16f)_mm512_mask_blend_ps((__mmask16)0xAAAA, one, zero);   // odd lanes: kx = 0
+        wb[ky] = L(splat)(wc[3 * ky + 2]);
+    }
+    v16f cur_c[4], cur_f[4], next_c[4], next_f[4];
+    for (int v = 0; v < V; v++) L(s2_spread)(&cur_c[v], &cur_f[v], grid + 8 * v);
+    for (long m = 0; 2 * m < h; m++) {
+        float *row = dx + 2 * m * w;
+        // Row 2m: ky = 1 from dy row m.
+        for (int v = 0; v < V; v++) {
+            v16f acc = L(s2_row_taps)((v16f){0}, wa[1], wb[1], cur_c[v], cur_f[v]);
+            long n = w - 16 * v;
+            if (row + 16 * v + 16 <= dx_end) L(store)(row + 16 * v, acc);
+            else L(store_masked)(row + 16 * v, acc, n < 16 ? n : 16);
+        }
+        if (2 * m + 1 >= h) break;
+        // Row 2m + 1: ky = 0 from dy row m + 1 (when there is one), then ky = 2 from row m.
+        int more = m + 1 < oh;
+        if (more)
+            for (int v = 0; v < V; v++) L(s2_spread)(&next_c[v], &next_f[v], grid + (m + 1) * wq + 8 * v);
+        row += w;
+        for (int v = 0; v < V; v++) {
+            v16f acc = more ? L(s2_row_taps)((v16f){0}, wa[0], wb[0], next_c[v], next_f[v]) : (v16f){0};
+            acc = L(s2_row_taps)(acc, wa[2], wb[2], cur_c[v], cur_f[v]);
+            long n = w - 16 * v;
+            if (row + 16 * v + 16 <= dx_end) L(store)(row + 16 * v, acc);
+            else L(store_masked)(row + 16 * v, acc, n < 16 ? n : 16);
+            cur_c[v] = next_c[v];
+            cur_f[v] = next_f[v];
+        }
+    }
+}
+
+static void L(dx_s2k3)(float *dx, const float *grid, const float *wc, long h, long w, long wq, long oh,
+                       const float *dx_end) {
+    switch ((w + 15) / 16) {
+    case 1: L(dx_s2k3_plane)(dx, grid, wc, h, w, wq, oh, dx_end, 1); break;
+    case 2: L(dx_s2k3_plane)(dx, grid, wc, h, w, wq, oh, dx_end, 2); break;
+    case 3: L(dx_s2k3_plane)(dx, grid, wc, h, w, wq, oh, dx_end, 3); break;
+    default: L(dx_s2k3_plane)(dx, grid, wc, h, w, wq, oh, dx_end, 4); break;
+    }
+}
 #endif
 
 static LOOM_NO_MEMCPY void L(depthwise_backward)(float *dx, float *dweight, float *dbias, const float *dy, const float *x,
@@ -517,6 +594,8 @@ static LOOM_NO_MEMCPY void L(depthwise_backward)(float *dx, float *dweight, floa
     long in_plane = g->h * g->w, out_plane = g->oh * g->ow;
 #if LOOM_MASKED == 2
     const int rows16 = k == 3 && s == 1 && g->wq == 16 && g->dx_gather;
+    const int direct_s2 = k == 3 && s == 2 && g->p == 1 && g->w <= 64;
+    const float *dx_all_end = dx + (long)batch * g->channels * in_plane;
 #endif
     for (size_t n = 0; n < batch; n++) {
         for (long c = 0; c < g->channels; c++) {
@@ -549,6 +628,14 @@ static LOOM_NO_MEMCPY void L(depthwise_backward)(float *dx, float *dweight, floa
             }
             if (!dx) continue;
             float *dxp = dx + plane * in_plane, *dx_end = dxp + in_plane;
+#if LOOM_MASKED == 2
+            if (direct_s2) {
+                // Rows of later planes are written after this one's: whole vectors up to the
+                // end of dx.
+                L(dx_s2k3)(dxp, grid, wc, g->h, g->w, g->wq, g->oh, dx_all_end);
+                continue;
+            }
+#endif
             if (g->dx_gather) {
                 // Each input gathers its taps in (ky, kx) order from 0: the bits of the phases below.
                 L(tap_grid)(dxgrid, dyp, dx_offset, wc, taps, 0.0f, g->dxgrid / 16);

@@ -370,6 +370,49 @@ static inline LOOM_NO_MEMCPY void L(take_plane)(float *y, const float *grid, con
     for (long oy = 0; oy < g->oh; oy++) L(take_row)(y + oy * g->ow, grid + oy * g->wq, g->ow, end);
 }
 
+#if LOOM_MASKED == 2
+// A 3 × 3 kernel of stride 2 and padding 1 on rows of at most 30 pixels, AVX-512: y straight
+// from x's rows, without the polyphase copy. Input row iy, padded, splits into its even and
+// odd columns in registers: kx = 0 reads x[2·ox − 1], kx = 1 x[2·ox], kx = 2 x[2·ox + 1] (0
+// past the row). Output row oy takes kernel row ky from input row 2·oy + ky − 1 (a row of 0
+// past the plane): the start, then all nine taps in (ky, kx) order, those on padding as w·0,
+// the same operations as tap_grid on the copy.
+
+/// Input row x (w ≤ 30 floats) as the three vectors its kernel row reads: lane ox of c[kx]
+/// holds padded column 2·ox + kx.
+static LOOM_INLINE void L(s2_columns)(v16f c[3], const float *x, long w) {
+    const __m512i even = _mm512_setr_epi32(0, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29);
+    const __m512i mid = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    __m512 a = (__m512)L(load_first)(x, w, 0);
+    __m512 b = w > 16 ? (__m512)L(load_first)(x + 16, w - 16, 0) : _mm512_setzero_ps();
+    c[0] = (v16f)_mm512_maskz_permutex2var_ps((__mmask16)0xFFFE, a, even, b);
+    c[1] = (v16f)_mm512_permutex2var_ps(a, mid, b);
+    c[2] = (v16f)_mm512_permutex2var_ps(a, odd, b);
+}
+
+/// y of one plane (oh rows of ow ≤ 15) from x (h × w), rows written whole up to y_end.
+static void L(y_s2k3_plane)(float *y, const float *x, const float *wc, float start, long h, long w, long oh,
+                            long ow, const float *y_end) {
+    v16f wt[9];
+    for (int t = 0; t < 9; t++) wt[t] = L(splat)(wc[t]);
+    v16f top[3] = {{0}, {0}, {0}};   // input row 2·oy − 1
+    for (long oy = 0; oy < oh; oy++) {
+        v16f mid[3], bottom[3] = {{0}, {0}, {0}};
+        L(s2_columns)(mid, x + 2 * oy * w, w);
+        if (2 * oy + 1 < h) L(s2_columns)(bottom, x + (2 * oy + 1) * w, w);
+        v16f acc = L(splat)(start);
+        for (int kx = 0; kx < 3; kx++) acc += wt[kx] * top[kx];
+        for (int kx = 0; kx < 3; kx++) acc += wt[3 + kx] * mid[kx];
+        for (int kx = 0; kx < 3; kx++) acc += wt[6 + kx] * bottom[kx];
+        float *row = y + oy * ow;
+        if (row + 16 <= y_end) L(store)(row, acc);
+        else L(store_masked)(row, acc, ow);
+        for (int kx = 0; kx < 3; kx++) top[kx] = bottom[kx];
+    }
+}
+#endif
+
 // The planes go through a software pipeline over two copies of each buffer: while the taps
 // of plane i run over one polyphase copy, plane i + 1 is written into the other, and plane
 // i − 1's grid is copied out. The loads of x then wait for memory beside the arithmetic, and
@@ -386,6 +429,18 @@ static LOOM_NO_MEMCPY void L(depthwise_forward)(float *y, const float *x, const 
             offset[ky * k + kx] = ((ky % s) * s + kx % s) * g->plane_stride + (ky / s) * g->wq + kx / s;
     long in_plane = g->h * g->w, out_plane = g->oh * g->ow, total = (long)batch * g->channels;
     if (total == 0) return;
+#if LOOM_MASKED == 2
+    if (k == 3 && s == 2 && g->p == 1 && g->w <= 30) {
+        // Planes are written in order: whole rows up to the end of y.
+        const float *y_end = y + total * out_plane;
+        for (long i = 0; i < total; i++) {
+            long c = i % g->channels;
+            L(y_s2k3_plane)(y + i * out_plane, x + i * in_plane, weight + c * taps, bias ? bias[c] : 0.0f, g->h, g->w,
+                            g->oh, g->ow, y_end);
+        }
+        return;
+    }
+#endif
     L(load_plane)(planes[0], g, x, row);
     for (long i = 0; i < total; i++) {
         long c = i % g->channels;

@@ -411,6 +411,54 @@ static void L(y_s2k3_plane)(float *y, const float *x, const float *wc, float sta
         for (int kx = 0; kx < 3; kx++) top[kx] = bottom[kx];
     }
 }
+
+// A 3 × 3 kernel of stride 1 and padding 1 on rows of at most 32 pixels, AVX-512: y straight
+// from x's rows, each row held as the three vectors its kernel row reads (lane ox of c[kx]
+// holds x[ox + kx − 1], 0 outside the row), kernel rows from input rows oy − 1, oy, oy + 1 (0
+// outside the plane): the start, then all nine taps in (ky, kx) order, as tap_grid.
+
+/// Input row x (w ≤ 32 floats) as c[V][3]: vector v of kernel column kx.
+static LOOM_INLINE void L(s1_columns)(v16f c[2][3], const float *x, long w, const int V) {
+    __m512i zero = _mm512_setzero_si512();
+    __m512i a = (__m512i)L(load_first)(x, w, 0);
+    __m512i b = V == 2 ? (__m512i)L(load_first)(x + 16, w - 16, 0) : zero;
+    c[0][0] = (v16f)_mm512_alignr_epi32(a, zero, 15);
+    c[0][1] = (v16f)a;
+    c[0][2] = (v16f)_mm512_alignr_epi32(b, a, 1);
+    if (V == 2) {
+        c[1][0] = (v16f)_mm512_alignr_epi32(b, a, 15);
+        c[1][1] = (v16f)b;
+        c[1][2] = (v16f)_mm512_alignr_epi32(zero, b, 1);
+    }
+}
+
+/// y of one plane (h × w, w ≤ 16·V) from x, rows written whole up to y_end.
+static LOOM_INLINE void L(y_s1k3_plane)(float *y, const float *x, const float *wc, float start, long h, long w,
+                                        const float *y_end, const int V) {
+    v16f wt[9];
+    for (int t = 0; t < 9; t++) wt[t] = L(splat)(wc[t]);
+    v16f top[2][3] = {{{0}, {0}, {0}}, {{0}, {0}, {0}}}, mid[2][3];
+    L(s1_columns)(mid, x, w, V);
+    for (long oy = 0; oy < h; oy++) {
+        v16f bottom[2][3] = {{{0}, {0}, {0}}, {{0}, {0}, {0}}};
+        if (oy + 1 < h) L(s1_columns)(bottom, x + (oy + 1) * w, w, V);
+        float *row = y + oy * w;
+        for (int v = 0; v < V; v++) {
+            v16f acc = L(splat)(start);
+            for (int kx = 0; kx < 3; kx++) acc += wt[kx] * top[v][kx];
+            for (int kx = 0; kx < 3; kx++) acc += wt[3 + kx] * mid[v][kx];
+            for (int kx = 0; kx < 3; kx++) acc += wt[6 + kx] * bottom[v][kx];
+            long n = w - 16 * v;
+            if (row + 16 * v + 16 <= y_end) L(store)(row + 16 * v, acc);
+            else L(store_masked)(row + 16 * v, acc, n < 16 ? n : 16);
+        }
+        for (int v = 0; v < V; v++)
+            for (int kx = 0; kx < 3; kx++) {
+                top[v][kx] = mid[v][kx];
+                mid[v][kx] = bottom[v][kx];
+            }
+    }
+}
 #endif
 
 // The planes go through a software pipeline over two copies of each buffer: while the taps
@@ -437,6 +485,16 @@ static LOOM_NO_MEMCPY void L(depthwise_forward)(float *y, const float *x, const 
             long c = i % g->channels;
             L(y_s2k3_plane)(y + i * out_plane, x + i * in_plane, weight + c * taps, bias ? bias[c] : 0.0f, g->h, g->w,
                             g->oh, g->ow, y_end);
+        }
+        return;
+    }
+    if (k == 3 && s == 1 && g->p == 1 && g->w <= 32) {
+        const float *y_end = y + total * out_plane;
+        for (long i = 0; i < total; i++) {
+            long c = i % g->channels;
+            float start = bias ? bias[c] : 0.0f;
+            if (g->w <= 16) L(y_s1k3_plane)(y + i * out_plane, x + i * in_plane, weight + c * taps, start, g->h, g->w, y_end, 1);
+            else L(y_s1k3_plane)(y + i * out_plane, x + i * in_plane, weight + c * taps, start, g->h, g->w, y_end, 2);
         }
         return;
     }

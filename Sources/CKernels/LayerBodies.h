@@ -664,6 +664,37 @@ static LOOM_INLINE void L(dx_s2k3_plane)(float *dx, const float *grid, const flo
     }
 }
 
+/// dx of one plane of a 3 × 3 kernel of stride 1 and padding 1 (h × w, w ≤ 16·V) straight
+/// from dy's rows (h × w too): input row iy sums, from 0, kernel row ky on dy row iy + 1 − ky
+/// (0 outside the plane), tap kx on dy column ix + 1 − kx, in (ky, kx) order, as the gathered
+/// tap_grid; rows written whole up to dx_end.
+static LOOM_INLINE void L(dx_s1k3_plane)(float *dx, const float *dy, const float *wc, long h, long w,
+                                         const float *dx_end, const int V) {
+    v16f wt[9];
+    for (int t = 0; t < 9; t++) wt[t] = L(splat)(wc[t]);
+    v16f top[2][3] = {{{0}, {0}, {0}}, {{0}, {0}, {0}}}, mid[2][3];
+    L(s1_columns)(mid, dy, w, V);
+    for (long iy = 0; iy < h; iy++) {
+        v16f bottom[2][3] = {{{0}, {0}, {0}}, {{0}, {0}, {0}}};
+        if (iy + 1 < h) L(s1_columns)(bottom, dy + (iy + 1) * w, w, V);
+        float *row = dx + iy * w;
+        for (int v = 0; v < V; v++) {
+            v16f acc = {0};
+            for (int kx = 0; kx < 3; kx++) acc += wt[kx] * bottom[v][2 - kx];
+            for (int kx = 0; kx < 3; kx++) acc += wt[3 + kx] * mid[v][2 - kx];
+            for (int kx = 0; kx < 3; kx++) acc += wt[6 + kx] * top[v][2 - kx];
+            long n = w - 16 * v;
+            if (row + 16 * v + 16 <= dx_end) L(store)(row + 16 * v, acc);
+            else L(store_masked)(row + 16 * v, acc, n < 16 ? n : 16);
+        }
+        for (int v = 0; v < V; v++)
+            for (int kx = 0; kx < 3; kx++) {
+                top[v][kx] = mid[v][kx];
+                mid[v][kx] = bottom[v][kx];
+            }
+    }
+}
+
 static void L(dx_s2k3)(float *dx, const float *grid, const float *wc, long h, long w, long wq, long oh,
                        const float *dx_end) {
     switch ((w + 15) / 16) {
@@ -708,7 +739,8 @@ static LOOM_NO_MEMCPY void L(depthwise_backward)(float *dx, float *dweight, floa
 #if LOOM_MASKED == 2
     const int rows16 = k == 3 && s == 1 && g->wq == 16 && g->dx_gather;
     const int direct_s2 = k == 3 && s == 2 && g->p == 1 && g->w <= 64;
-    const float *dx_all_end = dx + (long)batch * g->channels * in_plane;
+    const int direct_s1 = k == 3 && s == 1 && g->p == 1 && g->w <= 32;
+    const float *dx_all_end = dx ? dx + (long)batch * g->channels * in_plane : NULL;
 #endif
     for (size_t n = 0; n < batch; n++) {
         for (long c = 0; c < g->channels; c++) {
@@ -723,7 +755,9 @@ static LOOM_NO_MEMCPY void L(depthwise_backward)(float *dx, float *dweight, floa
 #if LOOM_MASKED == 2
             if (rows16) {
                 L(dweight_rows16)(dweight + c * taps, grid, planes, g->oh);
-                if (dx) {
+                if (dx && direct_s1) {
+                    L(dx_s1k3_plane)(dx + plane * in_plane, dyp_in, wc, g->h, g->w, dx_all_end, 1);
+                } else if (dx) {
                     float *dxp = dx + plane * in_plane, *dx_end = dxp + in_plane;
                     L(dx_rows16)(dxgrid, dyp, wc, g->h);
                     for (long iy = 0; iy < g->h; iy++) L(take_row)(dxp + iy * g->w, dxgrid + 16 * iy, g->w, dx_end);
@@ -742,6 +776,11 @@ static LOOM_NO_MEMCPY void L(depthwise_backward)(float *dx, float *dweight, floa
             if (!dx) continue;
             float *dxp = dx + plane * in_plane, *dx_end = dxp + in_plane;
 #if LOOM_MASKED == 2
+            if (direct_s1) {
+                if (g->w <= 16) L(dx_s1k3_plane)(dxp, dyp_in, wc, g->h, g->w, dx_all_end, 1);
+                else L(dx_s1k3_plane)(dxp, dyp_in, wc, g->h, g->w, dx_all_end, 2);
+                continue;
+            }
             if (direct_s2) {
                 // Rows of later planes are written after this one's: whole vectors up to the
                 // end of dx.

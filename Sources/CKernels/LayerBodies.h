@@ -181,6 +181,11 @@ static void L(stream_triad)(float *a, const float *b, const float *c, float scal
 // The copies only ever write data where data belongs and 0 everywhere else, so the padding
 // of the scratch copies (zeroed once per call) stays 0, and a vector that runs past a row
 // lands on rows written after it. Every copy stays inside its plane.
+//
+// On AVX-512, 3 × 3 kernels of padding 1 skip the copies for y and dx (stride 1 on rows of at
+// most 32 pixels, stride 2 on rows of at most 30 for y and 64 for dx): the rows of x or dy are
+// held in registers as the vectors each kernel row reads, and every output still takes all
+// its taps in (ky, kx) order, those on padding as w·0: the same bits.
 
 // The depthwise functions below copy rows of a few to a few dozen floats; a call to the C
 // library's memcpy costs more than such a copy, so they forbid the compiler to make their

@@ -578,6 +578,34 @@ static void L(dweight_rows16)(float *dweight, const float *dygrid, const float *
     dweight[8] += L(hsum)(acc[0][8] + acc[1][8]);
 }
 
+/// dweight_rows16 for 14-wide planes of padding 1 straight from the rows of x and dy (h × 14
+/// both): padded row r of the copy is x's row r − 1 held as three shifted vectors (0 outside
+/// the plane; lane 15 of the kx = 2 vector 0 where the copy holds the next row's first pixel,
+/// which meets a 0 of dy's grid either way), dy's row j its 14 floats and two 0 lanes.
+static void L(dweight_rows14)(float *dweight, const float *dy, const float *x, long oh) {
+    v16f acc[2][9];
+    for (int p = 0; p < 2; p++)
+        for (int t = 0; t < 9; t++) acc[p][t] = (v16f){0};
+    for (long r = 0; r < oh + 2; r++) {
+        v16f xs[2][3] = {{{0}, {0}, {0}}, {{0}, {0}, {0}}};
+        if (r >= 1 && r <= oh) L(s1_columns)(xs, x + 14 * (r - 1), 14, 1);
+        for (int ky = 0; ky < 3; ky++) {
+            long j = r - ky;
+            if (j < 0 || j >= oh) continue;
+            v16f d = L(load_masked)(dy + 14 * j, 14);
+            if (j & 1)
+                for (int kx = 0; kx < 3; kx++) acc[1][3 * ky + kx] += d * xs[0][kx];
+            else
+                for (int kx = 0; kx < 3; kx++) acc[0][3 * ky + kx] += d * xs[0][kx];
+        }
+    }
+    float sums[8];
+    L(hsum4)(sums, acc[0][0] + acc[1][0], acc[0][1] + acc[1][1], acc[0][2] + acc[1][2], acc[0][3] + acc[1][3]);
+    L(hsum4)(sums + 4, acc[0][4] + acc[1][4], acc[0][5] + acc[1][5], acc[0][6] + acc[1][6], acc[0][7] + acc[1][7]);
+    for (int t = 0; t < 8; t++) dweight[t] += sums[t];
+    dweight[8] += L(hsum)(acc[0][8] + acc[1][8]);
+}
+
 /// The gathered dx: row j sums, from 0, w(ky, kx)·dyp[16·(j + 2 − ky) + 2 − kx] in (ky, kx)
 /// order. The rows of dyp go from the last down, so each dx row meets ky = 0 first; a row is
 /// complete, and written whole to dxgrid + 16·j, once ky = 2 has passed. (Into the grid, not
@@ -752,6 +780,15 @@ static LOOM_NO_MEMCPY void L(depthwise_backward)(float *dx, float *dweight, floa
             long plane = (long)n * g->channels + c;
             const float *xp = x + plane * in_plane, *dyp_in = dy + plane * out_plane;
             const float *wc = weight + c * taps;
+#if LOOM_MASKED == 2
+            if (rows16 && g->p == 1) {
+                // 14-wide planes: no copies at all, x and dy straight from their rows.
+                if (dbias) dbias[c] += loom_sum(dyp_in, (size_t)out_plane);
+                L(dweight_rows14)(dweight + c * taps, dyp_in, xp, g->oh);
+                if (dx) L(dx_s1k3_plane)(dx + plane * in_plane, dyp_in, wc, g->h, g->w, dx_all_end, 1);
+                continue;
+            }
+#endif
             L(load_plane)(planes, g, xp, row);
             // dy on the output grid; its columns ow..<wq and the slack stay 0.
             for (long oy = 0; oy < g->oh; oy++)
@@ -760,9 +797,7 @@ static LOOM_NO_MEMCPY void L(depthwise_backward)(float *dx, float *dweight, floa
 #if LOOM_MASKED == 2
             if (rows16) {
                 L(dweight_rows16)(dweight + c * taps, grid, planes, g->oh);
-                if (dx && direct_s1) {
-                    L(dx_s1k3_plane)(dx + plane * in_plane, dyp_in, wc, g->h, g->w, dx_all_end, 1);
-                } else if (dx) {
+                if (dx) {
                     float *dxp = dx + plane * in_plane, *dx_end = dxp + in_plane;
                     L(dx_rows16)(dxgrid, dyp, wc, g->h);
                     for (long iy = 0; iy < g->h; iy++) L(take_row)(dxp + iy * g->w, dxgrid + 16 * iy, g->w, dx_end);

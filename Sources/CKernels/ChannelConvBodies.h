@@ -70,6 +70,26 @@ static CC_NO_MEMCPY void CC(transpose_unit)(float *v, float *m, long u, long oc,
     }
 }
 
+/// Whether the n floats at p are all +0 (every bit clear): a gradient that has not been
+/// added to yet. Stops at the first 64 bytes that are not.
+static inline int CC(all_zero)(const float *p, long n) {
+    typedef unsigned v16u __attribute__((vector_size(64)));
+    long i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v16u v;
+        __builtin_memcpy(&v, p + i, sizeof v);
+        unsigned any = 0;
+        for (int l = 0; l < 16; l++) any |= v[l];
+        if (any) return 0;
+    }
+    for (; i < n; i++) {
+        unsigned b;
+        __builtin_memcpy(&b, p + i, sizeof b);
+        if (b) return 0;
+    }
+    return 1;
+}
+
 /// The weights of unit u packed into v (rows, 16) from the pass's source: its (OC, C, k, k)
 /// weights, or flipped, the (C, OC, k, k) weights of the convolution this one transposes read
 /// flipped in (ky, kx), each channel c's 16 × k² block backwards.
@@ -140,6 +160,88 @@ CC_FORWARD_BLOCK(1)
 CC_FORWARD_BLOCK(2)
 #endif
 
+/// The forward block over a list of rows (cc_class): acc[u][j] = init, then + w[rw[i]]·x[pixel
+/// j, ro[i]] for i < rows in order, CC_PBI pixels. The same chain as CC_FORWARD_BLOCK's without
+/// the rows a class skips.
+#define CC_FORWARD_IBLOCK(OCV)                                                                          \
+    static inline void CC(forward_iblock_##OCV)(float *dst, const float *w, long unit_stride, long rows, \
+                                                const long *rw, const long *ro, const float *xp,         \
+                                                const long *poff, const float *init, long init_stride) {   \
+        v16f acc[OCV][CC_PBI];                                                                           \
+        for (int u = 0; u < OCV; u++) {                                                                  \
+            for (int j = 0; j < CC_PBI; j++) acc[u][j] = CC(load)(init + j * init_stride + 16 * u);       \
+        }                                                                                                \
+        const float *px[CC_PBI];                                                                         \
+        for (int j = 0; j < CC_PBI; j++) px[j] = xp + poff[j];                                           \
+        for (long i = 0; i < rows; i++) {                                                                \
+            long xo = ro[i];                                                                             \
+            const float *wr = w + rw[i];                                                                 \
+            v16f wv[OCV];                                                                                \
+            for (int u = 0; u < OCV; u++) wv[u] = CC(load)(wr + u * unit_stride);                        \
+            for (int j = 0; j < CC_PBI; j++) {                                                           \
+                v16f xv = CC(splat)(px[j][xo]);                                                          \
+                for (int u = 0; u < OCV; u++) acc[u][j] = CC(fma)(wv[u], xv, acc[u][j]);                 \
+            }                                                                                            \
+        }                                                                                                \
+        for (int j = 0; j < CC_PBI; j++) {                                                               \
+            for (int u = 0; u < OCV; u++) CC(store)(dst + j * 16 * CC_OCV + 16 * u, acc[u][j]);          \
+        }                                                                                                \
+    }
+
+CC_FORWARD_IBLOCK(1)
+#if CC_OCV > 1
+CC_FORWARD_IBLOCK(2)
+#endif
+
+/// run_pass for a pass with pixel classes: per pair of units, per class, the class's rows
+/// (in chunks as run_pass's) over the class's pixels, CC_PBI at a time. Every output sums the
+/// terms run_pass gives it, in the same order, less those w·0 whose input is padding.
+static CC_NO_MEMCPY void CC(run_classes)(const struct cc_pass *ps, float *tmp) {
+    long unit_stride = ps->rows * 16;
+    long poff[CC_PBI];
+    for (long u0 = 0; u0 < ps->units; u0 += CC_OCV) {
+        long ocv = ps->units - u0 < CC_OCV ? ps->units - u0 : CC_OCV;
+        const float *w = ps->wpack + u0 * unit_stride, *b = ps->bpack + u0 * 16;
+        if (ps->source) {
+            for (long u = 0; u < ocv; u++) CC(pack_unit)(ps->wpack + u * unit_stride, ps, u0 + u);
+            w = ps->wpack;
+        }
+        long oc_end = (u0 + ocv) * 16 < ps->oc ? (u0 + ocv) * 16 : ps->oc;
+        for (long ci = 0; ci < ps->classes; ci++) {
+            const struct cc_class *cl = ps->cls + ci;
+            long end = cl->j0 + cl->pixels;
+            long chunk = cl->rows > CC_CHUNK_ABOVE ? CC_CHUNK_ROWS : cl->rows;
+            long r0 = 0;
+            do {
+                long rows = cl->rows - r0 < chunk ? cl->rows - r0 : chunk;
+                int first = r0 == 0, last = r0 + rows == cl->rows;
+                for (long j0 = cl->j0; j0 < end; j0 += CC_PBI) {
+                    for (int j = 0; j < CC_PBI; j++) poff[j] = ps->pin[j0 + j < end ? j0 + j : end - 1];
+                    float *part = ps->partial + (j0 - cl->j0) * 16 * CC_OCV;
+                    const float *init = first ? b : part;
+                    long init_stride = first ? 0 : 16 * CC_OCV;
+                    float *dst = last ? tmp : part;
+#if CC_OCV > 1
+                    if (ocv == 2)
+                        CC(forward_iblock_2)(dst, w, unit_stride, rows, cl->rw + r0, cl->ro + r0, ps->xp, poff, init,
+                                             init_stride);
+                    else
+#endif
+                        CC(forward_iblock_1)(dst, w, unit_stride, rows, cl->rw + r0, cl->ro + r0, ps->xp, poff, init,
+                                             init_stride);
+                    if (!last) continue;
+                    for (long j = j0; j < j0 + CC_PBI && j < end; j++) {
+                        float *out = ps->out + ps->pout[j];
+                        const float *src = tmp + (j - j0) * 16 * CC_OCV - u0 * 16;
+                        for (long o = u0 * 16; o < oc_end; o++) out[o * ps->out_plane] = src[o];
+                    }
+                }
+                r0 += rows;
+            } while (r0 < cl->rows);
+        }
+    }
+}
+
 /// Every output pixel of the pass, every unit of 16 output channels, in register blocks of
 /// CC_OCV units × CC_PB pixels. When a pair of units' packed weights would not stay in L2
 /// beside the padded input (the 512-channel layers: 590 KB), the rows run in chunks of
@@ -147,6 +249,10 @@ CC_FORWARD_BLOCK(2)
 /// rounded up to CC_PB, CC_OCV·16): every output still sums its terms in row order from its
 /// bias, so chunking moves time only, never bits.
 static CC_NO_MEMCPY void CC(run_pass)(const struct cc_pass *ps, float *tmp) {
+    if (ps->classes) {
+        CC(run_classes)(ps, tmp);
+        return;
+    }
     long unit_stride = ps->rows * 16;
     long chunk = ps->rows > CC_CHUNK_ABOVE ? CC_CHUNK_ROWS : ps->rows;
     long poff[CC_PB];
@@ -233,18 +339,76 @@ CC_WEIGHT_BLOCK(2, CC_TB)
 CC_WEIGHT_BLOCK(2, 1)
 #endif
 
+/// CC_WEIGHT_BLOCK(OCV, CC_TB) for the CC_TB = k² taps of one input channel, without the
+/// terms whose input is padding: pixel pix adds to tap t only when bit t of mask[pix] is set
+/// (its input at that tap is inside the plane). Each chain keeps its order (samples, then
+/// pixels) less the terms dy·0.
+#define CC_WEIGHT_MBLOCK(OCV)                                                                             \
+    static inline void CC_CAT(CC_CAT(weight_mblock, OCV), LOOM_SUFFIX)(                                   \
+        float *dwt, long unit_stride, const float *dyt, long dy_stride, const float *xp, const long *roff,  \
+        const long *pixoff, const unsigned *mask, size_t batch, const struct cc_geometry *g) {             \
+        v16f acc[OCV][CC_TB];                                                                             \
+        for (int u = 0; u < OCV; u++) {                                                                   \
+            for (int t = 0; t < CC_TB; t++) acc[u][t] = CC(load)(dwt + u * unit_stride + 16 * t);         \
+        }                                                                                                 \
+        long ro[CC_TB];                                                                                   \
+        for (int t = 0; t < CC_TB; t++) ro[t] = roff[t];                                                  \
+        for (size_t n = 0; n < batch; n++) {                                                              \
+            const float *xn = xp + (long)n * g->cs * g->plane;                                            \
+            const float *dn = dyt + (long)n * g->opix * dy_stride;                                        \
+            for (long pix = 0; pix < g->opix; pix++) {                                                    \
+                v16f d[OCV];                                                                              \
+                for (int u = 0; u < OCV; u++) d[u] = CC(load)(dn + pix * dy_stride + 16 * u);              \
+                const float *xq = xn + pixoff[pix];                                                       \
+                unsigned m = mask[pix];                                                                   \
+                _Pragma("clang loop unroll(full)") for (int t = 0; t < CC_TB; t++) {                      \
+                    if (!(m >> t & 1)) continue;                                                          \
+                    v16f xv = CC(splat)(xq[ro[t]]);                                                       \
+                    for (int u = 0; u < OCV; u++) acc[u][t] = CC(fma)(d[u], xv, acc[u][t]);               \
+                }                                                                                         \
+            }                                                                                             \
+        }                                                                                                 \
+        for (int u = 0; u < OCV; u++) {                                                                   \
+            for (int t = 0; t < CC_TB; t++) CC(store)(dwt + u * unit_stride + 16 * t, acc[u][t]);         \
+        }                                                                                                 \
+    }
+
+CC_WEIGHT_MBLOCK(1)
+#if CC_OCV > 1
+CC_WEIGHT_MBLOCK(2)
+#endif
+
 /// dweight (OC, rows) by CC_OCV units at a time: copied into dwt (CC_OCV, rows, 16), the
 /// samples' terms added, copied back.
 static CC_NO_MEMCPY void CC(conv_weight_gradient_channels)(float *dweight, float *dwt, const float *dyt, size_t batch,
                                                            const struct cc_geometry *g, const float *xp,
-                                                           const long *roff, const long *pixoff) {
+                                                           const long *roff, const long *pixoff, const unsigned *mask) {
     long unit_stride = g->rows * 16, dy_stride = g->units * 16;
+    if (g->taps != CC_TB) mask = NULL;
     for (long u0 = 0; u0 < g->units; u0 += CC_OCV) {
         long ocv = g->units - u0 < CC_OCV ? g->units - u0 : CC_OCV;
-        for (long u = 0; u < ocv; u++) CC(transpose_unit)(dwt + u * unit_stride, dweight, u0 + u, g->oc, g->rows, 1);
+        // A unit whose gradient is still +0 everywhere (each micro-shard's starts so) is set
+        // to +0 in dwt rather than read through the transpose: the same values.
+        for (long u = 0; u < ocv; u++) {
+            long lanes = g->oc - (u0 + u) * 16 < 16 ? g->oc - (u0 + u) * 16 : 16;
+            if (CC(all_zero)(dweight + (u0 + u) * 16 * g->rows, lanes * g->rows))
+                __builtin_memset(dwt + u * unit_stride, 0, (size_t)unit_stride * sizeof(float));
+            else
+                CC(transpose_unit)(dwt + u * unit_stride, dweight, u0 + u, g->oc, g->rows, 1);
+        }
         float *dw = dwt;
         const float *dy = dyt + u0 * 16;
         long r = 0;
+        for (; mask && r + CC_TB <= g->rows; r += CC_TB) {
+#if CC_OCV > 1
+            if (ocv == 2)
+                CC_CAT(weight_mblock_2, LOOM_SUFFIX)(dw + 16 * r, unit_stride, dy, dy_stride, xp, roff + r, pixoff, mask,
+                                                     batch, g);
+            else
+#endif
+                CC_CAT(weight_mblock_1, LOOM_SUFFIX)(dw + 16 * r, unit_stride, dy, dy_stride, xp, roff + r, pixoff, mask,
+                                                     batch, g);
+        }
         for (; r + CC_TB <= g->rows; r += CC_TB) {
 #if CC_OCV > 1
             if (ocv == 2) CC_WB(2, CC_TB)(dw + 16 * r, unit_stride, dy, dy_stride, xp, roff + r, pixoff, batch, g);

@@ -83,6 +83,18 @@ struct cc_pass {
     long out_plane;
     // The sums between row chunks: room for the pixels rounded up to a block, CC_OCV·16 each.
     float *partial;
+    // Without padding terms (cc_classes): the pixels' classes, pin and pout grouped by class.
+    long classes;
+    const struct cc_class *cls;
+};
+
+/// The output pixels that read the same taps inside the plane (the same ranges of ky and
+/// kx), pixels j0 to j0 + pixels − 1 of the pass, and their rows: the weights at
+/// w + rw[i] and the input at a pixel's start + ro[i] for i < rows, the rows c·k² + ky·k + kx
+/// in increasing order without those that read only padding.
+struct cc_class {
+    long j0, pixels, rows;
+    const long *rw, *ro;
 };
 
 /// Rows per chunk of a forward pass with more than CC_CHUNK_ABOVE rows (run_pass): 1152 rows
@@ -116,10 +128,12 @@ static void *cc_scratch(size_t bytes) { return loom_thread_scratch(LOOM_SCRATCH_
 #define LOOM_SUFFIX sse2
 #define CC_OCV 1
 #define CC_PB 2
+#define CC_PBI 2
 #define CC_TB 2
 #include "ChannelConvBodies.h"
 #undef CC_OCV
 #undef CC_PB
+#undef CC_PBI
 #undef CC_TB
 #undef LOOM_SUFFIX
 
@@ -127,10 +141,12 @@ static void *cc_scratch(size_t bytes) { return loom_thread_scratch(LOOM_SCRATCH_
 #define LOOM_SUFFIX avx2
 #define CC_OCV 1
 #define CC_PB 5
+#define CC_PBI 4
 #define CC_TB 5
 #include "ChannelConvBodies.h"
 #undef CC_OCV
 #undef CC_PB
+#undef CC_PBI
 #undef CC_TB
 #undef LOOM_SUFFIX
 #pragma clang attribute pop
@@ -139,10 +155,12 @@ static void *cc_scratch(size_t bytes) { return loom_thread_scratch(LOOM_SCRATCH_
 #define LOOM_SUFFIX avx512
 #define CC_OCV 2
 #define CC_PB 10
+#define CC_PBI 8
 #define CC_TB 9
 #include "ChannelConvBodies.h"
 #undef CC_OCV
 #undef CC_PB
+#undef CC_PBI
 #undef CC_TB
 #undef LOOM_SUFFIX
 #pragma clang attribute pop
@@ -154,7 +172,7 @@ struct cc_body {
                         long left, long rows, long wp);
     void (*run_pass)(const struct cc_pass *ps, float *tmp);
     void (*weight_gradient)(float *dweight, float *dwt, const float *dyt, size_t batch, const struct cc_geometry *g,
-                            const float *xp, const long *roff, const long *pixoff);
+                            const float *xp, const long *roff, const long *pixoff, const unsigned *mask);
 };
 
 static struct cc_body cc_body(void) {
@@ -176,29 +194,108 @@ static struct cc_body cc_body(void) {
 /// Room for a pass's sums between row chunks: `pixels` rounded up to any path's block.
 #define CC_PARTIAL_FLOATS(pixels) ((size_t)((pixels) + 10) * 2 * 16)
 
+/// The taps of output row (or column) o that read inside the plane: k0 to k1.
+static void cc_tap_range(long o, long s, long p, long n, long k, long *k0, long *k1) {
+    long lo = p - o * s, hi = n - 1 + p - o * s;
+    *k0 = lo > 0 ? lo : 0;
+    *k1 = hi < k - 1 ? hi : k - 1;
+}
+
+/// At most this many pixel classes (distinct row ranges × distinct column ranges).
+#define CC_MAX_CLASSES 16
+
+/// Whether a forward pass skips its padding terms: when at most 3/4 of its (pixel, tap)
+/// pairs read inside the plane (3×3 padding-1 layers on 2×2 planes: 16 of 36; 4×4: 100 of
+/// 144; the 4×4 → 2×2 stride-2 layers: 25 of 36) in at most CC_MAX_CLASSES classes, and no
+/// bias is −0 (a chain from −0 is the one sum a padding term w·(+0) can change, to +0).
+/// Otherwise 0. `ry`, `rx` receive the distinct ranges (k0, k1) of rows and columns and `cy`,
+/// `cx` each output row's and column's range index.
+static long cc_class_count(const struct cc_geometry *g, const float *bias, long *ry, long *rx, long *cy, long *cx,
+                           long *columns) {
+    if (g->oh > 64 || g->ow > 64) return 0;
+    long ny = 0, nx = 0, real_y = 0, real_x = 0;
+    for (int axis = 0; axis < 2; axis++) {
+        long n = axis ? g->ow : g->oh, size = axis ? g->w : g->h, *r = axis ? rx : ry, *c = axis ? cx : cy;
+        long *count = axis ? &nx : &ny, *real = axis ? &real_x : &real_y;
+        for (long o = 0; o < n; o++) {
+            long k0, k1, i;
+            cc_tap_range(o, g->s, g->p, size, g->k, &k0, &k1);
+            *real += k1 >= k0 ? k1 - k0 + 1 : 0;
+            for (i = 0; i < *count && (r[2 * i] != k0 || r[2 * i + 1] != k1); i++) {}
+            if (i == *count) {
+                if (i == CC_MAX_CLASSES) return 0;
+                r[2 * i] = k0, r[2 * i + 1] = k1, ++*count;
+            }
+            c[o] = i;
+        }
+    }
+    if (ny * nx > CC_MAX_CLASSES || 4 * real_y * real_x > 3 * g->opix * g->taps) return 0;
+    for (long o = 0; bias && o < g->oc; o++) {
+        if (bias[o] == 0 && __builtin_signbit(bias[o])) return 0;
+    }
+    *columns = nx;
+    return ny * nx;
+}
+
 static int cc_forward(float *y, const float *x, const float *weight, const float *bias, size_t batch,
                       const struct loom_conv_shape *shape, int flipped) {
     struct cc_geometry g = cc_geometry(shape);
     struct cc_body body = cc_body();
     long pixels = (long)batch * g.opix;
+    long ry[2 * CC_MAX_CLASSES], rx[2 * CC_MAX_CLASSES], cy[64], cx[64];
+    long nx = 0, classes = cc_class_count(&g, bias, ry, rx, cy, cx, &nx);
     size_t xp_floats = batch * (size_t)(g.cs * g.plane);
     size_t packed = (size_t)(2 * g.rows * 16);
     size_t floats = xp_floats + packed + (size_t)(g.units * 16) + CC_TMP_FLOATS + CC_PARTIAL_FLOATS(pixels);
-    float *scratch = cc_scratch(floats * sizeof(float) + (size_t)(g.rows + 2 * pixels) * sizeof(long));
+    size_t class_longs = (size_t)(2 * classes * g.rows);
+    float *scratch = cc_scratch(floats * sizeof(float) + (size_t)(g.rows + 2 * pixels) * sizeof(long) +
+                                class_longs * sizeof(long));
     if (!scratch) return 0;
     float *xp = scratch, *wpack = xp + xp_floats, *bpack = wpack + packed, *tmp = bpack + g.units * 16;
     float *partial = tmp + CC_TMP_FLOATS;
     long *roff = (long *)(partial + CC_PARTIAL_FLOATS(pixels)), *pin = roff + g.rows, *pout = pin + pixels;
     memset(xp, 0, xp_floats * sizeof(float));
     cc_row_offsets(roff, &g);
-    for (long j = 0; j < pixels; j++) {
-        pin[j] = cc_pixel_offset(&g, j);
-        pout[j] = (j / g.opix) * g.oc * g.opix + j % g.opix;
+    struct cc_class cls[CC_MAX_CLASSES];
+    if (!classes) {
+        for (long j = 0; j < pixels; j++) {
+            pin[j] = cc_pixel_offset(&g, j);
+            pout[j] = (j / g.opix) * g.oc * g.opix + j % g.opix;
+        }
+    } else {
+        // Class (iy, ix) of the row and column ranges: its pixels in (n, oy, ox) order, its
+        // rows c·k² + ky·k + kx in order for the ky and kx of its ranges.
+        long *rw = pout + pixels, *ro = rw + classes * g.rows, j = 0;
+        for (long ci = 0; ci < classes; ci++) {
+            long iy = ci / nx, ix = ci % nx, rows = 0;
+            cls[ci].j0 = j;
+            for (size_t n = 0; n < batch; n++) {
+                for (long pix = 0; pix < g.opix; pix++) {
+                    if (cy[pix / g.ow] != iy || cx[pix % g.ow] != ix) continue;
+                    long q = (long)n * g.opix + pix;
+                    pin[j] = cc_pixel_offset(&g, q);
+                    pout[j++] = (long)n * g.oc * g.opix + pix;
+                }
+            }
+            cls[ci].pixels = j - cls[ci].j0;
+            cls[ci].rw = rw, cls[ci].ro = ro;
+            for (long c = 0; c < g.c; c++) {
+                for (long ky = ry[2 * iy]; ky <= ry[2 * iy + 1]; ky++) {
+                    for (long kx = rx[2 * ix]; kx <= rx[2 * ix + 1]; kx++, rows++) {
+                        long r = (c * g.k + ky) * g.k + kx;
+                        rw[rows] = 16 * r;
+                        ro[rows] = roff[r];
+                    }
+                }
+            }
+            cls[ci].rows = rows;
+            rw += rows, ro += rows;
+        }
     }
     for (long o = 0; o < g.units * 16; o++) bpack[o] = bias && o < g.oc ? bias[o] : 0;
     body.load_padded(xp, x, batch, g.c, g.cs, g.h, g.w, g.p, g.p, g.hp, g.wp);
     struct cc_pass ps = {g.oc, g.units, g.rows, wpack, weight, flipped, g.taps, bpack, roff, xp, pixels, pin, pout, y, g.opix,
-                         partial};
+                         partial, classes, cls};
     body.run_pass(&ps, tmp);
     return 1;
 }
@@ -294,13 +391,29 @@ int loom_conv_weight_gradient_channels(float *dweight, const float *dy, const fl
     size_t dyt_floats = batch * (size_t)(g.opix * g.units * 16);
     size_t dwt_floats = (size_t)(2 * g.rows * 16);
     size_t floats = xp_floats + dyt_floats + dwt_floats;
-    float *scratch = cc_scratch(floats * sizeof(float) + (size_t)(g.rows + g.opix) * sizeof(long));
+    float *scratch = cc_scratch(floats * sizeof(float) + (size_t)(g.rows + g.opix) * sizeof(long) +
+                                (size_t)g.opix * sizeof(unsigned));
     if (!scratch) return 0;
     float *xp = scratch, *dyt = xp + xp_floats, *dwt = dyt + dyt_floats;
     long *roff = (long *)(dwt + dwt_floats), *pixoff = roff + g.rows;
+    unsigned *mask = (unsigned *)(pixoff + g.opix);
     memset(xp, 0, xp_floats * sizeof(float));
     cc_row_offsets(roff, &g);
     for (long pix = 0; pix < g.opix; pix++) pixoff[pix] = ((pix / g.ow) * g.s * g.wp + (pix % g.ow) * g.s) * g.cs;
+    // Pixel masks of the taps inside the plane, when a kernel of at most 32 taps reads padding
+    // in more than a quarter of its (pixel, tap) pairs (cc_class_count's rule): the terms dy·0
+    // are then left out, which changes no chain that starts from a gradient other than −0.
+    long ry[2 * CC_MAX_CLASSES], rx[2 * CC_MAX_CLASSES], cy[64], cx[64], nx = 0;
+    int masked = g.taps <= 32 && cc_class_count(&g, NULL, ry, rx, cy, cx, &nx) > 0;
+    for (long pix = 0; masked && pix < g.opix; pix++) {
+        long ky0, ky1, kx0, kx1;
+        cc_tap_range(pix / g.ow, g.s, g.p, g.h, g.k, &ky0, &ky1);
+        cc_tap_range(pix % g.ow, g.s, g.p, g.w, g.k, &kx0, &kx1);
+        mask[pix] = 0;
+        for (long ky = ky0; ky <= ky1; ky++) {
+            for (long kx = kx0; kx <= kx1; kx++) mask[pix] |= 1u << (ky * g.k + kx);
+        }
+    }
     // dy (N, OC, OH, OW) as (N, OH·OW, units·16), the lanes past OC zero (they only reach
     // lanes of dwt that are never copied back, but stale floats could be slow denormals).
     long dy_stride = g.units * 16;
@@ -313,6 +426,6 @@ int loom_conv_weight_gradient_channels(float *dweight, const float *dy, const fl
         }
     }
     body.load_padded(xp, x, batch, g.c, g.cs, g.h, g.w, g.p, g.p, g.hp, g.wp);
-    body.weight_gradient(dweight, dwt, dyt, batch, &g, xp, roff, pixoff);
+    body.weight_gradient(dweight, dwt, dyt, batch, &g, xp, roff, pixoff, masked ? mask : NULL);
     return 1;
 }

@@ -28,6 +28,9 @@
 #include "ThreadScratch.h"
 #include "ConvTranspose.h"
 
+// The sse2 and avx2 paths pass v16f by value between their own static functions, compiled
+// with the same target, so the ABI clang warns about (-Wpsabi) is never crossed.
+#pragma clang diagnostic ignored "-Wpsabi"
 typedef float v16f __attribute__((vector_size(64)));
 
 struct wg_geometry {

@@ -107,7 +107,8 @@ extension ClusterExecutor {
             return
         }
         let taken = Set(servers.values.map(\.shard))
-        guard let shard = (0..<slices.count).first(where: { !taken.contains($0) }) else {
+        guard let shard = Self.shardOrder(count: slices.count, beside: Self.sameHost(hello.endpoint, transport.endpoint))
+            .first(where: { !taken.contains($0) }) else {
             logger.warning("shard server \(peer) (\(hello.endpoint ?? "")) said hello, but all \(slices.count) slices are served: not taken (it may join when one is lost)")
             return
         }
@@ -119,6 +120,30 @@ extension ClusterExecutor {
         if record.publicKey == nil && !options.workerKeys.isEmpty {
             logger.warning("shard server \(record.name) serves workers without CURVE (no key in its hello): its link to workers is neither authenticated nor encrypted")
         }
+    }
+
+    /// The slices in the order a server that says hello takes the first free one of. Slice
+    /// 0 is the one the backward pass's last bucket stays off (`ParameterSlices`): it goes
+    /// to a server on the coordinator's host (`beside` true), whose link carries the
+    /// coordinator's messages too; a server known to be elsewhere (`beside` false) takes
+    /// it last; unknown (nil: not TCP addresses), in order.
+    static func shardOrder(count: Int, beside: Bool?) -> [Int] {
+        guard beside == false, count > 1 else { return Array(0..<count) }
+        return Array(1..<count) + [0]
+    }
+
+    /// Whether two TCP endpoints name the same host (`tcp://10.200.0.1:40001` and
+    /// `tcp://10.200.0.1:40000`); nil when either is not a TCP endpoint with a host.
+    static func sameHost(_ a: String?, _ b: String) -> Bool? {
+        func host(_ e: String) -> String? {
+            guard e.hasPrefix("tcp://") else { return nil }
+            let rest = e.dropFirst(6)
+            guard let colon = rest.lastIndex(of: ":") else { return nil }
+            let h = String(rest[..<colon])
+            return h.isEmpty || h == "*" || h == "0.0.0.0" ? nil : h
+        }
+        guard let a, let ha = host(a), let hb = host(b) else { return nil }
+        return ha == hb
     }
 
     /// Declares `server` lost: the step under way cannot finish, and the weights it held

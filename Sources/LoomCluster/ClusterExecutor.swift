@@ -317,8 +317,10 @@ public final class ClusterExecutor: StepExecutor {
         }
         let tick = min(options.heartbeatInterval, .milliseconds(50))
         try prepareServers(state)
-        startServerStep(job, state: state)
         if case .train = job.kind { options.timeline?.record(.stepStart, step: job.step) }
+        // With overlap the servers' update goes after the first assignments: the workers
+        // start first (a gradient range that reaches a server before its update waits there).
+        var serversStarted = false
         while true {
             try checkServers()
             if control?.stopRequested == true {
@@ -330,6 +332,10 @@ public final class ClusterExecutor: StepExecutor {
                 throw .diverged(step: Int(job.step), detail: divergence)
             }
             if job.isComplete {
+                if !serversStarted {
+                    serversStarted = true
+                    startServerStep(job, state: state)
+                }
                 // Every piece is in: audits compared first (a mismatch or a block out of
                 // bounds gives out more work), then reduce; a piece whose gradient in shared
                 // memory was unreadable is out again and goes to a worker below.
@@ -337,6 +343,10 @@ public final class ClusterExecutor: StepExecutor {
                 if job.isComplete { continue }
             }
             try distribute(job, state: state)
+            if !serversStarted {
+                serversStarted = true
+                startServerStep(job, state: state)
+            }
             if job.isComplete { continue }
             try pump(timeout: tick, state: state)
             maintain(state: state)

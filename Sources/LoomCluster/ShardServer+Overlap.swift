@@ -98,13 +98,12 @@ extension ShardServerSession {
         swap(&next, &ranged.next)
         swap(&gradient, &ranged.gradient)
         var finite = true
-        // Adjacent ranges stepped here go to the workers as one message.
+        // Adjacent ranges stepped here go to the workers as one message, once all are stepped.
         var run: Range<Int>?
+        var runs: [Range<Int>] = []
         func send() {
             guard let r = run else { return }
-            stream(r, of: next, version: slice.version + 1)
-            server.options.timeline?.record(.rangeStepped, step: update.step, slice.range.lowerBound + r.lowerBound,
-                                            slice.range.lowerBound + r.upperBound)
+            runs.append(r)
             run = nil
         }
         for range in fresh.pieces(cutAt: pieces.boundaries) {
@@ -131,8 +130,28 @@ extension ShardServerSession {
         send()
         swap(&next, &ranged.next)
         swap(&gradient, &ranged.gradient)
+        // The slice complete: the coordinator hears it before the last ranges leave, so its
+        // next step's messages do not wait for them (they would queue behind them on this
+        // host's link, and the workers need both; docs/SCALING.md, "The tail").
+        let complete = finite && ranged.applied.count == n
+        if complete { sendUpdated(finite: true, step: update.step, version: slice.version + 1) }
+        for r in runs {
+            stream(r, of: ranged.next, version: slice.version + 1)
+            server.options.timeline?.record(.rangeStepped, step: update.step, slice.range.lowerBound + r.lowerBound,
+                                            slice.range.lowerBound + r.upperBound)
+        }
         if !finite { return endRangedStep(finite: false) }
-        if ranged.applied.count == n { endRangedStep(finite: true) }
+        if complete { endRangedStep(finite: true, announced: true) }
+    }
+
+    /// Tells the coordinator this slice's step is done (`finite`) or refused, at `version`.
+    private func sendUpdated(finite: Bool, step: UInt64, version: UInt64) {
+        guard let slice else { return }
+        var body = ShardBody(kind: .updated)
+        body.shard = slice.shard
+        body.finite = finite
+        sendToCoordinator(.shard(ShardMessage(runID: slice.runID, step: step, weightsVersion: version, body: body)))
+        server.options.timeline?.record(.updatedSent, step: step)
     }
 
     /// A worker asked for the version being made: it gets the ranges done so far.
@@ -150,7 +169,8 @@ extension ShardServerSession {
         for peer in peers { ranged.streamed[peer, default: ElementRanges()].insert(range) }
     }
 
-    private func endRangedStep(finite: Bool) {
+    /// `announced`: the coordinator was told already (`sendUpdated`).
+    private func endRangedStep(finite: Bool, announced: Bool = false) {
         guard var slice, let update else { return }
         if finite {
             slice.optimizer.finishStep()
@@ -159,14 +179,10 @@ extension ShardServerSession {
             stepsApplied += 1
         }
         let streamed = ranged.streamed
+        if !announced { sendUpdated(finite: finite, step: update.step, version: slice.version) }
         self.slice = slice
         self.update = nil
         ranged = RangedStep()
-        var body = ShardBody(kind: .updated)
-        body.shard = slice.shard
-        body.finite = finite
-        sendToCoordinator(.shard(ShardMessage(runID: slice.runID, step: update.step, weightsVersion: slice.version, body: body)))
-        server.options.timeline?.record(.updatedSent, step: update.step)
         logger.trace("step \(update.step): slice \(slice.shard) \(finite ? "applied by ranges" : "not finite: the step is not taken")")
         guard finite else { return }
         // Workers that asked for this version get what they were not streamed yet.

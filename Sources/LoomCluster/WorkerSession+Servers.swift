@@ -88,6 +88,14 @@ extension WorkerSession {
         layout = nil
         collecting = nil
         prePulled = nil
+        assembled = nil
+    }
+
+    /// Overlap, between blocks: the version asked for with the last result is streaming in
+    /// and is not assembled yet.
+    var awaitingStream: Bool {
+        guard let next = prePulled, !servers.isEmpty, collecting == nil else { return false }
+        return version != next && assembled?.version != next
     }
 
     /// A weights message without parameters: take its buffers, and ask every server for its
@@ -97,6 +105,17 @@ extension WorkerSession {
             throw .unusableWork(endpoint: worker.options.endpoint, what: "weights version \(update.weightsVersion)", reason: "\(update.buffers.count) buffer values for a model of \(model.bufferCount)")
         }
         buffers = update.buffers
+        drainServers()
+        // Overlap: assembled already, as its last slice came.
+        if let early = assembled, early.version == update.weightsVersion, early.parameters.count == model.parameterCount {
+            spareParameters = parameters
+            parameters = early.parameters
+            assembled = nil
+            version = early.version
+            collecting = nil
+            return
+        }
+        assembled = nil
         version = nil
         collecting = update.weightsVersion
         drainServers()
@@ -143,9 +162,12 @@ extension WorkerSession {
         assembleIfComplete(parameterCount: run.computer.problem.model.parameters.count)
     }
 
-    /// The parameters of the version being collected, once every server's slice of it is in.
+    /// The parameters of the version being collected, once every server's slice of it is in;
+    /// between blocks with overlap, of the version streaming in (into `assembled`, until the
+    /// coordinator's weights message names it).
     private func assembleIfComplete(parameterCount: Int) {
-        guard let wanted = collecting, servers.allSatisfy({ $0.version == wanted }) else { return }
+        let early = collecting == nil
+        guard let wanted = collecting ?? (awaitingStream ? prePulled : nil), servers.allSatisfy({ $0.version == wanted }) else { return }
         // The slices in order, end to end, cover the parameters (`ParameterSlices`).
         var end = 0
         for (s, link) in servers.enumerated() {
@@ -159,24 +181,41 @@ extension WorkerSession {
         }
         guard end == parameterCount else { return }
         // Each slice copied once, to its place: end to end, or (by buckets, the slices are
-        // in the layout's order) to its pieces of the parameters. Every element is written.
+        // in the layout's order) to its pieces of the parameters. Every element is written,
+        // so a buffer of the right size (an older version's) is written over in place.
         let layout = layout
-        parameters = [Float](unsafeUninitializedCapacity: parameterCount) { whole, count in
+        let servers = servers
+        func fill(_ whole: UnsafeMutableBufferPointer<Float>) {
             for (s, link) in servers.enumerated() {
                 let slice = link.slice!
                 let pieces = layout?.pieces(s) ?? [link.address.lower..<link.address.upper]
                 var at = 0
                 slice.withUnsafeBufferPointer { from in
                     for piece in pieces {
-                        (whole.baseAddress! + piece.lowerBound).initialize(from: from.baseAddress! + at, count: piece.count)
+                        (whole.baseAddress! + piece.lowerBound).update(from: from.baseAddress! + at, count: piece.count)
                         at += piece.count
                     }
                 }
             }
-            count = parameterCount
         }
-        version = wanted
-        collecting = nil
+        var target: [Float] = []
+        if early { swap(&target, &spareParameters) } else { swap(&target, &parameters) }
+        if target.count == parameterCount {
+            target.withUnsafeMutableBufferPointer { fill($0) }
+        } else {
+            target = [Float](unsafeUninitializedCapacity: parameterCount) { whole, count in
+                whole.initialize(repeating: 0)
+                fill(whole)
+                count = parameterCount
+            }
+        }
+        if early {
+            assembled = (wanted, target)
+        } else {
+            parameters = target
+            version = wanted
+            collecting = nil
+        }
         worker.options.timeline?.record(.weightsComplete, step: wanted)
     }
 

@@ -43,6 +43,11 @@ final class WorkerSession {
     var collecting: UInt64?
     /// Overlap: the version asked for right after the last result (its ranges stream in).
     var prePulled: UInt64?
+    /// Overlap: that version's parameters, assembled as its last slice came in, before the
+    /// coordinator's weights message names it (`collect` then takes them as they are).
+    var assembled: (version: UInt64, parameters: [Float])?
+    /// A parameters buffer of an older version, written over by the next assembly.
+    var spareParameters: [Float] = []
     private var lastHeard: ContinuousClock.Instant
     private var lastBeat: ContinuousClock.Instant
     private var logger: Logger { worker.log }
@@ -74,7 +79,17 @@ final class WorkerSession {
         let endpoint = worker.options.endpoint
         while !worker.stopRequested {
             let envelope: Envelope?
-            do { envelope = try transport.receive(timeout: .milliseconds(50)) } catch { throw .transport(error) }
+            do {
+                if awaitingStream {
+                    // Overlap: the next version streams in from the servers; take its slices
+                    // as they come (and assemble it once whole), not when the coordinator's
+                    // next message happens to wake this loop.
+                    TransportWait.any([transport] + servers.map(\.transport), timeout: .milliseconds(50))
+                    envelope = try transport.receive(timeout: .zero)
+                } else {
+                    envelope = try transport.receive(timeout: .milliseconds(50))
+                }
+            } catch { throw .transport(error) }
             if let envelope, let outcome = try handle(envelope.frames) { return outcome }
             drainServers()
             let now = clock.now
@@ -203,6 +218,7 @@ final class WorkerSession {
         let endpoint = worker.options.endpoint
         let plan = try Self.plan(welcome, endpoint: endpoint)
         let (config, description, problem, tta) = (plan.config, plan.description, plan.problem, plan.tta)
+        assembled = nil
         current = Run(runID: welcome.runID, description: description,
                       slotComputer: SlotComputer(problem: problem, microBatch: config.training.microBatch,
                                                  slots: max(worker.options.slots, 1)),

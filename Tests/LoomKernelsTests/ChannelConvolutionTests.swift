@@ -22,6 +22,11 @@ private let channelShapes: [Conv2DShape] = [
     Conv2DShape(inChannels: 32, outChannels: 17, height: 2, width: 2, kernel: 3, stride: 1, padding: 1),
     Conv2DShape(inChannels: 288, outChannels: 17, height: 2, width: 2, kernel: 3, stride: 1, padding: 1),
     Conv2DShape(inChannels: 3, outChannels: 288, height: 2, width: 2, kernel: 3, stride: 1, padding: 1),
+    // Planes whose passes skip padding terms in classes of pixels (at most 3/4 of the
+    // (pixel, tap) pairs inside): 4×4 (9 classes), 4×4 → 2×2 of stride 2, 3×3 with a 5×5 kernel.
+    Conv2DShape(inChannels: 19, outChannels: 33, height: 4, width: 4, kernel: 3, stride: 1, padding: 1),
+    Conv2DShape(inChannels: 33, outChannels: 18, height: 4, width: 4, kernel: 3, stride: 2, padding: 1),
+    Conv2DShape(inChannels: 3, outChannels: 17, height: 3, width: 3, kernel: 5, stride: 1, padding: 2),
 ]
 
 /// The weight gradient in the channel kernel's order, in Float: per weight one chain of fused
@@ -90,6 +95,41 @@ func channelWeightGradientSumsInTheDocumentedOrder(_ s: Conv2DShape) {
     c.weightGradient(into: &dweight, kernel: .channels)
     #expect(dweight.map(\.bitPattern)
         == channelWeightGradientInOrder(dweight: start, dy: c.dy, x: c.x, s, batch: c.n).map(\.bitPattern))
+}
+
+/// From a gradient of +0 (each micro-shard's start), whose units the kernel sets to +0 rather
+/// than reading them through its transposes, and from one whose last weight only is not zero
+/// (that unit read, the others set): the documented order's bits. The 2×2 and 4×4 planes
+/// among the shapes skip their padding terms (dy·0) on the AVX-512 path.
+@Test(arguments: channelShapes)
+func channelWeightGradientFromZeroSumsInTheDocumentedOrder(_ s: Conv2DShape) {
+    let c = ConvCase(s, batch: 2, key: 825)
+    var start = [Float](repeating: 0, count: s.weightCount)
+    for last in [false, true] {
+        if last { start[start.count - 1] = 0.5 }
+        var dweight = start
+        c.weightGradient(into: &dweight, kernel: .channels)
+        #expect(dweight.map(\.bitPattern)
+            == channelWeightGradientInOrder(dweight: start, dy: c.dy, x: c.x, s, batch: c.n).map(\.bitPattern))
+    }
+}
+
+/// A pass that skips its padding terms (a 1×1 plane reads 1 of its 9 taps) must not run from
+/// a bias of −0: there a padding term w·(+0) with w > 0 turns the chain's −0 into +0, and a
+/// plane of zeros with a negative centre weight would otherwise keep −0. The kernel gives the
+/// documented order's bits for such a bias, and for a +0 one.
+@Test func channelForwardFromANegativeZeroBiasKeepsItsPaddingTerms() {
+    let s = Conv2DShape(inChannels: 2, outChannels: 16, height: 1, width: 1, kernel: 3, stride: 1, padding: 1)
+    let x = [Float](repeating: 0, count: 2 * s.inputCount)
+    let weight = (0..<s.weightCount).map { $0 % 9 == 4 ? Float(-1) : Float(1) }
+    for b in [Float(-0.0), Float(0)] {
+        let bias = [Float](repeating: b, count: s.outChannels)
+        var y = [Float](repeating: 1, count: 2 * s.outputCount)
+        directConvForward(y: &y, x: x, weight: weight, bias: bias, batch: 2, shape: s, kernel: .channels)
+        let inOrder = convForwardInOrder(x: x, weight: weight, bias: bias, s, batch: 2)
+        #expect(y.map(\.bitPattern) == inOrder.map(\.bitPattern))
+        #expect(inOrder.allSatisfy { $0 == 0 && $0.sign == .plus })
+    }
 }
 
 /// Stride-1 shapes whose dx both kernels compute: same bits, and the definition's values.

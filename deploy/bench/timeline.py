@@ -119,6 +119,18 @@ def main(argv):
             put("tail (next weights whole - last push)", (max(complete_next) - max(p[0] for p in pushes)) / 1e6)
         put("holds (last result - start), max", max(r - s for r, s in zip(
             [last(w, "result-sent", k) or 0 for w in workers], started)) / 1e6 if started else float("nan"))
+        # The step's critical path (docs/SCALING.md, "The tail"): when the last worker
+        # started, how long it held, then what the next step waited for after its last
+        # push: the coordinator (step end, then its assignments) or the weights.
+        if started and pushes:
+            end = first("c", "step-end", k)
+            put("path: last start", ms(max(started), t0))
+            put("path: last push - last start", (max(p[0] for p in pushes) - max(started)) / 1e6)
+            if end:
+                put("path: step end - last push", (end - max(p[0] for p in pushes)) / 1e6)
+                if complete_next:
+                    put("path: next weights whole - step end", (max(complete_next) - end) / 1e6)
+            put("path: step (next start - start)", ms(starts[k + 1], t0))
         put("messages pushed", len(pushes))
         put("weights ranges in", sum(len(by.get((w, "slice-in", k + 1), [])) for w in workers))
     print(f"steps {chosen[0]}..{chosen[-1]} ({len(chosen)}), {len(workers)} workers, {len(servers)} servers; ms from the coordinator's step start")

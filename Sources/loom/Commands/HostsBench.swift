@@ -351,7 +351,7 @@ enum HostsBench {
             }
         }
         var w = [Float](repeating: 0.5, count: p)
-        let opt = try best { try optimizer.step(weights: &w, gradients: b, lr: 0.001) }
+        let opt = best { optimizer.step(weights: &w, gradients: b, lr: 0.001) }
         return (add, opt)
     }
 

@@ -181,6 +181,11 @@ static void L(stream_triad)(float *a, const float *b, const float *c, float scal
 // The copies only ever write data where data belongs and 0 everywhere else, so the padding
 // of the scratch copies (zeroed once per call) stays 0, and a vector that runs past a row
 // lands on rows written after it. Every copy stays inside its plane.
+//
+// On AVX-512, 3 × 3 kernels of padding 1 skip the copies for y and dx (stride 1 on rows of at
+// most 32 pixels, stride 2 on rows of at most 30 for y and 64 for dx): the rows of x or dy are
+// held in registers as the vectors each kernel row reads, and every output still takes all
+// its taps in (ky, kx) order, those on padding as w·0: the same bits.
 
 // The depthwise functions below copy rows of a few to a few dozen floats; a call to the C
 // library's memcpy costs more than such a copy, so they forbid the compiler to make their
@@ -370,6 +375,97 @@ static inline LOOM_NO_MEMCPY void L(take_plane)(float *y, const float *grid, con
     for (long oy = 0; oy < g->oh; oy++) L(take_row)(y + oy * g->ow, grid + oy * g->wq, g->ow, end);
 }
 
+#if LOOM_MASKED == 2
+// A 3 × 3 kernel of stride 2 and padding 1 on rows of at most 30 pixels, AVX-512: y straight
+// from x's rows, without the polyphase copy. Input row iy, padded, splits into its even and
+// odd columns in registers: kx = 0 reads x[2·ox − 1], kx = 1 x[2·ox], kx = 2 x[2·ox + 1] (0
+// past the row). Output row oy takes kernel row ky from input row 2·oy + ky − 1 (a row of 0
+// past the plane): the start, then all nine taps in (ky, kx) order, those on padding as w·0,
+// the same operations as tap_grid on the copy.
+
+/// Input row x (w ≤ 30 floats) as the three vectors its kernel row reads: lane ox of c[kx]
+/// holds padded column 2·ox + kx.
+static LOOM_INLINE void L(s2_columns)(v16f c[3], const float *x, long w) {
+    const __m512i even = _mm512_setr_epi32(0, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29);
+    const __m512i mid = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    __m512 a = (__m512)L(load_first)(x, w, 0);
+    __m512 b = w > 16 ? (__m512)L(load_first)(x + 16, w - 16, 0) : _mm512_setzero_ps();
+    c[0] = (v16f)_mm512_maskz_permutex2var_ps((__mmask16)0xFFFE, a, even, b);
+    c[1] = (v16f)_mm512_permutex2var_ps(a, mid, b);
+    c[2] = (v16f)_mm512_permutex2var_ps(a, odd, b);
+}
+
+/// y of one plane (oh rows of ow ≤ 15) from x (h × w), rows written whole up to y_end.
+static void L(y_s2k3_plane)(float *y, const float *x, const float *wc, float start, long h, long w, long oh,
+                            long ow, const float *y_end) {
+    v16f wt[9];
+    for (int t = 0; t < 9; t++) wt[t] = L(splat)(wc[t]);
+    v16f top[3] = {{0}, {0}, {0}};   // input row 2·oy − 1
+    for (long oy = 0; oy < oh; oy++) {
+        v16f mid[3], bottom[3] = {{0}, {0}, {0}};
+        L(s2_columns)(mid, x + 2 * oy * w, w);
+        if (2 * oy + 1 < h) L(s2_columns)(bottom, x + (2 * oy + 1) * w, w);
+        v16f acc = L(splat)(start);
+        for (int kx = 0; kx < 3; kx++) acc += wt[kx] * top[kx];
+        for (int kx = 0; kx < 3; kx++) acc += wt[3 + kx] * mid[kx];
+        for (int kx = 0; kx < 3; kx++) acc += wt[6 + kx] * bottom[kx];
+        float *row = y + oy * ow;
+        if (row + 16 <= y_end) L(store)(row, acc);
+        else L(store_masked)(row, acc, ow);
+        for (int kx = 0; kx < 3; kx++) top[kx] = bottom[kx];
+    }
+}
+
+// A 3 × 3 kernel of stride 1 and padding 1 on rows of at most 32 pixels, AVX-512: y straight
+// from x's rows, each row held as the three vectors its kernel row reads (lane ox of c[kx]
+// holds x[ox + kx − 1], 0 outside the row), kernel rows from input rows oy − 1, oy, oy + 1 (0
+// outside the plane): the start, then all nine taps in (ky, kx) order, as tap_grid.
+
+/// Input row x (w ≤ 32 floats) as c[V][3]: vector v of kernel column kx.
+static LOOM_INLINE void L(s1_columns)(v16f c[2][3], const float *x, long w, const int V) {
+    __m512i zero = _mm512_setzero_si512();
+    __m512i a = (__m512i)L(load_first)(x, w, 0);
+    __m512i b = V == 2 ? (__m512i)L(load_first)(x + 16, w - 16, 0) : zero;
+    c[0][0] = (v16f)_mm512_alignr_epi32(a, zero, 15);
+    c[0][1] = (v16f)a;
+    c[0][2] = (v16f)_mm512_alignr_epi32(b, a, 1);
+    if (V == 2) {
+        c[1][0] = (v16f)_mm512_alignr_epi32(b, a, 15);
+        c[1][1] = (v16f)b;
+        c[1][2] = (v16f)_mm512_alignr_epi32(zero, b, 1);
+    }
+}
+
+/// y of one plane (h × w, w ≤ 16·V) from x, rows written whole up to y_end.
+static LOOM_INLINE void L(y_s1k3_plane)(float *y, const float *x, const float *wc, float start, long h, long w,
+                                        const float *y_end, const int V) {
+    v16f wt[9];
+    for (int t = 0; t < 9; t++) wt[t] = L(splat)(wc[t]);
+    v16f top[2][3] = {{{0}, {0}, {0}}, {{0}, {0}, {0}}}, mid[2][3];
+    L(s1_columns)(mid, x, w, V);
+    for (long oy = 0; oy < h; oy++) {
+        v16f bottom[2][3] = {{{0}, {0}, {0}}, {{0}, {0}, {0}}};
+        if (oy + 1 < h) L(s1_columns)(bottom, x + (oy + 1) * w, w, V);
+        float *row = y + oy * w;
+        for (int v = 0; v < V; v++) {
+            v16f acc = L(splat)(start);
+            for (int kx = 0; kx < 3; kx++) acc += wt[kx] * top[v][kx];
+            for (int kx = 0; kx < 3; kx++) acc += wt[3 + kx] * mid[v][kx];
+            for (int kx = 0; kx < 3; kx++) acc += wt[6 + kx] * bottom[v][kx];
+            long n = w - 16 * v;
+            if (row + 16 * v + 16 <= y_end) L(store)(row + 16 * v, acc);
+            else L(store_masked)(row + 16 * v, acc, n < 16 ? n : 16);
+        }
+        for (int v = 0; v < V; v++)
+            for (int kx = 0; kx < 3; kx++) {
+                top[v][kx] = mid[v][kx];
+                mid[v][kx] = bottom[v][kx];
+            }
+    }
+}
+#endif
+
 // The planes go through a software pipeline over two copies of each buffer: while the taps
 // of plane i run over one polyphase copy, plane i + 1 is written into the other, and plane
 // i − 1's grid is copied out. The loads of x then wait for memory beside the arithmetic, and
@@ -386,6 +482,28 @@ static LOOM_NO_MEMCPY void L(depthwise_forward)(float *y, const float *x, const 
             offset[ky * k + kx] = ((ky % s) * s + kx % s) * g->plane_stride + (ky / s) * g->wq + kx / s;
     long in_plane = g->h * g->w, out_plane = g->oh * g->ow, total = (long)batch * g->channels;
     if (total == 0) return;
+#if LOOM_MASKED == 2
+    if (k == 3 && s == 2 && g->p == 1 && g->w <= 30) {
+        // Planes are written in order: whole rows up to the end of y.
+        const float *y_end = y + total * out_plane;
+        for (long i = 0; i < total; i++) {
+            long c = i % g->channels;
+            L(y_s2k3_plane)(y + i * out_plane, x + i * in_plane, weight + c * taps, bias ? bias[c] : 0.0f, g->h, g->w,
+                            g->oh, g->ow, y_end);
+        }
+        return;
+    }
+    if (k == 3 && s == 1 && g->p == 1 && g->w <= 32) {
+        const float *y_end = y + total * out_plane;
+        for (long i = 0; i < total; i++) {
+            long c = i % g->channels;
+            float start = bias ? bias[c] : 0.0f;
+            if (g->w <= 16) L(y_s1k3_plane)(y + i * out_plane, x + i * in_plane, weight + c * taps, start, g->h, g->w, y_end, 1);
+            else L(y_s1k3_plane)(y + i * out_plane, x + i * in_plane, weight + c * taps, start, g->h, g->w, y_end, 2);
+        }
+        return;
+    }
+#endif
     L(load_plane)(planes[0], g, x, row);
     for (long i = 0; i < total; i++) {
         long c = i % g->channels;
@@ -460,6 +578,34 @@ static void L(dweight_rows16)(float *dweight, const float *dygrid, const float *
     dweight[8] += L(hsum)(acc[0][8] + acc[1][8]);
 }
 
+/// dweight_rows16 for 14-wide planes of padding 1 straight from the rows of x and dy (h × 14
+/// both): padded row r of the copy is x's row r − 1 held as three shifted vectors (0 outside
+/// the plane; lane 15 of the kx = 2 vector 0 where the copy holds the next row's first pixel,
+/// which meets a 0 of dy's grid either way), dy's row j its 14 floats and two 0 lanes.
+static void L(dweight_rows14)(float *dweight, const float *dy, const float *x, long oh) {
+    v16f acc[2][9];
+    for (int p = 0; p < 2; p++)
+        for (int t = 0; t < 9; t++) acc[p][t] = (v16f){0};
+    for (long r = 0; r < oh + 2; r++) {
+        v16f xs[2][3] = {{{0}, {0}, {0}}, {{0}, {0}, {0}}};
+        if (r >= 1 && r <= oh) L(s1_columns)(xs, x + 14 * (r - 1), 14, 1);
+        for (int ky = 0; ky < 3; ky++) {
+            long j = r - ky;
+            if (j < 0 || j >= oh) continue;
+            v16f d = L(load_masked)(dy + 14 * j, 14);
+            if (j & 1)
+                for (int kx = 0; kx < 3; kx++) acc[1][3 * ky + kx] += d * xs[0][kx];
+            else
+                for (int kx = 0; kx < 3; kx++) acc[0][3 * ky + kx] += d * xs[0][kx];
+        }
+    }
+    float sums[8];
+    L(hsum4)(sums, acc[0][0] + acc[1][0], acc[0][1] + acc[1][1], acc[0][2] + acc[1][2], acc[0][3] + acc[1][3]);
+    L(hsum4)(sums + 4, acc[0][4] + acc[1][4], acc[0][5] + acc[1][5], acc[0][6] + acc[1][6], acc[0][7] + acc[1][7]);
+    for (int t = 0; t < 8; t++) dweight[t] += sums[t];
+    dweight[8] += L(hsum)(acc[0][8] + acc[1][8]);
+}
+
 /// The gathered dx: row j sums, from 0, w(ky, kx)·dyp[16·(j + 2 − ky) + 2 − kx] in (ky, kx)
 /// order. The rows of dyp go from the last down, so each dx row meets ky = 0 first; a row is
 /// complete, and written whole to dxgrid + 16·j, once ky = 2 has passed. (Into the grid, not
@@ -481,6 +627,114 @@ static void L(dx_rows16)(float *dxgrid, const float *dyp, const float *wc, long 
         if (R < h) L(store)(dxgrid + 16 * R, acc[2]);
         acc[2] = acc[1];
         acc[1] = acc[0];
+    }
+}
+
+// A 3 × 3 kernel of stride 2 and padding 1, AVX-512: dx straight in its rows, without the
+// phases' sub-planes and their interleaving. Input column ix takes kx = 1 from dy column
+// ix / 2 when ix is even; kx = 0 from dy column (ix + 1) / 2 and then kx = 2 from column
+// (ix − 1) / 2 when ix is odd; rows likewise (iy even: ky = 1 from dy row iy / 2; iy odd:
+// ky = 0 from row (iy + 1) / 2, then ky = 2 from row (iy − 1) / 2). Per kernel row, one
+// multiply-add over every lane (kx = 1 in the even lanes, kx = 0 in the odd) and one over
+// the odd lanes only (kx = 2): each input sums, from 0, the products of its phase's taps in
+// (ky, kx) order, the phases' bits. A tap that would read dy column ow reads the 0 of the
+// grid's column ow < wq and adds w·0, as the phases do.
+
+/// The 16 dy values vector v of an input row reads, from dy row `d` of the grid (8v on):
+/// lane i takes d[8v + ⌈i / 2⌉] (ceil) and d[8v + ⌊i / 2⌋] (floor).
+static LOOM_INLINE void L(s2_spread)(v16f *ceil, v16f *floor, const float *d) {
+    const __m512i up = _mm512_setr_epi32(0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8);
+    const __m512i down = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    __m512 v = _mm512_loadu_ps(d);
+    *ceil = (v16f)_mm512_permutexvar_ps(up, v);
+    *floor = (v16f)_mm512_permutexvar_ps(down, v);
+}
+
+/// The taps of kernel row ky (weights wa: kx = 1 in even lanes, kx = 0 in odd; wb: kx = 2)
+/// on the spread dy row (ceil, floor) into acc.
+static LOOM_INLINE v16f L(s2_row_taps)(v16f acc, v16f wa, v16f wb, v16f ceil, v16f floor) {
+    acc = acc + wa * ceil;
+    v16f b = wb * floor;
+    return (v16f)_mm512_mask_add_ps((__m512)acc, (__mmask16)0xAAAA, (__m512)acc, (__m512)b);
+}
+
+/// dx of one plane (h × w, w ≤ 16·V) from the dy grid (rows of wq, column ow and row oh 0),
+/// rows written whole up to dx_end, masked past it.
+static LOOM_INLINE void L(dx_s2k3_plane)(float *dx, const float *grid, const float *wc, long h, long w, long wq,
+                                         long oh, const float *dx_end, const int V) {
+    v16f wa[3], wb[3];
+    for (int ky = 0; ky < 3; ky++) {
+        __m512 one = _mm512_set1_ps(wc[3 * ky + 1]), zero = _mm512_set1_ps(wc[3 * ky]);
+        wa[ky] = (v16f)_mm512_mask_blend_ps((__mmask16)0xAAAA, one, zero);   // odd lanes: kx = 0
+        wb[ky] = L(splat)(wc[3 * ky + 2]);
+    }
+    v16f cur_c[4], cur_f[4], next_c[4], next_f[4];
+    for (int v = 0; v < V; v++) L(s2_spread)(&cur_c[v], &cur_f[v], grid + 8 * v);
+    for (long m = 0; 2 * m < h; m++) {
+        float *row = dx + 2 * m * w;
+        // Row 2m: ky = 1 from dy row m.
+        for (int v = 0; v < V; v++) {
+            v16f acc = L(s2_row_taps)((v16f){0}, wa[1], wb[1], cur_c[v], cur_f[v]);
+            long n = w - 16 * v;
+            if (row + 16 * v + 16 <= dx_end) L(store)(row + 16 * v, acc);
+            else L(store_masked)(row + 16 * v, acc, n < 16 ? n : 16);
+        }
+        if (2 * m + 1 >= h) break;
+        // Row 2m + 1: ky = 0 from dy row m + 1 (when there is one), then ky = 2 from row m.
+        int more = m + 1 < oh;
+        if (more)
+            for (int v = 0; v < V; v++) L(s2_spread)(&next_c[v], &next_f[v], grid + (m + 1) * wq + 8 * v);
+        row += w;
+        for (int v = 0; v < V; v++) {
+            v16f acc = more ? L(s2_row_taps)((v16f){0}, wa[0], wb[0], next_c[v], next_f[v]) : (v16f){0};
+            acc = L(s2_row_taps)(acc, wa[2], wb[2], cur_c[v], cur_f[v]);
+            long n = w - 16 * v;
+            if (row + 16 * v + 16 <= dx_end) L(store)(row + 16 * v, acc);
+            else L(store_masked)(row + 16 * v, acc, n < 16 ? n : 16);
+            cur_c[v] = next_c[v];
+            cur_f[v] = next_f[v];
+        }
+    }
+}
+
+/// dx of one plane of a 3 × 3 kernel of stride 1 and padding 1 (h × w, w ≤ 16·V) straight
+/// from dy's rows (h × w too): input row iy sums, from 0, kernel row ky on dy row iy + 1 − ky
+/// (0 outside the plane), tap kx on dy column ix + 1 − kx, in (ky, kx) order, as the gathered
+/// tap_grid; rows written whole up to dx_end.
+static LOOM_INLINE void L(dx_s1k3_plane)(float *dx, const float *dy, const float *wc, long h, long w,
+                                         const float *dx_end, const int V) {
+    v16f wt[9];
+    for (int t = 0; t < 9; t++) wt[t] = L(splat)(wc[t]);
+    v16f top[2][3] = {{{0}, {0}, {0}}, {{0}, {0}, {0}}}, mid[2][3];
+    L(s1_columns)(mid, dy, w, V);
+    for (long iy = 0; iy < h; iy++) {
+        v16f bottom[2][3] = {{{0}, {0}, {0}}, {{0}, {0}, {0}}};
+        if (iy + 1 < h) L(s1_columns)(bottom, dy + (iy + 1) * w, w, V);
+        float *row = dx + iy * w;
+        for (int v = 0; v < V; v++) {
+            v16f acc = {0};
+            for (int kx = 0; kx < 3; kx++) acc += wt[kx] * bottom[v][2 - kx];
+            for (int kx = 0; kx < 3; kx++) acc += wt[3 + kx] * mid[v][2 - kx];
+            for (int kx = 0; kx < 3; kx++) acc += wt[6 + kx] * top[v][2 - kx];
+            long n = w - 16 * v;
+            if (row + 16 * v + 16 <= dx_end) L(store)(row + 16 * v, acc);
+            else L(store_masked)(row + 16 * v, acc, n < 16 ? n : 16);
+        }
+        for (int v = 0; v < V; v++)
+            for (int kx = 0; kx < 3; kx++) {
+                top[v][kx] = mid[v][kx];
+                mid[v][kx] = bottom[v][kx];
+            }
+    }
+}
+
+static void L(dx_s2k3)(float *dx, const float *grid, const float *wc, long h, long w, long wq, long oh,
+                       const float *dx_end) {
+    switch ((w + 15) / 16) {
+    case 1: L(dx_s2k3_plane)(dx, grid, wc, h, w, wq, oh, dx_end, 1); break;
+    case 2: L(dx_s2k3_plane)(dx, grid, wc, h, w, wq, oh, dx_end, 2); break;
+    case 3: L(dx_s2k3_plane)(dx, grid, wc, h, w, wq, oh, dx_end, 3); break;
+    default: L(dx_s2k3_plane)(dx, grid, wc, h, w, wq, oh, dx_end, 4); break;
     }
 }
 #endif
@@ -517,12 +771,24 @@ static LOOM_NO_MEMCPY void L(depthwise_backward)(float *dx, float *dweight, floa
     long in_plane = g->h * g->w, out_plane = g->oh * g->ow;
 #if LOOM_MASKED == 2
     const int rows16 = k == 3 && s == 1 && g->wq == 16 && g->dx_gather;
+    const int direct_s2 = k == 3 && s == 2 && g->p == 1 && g->w <= 64;
+    const int direct_s1 = k == 3 && s == 1 && g->p == 1 && g->w <= 32;
+    const float *dx_all_end = dx ? dx + (long)batch * g->channels * in_plane : NULL;
 #endif
     for (size_t n = 0; n < batch; n++) {
         for (long c = 0; c < g->channels; c++) {
             long plane = (long)n * g->channels + c;
             const float *xp = x + plane * in_plane, *dyp_in = dy + plane * out_plane;
             const float *wc = weight + c * taps;
+#if LOOM_MASKED == 2
+            if (rows16 && g->p == 1) {
+                // 14-wide planes: no copies at all, x and dy straight from their rows.
+                if (dbias) dbias[c] += loom_sum(dyp_in, (size_t)out_plane);
+                L(dweight_rows14)(dweight + c * taps, dyp_in, xp, g->oh);
+                if (dx) L(dx_s1k3_plane)(dx + plane * in_plane, dyp_in, wc, g->h, g->w, dx_all_end, 1);
+                continue;
+            }
+#endif
             L(load_plane)(planes, g, xp, row);
             // dy on the output grid; its columns ow..<wq and the slack stay 0.
             for (long oy = 0; oy < g->oh; oy++)
@@ -549,6 +815,19 @@ static LOOM_NO_MEMCPY void L(depthwise_backward)(float *dx, float *dweight, floa
             }
             if (!dx) continue;
             float *dxp = dx + plane * in_plane, *dx_end = dxp + in_plane;
+#if LOOM_MASKED == 2
+            if (direct_s1) {
+                if (g->w <= 16) L(dx_s1k3_plane)(dxp, dyp_in, wc, g->h, g->w, dx_all_end, 1);
+                else L(dx_s1k3_plane)(dxp, dyp_in, wc, g->h, g->w, dx_all_end, 2);
+                continue;
+            }
+            if (direct_s2) {
+                // Rows of later planes are written after this one's: whole vectors up to the
+                // end of dx.
+                L(dx_s2k3)(dxp, grid, wc, g->h, g->w, g->wq, g->oh, dx_all_end);
+                continue;
+            }
+#endif
             if (g->dx_gather) {
                 // Each input gathers its taps in (ky, kx) order from 0: the bits of the phases below.
                 L(tap_grid)(dxgrid, dyp, dx_offset, wc, taps, 0.0f, g->dxgrid / 16);

@@ -16,7 +16,7 @@
 
 // With overlap the cut is by buckets (`ParameterSlices(…, buckets:)`): the parameters are
 // first cut into buckets, ranges that the backward pass finishes at about the same time, and
-// each bucket is cut as above into k = min(S, ⌊floats / 4096⌋) pieces (at least one), which
+// each bucket is cut as above into k = min(S, ⌊floats / 8192⌋) pieces (at least one), which
 // go to the next k slices in turn: the first bucket to the last k slices (away from slice 0,
 // whose server sits beside the coordinator), the next from slice 0 on. Slice s is then the
 // concatenation of its pieces in parameter order: contiguous in the *layout* (slice 0's
@@ -25,7 +25,7 @@
 // layers' gradients come last in a backward pass; cut whole, they all belong to slice 0, so
 // the step's last gradients converge on one server's link and its new weights leave by that
 // link alone (7 × 76 KB each way at 8 hosts for the reference CNN's convolutions, 8.5 ms on
-// 1 Gbit/s). Cut by buckets, four servers hold a quarter of them each (docs/CLUSTER.md, "Overlap").
+// 1 Gbit/s). Cut by buckets, two servers hold half of them each (docs/CLUSTER.md, "Overlap").
 
 /// The cut of `parameterCount` floats into `count` slices, each contiguous in the layout.
 public struct ParameterSlices: Equatable, Sendable {
@@ -36,7 +36,7 @@ public struct ParameterSlices: Equatable, Sendable {
     /// A bucket's pieces are at least this many floats (all S of them when it is large
     /// enough): each piece costs every worker a message to its server and one back, so a
     /// small bucket goes to fewer servers.
-    public static let pieceFloats = 4096
+    public static let pieceFloats = 8192
 
     /// How many pieces a bucket of `floats` is cut into among `slices` slices.
     public static func pieceCount(_ floats: Int, slices: Int) -> Int {

@@ -89,6 +89,54 @@ extension WorkerSession {
         collecting = nil
         prePulled = nil
         assembled = nil
+        queued = []
+    }
+
+    /// An assignment for a weights version this worker does not hold and is not collecting
+    /// (the coordinator assigned it while the step before ran): queued until the servers'
+    /// slices of that version are whole here (`startQueued`), asking for them unless they
+    /// stream in already. False for any other assignment (computed at once, as before).
+    func queueIfEarly(_ a: Assignment) -> Bool {
+        guard current != nil, !servers.isEmpty, a.weightsVersion != version, collecting != a.weightsVersion,
+              version.map({ a.weightsVersion > $0 }) ?? true else { return false }
+        queued.append(a)
+        worker.log.trace("step \(a.step): block [\(a.firstShard), +\(a.shardCount)) queued until weights version \(a.weightsVersion) are here")
+        return true
+    }
+
+    /// Starts the queued assignments whose weights version is held or just assembled (the
+    /// buffers stay those of the last weights message: a training step reads none). One of
+    /// an older version than the one held is dropped (its step is over).
+    func startQueued() throws(ClusterError) {
+        while let a = queued.first {
+            if let held = version, a.weightsVersion < held {
+                queued.removeFirst()
+                worker.log.debug("step \(a.step): an early assignment for weights version \(a.weightsVersion) dropped (this worker holds \(held))")
+                continue
+            }
+            if version != a.weightsVersion {
+                guard collecting == nil else { return }
+                guard let early = assembled, early.version == a.weightsVersion,
+                      early.parameters.count == current?.computer.problem.model.parameters.count else {
+                    // Not streaming in (this worker pushed nothing of the step before, or
+                    // the assignment came before that step's own): ask for it, once. A later
+                    // version queued behind it waits: its assignment may come before this
+                    // one starts, and must not take the stream this one waits for.
+                    if prePulled != a.weightsVersion && (prePulled ?? 0) < a.weightsVersion {
+                        pull(a.weightsVersion)
+                        prePulled = a.weightsVersion
+                    }
+                    return
+                }
+                spareParameters = parameters
+                parameters = early.parameters
+                version = early.version
+                assembled = nil
+                startedEarly = early.version
+            }
+            queued.removeFirst()
+            try compute(a)
+        }
     }
 
     /// Overlap, between blocks: the version asked for with the last result is streaming in
@@ -105,6 +153,12 @@ extension WorkerSession {
             throw .unusableWork(endpoint: worker.options.endpoint, what: "weights version \(update.weightsVersion)", reason: "\(update.buffers.count) buffer values for a model of \(model.bufferCount)")
         }
         buffers = update.buffers
+        // A weights message names the version the next work is for: early assignments for
+        // an older one are over (docs/PROTOCOL.md, "Early assignments"; a newer one may be
+        // queued behind a block of this version given late, and stays).
+        queued.removeAll { $0.weightsVersion < update.weightsVersion }
+        // Held already (an early assignment started on it): the buffers were all it lacked.
+        if version == update.weightsVersion && startedEarly == version { return }
         drainServers()
         // Overlap: assembled already, as its last slice came.
         if let early = assembled, early.version == update.weightsVersion, early.parameters.count == model.parameterCount {

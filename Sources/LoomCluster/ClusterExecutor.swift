@@ -276,7 +276,7 @@ public final class ClusterExecutor: StepExecutor {
     /// `cluster summary: ...`, with the reject counts (the tests read this line).
     public var summaryLine: String {
         let s = statistics
-        return "cluster summary: run \(String(runID, radix: 16)), \(s.stepsExecuted) steps, \(s.evaluations) evaluations, workers joined \(s.workersJoined), lost \(s.workersLost), refused \(s.workersRefused), blocks reassigned \(s.blocksReassigned), deadlines missed \(s.deadlinesMissed), blocks audited \(s.blocksAudited) (mismatches \(s.auditMismatches), out of bounds \(s.outOfBounds), not audited for want of a second worker \(s.auditsSkipped)), workers excluded \(s.workersExcluded), bytes sent \(s.bytesSent) (weights \(s.weightBytesSent)), through shared memory \(s.sharedBytes) (gradients \(s.sharedGradientBytes)), rejected messages: \(rejects)"
+        return "cluster summary: run \(String(runID, radix: 16)), \(s.stepsExecuted) steps, \(s.evaluations) evaluations, workers joined \(s.workersJoined), lost \(s.workersLost), refused \(s.workersRefused), blocks reassigned \(s.blocksReassigned), early assignments \(s.earlyAssignments) (withdrawn \(s.earlyWithdrawn)), deadlines missed \(s.deadlinesMissed), blocks audited \(s.blocksAudited) (mismatches \(s.auditMismatches), out of bounds \(s.outOfBounds), not audited for want of a second worker \(s.auditsSkipped)), workers excluded \(s.workersExcluded), bytes sent \(s.bytesSent) (weights \(s.weightBytesSent)), through shared memory \(s.sharedBytes) (gradients \(s.sharedGradientBytes)), rejected messages: \(rejects)"
     }
 
     /// Waits (servicing the cluster) until at least `count` workers are connected,

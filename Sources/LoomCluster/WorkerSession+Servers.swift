@@ -90,6 +90,7 @@ extension WorkerSession {
         prePulled = nil
         assembled = nil
         queued = []
+        streaming = nil
     }
 
     /// An assignment for a weights version this worker does not hold and is not collecting
@@ -210,6 +211,14 @@ extension WorkerSession {
                     continue
                 }
                 worker.options.timeline?.record(.sliceIn, step: m.weightsVersion, lower, upper)
+                // Overlap, between blocks: the range goes to its place in the next
+                // version's parameters as it comes, so that the version's last range is
+                // the only copy left when it completes (not all P values at once, at the
+                // moment every worker of the bed assembles).
+                if awaitingStream && m.weightsVersion == prePulled {
+                    place(m.values, slice: i, lower: lower, upper: upper, version: m.weightsVersion,
+                          parameterCount: run.computer.problem.model.parameters.count)
+                }
                 servers[i].take(m.values, lower: lower, upper: upper, version: m.weightsVersion)
             }
         }
@@ -252,6 +261,14 @@ extension WorkerSession {
                 }
             }
         }
+        // Placed range by range as it streamed in (`place`): nothing left to copy.
+        if early, let placed = streaming, placed.version == wanted, placed.parameters.count == parameterCount,
+           placed.written.contains(0..<parameterCount) {
+            assembled = (wanted, placed.parameters)
+            streaming = nil
+            worker.options.timeline?.record(.weightsComplete, step: wanted)
+            return
+        }
         var target: [Float] = []
         if early { swap(&target, &spareParameters) } else { swap(&target, &parameters) }
         if target.count == parameterCount {
@@ -271,6 +288,40 @@ extension WorkerSession {
             collecting = nil
         }
         worker.options.timeline?.record(.weightsComplete, step: wanted)
+    }
+
+    /// Writes `values`, elements `lower ..< upper` of slice `s` (offsets of the layout), to
+    /// their places in the parameters of version `v` being streamed in (`streaming`, in a
+    /// spare buffer of an older version).
+    func place(_ values: [Float], slice s: Int, lower: Int, upper: Int, version v: UInt64, parameterCount: Int) {
+        let address = servers[s].address
+        guard lower >= address.lower, upper <= address.upper, values.count == upper - lower else { return }
+        if streaming?.version != v || streaming?.parameters.count != parameterCount {
+            var target: [Float] = []
+            swap(&target, &spareParameters)
+            if target.count != parameterCount {
+                target = [Float](unsafeUninitializedCapacity: parameterCount) { _, count in count = parameterCount }
+            }
+            // Not zeroed: the version is taken only once every element was written.
+            streaming = (v, target, ElementRanges())
+        }
+        let pieces = layout?.pieces(s) ?? [address.lower..<address.upper]
+        var done: [Range<Int>] = []
+        var at = address.lower
+        values.withUnsafeBufferPointer { from in
+            streaming!.parameters.withUnsafeMutableBufferPointer { to in
+                for piece in pieces {
+                    let lo = max(at, lower), hi = min(at + piece.count, upper)
+                    if lo < hi {
+                        let into = piece.lowerBound + (lo - at)
+                        (to.baseAddress! + into).update(from: from.baseAddress! + (lo - lower), count: hi - lo)
+                        done.append(into..<(into + hi - lo))
+                    }
+                    at += piece.count
+                }
+            }
+        }
+        for range in done { streaming!.written.insert(range) }
     }
 
     /// Work for weights `wanted` that are being collected: wait for the servers' slices (up

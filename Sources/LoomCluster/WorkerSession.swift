@@ -55,6 +55,9 @@ final class WorkerSession {
     /// Early assignments (docs/PROTOCOL.md, "Early assignments"): work for a weights version
     /// not held yet, started once the servers' slices of it are whole here.
     var queued: [Assignment] = []
+    /// Overlap: the version streaming in, its ranges written to their places as they come
+    /// (`place`), and which elements are written.
+    var streaming: (version: UInt64, parameters: [Float], written: ElementRanges)?
     /// The version an early assignment made this worker take as its last slice came (its
     /// buffers are those of an older weights message).
     var startedEarly: UInt64?
@@ -232,6 +235,7 @@ final class WorkerSession {
         let (config, description, problem, tta) = (plan.config, plan.description, plan.problem, plan.tta)
         assembled = nil
         queued = []
+        streaming = nil
         current = Run(runID: welcome.runID, description: description,
                       slotComputer: SlotComputer(problem: problem, microBatch: config.training.microBatch,
                                                  slots: max(worker.options.slots, 1)),

@@ -81,11 +81,13 @@ static inline void WG(transpose16)(v16f m[16]) {
                  (1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31))
 }
 
-/// x (N, C, H, W) into the zero-padded channel-last copy (N, hp, wp, cp): 16 channels × 16
-/// pixels of a row through one transpose (channels past C as zeros), then the border zeroed.
+/// x (N, C, H, W) into the zero-padded channel-last copy (N, hp, wp, cp): the border zeroed,
+/// then 16 channels × 16 pixels through one transpose (channels past C as zeros). The pixels
+/// run in plane order across rows, so that a small plane (7×7, 4×4) fills the transpose's
+/// 16 lanes instead of one row's 7 or 4.
 static WG_NO_MEMCPY void WG(load_padded)(float *xp, const float *x, size_t batch, const struct wg_geometry *g) {
-    long cp = g->cp, wp = g->wp;
-    const float *end = x + batch * (size_t)(g->c * g->h * g->w);
+    long cp = g->cp, wp = g->wp, w = g->w, plane = g->h * g->w;
+    const float *end = x + batch * (size_t)(g->c * plane);
     for (size_t n = 0; n < batch; n++) {
         float *image = xp + (long)n * g->hp * wp * cp;
         memset(image, 0, (size_t)(wp * cp) * sizeof(float));
@@ -94,25 +96,29 @@ static WG_NO_MEMCPY void WG(load_padded)(float *xp, const float *x, size_t batch
             float *row = image + (iy + 1) * wp * cp;
             memset(row, 0, (size_t)cp * sizeof(float));
             memset(row + (g->w + 1) * cp, 0, (size_t)((wp - g->w - 1) * cp) * sizeof(float));
-            for (long k = 0; k < g->cunits; k++) {
-                long lanes = g->c - 16 * k < 16 ? g->c - 16 * k : 16;
-                const float *src = x + (((long)n * g->c + 16 * k) * g->h + iy) * g->w;
-                for (long ix = 0; ix < g->w; ix += 16) {
-                    long cnt = g->w - ix < 16 ? g->w - ix : 16;
-                    v16f m[16];
-                    for (int j = 0; j < 16; j++) {
-                        // A row's last pixels are read 16 at a time while that stays inside x
-                        // (the lanes past the row are never stored).
-                        if (j >= lanes) m[j] = WG(splat)(0.0f);
-                        else if (src + j * g->h * g->w + ix + 16 <= end) m[j] = WG(load)(src + j * g->h * g->w + ix);
-                        else {
-                            float t[16] = {0};
-                            for (long i = 0; i < cnt; i++) t[i] = src[j * g->h * g->w + ix + i];
-                            m[j] = WG(load)(t);
-                        }
+        }
+        for (long k = 0; k < g->cunits; k++) {
+            long lanes = g->c - 16 * k < 16 ? g->c - 16 * k : 16;
+            const float *src = x + ((long)n * g->c + 16 * k) * plane;
+            long iy = 0, ix = 0;  // of pixel q
+            for (long q = 0; q < plane; q += 16) {
+                long cnt = plane - q < 16 ? plane - q : 16;
+                v16f m[16];
+                for (int j = 0; j < 16; j++) {
+                    // A plane's last pixels are read 16 at a time while that stays inside x
+                    // (the lanes past the plane are never stored).
+                    if (j >= lanes) m[j] = WG(splat)(0.0f);
+                    else if (src + j * plane + q + 16 <= end) m[j] = WG(load)(src + j * plane + q);
+                    else {
+                        float t[16] = {0};
+                        for (long i = 0; i < cnt; i++) t[i] = src[j * plane + q + i];
+                        m[j] = WG(load)(t);
                     }
-                    WG(transpose16)(m);
-                    for (long i = 0; i < cnt; i++) WG(store)(row + (ix + 1 + i) * cp + 16 * k, m[i]);
+                }
+                WG(transpose16)(m);
+                for (long i = 0; i < cnt; i++) {
+                    WG(store)(image + ((iy + 1) * wp + ix + 1) * cp + 16 * k, m[i]);
+                    if (++ix == w) ix = 0, iy++;
                 }
             }
         }
@@ -185,27 +191,30 @@ static WG_NO_MEMCPY void WG(write_tile)(float *ys, const struct wg_geometry *g, 
 }
 
 /// y (N, OC, H, W) from the staging copy (N, 2·ty, 2·tx, units·16): 16 pixels × 16 channels
-/// of a row through one transpose. The staging copy has room for 16 pixels past its end.
-/// Rows run in order within each plane.
+/// through one transpose, the pixels in plane order across rows (as `load_padded`). The
+/// staging copy has room for 16 pixels past its end.
 static WG_NO_MEMCPY void WG(store_output)(float *y, const float *ys, size_t batch, const struct wg_geometry *g) {
-    long ocp = 16 * g->units, plane = g->h * g->w;
+    long ocp = 16 * g->units, plane = g->h * g->w, w = g->w, sw = 2 * g->tx;
     for (size_t n = 0; n < batch; n++) {
-        for (long iy = 0; iy < g->h; iy++) {
-            const float *row = ys + (((long)n * 2 * g->ty + iy) * 2 * g->tx) * ocp;
-            for (long k = 0; k < g->units; k++) {
-                long lanes = g->oc - 16 * k < 16 ? g->oc - 16 * k : 16;
-                float *dst = y + ((long)n * g->oc + 16 * k) * plane + iy * g->w;
-                for (long ix = 0; ix < g->w; ix += 16) {
-                    long cnt = g->w - ix < 16 ? g->w - ix : 16;
-                    v16f m[16];
-                    for (int i = 0; i < 16; i++) m[i] = WG(load)(row + (ix + i) * ocp + 16 * k);
-                    WG(transpose16)(m);
-                    // A short piece of a row is stored whole while that stays inside the
-                    // plane: its extra floats land on the next rows, which are written after it.
-                    int whole = iy * g->w + ix + 16 <= plane;
+        const float *image = ys + (long)n * 2 * g->ty * sw * ocp;
+        for (long k = 0; k < g->units; k++) {
+            long lanes = g->oc - 16 * k < 16 ? g->oc - 16 * k : 16;
+            float *dst = y + ((long)n * g->oc + 16 * k) * plane;
+            long iy = 0, ix = 0;  // of pixel q
+            for (long q = 0; q < plane; q += 16) {
+                long cnt = plane - q < 16 ? plane - q : 16;
+                v16f m[16];
+                for (long i = 0; i < 16; i++) {
+                    m[i] = WG(load)(image + (iy * sw + ix) * ocp + 16 * k);
+                    if (i + 1 < cnt && ++ix == w) ix = 0, iy++;
+                }
+                if (++ix == w) ix = 0, iy++;
+                WG(transpose16)(m);
+                if (cnt == 16) {
+                    for (long j = 0; j < lanes; j++) WG(store)(dst + j * plane + q, m[j]);
+                } else {
                     for (long j = 0; j < lanes; j++) {
-                        if (whole) WG(store)(dst + j * plane + ix, m[j]);
-                        else for (long i = 0; i < cnt; i++) dst[j * plane + ix + i] = m[j][i];
+                        for (long i = 0; i < cnt; i++) dst[j * plane + q + i] = m[j][i];
                     }
                 }
             }

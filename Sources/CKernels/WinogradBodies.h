@@ -24,40 +24,6 @@ static inline v16f WG(splat)(float x) {
     return v;
 }
 
-/// U (16, units, C, 16) of the pass's weights (Winograd.c), 16 output
-/// channels at a time: the nine taps of 16 filters as vectors, G g Gᵀ on them.
-static WG_NO_MEMCPY void WG(pack_weights)(float *u_pack, const float *weight, const struct wg_geometry *g,
-                                          int flipped) {
-    for (long u = 0; u < g->units; u++) {
-        long lanes = g->oc - 16 * u < 16 ? g->oc - 16 * u : 16;
-        for (long c = 0; c < g->c; c++) {
-            v16f f[9], q[4][3];
-            for (int k = 0; k < 9; k++) {
-                f[k] = WG(splat)(0.0f);
-                for (long l = 0; l < lanes; l++) {
-                    long o = 16 * u + l;
-                    f[k][l] = flipped ? weight[(c * g->oc + o) * 9 + 8 - k] : weight[(o * g->c + c) * 9 + k];
-                }
-            }
-            v16f half = WG(splat)(0.5f);
-            for (int k = 0; k < 3; k++) {
-                q[0][k] = f[k];
-                q[1][k] = ((f[k] + f[3 + k]) + f[6 + k]) * half;
-                q[2][k] = ((f[k] - f[3 + k]) + f[6 + k]) * half;
-                q[3][k] = f[6 + k];
-            }
-            for (int i = 0; i < 4; i++) {
-                float *dst = u_pack + ((4 * i * g->units + u) * g->c + c) * 16;
-                long step = g->units * g->c * 16;
-                WG(store)(dst, q[i][0]);
-                WG(store)(dst + step, ((q[i][0] + q[i][1]) + q[i][2]) * half);
-                WG(store)(dst + 2 * step, ((q[i][0] - q[i][1]) + q[i][2]) * half);
-                WG(store)(dst + 3 * step, q[i][2]);
-            }
-        }
-    }
-}
-
 /// Level b of the butterfly transpose of m[16] (as ChannelConvBodies.h's), unrolled so that m
 /// stays in registers (rolled, clang kept m on the stack: the copies ran at 1 float a cycle).
 #define WG_EXPAND(...) __VA_ARGS__
@@ -79,6 +45,51 @@ static inline void WG(transpose16)(v16f m[16]) {
                  (2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31))
     WG_BUTTERFLY(1, (0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30),
                  (1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31))
+}
+
+/// U (16, units, C, 16) of the pass's weights (Winograd.c), 16 output
+/// channels at a time: the nine taps of 16 filters as vectors, G g Gᵀ on them.
+static WG_NO_MEMCPY void WG(pack_weights)(float *u_pack, const float *weight, const struct wg_geometry *g,
+                                          int flipped) {
+    const float *end = weight + g->oc * g->c * 9;
+    for (long u = 0; u < g->units; u++) {
+        long lanes = g->oc - 16 * u < 16 ? g->oc - 16 * u : 16;
+        for (long c = 0; c < g->c; c++) {
+            v16f f[9], q[4][3], m[16];
+            // Lane l's nine taps are 9 floats in a row (filter 16u + l of input channel c, or
+            // flipped, of c's row of the transposed weights): 16 floats from each through one
+            // transpose, whose first nine rows are the taps (in reverse when flipped).
+            const float *first = flipped ? weight + (c * g->oc + 16 * u) * 9 : weight + (16 * u * g->c + c) * 9;
+            long stride = flipped ? 9 : g->c * 9;
+            for (long l = 0; l < 16; l++) {
+                const float *row = first + l * stride;
+                if (l >= lanes) m[l] = WG(splat)(0.0f);
+                else if (row + 16 <= end) m[l] = WG(load)(row);
+                else {
+                    float t[16] = {0};
+                    for (int k = 0; k < 9; k++) t[k] = row[k];
+                    m[l] = WG(load)(t);
+                }
+            }
+            WG(transpose16)(m);
+            for (int k = 0; k < 9; k++) f[k] = m[flipped ? 8 - k : k];
+            v16f half = WG(splat)(0.5f);
+            for (int k = 0; k < 3; k++) {
+                q[0][k] = f[k];
+                q[1][k] = ((f[k] + f[3 + k]) + f[6 + k]) * half;
+                q[2][k] = ((f[k] - f[3 + k]) + f[6 + k]) * half;
+                q[3][k] = f[6 + k];
+            }
+            for (int i = 0; i < 4; i++) {
+                float *dst = u_pack + ((4 * i * g->units + u) * g->c + c) * 16;
+                long step = g->units * g->c * 16;
+                WG(store)(dst, q[i][0]);
+                WG(store)(dst + step, ((q[i][0] + q[i][1]) + q[i][2]) * half);
+                WG(store)(dst + 2 * step, ((q[i][0] - q[i][1]) + q[i][2]) * half);
+                WG(store)(dst + 3 * step, q[i][2]);
+            }
+        }
+    }
 }
 
 /// x (N, C, H, W) into the zero-padded channel-last copy (N, hp, wp, cp): the border zeroed,

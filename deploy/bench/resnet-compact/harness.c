@@ -53,7 +53,10 @@ static const struct layer extra[] = {
 
 static long out_hw(const struct layer *l) { return (l->hw + 2 * l->p - l->k) / l->s + 1; }
 
-/// The three passes of layer l on the chosen kernel; which: 0 forward, 1 dx, 2 dweight.
+/// The passes of layer l on the chosen kernel; which: 0 forward, 1 dx, 2 dweight, 3 both
+/// backward passes (one call where the kernel has one).
+static void run(const struct layer *l, int which, float *y, float *x, float *w, float *dy, float *dx, float *dw,
+                long n);
 static void run(const struct layer *l, int which, float *y, float *x, float *w, float *dy, float *dx, float *dw,
                 long n) {
     struct loom_conv_shape s = {l->c, l->oc, l->hw, l->hw, l->k, l->s, l->p};
@@ -67,6 +70,16 @@ static void run(const struct layer *l, int which, float *y, float *x, float *w, 
     case 1:
         ok = l->kind == WINOGRAD ? loom_winograd_input_gradient(dx, dy, w, n, &s)
                                  : loom_conv_input_gradient_strided(dx, dy, w, n, &s);
+        break;
+    case 3:  // dweight and dx together
+#ifdef WG_COMBINED
+        if (l->kind == WINOGRAD) {
+            ok = loom_winograd_backward(dx, dw, dy, x, w, n, &s);
+            break;
+        }
+#endif
+        run(l, 2, y, x, w, dy, dx, dw, n);
+        if (l->dx) run(l, 1, y, x, w, dy, dx, dw, n);
         break;
     default:
         ok = l->kind == WINOGRAD ? loom_winograd_weight_gradient(dw, dy, x, n, &s)
@@ -83,8 +96,8 @@ int main(int argc, char **argv) {
     int nb = dump ? 3 : 1;
     int paths = dump ? loom_kernels_path() + 1 : 0;
     double total[3] = {0};
-    if (!dump) printf("%-22s %9s %9s %9s   (ms per call, CPU time, best of %d, batch 32)\n", "layer", "forward", "dx",
-                      "dweight", reps);
+    if (!dump) printf("%-22s %9s %9s %9s   (ms per call, CPU time, best of %d, batch 32)\n", "layer", "forward", "-",
+                      "backward", reps);
     for (int p = dump ? 0 : loom_kernels_path(); p <= (dump ? paths - 1 : loom_kernels_path()); p++) {
         FILE *f = NULL;
         if (dump) {
@@ -106,15 +119,30 @@ int main(int argc, char **argv) {
                         if (which == 1 && !l->dx) continue;
                         run(l, which, y, x, w, dy, dx, dw, n);
                     }
+#ifdef WG_COMBINED
+                    // The shared-dy backward pass must give what the two calls gave.
+                    if (l->kind == WINOGRAD) {
+                        struct loom_conv_shape s = {l->c, l->oc, l->hw, l->hw, l->k, l->s, l->p};
+                        float *dx2 = calloc(xs + 16, 4), *dw2 = random_floats(ws, 4 + li);
+                        loom_winograd_backward(dx2, dw2, dy, x, w, n, &s);
+                        if (memcmp(dx2, dx, xs * 4) || memcmp(dw2, dw, ws * 4))
+                            printf("MISMATCH loom_winograd_backward %s batch %ld path %d\n", l->name, n, p);
+                        float *dw3 = random_floats(ws, 4 + li);
+                        loom_winograd_backward(NULL, dw3, dy, x, w, n, &s);
+                        if (memcmp(dw3, dw, ws * 4))
+                            printf("MISMATCH loom_winograd_backward (no dx) %s batch %ld path %d\n", l->name, n, p);
+                        free(dx2), free(dw2), free(dw3);
+                    }
+#endif
                     fwrite(y, 4, ys, f), fwrite(dx, 4, xs, f), fwrite(dw, 4, ws, f);
                 } else {
                     double best[3] = {0, 0, 0};
                     for (int which = 0; which < 3; which++) {
-                        if (which == 1 && !l->dx) continue;
+                        if (which == 1) continue;
                         best[which] = 1e30;
                         for (int r = 0; r < reps; r++) {
                             double t = cpu_seconds();
-                            run(l, which, y, x, w, dy, dx, dw, n);
+                            run(l, which == 2 ? 3 : which, y, x, w, dy, dx, dw, n);
                             t = cpu_seconds() - t;
                             if (t < best[which]) best[which] = t;
                         }

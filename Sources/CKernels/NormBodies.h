@@ -106,7 +106,8 @@ static void K(add_into)(float *out, const float *a, const float *b, size_t n) {
 /// right), y = that maximum, or +0 when it is ≤ 0; argmax its index iy·W + ix in the plane,
 /// selected = x there. 16 windows of a row at a time; a row of 16 or more windows redoes its
 /// last group overlapping the one before (the same values rewritten), a shorter one computes
-/// 16 and stores its windows. x is read up to `end` (16 floats at a time past a row's
+/// 16 and stores them whole (the rows after rewrite the lanes past it) but in the plane's last
+/// rows, where it stores its own. x is read up to `end` (16 floats at a time past a row's
 /// windows while that stays below `end`, else copied).
 static void K(pool_relu_plane)(float *y, int32_t *argmax, float *selected, const float *x, const float *end,
                                float scale, float shift, size_t height, size_t width) {
@@ -154,7 +155,9 @@ static void K(pool_relu_plane)(float *y, int32_t *argmax, float *selected, const
             at = (mask & (base + diagonal)) | (~mask & at);
             raw = (v16f)((mask & (v16i)uo) | (~mask & (v16i)raw));
             best = (v16f)((v16i)best & ~(best <= zero));
-            if (cnt == 16) {
+            // A short row's 16 lanes are stored whole while that stays inside the plane: the
+            // lanes past the row land on the next rows, which are written after it.
+            if (cnt == 16 || out + g + 16 <= oh * ow) {
                 K(store)(y + out + g, best);
                 __builtin_memcpy(argmax + out + g, &at, sizeof at);
                 K(store)(selected + out + g, raw);

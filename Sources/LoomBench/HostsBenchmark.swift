@@ -46,7 +46,7 @@ public enum HostsBenchmark {
     public static func coordinate(endpoint: String, security: Security, hosts: Int, config: RunConfig,
                                   steps: Int, warmup: Int, checkpointPath: String, bed: String?,
                                   servers: Int = 0, cpuMarker: String? = nil, timeline: StepTimeline? = nil,
-                                  slicesByBuckets: Bool = true, logger: Logger) throws -> Figures {
+                                  slicesByBuckets: Bool = true, earlyAssignments: Bool = true, logger: Logger) throws -> Figures {
         let problem = try TrainingProblem.synthetic(config: config)
         let count = config.training.batchSize * 4
         let state = try TrainingState(problem: problem, truth: GroundTruth.synthetic(heads: problem.heads, count: count),
@@ -60,6 +60,7 @@ public enum HostsBenchmark {
         options.servers = servers
         options.timeline = timeline
         options.slicesByBuckets = slicesByBuckets
+        options.earlyAssignments = earlyAssignments
         defer { timeline?.flush() }
         // With CURVE the servers admit the workers this coordinator admits.
         options.workerKeys = security.authorizedClientKeys

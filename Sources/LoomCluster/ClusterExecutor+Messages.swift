@@ -19,8 +19,8 @@ extension ClusterExecutor {
         do {
             message = try Message.decode(envelope.frames, expectedRunID: runID)
         } catch {
-            if case .nonFinite(.result, _, _, let step, let first, _) = error, let worker = workers[peer], let job,
-               case .train = job.kind, step == job.step {
+            if case .nonFinite(.result, _, _, let step, let first, _) = error, let worker = workers[peer],
+               let job = trainingJob(step: step) {
                 if let stage = job.copyStage(Int(first), from: peer) {
                     // The block's audit copy: another worker computes it (the piece itself
                     // is what decides a divergence).
@@ -158,7 +158,8 @@ extension ClusterExecutor {
     private func handleResult(_ result: BlockResult, from worker: WorkerRecord) {
         let peer = worker.peer
         options.timeline?.record(.resultIn, step: result.step, worker.serial)
-        guard let job, result.step == job.step, result.epoch == job.epoch, result.weightsVersion == job.weightsVersion else {
+        // The running step's, or the next one's assigned ahead (ClusterExecutor+Early.swift).
+        guard let job = trainingJob(step: result.step, epoch: result.epoch, weightsVersion: result.weightsVersion) else {
             return reject(peer, "stale result", "result for step \(result.step) (weights \(result.weightsVersion)) while \(job.map { "step \($0.step) is running" } ?? "no step is running")")
         }
         let key = Int(result.firstShard)

@@ -52,6 +52,10 @@ public struct ClusterOptions: Sendable {
     /// With CURVE: the worker keys (Z85) this coordinator admits, handed to every shard
     /// server with its slice so that it admits the same workers (empty: no CURVE).
     public var workerKeys: Set<String> = []
+    /// With shard servers and overlap, assign step k + 1 while step k runs
+    /// (ClusterExecutor+Early.swift); false: at the step's start, for comparisons
+    /// (`loom bench --hosts --early off`).
+    public var earlyAssignments = true
 
     public init(heartbeatInterval: Duration, workerTimeout: Duration) {
         self.heartbeatInterval = heartbeatInterval
@@ -126,6 +130,8 @@ public final class ClusterExecutor: StepExecutor {
     var lostServer: String?
     /// The step whose weights were last gathered from the servers into the state.
     var lastGathered = -1
+    /// The next step's job, assigned while the current one runs (ClusterExecutor+Early.swift).
+    var early: EarlyStep?
 
     /// - Parameters:
     ///   - transport: the bound coordinator side (ROUTER).
@@ -178,7 +184,7 @@ public final class ClusterExecutor: StepExecutor {
         guard plan.step == state.step else {
             throw .resultMismatch(step: plan.step, "planned while the weights are version \(state.step)")
         }
-        let job = ClusterJob(kind: .train(plan: plan), weightsVersion: state.step)
+        let job = adoptEarly(plan, weightsVersion: state.step) ?? ClusterJob(kind: .train(plan: plan), weightsVersion: state.step)
         try run(job, state: state)
         guard let result = job.reduced else { throw .resultMismatch(step: plan.step, "finished without covering every micro-shard") }
         if options.servers > 0 {
@@ -257,6 +263,7 @@ public final class ClusterExecutor: StepExecutor {
     /// Tells every worker to stop (they reconnect, or exit with `--exit-on-shutdown`) and
     /// logs the final summary line.
     public func shutdown(reason: String) {
+        early = nil
         let frames = Message.shutdown(Shutdown(runID: runID, reason: reason)).encode()
         for worker in orderedWorkers { try? transport.send(frames, to: worker.peer) }
         for server in servers.values { try? transport.send(frames, to: server.peer) }
@@ -269,7 +276,7 @@ public final class ClusterExecutor: StepExecutor {
     /// `cluster summary: ...`, with the reject counts (the tests read this line).
     public var summaryLine: String {
         let s = statistics
-        return "cluster summary: run \(String(runID, radix: 16)), \(s.stepsExecuted) steps, \(s.evaluations) evaluations, workers joined \(s.workersJoined), lost \(s.workersLost), refused \(s.workersRefused), blocks reassigned \(s.blocksReassigned), deadlines missed \(s.deadlinesMissed), blocks audited \(s.blocksAudited) (mismatches \(s.auditMismatches), out of bounds \(s.outOfBounds), not audited for want of a second worker \(s.auditsSkipped)), workers excluded \(s.workersExcluded), bytes sent \(s.bytesSent) (weights \(s.weightBytesSent)), through shared memory \(s.sharedBytes) (gradients \(s.sharedGradientBytes)), rejected messages: \(rejects)"
+        return "cluster summary: run \(String(runID, radix: 16)), \(s.stepsExecuted) steps, \(s.evaluations) evaluations, workers joined \(s.workersJoined), lost \(s.workersLost), refused \(s.workersRefused), blocks reassigned \(s.blocksReassigned), early assignments \(s.earlyAssignments) (withdrawn \(s.earlyWithdrawn)), deadlines missed \(s.deadlinesMissed), blocks audited \(s.blocksAudited) (mismatches \(s.auditMismatches), out of bounds \(s.outOfBounds), not audited for want of a second worker \(s.auditsSkipped)), workers excluded \(s.workersExcluded), bytes sent \(s.bytesSent) (weights \(s.weightBytesSent)), through shared memory \(s.sharedBytes) (gradients \(s.sharedGradientBytes)), rejected messages: \(rejects)"
     }
 
     /// Waits (servicing the cluster) until at least `count` workers are connected,
@@ -346,6 +353,12 @@ public final class ClusterExecutor: StepExecutor {
             if !serversStarted {
                 serversStarted = true
                 startServerStep(job, state: state)
+                // Withdrawn early assignments of workers that got nothing of this step, then
+                // the next step's assignments (ClusterExecutor+Early.swift).
+                if case .train = job.kind {
+                    sendWithdrawals(state: state)
+                    try assignEarly(after: job, state: state)
+                }
             }
             if job.isComplete { continue }
             try pump(timeout: tick, state: state)
@@ -520,6 +533,7 @@ public final class ClusterExecutor: StepExecutor {
         departed[worker.peer] = worker.hello
         statistics.workersLost += 1
         let released = job?.release(worker.peer) ?? 0
+        _ = early?.job.release(worker.peer)
         let pending = released > 0 ? "; \(released) block(s) of step \(job!.step) go to other workers" : ""
         logger.warning("worker \(worker.name) declared dead: \(why)\(pending); \(workers.count) worker(s) left")
         if workers.isEmpty { lastWaitLog = clock.now - options.waitLogInterval }

@@ -67,6 +67,10 @@ public struct ClusterStatistics: Equatable, Sendable {
     public var workersRefused = 0
     /// Blocks given to another worker after their owner died or missed the deadline.
     public var blocksReassigned = 0
+    /// Blocks of the next step assigned while the step before ran (early assignments), and
+    /// workers whose early assignments were withdrawn.
+    public var earlyAssignments = 0
+    public var earlyWithdrawn = 0
     /// Times a worker held a piece past the step deadline (and sat out the rest of the job).
     public var deadlinesMissed = 0
     /// Blocks computed twice and compared (`cluster.audit`, and blocks out of bounds), those

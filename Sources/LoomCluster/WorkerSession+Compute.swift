@@ -133,7 +133,7 @@ extension WorkerSession {
         let longest = run.slotComputer.subBlocks(of: work.block).map(\.count).max() ?? 1
         let problem = run.computer.problem
         let sum = StandIn.result(step: work.step, block: work.block, parameterCount: problem.model.parameters.count,
-                                 buffers: buffers, heads: problem.losses.count, microBatch: work.microBatch,
+                                 buffers: run.standInBuffers, heads: problem.losses.count, microBatch: work.microBatch,
                                  wire: problem.config.cluster.wire)
         let until = started + .microseconds(Int64(hold * 1000 * Double(longest)))
         while ContinuousClock.now < until {

@@ -89,6 +89,55 @@ extension WorkerSession {
         collecting = nil
         prePulled = nil
         assembled = nil
+        queued = []
+        streaming = nil
+    }
+
+    /// An assignment for a weights version this worker does not hold and is not collecting
+    /// (the coordinator assigned it while the step before ran): queued until the servers'
+    /// slices of that version are whole here (`startQueued`), asking for them unless they
+    /// stream in already. False for any other assignment (computed at once, as before).
+    func queueIfEarly(_ a: Assignment) -> Bool {
+        guard current != nil, !servers.isEmpty, a.weightsVersion != version, collecting != a.weightsVersion,
+              version.map({ a.weightsVersion > $0 }) ?? true else { return false }
+        queued.append(a)
+        worker.log.trace("step \(a.step): block [\(a.firstShard), +\(a.shardCount)) queued until weights version \(a.weightsVersion) are here")
+        return true
+    }
+
+    /// Starts the queued assignments whose weights version is held or just assembled (the
+    /// buffers stay those of the last weights message: a training step reads none). One of
+    /// an older version than the one held is dropped (its step is over).
+    func startQueued() throws(ClusterError) {
+        while let a = queued.first {
+            if let held = version, a.weightsVersion < held {
+                queued.removeFirst()
+                worker.log.debug("step \(a.step): an early assignment for weights version \(a.weightsVersion) dropped (this worker holds \(held))")
+                continue
+            }
+            if version != a.weightsVersion {
+                guard collecting == nil else { return }
+                guard let early = assembled, early.version == a.weightsVersion,
+                      early.parameters.count == current?.computer.problem.model.parameters.count else {
+                    // Not streaming in (this worker pushed nothing of the step before, or
+                    // the assignment came before that step's own): ask for it, once. A later
+                    // version queued behind it waits: its assignment may come before this
+                    // one starts, and must not take the stream this one waits for.
+                    if prePulled != a.weightsVersion && (prePulled ?? 0) < a.weightsVersion {
+                        pull(a.weightsVersion)
+                        prePulled = a.weightsVersion
+                    }
+                    return
+                }
+                spareParameters = parameters
+                parameters = early.parameters
+                version = early.version
+                assembled = nil
+                startedEarly = early.version
+            }
+            queued.removeFirst()
+            try compute(a)
+        }
     }
 
     /// Overlap, between blocks: the version asked for with the last result is streaming in
@@ -105,6 +154,12 @@ extension WorkerSession {
             throw .unusableWork(endpoint: worker.options.endpoint, what: "weights version \(update.weightsVersion)", reason: "\(update.buffers.count) buffer values for a model of \(model.bufferCount)")
         }
         buffers = update.buffers
+        // A weights message names the version the next work is for: early assignments for
+        // an older one are over (docs/PROTOCOL.md, "Early assignments"; a newer one may be
+        // queued behind a block of this version given late, and stays).
+        queued.removeAll { $0.weightsVersion < update.weightsVersion }
+        // Held already (an early assignment started on it): the buffers were all it lacked.
+        if version == update.weightsVersion && startedEarly == version { return }
         drainServers()
         // Overlap: assembled already, as its last slice came.
         if let early = assembled, early.version == update.weightsVersion, early.parameters.count == model.parameterCount {
@@ -156,6 +211,14 @@ extension WorkerSession {
                     continue
                 }
                 worker.options.timeline?.record(.sliceIn, step: m.weightsVersion, lower, upper)
+                // Overlap, between blocks: the range goes to its place in the next
+                // version's parameters as it comes, so that the version's last range is
+                // the only copy left when it completes (not all P values at once, at the
+                // moment every worker of the bed assembles).
+                if awaitingStream && m.weightsVersion == prePulled {
+                    place(m.values, slice: i, lower: lower, upper: upper, version: m.weightsVersion,
+                          parameterCount: run.computer.problem.model.parameters.count)
+                }
                 servers[i].take(m.values, lower: lower, upper: upper, version: m.weightsVersion)
             }
         }
@@ -198,6 +261,14 @@ extension WorkerSession {
                 }
             }
         }
+        // Placed range by range as it streamed in (`place`): nothing left to copy.
+        if early, let placed = streaming, placed.version == wanted, placed.parameters.count == parameterCount,
+           placed.written.contains(0..<parameterCount) {
+            assembled = (wanted, placed.parameters)
+            streaming = nil
+            worker.options.timeline?.record(.weightsComplete, step: wanted)
+            return
+        }
         var target: [Float] = []
         if early { swap(&target, &spareParameters) } else { swap(&target, &parameters) }
         if target.count == parameterCount {
@@ -217,6 +288,40 @@ extension WorkerSession {
             collecting = nil
         }
         worker.options.timeline?.record(.weightsComplete, step: wanted)
+    }
+
+    /// Writes `values`, elements `lower ..< upper` of slice `s` (offsets of the layout), to
+    /// their places in the parameters of version `v` being streamed in (`streaming`, in a
+    /// spare buffer of an older version).
+    func place(_ values: [Float], slice s: Int, lower: Int, upper: Int, version v: UInt64, parameterCount: Int) {
+        let address = servers[s].address
+        guard lower >= address.lower, upper <= address.upper, values.count == upper - lower else { return }
+        if streaming?.version != v || streaming?.parameters.count != parameterCount {
+            var target: [Float] = []
+            swap(&target, &spareParameters)
+            if target.count != parameterCount {
+                target = [Float](unsafeUninitializedCapacity: parameterCount) { _, count in count = parameterCount }
+            }
+            // Not zeroed: the version is taken only once every element was written.
+            streaming = (v, target, ElementRanges())
+        }
+        let pieces = layout?.pieces(s) ?? [address.lower..<address.upper]
+        var done: [Range<Int>] = []
+        var at = address.lower
+        values.withUnsafeBufferPointer { from in
+            streaming!.parameters.withUnsafeMutableBufferPointer { to in
+                for piece in pieces {
+                    let lo = max(at, lower), hi = min(at + piece.count, upper)
+                    if lo < hi {
+                        let into = piece.lowerBound + (lo - at)
+                        (to.baseAddress! + into).update(from: from.baseAddress! + (lo - lower), count: hi - lo)
+                        done.append(into..<(into + hi - lo))
+                    }
+                    at += piece.count
+                }
+            }
+        }
+        for range in done { streaming!.written.insert(range) }
     }
 
     /// Work for weights `wanted` that are being collected: wait for the servers' slices (up

@@ -20,6 +20,10 @@ final class WorkerSession {
         var heartbeat: Duration
         var timeout: Duration
         var tta: [TTATransform]
+        /// The batch-norm buffers the compute stand-in reports as its batch statistics: the
+        /// model's initial ones, whatever version the worker holds (a training step reads
+        /// no buffer, so an early assignment starts without the version's; `StandIn`).
+        var standInBuffers: [Float] = []
     }
 
     let worker: Worker
@@ -48,6 +52,15 @@ final class WorkerSession {
     var assembled: (version: UInt64, parameters: [Float])?
     /// A parameters buffer of an older version, written over by the next assembly.
     var spareParameters: [Float] = []
+    /// Early assignments (docs/PROTOCOL.md, "Early assignments"): work for a weights version
+    /// not held yet, started once the servers' slices of it are whole here.
+    var queued: [Assignment] = []
+    /// Overlap: the version streaming in, its ranges written to their places as they come
+    /// (`place`), and which elements are written.
+    var streaming: (version: UInt64, parameters: [Float], written: ElementRanges)?
+    /// The version an early assignment made this worker take as its last slice came (its
+    /// buffers are those of an older weights message).
+    var startedEarly: UInt64?
     private var lastHeard: ContinuousClock.Instant
     private var lastBeat: ContinuousClock.Instant
     private var logger: Logger { worker.log }
@@ -92,6 +105,7 @@ final class WorkerSession {
             } catch { throw .transport(error) }
             if let envelope, let outcome = try handle(envelope.frames) { return outcome }
             drainServers()
+            try startQueued()
             let now = clock.now
             let limit = current?.timeout ?? worker.options.helloTimeout
             if now - lastHeard > limit {
@@ -169,6 +183,7 @@ final class WorkerSession {
             version = update.weightsVersion
         case .assignment(let assignment):
             worker.options.timeline?.record(.assigned, step: assignment.step)
+            if queueIfEarly(assignment) { return nil }
             try compute(assignment)
         case .evaluate(let request):
             try evaluate(request)
@@ -219,11 +234,16 @@ final class WorkerSession {
         let plan = try Self.plan(welcome, endpoint: endpoint)
         let (config, description, problem, tta) = (plan.config, plan.description, plan.problem, plan.tta)
         assembled = nil
+        queued = []
+        streaming = nil
         current = Run(runID: welcome.runID, description: description,
                       slotComputer: SlotComputer(problem: problem, microBatch: config.training.microBatch,
                                                  slots: max(worker.options.slots, 1)),
                       heartbeat: .milliseconds(config.cluster.heartbeatMs),
                       timeout: .milliseconds(config.cluster.workerTimeoutMs), tta: tta)
+        if worker.options.standInMilliseconds != nil {
+            current!.standInBuffers = problem.model.initialParameters(seed: config.training.seed).buffers
+        }
         version = nil
         logger.info("joined run \(String(welcome.runID, radix: 16)) at \(endpoint): \(config.name), \(problem.model.parameters.count) parameters, micro-batch \(config.training.microBatch)")
         let foundData = findLocalData(description)

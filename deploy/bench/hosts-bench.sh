@@ -36,7 +36,7 @@ C=$!
 # With LOOM_SERVERS=S (loom bench --hosts --servers): a shard server on hosts 0..S-1, beside
 # that host's worker, with that worker's CURVE keys towards the coordinator and towards
 # workers; LOOM_SERVER_LINKS=plain (loom bench --server-links plain) serves workers without.
-SERVER_ARGS=(--log-level warning)
+SERVER_ARGS=(--log-level "${LOOM_BED_LOG_LEVEL:-warning}")
 case ${LOOM_SERVER_LINKS:-curve} in
     curve) ;;
     plain) SERVER_ARGS+=(--plaintext-workers --insecure) ;;

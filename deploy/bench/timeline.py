@@ -122,6 +122,12 @@ def main(argv):
         # The step's critical path (docs/SCALING.md, "The tail"): when the last worker
         # started, how long it held, then what the next step waited for after its last
         # push: the coordinator (step end, then its assignments) or the weights.
+        # How long a worker whose weights were whole waited for its assignment (the
+        # coordinator's start of the step), the most of any worker: 0 with early assignments.
+        lags = [max(0, first(w, "assigned", k) - last(w, "weights-complete", k)) for w in workers
+                if first(w, "assigned", k) and last(w, "weights-complete", k)]
+        if lags:
+            put("path: start lag (assigned - own weights whole), max", max(lags) / 1e6)
         if started and pushes:
             end = first("c", "step-end", k)
             put("path: last start", ms(max(started), t0))

@@ -38,6 +38,8 @@ struct HostsBenchOptions: ParsableArguments {
 
     @Option(help: "With --hosts, servers and overlap: cut the servers' slices by buckets (on, the default) or in one contiguous range each (off), to compare (docs/CLUSTER.md, \"Overlap\").")
     var buckets: String = "on"
+    @Option(help: "With --hosts, servers and overlap: assign step k + 1 while step k runs (on, the default) or at its start (off), to compare (docs/SCALING.md, \"The start\").")
+    var early: String = "on"
     @Option(help: "With --hosts and shard servers: the links between workers and servers with CURVE (curve, the default, as deployed) or without (plain: loom server --plaintext-workers), to measure what CURVE costs.")
     var serverLinks: String = "curve"
 
@@ -72,7 +74,7 @@ enum HostsBench {
                                                     servers: try serverCount(o.servers, hosts: hosts),
                                                     cpuMarker: o.bedKeys.map { ($0 as NSString).deletingLastPathComponent + "/" },
                                                     timeline: try o.bedTimeline.map { try StepTimeline(path: $0, role: StepTimeline.role(of: $0)) },
-                                                    slicesByBuckets: o.buckets != "off",
+                                                    slicesByBuckets: o.buckets != "off", earlyAssignments: o.early != "off",
                                                     logger: logger)
         let data = try JSONEncoder().encode(figures)
         print(String(decoding: data, as: UTF8.self))
@@ -98,6 +100,7 @@ enum HostsBench {
         guard (1...256).contains(o.slots) else { throw CLIError("--slots must be 1 to 256, got \(o.slots)") }
         guard o.steps >= 1 else { throw CLIError("--steps must be at least 1, got \(o.steps)") }
         guard ["on", "off"].contains(o.buckets) else { throw CLIError("--buckets wants on or off, got '\(o.buckets)'") }
+        guard ["on", "off"].contains(o.early) else { throw CLIError("--early wants on or off, got '\(o.early)'") }
         if let c = o.computeMs, !(c > 0 && c <= 600_000) { throw CLIError("--compute-ms must be above 0 and at most 600000, got \(c)") }
         guard geteuid() == 0 else {
             throw CLIError("loom bench --hosts makes network namespaces (deploy/tests/hosts.sh) and needs root: run it with sudo, or as root in a container with CAP_NET_ADMIN")
@@ -174,14 +177,17 @@ enum HostsBench {
         }
     }
 
+    /// The log level of the bed's processes: `LOOM_BED_LOG_LEVEL`, or warning.
+    static var bedLogLevel: String { ProcessInfo.processInfo.environment["LOOM_BED_LOG_LEVEL"] ?? "warning" }
+
     /// One host count on a fresh bed: the driver script's output is the coordinator's JSON.
     static func runOnBed(_ o: HostsBenchOptions, wire: WireFormat, hosts n: Int, holdMs: Double, model: String, batch: Int,
                          microBatch: Int, overlap: Bool = false) throws -> HostsBenchmark.Figures {
         let exe = LocalCluster.selfExecutable()
         let servers = try serverCount(o.servers, hosts: n)
         let coordinatorArgs = ["--model", model, "--batch", "\(batch * n)", "--micro-batch", "\(microBatch)",
-                               "--hosts", "\(n)", "--steps", "\(o.steps)", "--servers", "\(servers)", "--wire", wire.rawValue, "--overlap", overlap ? "on" : "off", "--buckets", o.buckets, "--log-level", "warning"]
-        let workerArgs = ["--stand-in-ms", String(format: "%.3f", holdMs), "--slots", "\(o.slots)", "--log-level", "warning"]
+                               "--hosts", "\(n)", "--steps", "\(o.steps)", "--servers", "\(servers)", "--wire", wire.rawValue, "--overlap", overlap ? "on" : "off", "--buckets", o.buckets, "--early", o.early, "--log-level", bedLogLevel]
+        let workerArgs = ["--stand-in-ms", String(format: "%.3f", holdMs), "--slots", "\(o.slots)", "--log-level", bedLogLevel]
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
         p.arguments = [o.bedScript, "\(n)", o.link] + coordinatorArgs + ["--"] + workerArgs

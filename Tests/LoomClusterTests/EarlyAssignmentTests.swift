@@ -1,0 +1,83 @@
+// Early assignments with real processes (docs/PROTOCOL.md, "Early assignments"): with shard
+// servers and overlap the coordinator assigns step k + 1 while step k runs, and a worker
+// starts it once the servers' slices of version k + 1 are whole. Whoever computes a block
+// and whenever, the weights must be bitwise those of a one-process run
+// (`loom train --workers 0`), also when a worker holding early blocks dies, when
+// evaluations come between steps, and when a rollback withdraws the early blocks.
+
+import Foundation
+import LoomTestSupport
+import Testing
+
+@Suite(.serialized) struct EarlyAssignmentTests {
+    /// The number in `early assignments N (withdrawn M)` of the coordinator's summary.
+    static func earlyCounts(_ log: String) -> (sent: Int, withdrawn: Int)? {
+        guard let r = log.range(of: #"early assignments (\d+) \(withdrawn (\d+)\)"#, options: .regularExpression) else { return nil }
+        let numbers = log[r].split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+        return numbers.count == 2 ? (numbers[0], numbers[1]) : nil
+    }
+
+    /// Three workers, two servers: every step after the first is assigned ahead; a worker
+    /// killed mid-run leaves its early blocks to the others at the step's start.
+    @Test func aWorkerKilledWithEarlyBlocksLeavesTheWeightsUnchanged() throws {
+        let h = try ClusterHarness("early-kill", model: "reference-cnn", maxSteps: 24,
+                                   extra: ["training.micro_batch=16", "cluster.worker_timeout_ms=2000"])
+        let reference = try h.referenceModel()
+        let coordinator = try h.startCoordinator(run: "run", extra: ["--min-workers", "3", "--set", "cluster.servers=2",
+                                                                     "--set", "cluster.overlap=true"])
+        for i in 0..<2 { try h.startServer("server\(i)") }
+        let victim = try h.startWorker("victim")
+        for w in 0..<2 { try h.startWorker("w\(w)") }
+        #expect(h.waitFor("step 8/", in: "run.log"))
+        kill(victim.processIdentifier, SIGKILL)
+        victim.waitUntilExit()
+        let model = try h.finish(coordinator, run: "run")
+        let log = h.log("run.log")
+        #expect(log.contains("declared dead"), "\(log)")
+        #expect(bitwiseEqual(model, reference), "weights differ from the one-process run after a worker with early blocks died")
+        let counts = try #require(Self.earlyCounts(log), "no early assignment count in the summary: \(log)")
+        // Steps 1...23 were assigned ahead, at least two blocks each before the kill.
+        #expect(counts.sent >= 20, "\(counts.sent) early assignments: \(log)")
+        #expect(counts.withdrawn == 0, "\(log)")
+    }
+
+    /// Evaluations between steps (the workers may start the next step first) and a
+    /// checkpoint gathered while early gradients wait at the servers.
+    @Test func evaluationsAndCheckpointsBetweenEarlySteps() throws {
+        let h = try ClusterHarness("early-eval", model: "reference-cnn", maxSteps: 8,
+                                   extra: ["training.micro_batch=16", "training.eval_every_steps=2", "checkpoint.every_steps=3"])
+        let reference = try h.referenceModel()
+        let coordinator = try h.startCoordinator(run: "run", extra: ["--min-workers", "2", "--set", "cluster.servers=2",
+                                                                     "--set", "cluster.overlap=true"])
+        for i in 0..<2 { try h.startServer("server\(i)") }
+        for w in 0..<2 { try h.startWorker("w\(w)") }
+        let model = try h.finish(coordinator, run: "run")
+        let log = h.log("run.log")
+        #expect(bitwiseEqual(model, reference), "weights differ from the one-process run with evaluations between early steps")
+        #expect((Self.earlyCounts(log)?.sent ?? 0) >= 7, "\(log)")
+        #expect(!log.contains("stale result"), "a result of an early step was dropped: \(log)")
+    }
+
+    /// A server killed mid-run: the rollback withdraws the blocks assigned ahead (the next
+    /// step is not the one planned), and the run ends with the one-process weights.
+    @Test func aRollbackWithdrawsTheEarlyBlocks() throws {
+        let h = try ClusterHarness("early-rollback", model: "reference-cnn", maxSteps: 20,
+                                   extra: ["checkpoint.every_steps=6", "cluster.worker_timeout_ms=2000", "training.micro_batch=32"])
+        let reference = try h.referenceModel()
+        let coordinator = try h.startCoordinator(run: "run", extra: ["--min-workers", "2", "--set", "cluster.servers=2",
+                                                                     "--set", "cluster.overlap=true"])
+        let victim = try h.startServer("server0")
+        try h.startServer("server1")
+        for w in 0..<2 { try h.startWorker("w\(w)") }
+        #expect(h.waitFor("step 9/", in: "run.log"))
+        kill(victim.processIdentifier, SIGKILL)
+        victim.waitUntilExit()
+        try h.startServer("replacement")
+        let model = try h.finish(coordinator, run: "run")
+        let log = h.log("run.log")
+        #expect(log.contains("rolling back from step"), "\(log)")
+        #expect(log.contains("sent ahead to"), "no early assignment withdrawn: \(log)")
+        #expect((Self.earlyCounts(log)?.withdrawn ?? 0) >= 1, "\(log)")
+        #expect(bitwiseEqual(model, reference), "weights differ from the one-process run after a rollback with early blocks")
+    }
+}

@@ -109,12 +109,45 @@ static CC_NO_MEMCPY void CC(pack_unit)(float *v, const struct cc_pass *ps, long 
 
 /// Images x (N, C, H, W) into a zero-padded, channel-last copy (N, rows, wp, cs), cs ≥ C
 /// floats per pixel, whose image (y, x) lands at row y + top, column x + left; the padding is
-/// 0 from the caller's memset.
+/// 0 from the caller's memset. Groups of 16 channels go 16 pixels at a time (in plane order
+/// across rows) through one transpose; the channels past the last whole group one by one.
 static CC_NO_MEMCPY void CC(load_padded)(float *xp, const float *x, size_t batch, long c, long cs, long h, long w,
                                          long top, long left, long rows, long wp) {
+    long plane = h * w, whole = c / 16 * 16;
+    const float *end = x + batch * (size_t)(c * plane);
     for (size_t n = 0; n < batch; n++) {
         float *image = xp + (long)n * rows * wp * cs;
-        for (long ci = 0; ci < c; ci++) {
+        for (long c0 = 0; c0 < whole; c0 += 16) {
+            const float *src = x + ((long)n * c + c0) * plane;
+            float *dst = image + (top * wp + left) * cs + c0;
+            long iy = 0, ix = 0;  // of pixel q
+            for (long q = 0; q < plane; q += 16) {
+                long cnt = plane - q < 16 ? plane - q : 16;
+                v16f m[16];
+                for (int j = 0; j < 16; j++) {
+                    // The last pixels are read 16 at a time while that stays inside x.
+                    if (src + j * plane + q + 16 <= end) m[j] = CC(load)(src + j * plane + q);
+                    else {
+                        float t[16] = {0};
+                        for (long i = 0; i < cnt; i++) t[i] = src[j * plane + q + i];
+                        m[j] = CC(load)(t);
+                    }
+                }
+                CC_BUTTERFLY(8, (0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23),
+                             (8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31))
+                CC_BUTTERFLY(4, (0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27),
+                             (4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31))
+                CC_BUTTERFLY(2, (0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29),
+                             (2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31))
+                CC_BUTTERFLY(1, (0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30),
+                             (1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31))
+                for (long i = 0; i < cnt; i++) {
+                    CC(store)(dst + (iy * wp + ix) * cs, m[i]);
+                    if (++ix == w) ix = 0, iy++;
+                }
+            }
+        }
+        for (long ci = whole; ci < c; ci++) {
             const float *src = x + ((long)n * c + ci) * h * w;
             float *dst = image + (top * wp + left) * cs + ci;
             for (long iy = 0; iy < h; iy++) {

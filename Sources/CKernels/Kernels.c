@@ -95,4 +95,8 @@ void loom_add_relu(float *y, const float *a, const float *b, size_t n) { DISPATC
 void loom_relu_backward_twice(float *d1, float *d2, const float *dy, const float *y, size_t n) {
     DISPATCH(relu_backward_twice, d1, d2, dy, y, n)
 }
+void loom_pool_relu_plane(float *y, int32_t *argmax, float *selected, const float *x, const float *end, float scale,
+                          float shift, size_t height, size_t width) {
+    DISPATCH(pool_relu_plane, y, argmax, selected, x, end, scale, shift, height, width)
+}
 void loom_add_into(float *out, const float *a, const float *b, size_t n) { DISPATCH(add_into, out, a, b, n) }

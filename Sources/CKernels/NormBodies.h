@@ -100,4 +100,77 @@ static void K(add_into)(float *out, const float *a, const float *b, size_t n) {
     for (; i < n; i++) out[i] = a[i] + b[i];
 }
 
+/// One plane of the fused batch norm → 2×2 max pool (stride 2) → ReLU forward
+/// (BatchNormPoolReLU.swift): z = x·scale + shift (a multiply, then an add), per window the
+/// first maximum of z in scan order (strict >: top left, top right, bottom left, bottom
+/// right), y = that maximum, or +0 when it is ≤ 0; argmax its index iy·W + ix in the plane,
+/// selected = x there. 16 windows of a row at a time; a row of 16 or more windows redoes its
+/// last group overlapping the one before (the same values rewritten), a shorter one computes
+/// 16 and stores them whole (the rows after rewrite the lanes past it) but in the plane's last
+/// rows, where it stores its own. x is read up to `end` (16 floats at a time past a row's
+/// windows while that stays below `end`, else copied).
+static void K(pool_relu_plane)(float *y, int32_t *argmax, float *selected, const float *x, const float *end,
+                               float scale, float shift, size_t height, size_t width) {
+    long w = (long)width, oh = (long)height / 2, ow = w / 2;
+    v16f a = K(splat)(scale), b = K(splat)(shift), zero = {0};
+    v16i lanes2, one, below, diagonal;
+    for (int l = 0; l < 16; l++) lanes2[l] = 2 * l, one[l] = 1, below[l] = (int32_t)w, diagonal[l] = (int32_t)w + 1;
+    for (long r = 0; r < oh; r++) {
+        long row0 = 2 * r * w;
+        const float *top = x + row0, *bottom = top + w;
+        long out = r * ow;
+        for (long col = 0; col < ow;) {
+            long g = ow - col >= 16 || ow < 16 ? col : ow - 16;
+            long cnt = ow - g < 16 ? ow - g : 16;
+            v16f t0, t1, u0, u1;
+            if (bottom + 2 * g + 32 <= end) {
+                t0 = K(load)(top + 2 * g), t1 = K(load)(top + 2 * g + 16);
+                u0 = K(load)(bottom + 2 * g), u1 = K(load)(bottom + 2 * g + 16);
+            } else {
+                float tt[32] = {0}, uu[32] = {0};
+                for (long i = 0; i < 2 * cnt; i++) tt[i] = top[2 * g + i], uu[i] = bottom[2 * g + i];
+                t0 = K(load)(tt), t1 = K(load)(tt + 16), u0 = K(load)(uu), u1 = K(load)(uu + 16);
+            }
+            v16f te = __builtin_shufflevector(t0, t1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            v16f to = __builtin_shufflevector(t0, t1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+            v16f ue = __builtin_shufflevector(u0, u1, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            v16f uo = __builtin_shufflevector(u0, u1, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+            v16i base = lanes2;
+            base += (int32_t)(row0 + 2 * g);
+            v16f best = te * a + b, raw = te;
+            v16i at = base;
+            v16f z = to * a + b;
+            v16i mask = z > best;
+            best = (v16f)((mask & (v16i)z) | (~mask & (v16i)best));
+            at = (mask & (base + one)) | (~mask & at);
+            raw = (v16f)((mask & (v16i)to) | (~mask & (v16i)raw));
+            z = ue * a + b;
+            mask = z > best;
+            best = (v16f)((mask & (v16i)z) | (~mask & (v16i)best));
+            at = (mask & (base + below)) | (~mask & at);
+            raw = (v16f)((mask & (v16i)ue) | (~mask & (v16i)raw));
+            z = uo * a + b;
+            mask = z > best;
+            best = (v16f)((mask & (v16i)z) | (~mask & (v16i)best));
+            at = (mask & (base + diagonal)) | (~mask & at);
+            raw = (v16f)((mask & (v16i)uo) | (~mask & (v16i)raw));
+            best = (v16f)((v16i)best & ~(best <= zero));
+            // A short row's 16 lanes are stored whole while that stays inside the plane: the
+            // lanes past the row land on the next rows, which are written after it.
+            if (cnt == 16 || out + g + 16 <= oh * ow) {
+                K(store)(y + out + g, best);
+                __builtin_memcpy(argmax + out + g, &at, sizeof at);
+                K(store)(selected + out + g, raw);
+            } else {
+                for (long i = 0; i < cnt; i++) {
+                    y[out + g + i] = best[i];
+                    argmax[out + g + i] = at[i];
+                    selected[out + g + i] = raw[i];
+                }
+            }
+            col = g + 16;
+        }
+    }
+}
+
 #undef K

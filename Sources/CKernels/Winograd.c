@@ -146,35 +146,51 @@ static struct wg_body wg_body(void) {
 /// Room for a register block's sums on any path: 16 ξ × 2 units × 16 tiles × 16 floats.
 #define WG_TMP_FLOATS (16 * 2 * 16 * 16)
 
+/// Floats of a forward pass's scratch past its padded input copy (U, V, bias, sums, staging
+/// copy of y), and its tiles per chunk (`chunk`) with g->vs set from them.
+static size_t wg_forward_floats(struct wg_geometry *g, size_t batch, long *chunk) {
+    long total = (long)batch * g->tiles;
+    // Tiles per chunk: V of about 256 KB, a multiple of 48 (every path's block sizes divide it).
+    long c = 65536 / (16 * g->vp) / 48 * 48;
+    if (c < 48) c = 48;
+    if (c > total) c = total;
+    *chunk = c;
+    g->vs = c * g->vp;
+    size_t u_floats = (size_t)(16 * g->units * g->c * 16);
+    size_t v_floats = (size_t)(16 * g->vs);
+    size_t ys_floats = (batch * (size_t)(4 * g->tiles) + 16) * (size_t)(16 * g->units);
+    return u_floats + v_floats + ys_floats + (size_t)(g->units * 16) + WG_TMP_FLOATS;
+}
+
+/// The forward pass from the padded channel-last copy xp of its input, with `mem` holding
+/// wg_forward_floats floats (g and chunk as that function set them).
+static void wg_forward_padded(float *y, const float *xp, const float *weight, const float *bias, size_t batch,
+                              const struct wg_geometry *g, long chunk, int flipped, float *mem) {
+    struct wg_body body = wg_body();
+    long total = (long)batch * g->tiles;
+    float *u_pack = mem, *v = u_pack + 16 * g->units * g->c * 16, *bpack = v + 16 * g->vs;
+    float *tmp = bpack + g->units * 16, *ys = tmp + WG_TMP_FLOATS;
+    for (long o = 0; o < g->units * 16; o++) bpack[o] = bias && o < g->oc ? bias[o] : 0;
+    body.pack_weights(u_pack, weight, g, flipped);
+    for (long first = 0; first < total; first += chunk) {
+        long count = total - first < chunk ? total - first : chunk;
+        body.input_transform(v, xp, g, first, count);
+        body.multiply_chunk(ys, u_pack, v, first, count, g, bias ? bpack : NULL, tmp);
+    }
+    body.store_output(y, ys, batch, g);
+}
+
 static int wg_forward(float *y, const float *x, const float *weight, const float *bias, size_t batch,
                       const struct loom_conv_shape *shape, int flipped) {
     if (!loom_winograd_takes(shape)) return 0;
     struct wg_geometry g = wg_geometry(shape);
-    struct wg_body body = wg_body();
-    long total = (long)batch * g.tiles;
-    // Tiles per chunk: V of about 256 KB, a multiple of 48 (every path's block sizes divide it).
-    long chunk = 65536 / (16 * g.vp) / 48 * 48;
-    if (chunk < 48) chunk = 48;
-    if (chunk > total) chunk = total;
+    long chunk;
+    size_t rest = wg_forward_floats(&g, batch, &chunk);
     size_t xp_floats = batch * (size_t)(g.hp * g.wp * g.cp);
-    size_t u_floats = (size_t)(16 * g.units * g.c * 16);
-    g.vs = chunk * g.vp;
-    size_t v_floats = (size_t)(16 * g.vs);
-    size_t ys_floats = (batch * (size_t)(4 * g.tiles) + 16) * (size_t)(16 * g.units);
-    size_t floats = xp_floats + u_floats + v_floats + ys_floats + (size_t)(g.units * 16) + WG_TMP_FLOATS;
-    float *scratch = loom_thread_scratch(LOOM_SCRATCH_WINOGRAD, floats * sizeof(float));
+    float *scratch = loom_thread_scratch(LOOM_SCRATCH_WINOGRAD, (xp_floats + rest) * sizeof(float));
     if (!scratch) return 0;
-    float *xp = scratch, *u_pack = xp + xp_floats, *v = u_pack + u_floats, *bpack = v + v_floats;
-    float *tmp = bpack + g.units * 16, *ys = tmp + WG_TMP_FLOATS;
-    for (long o = 0; o < g.units * 16; o++) bpack[o] = bias && o < g.oc ? bias[o] : 0;
-    body.load_padded(xp, x, batch, &g);
-    body.pack_weights(u_pack, weight, &g, flipped);
-    for (long first = 0; first < total; first += chunk) {
-        long count = total - first < chunk ? total - first : chunk;
-        body.input_transform(v, xp, &g, first, count);
-        body.multiply_chunk(ys, u_pack, v, first, count, &g, bias ? bpack : NULL, tmp);
-    }
-    body.store_output(y, ys, batch, &g);
+    wg_body().load_padded(scratch, x, batch, &g);
+    wg_forward_padded(y, scratch, weight, bias, batch, &g, chunk, flipped, scratch + xp_floats);
     return 1;
 }
 
@@ -199,8 +215,12 @@ static struct wg_geometry wg_output_geometry(const struct wg_geometry *g) {
     return gy;
 }
 
-int loom_winograd_weight_gradient(float *dweight, const float *dy, const float *x, size_t batch,
-                                  const struct loom_conv_shape *shape) {
+/// The weight gradient (as loom_winograd_weight_gradient) and, when dx is not NULL, dx (as
+/// loom_winograd_input_gradient) from one padded copy of dy: both passes copy dy into the same
+/// layout (the same plane, OC channels), so the second copy is skipped. The same bits as the
+/// two calls.
+static int wg_backward(float *dx, float *dweight, const float *dy, const float *x, const float *weight,
+                       size_t batch, const struct loom_conv_shape *shape) {
     if (!loom_winograd_takes(shape)) return 0;
     struct wg_geometry g = wg_geometry(shape), gy = wg_output_geometry(&g);
     struct wg_body body = wg_body();
@@ -215,10 +235,18 @@ int loom_winograd_weight_gradient(float *dweight, const float *dy, const float *
     long ys = chunk * yp;
     size_t xp_floats = batch * (size_t)(g.hp * g.wp * g.cp), dyp_floats = batch * (size_t)(g.hp * g.wp * ocp);
     size_t v_floats = (size_t)(16 * g.vs), wy_floats = (size_t)(16 * ys), m_floats = (size_t)(16 * g.cp * ocp);
-    float *scratch = loom_thread_scratch(LOOM_SCRATCH_WINOGRAD,
-                                         (xp_floats + dyp_floats + v_floats + wy_floats + m_floats) * sizeof(float));
+    size_t after = xp_floats + v_floats + wy_floats + m_floats;
+    // dx: the forward pass of dy (the transposed shape, whose padded copy of dy is dyp's).
+    struct loom_conv_shape t = loom_conv_transposed_shape(shape);
+    struct wg_geometry gt = wg_geometry(&t);
+    long chunk_t = 0;
+    if (dx) {
+        size_t rest = wg_forward_floats(&gt, batch, &chunk_t);
+        if (rest > after) after = rest;
+    }
+    float *scratch = loom_thread_scratch(LOOM_SCRATCH_WINOGRAD, (dyp_floats + after) * sizeof(float));
     if (!scratch) return 0;
-    float *xp = scratch, *dyp = xp + xp_floats, *v = dyp + dyp_floats, *wy = v + v_floats, *m = wy + wy_floats;
+    float *dyp = scratch, *xp = dyp + dyp_floats, *v = xp + xp_floats, *wy = v + v_floats, *m = wy + wy_floats;
     memset(m, 0, m_floats * sizeof(float));
     body.load_padded(xp, x, batch, &g);
     body.load_padded(dyp, dy, batch, &gy);
@@ -229,5 +257,16 @@ int loom_winograd_weight_gradient(float *dweight, const float *dy, const float *
         body.dw_multiply_chunk(m, wy, v, count, &g, yp, ys);
     }
     body.dw_output(dweight, m, &g);
+    if (dx) wg_forward_padded(dx, dyp, weight, NULL, batch, &gt, chunk_t, 1, dyp + dyp_floats);
     return 1;
+}
+
+int loom_winograd_weight_gradient(float *dweight, const float *dy, const float *x, size_t batch,
+                                  const struct loom_conv_shape *shape) {
+    return wg_backward(NULL, dweight, dy, x, NULL, batch, shape);
+}
+
+int loom_winograd_backward(float *dx, float *dweight, const float *dy, const float *x, const float *weight,
+                           size_t batch, const struct loom_conv_shape *shape) {
+    return wg_backward(dx, dweight, dy, x, weight, batch, shape);
 }

@@ -24,40 +24,6 @@ static inline v16f WG(splat)(float x) {
     return v;
 }
 
-/// U (16, units, C, 16) of the pass's weights (Winograd.c), 16 output
-/// channels at a time: the nine taps of 16 filters as vectors, G g Gᵀ on them.
-static WG_NO_MEMCPY void WG(pack_weights)(float *u_pack, const float *weight, const struct wg_geometry *g,
-                                          int flipped) {
-    for (long u = 0; u < g->units; u++) {
-        long lanes = g->oc - 16 * u < 16 ? g->oc - 16 * u : 16;
-        for (long c = 0; c < g->c; c++) {
-            v16f f[9], q[4][3];
-            for (int k = 0; k < 9; k++) {
-                f[k] = WG(splat)(0.0f);
-                for (long l = 0; l < lanes; l++) {
-                    long o = 16 * u + l;
-                    f[k][l] = flipped ? weight[(c * g->oc + o) * 9 + 8 - k] : weight[(o * g->c + c) * 9 + k];
-                }
-            }
-            v16f half = WG(splat)(0.5f);
-            for (int k = 0; k < 3; k++) {
-                q[0][k] = f[k];
-                q[1][k] = ((f[k] + f[3 + k]) + f[6 + k]) * half;
-                q[2][k] = ((f[k] - f[3 + k]) + f[6 + k]) * half;
-                q[3][k] = f[6 + k];
-            }
-            for (int i = 0; i < 4; i++) {
-                float *dst = u_pack + ((4 * i * g->units + u) * g->c + c) * 16;
-                long step = g->units * g->c * 16;
-                WG(store)(dst, q[i][0]);
-                WG(store)(dst + step, ((q[i][0] + q[i][1]) + q[i][2]) * half);
-                WG(store)(dst + 2 * step, ((q[i][0] - q[i][1]) + q[i][2]) * half);
-                WG(store)(dst + 3 * step, q[i][2]);
-            }
-        }
-    }
-}
-
 /// Level b of the butterfly transpose of m[16] (as ChannelConvBodies.h's), unrolled so that m
 /// stays in registers (rolled, clang kept m on the stack: the copies ran at 1 float a cycle).
 #define WG_EXPAND(...) __VA_ARGS__
@@ -81,11 +47,58 @@ static inline void WG(transpose16)(v16f m[16]) {
                  (1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31))
 }
 
-/// x (N, C, H, W) into the zero-padded channel-last copy (N, hp, wp, cp): 16 channels × 16
-/// pixels of a row through one transpose (channels past C as zeros), then the border zeroed.
+/// U (16, units, C, 16) of the pass's weights (Winograd.c), 16 output
+/// channels at a time: the nine taps of 16 filters as vectors, G g Gᵀ on them.
+static WG_NO_MEMCPY void WG(pack_weights)(float *u_pack, const float *weight, const struct wg_geometry *g,
+                                          int flipped) {
+    const float *end = weight + g->oc * g->c * 9;
+    for (long u = 0; u < g->units; u++) {
+        long lanes = g->oc - 16 * u < 16 ? g->oc - 16 * u : 16;
+        for (long c = 0; c < g->c; c++) {
+            v16f f[9], q[4][3], m[16];
+            // Lane l's nine taps are 9 floats in a row (filter 16u + l of input channel c, or
+            // flipped, of c's row of the transposed weights): 16 floats from each through one
+            // transpose, whose first nine rows are the taps (in reverse when flipped).
+            const float *first = flipped ? weight + (c * g->oc + 16 * u) * 9 : weight + (16 * u * g->c + c) * 9;
+            long stride = flipped ? 9 : g->c * 9;
+            for (long l = 0; l < 16; l++) {
+                const float *row = first + l * stride;
+                if (l >= lanes) m[l] = WG(splat)(0.0f);
+                else if (row + 16 <= end) m[l] = WG(load)(row);
+                else {
+                    float t[16] = {0};
+                    for (int k = 0; k < 9; k++) t[k] = row[k];
+                    m[l] = WG(load)(t);
+                }
+            }
+            WG(transpose16)(m);
+            for (int k = 0; k < 9; k++) f[k] = m[flipped ? 8 - k : k];
+            v16f half = WG(splat)(0.5f);
+            for (int k = 0; k < 3; k++) {
+                q[0][k] = f[k];
+                q[1][k] = ((f[k] + f[3 + k]) + f[6 + k]) * half;
+                q[2][k] = ((f[k] - f[3 + k]) + f[6 + k]) * half;
+                q[3][k] = f[6 + k];
+            }
+            for (int i = 0; i < 4; i++) {
+                float *dst = u_pack + ((4 * i * g->units + u) * g->c + c) * 16;
+                long step = g->units * g->c * 16;
+                WG(store)(dst, q[i][0]);
+                WG(store)(dst + step, ((q[i][0] + q[i][1]) + q[i][2]) * half);
+                WG(store)(dst + 2 * step, ((q[i][0] - q[i][1]) + q[i][2]) * half);
+                WG(store)(dst + 3 * step, q[i][2]);
+            }
+        }
+    }
+}
+
+/// x (N, C, H, W) into the zero-padded channel-last copy (N, hp, wp, cp): the border zeroed,
+/// then 16 channels × 16 pixels through one transpose (channels past C as zeros). The pixels
+/// run in plane order across rows, so that a small plane (7×7, 4×4) fills the transpose's
+/// 16 lanes instead of one row's 7 or 4.
 static WG_NO_MEMCPY void WG(load_padded)(float *xp, const float *x, size_t batch, const struct wg_geometry *g) {
-    long cp = g->cp, wp = g->wp;
-    const float *end = x + batch * (size_t)(g->c * g->h * g->w);
+    long cp = g->cp, wp = g->wp, w = g->w, plane = g->h * g->w;
+    const float *end = x + batch * (size_t)(g->c * plane);
     for (size_t n = 0; n < batch; n++) {
         float *image = xp + (long)n * g->hp * wp * cp;
         memset(image, 0, (size_t)(wp * cp) * sizeof(float));
@@ -94,25 +107,29 @@ static WG_NO_MEMCPY void WG(load_padded)(float *xp, const float *x, size_t batch
             float *row = image + (iy + 1) * wp * cp;
             memset(row, 0, (size_t)cp * sizeof(float));
             memset(row + (g->w + 1) * cp, 0, (size_t)((wp - g->w - 1) * cp) * sizeof(float));
-            for (long k = 0; k < g->cunits; k++) {
-                long lanes = g->c - 16 * k < 16 ? g->c - 16 * k : 16;
-                const float *src = x + (((long)n * g->c + 16 * k) * g->h + iy) * g->w;
-                for (long ix = 0; ix < g->w; ix += 16) {
-                    long cnt = g->w - ix < 16 ? g->w - ix : 16;
-                    v16f m[16];
-                    for (int j = 0; j < 16; j++) {
-                        // A row's last pixels are read 16 at a time while that stays inside x
-                        // (the lanes past the row are never stored).
-                        if (j >= lanes) m[j] = WG(splat)(0.0f);
-                        else if (src + j * g->h * g->w + ix + 16 <= end) m[j] = WG(load)(src + j * g->h * g->w + ix);
-                        else {
-                            float t[16] = {0};
-                            for (long i = 0; i < cnt; i++) t[i] = src[j * g->h * g->w + ix + i];
-                            m[j] = WG(load)(t);
-                        }
+        }
+        for (long k = 0; k < g->cunits; k++) {
+            long lanes = g->c - 16 * k < 16 ? g->c - 16 * k : 16;
+            const float *src = x + ((long)n * g->c + 16 * k) * plane;
+            long iy = 0, ix = 0;  // of pixel q
+            for (long q = 0; q < plane; q += 16) {
+                long cnt = plane - q < 16 ? plane - q : 16;
+                v16f m[16];
+                for (int j = 0; j < 16; j++) {
+                    // A plane's last pixels are read 16 at a time while that stays inside x
+                    // (the lanes past the plane are never stored).
+                    if (j >= lanes) m[j] = WG(splat)(0.0f);
+                    else if (src + j * plane + q + 16 <= end) m[j] = WG(load)(src + j * plane + q);
+                    else {
+                        float t[16] = {0};
+                        for (long i = 0; i < cnt; i++) t[i] = src[j * plane + q + i];
+                        m[j] = WG(load)(t);
                     }
-                    WG(transpose16)(m);
-                    for (long i = 0; i < cnt; i++) WG(store)(row + (ix + 1 + i) * cp + 16 * k, m[i]);
+                }
+                WG(transpose16)(m);
+                for (long i = 0; i < cnt; i++) {
+                    WG(store)(image + ((iy + 1) * wp + ix + 1) * cp + 16 * k, m[i]);
+                    if (++ix == w) ix = 0, iy++;
                 }
             }
         }
@@ -185,27 +202,30 @@ static WG_NO_MEMCPY void WG(write_tile)(float *ys, const struct wg_geometry *g, 
 }
 
 /// y (N, OC, H, W) from the staging copy (N, 2·ty, 2·tx, units·16): 16 pixels × 16 channels
-/// of a row through one transpose. The staging copy has room for 16 pixels past its end.
-/// Rows run in order within each plane.
+/// through one transpose, the pixels in plane order across rows (as `load_padded`). The
+/// staging copy has room for 16 pixels past its end.
 static WG_NO_MEMCPY void WG(store_output)(float *y, const float *ys, size_t batch, const struct wg_geometry *g) {
-    long ocp = 16 * g->units, plane = g->h * g->w;
+    long ocp = 16 * g->units, plane = g->h * g->w, w = g->w, sw = 2 * g->tx;
     for (size_t n = 0; n < batch; n++) {
-        for (long iy = 0; iy < g->h; iy++) {
-            const float *row = ys + (((long)n * 2 * g->ty + iy) * 2 * g->tx) * ocp;
-            for (long k = 0; k < g->units; k++) {
-                long lanes = g->oc - 16 * k < 16 ? g->oc - 16 * k : 16;
-                float *dst = y + ((long)n * g->oc + 16 * k) * plane + iy * g->w;
-                for (long ix = 0; ix < g->w; ix += 16) {
-                    long cnt = g->w - ix < 16 ? g->w - ix : 16;
-                    v16f m[16];
-                    for (int i = 0; i < 16; i++) m[i] = WG(load)(row + (ix + i) * ocp + 16 * k);
-                    WG(transpose16)(m);
-                    // A short piece of a row is stored whole while that stays inside the
-                    // plane: its extra floats land on the next rows, which are written after it.
-                    int whole = iy * g->w + ix + 16 <= plane;
+        const float *image = ys + (long)n * 2 * g->ty * sw * ocp;
+        for (long k = 0; k < g->units; k++) {
+            long lanes = g->oc - 16 * k < 16 ? g->oc - 16 * k : 16;
+            float *dst = y + ((long)n * g->oc + 16 * k) * plane;
+            long iy = 0, ix = 0;  // of pixel q
+            for (long q = 0; q < plane; q += 16) {
+                long cnt = plane - q < 16 ? plane - q : 16;
+                v16f m[16];
+                for (long i = 0; i < 16; i++) {
+                    m[i] = WG(load)(image + (iy * sw + ix) * ocp + 16 * k);
+                    if (i + 1 < cnt && ++ix == w) ix = 0, iy++;
+                }
+                if (++ix == w) ix = 0, iy++;
+                WG(transpose16)(m);
+                if (cnt == 16) {
+                    for (long j = 0; j < lanes; j++) WG(store)(dst + j * plane + q, m[j]);
+                } else {
                     for (long j = 0; j < lanes; j++) {
-                        if (whole) WG(store)(dst + j * plane + ix, m[j]);
-                        else for (long i = 0; i < cnt; i++) dst[j * plane + ix + i] = m[j][i];
+                        for (long i = 0; i < cnt; i++) dst[j * plane + q + i] = m[j][i];
                     }
                 }
             }

@@ -200,63 +200,18 @@ private struct PooledGradient {
     }
 }
 
-/// z = scale·x + shift, 2x2 max pool, ReLU for channel c of every image (see the header).
+/// z = scale·x + shift, 2x2 max pool, ReLU for channel c of every image (see the header):
+/// CKernels' `loom_pool_relu_plane`, 16 windows at a time at the host's vector width.
 @inline(__always)
 private func poolReLUChannel(y: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>,
                              selected: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, scale: Float,
                              shift: Float, batch n: Int, channels: Int, channel c: Int, height: Int, width w: Int) {
-    let (oh, ow) = (height / 2, w / 2)
-    let a = Lanes(repeating: scale), b = Lanes(repeating: shift)
-    let lanes = QuadIndex(0, 2, 4, 6)
+    let pooled = (height / 2) * (w / 2)
+    let end = x + n * channels * height * w
     for i in 0..<n {
         let plane = i * channels + c
-        let src = x + plane * height * w
-        for r in 0..<oh {
-            let row0 = 2 * r * w
-            let top = src + row0, bottom = top + w
-            let out = (plane * oh + r) * ow
-            var col = 0
-            // Four windows at a time; a last partial group is redone overlapping the previous
-            // one (same values rewritten) rather than run scalar.
-            while col < ow && ow >= 4 {
-                col = min(col, ow - 4)
-                let rawTop = loadLanes(top + 2 * col), rawBottom = loadLanes(bottom + 2 * col)
-                let t = rawTop * a + b, u = rawBottom * a + b
-                let base = QuadIndex(repeating: Int32(row0 + 2 * col)) &+ lanes
-                var best = t.evenHalf, at = base, raw = rawTop.evenHalf
-                var mask = t.oddHalf .> best
-                best.replace(with: t.oddHalf, where: mask)
-                at.replace(with: base &+ 1, where: mask)
-                raw.replace(with: rawTop.oddHalf, where: mask)
-                mask = u.evenHalf .> best
-                best.replace(with: u.evenHalf, where: mask)
-                at.replace(with: base &+ Int32(w), where: mask)
-                raw.replace(with: rawBottom.evenHalf, where: mask)
-                mask = u.oddHalf .> best
-                best.replace(with: u.oddHalf, where: mask)
-                at.replace(with: base &+ Int32(w + 1), where: mask)
-                raw.replace(with: rawBottom.oddHalf, where: mask)
-                best.replace(with: 0, where: best .<= 0)
-                UnsafeMutableRawPointer(y + out + col).storeBytes(of: best, as: Quad.self)
-                UnsafeMutableRawPointer(argmax + out + col).storeBytes(of: at, as: QuadIndex.self)
-                UnsafeMutableRawPointer(selected + out + col).storeBytes(of: raw, as: Quad.self)
-                col += 4
-            }
-            while col < ow {
-                let i0 = row0 + 2 * col
-                var best = src[i0] * scale + shift, at = i0
-                var z = src[i0 + 1] * scale + shift
-                if z > best { best = z; at = i0 + 1 }
-                z = src[i0 + w] * scale + shift
-                if z > best { best = z; at = i0 + w }
-                z = src[i0 + w + 1] * scale + shift
-                if z > best { best = z; at = i0 + w + 1 }
-                y[out + col] = best > 0 ? best : 0
-                argmax[out + col] = Int32(at)
-                selected[out + col] = src[at]
-                col += 1
-            }
-        }
+        loom_pool_relu_plane(y + plane * pooled, argmax + plane * pooled, selected + plane * pooled,
+                             x + plane * height * w, end, scale, shift, height, w)
     }
 }
 

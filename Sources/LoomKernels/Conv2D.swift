@@ -91,6 +91,11 @@ public func conv2dBackward(dx: UnsafeMutablePointer<Float>?, dweight: UnsafeMuta
         }
     }
     let directWeight = winograd && s.usesWinogradWeightGradient || s.weightGradientKernel != nil
+    if let target = dx, winograd && s.usesWinogradWeightGradient && s.usesWinogradInputGradient {
+        // Both by Winograd: one call, one padded copy of dy.
+        winogradConvBackward(dx: target, dweight: dweight, dy: dy, x: x, weight: weight, batch: n, shape: s)
+        return
+    }
     if winograd && s.usesWinogradWeightGradient {
         winogradConvWeightGradient(dweight: dweight, dy: dy, x: x, batch: n, shape: s)
     } else if directWeight {

@@ -70,3 +70,13 @@ public func winogradConvWeightGradient(dweight: UnsafeMutablePointer<Float>, dy:
     var c = s.cConvShape
     winogradScratchAllocated(loom_winograd_weight_gradient(dweight, dy, x, batch, &c))
 }
+
+/// `winogradConvWeightGradient`, then `winogradConvInputGradient` into dx, from one padded copy
+/// of dy (both passes copy dy into the same layout): the same bits as the two calls.
+public func winogradConvBackward(dx: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>,
+                                 dy: UnsafePointer<Float>, x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                                 batch: Int, shape s: Conv2DShape) {
+    precondition(s.kernel == 3 && s.stride == 1 && s.padding == 1, "Winograd needs a 3×3 stride-1 padding-1 convolution")
+    var c = s.cConvShape
+    winogradScratchAllocated(loom_winograd_backward(dx, dweight, dy, x, weight, batch, &c))
+}

@@ -6,8 +6,9 @@ import LoomTestSupport
 import Testing
 
 /// Sizes (N, C, H, W): even, odd (floor-mode pooling drops a row and a column), a width
-/// whose pooled rows are not a multiple of four.
-private let tailShapes: [[Int]] = [[3, 4, 6, 8], [2, 3, 7, 5], [2, 2, 4, 14]]
+/// whose pooled rows are not a multiple of four, rows of more than 16 windows (not a
+/// multiple of 16: the kernel's last group overlaps), one window per plane.
+private let tailShapes: [[Int]] = [[3, 4, 6, 8], [2, 3, 7, 5], [2, 2, 4, 14], [2, 2, 5, 38], [3, 2, 3, 3]]
 
 private struct Tail {
     let n: Int, c: Int, h: Int, w: Int
@@ -161,4 +162,18 @@ func fusedTailBackwardEqualsTheThreeBackwardPasses(_ shape: [Int]) {
     }
     #expect(blockDx == dx)
     #expect(blockDweight == dweight && blockDbias == dbias)
+}
+
+// In KernelPathTests' serialized suite: it switches the process's path.
+extension KernelPathTests {
+    /// The forward pass (CKernels' loom_pool_relu_plane) gives one answer on every path.
+    @Test(arguments: tailShapes)
+    func fusedTailForwardGivesTheSameBitsOnEveryPath(_ shape: [Int]) {
+        let t = Tail(shape, key: 130)
+        let results = Self.onEveryPath {
+            let r = fusedForward(t)
+            return r.y.map(\.bitPattern) + r.argmax.map { UInt32(bitPattern: $0) } + r.selected.map(\.bitPattern)
+        }
+        Self.expectOneAnswer(results, "fused tail \(shape)", t.n)
+    }
 }

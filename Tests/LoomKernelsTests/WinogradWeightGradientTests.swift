@@ -198,3 +198,15 @@ extension KernelPathTests {
         Self.expectOneAnswer(results, "winograd dweight \(s)", c.n)
     }
 }
+
+/// winogradConvBackward (what conv2dBackward runs when both passes are Winograd's) copies dy
+/// once for both: the same dweight and dx as the two calls, on every shape the tests take.
+@Test(arguments: winogradShapes)
+func winogradBackwardEqualsTheTwoPasses(_ s: Conv2DShape) {
+    let c = ConvCase(s, batch: 3, key: 990)
+    let start = testValues(s.weightCount, key: 991)
+    var dweight = start, dx = [Float](repeating: 0, count: c.n * s.inputCount)
+    winogradConvBackward(dx: &dx, dweight: &dweight, dy: c.dy, x: c.x, weight: c.weight, batch: c.n, shape: s)
+    #expect(dweight.map(\.bitPattern) == c.winogradWeightGradient(start: start).map(\.bitPattern))
+    #expect(dx.map(\.bitPattern) == c.winogradInputGradient().map(\.bitPattern))
+}

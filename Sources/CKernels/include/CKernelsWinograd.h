@@ -47,4 +47,9 @@ int loom_winograd_input_gradient(float *dx, const float *dy, const float *weight
 int loom_winograd_weight_gradient(float *dweight, const float *dy, const float *x, size_t batch,
                                   const struct loom_conv_shape *shape);
 
+/// loom_winograd_weight_gradient, then loom_winograd_input_gradient into dx (skipped when
+/// dx is NULL), sharing one padded copy of dy: the same bits as the two calls.
+int loom_winograd_backward(float *dx, float *dweight, const float *dy, const float *x, const float *weight,
+                           size_t batch, const struct loom_conv_shape *shape);
+
 #endif

@@ -35,9 +35,12 @@ public enum HostsBenchmark {
         public var coordinatorSent: Double
         public var coordinatorReceived: Double
         public var parameters: Int
-        /// The bed's processes' CPU over the timed steps (all of them, not per step), when
+        /// The bed's processes' CPU over `cpuSteps` steps (all of them, not per step), when
         /// the coordinator could find them (`BedCPU`).
         public var cpu: BedCPU?
+        /// The steps `cpu` and the link counters cover: the timed steps and the one run
+        /// between reading them and starting the clock (`run`).
+        public var cpuSteps: Int
     }
 
     /// Runs `steps` measured steps (after `warmup`) of `config` on the transport bound at
@@ -79,9 +82,16 @@ public enum HostsBenchmark {
             return (t1.timeIntervalSince(t0), Date().timeIntervalSince(t1))
         }
         for _ in 0..<warmup { _ = try step() }
-        let before = executor.statistics
+        // Reading the counters runs `tc` twice a host, tens of milliseconds in all. With
+        // early assignments the workers go on meanwhile, so a clock started after the
+        // readings would open the window with the next step partly done (a 10-step window
+        // measured a 141.6 ms step for a 150 ms hold). One more step runs between the
+        // readings and the clock: the window opens on a step end as the coordinator saw it.
+        // That step is in the counters and the CPU (`cpuSteps`), not in the time.
         let countersBefore = bed.map { LinkCounters.read(bed: $0, hosts: hosts) }
         let cpuBefore = cpuMarker.map { BedCPU.read(marker: $0) }
+        _ = try step()
+        let before = executor.statistics
         var applySeconds = 0.0
         let start = Date()
         for _ in 0..<steps { applySeconds += try step().apply }
@@ -94,15 +104,15 @@ public enum HostsBenchmark {
         try CheckpointWriter.write(state.snapshot(runID: String(executor.runID, radix: 16), datasetFingerprint: source.fingerprint), to: checkpointPath)
         let checkpointSeconds = Date().timeIntervalSince(written)
         executor.shutdown(reason: "benchmark finished")
-        let n = Double(steps), ms = 1000 / n
+        let n = Double(steps), ms = 1000 / n, counted = Double(steps + 1)
         let first = after.firstResultSeconds - before.firstResultSeconds
         let spread = after.resultSpreadSeconds - before.resultSpreadSeconds
         let job = after.jobSeconds - before.jobSeconds
         var up = [Double](repeating: 0, count: hosts), down = up
         if let a = countersBefore, let b = countersAfter {
             for h in 0..<hosts {
-                up[h] = Double(b.up[h] - a.up[h]) / n
-                down[h] = Double(b.down[h] - a.down[h]) / n
+                up[h] = Double(b.up[h] - a.up[h]) / counted
+                down[h] = Double(b.down[h] - a.down[h]) / counted
             }
         }
         return Figures(hosts: hosts, steps: steps, samplesPerSecond: n * Double(config.training.batchSize) / elapsed,
@@ -112,7 +122,7 @@ public enum HostsBenchmark {
                        coordinatorSent: Double(after.bytesSent - before.bytesSent) / n,
                        coordinatorReceived: Double(after.bytesReceived - before.bytesReceived) / n,
                        parameters: problem.model.parameters.count,
-                       cpu: cpuBefore.flatMap { b in cpuAfter.map { $0 - b } })
+                       cpu: cpuBefore.flatMap { b in cpuAfter.map { $0 - b } }, cpuSteps: steps + 1)
     }
 }
 

@@ -217,7 +217,7 @@ enum HostsBench {
         // step cannot end before that work and the last round trip (docs/SCALING.md, "Where
         // the CPU goes on the bed").
         let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
-        let perHostCPU = base.hosts == 1 ? base.cpu.map { $0.seconds.values.reduce(0, +) / Double(base.steps) } : nil
+        let perHostCPU = base.hosts == 1 ? base.cpu.map { $0.seconds.values.reduce(0, +) / Double(base.cpuSteps) } : nil
         func bedBound(_ n: Int) -> Double? {
             guard let hidden, let u = perHostCPU else { return nil }
             return costs.compute * (1 - hidden) + Double(n) * u / cores + predictedCost(n).transferCPU
@@ -298,12 +298,12 @@ enum HostsBench {
         // CPU over the timed steps, from /proc (BedCPU): robust where wall time is not.
         for n in counts {
             guard let f = measured[n], let cpu = f.cpu else { continue }
-            let per = 1000 / Double(f.steps)
+            let per = 1000 / Double(f.cpuSteps)
             let parts = ["coordinator", "server", "worker"].compactMap { role -> String? in
                 guard let s = cpu.seconds[role] else { return nil }
                 let user = (cpu.userSeconds[role] ?? 0) * per
                 return String(format: "%@%@ %.1f ms (user %.1f), %.0f wake-ups", role, (cpu.processes[role] ?? 1) > 1 ? "s" : "", s * per, user,
-                              Double(cpu.switches[role] ?? 0) / Double(f.steps))
+                              Double(cpu.switches[role] ?? 0) / Double(f.cpuSteps))
             }
             let total = cpu.seconds.values.reduce(0, +) * per
             print(String(format: "CPU per step at %d host(s): %.1f ms; ", n, total) + parts.joined(separator: "; "))

@@ -33,10 +33,8 @@ static inline v16f CC(splat)(float x) {
         m[i + b] = __builtin_shufflevector(x, y, CC_EXPAND hi);                                     \
     }
 
-/// dst[i·ds + j] = src[j·ss + i] for a 16 × 16 block (16 rows of src become 16 columns).
-static inline CC_NO_MEMCPY void CC(transpose16)(float *dst, long ds, const float *src, long ss) {
-    v16f m[16];
-    for (int j = 0; j < 16; j++) m[j] = CC(load)(src + j * ss);
+/// m[i][j] ↔ m[j][i], in registers.
+static inline void CC(transpose16_registers)(v16f m[16]) {
     CC_BUTTERFLY(8, (0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23),
                  (8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31))
     CC_BUTTERFLY(4, (0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27),
@@ -45,6 +43,13 @@ static inline CC_NO_MEMCPY void CC(transpose16)(float *dst, long ds, const float
                  (2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31))
     CC_BUTTERFLY(1, (0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30),
                  (1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31))
+}
+
+/// dst[i·ds + j] = src[j·ss + i] for a 16 × 16 block (16 rows of src become 16 columns).
+static inline CC_NO_MEMCPY void CC(transpose16)(float *dst, long ds, const float *src, long ss) {
+    v16f m[16];
+    for (int j = 0; j < 16; j++) m[j] = CC(load)(src + j * ss);
+    CC(transpose16_registers)(m);
     for (int i = 0; i < 16; i++) CC(store)(dst + i * ds, m[i]);
 }
 
@@ -133,14 +138,7 @@ static CC_NO_MEMCPY void CC(load_padded)(float *xp, const float *x, size_t batch
                         m[j] = CC(load)(t);
                     }
                 }
-                CC_BUTTERFLY(8, (0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23),
-                             (8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31))
-                CC_BUTTERFLY(4, (0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27),
-                             (4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31))
-                CC_BUTTERFLY(2, (0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29),
-                             (2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31))
-                CC_BUTTERFLY(1, (0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30),
-                             (1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31))
+                CC(transpose16_registers)(m);
                 for (long i = 0; i < cnt; i++) {
                     CC(store)(dst + (iy * wp + ix) * cs, m[i]);
                     if (++ix == w) ix = 0, iy++;

@@ -30,6 +30,9 @@
 #include "ThreadScratch.h"
 #include "ConvTranspose.h"
 
+// Each ISA path passes vectors by value only between its own static functions, compiled with
+// the same target, so the ABI clang warns about (-Wpsabi) is never crossed.
+#pragma clang diagnostic ignored "-Wpsabi"
 typedef float v16f __attribute__((vector_size(64)));
 
 /// Output channels per register block. The packed weights of every path share it.

@@ -4,6 +4,9 @@
 // the AVX2 and AVX-512 paths must not fuse a multiply and an add that SSE2 rounds twice.
 #include "CKernels.h"
 
+// Each ISA path passes vectors by value only between its own static functions, compiled with
+// the same target, so the ABI clang warns about (-Wpsabi) is never crossed.
+#pragma clang diagnostic ignored "-Wpsabi"
 typedef float v16f __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
 

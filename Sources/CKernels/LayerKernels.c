@@ -8,6 +8,9 @@
 #include "CKernels.h"
 #include "Polyphase.h"
 
+// Each ISA path passes vectors by value only between its own static functions, compiled with
+// the same target, so the ABI clang warns about (-Wpsabi) is never crossed.
+#pragma clang diagnostic ignored "-Wpsabi"
 typedef float v16f __attribute__((vector_size(64)));
 typedef float v8f __attribute__((vector_size(32)));
 typedef int32_t v16i __attribute__((vector_size(64)));

@@ -13,22 +13,49 @@ import LoomWire
 struct ServerLink {
     var address: ServerAddress
     var transport: Transport
-    /// The newest slice received, and its weights version.
-    var slice: [Float]?
+    /// The newest slice received, as the ranges it came in (offsets in the slice, in the
+    /// order they came; a later one overwrites an earlier one where they meet), and its
+    /// weights version. The ranges are kept as they were decoded, not copied into one
+    /// buffer: with overlap each range also goes straight to its place in the next
+    /// parameters (`place`), and the slice whole is needed only when the version is
+    /// assembled from the links (`slice`).
+    var parts: [(range: Range<Int>, values: [Float])] = []
     var version: UInt64?
     /// A version arriving range by range (overlap), and the ranges of it in hand.
-    var partial: [Float] = []
+    var partial: [(range: Range<Int>, values: [Float])] = []
     var partialVersion: UInt64?
     var partialHeld = ElementRanges()
+
+    init(address: ServerAddress, transport: Transport) {
+        self.address = address
+        self.transport = transport
+    }
+
+    /// The slice's length.
+    var count: Int { address.upper - address.lower }
+
+    /// The newest slice whole, in one buffer (copied from its ranges unless it came whole).
+    var slice: [Float]? {
+        guard version != nil else { return nil }
+        if parts.count == 1, parts[0].range == 0..<count { return parts[0].values }
+        let n = count
+        return [Float](unsafeUninitializedCapacity: n) { to, initialized in
+            // Every element is written: the ranges cover the slice (`partialHeld`).
+            for (range, values) in parts {
+                values.withUnsafeBufferPointer { (to.baseAddress! + range.lowerBound).update(from: $0.baseAddress!, count: range.count) }
+            }
+            initialized = n
+        }
+    }
 
     /// Takes `values` as elements `lower ..< upper` of the parameters, of weights `version`;
     /// the slice is complete (and `version` set) once every element of it is in.
     mutating func take(_ values: [Float], lower: Int, upper: Int, version v: UInt64) {
-        let n = address.upper - address.lower
+        let n = count
         guard lower >= address.lower, upper <= address.upper, values.count == upper - lower, version != v else { return }
         // The whole slice at once (no overlap, or one range covering it): kept as it came.
         if lower == address.lower && upper == address.upper {
-            slice = values
+            parts = [(0..<n, values)]
             version = v
             partial = []
             partialVersion = nil
@@ -36,17 +63,15 @@ struct ServerLink {
             return
         }
         if partialVersion != v {
-            // Not zeroed: every element is written by a range before the slice is complete
-            // (`partialHeld`), and only then read.
-            partial = [Float](unsafeUninitializedCapacity: n) { _, count in count = n }
+            partial = []
             partialVersion = v
             partialHeld = ElementRanges()
         }
         let local = (lower - address.lower)..<(upper - address.lower)
-        partial.replaceSubrange(local, with: values)
+        partial.append((local, values))
         partialHeld.insert(local)
         if partialHeld.contains(0..<n) {
-            slice = partial
+            parts = partial
             version = v
             partial = []
             partialVersion = nil
@@ -234,8 +259,7 @@ extension WorkerSession {
         // The slices in order, end to end, cover the parameters (`ParameterSlices`).
         var end = 0
         for (s, link) in servers.enumerated() {
-            guard let slice = link.slice, link.address.lower == end, link.address.upper <= parameterCount,
-                  slice.count == link.address.upper - link.address.lower else { return }
+            guard link.version == wanted, link.address.lower == end, link.address.upper <= parameterCount else { return }
             end = link.address.upper
             // By buckets the layout was checked against the map when it came
             // (`connectServers`): its pieces of slice s are the slice's size.

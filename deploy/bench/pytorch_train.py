@@ -28,8 +28,8 @@ The recipe follows the config as Loom reads it (docs/CONFIG.md):
 What differs on purpose: the random streams (initial values, shuffles, crops and flips are
 drawn from PyTorch's generator, not Loom's KeyedRandom; the comparison is of accuracy over
 seeds, not of bits). `--print-schedule` prints the learning rate of every step, to compare
-with `loom schedule --config C`. Needs torch, numpy and PyYAML; nothing in Loom's build or CI
-runs it.
+with `loom schedule --config C`. Needs torch, numpy, PyYAML and h5py (the twin builder in
+Tests/Fixtures/generate.py imports it); nothing in Loom's build or CI runs it.
 """
 
 import argparse

@@ -20,7 +20,7 @@ import Testing
     @Test func rangesInAnyOrderMakeTheSliceOnceAllAreIn() {
         var l = link(lower: 100, upper: 164)
         let whole = values(100..<164, version: 3)
-        // Out of order, one range twice (the later copy wins, as it overwrote the buffer).
+        // Out of order; the slice is complete only with the last of them.
         let cuts: [Range<Int>] = [140..<164, 100..<120, 120..<130, 130..<140]
         for (i, r) in cuts.enumerated() {
             #expect(l.version == nil && l.slice == nil, "complete after \(i) of \(cuts.count) ranges")

@@ -15,6 +15,7 @@
 # Layout of a bed with prefix P (P = loomhb-<pid of the owning shell>-):
 #   namespace P sw   bridge br0, ports p0 .. p(N-1)
 #   namespace P h<i> eth0 = 10.200.0.(i+1)/24, the other end of p<i>; lo up
+# Every host's TCP congestion control is LOOM_BED_CC (default cubic; see bed_cc).
 # Host 0 is the coordinator's host by convention. A link's rate applies in both directions:
 # tbf on the host's eth0 (what it sends) and on the switch port p<i> (what it receives).
 # Cutting a link takes the switch port down: the host keeps its address and route, its
@@ -88,7 +89,28 @@ bed_up() {
         ip -n "$(bed_ns $i)" addr add "$(bed_addr $i)/24" dev eth0 || return 1
         ip -n "$(bed_ns $i)" link set eth0 up && ip -n "$(bed_ns $i)" link set lo up || return 1
         bed_rate "$i" "$rate" || return 1
+        bed_cc "$i" || return 1
     done
+}
+
+# bed_cc I: sets host I's TCP congestion control to LOOM_BED_CC (default cubic, the Linux
+# default; `host` keeps what this machine's kernel gives new namespaces). A namespace
+# inherits the machine's default, which differs between machines: with BBR (this VM's
+# default), the shard servers' bursts after an idle compute met a congestion window of 6-10
+# segments and arrived 15-140 ms late now and then (docs/SCALING.md, "TCP congestion control
+# on the bed"). Unset and unavailable, it warns and keeps the machine's default; asked for by
+# name and unavailable, it fails.
+bed_cc() {
+    local cc=${LOOM_BED_CC:-cubic} have
+    [[ $cc == host ]] && return 0
+    ip netns exec "$(bed_ns "$1")" sysctl -qw "net.ipv4.tcp_congestion_control=$cc" 2>/dev/null && return 0
+    have=$(cat /proc/sys/net/ipv4/tcp_available_congestion_control 2>/dev/null)
+    if [[ -z ${LOOM_BED_CC:-} ]]; then
+        echo "hosts: warning: TCP congestion control cubic is not available here (have: $have); host $1 keeps the machine's default" >&2
+        return 0
+    fi
+    echo "hosts: LOOM_BED_CC=$cc: no such TCP congestion control here (have: $have; or 'host')" >&2
+    return 1
 }
 
 # bed_rate I RATE: shapes host I's link to RATE (tc units: 1gbit, 10gbit, 25gbit, 500mbit)

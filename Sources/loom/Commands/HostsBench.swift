@@ -135,6 +135,7 @@ enum HostsBench {
         if o.servers != "0" { print("links between workers and shard servers: \(o.serverLinks == "curve" ? "CURVE (authenticated, encrypted)" : "plain TCP (--server-links plain)")") }
         print(String(format: "link %@ (%.1f MB/s); measured here: adding two gradients %.2f ms, optimizer step %.2f ms",
                      o.link, rate / 1e6, add * 1000, opt * 1000))
+        print("TCP congestion control on the bed's hosts: \(bedCongestionControl)")
         print("(other processes share this machine's cores: see docs/SCALING.md on what the bed can carry)")
 
         // Each host count with every overlap mode in turn, so that a load that comes and goes
@@ -174,6 +175,18 @@ enum HostsBench {
         case "on": return [true]
         case "both": return [false, true]
         default: throw CLIError("--overlap wants off, on or both, got '\(text)'")
+        }
+    }
+
+    /// What the bed's hosts use for TCP congestion control (deploy/tests/hosts.sh, `bed_cc`):
+    /// `LOOM_BED_CC`, cubic by default, or the machine's own with `host`.
+    static var bedCongestionControl: String {
+        let machine = (try? String(contentsOfFile: "/proc/sys/net/ipv4/tcp_congestion_control", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
+        switch ProcessInfo.processInfo.environment["LOOM_BED_CC"] {
+        case nil, "": return "cubic (the default; LOOM_BED_CC=host keeps this machine's \(machine))"
+        case "host": return "\(machine), this machine's default (LOOM_BED_CC=host)"
+        case let cc?: return "\(cc) (LOOM_BED_CC; this machine's default: \(machine))"
         }
     }
 

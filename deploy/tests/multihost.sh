@@ -2,6 +2,7 @@
 # Loom across hosts, on the namespaced test bed of deploy/tests/hosts.sh: 4 hosts with 1 Gbit/s
 # links, coordinator and workers in different namespaces, over TCP with CURVE and without
 # shared memory.
+#   - every host on CUBIC (LOOM_BED_CC), a bad LOOM_BED_CC refused;
 #   - bandwidth: a TCP transfer between two hosts is held to the link's tbf rate;
 #   - 4 hosts train bitwise the same weights as 1 host;
 #   - a worker's link is cut: it is declared dead, the run goes on, it rejoins when the link
@@ -60,6 +61,14 @@ check "nothing of the bed is in the machine's own namespace" \
     bash -c "! ip -o addr show | grep -qF ' $BED_SUBNET.'"
 check "host 1's link is shaped to 1 Gbit/s both ways" bash -c \
     "tc -n $(bed_ns 1) qdisc show dev eth0 | grep -q 'tbf.*rate 1Gbit' && tc -n $(bed_sw) qdisc show dev p1 | grep -q 'tbf.*rate 1Gbit'"
+
+if grep -qw cubic /proc/sys/net/ipv4/tcp_available_congestion_control; then
+    all_cubic() { for i in 0 1 2 3; do [[ $(bed_exec $i sysctl -n net.ipv4.tcp_congestion_control) == cubic ]] || return 1; done; }
+    check "every host uses CUBIC, whatever the machine's default ($(cat /proc/sys/net/ipv4/tcp_congestion_control))" all_cubic
+fi
+err=$(LOOM_BED_CC=nonesuch bash "$REPO/deploy/tests/hosts.sh" 1 -- true 2>&1); status=$?
+check "LOOM_BED_CC=nonesuch: no bed (status $status), the error names it" \
+    test "$status" != 0 -a -n "$(grep -F 'LOOM_BED_CC=nonesuch' <<< "$err")"
 
 # ---- bandwidth --------------------------------------------------------------------------------
 # 100 MB from host 1 to host 2 at 1 Gbit/s is 0.8 s. The rate is what the receiver saw from

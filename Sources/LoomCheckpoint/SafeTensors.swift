@@ -42,15 +42,26 @@ public struct SafeTensorsFile: Sendable {
 
     public static func parse(_ data: Data, path: String) throws(SafeTensorsError) -> SafeTensorsFile {
         let bytes = [UInt8](data)
+        // A safetensors header is a JSON object: byte 8 is its '{'. Without it, say what the file is
+        // when its first bytes tell (a pickle's 80 02 could begin a header length too).
+        if !(bytes.count > 8 && bytes[8] == UInt8(ascii: "{")), let other = otherFormat(bytes) {
+            throw .badHeader(path: path, detail: other)
+        }
         guard bytes.count >= 8 else { throw .truncated(path: path, detail: "\(bytes.count) bytes, no header length") }
         let headerLength = (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[$1]) << (8 * UInt64($1)) }
         guard headerLength <= UInt64(bytes.count - 8) else {
+            guard bytes.count == 8 || bytes[8] == UInt8(ascii: "{") else {
+                throw .badHeader(path: path, detail: "its first 8 bytes give a header length of \(headerLength) bytes but the"
+                                 + " file has \(bytes.count), and no JSON header follows (first bytes: \(hex(bytes.prefix(16))))")
+            }
             throw .truncated(path: path, detail: "header of \(headerLength) bytes but the file has \(bytes.count)")
         }
         let dataStart = 8 + Int(headerLength)
         let json: Any
         do { json = try JSONSerialization.jsonObject(with: Data(bytes[8..<dataStart])) } catch {
-            throw .badHeader(path: path, detail: "the header is not JSON (\(error.localizedDescription))")
+            let text = String(decoding: bytes[8..<min(dataStart, 8 + 40)], as: UTF8.self)
+            throw .badHeader(path: path, detail: "the header (\(headerLength) bytes from byte 8) is not JSON: it starts"
+                             + " \(String(reflecting: text))\(headerLength > 40 ? "..." : "")")
         }
         guard let header = json as? [String: Any] else { throw .badHeader(path: path, detail: "the header is not a JSON object") }
         // File order: by data offset (JSON objects have no order).
@@ -62,14 +73,35 @@ public struct SafeTensorsFile: Sendable {
             }
             // Every number is the file's: compare without arithmetic that could overflow, and
             // bound the element count by the data there is (at least one byte per element).
-            guard let elements = elementCount(shape), elements <= bytes.count, offsets[0] >= 0, offsets[0] <= offsets[1],
-                  offsets[1] <= bytes.count - dataStart else {
-                throw .badTensor(path: path, tensor: name, detail: "shape \(shape) or offsets \(offsets) out of range"
-                                 + " (\(bytes.count - dataStart) data bytes)")
+            guard let elements = elementCount(shape), elements <= bytes.count, offsets[0] >= 0, offsets[0] <= offsets[1] else {
+                throw .badTensor(path: path, tensor: name, detail: "shape \(shape) or data_offsets \(offsets) out of range")
             }
             entries.append((name, dtype, shape, offsets[0], offsets[1]))
         }
-        entries.sort { ($0.begin, $0.name) < ($1.begin, $1.name) }
+        entries.sort { ($0.begin, $0.end, $0.name) < ($1.begin, $1.end, $1.name) }
+        // The format's byte buffer is the tensors back to back, as safetensors writes it: two
+        // tensors sharing bytes, or bytes no tensor owns between them, are a damaged header (the
+        // safetensors library refuses both); then a last tensor past the file's end is a cut file.
+        var covered = 0
+        var previous = ""
+        for e in entries where e.end > e.begin {
+            if e.begin < covered {
+                throw .badTensor(path: path, tensor: e.name, detail: "data_offsets [\(e.begin), \(e.end)] overlap tensor"
+                                 + " '\(previous)' (ending at \(covered)): a damaged header")
+            }
+            if e.begin > covered {
+                throw .badTensor(path: path, tensor: e.name, detail: "data_offsets [\(e.begin), \(e.end)] leave data bytes"
+                                 + " \(covered)..<\(e.begin) to no tensor" + (previous.isEmpty ? "" : " (after '\(previous)')")
+                                 + ": a damaged header")
+            }
+            covered = e.end
+            previous = e.name
+        }
+        let dataBytes = bytes.count - dataStart
+        if covered > dataBytes {
+            throw .truncated(path: path, detail: "tensor '\(previous)' ends at data byte \(covered) but the file holds"
+                             + " \(dataBytes) data bytes after its \(headerLength)-byte header (\(covered - dataBytes) bytes missing)")
+        }
         var file = SafeTensorsFile(tensors: [], skipped: [])
         for e in entries {
             let count = e.shape.reduce(1, *)
@@ -109,6 +141,24 @@ public struct SafeTensorsFile: Sendable {
             file.tensors.append(NamedTensor(name: e.name, shape: e.shape, values: values))
         }
         return file
+    }
+
+    /// What a file that is not safetensors is, when its first bytes tell: `torch.save`'s
+    /// formats (a ZIP archive since PyTorch 1.6, a bare pickle before) are the usual mistake.
+    static func otherFormat(_ bytes: [UInt8]) -> String? {
+        let advice = "save the state_dict with safetensors.torch.save_file, or as HDF5 with one dataset per key"
+            + " (docs/FINE_TUNING.md)"
+        if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
+            return "a ZIP archive (torch.save's format), not safetensors or HDF5: \(advice)"
+        }
+        if bytes.count >= 2, bytes[0] == 0x80, (2...5).contains(bytes[1]) {
+            return "a Python pickle (torch.save's legacy format), not safetensors or HDF5: \(advice)"
+        }
+        return nil
+    }
+
+    static func hex(_ bytes: ArraySlice<UInt8>) -> String {
+        bytes.map { String(format: "%02x", $0) }.joined(separator: " ")
     }
 
     /// The non-float dtypes of the safetensors format: skipped and listed (`num_batches_tracked`

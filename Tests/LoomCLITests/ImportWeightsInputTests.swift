@@ -108,6 +108,43 @@ private func float32(_ values: [Float]) -> Data {
         expectRefused(try importing(bytes, ws), ["weights.safetensors: tensor 'conv1.weight'", "needs 96 bytes"])
     }
 
+    @Test func aTorchSaveFileIsNamedAsSuchNotAsATruncatedSafetensorsFile() throws {
+        // torch.save writes a ZIP archive; its first 8 bytes read as a huge header length.
+        let ws = try Workspace("import-weights-torch-save", train: 8, test: 8)
+        let zip = Data([0x50, 0x4B, 0x03, 0x04, 0x00, 0x00, 0x08, 0x08]) + Data("archive/data.pkl".utf8) + Data(count: 64)
+        expectRefused(try importing(zip, name: "resnet18.pt", ws),
+                      ["resnet18.pt: not a safetensors file: a ZIP archive (torch.save's format)", "safetensors.torch.save_file"])
+        let pickle = Data([0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20]) + Data(count: 64)
+        expectRefused(try importing(pickle, name: "legacy.pt", ws), ["legacy.pt: not a safetensors file: a Python pickle"])
+        // Neither, and no JSON header: the first bytes are shown.
+        let other = Data([0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x41]) + Data(count: 8)
+        expectRefused(try importing(other, name: "other.bin", ws),
+                      ["other.bin: not a safetensors file", "no JSON header follows (first bytes: 01 02 03 04 05 06 07 08 41 00"])
+    }
+
+    @Test func aHeaderThatIsNotJSONShowsHowItStarts() throws {
+        let ws = try Workspace("import-weights-not-json", train: 8, test: 8)
+        let bytes = safetensors(header: "{conv1.weight: F32, shape [2,1,3,3], data_offsets [0,72]}", body: float32(conv1))
+        expectRefused(try importing(bytes, ws), ["weights.safetensors: not a safetensors file: the header (57 bytes from byte 8)"
+                                                 + " is not JSON: it starts \"{conv1.weight: F32, shape [2,1,3,3], dat\"..."])
+    }
+
+    @Test func overlappingOrGappedDataOffsetsAreADamagedHeader() throws {
+        let ws = try Workspace("import-weights-offsets", train: 8, test: 8)
+        // bn1.weight's 8 bytes lie inside conv1.weight's 72.
+        let overlap = safetensors(header: "{\"conv1.weight\":{\"dtype\":\"F32\",\"shape\":[2,1,3,3],\"data_offsets\":[0,72]},"
+                                  + "\"bn1.weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[64,72]}}",
+                                  body: float32(conv1))
+        expectRefused(try importing(overlap, ws), ["weights.safetensors: tensor 'bn1.weight': data_offsets [64, 72] overlap"
+                                                   + " tensor 'conv1.weight' (ending at 72): a damaged header"])
+        // 8 bytes between conv1.weight and bn1.weight belong to no tensor.
+        let gap = safetensors(header: "{\"conv1.weight\":{\"dtype\":\"F32\",\"shape\":[2,1,3,3],\"data_offsets\":[0,72]},"
+                              + "\"bn1.weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[80,88]}}",
+                              body: float32(conv1 + [0, 0, 1, 1]))
+        expectRefused(try importing(gap, ws), ["tensor 'bn1.weight': data_offsets [80, 88] leave data bytes 72..<80 to no"
+                                               + " tensor (after 'conv1.weight')"])
+    }
+
     @Test func aMapPrefixThatNamesNoModelTensorIsATypoAtItsLine() throws {
         let ws = try Workspace("import-weights-map-loom", train: 8, test: 8)
         let bytes = safetensors(header: "{\"features.0.weight\":{\"dtype\":\"F32\",\"shape\":[2,1,3,3],\"data_offsets\":[0,72]}}",

@@ -37,7 +37,7 @@ struct ImportWeightsCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        _ = global.bootstrap(process: "import-weights")
+        let logger = global.bootstrap(process: "import-weights")
         try runReportingErrors {
             let modelPath = URL(fileURLWithPath: model).standardizedFileURL.path
             let config = try ConfigLoader.parse(yaml: "model:\n  file: '\(modelPath)'\n", source: modelPath,
@@ -72,6 +72,14 @@ struct ImportWeightsCommand: ParsableCommand {
             let trunkMissing = (report.leftAtInit + report.didNotFit).filter { !inHead($0) }
             if requireTrunk && !trunkMissing.isEmpty {
                 throw CLIError("--require-trunk: \(trunkMissing.count) trunk tensors not loaded: \(trunkMissing.joined(separator: "; "))")
+            }
+            // train --init-from loads every tensor of this checkpoint, initialised ones too: a
+            // trunk tensor left here at initialisation is not caught there, so say it now.
+            if !trunkMissing.isEmpty {
+                let names = trunkMissing.map { String($0.prefix { $0 != ":" }) }.joined(separator: ", ")
+                let message = "\(trunkMissing.count) trunk tensor(s) outside the heads were not loaded and keep their"
+                    + " initialisation: \(names) (--require-trunk makes this an error)"
+                logger.warning("\(message)")
             }
             let norms = network.buffers.views.compactMap { v -> String? in
                 v.name.hasSuffix(".running_mean") ? String(v.name.dropLast(".running_mean".count)) : nil

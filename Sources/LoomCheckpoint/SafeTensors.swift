@@ -82,13 +82,19 @@ public struct SafeTensorsFile: Sendable {
         // The format's byte buffer is the tensors back to back, as safetensors writes it: two
         // tensors sharing bytes, or bytes no tensor owns between them, are a damaged header (the
         // safetensors library refuses both); then a last tensor past the file's end is a cut file.
+        let filled = entries.filter { $0.end > $0.begin }
+        // Overlaps first (a duplicated range also leaves a gap: the overlap is the fault), then gaps.
+        var reach = (end: 0, name: "")
+        for e in filled {
+            if e.begin < reach.end {
+                throw .badTensor(path: path, tensor: e.name, detail: "data_offsets [\(e.begin), \(e.end)] overlap tensor"
+                                 + " '\(reach.name)' (ending at \(reach.end)): a damaged header")
+            }
+            reach = (e.end, e.name)
+        }
         var covered = 0
         var previous = ""
-        for e in entries where e.end > e.begin {
-            if e.begin < covered {
-                throw .badTensor(path: path, tensor: e.name, detail: "data_offsets [\(e.begin), \(e.end)] overlap tensor"
-                                 + " '\(previous)' (ending at \(covered)): a damaged header")
-            }
+        for e in filled {
             if e.begin > covered {
                 throw .badTensor(path: path, tensor: e.name, detail: "data_offsets [\(e.begin), \(e.end)] leave data bytes"
                                  + " \(covered)..<\(e.begin) to no tensor" + (previous.isEmpty ? "" : " (after '\(previous)')")

@@ -143,6 +143,13 @@ private func float32(_ values: [Float]) -> Data {
                               body: float32(conv1 + [0, 0, 1, 1]))
         expectRefused(try importing(gap, ws), ["tensor 'bn1.weight': data_offsets [80, 88] leave data bytes 72..<80 to no"
                                                + " tensor (after 'conv1.weight')"])
+        // bn1.weight given bn1.bias's range: its own bytes 72..<80 are left to no tensor, but the
+        // fault named is the shared range.
+        let moved = safetensors(header: "{\"conv1.weight\":{\"dtype\":\"F32\",\"shape\":[2,1,3,3],\"data_offsets\":[0,72]},"
+                                + "\"bn1.weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[80,88]},"
+                                + "\"bn1.bias\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[80,88]}}",
+                                body: float32(conv1 + [1, 1, 0, 0]))
+        expectRefused(try importing(moved, ws), ["tensor 'bn1.weight': data_offsets [80, 88] overlap tensor 'bn1.bias'"])
     }
 
     @Test func aMapPrefixThatNamesNoModelTensorIsATypoAtItsLine() throws {

@@ -543,7 +543,10 @@ BLOCKS_NOTE = ("/<case>: attribute 'model' is a Loom model file (YAML); its PyTo
                "name (= state_dict name); x (N,C,H,W); dlogits (N,K) of the single head; logits; "
                "grad/<name>; batch_mean/<bn> and batch_var/<bn> (unbiased) of every batch norm. "
                "Training-mode batch norm; loss = sum(dlogits * logits). x is redrawn until every ReLU input "
-               "is at least 1e-5 from 0 (no sign decided by rounding).")
+               "is at least 1e-5 from 0 (no sign decided by rounding). model_resnet_18 (11.2 M parameters) "
+               "stores no init/: its tensors are formula_init(seed = attribute formula_seed) in generate.py; "
+               "grad/<name> holds every grad_stride-th element (all below grad_whole_below elements) and "
+               "grad_sumsq/<name> each gradient's sum of squares; relu_margin is its batch's smallest |ReLU input|.")
 
 # Small blocks, one behaviour each; the shipped models are read from configs/models.
 BLOCK_CASES = {
@@ -638,6 +641,62 @@ heads:
 }
 # Shipped models: (file in configs/models, batch size).
 MODEL_CASES = {"model_resnet_20": ("resnet-20.yaml", 2), "model_mobilenet_small": ("mobilenet-small.yaml", 2)}
+# Shipped models too large to store whole (ResNet-18: 11.2 M parameters, 45 MB a copy): their
+# weights come from `formula_init`, which the Swift test computes too, and only every
+# GRAD_STRIDE-th element of a gradient is stored (all of one below GRAD_WHOLE elements), with
+# each gradient's sum of squares. Logits and batch statistics are stored whole.
+BIG_MODEL_CASES = {"model_resnet_18": ("resnet-18.yaml", 2)}
+GRAD_STRIDE, GRAD_WHOLE = 61, 4096
+
+
+def formula_uniform(seed, index, n):
+    """n float32 values in [-1, 1), each an integer times 2^-23 (exact in float32): element i of
+    tensor `index` (its place among the model's tensor names, sorted) under `seed`, from a
+    32-bit integer hash. Loom's test computes the same bits (BlockFixtureTests.swift)."""
+    m = np.uint32(0xFFFFFFFF)
+    base = np.uint32((index * 0x85EBCA77 + seed * 0xC2B2AE3D + 0x27D4EB2F) & 0xFFFFFFFF)
+    with np.errstate(over="ignore"):
+        x = np.arange(n, dtype=np.uint32) * np.uint32(0x9E3779B1) + base
+        x ^= x >> np.uint32(15)
+        x *= np.uint32(0x2C1B3C6D)
+        x ^= x >> np.uint32(12)
+        x *= np.uint32(0x297A2D39)
+        x ^= x >> np.uint32(15)
+    del m
+    return ((x >> np.uint32(8)).astype(np.float32) * np.float32(2.0 ** -23) - np.float32(1)).astype(np.float32)
+
+
+def formula_init(twin, seed):
+    """Every tensor of `twin` from `formula_uniform`, each rounded once in float32: conv and
+    linear weights u / sqrt(fan_in); batch-norm scales and running variances 1 + u/2; biases
+    and running means u/5."""
+    out = {}
+    for index, name in enumerate(sorted(twin.tensors)):
+        t = twin.tensors[name]
+        u = formula_uniform(seed, index, t.numel())
+        if name.endswith(".weight") and t.dim() >= 2:
+            fan_in = int(np.prod(t.shape[1:]))
+            v = u * (np.float32(1) / np.sqrt(np.float32(fan_in)))
+        elif name.endswith((".weight", ".running_var")):
+            v = np.float32(1) + np.float32(0.5) * u
+        else:
+            v = np.float32(0.2) * u
+        out[name] = v.astype(np.float32).reshape(tuple(t.shape))
+    return out
+
+
+def sampled_gradients(outputs):
+    """run_block's outputs with each gradient cut to every GRAD_STRIDE-th element (whole below
+    GRAD_WHOLE), and its float64 sum of squares beside it."""
+    out = {}
+    for k, v in outputs.items():
+        if not k.startswith("grad/"):
+            out[k] = v
+            continue
+        flat = v.reshape(-1)
+        out[k] = flat if flat.size < GRAD_WHOLE else flat[::GRAD_STRIDE].copy()
+        out["grad_sumsq/" + k[5:]] = np.float64((flat.astype(np.float64) ** 2).sum())
+    return out
 
 
 class SqueezeExcitation(nn.Module):
@@ -815,12 +874,60 @@ def block_cases():
     return cases
 
 
+def big_model_cases():
+    cases = {}
+    for name, (file, _) in BIG_MODEL_CASES.items():
+        with open(os.path.join(MODELS, file)) as f:
+            cases[name] = f.read()
+    return cases
+
+
+def write_big_model(f, name, seed, draw_seed):
+    """A BIG_MODEL_CASES case: the model file, the formula's seed, a batch and its outputs
+    (gradients sampled). The batch is drawn until every ReLU input is RELU_MARGIN from 0, or
+    the best of 20 draws (a network this size rarely gets there; its smallest margin is kept
+    in the attribute `relu_margin`, and the test's tolerance covers a flip below it)."""
+    text = big_model_cases()[name]
+    spec = yaml.safe_load(text)
+    twin = LoomTwin(spec)
+    init = formula_init(twin, seed)
+    with torch.no_grad():
+        for k, v in init.items():
+            twin.tensors[k].copy_(tensor(v))
+    batch = BIG_MODEL_CASES[name][1]
+    torch.manual_seed(draw_seed)
+    best = None
+    for _ in range(20):
+        x = torch.randn([batch] + list(spec["input"]))
+        with torch.no_grad():
+            twin.train()(x)
+        margin = min(r.margin for r in twin.relus)
+        if best is None or margin > best[0]:
+            best = (margin, x)
+        if margin >= RELU_MARGIN:
+            break
+    margin, x = best
+    dlogits = torch.randn(batch, spec["heads"][0]["classes"])
+    g = f.create_group(name)
+    g.attrs["model"] = text
+    g.attrs["formula_seed"] = np.int64(seed)
+    g.attrs["grad_stride"] = np.int64(GRAD_STRIDE)
+    g.attrs["grad_whole_below"] = np.int64(GRAD_WHOLE)
+    g.attrs["relu_margin"] = np.float64(margin)
+    write(g, "x", numpy(x))
+    write(g, "dlogits", numpy(dlogits))
+    for k, v in sampled_gradients(run_block(text, init, numpy(x), numpy(dlogits))).items():
+        write(g, k, v)
+
+
 def write_blocks(path, seed=0):
     """seed 0 writes the committed file; another seed draws other weights and batches, the
     same cases and layout (a reviewer's own fixtures, --seed)."""
     with h5py.File(path, "w") as f:
         f.attrs["note"] = BLOCKS_NOTE
         f.attrs["torch_version"] = str(torch.__version__)
+        for i, name in enumerate(sorted(BIG_MODEL_CASES)):
+            write_big_model(f, name, seed, 500 + i + 1000 * seed)
         for i, (name, text) in enumerate(sorted(block_cases().items())):
             torch.manual_seed(100 + i + 1000 * seed)
             spec = yaml.safe_load(text)
@@ -846,8 +953,15 @@ def write_blocks(path, seed=0):
 
 def check_blocks(path, report):
     with h5py.File(path, "r") as f:
-        report.text("blocks.h5 cases", sorted(f), sorted(block_cases()))
+        report.text("blocks.h5 cases", sorted(f), sorted(list(block_cases()) + list(BIG_MODEL_CASES)))
         for name, g in f.items():
+            if name in BIG_MODEL_CASES:
+                text = g.attrs["model"]
+                report.text(f"blocks.h5 /{name} model", text, big_model_cases()[name])
+                init = formula_init(LoomTwin(yaml.safe_load(text)), int(g.attrs["formula_seed"]))
+                out = sampled_gradients(run_block(text, init, g["x"][()], g["dlogits"][()]))
+                report.compare(f"blocks.h5 /{name}", g, out)
+                continue
             report.text(f"blocks.h5 /{name} model", g.attrs["model"], block_cases().get(name))
             init = {k: v[()] for k, v in g["init"].items()}
             out = run_block(g.attrs["model"], init, g["x"][()], g["dlogits"][()])

@@ -106,6 +106,8 @@ public final class ClusterExecutor: StepExecutor {
     /// Which rejects are logged, per source address and in total (the rest are counted
     /// and summed up once per `options.rejectSummaryInterval`, so a flood cannot flood the log).
     lazy var rejectLog = RejectLog(window: options.rejectSummaryInterval, now: clock.now)
+    /// Peers whose heartbeats came without a hello (noted once each; see `strangerHeartbeat`).
+    var heartbeatStrangers: Set<PeerID> = []
     /// The address of the envelope being handled, when the transport knows it.
     var handlingAddress: String?
     /// The CURVE key the envelope being handled came with (`Envelope.peerKey`).

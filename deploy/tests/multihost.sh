@@ -10,7 +10,9 @@
 #     the weights at the end are bitwise those of a one-process run of as many steps;
 #   - hosts.sh as a command runs a scenario (scenarios/flap.sh) and removes its bed;
 #   - shard servers across hosts (scenarios/servers.sh), CURVE on every link: bitwise, also with one killed; the
-#     same with cluster.wire bf16 on 2 hosts.
+#     same with cluster.wire bf16 on 2 hosts;
+#   - fewer servers than hosts, a 2-slot worker and then the coordinator SIGKILLed and resumed
+#     (scenarios/restart.sh): bitwise.
 # Skips (with the reason) where network namespaces cannot be made. About 30 s (up to 2 min beside a build).
 set -uo pipefail
 TEST_NAME=multihost
@@ -223,6 +225,12 @@ if [[ $status == 0 ]] && grep -q "servers: 6 passed, 0 failed" <<< "$out4"; then
     pass "OVERLAP=true WIRE=bf16 hosts.sh 3 -- scenarios/servers.sh: overlap through 3 shard servers (pushes standing for pulls), and one killed mid-run, weights bitwise"
 else
     fail "OVERLAP=true WIRE=bf16 hosts.sh 3 -- scenarios/servers.sh (status $status)"; tail -n 15 <<< "$out4" >&2
+fi
+out5=$(bash "$HOSTS" 4 --rate 1gbit -- bash "$REPO/deploy/tests/scenarios/restart.sh" 24 2>&1); status=$?
+if [[ $status == 0 ]] && grep -q "restart: 5 passed, 0 failed" <<< "$out5"; then
+    pass "hosts.sh 4 -- scenarios/restart.sh: 3 servers on 4 hosts, a 2-slot worker and then the coordinator SIGKILLed, resumed, weights bitwise"
+else
+    fail "hosts.sh 4 -- scenarios/restart.sh (status $status)"; tail -n 15 <<< "$out5" >&2
 fi
 prefix=$(grep -oE "prefix $BED_PREFIX_ROOT[0-9]+-" <<< "$out" | cut -d' ' -f2)
 check "the scenario's bed ($prefix) is gone" test -n "$prefix" -a "$(ip netns list | grep -c "^$prefix")" = 0

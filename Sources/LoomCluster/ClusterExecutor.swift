@@ -132,6 +132,9 @@ public final class ClusterExecutor: StepExecutor {
     var lostServer: String?
     /// The step whose weights were last gathered from the servers into the state.
     var lastGathered = -1
+    /// The step whose checkpoint the slices are being gathered for (nil: no gather under way),
+    /// so that a server lost then is said to be lost during the gather.
+    var gathering: Int?
     /// The next step's job, assigned while the current one runs (ClusterExecutor+Early.swift).
     var early: EarlyStep?
 

@@ -39,6 +39,7 @@ extension ClusterExecutor {
         if case .hello(let hello) = message { return handleHello(hello, from: peer) }
         if handleServerMessage(message, from: peer) { return }
         guard let worker = workers[peer] ?? readmit(peer) else {
+            if case .heartbeat = message, strangerHeartbeat(from: peer) { return }
             return reject(peer, "unknown peer", "\(message.type) from a peer that has not said hello (or was declared dead)")
         }
         worker.lastHeard = clock.now
@@ -52,6 +53,24 @@ extension ClusterExecutor {
         default:
             reject(peer, "unexpected type", "a worker may not send \(message.type)")
         }
+    }
+
+    /// A heartbeat from a peer that has not said hello: after this coordinator restarted, the
+    /// workers and servers of the one before heartbeat on their old connections (ZeroMQ
+    /// reconnects them, and flushes what it queued meanwhile) until `cluster.worker_timeout_ms`
+    /// of silence makes them say hello again; so does a server declared lost whose link came
+    /// back. That is expected, not an attack: noted once per peer, then counted as an
+    /// `unknown peer` drop without a line each (a restart gave ~100 warning lines before).
+    /// Returns false when the set of such peers is full (a flood of identities goes through
+    /// `reject` and its rate limit).
+    func strangerHeartbeat(from peer: PeerID) -> Bool {
+        if heartbeatStrangers.contains(peer) { rejects.add("unknown peer"); return true }
+        guard heartbeatStrangers.count < 1024 else { return false }
+        heartbeatStrangers.insert(peer)
+        rejects.add("unknown peer")
+        let from = handlingAddress.map { " at \($0)" } ?? ""
+        logger.notice("heartbeats from peer \(peer)\(from), which has not said hello to this coordinator (a worker or server of an earlier coordinator process, or one declared dead or lost): dropped and counted without a line each; it says hello again after cluster.worker_timeout_ms (\(milliseconds(options.workerTimeout)) ms) without an answer")
+        return true
     }
 
     private func handleHello(_ hello: Hello, from peer: PeerID) {

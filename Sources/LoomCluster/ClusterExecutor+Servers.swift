@@ -151,6 +151,7 @@ extension ClusterExecutor {
     func declareServerDead(_ server: ServerRecord, why: String) {
         guard servers.removeValue(forKey: server.peer) != nil else { return }
         serverMapVersion += 1
+        let why = gathering.map { "\(why), during the gather of the slices for step \($0)'s checkpoint" } ?? why
         lostServer = "shard server \(server.name) \(why)"
         for other in servers.values { other.version = nil }
         logger.warning("shard server \(server.name) declared lost: \(why); \(servers.count) of \(options.servers) server(s) left")
@@ -310,6 +311,8 @@ extension ClusterExecutor {
     func gather(into state: TrainingState) throws(TrainingError) {
         guard let slices, lastGathered != state.step else { return }
         try checkServers()
+        gathering = state.step
+        defer { gathering = nil }
         let frames = Message.shard(ShardMessage(runID: runID, weightsVersion: UInt64(state.step), body: ShardBody(kind: .gather))).encode()
         for server in servers.values {
             server.gathered = nil

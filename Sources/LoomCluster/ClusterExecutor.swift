@@ -106,6 +106,8 @@ public final class ClusterExecutor: StepExecutor {
     /// Which rejects are logged, per source address and in total (the rest are counted
     /// and summed up once per `options.rejectSummaryInterval`, so a flood cannot flood the log).
     lazy var rejectLog = RejectLog(window: options.rejectSummaryInterval, now: clock.now)
+    /// Peers whose heartbeats came without a hello (noted once each; see `strangerHeartbeat`).
+    var heartbeatStrangers: Set<PeerID> = []
     /// The address of the envelope being handled, when the transport knows it.
     var handlingAddress: String?
     /// The CURVE key the envelope being handled came with (`Envelope.peerKey`).
@@ -130,6 +132,9 @@ public final class ClusterExecutor: StepExecutor {
     var lostServer: String?
     /// The step whose weights were last gathered from the servers into the state.
     var lastGathered = -1
+    /// The step whose checkpoint the slices are being gathered for (nil: no gather under way),
+    /// so that a server lost then is said to be lost during the gather.
+    var gathering: Int?
     /// The next step's job, assigned while the current one runs (ClusterExecutor+Early.swift).
     var early: EarlyStep?
 

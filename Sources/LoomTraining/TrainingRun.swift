@@ -349,7 +349,8 @@ public final class TrainingRun {
         lastCheckpointStep = state.step
         pendingEvaluation = nil
         do { try directory.rewriteMetricsCSV(state.history) } catch { throw .runDirectory(error) }
-        logger.warning("\(why): rolling back from step \(from) to the last checkpoint, step \(state.step), and going on (the steps in between are computed again, to the same bits)")
+        let redone = from == state.step ? "step \(from + 1), under way, starts again" : "steps \(state.step + 1)...\(from) and the one under way are computed again, to the same bits"
+        logger.warning("\(why): rolling back from step \(from) to the last checkpoint, step \(state.step), and going on (\(redone))")
     }
 
     /// The current state as a checkpoint, with the run's bookkeeping in `/extra`.

@@ -81,6 +81,54 @@ private struct CapturingLogHandler: LogHandler {
         #expect(summary.contains("127.0.0.1 \(rest) (bad header size \(rest))"), "\(summary)")
     }
 
+    /// After a coordinator restart, the workers and servers of the one before heartbeat on
+    /// their old connections until they say hello again: one line per peer, each heartbeat
+    /// still counted as an `unknown peer` drop; a result from a stranger is still logged.
+    @Test func heartbeatsOfPeersThatHaveNotSaidHelloAreNotedOncePerPeer() throws {
+        let config = try ConfigLoader.parse(yaml: """
+            name: strangers
+            model:
+              input: [1, 28, 28]
+              layers: [{kind: flatten}, {kind: linear, name: l1, out: 8}]
+            training: {batch_size: 8, micro_batch: 4}
+            """, source: "strangers", defaultName: "strangers")
+        let problem = try TrainingProblem.synthetic(config: config)
+        let lines = Locked<[String]>([])
+        let logger = Logger(label: "test.strangers") { _ in CapturingLogHandler(lines: lines) }
+        var options = ClusterOptions(heartbeatInterval: .milliseconds(100), workerTimeout: .seconds(5))
+        options.sharedMemory = false
+        options.rejectSummaryInterval = .seconds(3600)
+        let transport = try ZeroMQTransport.bind(endpoint: "tcp://127.0.0.1:*")
+        let executor = ClusterExecutor(transport: transport, runID: 5, problem: problem,
+                                       source: SyntheticSampleSource(imageShape: problem.imageShape),
+                                       logger: logger, options: options)
+        defer { transport.close() }
+        let (peers, beats) = (3, 40)
+        let raws = try (0..<peers).map { _ in try ZeroMQTransport.connect(endpoint: transport.endpoint) }
+        defer { raws.forEach { $0.close() } }
+        for raw in raws {
+            for b in 0..<beats { try raw.send(Message.heartbeat(Heartbeat(runID: 5, step: UInt64(b), weightsVersion: 0)).encode(), to: .coordinator) }
+        }
+        let deadline = Date().addingTimeInterval(60)
+        while executor.rejects["unknown peer"] < peers * beats && Date() < deadline {
+            executor.waitForWorkers(1, timeout: .milliseconds(50))
+        }
+        #expect(executor.rejects["unknown peer"] == peers * beats)
+        let noted = lines.current.filter { $0.hasPrefix("heartbeats from peer") }
+        #expect(noted.count == peers, "\(lines.current)")
+        #expect(noted.allSatisfy { $0.contains(" at 127.0.0.1, which has not said hello") })
+        #expect(!lines.current.contains { $0.hasPrefix("dropped a message") })
+        // Anything but a heartbeat from a stranger is dropped and logged as before.
+        let p = problem.model.parameters.count, b = problem.model.buffers.count
+        try raws[0].send(Message.result(BlockResult(runID: 5, step: 0, epoch: 0, weightsVersion: 0, firstShard: 0, shardCount: 1,
+                                                    gradientSum: [Float](repeating: 0, count: p), batchNormStatistics: [Float](repeating: 0, count: b),
+                                                    metricSums: [Double](repeating: 0, count: 4), sampleCounts: [1])).encode(), to: .coordinator)
+        while executor.rejects.total < peers * beats + 1 && Date() < deadline {
+            executor.waitForWorkers(1, timeout: .milliseconds(50))
+        }
+        #expect(lines.current.contains { $0.hasPrefix("dropped a message from peer") && $0.contains("unknown peer: result") }, "\(lines.current.suffix(2))")
+    }
+
     @Test func eachWindowSumsUpWhatItDidNotLogAndStartsAfresh() {
         let start = ContinuousClock.now
         var log = RejectLog(window: .seconds(10), now: start)

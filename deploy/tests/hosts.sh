@@ -59,13 +59,32 @@ bed_kill_ns() {
     kill -KILL $pids 2>/dev/null; sleep 0.2
 }
 
-# bed_sweep: removes the beds whose owning shell is gone (left behind by SIGKILL).
+# bed_kill_tagged PREFIX: ends every process (but this shell) whose environment holds
+# LOOM_BED=PREFIX: a bed's command and whatever it started, in the namespaces or not, also
+# those orphaned when the command itself was killed (a scenario's background loop cutting
+# links, a reference run); TERM, then KILL after 2 s. Reads /proc/*/environ (root).
+bed_kill_tagged() {
+    local tag="LOOM_BED=$1" pids p left
+    pids=$(grep -lzxF "$tag" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3 | grep -vx -e "$$" -e "$BASHPID")
+    [[ -z $pids ]] && return 0
+    kill -TERM $pids 2>/dev/null
+    for _ in $(seq 1 20); do
+        left=""; for p in $pids; do kill -0 "$p" 2>/dev/null && left+=" $p"; done
+        [[ -z $left ]] && return 0; sleep 0.1
+    done
+    echo "hosts: processes of bed $1 still running 2 s after SIGTERM:$left; killing them" >&2
+    kill -KILL $left 2>/dev/null
+}
+
+# bed_sweep: removes the beds whose owning shell is gone (left behind by SIGKILL), and the
+# processes they left behind.
 bed_sweep() {
     local ns owner
     for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$BED_PREFIX_ROOT"); do
         owner=$(sed -E "s/^$BED_PREFIX_ROOT(probe-)?([0-9]+)-?.*/\2/" <<< "$ns")
         [[ $owner =~ ^[0-9]+$ ]] && kill -0 "$owner" 2>/dev/null && continue
         echo "hosts: removing stale namespace $ns (its owner $owner is gone)" >&2
+        [[ $ns == "$BED_PREFIX_ROOT$owner-sw" ]] && bed_kill_tagged "$BED_PREFIX_ROOT$owner-"
         bed_kill_ns "$ns"; ip netns del "$ns" 2>/dev/null
     done
 }
@@ -223,10 +242,18 @@ if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
         || { echo "hosts: bad rate '$RATE' (a positive whole number of kbit, mbit or gbit, e.g. 1gbit, 500mbit; or none)" >&2; exit 2; }
     why=$(bed_available) || { echo "hosts: cannot make a test bed here: $why" >&2; exit 1; }
     CHILD=""
-    trap 'bed_down' EXIT
-    # A signal stops COMMAND too (it runs in the background so that the trap runs at once).
-    trap '[[ -n $CHILD ]] && kill -TERM $CHILD 2>/dev/null; exit 130' INT
-    trap '[[ -n $CHILD ]] && kill -TERM $CHILD 2>/dev/null; exit 143' TERM
+    # On the way out, whatever the command started and left running (a background loop, a
+    # process the command's own SIGTERM orphaned) is stopped too: it carries LOOM_BED.
+    trap '[[ -n ${LOOM_BED:-} ]] && bed_kill_tagged "$LOOM_BED"; bed_down' EXIT
+    # A signal stops COMMAND too (it runs in the background so that the trap runs at once),
+    # giving it up to 5 s to run its own clean-up before the rest is stopped.
+    stop_child() {
+        [[ -n $CHILD ]] || return 0
+        kill -TERM $CHILD 2>/dev/null
+        for _ in $(seq 1 50); do kill -0 $CHILD 2>/dev/null || return 0; sleep 0.1; done
+    }
+    trap 'stop_child; exit 130' INT
+    trap 'stop_child; exit 143' TERM
     bed_up "$N" "$RATE" || { echo "hosts: could not make the bed" >&2; exit 1; }
     echo "hosts: $N host(s), prefix $LOOM_BED, rate $RATE:" >&2
     for ((i = 0; i < N; i++)); do echo "  host $i: namespace $(bed_ns $i), address $(bed_addr $i)" >&2; done

@@ -42,7 +42,7 @@ apt_install() {
     apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1
 }
 
-# tiny_dataset PATH: 256 train + 64 test 28x28x1 images, class c brightens the c-th band.
+# tiny_dataset PATH: 2048 train + 64 test 28x28x1 images, class c brightens the c-th band.
 tiny_dataset() {
     python3 - "$1" <<'PY'
 import sys, h5py, numpy as np

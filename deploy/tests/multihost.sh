@@ -10,7 +10,9 @@
 #     the weights at the end are bitwise those of a one-process run of as many steps;
 #   - hosts.sh as a command runs a scenario (scenarios/flap.sh) and removes its bed;
 #   - shard servers across hosts (scenarios/servers.sh), CURVE on every link: bitwise, also with one killed; the
-#     same with cluster.wire bf16 on 2 hosts.
+#     same with cluster.wire bf16 on 2 hosts;
+#   - fewer servers than hosts, a 2-slot worker and then the coordinator SIGKILLed and resumed
+#     (scenarios/restart.sh): bitwise.
 # Skips (with the reason) where network namespaces cannot be made. About 30 s (up to 2 min beside a build).
 set -uo pipefail
 TEST_NAME=multihost
@@ -35,8 +37,19 @@ wait_until() { local n=$(($1 * 10)); shift; for _ in $(seq 1 $n); do "$@" && ret
 # ---- the bed cleans up after itself -------------------------------------------------------------
 HOSTS=$REPO/deploy/tests/hosts.sh
 beds_of() { ip netns list | awk '{print $1}' | grep -c "^loomhb-$1-"; }
-# COMMAND writes its pid once the bed is up (hosts.sh starts it after the last namespace).
-command_of() { echo "echo \$\$ > $T/$1.pid; exec sleep 60"; }
+# COMMAND writes its pid once the bed is up (hosts.sh starts it after the last namespace), and
+# leaves a process of its own in the background that its end does not stop (as a scenario's
+# loop cutting links would be): its pid in NAME.bg.
+command_of() { echo "sleep 61 & echo \$! > $T/$1.bg; echo \$\$ > $T/$1.pid; exec sleep 60"; }
+# gone NAME: both processes have ended (a zombie has: an orphan's reaper may be slow or absent).
+gone() {
+    local p
+    for p in "$(cat "$T/$1.pid")" "$(cat "$T/$1.bg")"; do
+        [[ $p =~ ^[0-9]+$ ]] || return 1
+        [[ -e /proc/$p ]] && [[ $(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) != Z ]] && return 1
+    done
+    return 0
+}
 started() { [[ -s $T/$1.pid ]]; }
 bash "$HOSTS" 2 --rate 10gbit -- bash -c "$(command_of term)" 2>/dev/null & H=$!
 wait_until 10 started term
@@ -44,16 +57,16 @@ check "hosts.sh 2 makes 3 namespaces (2 hosts and the switch)" test "$(beds_of $
 check "hosts.sh --rate 10gbit shapes host 1 to 10 Gbit/s" \
     bash -c "tc -n loomhb-$H-h1 qdisc show dev eth0 | grep -q 'tbf.*rate 10Gbit'"
 kill -TERM $H; wait $H
-check "hosts.sh stopped by SIGTERM removes them and stops its command" \
-    bash -c "[[ $(beds_of $H) == 0 ]] && ! kill -0 $(cat "$T/term.pid") 2>/dev/null"
+check "hosts.sh stopped by SIGTERM removes them and stops its command, and what the command started" \
+    eval "[[ $(beds_of $H) == 0 ]] && gone term"
 bash "$HOSTS" 2 -- bash -c "$(command_of kill)" 2>/dev/null & H=$!
 wait_until 10 started kill
 kill -KILL $H; wait $H 2>/dev/null
 killed_left=$(beds_of $H)
 bed_sweep 2>/dev/null
-check "a bed left by SIGKILL ($killed_left namespaces) is swept at the next start" \
-    test "$killed_left" = 3 -a "$(beds_of $H)" = 0
-kill "$(cat "$T/kill.pid")" 2>/dev/null   # the killed bed's command, orphaned: ours to stop
+check "a bed left by SIGKILL ($killed_left namespaces) is swept at the next start, with its command's processes" \
+    eval "[[ $killed_left == 3 && $(beds_of $H) == 0 ]] && gone kill"
+kill "$(cat "$T/kill.pid")" "$(cat "$T/kill.bg")" 2>/dev/null   # in case the sweep failed: ours to stop
 
 bed_up 4 1gbit || { fail "could not make a 4-host test bed"; summary; exit 1; }
 pass "a 4-host bed: namespaces $(bed_ns 0) .. $(bed_ns 3), addresses $(bed_addr 0) .. $(bed_addr 3)"
@@ -212,6 +225,12 @@ if [[ $status == 0 ]] && grep -q "servers: 6 passed, 0 failed" <<< "$out4"; then
     pass "OVERLAP=true WIRE=bf16 hosts.sh 3 -- scenarios/servers.sh: overlap through 3 shard servers (pushes standing for pulls), and one killed mid-run, weights bitwise"
 else
     fail "OVERLAP=true WIRE=bf16 hosts.sh 3 -- scenarios/servers.sh (status $status)"; tail -n 15 <<< "$out4" >&2
+fi
+out5=$(bash "$HOSTS" 4 --rate 1gbit -- bash "$REPO/deploy/tests/scenarios/restart.sh" 24 2>&1); status=$?
+if [[ $status == 0 ]] && grep -q "restart: 5 passed, 0 failed" <<< "$out5"; then
+    pass "hosts.sh 4 -- scenarios/restart.sh: 3 servers on 4 hosts, a 2-slot worker and then the coordinator SIGKILLed, resumed, weights bitwise"
+else
+    fail "hosts.sh 4 -- scenarios/restart.sh (status $status)"; tail -n 15 <<< "$out5" >&2
 fi
 prefix=$(grep -oE "prefix $BED_PREFIX_ROOT[0-9]+-" <<< "$out" | cut -d' ' -f2)
 check "the scenario's bed ($prefix) is gone" test -n "$prefix" -a "$(ip netns list | grep -c "^$prefix")" = 0

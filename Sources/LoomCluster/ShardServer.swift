@@ -35,6 +35,11 @@ public struct ShardServerOptions: Sendable {
     public var helloTimeout: Duration = .seconds(10)
     public var hostname = ProcessInfo.processInfo.hostName
     public var pid = Int(ProcessInfo.processInfo.processIdentifier)
+    /// Tests only (`loom server --test-fault die-on-gather:N`): called with the count of
+    /// gather requests on this connection to the coordinator (1, 2, ...) when one comes,
+    /// before it is answered, so that a
+    /// test can end the process exactly while the coordinator gathers a checkpoint.
+    public var onGather: (@Sendable (Int) -> Void)?
 
     public init(coordinatorEndpoint: String, advertisedEndpoint: String) {
         self.coordinatorEndpoint = coordinatorEndpoint
@@ -148,6 +153,8 @@ final class ShardServerSession {
     var sliceBytesOut = 0
     var pullsReceived = 0
     var pullsByPush = 0
+    /// Gather requests on this connection to the coordinator (`ShardServerOptions.onGather`).
+    private var gathersReceived = 0
     var logger: Logger { server.log }
     private var endpoint: String { server.options.coordinatorEndpoint }
 
@@ -231,7 +238,10 @@ final class ShardServerSession {
             switch m.kind {
             case .state: take(m)
             case .update: takeUpdate(m)
-            case .gather: sendGathered()
+            case .gather:
+                gathersReceived += 1
+                server.options.onGather?(gathersReceived)
+                sendGathered()
             default: logger.warning("dropped a shard \(m.kind.rawValue) from the coordinator: not a coordinator's message")
             }
         case .refuse(let refusal):

@@ -59,6 +59,32 @@ extension ClusterHarness {
         #expect(bitwiseEqual(model, reference), "weights differ from the one-process run after a resume with 3 servers")
     }
 
+    /// A server that dies while the coordinator gathers a checkpoint (it ends itself with
+    /// SIGKILL on the second gather, before answering): the checkpoint is not written from
+    /// the slices it has, the server is declared lost during the gather, the run rolls back
+    /// to the checkpoint before, a new server takes the slice, and the weights end as one
+    /// uninterrupted process's.
+    @Test func aServerLostDuringACheckpointsGatherRollsBackToTheOneBefore() throws {
+        let h = try ClusterHarness("servers-gather", model: "reference-cnn", maxSteps: 24,
+                                   extra: ["checkpoint.every_steps=8", "cluster.worker_timeout_ms=2000"])
+        let reference = try h.referenceModel()
+        let coordinator = try h.startCoordinator(run: "run", extra: ["--min-workers", "2", "--set", "cluster.servers=2"])
+        let victim = try h.spawn(["server", "--connect", h.endpoint, "--bind", "ipc://" + h.path("server0.sock"),
+                                  "--exit-on-shutdown", "--test-fault", "die-on-gather:2"], log: "server0.log")
+        try h.startServer("server1")
+        for w in 0..<2 { try h.startWorker("w\(w)") }
+        victim.waitUntilExit()
+        #expect(victim.terminationReason == .uncaughtSignal && victim.terminationStatus == SIGKILL,
+                "the server did not end itself at the gather: \(h.log("server0.log"))")
+        #expect(h.log("server0.log").contains("gather number 2 came"), "\(h.log("server0.log"))")
+        try h.startServer("replacement")
+        let model = try h.finish(coordinator, run: "run")
+        let log = h.log("run.log")
+        #expect(log.contains("during the gather of the slices for step"), "\(log)")
+        #expect(log.contains("rolling back from step"), "\(log)")
+        #expect(bitwiseEqual(model, reference), "weights differ from the one-process run after a server lost during a gather")
+    }
+
     /// A server killed mid-run: the run rolls back to its last checkpoint, waits for a
     /// server to take the slice, and ends with the weights of one uninterrupted process.
     @Test func aServerKilledMidRunRollsTheRunBackAndLeavesTheWeightsUnchanged() throws {

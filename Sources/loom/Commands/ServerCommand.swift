@@ -47,10 +47,24 @@ struct ServerCommand: ParsableCommand {
                                visibility: .hidden))
     var timeline: String?
 
+    /// Tests only: `die-on-gather:N`, a server lost exactly while a checkpoint is gathered.
+    @Option(help: ArgumentHelp("Tests only: die-on-gather:N ends this process with SIGKILL when the coordinator's N-th checkpoint gather comes, before answering it.",
+                               visibility: .hidden))
+    var testFault: String?
+
     @OptionGroup var global: GlobalOptions
+
+    /// The N of `--test-fault die-on-gather:N`, nil for anything else.
+    static func dieOnGather(_ text: String) -> Int? {
+        guard text.hasPrefix("die-on-gather:"), let n = Int(text.dropFirst("die-on-gather:".count)), n >= 1 else { return nil }
+        return n
+    }
 
     func validate() throws {
         if plaintextWorkers && keys == nil { throw ValidationError("--plaintext-workers only makes sense with --keys (without keys no link speaks CURVE)") }
+        if let testFault, Self.dieOnGather(testFault) == nil {
+            throw ValidationError("--test-fault wants die-on-gather:N (N from 1), got '\(testFault)'")
+        }
     }
 
     func run() throws {
@@ -84,6 +98,14 @@ struct ServerCommand: ParsableCommand {
             options.timeline = try timeline.map { try StepTimeline(path: $0, role: StepTimeline.role(of: $0)) }
             defer { options.timeline?.flush() }
             options.publicKey = workerSecurity.serverPublicKey
+            if let n = testFault.flatMap(Self.dieOnGather) {
+                logger.warning("test fault: this server will end itself with SIGKILL at the coordinator's gather number \(n) (--test-fault is for tests only)")
+                options.onGather = { count in
+                    guard count >= n else { return }
+                    logger.warning("test fault: gather number \(count) came; SIGKILL")
+                    kill(getpid(), SIGKILL)
+                }
+            }
             let endpoint = connect
             let server = ShardServer(options: options, workers: workers, logger: logger, stop: stop) { () throws(TransportError) -> Transport in
                 try toCoordinator.connect(endpoint)

@@ -29,24 +29,32 @@ private struct CapturingLogHandler: LogHandler {
 }
 
 @Suite(.serialized) struct RejectLogTests {
-    @Test func reconnectingWithNewIdentitiesDoesNotLiftTheCapOfOneAddress() throws {
+    /// A coordinator (a tiny linear model, no shared memory, no reject summary by itself) bound
+    /// on a free loopback TCP port, logging into `lines`.
+    static func coordinator(_ name: String) throws
+        -> (executor: ClusterExecutor, transport: ZeroMQTransport, lines: Locked<[String]>, problem: TrainingProblem) {
         let config = try ConfigLoader.parse(yaml: """
-            name: flood
+            name: \(name)
             model:
               input: [1, 28, 28]
               layers: [{kind: flatten}, {kind: linear, name: l1, out: 8}]
             training: {batch_size: 8, micro_batch: 4}
-            """, source: "flood", defaultName: "flood")
+            """, source: name, defaultName: name)
         let problem = try TrainingProblem.synthetic(config: config)
         let lines = Locked<[String]>([])
-        let logger = Logger(label: "test.flood") { _ in CapturingLogHandler(lines: lines) }
+        let logger = Logger(label: "test.\(name)") { _ in CapturingLogHandler(lines: lines) }
         var options = ClusterOptions(heartbeatInterval: .milliseconds(100), workerTimeout: .seconds(5))
         options.sharedMemory = false
-        options.rejectSummaryInterval = .seconds(3600)  // no window ends by itself in this test
+        options.rejectSummaryInterval = .seconds(3600)  // no window ends by itself in these tests
         let transport = try ZeroMQTransport.bind(endpoint: "tcp://127.0.0.1:*")
         let executor = ClusterExecutor(transport: transport, runID: 5, problem: problem,
                                        source: SyntheticSampleSource(imageShape: problem.imageShape),
                                        logger: logger, options: options)
+        return (executor, transport, lines, problem)
+    }
+
+    @Test func reconnectingWithNewIdentitiesDoesNotLiftTheCapOfOneAddress() throws {
+        let (executor, transport, lines, _) = try Self.coordinator("flood")
         defer { transport.close() }
 
         // 100 connections, one after the other, 5 bad messages each (1 to 2 bytes: no header).
@@ -85,23 +93,7 @@ private struct CapturingLogHandler: LogHandler {
     /// their old connections until they say hello again: one line per peer, each heartbeat
     /// still counted as an `unknown peer` drop; a result from a stranger is still logged.
     @Test func heartbeatsOfPeersThatHaveNotSaidHelloAreNotedOncePerPeer() throws {
-        let config = try ConfigLoader.parse(yaml: """
-            name: strangers
-            model:
-              input: [1, 28, 28]
-              layers: [{kind: flatten}, {kind: linear, name: l1, out: 8}]
-            training: {batch_size: 8, micro_batch: 4}
-            """, source: "strangers", defaultName: "strangers")
-        let problem = try TrainingProblem.synthetic(config: config)
-        let lines = Locked<[String]>([])
-        let logger = Logger(label: "test.strangers") { _ in CapturingLogHandler(lines: lines) }
-        var options = ClusterOptions(heartbeatInterval: .milliseconds(100), workerTimeout: .seconds(5))
-        options.sharedMemory = false
-        options.rejectSummaryInterval = .seconds(3600)
-        let transport = try ZeroMQTransport.bind(endpoint: "tcp://127.0.0.1:*")
-        let executor = ClusterExecutor(transport: transport, runID: 5, problem: problem,
-                                       source: SyntheticSampleSource(imageShape: problem.imageShape),
-                                       logger: logger, options: options)
+        let (executor, transport, lines, problem) = try Self.coordinator("strangers")
         defer { transport.close() }
         let (peers, beats) = (3, 40)
         let raws = try (0..<peers).map { _ in try ZeroMQTransport.connect(endpoint: transport.endpoint) }

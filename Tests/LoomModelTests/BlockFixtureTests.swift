@@ -27,15 +27,11 @@ private func assertMatches(_ ours: [Float], _ expected: [Float], _ what: String)
     assertClose(ours, expected, rtol: 1e-3, atol: max(1e-6, 1e-4 * scale), what)
 }
 
-private func checkFixtureCase(_ name: String) throws {
-    BLAS.useSingleThread()
-    let group = try Fixtures.open("blocks.h5").root.group(name)
-    let text = try #require(try group.stringAttribute("model"))
-    let model = try fixtureModel(text, case: name)
-    let initial = try group.group("init")
-    #expect(Set(model.parameters.names + model.buffers.names) == Set(try initial.children()))
-    let parameters = try readFlat(model.parameters, from: initial)
-    let buffers = try readFlat(model.buffers, from: initial)
+/// One training-mode pass of `model` on the case's batch `x`: logits and every batch norm's
+/// batch statistics checked against the case's; returns the parameter gradients of its
+/// `dlogits`.
+private func checkedPass(_ model: Model, parameters: [Float], buffers: [Float], case group: HDF5Group,
+                         _ name: String) throws -> [Float] {
     let x = try group.read(Float.self, "x").values
     let dlogits = try group.read(Float.self, "dlogits").values
     let n = x.count / model.inputCount
@@ -55,6 +51,18 @@ private func checkFixtureCase(_ name: String) throws {
     workspace.dlogits(head: 0).update(from: dlogits, count: dlogits.count)
     var gradients = [Float](repeating: 0, count: model.parameters.count)
     try model.backward(parameters: parameters, workspace: workspace, gradients: &gradients)
+    return gradients
+}
+
+private func checkFixtureCase(_ name: String) throws {
+    BLAS.useSingleThread()
+    let group = try Fixtures.open("blocks.h5").root.group(name)
+    let text = try #require(try group.stringAttribute("model"))
+    let model = try fixtureModel(text, case: name)
+    let initial = try group.group("init")
+    #expect(Set(model.parameters.names + model.buffers.names) == Set(try initial.children()))
+    let gradients = try checkedPass(model, parameters: try readFlat(model.parameters, from: initial),
+                                    buffers: try readFlat(model.buffers, from: initial), case: group, name)
     for view in model.parameters.views {
         assertMatches(slice(gradients, model.parameters, view.name), try group.read(Float.self, "grad/\(view.name)").values,
                       "\(name) grad \(view.name)")
@@ -142,24 +150,7 @@ func formulaInit(_ model: Model, seed: Int) -> (parameters: [Float], buffers: [F
     let every = try #require(try group.intAttribute("grad_stride"))
     let whole = try #require(try group.intAttribute("grad_whole_below"))
     let (parameters, buffers) = formulaInit(model, seed: seed)
-    let x = try group.read(Float.self, "x").values
-    let dlogits = try group.read(Float.self, "dlogits").values
-    let n = x.count / model.inputCount
-    let workspace = model.makeWorkspace(maxBatch: n)
-    try model.forward(parameters: parameters, buffers: buffers, input: x, count: n, sampleIDs: Array(0..<n),
-                      training: true, workspace: workspace)
-    assertMatches(Array(UnsafeBufferPointer(start: workspace.logits(head: 0), count: n * model.headOutputs[0])),
-                  try group.read(Float.self, "logits").values, "\(name) logits")
-    let statistics = Array(UnsafeBufferPointer(start: workspace.batchStatistics, count: model.buffers.count))
-    for view in model.buffers.views {
-        let norm = String(view.name.prefix(upTo: view.name.lastIndex(of: ".")!))
-        let stored = view.name.hasSuffix(".running_mean") ? "batch_mean/\(norm)" : "batch_var/\(norm)"
-        assertMatches(slice(statistics, model.buffers, view.name), try group.read(Float.self, stored).values,
-                      "\(name) \(stored)")
-    }
-    workspace.dlogits(head: 0).update(from: dlogits, count: dlogits.count)
-    var gradients = [Float](repeating: 0, count: model.parameters.count)
-    try model.backward(parameters: parameters, workspace: workspace, gradients: &gradients)
+    let gradients = try checkedPass(model, parameters: parameters, buffers: buffers, case: group, name)
     for view in model.parameters.views {
         let ours = slice(gradients, model.parameters, view.name)
         let sampled = ours.count < whole ? ours : stride(from: 0, to: ours.count, by: every).map { ours[$0] }

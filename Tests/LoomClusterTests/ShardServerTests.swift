@@ -73,10 +73,13 @@ extension ClusterHarness {
                                   "--exit-on-shutdown", "--test-fault", "die-on-gather:2"], log: "server0.log")
         try h.startServer("server1")
         for w in 0..<2 { try h.startWorker("w\(w)") }
+        // Bounded: a server that never meets its second gather fails the test, not hangs it.
+        let met = h.waitFor("gather number 2 came", in: "server0.log", seconds: 120)
+        if !met { kill(victim.processIdentifier, SIGKILL) }
         victim.waitUntilExit()
         #expect(victim.terminationReason == .uncaughtSignal && victim.terminationStatus == SIGKILL,
                 "the server did not end itself at the gather: \(h.log("server0.log"))")
-        #expect(h.log("server0.log").contains("gather number 2 came"), "\(h.log("server0.log"))")
+        #expect(met, "\(h.log("server0.log"))")
         try h.startServer("replacement")
         let model = try h.finish(coordinator, run: "run")
         let log = h.log("run.log")

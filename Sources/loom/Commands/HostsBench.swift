@@ -181,10 +181,17 @@ enum HostsBench {
     /// What the bed's hosts use for TCP congestion control (deploy/tests/hosts.sh, `bed_cc`):
     /// `LOOM_BED_CC`, cubic by default, or the machine's own with `host`.
     static var bedCongestionControl: String {
-        let machine = (try? String(contentsOfFile: "/proc/sys/net/ipv4/tcp_congestion_control", encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
+        func read(_ name: String) -> String? {
+            (try? String(contentsOfFile: "/proc/sys/net/ipv4/\(name)", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let machine = read("tcp_congestion_control") ?? "unknown"
         switch ProcessInfo.processInfo.environment["LOOM_BED_CC"] {
-        case nil, "": return "cubic (the default; LOOM_BED_CC=host keeps this machine's \(machine))"
+        case nil, "":
+            // bed_cc keeps the machine's default, with a warning, where cubic is missing.
+            if let available = read("tcp_available_congestion_control"), !available.split(separator: " ").contains("cubic") {
+                return "\(machine), this machine's default (cubic, the bed's default, is not available here: \(available))"
+            }
+            return "cubic (the default; LOOM_BED_CC=host keeps this machine's \(machine))"
         case "host": return "\(machine), this machine's default (LOOM_BED_CC=host)"
         case let cc?: return "\(cc) (LOOM_BED_CC; this machine's default: \(machine))"
         }

@@ -16,6 +16,22 @@ fail() { FAILED=$((FAILED + 1)); echo "${TEST_NAME:-test}: FAIL $*" >&2; }
 skip() { SKIPPED=$((SKIPPED + 1)); echo "${TEST_NAME:-test}: SKIP $*"; }
 # check "what" command...: passes when the command succeeds.
 check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+# check_like_reference REF RUN WHAT: the run in directory RUN ends with the weights of REF
+# (loom diff of their latest.h5; WHAT names the reference in the check's line), and every
+# checkpoint RUN kept passes loom inspect.
+check_like_reference() {
+    local ref=$1 run=$2 what=$3 bad=0 count=0 f
+    if "$LOOM" diff "$ref/latest.h5" "$run/latest.h5" > "$run.diff.out" 2>&1; then
+        pass "... with the weights of $what"
+    else
+        fail "... the weights differ from a one-process run"; cat "$run.diff.out" >&2
+    fi
+    for f in "$run"/ckpt-*.h5; do
+        count=$((count + 1))
+        "$LOOM" inspect "$f" > /dev/null 2>&1 || { bad=$((bad + 1)); echo "${TEST_NAME:-test}: $f does not inspect" >&2; }
+    done
+    check "... every one of its $count checkpoints passes loom inspect" test "$bad" = 0
+}
 summary() {
     echo "${TEST_NAME:-test}: $PASSED passed, $FAILED failed, $SKIPPED skipped"
     [[ $FAILED -eq 0 ]]

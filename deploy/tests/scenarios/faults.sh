@@ -68,14 +68,7 @@ esac
 wait "$COORD"; status=$?
 check "$FAULT on $N hosts: the run ends (status $status)" test "$status" = 0
 echo "faults: $(grep -c 'declared lost' "$T/coord.log") server(s) lost, $(grep -c 'rolling back' "$T/coord.log") roll-back(s)"
-if "$LOOM" diff "$T/ref/latest.h5" "$T/run/latest.h5" > "$T/diff.out" 2>&1; then
-    pass "... with the weights of a one-process run of $STEPS steps (loom diff)"
-else
-    fail "... the weights differ from a one-process run"; cat "$T/diff.out" >&2
-fi
-bad=0 count=0
-for f in "$T"/run/ckpt-*.h5; do count=$((count + 1)); "$LOOM" inspect "$f" > /dev/null 2>&1 || { bad=$((bad + 1)); echo "faults: $f does not inspect" >&2; }; done
-check "... every one of its $count checkpoints passes loom inspect" test "$bad" = 0
+check_like_reference "$T/ref" "$T/run" "a one-process run of $STEPS steps (loom diff)"
 check "... and no temporary file is left in the run directory" test -z "$(ls -A "$T/run" | grep '\.tmp-')"
 if [[ $FAULT == flap ]]; then
     # Only host 1 was cut: the workers of the other hosts, waiting on its server's slice, still

@@ -9,6 +9,14 @@ let numericSettings: [SwiftSetting] = [
     .unsafeFlags(["-Ounchecked", "-wmo"], .when(configuration: .release)),
 ]
 
+/// The `loom` executable is glue: argument parsing, logging and output around calls into
+/// the modules above, with no loop that runs per sample or per element. Optimising it takes
+/// 25 s of a 150 s release build on 2 cores, at its very end where nothing runs beside it;
+/// unoptimised it compiles in 6 s (docs/notes/2026-12-07-build-time.md).
+let cliSettings: [SwiftSetting] = [
+    .unsafeFlags(["-Onone"], .when(configuration: .release)),
+]
+
 let package = Package(
     name: "Loom",
     platforms: [.macOS(.v14)],
@@ -97,7 +105,7 @@ let package = Package(
             "LoomConfig", "LoomWire", "LoomKernels", "LoomModel", "LoomImage", "LoomConsole", "CSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
-        ]),
+        ], swiftSettings: cliSettings),
 
         .target(name: "LoomTestSupport", dependencies: ["LoomHDF5", "LoomKernels", "LoomData", "LoomImage", "CZlib"], path: "Tests/LoomTestSupport"),
         .testTarget(name: "LoomKernelsTests", dependencies: ["LoomKernels", "CKernels", "LoomHDF5", "LoomTestSupport"]),

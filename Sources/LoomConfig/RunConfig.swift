@@ -277,6 +277,9 @@ public struct TrainingConfig: Equatable, Sendable {
     /// Evaluate at the end of every this many epochs, and at the end of the run (0 = only
     /// at the end of the run).
     public var evalEveryEpochs: Int = 1
+    /// At the end of the run, also evaluate the test split over the views of `data.tta`
+    /// (reported beside the plain evaluation, never in the history).
+    public var testTTA: Bool = false
     /// Directory for TensorBoard event files of the history rows as they are logged
     /// (empty = none; relative to the working directory).
     public var tensorboard: String = ""

@@ -76,6 +76,11 @@ extension RunConfig {
             throw tree.error(path, at(path), "'data.augment.plain_last_epochs' is \(data.augment.plainLastEpochs),"
                              + " more than the run's \(training.epochs) epochs (training.epochs)")
         }
+        if training.testTTA && data.tta.isEmpty {
+            let path: KeyPath = ["training", "test_tta"]
+            throw tree.error(path, at(path), "'training.test_tta' is true but 'data.tta' lists no views"
+                             + " (e.g. data.tta: [identity, hflip])")
+        }
         if let oversample = data.oversample, !headNames.contains(oversample.head) {
             throw tree.error(["data", "oversample", "head"], at(["data", "oversample", "head"]),
                              "'data.oversample.head' '\(oversample.head)' is not a head"

@@ -2,7 +2,8 @@
 
 extension TrainingConfig {
     static let keys = ["seed", "epochs", "max_steps", "batch_size", "micro_batch", "log_every_steps",
-                       "eval_every_steps", "eval_every_epochs", "tensorboard", "early_stopping", "freeze", "freeze_epochs"]
+                       "eval_every_steps", "eval_every_epochs", "test_tta", "tensorboard", "early_stopping", "freeze",
+                       "freeze_epochs"]
 
     init(reading r: SectionReader) throws(ConfigError) {
         self.init()
@@ -15,6 +16,7 @@ extension TrainingConfig {
         logEverySteps = try r.int("log_every_steps", logEverySteps, .positive)
         evalEverySteps = try r.int("eval_every_steps", evalEverySteps, .nonNegative)
         evalEveryEpochs = try r.int("eval_every_epochs", evalEveryEpochs, .nonNegative, limit: ConfigLimits.epochs)
+        testTTA = try r.bool("test_tta", testTTA)
         tensorboard = try r.string("tensorboard", tensorboard, nonEmpty: false)
         if let s = try r.section("early_stopping") { earlyStopping = try EarlyStoppingConfig(reading: s) }
         freeze = try FrozenLayers(reading: r, key: "freeze")

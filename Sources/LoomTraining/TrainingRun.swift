@@ -60,6 +60,9 @@ public final class TrainingRun {
     var bestDue = false
     /// The latest test-split evaluation and the step it saw (not repeated at the end).
     private var lastTestEvaluation: (step: Int, report: EvaluationReport)?
+    /// With `training.test_tta`: the finished run's test split evaluated over the views of
+    /// `data.tta`, beside the plain evaluation `.finished` carries (nil otherwise).
+    public private(set) var finalTestTTA: EvaluationReport?
     private let started = Date()
     private var wallOffset = 0.0
     /// The kernels the steps are computed with, as the executor last reported them.
@@ -243,9 +246,15 @@ public final class TrainingRun {
             }
         }
         executor.idle()
-        if let last = lastTestEvaluation, last.step == state.step { return .finished(test: last.report) }
         do {
-            return .finished(test: try evaluate(split: config.data.testSplit, executor: executor))
+            let test: EvaluationReport?
+            if let last = lastTestEvaluation, last.step == state.step { test = last.report } else {
+                test = try evaluate(split: config.data.testSplit, executor: executor)
+            }
+            if config.training.testTTA {
+                finalTestTTA = try evaluate(split: config.data.testSplit, executor: executor, tta: true)
+            }
+            return .finished(test: test)
         } catch {
             if case .stopRequested = error { return try stopped(control) }
             throw error
@@ -283,13 +292,14 @@ public final class TrainingRun {
         return .stopped(atStep: state.step)
     }
 
-    /// Evaluates a whole split (`test`, or the carved `validation` set).
+    /// Evaluates a whole split (`test`, or the carved `validation` set). `onEvaluation` hears
+    /// of plain evaluations only: one over `data.tta`'s views is the caller's to report.
     public func evaluate(split: String, executor: StepExecutor, tta: Bool = false) throws(TrainingError) -> EvaluationReport? {
         if split == "validation" {
             guard !state.validationIndices.isEmpty else { return nil }
             let r = try Evaluation.run(split: config.data.trainSplit, indices: state.validationIndices, dataset: dataset,
                                        state: state, executor: executor, tta: tta)
-            onEvaluation?(r)
+            if !tta { onEvaluation?(r) }
             return r
         }
         let s: DatasetSplit
@@ -298,7 +308,7 @@ public final class TrainingRun {
                                    executor: executor, tta: tta)
         r.split = split
         if split == config.data.testSplit && !tta { lastTestEvaluation = (state.step, r) }
-        onEvaluation?(r)
+        if !tta { onEvaluation?(r) }
         return r
     }
 

@@ -115,19 +115,22 @@ struct RunSession {
             logger.notice("stopped at step \(step); continue with --resume auto")
         case .finished(let test):
             if let test { Self.printTestSummary(test) }
+            if let tta = run.finalTestTTA {
+                Self.printTestSummary(tta, views: " with TTA (\(run.config.data.tta.joined(separator: ", ")))")
+            }
             print("final checkpoint: \(run.directory.latestPath)")
         }
     }
 
-    /// One line per head of the final test evaluation.
-    private static func printTestSummary(_ test: EvaluationReport) {
+    /// One line per head of the final test evaluation; `views` names a TTA evaluation's.
+    private static func printTestSummary(_ test: EvaluationReport, views: String = "") {
         for (name, metrics) in test.heads {
             let m = { (key: String) in MetricText.text(metrics[key] ?? .nan) }
             if metrics["map"] != nil {
-                print("test mAP (\(name)): \(m("map"))  top-3 recall \(m("top3_recall"))  BCE \(m("bce"))")
+                print("test mAP\(views) (\(name)): \(m("map"))  top-3 recall \(m("top3_recall"))  BCE \(m("bce"))")
                 continue
             }
-            print("test accuracy (\(name)): \(m("accuracy"))  balanced \(m("balanced_accuracy"))  NLL \(m("nll"))  ECE \(m("ece"))")
+            print("test accuracy\(views) (\(name)): \(m("accuracy"))  balanced \(m("balanced_accuracy"))  NLL \(m("nll"))  ECE \(m("ece"))")
         }
     }
 }

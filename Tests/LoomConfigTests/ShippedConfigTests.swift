@@ -41,6 +41,8 @@ func shippedConfigParses(_ relative: String) throws {
     #expect(config.data.augment.cropPadding > 0 && config.data.augment.hflip)
     #expect(config.data.augment.plainLastEpochs < config.training.epochs)
     #expect(config.training.batchSize % config.training.microBatch == 0)
+    // The run prints its test accuracy over the mirrored view too, the figure `loom eval --tta` gives.
+    #expect(config.training.testTTA && config.data.tta == ["identity", "hflip"])
 }
 
 @Test func smokeConfigIsATwentyStepRun() throws {

@@ -12,8 +12,10 @@ import LoomTraining
 import Testing
 
 @Suite(.serialized) struct EvalEveryEpochsTests {
-    /// 512 train samples, a quarter held out: 6 steps of 64 per epoch, 5 epochs.
-    func run(_ dir: URL, _ name: String, _ extra: [String]) throws -> TrainingRun {
+    /// 512 train samples, a quarter held out: 6 steps of 64 per epoch, 5 epochs (`extra`
+    /// overrides any of it); `watch` hears of the run's evaluations.
+    static func run(_ dir: URL, _ name: String, _ extra: [String],
+                    watch: ((EvaluationReport) -> Void)? = nil) throws -> TrainingRun {
         BLAS.useSingleThread()
         let yaml = """
             name: tiny
@@ -26,6 +28,7 @@ import Testing
             """
         let config = try ConfigLoader.parse(yaml: yaml, source: "test", overrides: extra, defaultName: "tiny")
         let r = try TrainingRun(config: config, dataset: try Dataset(path: config.data.path), logger: Logger(label: "test"))
+        r.onEvaluation = watch
         guard case .finished = try r.run(executor: LocalExecutor(problem: r.problem, dataset: r.dataset), control: RunControl()) else {
             Issue.record("the run did not finish")
             return r
@@ -43,15 +46,15 @@ import Testing
     @Test func everyNthEpochEndAndTheLastOneEvaluate() throws {
         let dir = try TestPaths.temporaryDirectory("loom-eval-epochs")
         try SyntheticDataset.write(to: dir.path + "/data.h5")
-        let every = try run(dir, "every", [])
+        let every = try Self.run(dir, "every", [])
         #expect(try evaluatedSteps(every) == [6, 12, 18, 24, 30])
-        let second = try run(dir, "second", ["training.eval_every_epochs=2"])
+        let second = try Self.run(dir, "second", ["training.eval_every_epochs=2"])
         #expect(try evaluatedSteps(second) == [12, 24, 30])
-        let last = try run(dir, "last", ["training.eval_every_epochs=0"])
+        let last = try Self.run(dir, "last", ["training.eval_every_epochs=0"])
         #expect(try evaluatedSteps(last) == [30])
         // Evaluations read the weights and change nothing in them.
         #expect(last.state.parameters == every.state.parameters)
-        let steps = try run(dir, "steps", ["training.eval_every_epochs=0", "training.eval_every_steps=8"])
+        let steps = try Self.run(dir, "steps", ["training.eval_every_epochs=0", "training.eval_every_steps=8"])
         #expect(try evaluatedSteps(steps) == [8, 16, 24, 30])
     }
 }

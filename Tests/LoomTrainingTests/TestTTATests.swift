@@ -2,37 +2,17 @@
 // real run (the synthetic dataset, a small CNN, real checkpoint files).
 
 import Foundation
-import Logging
-import LoomConfig
-import LoomData
-import LoomKernels
 import LoomTestSupport
 import LoomTraining
 import Testing
 
 @Suite(.serialized) struct TestTTATests {
-    /// 512 train samples, 128 test samples, a quarter of train held out: 3 epochs of 6 steps;
-    /// returns the run and how many evaluations `onEvaluation` heard of.
+    /// EvalEveryEpochsTests' run for 3 epochs with `data.tta: [identity, hflip]`, and how
+    /// many evaluations `onEvaluation` heard of.
     func run(_ dir: URL, _ name: String, _ extra: [String]) throws -> (run: TrainingRun, evaluations: Int) {
-        BLAS.useSingleThread()
-        let yaml = """
-            name: tiny
-            data: {path: \(dir.path)/data.h5, validation_fraction: 0.25, mean: [0.3], std: [0.3], tta: [identity, hflip]}
-            model: \(TrainingRunTests.inlineModel)
-            heads: [{name: category, kind: softmax, layer: f2}]
-            optimizer: {kind: sgd, lr: 0.05, momentum: 0.9}
-            training: {seed: 3, epochs: 3, batch_size: 64, micro_batch: 16, log_every_steps: 100}
-            checkpoint: {dir: \(dir.path)/\(name), every_steps: 0, keep: 1}
-            """
-        let config = try ConfigLoader.parse(yaml: yaml, source: "test", overrides: extra, defaultName: "tiny")
-        let r = try TrainingRun(config: config, dataset: try Dataset(path: config.data.path), logger: Logger(label: "test"))
         var evaluations = 0
-        r.onEvaluation = { _ in evaluations += 1 }
-        let outcome = try r.run(executor: LocalExecutor(problem: r.problem, dataset: r.dataset), control: RunControl())
-        guard case .finished = outcome else {
-            Issue.record("the run did not finish")
-            return (r, evaluations)
-        }
+        let r = try EvalEveryEpochsTests.run(dir, name, ["training.epochs=3", "data.tta=[identity, hflip]"] + extra,
+                                             watch: { _ in evaluations += 1 })
         return (r, evaluations)
     }
 

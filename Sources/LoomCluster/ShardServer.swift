@@ -37,8 +37,8 @@ public struct ShardServerOptions: Sendable {
     public var pid = Int(ProcessInfo.processInfo.processIdentifier)
     /// Tests only (`loom server --test-fault die-on-gather:N`): called with the count of
     /// gather requests on this connection to the coordinator (1, 2, ...) when one comes,
-    /// before it is answered, so that a
-    /// test can end the process exactly while the coordinator gathers a checkpoint.
+    /// before it is answered, so that a test can end the process exactly while the
+    /// coordinator gathers a checkpoint.
     public var onGather: (@Sendable (Int) -> Void)?
 
     public init(coordinatorEndpoint: String, advertisedEndpoint: String) {

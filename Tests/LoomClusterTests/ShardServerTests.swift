@@ -9,8 +9,8 @@ import Testing
 extension ClusterHarness {
     /// Starts a shard server for the coordinator (log `<name>.log`), bound at `<name>.sock`.
     @discardableResult
-    func startServer(_ name: String) throws -> Process {
-        try spawn(["server", "--connect", endpoint, "--bind", "ipc://" + path("\(name).sock"), "--exit-on-shutdown"],
+    func startServer(_ name: String, extra: [String] = []) throws -> Process {
+        try spawn(["server", "--connect", endpoint, "--bind", "ipc://" + path("\(name).sock"), "--exit-on-shutdown"] + extra,
                   log: "\(name).log")
     }
 }
@@ -69,8 +69,7 @@ extension ClusterHarness {
                                    extra: ["checkpoint.every_steps=8", "cluster.worker_timeout_ms=2000"])
         let reference = try h.referenceModel()
         let coordinator = try h.startCoordinator(run: "run", extra: ["--min-workers", "2", "--set", "cluster.servers=2"])
-        let victim = try h.spawn(["server", "--connect", h.endpoint, "--bind", "ipc://" + h.path("server0.sock"),
-                                  "--exit-on-shutdown", "--test-fault", "die-on-gather:2"], log: "server0.log")
+        let victim = try h.startServer("server0", extra: ["--test-fault", "die-on-gather:2"])
         try h.startServer("server1")
         for w in 0..<2 { try h.startWorker("w\(w)") }
         // Bounded: a server that never meets its second gather fails the test, not hangs it.

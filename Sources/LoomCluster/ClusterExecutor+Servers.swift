@@ -267,6 +267,23 @@ extension ClusterExecutor {
         return true
     }
 
+    /// A worker lost in a sharded run: the blocks it delivered of the running step (unless
+    /// every server applied that step) and of the step assigned ahead are computed again.
+    /// Its result and its gradient's parts go to different processes on different sockets,
+    /// and a worker killed between the two leaves a server waiting for a part that never
+    /// comes; the blocks' bits are the same whoever computes them, and a server keeps the
+    /// first copy of each part. Returns each job's step and blocks, for the log.
+    func reopenDelivered(by peer: PeerID) -> [(step: UInt64, blocks: [ShardBlock])] {
+        guard options.servers > 0 else { return [] }
+        var reopened: [(step: UInt64, blocks: [ShardBlock])] = []
+        if let job, case .train = job.kind,
+           !(servers.count == options.servers && servers.values.allSatisfy({ $0.version == job.weightsVersion + 1 })) {
+            reopened.append((job.step, job.reopen(deliveredBy: peer)))
+        }
+        if let early { reopened.append((early.job.step, early.job.reopen(deliveredBy: peer))) }
+        return reopened
+    }
+
     // MARK: - After a step: the servers apply it
 
     /// Tells every server which pieces make `job`'s step and its learning rate, and waits
@@ -284,9 +301,15 @@ extension ClusterExecutor {
                 sendToServer(frames, server)
             }
         }
-        let started = clock.now
+        var started = clock.now
         while true {
             try checkServers()
+            // A worker lost with blocks of this step delivered: they go out again (the
+            // servers may lack their gradients), and the servers' wait starts once they are in.
+            if !job.isComplete {
+                try distribute(job, state: state)
+                started = clock.now
+            }
             let answers = servers.values.sorted { $0.shard < $1.shard }.map(\.updated)
             if answers.count == options.servers, answers.allSatisfy({ $0 != nil }) {
                 // Reduced in shard order: one not-finite slice and the step is not taken.

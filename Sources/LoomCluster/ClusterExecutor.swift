@@ -454,6 +454,9 @@ public final class ClusterExecutor: StepExecutor {
             let reassigned = stage == nil && !job.pieces[key]!.givenTo.isEmpty
             // Its next result may take the slot of one it left in shared memory: read that first.
             _ = readPendingShared(job, of: worker)
+            // A block given late while the next step is out ahead: the worker may have
+            // started that step on its weights, so this step's version goes with the block.
+            if reassigned, early != nil, options.servers > 0 { worker.weightsVersion = nil }
             guard ensureWeights(worker, state: state) else { continue }
             let now = clock.now
             if let stage {
@@ -539,7 +542,10 @@ public final class ClusterExecutor: StepExecutor {
         statistics.workersLost += 1
         let released = job?.release(worker.peer) ?? 0
         _ = early?.job.release(worker.peer)
-        let pending = released > 0 ? "; \(released) block(s) of step \(job!.step) go to other workers" : ""
+        var pending = released > 0 ? "; \(released) block(s) of step \(job!.step) go to other workers" : ""
+        for (which, blocks) in reopenDelivered(by: worker.peer) where !blocks.isEmpty {
+            pending += "; its \(blocks.count) delivered block(s) of step \(which) are computed again (their gradients may not have reached every server)"
+        }
         logger.warning("worker \(worker.name) declared dead: \(why)\(pending); \(workers.count) worker(s) left")
         if workers.isEmpty { lastWaitLog = clock.now - options.waitLogInterval }
     }

@@ -248,6 +248,26 @@ final class ClusterJob {
         return n
     }
 
+    /// Takes back the training pieces `peer` delivered: they are to be computed again.
+    /// With shard servers a result reaches the coordinator on another socket than the
+    /// gradient reaches the servers, so a worker killed just after sending both may have
+    /// left a server without its part (docs/PROTOCOL.md, "A worker lost after its result").
+    /// Returns the blocks taken back, in leaf order.
+    func reopen(deliveredBy peer: PeerID) -> [ShardBlock] {
+        guard case .train = kind else { return [] }
+        var blocks: [ShardBlock] = []
+        for key in pieces.keys.sorted() where pieces[key]!.done && pieces[key]!.doneBy == peer {
+            pieces[key]!.done = false
+            pieces[key]!.doneBy = nil
+            pieces[key]!.owner = nil
+            pieces[key]!.magnitude = nil
+            trainResults[pieces[key]!.block] = nil
+            pendingShared[key] = nil
+            blocks.append(pieces[key]!.block)
+        }
+        return blocks
+    }
+
     /// Sample indices of evaluation chunk `c`.
     func evaluationSamples(_ c: Int) -> ArraySlice<Int> {
         guard case .evaluate(_, let indices, let chunk, _) = kind else { return [] }

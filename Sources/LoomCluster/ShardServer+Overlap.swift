@@ -174,6 +174,7 @@ extension ShardServerSession {
         guard var slice, let update else { return }
         if finite {
             slice.optimizer.finishStep()
+            previous = (slice.version, slice.parameters)
             slice.parameters = ranged.next
             slice.version += 1
             stepsApplied += 1

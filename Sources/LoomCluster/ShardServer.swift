@@ -141,6 +141,11 @@ final class ShardServerSession {
     var ranged = RangedStep()
     /// Gradient slices of the current step, by piece.
     private var gradients: [ShardBlock: [Float]] = [:]
+    /// The slice's parameters before the last step, and their version: a block of that
+    /// step given again after its worker was lost goes to a worker that must compute it
+    /// with them, while another server still waits for its gradient (docs/PROTOCOL.md,
+    /// "A worker lost after its result").
+    var previous: (version: UInt64, parameters: [Float])?
     /// Workers that asked for a version not reached yet.
     var waitingPulls: [PeerID: UInt64] = [:]
     /// The frames of the slice message of the version held (encoded, with bf16 narrowed,
@@ -286,6 +291,7 @@ final class ShardServerSession {
             update = nil
             ranged = RangedStep()
             gradients.removeAll()
+            previous = nil
             sliceFrames = nil
             admitWorkers(b.authorizedKeys)
             answerWaitingPulls()
@@ -375,6 +381,8 @@ final class ShardServerSession {
         case .pull:
             if m.weightsVersion == slice.version {
                 sendSlice(to: envelope.peer)
+            } else if let previous, m.weightsVersion == previous.version {
+                sendSlice(to: envelope.peer, previous: previous)
             } else if m.weightsVersion > slice.version {
                 waitingPulls[envelope.peer] = m.weightsVersion
                 if slice.overlap { catchUp(envelope.peer, version: m.weightsVersion) }
@@ -384,10 +392,18 @@ final class ShardServerSession {
         }
     }
 
-    func sendSlice(to peer: PeerID) {
+    /// The slice held (or `previous`, encoded for this one message) to worker `peer`.
+    func sendSlice(to peer: PeerID, previous: (version: UInt64, parameters: [Float])? = nil) {
         guard let slice else { return }
         let frames: [[UInt8]]
-        if let cached = sliceFrames, cached.version == slice.version {
+        if let previous {
+            var body = ShardBody(kind: .slice)
+            body.shard = slice.shard
+            body.lower = slice.range.lowerBound
+            body.upper = slice.range.upperBound
+            frames = Message.shard(ShardMessage(runID: slice.runID, step: previous.version, weightsVersion: previous.version, body: body,
+                                                values: previous.parameters, bf16: slice.wire == .bf16)).encode()
+        } else if let cached = sliceFrames, cached.version == slice.version {
             frames = cached.frames
         } else {
             var body = ShardBody(kind: .slice)
@@ -437,6 +453,8 @@ final class ShardServerSession {
         let finite = sum.allSatisfy(\.isFinite)
         body.finite = finite
         if finite {
+            // Kept as it is: the step below writes a copy (`self.slice` still holds this one).
+            previous = (slice.version, slice.parameters)
             slice.parameters.withUnsafeMutableBufferPointer { w in
                 sum.withUnsafeBufferPointer { g in
                     if let wp = w.baseAddress, let gp = g.baseAddress {

@@ -10,6 +10,10 @@ public struct WorkerFault: Equatable, Sendable {
         /// Answer with one bit of the gradient sum flipped (the lowest of element 0), as a
         /// CPU with silent data corruption might.
         case flipBit = "flip-bit"
+        /// With shard servers: push the block's gradient to the first server only, send the
+        /// result, then die (SIGKILL, a quarter of a second later, so that the result is
+        /// out): a worker killed after its result left and before its other pushes did.
+        case dieAfterResult = "die-after-result"
     }
 
     public var kind: Kind
@@ -20,7 +24,8 @@ public struct WorkerFault: Equatable, Sendable {
         self.after = after
     }
 
-    /// `stall`, `flip-bit`, or either with `:N` (from the N-th training block on); nil otherwise.
+    /// `stall`, `flip-bit`, `die-after-result`, or one with `:N` (from the N-th training
+    /// block on); nil otherwise.
     public init?(parsing text: String) {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard (1...2).contains(parts.count), let kind = Kind(rawValue: String(parts[0])) else { return nil }

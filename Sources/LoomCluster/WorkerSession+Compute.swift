@@ -23,6 +23,7 @@ extension WorkerSession {
         let fault = worker.options.testFault.flatMap { $0.after <= worker.blocksAssigned ? $0.kind : nil }
         worker.blocksAssigned += 1
         if fault == .stall { return }
+        dyingAfterResult = fault == .dieAfterResult && !servers.isEmpty
         guard a.shardSampleCounts.allSatisfy({ Int($0) == m }), a.headScales.count == problem.losses.count else {
             throw .unusableWork(endpoint: endpoint, what: "step \(a.step)", reason: "micro-shards of \(a.shardSampleCounts) samples and \(a.headScales.count) head scales; this run has micro-batch \(m) and \(problem.losses.count) heads")
         }
@@ -117,6 +118,11 @@ extension WorkerSession {
             wire.sharedGradient = slot
         }
         sendToCoordinator(.result(wire))
+        if dyingAfterResult {
+            worker.log.warning("step \(a.step): test fault die-after-result: the result is sent, the gradient went to the first server only; dying")
+            Thread.sleep(forTimeInterval: 0.25)
+            kill(getpid(), SIGKILL)
+        }
         worker.options.timeline?.record(.resultSent, step: a.step)
         worker.countPiece()
         // Overlap: the next version's ranges come back as the servers complete them. Every

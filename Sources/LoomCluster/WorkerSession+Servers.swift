@@ -383,7 +383,7 @@ extension WorkerSession {
     /// one could not be sent: then no result goes to the coordinator, and the block goes to
     /// another worker at the step deadline.
     func pushSlices(_ gradients: [Float], for a: Assignment, runID: UInt64, bf16: Bool) -> Bool {
-        for (s, link) in servers.enumerated() {
+        for (s, link) in servers.enumerated() where !(dyingAfterResult && s > 0) {
             var body = ShardBody(kind: .gradient)
             body.first = Int(a.firstShard)
             body.count = a.shardCount
@@ -423,7 +423,7 @@ extension WorkerSession {
                 return lower < upper ? (s, lower..<upper, lower..<upper) : nil
             }
         }
-        for (s, inParameters, inLayout) in parts {
+        for (s, inParameters, inLayout) in parts where !(dyingAfterResult && s > 0) {
             let link = servers[s]
             for chunk in ElementRanges.chunks(of: inLayout, limit: overlapChunkFloats) {
                 var body = ShardBody(kind: .gradient)

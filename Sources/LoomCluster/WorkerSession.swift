@@ -61,6 +61,9 @@ final class WorkerSession {
     /// The version an early assignment made this worker take as its last slice came (its
     /// buffers are those of an older weights message).
     var startedEarly: UInt64?
+    /// Tests only (`WorkerFault.dieAfterResult`): this block's gradient goes to the first
+    /// server only, and the process dies once its result is sent.
+    var dyingAfterResult = false
     private var lastHeard: ContinuousClock.Instant
     private var lastBeat: ContinuousClock.Instant
     private var logger: Logger { worker.log }

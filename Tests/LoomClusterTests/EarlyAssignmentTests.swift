@@ -41,6 +41,29 @@ import Testing
         #expect(counts.withdrawn == 0, "\(log)")
     }
 
+    /// A worker that dies after its result went out and before its gradient reached every
+    /// server (`--test-fault die-after-result`: it pushes to the first server only): the
+    /// blocks it delivered are computed again by the others, one server answering for the
+    /// version it already stepped past. No server is declared lost, nothing rolls back, and
+    /// the weights are the one-process run's; with overlap and without.
+    @Test(arguments: [true, false]) func aWorkerDeadBetweenItsResultAndItsPushes(overlap: Bool) throws {
+        let h = try ClusterHarness("push-lost-\(overlap)", model: "reference-cnn", maxSteps: 16,
+                                   extra: ["training.micro_batch=16", "cluster.worker_timeout_ms=3000"])
+        let reference = try h.referenceModel()
+        let coordinator = try h.startCoordinator(run: "run", extra: ["--min-workers", "3", "--set", "cluster.servers=2",
+                                                                     "--set", "cluster.overlap=\(overlap)"])
+        for i in 0..<2 { try h.startServer("server\(i)") }
+        try h.startWorker("victim", extra: ["--exit-on-shutdown", "--test-fault", "die-after-result:6"])
+        for w in 0..<2 { try h.startWorker("w\(w)") }
+        let model = try h.finish(coordinator, run: "run")
+        let log = h.log("run.log")
+        #expect(h.log("victim.log").contains("test fault die-after-result"), "\(h.log("victim.log"))")
+        #expect(log.contains("declared dead"), "\(log)")
+        #expect(log.contains("are computed again"), "\(log)")
+        #expect(!log.contains("declared lost") && !log.contains("rolling back"), "\(log)")
+        #expect(bitwiseEqual(model, reference), "weights differ from the one-process run after a worker died between its result and its pushes")
+    }
+
     /// Evaluations between steps (the workers may start the next step first) and a
     /// checkpoint gathered while early gradients wait at the servers.
     @Test func evaluationsAndCheckpointsBetweenEarlySteps() throws {

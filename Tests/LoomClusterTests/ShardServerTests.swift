@@ -3,7 +3,10 @@
 // sockets; the final weights compared bit for bit with a one-process run.
 
 import Foundation
+import LoomConfig
 import LoomTestSupport
+import LoomTraining
+import LoomWire
 import Testing
 
 extension ClusterHarness {
@@ -106,5 +109,83 @@ extension ClusterHarness {
         #expect(log.contains("declared lost"), "\(log)")
         #expect(log.contains("rolling back from step"), "\(log)")
         #expect(bitwiseEqual(model, reference), "weights differ from the one-process run after a lost server")
+    }
+}
+
+/// A real `loom server` with this test as its coordinator and as a worker: after a step it
+/// still answers a `pull` for the version before it, bit for bit, which a block given again
+/// after its worker was lost needs (docs/PROTOCOL.md, "A worker lost after its result").
+@Suite(.serialized) struct ShardServerPreviousVersionTests {
+    func next(_ transport: ZeroMQTransport, kind: ShardMessage.Kind, runID: UInt64?) throws -> (peer: PeerID, message: ShardMessage)? {
+        let until = ContinuousClock.now + .seconds(20)
+        while ContinuousClock.now < until {
+            guard let envelope = try transport.receive(timeout: .milliseconds(200)) else { continue }
+            if case .shard(let m) = try Message.decode(envelope.frames, expectedRunID: runID), m.kind == kind { return (envelope.peer, m) }
+        }
+        return nil
+    }
+
+    @Test func aServerAnswersAPullForTheVersionBeforeItsLastStep() throws {
+        let h = try ClusterHarness("server-previous", maxSteps: 1)
+        let coordinator = try ZeroMQTransport.bind(endpoint: h.endpoint)
+        defer { coordinator.close() }
+        try h.startServer("server")
+        let hello = try #require(try next(coordinator, kind: .serverHello, runID: nil), "no hello from the server: \(h.log("server.log"))")
+
+        // Its slice: 40 parameters of version 5, the optimizer's slots as they start.
+        // The effective config, as a coordinator sends it (the model inlined).
+        let config = try ConfigLoader.load(path: h.config, overrides: h.overrides)
+        let yaml = config.yaml
+        let n = 40, runID: UInt64 = 0x5eed
+        let optimizer = try Optimizer(config: config.optimizer, parameterCount: n, groups: [])
+        let before = (0..<n).map { Float($0) * 0.25 - 3 }
+        var body = ShardBody(kind: .state)
+        body.shard = 0
+        body.shards = 1
+        body.lower = 0
+        body.upper = n
+        body.configYAML = yaml
+        body.optimizerStep = 0
+        body.slots = optimizer.slotNames
+        let values = before + optimizer.slotNames.flatMap { optimizer.state.slots[$0]! }
+        try coordinator.send(.shard(ShardMessage(runID: runID, step: 5, weightsVersion: 5, body: body, values: values)), to: hello.peer)
+
+        // A pull of version 5 is answered once the state is in (so the gradient below is
+        // not dropped as coming before it); then one piece's gradient and the step's
+        // update: version 6.
+        let worker = try ZeroMQTransport.connect(endpoint: "ipc://" + h.path("server.sock"))
+        defer { worker.close() }
+        func pull(_ version: UInt64) throws {
+            try worker.send(.shard(ShardMessage(runID: runID, weightsVersion: version, body: ShardBody(kind: .pull))), to: .coordinator)
+        }
+        try pull(5)
+        let given = try #require(try next(worker, kind: .slice, runID: runID), "no slice of version 5: \(h.log("server.log"))")
+        #expect(given.message.values.map(\.bitPattern) == before.map(\.bitPattern))
+        var gradient = ShardBody(kind: .gradient)
+        gradient.first = 0
+        gradient.count = 1
+        try worker.send(.shard(ShardMessage(runID: runID, step: 5, weightsVersion: 5, body: gradient, values: [Float](repeating: 1, count: n))), to: .coordinator)
+        var update = ShardBody(kind: .update)
+        update.blocks = [0, 1]
+        update.leaves = 1
+        update.lrBits = (0.5 as Double).bitPattern
+        try coordinator.send(.shard(ShardMessage(runID: runID, step: 5, weightsVersion: 5, body: update)), to: hello.peer)
+        let updated = try #require(try next(coordinator, kind: .updated, runID: runID), "no updated: \(h.log("server.log"))")
+        #expect(updated.message.weightsVersion == 6 && updated.message.body.finite == true)
+
+        // Version 6 differs from 5; version 5 comes back as it was; version 4 was never kept
+        // (the pull for it is not answered: the next slice is the one asked for after it).
+        try pull(6)
+        let six = try #require(try next(worker, kind: .slice, runID: runID), "no slice of version 6: \(h.log("server.log"))")
+        #expect(six.message.weightsVersion == 6 && six.message.values.count == n)
+        #expect(six.message.values.map(\.bitPattern) != before.map(\.bitPattern), "the step changed nothing")
+        try pull(5)
+        let five = try #require(try next(worker, kind: .slice, runID: runID), "no slice of version 5: \(h.log("server.log"))")
+        #expect(five.message.weightsVersion == 5)
+        #expect(five.message.values.map(\.bitPattern) == before.map(\.bitPattern), "version 5 is not the slice the server was given")
+        try pull(4)
+        try pull(6)
+        let again = try #require(try next(worker, kind: .slice, runID: runID), "no slice after pulls for 4 and 6: \(h.log("server.log"))")
+        #expect(again.message.weightsVersion == 6)
     }
 }

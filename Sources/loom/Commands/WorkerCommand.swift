@@ -54,7 +54,7 @@ struct WorkerCommand: ParsableCommand {
 
     /// Tests only: the worker misbehaves on purpose (`WorkerFault`), so that the
     /// coordinator's step deadline and audit are tested against real processes.
-    @Option(help: ArgumentHelp("Tests only: misbehave on purpose (stall, flip-bit; :N from the N-th block on).",
+    @Option(help: ArgumentHelp("Tests only: misbehave on purpose (stall, flip-bit, die-after-result; :N from the N-th block on).",
                                visibility: .hidden))
     var testFault: String?
 
@@ -74,7 +74,7 @@ struct WorkerCommand: ParsableCommand {
             throw ValidationError("--stand-in-ms must be 0 to 600000 milliseconds, got \(standInMs)")
         }
         if let testFault, WorkerFault(parsing: testFault) == nil {
-            throw ValidationError("--test-fault wants stall or flip-bit, optionally with :N, got '\(testFault)'")
+            throw ValidationError("--test-fault wants stall, flip-bit or die-after-result, optionally with :N, got '\(testFault)'")
         }
     }
 

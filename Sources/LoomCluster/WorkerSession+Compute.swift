@@ -5,6 +5,7 @@
 import Foundation
 import LoomConfig
 import LoomData
+import LoomKernels
 import LoomTraining
 import LoomWire
 
@@ -79,7 +80,7 @@ extension WorkerSession {
                     // A range that is not finite is not pushed, nor anything after it: the
                     // result then goes whole to the coordinator, which rejects it (R12).
                     guard pushing else { return }
-                    guard values.allSatisfy(\.isFinite) else { pushing = false; return }
+                    guard firstNonFinite(values) == nil else { pushing = false; return }
                     staged.replaceSubrange(range, with: values)
                     pushing = fused.add(range, push: push)
                     self.beatIfDue()
@@ -100,14 +101,19 @@ extension WorkerSession {
     }
 
     /// Sends the result of assignment `a`, its gradient through shared memory when asked.
-    /// `pushed`: its gradient went to the servers by ranges already (overlap).
+    /// `pushed`: its gradient went to the servers by ranges already (overlap), each range
+    /// checked finite as it went.
     private func send(_ sum: ShardResult, for a: Assignment, run: Run, pushed: Bool = false) {
         var wire = sum.wire(runID: run.runID, step: a.step, epoch: a.epoch, weightsVersion: a.weightsVersion,
                             firstShard: a.firstShard, shardCount: UInt32(a.shardCount),
                             bf16: run.computer.problem.config.cluster.wire == .bf16)
-        if pushed && sum.isFinite {
+        // Pushed by ranges: each range was checked as it went out (`firstNonFinite`), so
+        // the gradient is not scanned again here, in the step's tail, where every worker of
+        // a host (and of the bed) finishes at once; its batch statistics are.
+        let finite = pushed ? firstNonFinite(sum.batchStatistics) == nil : sum.isFinite
+        if pushed && finite {
             wire.gradientSum = []
-        } else if !servers.isEmpty && sum.isFinite {
+        } else if !servers.isEmpty && finite {
             // The gradient goes to the servers, slice by slice; the rest to the coordinator.
             // A non-finite sum goes whole to the coordinator, which rejects it (R12) and has
             // the block computed again by another worker, as without servers.
@@ -128,7 +134,7 @@ extension WorkerSession {
         // Overlap: the next version's ranges come back as the servers complete them. Every
         // server got a range of this block's gradient (finite: all of it went out), which
         // stands for a pull of the next version there; nothing to send.
-        if run.computer.problem.config.cluster.overlap && !servers.isEmpty && sum.isFinite { prePulled = a.weightsVersion + 1 }
+        if run.computer.problem.config.cluster.overlap && !servers.isEmpty && finite { prePulled = a.weightsVersion + 1 }
     }
 
     /// The stand-in of computing `work`: the slots hold their sub-blocks for `hold` ms per

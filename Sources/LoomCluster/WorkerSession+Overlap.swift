@@ -11,6 +11,7 @@
 // a block of c micro-shards holds (c − 1)·MS + MS/3 before its first push.
 
 import Foundation
+import LoomKernels
 import LoomTraining
 import LoomWire
 
@@ -34,9 +35,12 @@ extension WorkerSession {
         // Small ranges go with the next one, as the real worker sends them (`FusedPushes`).
         var fused = FusedPushes(buckets: layout?.buckets ?? [], order: problem.model.backwardSpans.map { ($0.parameters, $0.flops) })
         let bf16 = problem.config.cluster.wire == .bf16
+        // Each range checked as it goes out, as the real worker checks it (`send` then does
+        // not scan the gradient again): one that is not finite is not pushed.
         let push = { (range: Range<Int>) in
             sum.gradients.withUnsafeBufferPointer {
-                self.pushRange(range, UnsafeBufferPointer(rebasing: $0[range]), for: a, runID: run.runID, bf16: bf16)
+                let part = UnsafeBufferPointer(rebasing: $0[range])
+                return firstNonFinite(part) == nil && self.pushRange(range, part, for: a, runID: run.runID, bf16: bf16)
             }
         }
         for span in spans {
@@ -50,10 +54,7 @@ extension WorkerSession {
         if pushing { pushing = fused.finish(push: push) }
         // Parameters no layer reported (none in today's layers) go last.
         for range in ElementRanges(0..<sum.gradients.count).subtracting(pushed).ranges where pushing {
-            pushing = sum.gradients.withUnsafeBufferPointer {
-                pushRange(range, UnsafeBufferPointer(rebasing: $0[range]), for: a, runID: run.runID,
-                          bf16: problem.config.cluster.wire == .bf16)
-            }
+            pushing = push(range)
         }
         holdUntil(started + microShard * longest)
         return (sum, pushing)

@@ -87,3 +87,23 @@ import Testing
         #expect(bitwiseEqual(model, reference), "bf16 with overlap: weights differ from the bf16 one-process run")
     }
 }
+
+/// A diverging run with servers and overlap: the first range a worker finds NaN or Inf in is
+/// not pushed, nor anything after it, and its result goes whole to the coordinator, which
+/// stops the run with the line and status of `loom train --workers 0` (it must not hang with
+/// servers waiting for ranges that never come).
+@Suite(.serialized) struct OverlapDivergenceTests {
+    @Test func aDivergingOverlappedRunStopsWithTheOneProcessLine() throws {
+        let h = try ClusterHarness("overlap-diverge", model: "reference-cnn", maxSteps: 12,
+                                   extra: ["training.micro_batch=16", "optimizer.lr=1000"])
+        let coordinator = try h.startCoordinator(run: "run", extra: ["--min-workers", "2", "--set", "cluster.servers=2",
+                                                                     "--set", "cluster.overlap=true"])
+        for i in 0..<2 { try h.startServer("server\(i)") }
+        for w in 0..<2 { try h.startWorker("w\(w)") }
+        #expect(h.wait(coordinator, seconds: 90), "the coordinator did not stop: \(h.log("run.log"))")
+        let log = h.log("run.log")
+        #expect(coordinator.terminationStatus == 1, "\(log)")
+        #expect(log.contains("contain NaN or Inf (loss diverged?); weights left unchanged, last checkpoint kept")
+                || log.contains("holds NaN or Inf"), "\(log)")
+    }
+}

@@ -84,6 +84,9 @@ extension ClusterExecutor {
         departed[worker.peer] = nil
         statistics.workersExcluded += 1
         let released = job?.release(worker.peer) ?? 0
+        // Its blocks of the step assigned ahead too: no deadline runs for a worker out of
+        // the run, so they would never be given to another.
+        _ = early?.job.release(worker.peer)
         let pending = released > 0 ? "; \(released) piece(s) of step \(job!.step) go to other workers" : ""
         logger.error("worker \(worker.name) excluded from the run: \(why)\(pending); \(workers.count) worker(s) left")
         try? transport.send(.refuse(Refusal(runID: runID, reason: "excluded from the run: \(why)")), to: worker.peer)

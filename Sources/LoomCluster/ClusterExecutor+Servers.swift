@@ -304,11 +304,22 @@ extension ClusterExecutor {
         var started = clock.now
         while true {
             try checkServers()
-            // A worker lost with blocks of this step delivered: they go out again (the
-            // servers may lack their gradients), and the servers' wait starts once they are in.
+            if control?.stopRequested == true {
+                logger.notice("step \(job.step): stop requested before every server applied it; the step is not taken")
+                throw .stopRequested
+            }
+            if let divergence = job.divergence { throw .diverged(step: plan.step, detail: divergence) }
+            // A worker silent past its timeout is declared dead before any server is called
+            // late: the blocks it delivered go out again (the servers may lack their
+            // gradients), and the servers' wait starts again once they are in.
+            maintain(state: state)
             if !job.isComplete {
                 try distribute(job, state: state)
                 started = clock.now
+                if workers.isEmpty && clock.now - lastWaitLog >= options.waitLogInterval {
+                    lastWaitLog = clock.now
+                    logger.notice("no live worker: waiting for workers (step \(job.step) has blocks to compute again); start one with `loom worker --connect <endpoint>`")
+                }
             }
             let answers = servers.values.sorted { $0.shard < $1.shard }.map(\.updated)
             if answers.count == options.servers, answers.allSatisfy({ $0 != nil }) {
@@ -318,13 +329,15 @@ extension ClusterExecutor {
                 }
                 return
             }
-            if clock.now - started > options.workerTimeout {
+            // Twice the workers' timeout: a worker that delivered its blocks and then went
+            // silent (its gradient's parts lost with it) is declared dead, and its blocks
+            // computed again, before its servers are called late.
+            if clock.now - started > options.workerTimeout * 2 {
                 let late = servers.values.filter { $0.updated == nil }.sorted { $0.shard < $1.shard }
-                for server in late { declareServerDead(server, why: "did not apply step \(plan.step) within \(milliseconds(options.workerTimeout)) ms") }
+                for server in late { declareServerDead(server, why: "did not apply step \(plan.step) within \(milliseconds(options.workerTimeout * 2)) ms") }
                 continue
             }
             try pump(timeout: .milliseconds(20), state: state)
-            maintain(state: state)
         }
     }
 

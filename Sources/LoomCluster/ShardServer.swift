@@ -146,6 +146,8 @@ final class ShardServerSession {
     /// with them, while another server still waits for its gradient (docs/PROTOCOL.md,
     /// "A worker lost after its result").
     var previous: (version: UInt64, parameters: [Float])?
+    /// Workers whose push of `previous`'s version was answered with the version held.
+    private var latePushAnswered: [PeerID: UInt64] = [:]
     /// Workers that asked for a version not reached yet.
     var waitingPulls: [PeerID: UInt64] = [:]
     /// The frames of the slice message of the version held (encoded, with bf16 narrowed,
@@ -292,6 +294,7 @@ final class ShardServerSession {
             ranged = RangedStep()
             gradients.removeAll()
             previous = nil
+            latePushAnswered = [:]
             sliceFrames = nil
             admitWorkers(b.authorizedKeys)
             answerWaitingPulls()
@@ -361,6 +364,12 @@ final class ShardServerSession {
                 waitingPulls[envelope.peer] = slice.version + 1
                 pullsByPush += 1
                 catchUp(envelope.peer, version: slice.version + 1)
+            } else if let previous, m.weightsVersion == previous.version, latePushAnswered[envelope.peer] != slice.version {
+                // A block of the step this server has applied, computed again after its first
+                // worker was lost (docs/PROTOCOL.md, "A worker lost after its result"): its
+                // push still stands for a pull of the version that step made, held here whole.
+                latePushAnswered[envelope.peer] = slice.version
+                sendSlice(to: envelope.peer)
             }
             takeRange(m, from: envelope.peer)
         case .gradient:

@@ -126,7 +126,7 @@ extension WorkerSession {
         sendToCoordinator(.result(wire))
         if dyingAfterResult {
             worker.log.warning("step \(a.step): test fault die-after-result: the result is sent, the gradient went to the first server only; dying")
-            Thread.sleep(forTimeInterval: 0.25)
+            Thread.sleep(forTimeInterval: 1)
             kill(getpid(), SIGKILL)
         }
         worker.options.timeline?.record(.resultSent, step: a.step)

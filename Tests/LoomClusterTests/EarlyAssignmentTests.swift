@@ -45,15 +45,19 @@ import Testing
     /// server (`--test-fault die-after-result`: it pushes to the first server only): the
     /// blocks it delivered are computed again by the others, one server answering for the
     /// version it already stepped past. No server is declared lost, nothing rolls back, and
-    /// the weights are the one-process run's; with overlap and without.
-    @Test(arguments: [true, false]) func aWorkerDeadBetweenItsResultAndItsPushes(overlap: Bool) throws {
-        let h = try ClusterHarness("push-lost-\(overlap)", model: "reference-cnn", maxSteps: 16,
+    /// the weights are the one-process run's; with overlap and without. Dying on its first
+    /// block (`:0`), it leaves the others holding the next version's slice from the server
+    /// that stepped: the one that computes the block again pulls the version before from
+    /// it, and its push there stands for a pull of the version held.
+    @Test(arguments: zip([true, false, true], [6, 6, 0]))
+    func aWorkerDeadBetweenItsResultAndItsPushes(overlap: Bool, block: Int) throws {
+        let h = try ClusterHarness("push-lost-\(overlap)-\(block)", model: "reference-cnn", maxSteps: 16,
                                    extra: ["training.micro_batch=16", "cluster.worker_timeout_ms=3000"])
         let reference = try h.referenceModel()
         let coordinator = try h.startCoordinator(run: "run", extra: ["--min-workers", "3", "--set", "cluster.servers=2",
                                                                      "--set", "cluster.overlap=\(overlap)"])
         for i in 0..<2 { try h.startServer("server\(i)") }
-        try h.startWorker("victim", extra: ["--exit-on-shutdown", "--test-fault", "die-after-result:6"])
+        try h.startWorker("victim", extra: ["--exit-on-shutdown", "--test-fault", "die-after-result:\(block)"])
         for w in 0..<2 { try h.startWorker("w\(w)") }
         let model = try h.finish(coordinator, run: "run")
         let log = h.log("run.log")
@@ -61,6 +65,9 @@ import Testing
         #expect(log.contains("declared dead"), "\(log)")
         #expect(log.contains("are computed again"), "\(log)")
         #expect(!log.contains("declared lost") && !log.contains("rolling back"), "\(log)")
+        // Nobody stalled: a worker left without a version's slice would hold its next
+        // blocks until the step deadline (10 s at the least).
+        #expect(log.contains("deadlines missed 0"), "\(log)")
         #expect(bitwiseEqual(model, reference), "weights differ from the one-process run after a worker died between its result and its pushes")
     }
 

@@ -114,7 +114,9 @@ extension ClusterHarness {
 
 /// A real `loom server` with this test as its coordinator and as a worker: after a step it
 /// still answers a `pull` for the version before it, bit for bit, which a block given again
-/// after its worker was lost needs (docs/PROTOCOL.md, "A worker lost after its result").
+/// after its worker was lost needs (docs/PROTOCOL.md, "A worker lost after its result");
+/// with overlap, that block's push (of the version before) stands for a pull of the version
+/// the server holds, as a current push does.
 @Suite(.serialized) struct ShardServerPreviousVersionTests {
     func next(_ transport: ZeroMQTransport, kind: ShardMessage.Kind, runID: UInt64?) throws -> (peer: PeerID, message: ShardMessage)? {
         let until = ContinuousClock.now + .seconds(20)
@@ -125,8 +127,8 @@ extension ClusterHarness {
         return nil
     }
 
-    @Test func aServerAnswersAPullForTheVersionBeforeItsLastStep() throws {
-        let h = try ClusterHarness("server-previous", maxSteps: 1)
+    @Test(arguments: [false, true]) func aServerAnswersAPullForTheVersionBeforeItsLastStep(overlap: Bool) throws {
+        let h = try ClusterHarness("server-previous-\(overlap)", maxSteps: 1)
         let coordinator = try ZeroMQTransport.bind(endpoint: h.endpoint)
         defer { coordinator.close() }
         try h.startServer("server")
@@ -134,7 +136,7 @@ extension ClusterHarness {
 
         // Its slice: 40 parameters of version 5, the optimizer's slots as they start.
         // The effective config, as a coordinator sends it (the model inlined).
-        let config = try ConfigLoader.load(path: h.config, overrides: h.overrides)
+        let config = try ConfigLoader.load(path: h.config, overrides: h.overrides + ["cluster.servers=1", "cluster.overlap=\(overlap)"])
         let yaml = config.yaml
         let n = 40, runID: UInt64 = 0x5eed
         let optimizer = try Optimizer(config: config.optimizer, parameterCount: n, groups: [])
@@ -172,6 +174,11 @@ extension ClusterHarness {
         try coordinator.send(.shard(ShardMessage(runID: runID, step: 5, weightsVersion: 5, body: update)), to: hello.peer)
         let updated = try #require(try next(coordinator, kind: .updated, runID: runID), "no updated: \(h.log("server.log"))")
         #expect(updated.message.weightsVersion == 6 && updated.message.body.finite == true)
+        if overlap {
+            // The push stood for a pull of version 6: its ranges came as they were stepped.
+            let streamed = try #require(try next(worker, kind: .slice, runID: runID), "no streamed version 6: \(h.log("server.log"))")
+            #expect(streamed.message.weightsVersion == 6)
+        }
 
         // Version 6 differs from 5; version 5 comes back as it was; version 4 was never kept
         // (the pull for it is not answered: the next slice is the one asked for after it).
@@ -187,5 +194,14 @@ extension ClusterHarness {
         try pull(6)
         let again = try #require(try next(worker, kind: .slice, runID: runID), "no slice after pulls for 4 and 6: \(h.log("server.log"))")
         #expect(again.message.weightsVersion == 6)
+
+        // With overlap, another worker's push of the same block at version 5 (computed again)
+        // is answered with version 6 whole.
+        guard overlap else { return }
+        let late = try ZeroMQTransport.connect(endpoint: "ipc://" + h.path("server.sock"))
+        defer { late.close() }
+        try late.send(.shard(ShardMessage(runID: runID, step: 5, weightsVersion: 5, body: gradient, values: [Float](repeating: 1, count: n))), to: .coordinator)
+        let answer = try #require(try next(late, kind: .slice, runID: runID), "a push of version 5 was not answered: \(h.log("server.log"))")
+        #expect(answer.message.weightsVersion == 6 && answer.message.values.map(\.bitPattern) == six.message.values.map(\.bitPattern))
     }
 }

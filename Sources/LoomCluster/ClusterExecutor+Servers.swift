@@ -309,6 +309,14 @@ extension ClusterExecutor {
                 throw .stopRequested
             }
             if let divergence = job.divergence { throw .diverged(step: plan.step, detail: divergence) }
+            let answers = servers.values.sorted { $0.shard < $1.shard }.map(\.updated)
+            if answers.count == options.servers, answers.allSatisfy({ $0 != nil }) {
+                // Reduced in shard order: one not-finite slice and the step is not taken.
+                if let bad = servers.values.filter({ $0.updated == false }).map(\.shard).min() {
+                    throw .diverged(step: plan.step, detail: "the gradient of shard \(bad)'s slice holds NaN or Inf")
+                }
+                return
+            }
             // A worker silent past its timeout is declared dead before any server is called
             // late: the blocks it delivered go out again (the servers may lack their
             // gradients), and the servers' wait starts again once they are in.
@@ -320,14 +328,6 @@ extension ClusterExecutor {
                     lastWaitLog = clock.now
                     logger.notice("no live worker: waiting for workers (step \(job.step) has blocks to compute again); start one with `loom worker --connect <endpoint>`")
                 }
-            }
-            let answers = servers.values.sorted { $0.shard < $1.shard }.map(\.updated)
-            if answers.count == options.servers, answers.allSatisfy({ $0 != nil }) {
-                // Reduced in shard order: one not-finite slice and the step is not taken.
-                if let bad = servers.values.filter({ $0.updated == false }).map(\.shard).min() {
-                    throw .diverged(step: plan.step, detail: "the gradient of shard \(bad)'s slice holds NaN or Inf")
-                }
-                return
             }
             // Twice the workers' timeout: a worker that delivered its blocks and then went
             // silent (its gradient's parts lost with it) is declared dead, and its blocks

@@ -404,26 +404,23 @@ final class ShardServerSession {
     /// The slice held (or `previous`, encoded for this one message) to worker `peer`.
     func sendSlice(to peer: PeerID, previous: (version: UInt64, parameters: [Float])? = nil) {
         guard let slice else { return }
-        let frames: [[UInt8]]
-        if let previous {
+        // With bf16 the slice goes rounded to nearest even: the weights `loom train --workers 0`
+        // computes with (`TrainingState.computeParameters`); the float32 master stays here.
+        func encode(_ version: UInt64, _ values: [Float]) -> [[UInt8]] {
             var body = ShardBody(kind: .slice)
             body.shard = slice.shard
             body.lower = slice.range.lowerBound
             body.upper = slice.range.upperBound
-            frames = Message.shard(ShardMessage(runID: slice.runID, step: previous.version, weightsVersion: previous.version, body: body,
-                                                values: previous.parameters, bf16: slice.wire == .bf16)).encode()
+            return Message.shard(ShardMessage(runID: slice.runID, step: version, weightsVersion: version, body: body,
+                                              values: values, bf16: slice.wire == .bf16)).encode()
+        }
+        let frames: [[UInt8]]
+        if let previous {
+            frames = encode(previous.version, previous.parameters)
         } else if let cached = sliceFrames, cached.version == slice.version {
             frames = cached.frames
         } else {
-            var body = ShardBody(kind: .slice)
-            body.shard = slice.shard
-            body.lower = slice.range.lowerBound
-            body.upper = slice.range.upperBound
-            // With bf16 the slice goes rounded to nearest even: the weights `loom train --workers 0`
-            // computes with (`TrainingState.computeParameters`); the float32 master stays here.
-            let message = ShardMessage(runID: slice.runID, step: slice.version, weightsVersion: slice.version, body: body,
-                                       values: slice.parameters, bf16: slice.wire == .bf16)
-            frames = Message.shard(message).encode()
+            frames = encode(slice.version, slice.parameters)
             sliceFrames = (slice.version, frames)
         }
         sliceBytesOut += frames.reduce(0) { $0 + $1.count }

@@ -71,7 +71,9 @@ import Testing
     @Test func aWorkerKilledMidRunAndReplacedLeavesTheWeightsUnchanged() throws {
         let h = try ClusterHarness("kill", model: "reference-cnn", maxSteps: 24)
         let reference = try h.referenceModel()
-        let coordinator = try h.startCoordinator(run: "run")
+        // Both workers in before the first step: a victim slow to start (a loaded host) could
+        // otherwise be killed before it joined, and never be declared dead.
+        let coordinator = try h.startCoordinator(run: "run", extra: ["--min-workers", "2"])
         let victim = try h.startWorker("victim")
         try h.startWorker("survivor")
         #expect(h.waitFor("step 6/", in: "run.log"))

@@ -73,7 +73,7 @@ let package = Package(
                                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: numericSettings),
         // Messages and transports. Checks payloads with CKernels' finite test; links no BLAS.
-        .target(name: "LoomWire", dependencies: ["CZeroMQ", "CSystem", "CKernels"]),
+        .target(name: "LoomWire", dependencies: ["CZeroMQ", "CSystem", "CKernels", "LoomKernels"]),
         // `loom report`, `loom embed`, `loom similar`: HTML pages and embeddings from runs.
         .target(name: "LoomReport", dependencies: ["LoomTraining", "LoomCheckpoint", "LoomConfig", "LoomData", "LoomTensorBoard", "LoomHDF5",
                                              "LoomImage",
@@ -122,7 +122,7 @@ let package = Package(
                                                          "LoomCheckpoint", "LoomKernels",
                                                          .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "LoomCheckpointTests", dependencies: ["LoomCheckpoint", "LoomHDF5", "LoomTestSupport"]),
-        .testTarget(name: "LoomWireTests", dependencies: ["LoomWire", "LoomTestSupport"]),
+        .testTarget(name: "LoomWireTests", dependencies: ["LoomWire", "LoomKernels", "LoomTestSupport"]),
         .testTarget(name: "LoomClusterTests", dependencies: ["LoomCluster", "LoomWire", "LoomTraining", "LoomData", "LoomConfig",
                                                         "LoomCheckpoint", "LoomHDF5", "LoomKernels", "LoomTestSupport",
                                                         .product(name: "Logging", package: "swift-log")]),

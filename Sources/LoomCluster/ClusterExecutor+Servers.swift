@@ -381,8 +381,9 @@ extension ClusterExecutor {
                   m.body.slots == names, m.values.count == n * (1 + names.count) else {
                 throw .resultMismatch(step: state.step, "shard server \(server.name) sent a slice of version \(m.weightsVersion), [\(m.body.lower ?? -1), \(m.body.upper ?? -1)), slots \(m.body.slots ?? [])")
             }
-            slices.scatter(m.values[0..<n], slice: server.shard, into: &parameters)
-            for (i, name) in names.enumerated() { slices.scatter(m.values[(n * (i + 1))..<(n * (i + 2))], slice: server.shard, into: &slots[name]!) }
+            let values = m.values.array
+            slices.scatter(values[0..<n], slice: server.shard, into: &parameters)
+            for (i, name) in names.enumerated() { slices.scatter(values[(n * (i + 1))..<(n * (i + 2))], slice: server.shard, into: &slots[name]!) }
             steps.insert(m.body.optimizerStep ?? -1)
         }
         guard steps.count == 1, let step = steps.first, step >= 0 else {

@@ -23,7 +23,7 @@ struct RangedStep {
     /// The pieces' ranges held (nil before the step's update).
     var pieces: RangedPieces?
     /// Gradient ranges that came before the update: (piece, range of the slice, values).
-    var early: [(ShardBlock, Range<Int>, [Float])] = []
+    var early: [(ShardBlock, Range<Int>, FloatValues)] = []
     /// The slice's elements stepped so far, and the new weights (a copy of the slice).
     var applied = ElementRanges()
     var next: [Float] = []
@@ -106,7 +106,7 @@ extension ShardServerSession {
             runs.append(r)
             run = nil
         }
-        for range in fresh.pieces(cutAt: pieces.boundaries) {
+        for range in fresh.ranges {
             // Summed straight into the step's gradient, then checked there.
             let summed = gradient.withUnsafeMutableBufferPointer { g in
                 pieces.sum(range, into: UnsafeMutableBufferPointer(rebasing: g[range]))

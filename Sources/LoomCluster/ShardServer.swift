@@ -283,10 +283,10 @@ final class ShardServerSession {
             }
             let optimizer = try Optimizer(config: config.optimizer, parameterCount: n, groups: groups)
             var slots: [String: [Float]] = [:]
-            for (i, name) in slotNames.enumerated() { slots[name] = Array(m.values[(n * (i + 1))..<(n * (i + 2))]) }
+            for (i, name) in slotNames.enumerated() { slots[name] = m.values.array((n * (i + 1))..<(n * (i + 2))) }
             try optimizer.restore(OptimizerState(slots: slots, step: optimizerStep))
             let fresh = slice?.runID != m.runID
-            slice = Slice(runID: m.runID, shard: shard, range: lower..<upper, parameters: Array(m.values[0..<n]),
+            slice = Slice(runID: m.runID, shard: shard, range: lower..<upper, parameters: m.values.array(0..<n),
                           optimizer: optimizer, version: m.weightsVersion,
                           heartbeat: .milliseconds(config.cluster.heartbeatMs), timeout: .milliseconds(config.cluster.workerTimeoutMs),
                           wire: config.cluster.wire, overlap: config.cluster.overlap)
@@ -385,7 +385,7 @@ final class ShardServerSession {
             gradientBytesIn += envelope.frames.reduce(0) { $0 + $1.count }
             server.options.timeline?.record(.gradientIn, step: m.step, slice.range.lowerBound, slice.range.upperBound)
             let block = ShardBlock(start: first, count: count)
-            if gradients[block] == nil { gradients[block] = m.values }
+            if gradients[block] == nil { gradients[block] = m.values.array }
             applyIfComplete()
         case .pull:
             if m.weightsVersion == slice.version {
@@ -456,7 +456,7 @@ final class ShardServerSession {
             logger.error("step \(update.step): the pieces do not make the reduction tree of \(update.leaves) micro-shards")
             return
         }
-        let finite = sum.allSatisfy(\.isFinite)
+        let finite = firstNonFinite(sum) == nil
         body.finite = finite
         if finite {
             // Kept as it is: the step below writes a copy (`self.slice` still holds this one).

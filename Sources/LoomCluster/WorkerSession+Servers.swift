@@ -15,14 +15,14 @@ struct ServerLink {
     var transport: Transport
     /// The newest slice received, as the ranges it came in (offsets in the slice, in the
     /// order they came; a later one overwrites an earlier one where they meet), and its
-    /// weights version. The ranges are kept as they were decoded, not copied into one
-    /// buffer: with overlap each range also goes straight to its place in the next
-    /// parameters (`place`), and the slice whole is needed only when the version is
-    /// assembled from the links (`slice`).
-    var parts: [(range: Range<Int>, values: [Float])] = []
+    /// weights version. The ranges are kept as they were decoded, in their frames' bytes
+    /// (`FloatValues`), not copied into one buffer: with overlap each range also goes
+    /// straight to its place in the next parameters (`place`), and when the version is
+    /// assembled from the links each range is copied once, to its places (`write`).
+    var parts: [(range: Range<Int>, values: FloatValues)] = []
     var version: UInt64?
     /// A version arriving range by range (overlap), and the ranges of it in hand.
-    var partial: [(range: Range<Int>, values: [Float])] = []
+    var partial: [(range: Range<Int>, values: FloatValues)] = []
     var partialVersion: UInt64?
     var partialHeld = ElementRanges()
 
@@ -37,20 +37,52 @@ struct ServerLink {
     /// The newest slice whole, in one buffer (copied from its ranges unless it came whole).
     var slice: [Float]? {
         guard version != nil else { return nil }
-        if parts.count == 1, parts[0].range == 0..<count { return parts[0].values }
+        if parts.count == 1, parts[0].range == 0..<count { return parts[0].values.array }
         let n = count
         return [Float](unsafeUninitializedCapacity: n) { to, initialized in
             // Every element is written: the ranges cover the slice (`partialHeld`).
-            for (range, values) in parts {
-                values.withUnsafeBufferPointer { (to.baseAddress! + range.lowerBound).update(from: $0.baseAddress!, count: range.count) }
-            }
+            write(into: to.baseAddress!, pieces: [0..<n])
             initialized = n
         }
     }
 
+    /// Writes the newest slice to `pieces` of `whole` (the places of its elements, in the
+    /// slice's order, together `count` long), straight from the ranges it came in.
+    func write(into whole: UnsafeMutablePointer<Float>, pieces: [Range<Int>]) {
+        for (range, values) in parts {
+            values.withUnsafeBufferPointer { from in
+                Self.scatter(from, elements: range, of: pieces, into: whole)
+            }
+        }
+    }
+
+    /// Writes `values`, elements `elements` of a slice whose places in `whole` are `pieces`
+    /// (in the slice's order), to those places. Returns the ranges of `whole` written.
+    @discardableResult
+    static func scatter(_ values: UnsafeBufferPointer<Float>, elements: Range<Int>, of pieces: [Range<Int>],
+                        into whole: UnsafeMutablePointer<Float>) -> [Range<Int>] {
+        var done: [Range<Int>] = []
+        var at = 0
+        for piece in pieces {
+            let lo = max(at, elements.lowerBound), hi = min(at + piece.count, elements.upperBound)
+            if lo < hi {
+                let into = piece.lowerBound + (lo - at)
+                (whole + into).update(from: values.baseAddress! + (lo - elements.lowerBound), count: hi - lo)
+                done.append(into..<(into + hi - lo))
+            }
+            at += piece.count
+        }
+        return done
+    }
+
+    /// `take` of an array.
+    mutating func take(_ values: [Float], lower: Int, upper: Int, version v: UInt64) {
+        take(FloatValues(values), lower: lower, upper: upper, version: v)
+    }
+
     /// Takes `values` as elements `lower ..< upper` of the parameters, of weights `version`;
     /// the slice is complete (and `version` set) once every element of it is in.
-    mutating func take(_ values: [Float], lower: Int, upper: Int, version v: UInt64) {
+    mutating func take(_ values: FloatValues, lower: Int, upper: Int, version v: UInt64) {
         let n = count
         guard lower >= address.lower, upper <= address.upper, values.count == upper - lower, version != v else { return }
         // The whole slice at once (no overlap, or one range covering it): kept as it came.
@@ -267,22 +299,15 @@ extension WorkerSession {
                 || layout.range(s) != link.address.lower..<link.address.upper { return }
         }
         guard end == parameterCount else { return }
-        // Each slice copied once, to its place: end to end, or (by buckets, the slices are
-        // in the layout's order) to its pieces of the parameters. Every element is written,
-        // so a buffer of the right size (an older version's) is written over in place.
+        // Each slice copied once, from the ranges it came in, to its place: end to end, or
+        // (by buckets, the slices are in the layout's order) to its pieces of the
+        // parameters. Every element is written, so a buffer of the right size (an older
+        // version's) is written over in place.
         let layout = layout
         let servers = servers
         func fill(_ whole: UnsafeMutableBufferPointer<Float>) {
             for (s, link) in servers.enumerated() {
-                let slice = link.slice!
-                let pieces = layout?.pieces(s) ?? [link.address.lower..<link.address.upper]
-                var at = 0
-                slice.withUnsafeBufferPointer { from in
-                    for piece in pieces {
-                        (whole.baseAddress! + piece.lowerBound).update(from: from.baseAddress! + at, count: piece.count)
-                        at += piece.count
-                    }
-                }
+                link.write(into: whole.baseAddress!, pieces: layout?.pieces(s) ?? [link.address.lower..<link.address.upper])
             }
         }
         // Placed range by range as it streamed in (`place`): nothing left to copy.
@@ -317,7 +342,7 @@ extension WorkerSession {
     /// Writes `values`, elements `lower ..< upper` of slice `s` (offsets of the layout), to
     /// their places in the parameters of version `v` being streamed in (`streaming`, in a
     /// spare buffer of an older version).
-    func place(_ values: [Float], slice s: Int, lower: Int, upper: Int, version v: UInt64, parameterCount: Int) {
+    func place(_ values: FloatValues, slice s: Int, lower: Int, upper: Int, version v: UInt64, parameterCount: Int) {
         let address = servers[s].address
         guard lower >= address.lower, upper <= address.upper, values.count == upper - lower else { return }
         if streaming?.version != v || streaming?.parameters.count != parameterCount {
@@ -330,19 +355,10 @@ extension WorkerSession {
             streaming = (v, target, ElementRanges())
         }
         let pieces = layout?.pieces(s) ?? [address.lower..<address.upper]
-        var done: [Range<Int>] = []
-        var at = address.lower
-        values.withUnsafeBufferPointer { from in
+        let local = (lower - address.lower)..<(upper - address.lower)
+        let done = values.withUnsafeBufferPointer { from in
             streaming!.parameters.withUnsafeMutableBufferPointer { to in
-                for piece in pieces {
-                    let lo = max(at, lower), hi = min(at + piece.count, upper)
-                    if lo < hi {
-                        let into = piece.lowerBound + (lo - at)
-                        (to.baseAddress! + into).update(from: from.baseAddress! + (lo - lower), count: hi - lo)
-                        done.append(into..<(into + hi - lo))
-                    }
-                    at += piece.count
-                }
+                ServerLink.scatter(from, elements: local, of: pieces, into: to.baseAddress!)
             }
         }
         for range in done { streaming!.written.insert(range) }

@@ -11,9 +11,10 @@
 //   covered(node) = held(node) ∪ (covered(left) ∩ covered(right))
 //
 // and the step's sum of a range is ready once covered(root) contains it. To sum, the range
-// is cut at every boundary of every held part; each resulting piece lies wholly inside or
-// wholly outside each node's held set, so the recursion "take the node's value if held,
-// else left + right" is well defined on it.
+// is cut at every boundary of every part taken; each resulting piece lies wholly inside or
+// wholly outside each part, so the recursion "take the node's value from a part that holds
+// it, else left + right" is well defined on it. Parts are kept as they came (a received
+// part stays in its frame), never copied into one buffer per piece.
 
 import LoomKernels
 
@@ -24,7 +25,9 @@ public struct RangedPieces {
     public let length: Int
     /// `cluster.wire: bf16`: every sum of two rounded to bf16, as `ShardResult.combine`.
     public let bf16: Bool
-    private var values: [ShardBlock: [Float]] = [:]
+    /// Each piece's parts as they came (offsets in the slice), not copied into one buffer:
+    /// a part received is read where its message's frame holds it (`FloatValues`).
+    private var parts: [ShardBlock: [(range: Range<Int>, values: FloatValues)]] = [:]
     private var held: [ShardBlock: ElementRanges] = [:]
 
     public init(leaves: Int, length: Int, bf16: Bool = false) {
@@ -40,36 +43,31 @@ public struct RangedPieces {
     /// The elements of `block` held so far.
     public func held(_ block: ShardBlock) -> ElementRanges { held[block] ?? ElementRanges() }
 
-    /// Takes `values` as elements `range` (within 0 ..< length) of piece `block`. Elements
-    /// already held are kept (a piece computed twice gives the same bits). False when the
-    /// block is no node of this step's tree, or the range does not fit.
+    /// Takes `values` as elements `range` (within 0 ..< length) of piece `block`, keeping
+    /// them as they are. Where a part meets elements already held, those stay what they were
+    /// (a piece computed twice gives the same bits), and a part wholly held is dropped.
+    /// False when the block is no node of this step's tree, or the range does not fit.
     @discardableResult
-    public mutating func take(_ block: ShardBlock, range: Range<Int>, values part: ArraySlice<Float>) -> Bool {
+    public mutating func take(_ block: ShardBlock, range: Range<Int>, values part: FloatValues) -> Bool {
         guard ReductionTree.isNode(block, leafCount: leaves), range.lowerBound >= 0, range.upperBound <= length,
               part.count == range.count else { return false }
-        // Out of the dictionary while written: no copy of the whole piece per part.
-        // A new piece is not zeroed: only its held elements are ever read (`sum`).
-        var buffer = values.removeValue(forKey: block) ?? [Float](unsafeUninitializedCapacity: length) { _, n in n = length }
         let had = held[block] ?? ElementRanges()
-        for r in ElementRanges(range).subtracting(had).ranges {
-            let from = part.startIndex + (r.lowerBound - range.lowerBound)
-            buffer.replaceSubrange(r, with: part[from..<(from + r.count)])
-        }
-        values[block] = buffer
+        if range.isEmpty || had.contains(range) { return true }
+        parts[block, default: []].append((range, part))
         held[block] = had.union(ElementRanges(range))
         return true
     }
 
-    /// `take` of a whole array: a piece not held yet that `part` covers entirely (a
-    /// worker's push of a range spanning this whole slice) is kept as it is, not copied.
+    /// `take` of an array.
     @discardableResult
     public mutating func take(_ block: ShardBlock, range: Range<Int>, values part: [Float]) -> Bool {
-        if range == 0..<length, part.count == length, held[block] == nil, ReductionTree.isNode(block, leafCount: leaves) {
-            values[block] = part
-            held[block] = ElementRanges(range)
-            return true
-        }
-        return take(block, range: range, values: part[...])
+        take(block, range: range, values: FloatValues(part))
+    }
+
+    /// `take` of part of an array.
+    @discardableResult
+    public mutating func take(_ block: ShardBlock, range: Range<Int>, values part: ArraySlice<Float>) -> Bool {
+        take(block, range: range, values: FloatValues(Array(part)))
     }
 
     /// The elements whose sum over `node`'s micro-shards the held pieces give.
@@ -85,12 +83,10 @@ public struct RangedPieces {
     /// The elements whose step sum is ready: covered at the root.
     public var ready: ElementRanges { covered(ShardBlock(start: 0, count: leaves)) }
 
-    /// Every boundary of every held part: `ElementRanges.pieces(cutAt:)` of a ready set
-    /// cut at these gives ranges that `sum` can take.
-    public var boundaries: [Int] { held.values.flatMap(\.boundaries) }
+    /// Every boundary of every part taken (`sum` cuts its range at these).
+    public var boundaries: [Int] { parts.values.flatMap { $0.flatMap { [$0.range.lowerBound, $0.range.upperBound] } } }
 
-    /// The step's sum of `range`, which must lie inside `ready` and inside or outside each
-    /// held part (a piece of `ready.pieces(cutAt: boundaries)`); nil otherwise. Summed along
+    /// The step's sum of `range`, which must lie inside `ready`; nil otherwise. Summed along
     /// the tree, left operand first, as `ShardResult.combine` sums whole gradients.
     public func sum(_ range: Range<Int>) -> [Float]? {
         var covered = false
@@ -107,11 +103,27 @@ public struct RangedPieces {
     /// `out` unspecified) when the held pieces do not cover `range`.
     public func sum(_ range: Range<Int>, into out: UnsafeMutableBufferPointer<Float>) -> Bool {
         precondition(out.count == range.count, "sum of \(range) into \(out.count) elements")
+        guard !range.isEmpty else { return covered(ShardBlock(start: 0, count: leaves)).contains(range) }
+        // Cut where a part begins or ends, so that each piece lies inside or outside each part.
+        let cuts = Set(boundaries.filter { $0 > range.lowerBound && $0 < range.upperBound }).sorted()
+        var lower = range.lowerBound
+        for upper in cuts + [range.upperBound] {
+            let piece = lower..<upper
+            guard sum(within: piece, into: out.baseAddress! + (lower - range.lowerBound)) else { return false }
+            lower = upper
+        }
+        return true
+    }
+
+    /// `sum(range, into:)` of a non-empty range inside or outside each part taken.
+    private func sum(within range: Range<Int>, into out: UnsafeMutablePointer<Float>) -> Bool {
         let n = range.count
-        /// The held values of `node` over `range`, read in place by `body`; nil if not held.
+        /// The held values of `node` over `range`, read in place by `body` from the first part
+        /// that holds all of `range`; false if none does.
         func withHeld(_ node: ShardBlock, _ body: (UnsafePointer<Float>) -> Void) -> Bool {
-            guard let own = held[node], own.contains(range), let v = values[node] else { return false }
-            v.withUnsafeBufferPointer { body($0.baseAddress! + range.lowerBound) }
+            guard let part = parts[node]?.first(where: { $0.range.lowerBound <= range.lowerBound && range.upperBound <= $0.range.upperBound })
+            else { return false }
+            part.values.withUnsafeBufferPointer { body($0.baseAddress! + (range.lowerBound - part.range.lowerBound)) }
             return true
         }
         /// Writes `node`'s sum over `range` to `dest`: the left child's sum, plus the right
@@ -132,7 +144,6 @@ public struct RangedPieces {
             if bf16 { BFloat16.round(UnsafeMutableBufferPointer(start: dest, count: n)) }
             return true
         }
-        guard n > 0 else { return covered(ShardBlock(start: 0, count: leaves)).contains(range) }
-        return write(ShardBlock(start: 0, count: leaves), into: out.baseAddress!)
+        return write(ShardBlock(start: 0, count: leaves), into: out)
     }
 }

@@ -5,6 +5,7 @@
 
 import CKernels
 import Foundation
+import LoomKernels
 
 #if _endian(big)
 #error("LoomWire copies arrays straight into little-endian frames; big-endian hosts are not supported")
@@ -18,6 +19,11 @@ func packFrame<T: BitwiseCopyable>(_ values: [T]) -> [UInt8] {
 /// The frame of a float32 array: raw little-endian float32, or bfloat16 (`BFloat16Codec`).
 func floatsFrame(_ values: [Float], bf16: Bool) -> [UInt8] {
     bf16 ? BFloat16Codec.narrow(values) : packFrame(values)
+}
+
+/// `floatsFrame` of values that may be a received frame's bytes: those go out as they are.
+func floatsFrame(_ values: FloatValues, bf16: Bool) -> [UInt8] {
+    bf16 ? values.withUnsafeBufferPointer { BFloat16Codec.narrow($0) } : values.littleEndianBytes
 }
 
 /// The elements of a frame whose size the caller has checked is a multiple of
@@ -50,6 +56,19 @@ struct PayloadReader {
                              rule: "not a multiple of \(stride) bytes (\(elementName))")
         }
         return unpackFrame(frame, as: T.self)
+    }
+
+    /// `finiteFloats` read in place: float32 values stay in the frame's bytes (no copy);
+    /// bfloat16 ones are widened into a new array.
+    func finiteFloatValues(_ index: Int, bf16: Bool = false) throws(WireError) -> FloatValues {
+        if bf16 { return FloatValues(try finiteFloats(index, bf16: true)) }
+        let frame = frames[index]
+        guard frame.count % 4 == 0 else {
+            throw .frameSize(type: type, frame: name(index), bytes: frame.count, rule: "not a multiple of 4 bytes (float32)")
+        }
+        let values = FloatValues(littleEndianBytes: frame)
+        if let bad = values.withUnsafeBufferPointer({ firstNonFinite($0) }) { throw nonFinite(index, bad) }
+        return values
     }
 
     /// Frame `index` as float32 values, all finite (R11, R12); with `bf16`, the frame holds

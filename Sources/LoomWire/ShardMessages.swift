@@ -29,6 +29,8 @@
 // (header flag `bf16`, 2 bytes a value, `BFloat16Codec`); every other kind stays float32,
 // so the state a server is given and gives back (checkpoints) is the float32 master.
 
+import LoomKernels
+
 /// One message of sharded aggregation.
 public struct ShardMessage: Equatable, Sendable {
     public enum Kind: String, Codable, Sendable {
@@ -40,16 +42,22 @@ public struct ShardMessage: Equatable, Sendable {
     public var step: UInt64
     public var weightsVersion: UInt64
     public var body: ShardBody
-    /// float32, all finite (R12).
-    public var values: [Float]
+    /// float32, all finite (R12). A received message's float32 values are read where its
+    /// frame holds them (`FloatValues`); `values.array` copies them out.
+    public var values: FloatValues
     /// Header flag `bf16` (`gradient` and `slice` only): `values` travel as bfloat16, 2 bytes
     /// a value, rounded to nearest even, and are widened on receipt.
     public var bf16: Bool
 
-    public init(runID: UInt64, step: UInt64 = 0, weightsVersion: UInt64 = 0, body: ShardBody, values: [Float] = [],
+    public init(runID: UInt64, step: UInt64 = 0, weightsVersion: UInt64 = 0, body: ShardBody, values: FloatValues = [],
                 bf16: Bool = false) {
         self.runID = runID; self.step = step; self.weightsVersion = weightsVersion
         self.body = body; self.values = values; self.bf16 = bf16
+    }
+
+    public init(runID: UInt64, step: UInt64 = 0, weightsVersion: UInt64 = 0, body: ShardBody, values: [Float],
+                bf16: Bool = false) {
+        self.init(runID: runID, step: step, weightsVersion: weightsVersion, body: body, values: FloatValues(values), bf16: bf16)
     }
 
     /// The kinds whose values may travel as bfloat16: a worker's gradient slice and a
@@ -69,7 +77,7 @@ public struct ShardMessage: Equatable, Sendable {
         }
         func bad(_ rule: String) -> WireError { .json(type: .shard, rule: "\(body.kind.rawValue): \(rule)") }
         if h.isBF16 && !bf16Kinds.contains(body.kind) { throw bad("only gradient and slice values may travel as bf16") }
-        let values = try p.finiteFloats(1, bf16: h.isBF16)
+        let values = try p.finiteFloatValues(1, bf16: h.isBF16)
         if body.kind != .serverHello && h.runID == 0 { throw .runID(type: .shard, actual: 0, rule: "only a server_hello may carry run id 0") }
         if body.kind == .serverHello && h.runID != 0 { throw .runID(type: .shard, actual: h.runID, rule: "a server_hello must carry run id 0") }
         func bounds() throws(WireError) -> Int {

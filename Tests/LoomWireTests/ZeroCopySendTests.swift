@@ -1,4 +1,5 @@
 import Foundation
+import LoomKernels
 import LoomWire
 import Testing
 
@@ -46,7 +47,7 @@ import Testing
         let frames = values.withUnsafeBufferPointer { message.encode(values: $0) }
         for peer in peers { try coordinator.send(frames, to: peer) }
         var expected = message
-        expected.values = values
+        expected.values = FloatValues(values)
         for w in workers {
             let envelope = try #require(try w.receive(timeout: .seconds(10)))
             #expect(try Message.decode(envelope.frames, expectedRunID: SampleMessages.runID) == .shard(expected))

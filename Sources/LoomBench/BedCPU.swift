@@ -17,8 +17,16 @@ public struct BedCPU: Codable, Sendable, Equatable {
     public var userSeconds: [String: Double] = [:]
     public var switches: [String: Int] = [:]
     public var processes: [String: Int] = [:]
+    /// The machine's busy CPU seconds, all cores, every process (/proc/stat): less the
+    /// bed's, what other work took from the bed's cores meanwhile. Nil where unreadable.
+    public var machineSeconds: Double?
 
     public init() {}
+
+    /// Seconds of the machine's CPU spent by processes other than the bed's.
+    public var othersSeconds: Double? {
+        machineSeconds.map { max(0, $0 - seconds.values.reduce(0, +)) }
+    }
 
     /// `after` less `before`, role by role.
     public static func - (after: BedCPU, before: BedCPU) -> BedCPU {
@@ -27,6 +35,7 @@ public struct BedCPU: Codable, Sendable, Equatable {
         for (role, s) in after.userSeconds { d.userSeconds[role] = s - (before.userSeconds[role] ?? 0) }
         for (role, n) in after.switches { d.switches[role] = n - (before.switches[role] ?? 0) }
         d.processes = after.processes
+        if let a = after.machineSeconds, let b = before.machineSeconds { d.machineSeconds = a - b }
         return d
     }
 
@@ -34,6 +43,7 @@ public struct BedCPU: Codable, Sendable, Equatable {
     public static func read(marker: String) -> BedCPU {
         var cpu = BedCPU()
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        cpu.machineSeconds = machineBusyTicks().map { Double($0) / ticks }
         let me = getpid()
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return cpu }
         for entry in entries {
@@ -53,6 +63,17 @@ public struct BedCPU: Codable, Sendable, Equatable {
             cpu.processes[role, default: 0] += 1
         }
         return cpu
+    }
+
+    /// The ticks all cores spent busy since boot: the first line of /proc/stat (`cpu  user
+    /// nice system idle iowait irq softirq steal ...`) less idle and iowait. Guest time is
+    /// counted in user time already.
+    static func machineBusyTicks() -> Int? {
+        guard let data = FileManager.default.contents(atPath: "/proc/stat"),
+              let line = String(decoding: data, as: UTF8.self).split(separator: "\n").first, line.hasPrefix("cpu ") else { return nil }
+        let fields = line.split(separator: " ").dropFirst().prefix(8).compactMap { Int($0) }
+        guard fields.count == 8 else { return nil }
+        return fields.reduce(0, +) - fields[3] - fields[4]
     }
 
     /// argv of `pid` (NUL-separated in /proc/PID/cmdline).

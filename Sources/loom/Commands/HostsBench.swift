@@ -168,6 +168,10 @@ enum HostsBench {
         }
     }
 
+    /// Above this share of the machine's cores taken by other processes during a run, the
+    /// bench says the machine was not quiet (the bed's seventeen processes need its cores).
+    static let busyShare = 0.05
+
     /// `--overlap off|on|both` as the modes to measure, in order.
     static func overlapModes(_ text: String) throws -> [Bool] {
         switch text {
@@ -327,6 +331,13 @@ enum HostsBench {
             }
             let total = cpu.seconds.values.reduce(0, +) * per
             print(String(format: "CPU per step at %d host(s): %.1f ms; ", n, total) + parts.joined(separator: "; "))
+            if let others = cpu.othersSeconds, f.stepMs > 0 {
+                // Other work on the bed's cores: a share of the machine while the steps ran.
+                let share = others * per / (f.stepMs * Double(ProcessInfo.processInfo.activeProcessorCount))
+                print(String(format: "  other processes on this machine meanwhile: %.1f ms of CPU per step, %.0f%% of its %d cores%@", others * per,
+                             100 * share, ProcessInfo.processInfo.activeProcessorCount,
+                             share > Self.busyShare ? " (not a quiet machine: the bed's figures are for one; docs/SCALING.md)" : ""))
+            }
         }
         print("wait = until the last result is in, minus the compute; ckpt = one checkpoint after the last step (not in the step).")
         print("sharded = the model of S = N servers co-located with the workers (loom bench --hosts ... --servers hosts); ring(DDP) = 2(N-1)/N model sizes per host per step, no overlap.")

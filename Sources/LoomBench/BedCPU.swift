@@ -20,6 +20,8 @@ public struct BedCPU: Codable, Sendable, Equatable {
     /// The machine's busy CPU seconds, all cores, every process (/proc/stat): less the
     /// bed's, what other work took from the bed's cores meanwhile. Nil where unreadable.
     public var machineSeconds: Double?
+    /// The cores /proc/stat counts (its `cpuN` lines): what `machineSeconds` is spread over.
+    public var machineCores: Int?
 
     public init() {}
 
@@ -36,6 +38,7 @@ public struct BedCPU: Codable, Sendable, Equatable {
         for (role, n) in after.switches { d.switches[role] = n - (before.switches[role] ?? 0) }
         d.processes = after.processes
         if let a = after.machineSeconds, let b = before.machineSeconds { d.machineSeconds = a - b }
+        d.machineCores = after.machineCores
         return d
     }
 
@@ -43,7 +46,10 @@ public struct BedCPU: Codable, Sendable, Equatable {
     public static func read(marker: String) -> BedCPU {
         var cpu = BedCPU()
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        cpu.machineSeconds = machineBusyTicks().map { Double($0) / ticks }
+        if let data = FileManager.default.contents(atPath: "/proc/stat"), let stat = machine(stat: String(decoding: data, as: UTF8.self)) {
+            cpu.machineSeconds = Double(stat.busyTicks) / ticks
+            cpu.machineCores = stat.cores
+        }
         let me = getpid()
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return cpu }
         for entry in entries {
@@ -65,15 +71,18 @@ public struct BedCPU: Codable, Sendable, Equatable {
         return cpu
     }
 
-    /// The ticks all cores spent busy since boot: the first line of /proc/stat (`cpu  user
-    /// nice system idle iowait irq softirq steal ...`) less idle and iowait. Guest time is
-    /// counted in user time already.
-    static func machineBusyTicks() -> Int? {
-        guard let data = FileManager.default.contents(atPath: "/proc/stat"),
-              let line = String(decoding: data, as: UTF8.self).split(separator: "\n").first, line.hasPrefix("cpu ") else { return nil }
-        let fields = line.split(separator: " ").dropFirst().prefix(8).compactMap { Int($0) }
-        guard fields.count == 8 else { return nil }
-        return fields.reduce(0, +) - fields[3] - fields[4]
+    /// From the text of /proc/stat: the ticks all cores spent busy since boot, and how many
+    /// cores there are. The first line is `cpu  user nice system idle iowait irq softirq
+    /// steal ...`; busy is user, nice, system, irq and softirq (guest time is in user already;
+    /// steal is time the hypervisor gave other machines, not work on this one). Each core
+    /// has a `cpuN` line. Nil when the text is not of that form.
+    public static func machine(stat text: String) -> (busyTicks: Int, cores: Int)? {
+        let lines = text.split(separator: "\n")
+        guard let line = lines.first, line.hasPrefix("cpu ") else { return nil }
+        let fields = line.split(separator: " ").dropFirst().prefix(7).compactMap { Int($0) }
+        guard fields.count == 7 else { return nil }
+        let cores = lines.dropFirst().filter { $0.hasPrefix("cpu") && ($0.dropFirst(3).first?.isNumber ?? false) }.count
+        return (fields[0] + fields[1] + fields[2] + fields[5] + fields[6], max(cores, 1))
     }
 
     /// argv of `pid` (NUL-separated in /proc/PID/cmdline).

@@ -4,12 +4,13 @@
 // a pass over every byte the host receives, and on the test bed's two cores those passes are
 // a share of the step (docs/SCALING.md, "Where the CPU goes on the bed"). `FloatValues`
 // reads the floats where the frame holds them. Readers go through `withUnsafeBufferPointer`
-// (kernels) or the collection's elements; `array` copies only when the values are not
-// already a `[Float]`.
+// (kernels), or take `array`, which copies only when the values are not already a `[Float]`.
+// It is deliberately no Collection: reading it element by element would go through a switch
+// and a closure per element, so the one way in is the buffer.
 
 /// Read-only float32 values: a `[Float]`, or the little-endian bytes of a frame read in
 /// place. Equal when their elements are (bit patterns aside: `==` of `Float`).
-public struct FloatValues: RandomAccessCollection, Equatable, Sendable, ExpressibleByArrayLiteral {
+public struct FloatValues: Equatable, Sendable, ExpressibleByArrayLiteral {
     private enum Storage: Sendable {
         case floats([Float])
         /// Bytes whose storage is aligned for `Float` and whose count is a multiple of 4.
@@ -48,13 +49,7 @@ public struct FloatValues: RandomAccessCollection, Equatable, Sendable, Expressi
         }
     }
 
-    public var startIndex: Int { 0 }
-    public var endIndex: Int { count }
-
-    public subscript(position: Int) -> Float {
-        precondition(position >= 0 && position < count, "FloatValues index \(position) of \(count)")
-        return withUnsafeBufferPointer { $0[position] }
-    }
+    public var isEmpty: Bool { count == 0 }
 
     /// Calls `body` with the values where they lie (valid only during the call).
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {

@@ -98,7 +98,7 @@ public struct RangedPieces {
     }
 
     /// `sum(range)` written into `out` (`range.count` elements): each node's sum is made in
-    /// place, a held piece read where it lies, so a range costs one copy (the leftmost
+    /// place, a held part read where it lies, so each element costs one copy (the leftmost
     /// piece's) and one addition per other piece, not a copy of every piece. False (and
     /// `out` unspecified) when the held pieces do not cover `range`.
     public func sum(_ range: Range<Int>, into out: UnsafeMutableBufferPointer<Float>) -> Bool {

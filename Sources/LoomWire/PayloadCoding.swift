@@ -47,26 +47,26 @@ struct PayloadReader {
 
     func name(_ index: Int) -> String { "\(index + 1) (\(type.payloadFrameNames[index]))" }
 
-    /// Frame `index` as an array of `T`; R11: its size is a multiple of the element size.
-    func array<T: BitwiseCopyable>(_ index: Int, of _: T.Type, elementName: String) throws(WireError) -> [T] {
-        let frame = frames[index]
-        let stride = MemoryLayout<T>.stride
-        guard frame.count % stride == 0 else {
-            throw .frameSize(type: type, frame: name(index), bytes: frame.count,
+    /// R11: frame `index`'s size is a multiple of `stride`, the size of one `elementName`.
+    func checkElements(_ index: Int, stride: Int, elementName: String) throws(WireError) {
+        guard frames[index].count % stride == 0 else {
+            throw .frameSize(type: type, frame: name(index), bytes: frames[index].count,
                              rule: "not a multiple of \(stride) bytes (\(elementName))")
         }
-        return unpackFrame(frame, as: T.self)
+    }
+
+    /// Frame `index` as an array of `T`; R11: its size is a multiple of the element size.
+    func array<T: BitwiseCopyable>(_ index: Int, of _: T.Type, elementName: String) throws(WireError) -> [T] {
+        try checkElements(index, stride: MemoryLayout<T>.stride, elementName: elementName)
+        return unpackFrame(frames[index], as: T.self)
     }
 
     /// `finiteFloats` read in place: float32 values stay in the frame's bytes (no copy);
     /// bfloat16 ones are widened into a new array.
     func finiteFloatValues(_ index: Int, bf16: Bool = false) throws(WireError) -> FloatValues {
         if bf16 { return FloatValues(try finiteFloats(index, bf16: true)) }
-        let frame = frames[index]
-        guard frame.count % 4 == 0 else {
-            throw .frameSize(type: type, frame: name(index), bytes: frame.count, rule: "not a multiple of 4 bytes (float32)")
-        }
-        let values = FloatValues(littleEndianBytes: frame)
+        try checkElements(index, stride: MemoryLayout<Float>.stride, elementName: "float32")
+        let values = FloatValues(littleEndianBytes: frames[index])
         if let bad = values.withUnsafeBufferPointer({ firstNonFinite($0) }) { throw nonFinite(index, bad) }
         return values
     }

@@ -3,6 +3,7 @@
 
 import Foundation
 import LoomBench
+import LoomKernels
 import Testing
 
 struct BedCPUTests {
@@ -23,23 +24,35 @@ struct BedCPUTests {
         #expect((after - before).othersSeconds == nil)
     }
 
+    @Test func procStatGivesTheBusyTicksWithoutIdleIOWaitOrStealAndTheCores() {
+        let text = """
+            cpu  1000 20 300 50000 40 5 6 700 0 0
+            cpu0 500 10 150 25000 20 3 3 350 0 0
+            cpu1 500 10 150 25000 20 2 3 350 0 0
+            intr 12345 0 0
+            ctxt 999
+            """
+        let stat = BedCPU.machine(stat: text)
+        #expect(stat?.busyTicks == 1000 + 20 + 300 + 5 + 6)
+        #expect(stat?.cores == 2)
+        // Not the kernel's form: nothing is said.
+        #expect(BedCPU.machine(stat: "intr 1 2 3") == nil)
+        #expect(BedCPU.machine(stat: "cpu  1 2 3") == nil)
+    }
+
     @Test func theMachinesBusyTimeCountsThisProcesssWork() {
         let before = BedCPU.read(marker: "no bed process has this marker \(UUID())")
         // A fifth of a second of this thread's CPU (however busy the machine), far above the
         // 10 ms of a clock tick.
-        func cpuSeconds() -> Double {
-            var t = timespec()
-            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
-            return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
-        }
         var x: UInt64 = 1
-        let start = cpuSeconds()
-        while cpuSeconds() - start < 0.2 { for _ in 0..<10_000 { x = x &* 6364136223846793005 &+ 1442695040888963407 } }
+        let clock = ThreadClock()
+        while clock.seconds < 0.2 { for _ in 0..<10_000 { x = x &* 6364136223846793005 &+ 1442695040888963407 } }
         let after = BedCPU.read(marker: "no bed process has this marker \(UUID())")
         let run = after - before
         #expect(x != 0)
         #expect(run.processes == ["coordinator": 1])
         #expect((run.seconds["coordinator"] ?? 0) > 0)
         #expect((run.machineSeconds ?? 0) > 0)
+        #expect((run.machineCores ?? 0) >= 1)
     }
 }

@@ -162,7 +162,7 @@ extension ClusterHarness {
         }
         try pull(5)
         let given = try #require(try next(worker, kind: .slice, runID: runID), "no slice of version 5: \(h.log("server.log"))")
-        #expect(given.message.values.map(\.bitPattern) == before.map(\.bitPattern))
+        #expect(given.message.values.array.map(\.bitPattern) == before.map(\.bitPattern))
         var gradient = ShardBody(kind: .gradient)
         gradient.first = 0
         gradient.count = 1
@@ -185,11 +185,11 @@ extension ClusterHarness {
         try pull(6)
         let six = try #require(try next(worker, kind: .slice, runID: runID), "no slice of version 6: \(h.log("server.log"))")
         #expect(six.message.weightsVersion == 6 && six.message.values.count == n)
-        #expect(six.message.values.map(\.bitPattern) != before.map(\.bitPattern), "the step changed nothing")
+        #expect(six.message.values.array.map(\.bitPattern) != before.map(\.bitPattern), "the step changed nothing")
         try pull(5)
         let five = try #require(try next(worker, kind: .slice, runID: runID), "no slice of version 5: \(h.log("server.log"))")
         #expect(five.message.weightsVersion == 5)
-        #expect(five.message.values.map(\.bitPattern) == before.map(\.bitPattern), "version 5 is not the slice the server was given")
+        #expect(five.message.values.array.map(\.bitPattern) == before.map(\.bitPattern), "version 5 is not the slice the server was given")
         try pull(4)
         try pull(6)
         let again = try #require(try next(worker, kind: .slice, runID: runID), "no slice after pulls for 4 and 6: \(h.log("server.log"))")
@@ -202,6 +202,6 @@ extension ClusterHarness {
         defer { late.close() }
         try late.send(.shard(ShardMessage(runID: runID, step: 5, weightsVersion: 5, body: gradient, values: [Float](repeating: 1, count: n))), to: .coordinator)
         let answer = try #require(try next(late, kind: .slice, runID: runID), "a push of version 5 was not answered: \(h.log("server.log"))")
-        #expect(answer.message.weightsVersion == 6 && answer.message.values.map(\.bitPattern) == six.message.values.map(\.bitPattern))
+        #expect(answer.message.weightsVersion == 6 && answer.message.values.array.map(\.bitPattern) == six.message.values.array.map(\.bitPattern))
     }
 }

@@ -12,7 +12,6 @@ struct FloatValuesTests {
         let bytes = floats.withUnsafeBytes { Array($0) }
         let values = FloatValues(littleEndianBytes: bytes)
         #expect(values.count == floats.count)
-        #expect(values.map(\.bitPattern) == floats.map(\.bitPattern))
         #expect(values.withUnsafeBufferPointer { $0.map(\.bitPattern) } == floats.map(\.bitPattern))
         #expect(values.array.map(\.bitPattern) == floats.map(\.bitPattern))
         #expect(values.array(100..<300).map(\.bitPattern) == floats[100..<300].map(\.bitPattern))

@@ -51,6 +51,10 @@ struct RangedPiecesInPlaceTests {
             #expect(pieces.sum(r)!.map(\.bitPattern) == Array(summed[r]).map(\.bitPattern))
         }
         #expect(summed.map(\.bitPattern) == whole.map(\.bitPattern))
+        // Uncut, as a server asks: the sum cuts where parts begin and end itself.
+        var uncut = [Float](repeating: .nan, count: n)
+        #expect(uncut.withUnsafeMutableBufferPointer { pieces.sum(0..<n, into: $0) })
+        #expect(uncut.map(\.bitPattern) == whole.map(\.bitPattern))
     }
 
     @Test func aRangeNotCoveredIsRefused() {

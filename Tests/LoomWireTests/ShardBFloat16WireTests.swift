@@ -29,7 +29,7 @@ struct ShardBFloat16WireTests {
             Issue.record("not a shard message"); return
         }
         #expect(back.bf16 && back.kind == .gradient)
-        #expect(back.values.map(\.bitPattern) == values.map(\.bitPattern))
+        #expect(back.values.array.map(\.bitPattern) == values.map(\.bitPattern))
     }
 
     @Test func aBF16WeightsSliceIsTheRoundingOfTheFloat32Master() throws {
@@ -40,7 +40,7 @@ struct ShardBFloat16WireTests {
             Issue.record("not a shard message"); return
         }
         #expect(back.values == [1 + 0x1p-7, 1, 1 + 0x1p-6, -3.140625])
-        #expect(back.values.map(\.bitPattern) == BFloat16Codec.widen(BFloat16Codec.narrow(master)).map(\.bitPattern))
+        #expect(back.values.array.map(\.bitPattern) == BFloat16Codec.widen(BFloat16Codec.narrow(master)).map(\.bitPattern))
     }
 
     @Test func encodingFromABufferGivesTheFramesOfTheMessageWithThoseValues() {
@@ -76,7 +76,7 @@ struct ShardBFloat16WireTests {
         }
         // A slice of 3 values for [32, 36): R11.
         var short = slice([1, 2, 3, 4], bf16: true)
-        short.values = FloatValues(Array(short.values.dropLast()))
+        short.values = FloatValues(Array(short.values.array.dropLast()))
         #expect(throws: WireError.self) { try Message.decode(Message.shard(short).encode(), expectedRunID: 9) }
         // Beyond the largest bf16 by more than half a place: Inf on the wire, refused (R12).
         #expect(throws: WireError.self) {

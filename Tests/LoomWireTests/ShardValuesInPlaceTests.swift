@@ -18,7 +18,7 @@ struct ShardValuesInPlaceTests {
         guard case .shard(let m) = try Message.decode(frames, expectedRunID: 5) else {
             Issue.record("not a shard message"); return
         }
-        #expect(m.values.map(\.bitPattern) == values.map(\.bitPattern))
+        #expect(m.values.array.map(\.bitPattern) == values.map(\.bitPattern))
         let frame = frames[2].withUnsafeBytes { UInt(bitPattern: $0.baseAddress) }
         #expect(m.values.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } == frame)
         // Encoded again, the values frame is the received frame itself.

@@ -331,12 +331,11 @@ enum HostsBench {
             }
             let total = cpu.seconds.values.reduce(0, +) * per
             print(String(format: "CPU per step at %d host(s): %.1f ms; ", n, total) + parts.joined(separator: "; "))
-            if let others = cpu.othersSeconds, f.stepMs > 0 {
+            if let others = cpu.othersSeconds, let cores = cpu.machineCores, f.stepMs > 0 {
                 // Other work on the bed's cores: a share of the machine while the steps ran.
-                let share = others * per / (f.stepMs * Double(ProcessInfo.processInfo.activeProcessorCount))
+                let share = others * per / (f.stepMs * Double(cores))
                 print(String(format: "  other processes on this machine meanwhile: %.1f ms of CPU per step, %.0f%% of its %d cores%@", others * per,
-                             100 * share, ProcessInfo.processInfo.activeProcessorCount,
-                             share > Self.busyShare ? " (not a quiet machine: the bed's figures are for one; docs/SCALING.md)" : ""))
+                             100 * share, cores, share > Self.busyShare ? " (not a quiet machine: the bed's figures are for one; docs/SCALING.md)" : ""))
             }
         }
         print("wait = until the last result is in, minus the compute; ckpt = one checkpoint after the last step (not in the step).")

@@ -140,7 +140,7 @@ final class ShardServerSession {
     /// The step being applied range by range (overlap).
     var ranged = RangedStep()
     /// Gradient slices of the current step, by piece.
-    private var gradients: [ShardBlock: [Float]] = [:]
+    private var gradients: [ShardBlock: FloatValues] = [:]
     /// The slice's parameters before the last step, and their version: a block of that
     /// step given again after its worker was lost goes to a worker that must compute it
     /// with them, while another server still waits for its gradient (docs/PROTOCOL.md,
@@ -385,7 +385,7 @@ final class ShardServerSession {
             gradientBytesIn += envelope.frames.reduce(0) { $0 + $1.count }
             server.options.timeline?.record(.gradientIn, step: m.step, slice.range.lowerBound, slice.range.upperBound)
             let block = ShardBlock(start: first, count: count)
-            if gradients[block] == nil { gradients[block] = m.values.array }
+            if gradients[block] == nil { gradients[block] = m.values }
             applyIfComplete()
         case .pull:
             if m.weightsVersion == slice.version {
@@ -436,23 +436,21 @@ final class ShardServerSession {
     private func applyIfComplete() {
         guard var slice, let update, update.blocks.allSatisfy({ gradients[$0] != nil }) else { return }
         let n = slice.range.count
-        let root = ShardBlock(start: 0, count: update.leaves)
-        // Left operand first, as `ShardResult.add` sums whole gradients on the coordinator;
-        // with bf16 each sum of two rounded, as `ShardResult.combine` rounds it.
-        let bf16 = slice.wire == .bf16
-        let sum = ReductionTree.reduce(root, value: { gradients[$0] }, combine: { left, right in
-            left.withUnsafeMutableBufferPointer { l in
-                right.withUnsafeBufferPointer { r in
-                    if let a = l.baseAddress, let b = r.baseAddress { _ = elementwiseSum(a, b, into: a, count: n) }
-                }
-                if bf16 { BFloat16.round(l) }
-            }
-        })
+        // Summed along the tree as the ranged step sums (`RangedPieces`), each slice read where
+        // its message left it: left operand first, as `ShardResult.add` sums whole gradients
+        // on the coordinator; with bf16 each sum of two rounded, as `ShardResult.combine`.
+        var pieces = RangedPieces(leaves: update.leaves, length: n, bf16: slice.wire == .bf16)
+        for (block, values) in gradients { pieces.take(block, range: 0..<n, values: values) }
+        var covered = false
+        let sum = [Float](unsafeUninitializedCapacity: n) { buffer, count in
+            covered = pieces.sum(0..<n, into: buffer)
+            count = covered ? n : 0
+        }
         self.update = nil
         gradients.removeAll()
         var body = ShardBody(kind: .updated)
         body.shard = slice.shard
-        guard let sum, sum.count == n else {
+        guard covered else {
             logger.error("step \(update.step): the pieces do not make the reduction tree of \(update.leaves) micro-shards")
             return
         }

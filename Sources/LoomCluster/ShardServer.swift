@@ -441,16 +441,12 @@ final class ShardServerSession {
         // on the coordinator; with bf16 each sum of two rounded, as `ShardResult.combine`.
         var pieces = RangedPieces(leaves: update.leaves, length: n, bf16: slice.wire == .bf16)
         for (block, values) in gradients { pieces.take(block, range: 0..<n, values: values) }
-        var covered = false
-        let sum = [Float](unsafeUninitializedCapacity: n) { buffer, count in
-            covered = pieces.sum(0..<n, into: buffer)
-            count = covered ? n : 0
-        }
+        let sum = pieces.sum(0..<n)
         self.update = nil
         gradients.removeAll()
         var body = ShardBody(kind: .updated)
         body.shard = slice.shard
-        guard covered else {
+        guard let sum else {
             logger.error("step \(update.step): the pieces do not make the reduction tree of \(update.leaves) micro-shards")
             return
         }

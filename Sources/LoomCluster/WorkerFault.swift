@@ -11,8 +11,9 @@ public struct WorkerFault: Equatable, Sendable {
         /// CPU with silent data corruption might.
         case flipBit = "flip-bit"
         /// With shard servers: push the block's gradient to the first server only, send the
-        /// result, then die (SIGKILL, a second later, so that the result is out even
-        /// on a loaded host): a worker killed after its result left and before its other pushes did.
+        /// result, then die (SIGKILL, a second later, so that the result is out even on a
+        /// loaded host): a worker killed after its result left and before its other pushes
+        /// did.
         case dieAfterResult = "die-after-result"
     }
 

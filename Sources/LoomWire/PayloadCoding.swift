@@ -3,7 +3,6 @@
 // Payload frames are raw little-endian arrays with no length prefix: the element count is
 // the frame size divided by the element size, so there is no length field to distrust.
 
-import CKernels
 import Foundation
 import LoomKernels
 
@@ -84,8 +83,7 @@ struct PayloadReader {
         } else {
             values = try array(index, of: Float.self, elementName: "float32")
         }
-        let finite = values.withUnsafeBufferPointer { $0.isEmpty || loom_all_finite($0.baseAddress!, $0.count) != 0 }
-        if !finite, let bad = values.firstIndex(where: { !$0.isFinite }) { throw nonFinite(index, bad) }
+        if let bad = firstNonFinite(values) { throw nonFinite(index, bad) }
         return values
     }
 
